@@ -1,0 +1,89 @@
+# Keeper network: every command a developer runs often. `make help` lists them.
+# Everything installs into git-ignored folders of this repo (contracts/node_modules, target/);
+# nothing comes from anywhere but the package registries.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CONTRACTS := contracts
+NODE_MODULES := $(CONTRACTS)/node_modules
+TOOLCHAIN_STAMP := $(NODE_MODULES)/.keeper-toolchain
+FORGE := $(abspath $(NODE_MODULES)/@foundry-rs/forge-linux-amd64/bin/forge)
+ANVIL := $(abspath $(NODE_MODULES)/@foundry-rs/anvil-linux-amd64/bin/anvil)
+CAST := $(abspath $(NODE_MODULES)/@foundry-rs/cast-linux-amd64/bin/cast)
+# Contracts whose ABI and bytecode the Rust crates bind to (shared/artifacts/).
+BINDINGS := BlsBatchVerifier
+ARTIFACTS := shared/artifacts
+
+# CI runs on a fresh clone each time: keep the cargo target dir outside it so warm runs reuse it.
+ifeq ($(CI),true)
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/keeper-network/target
+endif
+export KEEPER_ANVIL := $(ANVIL)
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: help setup contracts bindings bindings-check vectors build demo test test-rust test-contracts \
+        lint fmt fmt-check clippy gas clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+setup: $(TOOLCHAIN_STAMP) ## Install Foundry (forge, anvil, cast), solc-js, forge-std, OpenZeppelin from npm (idempotent)
+
+$(TOOLCHAIN_STAMP): $(CONTRACTS)/package.json $(CONTRACTS)/package-lock.json
+	@command -v npm >/dev/null || { echo "setup: npm (Node.js 20+) is required" >&2; exit 1; }
+	cd $(CONTRACTS) && npm ci --no-audit --no-fund --loglevel=error
+	@"$(FORGE)" --version | head -1
+	@"$(ANVIL)" --version | head -1
+	@touch $@
+
+contracts: setup ## Compile the contracts (offline, solc-js)
+	cd $(CONTRACTS) && "$(FORGE)" build
+
+bindings: contracts ## Regenerate shared/artifacts/ (Rust bindings) from forge's build output
+	node $(CONTRACTS)/tools/export-artifacts.js $(CONTRACTS)/out $(ARTIFACTS) $(BINDINGS)
+
+bindings-check: contracts ## Fail if shared/artifacts/ differs from what the contracts compile to
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	node $(CONTRACTS)/tools/export-artifacts.js $(CONTRACTS)/out "$$tmp" $(BINDINGS); \
+	for name in $(BINDINGS); do \
+	  cmp -s "$$tmp/$$name.json" "$(ARTIFACTS)/$$name.json" || { echo "bindings-check: $(ARTIFACTS)/$$name.json is stale: run 'make bindings' and commit" >&2; exit 1; }; \
+	done; echo "bindings-check: shared/artifacts matches the contracts"
+
+vectors: ## Regenerate contracts/test/vectors/ from the Rust implementation
+	KEEPER_UPDATE_VECTORS=1 cargo test -p keeper-shared --test solidity_vectors
+
+build: setup ## Build keeperd and keeperctl
+	cargo build --workspace --bins
+
+demo: setup ## Local devnet: sign a task batch with BLS keys in Rust, verify it on a fresh anvil
+	cargo run --quiet -p keeperd -- devnet
+
+test: setup fmt-check bindings-check test-contracts clippy test-rust ## Everything: fmt, bindings, forge tests, clippy, cargo tests
+
+test-contracts: setup ## forge tests (with gas report of the verifier)
+	cd $(CONTRACTS) && "$(FORGE)" test
+
+test-rust: setup ## cargo tests (unit, vectors, anvil end-to-end)
+	cargo test --workspace --all-targets
+
+lint: fmt-check clippy ## fmt and clippy checks
+
+fmt: setup ## Format Rust and Solidity
+	cargo fmt --all
+	cd $(CONTRACTS) && "$(FORGE)" fmt
+
+fmt-check: setup
+	cargo fmt --all -- --check
+	cd $(CONTRACTS) && "$(FORGE)" fmt --check
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+gas: setup ## forge gas report of the BLS verifier and batch digest
+	cd $(CONTRACTS) && "$(FORGE)" test --gas-report
+
+clean: ## Remove build output (keeps the installed toolchain)
+	cargo clean
+	rm -rf $(CONTRACTS)/out $(CONTRACTS)/cache

@@ -1,0 +1,50 @@
+//! Command line of `keeperd`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::devnet;
+
+/// Keeper network daemon (testnet software: do not secure real value with it).
+#[derive(Debug, Parser)]
+#[command(name = "keeperd", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a throwaway local chain (anvil on a free 127.0.0.1 port), deploy the batch verifier,
+    /// BLS-sign a batch of task responses with several keeper keys, and verify the aggregate
+    /// signature on chain, printing each step. Stops anvil on exit.
+    Devnet(DevnetArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DevnetArgs {
+    /// The anvil binary to start (`make demo` passes the one installed from npm).
+    #[arg(long, env = "KEEPER_ANVIL", default_value = "anvil")]
+    pub anvil: PathBuf,
+    /// How many keepers sign the batch.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=64))]
+    pub keepers: u8,
+    /// How many tasks the batch holds.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub tasks: u16,
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> eyre::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Devnet(args) => runtime.block_on(devnet::run(&args.into(), &mut std::io::stdout())).map(|_| ()),
+    }
+}
+
+impl From<DevnetArgs> for devnet::DevnetConfig {
+    fn from(args: DevnetArgs) -> Self {
+        Self { anvil: args.anvil, keepers: args.keepers.into(), tasks: args.tasks.into() }
+    }
+}
