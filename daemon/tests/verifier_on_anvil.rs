@@ -42,7 +42,10 @@ fn key(i: u8) -> SecretKey {
 
 fn leaves(n: u64) -> Vec<TaskLeaf> {
     (0..n)
-        .map(|i| TaskLeaf { task: TaskId { job_id: U256::from(100 + i), sequence: i }, response_hash: keccak256([i as u8]) })
+        .map(|i| TaskLeaf {
+            task: TaskId { job_id: U256::from(100 + i), sequence: i },
+            response_hash: keccak256([i as u8]),
+        })
         .collect()
 }
 
@@ -50,8 +53,31 @@ fn leaf_args(batch: &Batch) -> Vec<BlsBatchVerifier::TaskLeaf> {
     batch
         .leaves()
         .iter()
-        .map(|l| BlsBatchVerifier::TaskLeaf { jobId: l.task.job_id, sequence: l.task.sequence, responseHash: l.response_hash })
+        .map(|l| BlsBatchVerifier::TaskLeaf {
+            jobId: l.task.job_id,
+            sequence: l.task.sequence,
+            responseHash: l.response_hash,
+        })
         .collect()
+}
+
+async fn verify<P: Provider>(
+    verifier: &BlsBatchVerifier::BlsBatchVerifierInstance<P>,
+    key: &PublicKey,
+    sig: &Signature,
+    batch: &Batch,
+) -> BlsBatchVerifier::verifyBatchReturn {
+    verifier
+        .verifyBatch(
+            Bytes::from(key.to_eip2537().to_vec()),
+            Bytes::from(sig.to_eip2537().to_vec()),
+            batch.context().reference_block_number,
+            batch.context().reference_block_hash,
+            leaf_args(batch),
+        )
+        .call()
+        .await
+        .unwrap()
 }
 
 /// Signatures bound to one contract, chain and key set: every variation is refused on chain.
@@ -85,39 +111,29 @@ async fn signatures_do_not_replay_and_wrong_keys_fail() {
     let three_sig = Signature::aggregate(&sigs[..3]).unwrap();
     let three_key = all_key.subtract(&pks[3..]).unwrap();
 
-    let check = |verifier: &BlsBatchVerifier::BlsBatchVerifierInstance<_>, key: &PublicKey, sig: &Signature, b: &Batch| {
-        let call = verifier.verifyBatch(
-            Bytes::from(key.to_eip2537().to_vec()),
-            Bytes::from(sig.to_eip2537().to_vec()),
-            b.context().reference_block_number,
-            b.context().reference_block_hash,
-            leaf_args(b),
-        );
-        async move { call.call().await.unwrap() }
-    };
-
     // 3 of 4 signers against the set's aggregate minus the non-signer: valid, same root and digest.
-    let ok = check(&verifier_a, &three_key, &three_sig, &batch).await;
+    let ok = verify(&verifier_a, &three_key, &three_sig, &batch).await;
     assert!(ok.valid);
     assert_eq!(ok.root, batch.root());
     assert_eq!(ok.digest, batch.digest());
 
     // Against the full set's key (a signer missing): invalid.
-    assert!(!check(&verifier_a, &all_key, &three_sig, &batch).await.valid);
+    assert!(!verify(&verifier_a, &all_key, &three_sig, &batch).await.valid);
     // Another contract: its digest differs, so the signature is invalid there.
-    assert!(!check(&verifier_b, &three_key, &three_sig, &batch).await.valid);
+    assert!(!verify(&verifier_b, &three_key, &three_sig, &batch).await.valid);
     // Another reference block, same leaves.
-    let other_block = Batch::new(BatchContext { reference_block_hash: B256::repeat_byte(1), ..context }, leaves(8)).unwrap();
-    assert!(!check(&verifier_a, &three_key, &three_sig, &other_block).await.valid);
+    let other_block =
+        Batch::new(BatchContext { reference_block_hash: B256::repeat_byte(1), ..context }, leaves(8)).unwrap();
+    assert!(!verify(&verifier_a, &three_key, &three_sig, &other_block).await.valid);
     // One leaf fewer.
     let fewer = Batch::new(context, leaves(7)).unwrap();
-    assert!(!check(&verifier_a, &three_key, &three_sig, &fewer).await.valid);
+    assert!(!verify(&verifier_a, &three_key, &three_sig, &fewer).await.valid);
     // A signature for the proof-of-possession domain over the same digest.
     let pop_domain_sig = keys[0].sign(batch.digest().as_slice(), SigningDomain::ProofOfPossession);
-    assert!(!check(&verifier_a, &pks[0], &pop_domain_sig, &batch).await.valid);
+    assert!(!verify(&verifier_a, &pks[0], &pop_domain_sig, &batch).await.valid);
     // Each single signer verifies alone.
     for (pk, sig) in pks.iter().zip(&sigs) {
-        assert!(check(&verifier_a, pk, sig, &batch).await.valid);
+        assert!(verify(&verifier_a, pk, sig, &batch).await.valid);
     }
 
     // Malformed encodings are refused, not accepted: infinity key and a key off the curve.

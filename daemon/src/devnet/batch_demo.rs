@@ -97,17 +97,35 @@ pub async fn run_batch_demo(
     let sig_arg = aggregate_signature.to_eip2537().to_vec();
 
     let view = verifier
-        .verifyBatch(key_arg.clone().into(), sig_arg.clone().into(), context.reference_block_number, context.reference_block_hash, leaf_args.clone())
+        .verifyBatch(
+            key_arg.clone().into(),
+            sig_arg.clone().into(),
+            context.reference_block_number,
+            context.reference_block_hash,
+            leaf_args.clone(),
+        )
         .call()
         .await
         .wrap_err("calling verifyBatch")?;
     if view.root != batch.root() || view.digest != digest {
-        return Err(eyre!("the contract computed root {} and digest {}, Rust {} and {}", view.root, view.digest, batch.root(), digest));
+        return Err(eyre!(
+            "the contract computed root {} and digest {}, Rust {} and {}",
+            view.root,
+            view.digest,
+            batch.root(),
+            digest
+        ));
     }
     writeln!(out, "verifyBatch (eth_call): valid = {}, same root and digest as Rust", view.valid)?;
 
     let receipt = verifier
-        .submitBatch(key_arg.clone().into(), sig_arg.clone().into(), context.reference_block_number, context.reference_block_hash, leaf_args.clone())
+        .submitBatch(
+            key_arg.clone().into(),
+            sig_arg.clone().into(),
+            context.reference_block_number,
+            context.reference_block_hash,
+            leaf_args.clone(),
+        )
         .send()
         .await
         .wrap_err("sending submitBatch")?
@@ -133,7 +151,13 @@ pub async fn run_batch_demo(
     let mut tampered = leaf_args.clone();
     tampered[0].responseHash = keccak256("a different response");
     let tampered_view = verifier
-        .verifyBatch(key_arg.clone().into(), sig_arg.clone().into(), context.reference_block_number, context.reference_block_hash, tampered)
+        .verifyBatch(
+            key_arg.clone().into(),
+            sig_arg.clone().into(),
+            context.reference_block_number,
+            context.reference_block_hash,
+            tampered,
+        )
         .call()
         .await?;
     writeln!(out, "tampered response: verifyBatch valid = {}", tampered_view.valid)?;
@@ -143,8 +167,14 @@ pub async fn run_batch_demo(
         .submitBatch(key_arg.into(), sig_arg.into(), context.reference_block_number, B256::repeat_byte(0xee), leaf_args)
         .call()
         .await;
-    let stale_block_rejected = stale.is_err();
-    writeln!(out, "unknown reference block hash: submitBatch {}", if stale_block_rejected { "reverted" } else { "ACCEPTED" })?;
+    let stale_error =
+        stale.err().and_then(|e| e.as_decoded_interface_error::<BlsBatchVerifier::BlsBatchVerifierErrors>());
+    let stale_block_rejected =
+        matches!(stale_error, Some(BlsBatchVerifier::BlsBatchVerifierErrors::UnknownReferenceBlock(_)));
+    match stale_error {
+        Some(error) => writeln!(out, "unknown reference block hash: submitBatch reverted with {error:?}")?,
+        None => writeln!(out, "unknown reference block hash: submitBatch did not revert with UnknownReferenceBlock")?,
+    }
 
     Ok(BatchDemoReport {
         verifier: *verifier.address(),
