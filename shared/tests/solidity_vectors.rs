@@ -173,11 +173,7 @@ fn solidity_vectors_are_current() {
         return;
     }
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        committed == fresh,
-        "{} is stale: run `make vectors` and commit the result",
-        path.display()
-    );
+    assert!(committed == fresh, "{} is stale: run `make vectors` and commit the result", path.display());
 }
 
 #[test]

@@ -32,12 +32,14 @@ fn leaf_hash_is_the_typed_struct_hash() {
 fn digest_is_eip712_by_hand() {
     let batch = Batch::new(context(), vec![leaf(1, 0), leaf(2, 5)]).unwrap();
     let ctx = context();
-    let domain_typehash = keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+    let domain_typehash =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
     let separator = keccak256(
         (domain_typehash, keccak256("KeeperNetwork"), keccak256("1"), U256::from(ctx.chain_id), ctx.task_manager)
             .abi_encode(),
     );
-    let batch_typehash = keccak256("TaskBatch(uint64 referenceBlockNumber,bytes32 referenceBlockHash,bytes32 batchRoot)");
+    let batch_typehash =
+        keccak256("TaskBatch(uint64 referenceBlockNumber,bytes32 referenceBlockHash,bytes32 batchRoot)");
     let struct_hash = keccak256(
         (batch_typehash, U256::from(ctx.reference_block_number), ctx.reference_block_hash, batch.root()).abi_encode(),
     );
@@ -87,7 +89,10 @@ fn every_proof_verifies_for_many_sizes() {
             assert!(verify_proof(l.hash(), &proof, batch.root()), "n={n} i={i}");
             assert!(!verify_proof(leaf(99, 99).hash(), &proof, batch.root()), "n={n} i={i}");
         }
-        assert_eq!(batch.proof(n as usize), Err(BatchError::LeafIndexOutOfRange { index: n as usize, len: n as usize }));
+        assert_eq!(
+            batch.proof(n as usize),
+            Err(BatchError::LeafIndexOutOfRange { index: n as usize, len: n as usize })
+        );
     }
 }
 

@@ -9,7 +9,9 @@ pub type Result<T, E = BlsError> = std::result::Result<T, E>;
 pub enum BlsError {
     #[error("{what}: expected {expected} bytes, got {got}")]
     InvalidLength { what: &'static str, expected: usize, got: usize },
-    #[error("{what}: not a valid point encoding (bad flags, coordinate not below the field modulus, or not on the curve)")]
+    #[error(
+        "{what}: not a valid point encoding (bad flags, coordinate not below the field modulus, or not on the curve)"
+    )]
     InvalidEncoding { what: &'static str },
     #[error("{what}: non-zero padding in an EIP-2537 field element")]
     NonZeroPadding { what: &'static str },

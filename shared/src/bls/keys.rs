@@ -6,11 +6,11 @@ use rand::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
 use super::derive;
-use crate::batch::key_registration_digest;
 use super::eip2537;
 use super::error::{BlsError, Result};
 use super::signature::Signature;
 use super::SigningDomain;
+use crate::batch::key_registration_digest;
 
 /// A BLS12-381 secret key. Zeroized on drop (blst derives `Zeroize(drop)`), never printed:
 /// `Debug` shows only the public key.

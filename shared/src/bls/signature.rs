@@ -127,7 +127,6 @@ fn check(outcome: BLST_ERROR) -> Result<()> {
     }
 }
 
-
 impl fmt::Display for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "0x{}", hex::encode(self.to_compressed()))
