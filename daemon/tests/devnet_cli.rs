@@ -1,0 +1,61 @@
+//! `keeperd devnet` run as a newcomer runs it (`make demo`): the real binary, a real anvil.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn anvil_binary() -> PathBuf {
+    std::env::var_os("KEEPER_ANVIL").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+    })
+}
+
+#[test]
+fn devnet_demo_prints_each_step_and_stops_anvil() {
+    let output = Command::new(env!("CARGO_BIN_EXE_keeperd"))
+        .args(["devnet", "--keepers", "2", "--tasks", "3"])
+        .env("KEEPER_ANVIL", anvil_binary())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    for expected in [
+        "deployed BlsBatchVerifier",
+        "keeper 1: generated BLS key 0x",
+        "batch: 3 tasks",
+        "verifyBatch (eth_call): valid = true",
+        "BatchVerified",
+        "tampered response: verifyBatch valid = false",
+        "reverted with UnknownReferenceBlock",
+        "done: stopping anvil",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
+    // anvil is gone once keeperd has exited.
+    let endpoint = stdout.lines().find_map(|l| l.split("listening on http://").nth(1)).unwrap().trim();
+    let port = endpoint.rsplit(':').next().unwrap();
+    assert!(
+        TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_err(),
+        "anvil still listening on {port}"
+    );
+}
+
+#[test]
+fn devnet_with_a_missing_anvil_is_a_clear_error() {
+    let output =
+        Command::new(env!("CARGO_BIN_EXE_keeperd")).args(["devnet", "--anvil", "/nonexistent/anvil"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("starting anvil from /nonexistent/anvil"), "{stderr}");
+}
+
+#[test]
+fn help_and_version() {
+    let version = Command::new(env!("CARGO_BIN_EXE_keeperd")).arg("--version").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), format!("keeperd {}", env!("CARGO_PKG_VERSION")));
+    let help = Command::new(env!("CARGO_BIN_EXE_keeperd")).arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("devnet"));
+    let bad = Command::new(env!("CARGO_BIN_EXE_keeperd")).args(["devnet", "--keepers", "0"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -1,0 +1,96 @@
+//! `keeperctl keys ...` driven as a user would: the real binary, files on disk.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn keeperctl(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_keeperctl"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("KEEPER_KEYSTORE_PASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn bls_key_is_created_private_and_shown_without_password() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), "s3cret\n").unwrap();
+    let created = json(&keeperctl(
+        &["keys", "new-bls", "--out", "keys/bls.json", "--password-file", "pw", "--kdf", "pbkdf2", "--json"],
+        dir.path(),
+    ));
+    assert_eq!(created["kind"], "bls");
+    let public_key = created["publicKey"].as_str().unwrap().to_owned();
+    assert_eq!(public_key.len(), 2 + 96);
+
+    let file = dir.path().join("keys/bls.json");
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(dir.path().join("keys")).unwrap().permissions().mode() & 0o777, 0o700);
+    let keystore: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(keystore["version"], 4);
+    assert_eq!(keystore["crypto"]["kdf"]["function"], "pbkdf2");
+    assert_eq!(format!("0x{}", keystore["pubkey"].as_str().unwrap()), public_key);
+
+    let shown = json(&keeperctl(&["keys", "show", "keys/bls.json", "--json"], dir.path()));
+    assert_eq!(shown["publicKey"], public_key.as_str());
+
+    // Never overwritten.
+    let again = keeperctl(&["keys", "new-bls", "--out", "keys/bls.json", "--password-file", "pw"], dir.path());
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+#[test]
+fn ecdsa_key_needs_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pw"), "s3cret").unwrap();
+    std::fs::write(dir.path().join("wrong"), "guess").unwrap();
+    let created =
+        json(&keeperctl(&["keys", "new-ecdsa", "--out", "op.json", "--password-file", "pw", "--json"], dir.path()));
+    let address = created["address"].as_str().unwrap().to_owned();
+    assert_eq!(std::fs::metadata(dir.path().join("op.json")).unwrap().permissions().mode() & 0o777, 0o600);
+
+    let shown = json(&keeperctl(&["keys", "show", "op.json", "--password-file", "pw", "--json"], dir.path()));
+    assert_eq!(shown["address"], address.as_str());
+
+    let wrong = keeperctl(&["keys", "show", "op.json", "--password-file", "wrong"], dir.path());
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("wrong password"));
+
+    // No terminal, no file, no environment: a clear error rather than a hang.
+    let none = keeperctl(&["keys", "show", "op.json"], dir.path());
+    assert_eq!(none.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("--password-file"));
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_and_version_work() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(keeperctl(&["keys", "new-bls"], dir.path()).status.code(), Some(2));
+    assert_eq!(keeperctl(&["no-such-command"], dir.path()).status.code(), Some(2));
+    let help = keeperctl(&["--help"], dir.path());
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("keys"));
+    let version = keeperctl(&["--version"], dir.path());
+    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), format!("keeperctl {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn missing_and_garbage_files_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = keeperctl(&["keys", "show", "nope.json"], dir.path());
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));
+    std::fs::write(dir.path().join("junk.json"), "{not json").unwrap();
+    let junk = keeperctl(&["keys", "show", "junk.json"], dir.path());
+    assert_eq!(junk.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&junk.stderr).contains("JSON"), "{}", String::from_utf8_lossy(&junk.stderr));
+}
