@@ -6,4 +6,5 @@
 pub mod batch;
 pub mod bls;
 pub mod contracts;
+pub mod deployment;
 pub mod keystore;
