@@ -1,5 +1,7 @@
 //! `keeperd devnet` run as a newcomer runs it (`make demo`): the real binary, a real anvil.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Command;

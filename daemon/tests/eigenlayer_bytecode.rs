@@ -4,6 +4,8 @@
 //! Rust devnet. Fails when the committed files differ from the crate;
 //! `KEEPER_UPDATE_VECTORS=1 cargo test -p keeperd --test eigenlayer_bytecode` rewrites them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::path::PathBuf;
 
 use eigen_utils::slashing::core::{

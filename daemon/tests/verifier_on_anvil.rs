@@ -1,5 +1,7 @@
 //! Rust-made BLS signatures verified by the Solidity verifier on a real anvil (EIP-2537 precompiles).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::path::PathBuf;
 
 use alloy::network::EthereumWallet;

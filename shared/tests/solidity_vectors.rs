@@ -3,6 +3,8 @@
 //! implementations cannot drift apart silently. `KEEPER_UPDATE_VECTORS=1 cargo test -p keeper-shared
 //! --test solidity_vectors` rewrites the file.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::path::PathBuf;
 
 use alloy::primitives::{keccak256, Address, B256, U256};

@@ -1,5 +1,7 @@
 //! `keeperctl keys ...` driven as a user would: the real binary, files on disk.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
