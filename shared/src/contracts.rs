@@ -4,9 +4,31 @@
 
 #![allow(clippy::too_many_arguments)]
 
-alloy::sol!(
-    #[sol(rpc)]
-    #[derive(Debug)]
-    BlsBatchVerifier,
-    "artifacts/BlsBatchVerifier.json"
+macro_rules! bind {
+    ($($name:ident => $artifact:literal),* $(,)?) => {
+        $(
+            alloy::sol!(
+                #[sol(rpc)]
+                #[derive(Debug)]
+                $name,
+                $artifact
+            );
+        )*
+    };
+}
+
+bind!(
+    // Verifies a BLS-signed batch (the demo's on-chain half).
+    BlsBatchVerifier => "artifacts/BlsBatchVerifier.json",
+    // Devnet support for the EigenLayer core: what the eigen-utils crate ships no bytecode for.
+    EmptyContract => "artifacts/EmptyContract.json",
+    PauserRegistry => "artifacts/PauserRegistry.json",
+    ERC20Strategy => "artifacts/ERC20Strategy.json",
+    StakeToken => "artifacts/StakeToken.json",
+    TransparentUpgradeableProxy => "artifacts/TransparentUpgradeableProxy.json",
+    ProxyAdmin => "artifacts/ProxyAdmin.json",
+    UpgradeableBeacon => "artifacts/UpgradeableBeacon.json",
+    // The AVS: EigenLayer's view of the keeper network, and the operators' BLS keys and weights.
+    KeeperServiceManager => "artifacts/KeeperServiceManager.json",
+    BlsKeyRegistry => "artifacts/BlsKeyRegistry.json",
 );

@@ -2,11 +2,13 @@
 
 mod anvil;
 mod batch_demo;
+mod network;
 
 use std::path::PathBuf;
 
 pub use anvil::start as start_anvil;
 pub use batch_demo::{run_batch_demo, BatchDemoReport};
+pub use network::{deploy_network, NetworkConfig, DEVNET_METADATA_URI};
 
 /// What `keeperd devnet` starts.
 #[derive(Debug, Clone)]

@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {BLS12381} from "../libraries/BLS12381.sol";
+import {BatchDigest} from "../libraries/BatchDigest.sol";
+import {IAllocationManager, OperatorSet} from "../interfaces/IAllocationManager.sol";
+import {IBlsKeyRegistry} from "../interfaces/IBlsKeyRegistry.sol";
+import {IStrategy} from "../interfaces/IStrategy.sol";
+import {BlockCheckpoints} from "./BlockCheckpoints.sol";
+
+/// @title BlsKeyRegistry
+/// @notice The BLS12-381 keys of the keeper operator set and the stake behind them. Each operator binds one G1
+/// public key, proven on chain with a proof of possession; a key, once bound, belongs to that operator forever.
+/// The registry keeps, checkpointed by block, the aggregate key of the registered operators, each operator's
+/// weight and the total weight, so a batch signature is checked against the set exactly as it stood at the
+/// batch's reference block.
+/// @dev Weight is the operator's minimum slashable stake in the keeper set (`getMinimumSlashableStake` at the
+/// current block, summed over the set's strategies), not merely allocated stake: it is what could actually be
+/// slashed for a fault, it is zero once the operator stops being slashable, and a pending deallocation keeps
+/// counting only until it completes, which takes EigenLayer's DEALLOCATION_DELAY, longer than any challenge
+/// window, so weight that signs a batch stays slashable while the batch can be challenged. Stake is summed
+/// across strategies in shares; that is only meaningful when the set's strategies are denominated alike (one
+/// token, as on our networks). Weights change only when written: at registration, at deregistration, and by the
+/// permissionless `updateWeights` (the service manager calls it after every slash), so anyone can make the
+/// registry reflect EigenLayer at any time.
+contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
+    using BlockCheckpoints for BlockCheckpoints.History;
+
+    /// @notice The id of the keeper operator set within the AVS.
+    uint32 public constant OPERATOR_SET_ID = 0;
+
+    /// @notice Upper bound on `minimumWeight`: 2^96 - 1 (about 7.9e28, i.e. 79 billion whole 18-decimal tokens),
+    /// above any sane threshold, so a typo cannot push the threshold into a range where weight arithmetic matters.
+    uint256 public constant MAX_MINIMUM_WEIGHT = type(uint96).max;
+
+    /// @notice EigenLayer's AllocationManager, read for slashable stake.
+    IAllocationManager public immutable allocationManager;
+
+    /// @inheritdoc IBlsKeyRegistry
+    address public immutable serviceManager;
+
+    /// @notice Raw stake below this counts as weight 0. Changes apply as weights are next written.
+    uint256 public minimumWeight;
+
+    /// @dev A key in EIP-2537 encoding with the zero top halves of the high words dropped: 3 slots, not 4.
+    struct StoredKey {
+        uint128 xHi;
+        uint128 yHi;
+        bytes32 xLo;
+        bytes32 yLo;
+    }
+
+    /// @dev The aggregate key from `blockNumber` on, packed the same way: 4 slots per checkpoint.
+    struct ApkCheckpoint {
+        uint32 blockNumber;
+        uint128 xHi;
+        bytes32 xLo;
+        uint128 yHi;
+        bytes32 yLo;
+    }
+
+    mapping(address operator => StoredKey) private _keys;
+    mapping(address operator => bytes32) private _pubkeyHashes;
+    mapping(bytes32 pubkeyHash => address) private _operatorOfPubkeyHash;
+    mapping(address operator => bool) private _registered;
+    ApkCheckpoint[] private _apkHistory;
+    mapping(address operator => BlockCheckpoints.History) private _operatorWeights;
+    BlockCheckpoints.History private _totalWeight;
+
+    /// @notice A key was bound to an operator for good, after its proof of possession was checked.
+    event PubkeyRegistered(address indexed operator, bytes32 indexed pubkeyHash, BLS12381.G1Point pubkey);
+    /// @notice An operator joined the set.
+    event OperatorRegistered(address indexed operator, bytes32 indexed pubkeyHash);
+    /// @notice An operator left the set.
+    event OperatorDeregistered(address indexed operator, bytes32 indexed pubkeyHash);
+    /// @notice The set's aggregate key changed in this block.
+    event AggregatePubkeyUpdated(uint32 indexed blockNumber, BLS12381.G1Point apk);
+    /// @notice An operator's weight changed in this block.
+    event OperatorWeightUpdated(address indexed operator, uint32 indexed blockNumber, uint256 previous, uint256 weight);
+    /// @notice The total weight changed in this block.
+    event TotalWeightUpdated(uint32 indexed blockNumber, uint256 previous, uint256 total);
+    /// @notice The owner changed the minimum weight.
+    event MinimumWeightSet(uint256 previous, uint256 minimum);
+
+    /// @notice The caller is not the service manager.
+    error OnlyServiceManager();
+    /// @notice The zero address was given where an account is needed.
+    error InputAddressZero();
+    /// @notice The operator is already in the set.
+    error OperatorAlreadyRegistered(address operator);
+    /// @notice The operator is not in the set.
+    error OperatorNotRegistered(address operator);
+    /// @notice The key is already bound to another operator (now or in the past).
+    error PubkeyAlreadyRegistered(bytes32 pubkeyHash, address owner);
+    /// @notice The operator already has a different key; an operator's key never changes.
+    error OperatorKeyMismatch(address operator, bytes32 registered, bytes32 given);
+    /// @notice The key is the point at infinity, off the curve or outside the prime-order subgroup.
+    error InvalidPublicKey();
+    /// @notice The proof of possession does not verify for this operator, key and registry.
+    error InvalidProofOfPossession();
+    /// @notice The minimum weight is above `MAX_MINIMUM_WEIGHT`.
+    error MinimumWeightTooHigh(uint256 minimum, uint256 max);
+    /// @notice A look-up for a block after the current one, whose state is not settled.
+    error FutureBlock(uint32 blockNumber, uint256 currentBlock);
+    /// @notice A weight does not fit in 224 bits.
+    error WeightOverflow(uint256 weight);
+
+    modifier onlyServiceManager() {
+        if (msg.sender != serviceManager) revert OnlyServiceManager();
+        _;
+    }
+
+    modifier notFuture(uint32 blockNumber) {
+        if (blockNumber > block.number) revert FutureBlock(blockNumber, block.number);
+        _;
+    }
+
+    /// @param allocationManager_ EigenLayer's AllocationManager (its proxy).
+    /// @param serviceManager_ The keeper service manager: the AVS whose operator set 0 this registry serves.
+    /// @param initialOwner Who sets the minimum weight.
+    /// @param minimumWeight_ The initial minimum weight, at most `MAX_MINIMUM_WEIGHT`.
+    constructor(
+        IAllocationManager allocationManager_,
+        address serviceManager_,
+        address initialOwner,
+        uint256 minimumWeight_
+    ) Ownable(initialOwner) {
+        if (address(allocationManager_) == address(0) || serviceManager_ == address(0)) {
+            revert InputAddressZero();
+        }
+        allocationManager = allocationManager_;
+        serviceManager = serviceManager_;
+        _setMinimumWeight(minimumWeight_);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Membership (service manager only)
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IBlsKeyRegistry
+    /// @dev An operator that registered before may come back only with the same key; its proof is not checked
+    /// again, since the binding already exists. Encoding errors (length, padding, coordinates >= p) revert with
+    /// BLS12381's errors.
+    function registerOperator(address operator, bytes calldata pubkeyG1, bytes calldata proofOfPossessionG2)
+        external
+        onlyServiceManager
+    {
+        if (_registered[operator]) revert OperatorAlreadyRegistered(operator);
+        BLS12381.G1Point memory pubkey = BLS12381.g1FromBytes(pubkeyG1);
+        bytes32 pubkeyHash = keccak256(pubkeyG1);
+        bytes32 boundHash = _pubkeyHashes[operator];
+        bool firstRegistration = boundHash == bytes32(0);
+        if (firstRegistration) {
+            address owner_ = _operatorOfPubkeyHash[pubkeyHash];
+            if (owner_ != address(0)) revert PubkeyAlreadyRegistered(pubkeyHash, owner_);
+            if (!BLS12381.isValidG1(pubkey)) revert InvalidPublicKey();
+            BLS12381.G2Point memory proof = BLS12381.g2FromBytes(proofOfPossessionG2);
+            bytes memory message = abi.encode(keyRegistrationDigest(operator, pubkeyHash));
+            if (!BLS12381.verify(pubkey, proof, message, BatchDigest.POP_DST)) revert InvalidProofOfPossession();
+        } else if (boundHash != pubkeyHash) {
+            revert OperatorKeyMismatch(operator, boundHash, pubkeyHash);
+        }
+        // A view call, made before any write: EigenLayer already lists the operator in the set here.
+        uint224 weight = _effectiveWeight(_readStakes(_asArray(operator))[0]);
+
+        if (firstRegistration) {
+            _keys[operator] =
+                StoredKey(uint128(uint256(pubkey.xHi)), uint128(uint256(pubkey.yHi)), pubkey.xLo, pubkey.yLo);
+            _pubkeyHashes[operator] = pubkeyHash;
+            _operatorOfPubkeyHash[pubkeyHash] = operator;
+            emit PubkeyRegistered(operator, pubkeyHash, pubkey);
+        }
+        _registered[operator] = true;
+        emit OperatorRegistered(operator, pubkeyHash);
+        _writeApk(BLS12381.addG1(_latestApk(), pubkey));
+        uint32 blockNumber = uint32(block.number);
+        uint256 total = _totalWeight.latest();
+        _writeOperatorWeight(operator, blockNumber, weight);
+        _writeTotalWeight(blockNumber, total, total + weight);
+    }
+
+    /// @inheritdoc IBlsKeyRegistry
+    function deregisterOperator(address operator) external onlyServiceManager {
+        if (!_registered[operator]) revert OperatorNotRegistered(operator);
+        _registered[operator] = false;
+        emit OperatorDeregistered(operator, _pubkeyHashes[operator]);
+        _writeApk(BLS12381.addG1(_latestApk(), BLS12381.negateG1(pubkeyOf(operator))));
+        uint32 blockNumber = uint32(block.number);
+        uint256 previous = _writeOperatorWeight(operator, blockNumber, 0);
+        uint256 total = _totalWeight.latest();
+        _writeTotalWeight(blockNumber, total, total - previous);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Weights
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IBlsKeyRegistry
+    /// @dev One AllocationManager call for all registered operators in the list. Unregistered addresses are
+    /// skipped rather than reverting, so a refresh of many operators cannot be blocked by one that just left.
+    function updateWeights(address[] calldata operators) external {
+        address[] memory registered = new address[](operators.length);
+        uint256 count;
+        for (uint256 i; i < operators.length; ++i) {
+            if (_registered[operators[i]]) registered[count++] = operators[i];
+        }
+        if (count == 0) return;
+        assembly ("memory-safe") {
+            // Shrink to the registered ones; the tail stays allocated, unused.
+            mstore(registered, count)
+        }
+        uint256[] memory stakes = _readStakes(registered);
+
+        uint32 blockNumber = uint32(block.number);
+        uint256 previousTotal = _totalWeight.latest();
+        uint256 total = previousTotal;
+        for (uint256 i; i < count; ++i) {
+            uint224 weight = _effectiveWeight(stakes[i]);
+            // Duplicates in the list are harmless: the second write finds the weight already current.
+            uint256 previous = _operatorWeights[registered[i]].latest();
+            if (previous == weight) continue;
+            _writeOperatorWeight(registered[i], blockNumber, weight);
+            total = total - previous + weight;
+        }
+        if (total != previousTotal) _writeTotalWeight(blockNumber, previousTotal, total);
+    }
+
+    /// @notice Sets the raw stake below which an operator's weight counts as 0.
+    /// @dev Only the owner. Applies to weights as they are next written (registration or `updateWeights`), so
+    /// call `updateWeights` for the set afterwards to apply it everywhere at once.
+    /// @param minimum The new minimum, at most `MAX_MINIMUM_WEIGHT`.
+    function setMinimumWeight(uint256 minimum) external onlyOwner {
+        _setMinimumWeight(minimum);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Views
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IBlsKeyRegistry
+    function isRegistered(address operator) external view returns (bool) {
+        return _registered[operator];
+    }
+
+    /// @inheritdoc IBlsKeyRegistry
+    function pubkeyHashOf(address operator) external view returns (bytes32) {
+        return _pubkeyHashes[operator];
+    }
+
+    /// @inheritdoc IBlsKeyRegistry
+    function operatorOfPubkeyHash(bytes32 pubkeyHash) external view returns (address) {
+        return _operatorOfPubkeyHash[pubkeyHash];
+    }
+
+    /// @inheritdoc IBlsKeyRegistry
+    function getApkAtBlock(uint32 blockNumber) external view notFuture(blockNumber) returns (BLS12381.G1Point memory) {
+        uint256 index = _apkUpperIndex(blockNumber);
+        if (index == 0) return BLS12381.G1Point(0, 0, 0, 0);
+        return _unpackApk(_apkHistory[index - 1]);
+    }
+
+    /// @notice The current aggregate key of the set.
+    /// @return The aggregate key (the point at infinity for an empty set).
+    function currentApk() external view returns (BLS12381.G1Point memory) {
+        return _latestApk();
+    }
+
+    /// @inheritdoc IBlsKeyRegistry
+    function getOperatorWeightAtBlock(address operator, uint32 blockNumber)
+        external
+        view
+        notFuture(blockNumber)
+        returns (uint256)
+    {
+        return _operatorWeights[operator].valueAt(blockNumber);
+    }
+
+    /// @notice `operator`'s current weight.
+    /// @param operator The operator.
+    /// @return The weight.
+    function getOperatorWeight(address operator) external view returns (uint256) {
+        return _operatorWeights[operator].latest();
+    }
+
+    /// @inheritdoc IBlsKeyRegistry
+    function getTotalWeightAtBlock(uint32 blockNumber) external view notFuture(blockNumber) returns (uint256) {
+        return _totalWeight.valueAt(blockNumber);
+    }
+
+    /// @notice The set's current total weight.
+    /// @return The total weight.
+    function getTotalWeight() external view returns (uint256) {
+        return _totalWeight.latest();
+    }
+
+    /// @notice The number of aggregate-key checkpoints (one per block in which the set changed).
+    /// @return The count.
+    function apkHistoryLength() external view returns (uint256) {
+        return _apkHistory.length;
+    }
+
+    /// @notice The number of weight checkpoints of `operator`.
+    /// @param operator The operator.
+    /// @return The count.
+    function operatorWeightHistoryLength(address operator) external view returns (uint256) {
+        return _operatorWeights[operator].length();
+    }
+
+    /// @notice The number of total-weight checkpoints.
+    /// @return The count.
+    function totalWeightHistoryLength() external view returns (uint256) {
+        return _totalWeight.length();
+    }
+
+    /// @notice The operator's stake as EigenLayer reports it now, before the minimum-weight rule; what
+    /// `updateWeights` would read.
+    /// @param operator The operator.
+    /// @return The minimum slashable stake in the keeper set, summed over its strategies.
+    function currentStake(address operator) external view returns (uint256) {
+        return _readStakes(_asArray(operator))[0];
+    }
+
+    /// @notice The keeper operator set (this registry's service manager, id 0).
+    /// @return The set.
+    function operatorSet() public view returns (OperatorSet memory) {
+        return OperatorSet(serviceManager, OPERATOR_SET_ID);
+    }
+
+    /// @inheritdoc IBlsKeyRegistry
+    function pubkeyOf(address operator) public view returns (BLS12381.G1Point memory) {
+        StoredKey storage key = _keys[operator];
+        return BLS12381.G1Point(bytes32(uint256(key.xHi)), key.xLo, bytes32(uint256(key.yHi)), key.yLo);
+    }
+
+    /// @notice The EIP-712 style domain separator of key registrations on this chain and registry.
+    /// @return The domain separator.
+    function domainSeparator() public view returns (bytes32) {
+        return BatchDigest.domainSeparator(block.chainid, address(this));
+    }
+
+    /// @notice The digest an operator signs (with the proof-of-possession DST) to register a key here; the BLS
+    /// message is its 32 bytes.
+    /// @param operator The operator.
+    /// @param pubkeyHash keccak256 of the 128-byte EIP-2537 key.
+    /// @return The digest.
+    function keyRegistrationDigest(address operator, bytes32 pubkeyHash) public view returns (bytes32) {
+        return BatchDigest.keyRegistrationDigest(domainSeparator(), operator, pubkeyHash);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Internals
+    // ---------------------------------------------------------------------------------------------------------
+
+    function _setMinimumWeight(uint256 minimum) private {
+        if (minimum > MAX_MINIMUM_WEIGHT) revert MinimumWeightTooHigh(minimum, MAX_MINIMUM_WEIGHT);
+        emit MinimumWeightSet(minimumWeight, minimum);
+        minimumWeight = minimum;
+    }
+
+    /// @dev Each operator's minimum slashable stake now in the keeper set, summed over the set's strategies.
+    function _readStakes(address[] memory operators) private view returns (uint256[] memory stakes) {
+        OperatorSet memory set = operatorSet();
+        IStrategy[] memory strategies = allocationManager.getStrategiesInOperatorSet(set);
+        stakes = new uint256[](operators.length);
+        if (strategies.length == 0) return stakes;
+        uint256[][] memory perStrategy =
+            allocationManager.getMinimumSlashableStake(set, operators, strategies, uint32(block.number));
+        for (uint256 i; i < operators.length; ++i) {
+            uint256 sum;
+            for (uint256 j; j < strategies.length; ++j) {
+                sum += perStrategy[i][j];
+            }
+            stakes[i] = sum;
+        }
+    }
+
+    function _effectiveWeight(uint256 stake) private view returns (uint224) {
+        if (stake < minimumWeight) return 0;
+        if (stake > type(uint224).max) revert WeightOverflow(stake);
+        // casting to 'uint224' is safe because the line above bounds it
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return uint224(stake);
+    }
+
+    /// @dev Returns the previous weight.
+    function _writeOperatorWeight(address operator, uint32 blockNumber, uint224 weight)
+        private
+        returns (uint224 previous)
+    {
+        previous = _operatorWeights[operator].push(blockNumber, weight);
+        emit OperatorWeightUpdated(operator, blockNumber, previous, weight);
+    }
+
+    function _writeTotalWeight(uint32 blockNumber, uint256 previous, uint256 total) private {
+        if (total > type(uint224).max) revert WeightOverflow(total);
+        // casting to 'uint224' is safe because the line above bounds it
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _totalWeight.push(blockNumber, uint224(total));
+        emit TotalWeightUpdated(blockNumber, previous, total);
+    }
+
+    function _latestApk() private view returns (BLS12381.G1Point memory) {
+        uint256 length = _apkHistory.length;
+        if (length == 0) return BLS12381.G1Point(0, 0, 0, 0);
+        return _unpackApk(_apkHistory[length - 1]);
+    }
+
+    /// @dev Records `apk` from this block on; a second change in the same block overwrites the first.
+    function _writeApk(BLS12381.G1Point memory apk) private {
+        uint32 blockNumber = uint32(block.number);
+        ApkCheckpoint memory checkpoint =
+            ApkCheckpoint(blockNumber, uint128(uint256(apk.xHi)), apk.xLo, uint128(uint256(apk.yHi)), apk.yLo);
+        uint256 length = _apkHistory.length;
+        if (length != 0 && _apkHistory[length - 1].blockNumber == blockNumber) {
+            _apkHistory[length - 1] = checkpoint;
+        } else {
+            _apkHistory.push(checkpoint);
+        }
+        emit AggregatePubkeyUpdated(blockNumber, apk);
+    }
+
+    /// @dev The number of APK checkpoints at or before `blockNumber` (binary search, latest checked first).
+    function _apkUpperIndex(uint32 blockNumber) private view returns (uint256) {
+        uint256 high = _apkHistory.length;
+        if (high == 0 || _apkHistory[high - 1].blockNumber <= blockNumber) return high;
+        uint256 low;
+        while (low < high) {
+            uint256 mid = (low + high) >> 1;
+            if (_apkHistory[mid].blockNumber > blockNumber) high = mid;
+            else low = mid + 1;
+        }
+        return high;
+    }
+
+    function _unpackApk(ApkCheckpoint storage checkpoint) private view returns (BLS12381.G1Point memory) {
+        return BLS12381.G1Point(
+            bytes32(uint256(checkpoint.xHi)), checkpoint.xLo, bytes32(uint256(checkpoint.yHi)), checkpoint.yLo
+        );
+    }
+
+    function _asArray(address operator) private pure returns (address[] memory array) {
+        array = new address[](1);
+        array[0] = operator;
+    }
+}

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {BLS12381} from "../libraries/BLS12381.sol";
+
+/// @title IBlsKeyRegistry
+/// @notice Operator BLS12-381 keys of the keeper operator set, the set's aggregate key and stake weights, each
+/// with history by block so a signature can be checked against the set as it stood at a reference block.
+interface IBlsKeyRegistry {
+    /// @notice Records `operator`'s key (first time: after checking the proof of possession) and adds it to the
+    /// set: aggregate key and weight from this block on.
+    /// @dev Only the service manager, from its registrar callback.
+    /// @param operator The operator joining the set.
+    /// @param pubkeyG1 The 128-byte EIP-2537 G1 public key.
+    /// @param proofOfPossessionG2 The 256-byte EIP-2537 G2 signature over the key registration digest.
+    function registerOperator(address operator, bytes calldata pubkeyG1, bytes calldata proofOfPossessionG2) external;
+
+    /// @notice Removes `operator` from the set: its key leaves the aggregate and its weight is 0 from this block.
+    /// @dev Only the service manager. The key stays bound to the operator and can never be used by another.
+    /// @param operator The operator leaving the set.
+    function deregisterOperator(address operator) external;
+
+    /// @notice Re-reads registered operators' slashable stake from EigenLayer and records any change.
+    /// @dev Permissionless; unregistered addresses are skipped.
+    /// @param operators The operators to refresh.
+    function updateWeights(address[] calldata operators) external;
+
+    /// @notice The service manager (the AVS) this registry serves.
+    /// @return The service manager.
+    function serviceManager() external view returns (address);
+
+    /// @notice Whether `operator` is currently in the set.
+    /// @param operator The operator.
+    /// @return True if registered.
+    function isRegistered(address operator) external view returns (bool);
+
+    /// @notice The public key bound to `operator` (zero if none ever was).
+    /// @param operator The operator.
+    /// @return The key.
+    function pubkeyOf(address operator) external view returns (BLS12381.G1Point memory);
+
+    /// @notice keccak256 of the 128-byte key bound to `operator` (zero if none).
+    /// @param operator The operator.
+    /// @return The key hash.
+    function pubkeyHashOf(address operator) external view returns (bytes32);
+
+    /// @notice The operator a key hash is bound to (zero if none); a binding is permanent.
+    /// @param pubkeyHash The key hash.
+    /// @return The operator.
+    function operatorOfPubkeyHash(bytes32 pubkeyHash) external view returns (address);
+
+    /// @notice The aggregate key of the set at the end of `blockNumber`.
+    /// @param blockNumber A block not after the current one.
+    /// @return The aggregate key (the point at infinity for an empty set).
+    function getApkAtBlock(uint32 blockNumber) external view returns (BLS12381.G1Point memory);
+
+    /// @notice `operator`'s weight at the end of `blockNumber`.
+    /// @param operator The operator.
+    /// @param blockNumber A block not after the current one.
+    /// @return The weight.
+    function getOperatorWeightAtBlock(address operator, uint32 blockNumber) external view returns (uint256);
+
+    /// @notice The set's total weight at the end of `blockNumber`.
+    /// @param blockNumber A block not after the current one.
+    /// @return The total weight.
+    function getTotalWeightAtBlock(uint32 blockNumber) external view returns (uint256);
+}

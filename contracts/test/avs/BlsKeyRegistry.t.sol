@@ -1,0 +1,606 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {Vm} from "forge-std/Vm.sol";
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {BLS12381} from "../../src/libraries/BLS12381.sol";
+import {BatchDigest} from "../../src/libraries/BatchDigest.sol";
+import {BlsKeyRegistry} from "../../src/avs/BlsKeyRegistry.sol";
+import {IAllocationManager, OperatorSet, RegisterParams} from "../../src/interfaces/IAllocationManager.sol";
+import {EigenLayerFixture} from "../utils/EigenLayerFixture.sol";
+
+contract BlsKeyRegistryTest is EigenLayerFixture {
+    address internal alice = makeAddr("alice");
+    address internal bob = makeAddr("bob");
+    address internal carol = makeAddr("carol");
+    address internal stranger = makeAddr("stranger");
+    uint256 internal constant ALICE_KEY = 0xa11ce;
+    uint256 internal constant BOB_KEY = 0xb0b;
+    uint256 internal constant CAROL_KEY = 0xca201;
+    uint256 internal constant STAKE = 1000e18;
+    uint64 internal constant MAGNITUDE = 0.5e18;
+
+    event PubkeyRegistered(address indexed operator, bytes32 indexed pubkeyHash, BLS12381.G1Point pubkey);
+    event OperatorRegistered(address indexed operator, bytes32 indexed pubkeyHash);
+    event OperatorDeregistered(address indexed operator, bytes32 indexed pubkeyHash);
+    event AggregatePubkeyUpdated(uint32 indexed blockNumber, BLS12381.G1Point apk);
+    event OperatorWeightUpdated(address indexed operator, uint32 indexed blockNumber, uint256 previous, uint256 weight);
+    event TotalWeightUpdated(uint32 indexed blockNumber, uint256 previous, uint256 total);
+    event MinimumWeightSet(uint256 previous, uint256 minimum);
+
+    function setUp() public {
+        _deployCore();
+        _deployAvs(0);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Construction and settings
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_constructor_setsState() public {
+        assertEq(address(registry.allocationManager()), address(allocationManager));
+        assertEq(registry.serviceManager(), address(serviceManager));
+        assertEq(registry.owner(), avsOwner);
+        assertEq(registry.minimumWeight(), 0);
+        OperatorSet memory set = registry.operatorSet();
+        assertEq(set.avs, address(serviceManager));
+        assertEq(set.id, 0);
+
+        vm.expectEmit();
+        emit MinimumWeightSet(0, 5);
+        new BlsKeyRegistry(allocationManager, address(serviceManager), avsOwner, 5);
+    }
+
+    function test_constructor_reverts() public {
+        vm.expectRevert(BlsKeyRegistry.InputAddressZero.selector);
+        new BlsKeyRegistry(IAllocationManager(address(0)), address(serviceManager), avsOwner, 0);
+        vm.expectRevert(BlsKeyRegistry.InputAddressZero.selector);
+        new BlsKeyRegistry(allocationManager, address(0), avsOwner, 0);
+        uint256 max = registry.MAX_MINIMUM_WEIGHT();
+        vm.expectRevert(abi.encodeWithSelector(BlsKeyRegistry.MinimumWeightTooHigh.selector, max + 1, max));
+        new BlsKeyRegistry(allocationManager, address(serviceManager), avsOwner, max + 1);
+    }
+
+    function test_setMinimumWeight() public {
+        vm.expectEmit(address(registry));
+        emit MinimumWeightSet(0, 100e18);
+        vm.prank(avsOwner);
+        registry.setMinimumWeight(100e18);
+        assertEq(registry.minimumWeight(), 100e18);
+    }
+
+    function test_setMinimumWeight_reverts() public {
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, stranger));
+        vm.prank(stranger);
+        registry.setMinimumWeight(1);
+        uint256 max = registry.MAX_MINIMUM_WEIGHT();
+        vm.expectRevert(abi.encodeWithSelector(BlsKeyRegistry.MinimumWeightTooHigh.selector, max + 1, max));
+        vm.prank(avsOwner);
+        registry.setMinimumWeight(max + 1);
+    }
+
+    function test_domainSeparatorAndDigest_matchProtocol() public view {
+        bytes32 separator = BatchDigest.domainSeparator(block.chainid, address(registry));
+        assertEq(registry.domainSeparator(), separator);
+        assertEq(
+            registry.keyRegistrationDigest(alice, bytes32(uint256(7))),
+            BatchDigest.keyRegistrationDigest(separator, alice, bytes32(uint256(7)))
+        );
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Registration
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_register_recordsKeyApkAndWeight() public {
+        _prepareOperator(alice, STAKE, MAGNITUDE);
+        BLS12381.G1Point memory pubkey = _publicKey(ALICE_KEY);
+        bytes32 pubkeyHash = keccak256(BLS12381.toBytes(pubkey));
+        uint32 blockNumber = uint32(block.number);
+
+        vm.expectEmit(address(registry));
+        emit PubkeyRegistered(alice, pubkeyHash, pubkey);
+        vm.expectEmit(address(registry));
+        emit OperatorRegistered(alice, pubkeyHash);
+        vm.expectEmit(address(registry));
+        emit AggregatePubkeyUpdated(blockNumber, pubkey);
+        vm.expectEmit(address(registry));
+        emit OperatorWeightUpdated(alice, blockNumber, 0, 500e18);
+        vm.expectEmit(address(registry));
+        emit TotalWeightUpdated(blockNumber, 0, 500e18);
+        _joinSet(alice, _registrationData(alice, ALICE_KEY));
+
+        assertTrue(registry.isRegistered(alice));
+        assertEq(registry.pubkeyHashOf(alice), pubkeyHash);
+        assertEq(registry.operatorOfPubkeyHash(pubkeyHash), alice);
+        _assertPoint(registry.pubkeyOf(alice), pubkey);
+        _assertPoint(registry.currentApk(), pubkey);
+        _assertPoint(registry.getApkAtBlock(blockNumber), pubkey);
+        _assertPoint(registry.getApkAtBlock(blockNumber - 1), BLS12381.G1Point(0, 0, 0, 0));
+        assertEq(registry.getOperatorWeight(alice), 500e18);
+        assertEq(registry.getOperatorWeightAtBlock(alice, blockNumber), 500e18);
+        assertEq(registry.getOperatorWeightAtBlock(alice, blockNumber - 1), 0);
+        assertEq(registry.getTotalWeight(), 500e18);
+        assertEq(registry.getTotalWeightAtBlock(blockNumber), 500e18);
+        assertEq(registry.currentStake(alice), 500e18);
+    }
+
+    function test_register_revertsOnBadProofOfPossession() public {
+        _prepareOperator(alice, STAKE, MAGNITUDE);
+        bytes memory pubkey = BLS12381.toBytes(_publicKey(ALICE_KEY));
+        // Signed by another key.
+        bytes memory wrongSigner = _proofOfPossession(alice, BOB_KEY, pubkey);
+        _expectJoinRevert(alice, abi.encode(pubkey, wrongSigner), BlsKeyRegistry.InvalidProofOfPossession.selector);
+        // Signed with the batch DST instead of the proof-of-possession DST.
+        bytes32 digest = registry.keyRegistrationDigest(alice, keccak256(pubkey));
+        bytes memory wrongDst = BLS12381.toBytes(_sign(ALICE_KEY, abi.encode(digest), BatchDigest.BATCH_DST));
+        _expectJoinRevert(alice, abi.encode(pubkey, wrongDst), BlsKeyRegistry.InvalidProofOfPossession.selector);
+        // Signed over another key hash.
+        bytes memory otherHash = BLS12381.toBytes(
+            _sign(
+                ALICE_KEY, abi.encode(registry.keyRegistrationDigest(alice, bytes32(uint256(1)))), BatchDigest.POP_DST
+            )
+        );
+        _expectJoinRevert(alice, abi.encode(pubkey, otherHash), BlsKeyRegistry.InvalidProofOfPossession.selector);
+        // The point at infinity as proof (a pairing with infinity would be 1).
+        _expectJoinRevert(alice, abi.encode(pubkey, new bytes(256)), BlsKeyRegistry.InvalidProofOfPossession.selector);
+        // A valid G2 point that is not the signature.
+        _expectJoinRevert(
+            alice,
+            abi.encode(pubkey, BLS12381.toBytes(_g2Generator())),
+            BlsKeyRegistry.InvalidProofOfPossession.selector
+        );
+    }
+
+    function test_register_revertsOnProofForAnotherOperator() public {
+        _prepareOperator(alice, STAKE, MAGNITUDE);
+        // Bob's valid registration data, copied by Alice: the proof binds Bob's address.
+        _expectJoinRevert(alice, _registrationData(bob, ALICE_KEY), BlsKeyRegistry.InvalidProofOfPossession.selector);
+    }
+
+    function test_register_revertsOnProofForAnotherRegistry() public {
+        _prepareOperator(alice, STAKE, MAGNITUDE);
+        bytes memory pubkey = BLS12381.toBytes(_publicKey(ALICE_KEY));
+        bytes32 digest = BatchDigest.keyRegistrationDigest(
+            BatchDigest.domainSeparator(block.chainid, address(serviceManager)), alice, keccak256(pubkey)
+        );
+        bytes memory proof = BLS12381.toBytes(_sign(ALICE_KEY, abi.encode(digest), BatchDigest.POP_DST));
+        _expectJoinRevert(alice, abi.encode(pubkey, proof), BlsKeyRegistry.InvalidProofOfPossession.selector);
+    }
+
+    function test_register_revertsOnInfinityKey() public {
+        _prepareOperator(alice, STAKE, MAGNITUDE);
+        bytes memory proof = BLS12381.toBytes(_g2Generator());
+        _expectJoinRevert(alice, abi.encode(new bytes(128), proof), BlsKeyRegistry.InvalidPublicKey.selector);
+    }
+
+    function test_register_revertsOnOffCurveKey() public {
+        _prepareOperator(alice, STAKE, MAGNITUDE);
+        bytes memory offCurve = BLS12381.toBytes(BLS12381.G1Point(0, bytes32(uint256(1)), 0, bytes32(uint256(1))));
+        bytes memory proof = BLS12381.toBytes(_g2Generator());
+        _expectJoinRevert(alice, abi.encode(offCurve, proof), BlsKeyRegistry.InvalidPublicKey.selector);
+    }
+
+    function test_register_revertsOnKeyOutsideSubgroup() public {
+        _prepareOperator(alice, STAKE, MAGNITUDE);
+        // (0, 2) is on y^2 = x^3 + 4 with order 3: on the curve, not in the prime-order subgroup.
+        bytes memory lowOrder = BLS12381.toBytes(BLS12381.G1Point(0, 0, 0, bytes32(uint256(2))));
+        bytes memory proof = BLS12381.toBytes(_g2Generator());
+        _expectJoinRevert(alice, abi.encode(lowOrder, proof), BlsKeyRegistry.InvalidPublicKey.selector);
+    }
+
+    function test_register_revertsOnBadEncodings() public {
+        _prepareOperator(alice, STAKE, MAGNITUDE);
+        bytes memory pubkey = BLS12381.toBytes(_publicKey(ALICE_KEY));
+        bytes memory proof = _proofOfPossession(alice, ALICE_KEY, pubkey);
+
+        bytes memory shortKey = new bytes(127);
+        _expectJoinRevert(
+            alice,
+            abi.encode(shortKey, proof),
+            abi.encodeWithSelector(BLS12381.InvalidEncodingLength.selector, 128, 127)
+        );
+        bytes memory longKey = bytes.concat(pubkey, hex"00");
+        _expectJoinRevert(
+            alice, abi.encode(longKey, proof), abi.encodeWithSelector(BLS12381.InvalidEncodingLength.selector, 128, 129)
+        );
+        bytes memory shortProof = new bytes(255);
+        _expectJoinRevert(
+            alice,
+            abi.encode(pubkey, shortProof),
+            abi.encodeWithSelector(BLS12381.InvalidEncodingLength.selector, 256, 255)
+        );
+        bytes memory padded = bytes.concat(pubkey);
+        padded[0] = 0x01;
+        _expectJoinRevert(alice, abi.encode(padded, proof), abi.encodeWithSelector(BLS12381.NonZeroPadding.selector));
+        bytes memory unreduced =
+            BLS12381.toBytes(BLS12381.G1Point(bytes32(BLS12381.P_HI), bytes32(BLS12381.P_LO), 0, bytes32(uint256(2))));
+        _expectJoinRevert(
+            alice, abi.encode(unreduced, proof), abi.encodeWithSelector(BLS12381.FieldElementNotInField.selector)
+        );
+    }
+
+    function test_register_revertsOnKeyReuse() public {
+        _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE);
+        _prepareOperator(bob, STAKE, MAGNITUDE);
+        bytes memory pubkey = BLS12381.toBytes(_publicKey(ALICE_KEY));
+        bytes32 pubkeyHash = keccak256(pubkey);
+        // Even with a valid proof made for Bob (the secret leaked), the key stays Alice's.
+        bytes memory data = abi.encode(pubkey, _proofOfPossession(bob, ALICE_KEY, pubkey));
+        bytes memory expected =
+            abi.encodeWithSelector(BlsKeyRegistry.PubkeyAlreadyRegistered.selector, pubkeyHash, alice);
+        _expectJoinRevert(bob, data, expected);
+
+        // Still after Alice leaves.
+        vm.roll(block.number + 1);
+        _leaveSet(alice);
+        assertEq(registry.operatorOfPubkeyHash(pubkeyHash), alice);
+        _expectJoinRevert(bob, data, expected);
+    }
+
+    function test_reregister_sameKeyWithoutProof() public {
+        _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE);
+        vm.roll(block.number + 1);
+        _leaveSet(alice);
+        // EigenLayer refuses a rejoin while the operator is still slashable from its last membership.
+        vm.roll(block.number + DEALLOCATION_DELAY + 1);
+        bytes memory pubkey = BLS12381.toBytes(_publicKey(ALICE_KEY));
+
+        vm.recordLogs();
+        _joinSet(alice, abi.encode(pubkey, bytes("")));
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertTrue(registry.isRegistered(alice));
+        _assertPoint(registry.currentApk(), _publicKey(ALICE_KEY));
+        assertEq(registry.getOperatorWeight(alice), 500e18);
+        // No second PubkeyRegistered: the binding already existed.
+        bytes32 topic = PubkeyRegistered.selector;
+        for (uint256 i; i < logs.length; ++i) {
+            assertTrue(logs[i].topics[0] != topic);
+        }
+    }
+
+    function test_reregister_revertsWithAnotherKey() public {
+        _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE);
+        vm.roll(block.number + 1);
+        _leaveSet(alice);
+        vm.roll(block.number + DEALLOCATION_DELAY + 1);
+        bytes memory newKey = BLS12381.toBytes(_publicKey(BOB_KEY));
+        bytes memory expected = abi.encodeWithSelector(
+            BlsKeyRegistry.OperatorKeyMismatch.selector, alice, registry.pubkeyHashOf(alice), keccak256(newKey)
+        );
+        _expectJoinRevert(alice, abi.encode(newKey, _proofOfPossession(alice, BOB_KEY, newKey)), expected);
+    }
+
+    function test_registerOperator_revertsForNonServiceManager() public {
+        bytes memory pubkey = BLS12381.toBytes(_publicKey(ALICE_KEY));
+        bytes memory proof = _proofOfPossession(alice, ALICE_KEY, pubkey);
+        vm.expectRevert(BlsKeyRegistry.OnlyServiceManager.selector);
+        vm.prank(alice);
+        registry.registerOperator(alice, pubkey, proof);
+    }
+
+    function test_registerOperator_revertsWhenAlreadyRegistered() public {
+        _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE);
+        bytes memory pubkey = BLS12381.toBytes(_publicKey(ALICE_KEY));
+        vm.expectRevert(abi.encodeWithSelector(BlsKeyRegistry.OperatorAlreadyRegistered.selector, alice));
+        vm.prank(address(serviceManager));
+        registry.registerOperator(alice, pubkey, "");
+    }
+
+    function test_registerOperator_directlyWithoutStake() public {
+        // A registration the service manager forwards for an operator with no allocation has weight 0.
+        bytes memory pubkey = BLS12381.toBytes(_publicKey(ALICE_KEY));
+        bytes memory proof = _proofOfPossession(alice, ALICE_KEY, pubkey);
+        vm.prank(address(serviceManager));
+        registry.registerOperator(alice, pubkey, proof);
+        assertTrue(registry.isRegistered(alice));
+        assertEq(registry.getOperatorWeight(alice), 0);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Deregistration and the aggregate key
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_apk_beforeAndAfterDeregistration() public {
+        _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE);
+        _onboard(bob, BOB_KEY, 2 * STAKE, MAGNITUDE);
+        uint32 both = uint32(block.number);
+        BLS12381.G1Point memory sum = _publicKey(ALICE_KEY + BOB_KEY);
+        _assertPoint(registry.getApkAtBlock(both), sum);
+        assertEq(registry.getTotalWeightAtBlock(both), 1500e18);
+
+        vm.roll(block.number + 1);
+        uint32 after_ = uint32(block.number);
+        bytes32 aliceHash = registry.pubkeyHashOf(alice);
+        vm.expectEmit(address(registry));
+        emit OperatorDeregistered(alice, aliceHash);
+        vm.expectEmit(address(registry));
+        emit AggregatePubkeyUpdated(after_, _publicKey(BOB_KEY));
+        vm.expectEmit(address(registry));
+        emit OperatorWeightUpdated(alice, after_, 500e18, 0);
+        vm.expectEmit(address(registry));
+        emit TotalWeightUpdated(after_, 1500e18, 1000e18);
+        _leaveSet(alice);
+
+        _assertPoint(registry.getApkAtBlock(both), sum);
+        _assertPoint(registry.getApkAtBlock(after_), _publicKey(BOB_KEY));
+        assertEq(registry.getOperatorWeightAtBlock(alice, both), 500e18);
+        assertEq(registry.getOperatorWeightAtBlock(alice, after_), 0);
+        assertEq(registry.getTotalWeightAtBlock(after_), 1000e18);
+        assertFalse(registry.isRegistered(alice));
+        // The key stays bound.
+        _assertPoint(registry.pubkeyOf(alice), _publicKey(ALICE_KEY));
+
+        vm.roll(block.number + 1);
+        _leaveSet(bob);
+        _assertPoint(registry.currentApk(), BLS12381.G1Point(0, 0, 0, 0));
+        assertEq(registry.getTotalWeight(), 0);
+    }
+
+    function test_sameBlockChangesOverwriteCheckpoints() public {
+        _prepareOperator(alice, STAKE, MAGNITUDE);
+        _prepareOperator(bob, STAKE, MAGNITUDE);
+        uint256 apkLength = registry.apkHistoryLength();
+        uint256 totalLength = registry.totalWeightHistoryLength();
+        _joinSet(alice, _registrationData(alice, ALICE_KEY));
+        _joinSet(bob, _registrationData(bob, BOB_KEY));
+        assertEq(registry.apkHistoryLength(), apkLength + 1);
+        assertEq(registry.totalWeightHistoryLength(), totalLength + 1);
+        _assertPoint(registry.getApkAtBlock(uint32(block.number)), _publicKey(ALICE_KEY + BOB_KEY));
+        assertEq(registry.getTotalWeightAtBlock(uint32(block.number)), 1000e18);
+        // Leave in the same block: the checkpoint is overwritten again.
+        _leaveSet(alice);
+        assertEq(registry.apkHistoryLength(), apkLength + 1);
+        assertEq(registry.operatorWeightHistoryLength(alice), 1);
+        assertEq(registry.getOperatorWeightAtBlock(alice, uint32(block.number)), 0);
+    }
+
+    function test_deregisterOperator_reverts() public {
+        vm.expectRevert(BlsKeyRegistry.OnlyServiceManager.selector);
+        vm.prank(alice);
+        registry.deregisterOperator(alice);
+        vm.expectRevert(abi.encodeWithSelector(BlsKeyRegistry.OperatorNotRegistered.selector, alice));
+        vm.prank(address(serviceManager));
+        registry.deregisterOperator(alice);
+    }
+
+    function test_lookups_revertForFutureBlocks() public {
+        uint32 next = uint32(block.number + 1);
+        vm.expectRevert(abi.encodeWithSelector(BlsKeyRegistry.FutureBlock.selector, next, block.number));
+        registry.getApkAtBlock(next);
+        vm.expectRevert(abi.encodeWithSelector(BlsKeyRegistry.FutureBlock.selector, next, block.number));
+        registry.getOperatorWeightAtBlock(alice, next);
+        vm.expectRevert(abi.encodeWithSelector(BlsKeyRegistry.FutureBlock.selector, next, block.number));
+        registry.getTotalWeightAtBlock(next);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Weights
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_updateWeights_afterStakeChange() public {
+        _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE);
+        uint32 first = uint32(block.number);
+        vm.roll(block.number + 1);
+
+        // Alice restakes more: EigenLayer's slashable stake grows with the same magnitude, the registry only
+        // when refreshed.
+        _deposit(alice, STAKE);
+        assertEq(registry.currentStake(alice), 1000e18);
+        assertEq(registry.getOperatorWeight(alice), 500e18);
+
+        uint32 second = uint32(block.number);
+        vm.expectEmit(address(registry));
+        emit OperatorWeightUpdated(alice, second, 500e18, 1000e18);
+        vm.expectEmit(address(registry));
+        emit TotalWeightUpdated(second, 500e18, 1000e18);
+        registry.updateWeights(_list(alice));
+
+        vm.roll(block.number + 1);
+        assertEq(registry.getOperatorWeightAtBlock(alice, first), 500e18);
+        assertEq(registry.getOperatorWeightAtBlock(alice, second), 1000e18);
+        assertEq(registry.getTotalWeightAtBlock(first), 500e18);
+        assertEq(registry.getTotalWeightAtBlock(second), 1000e18);
+    }
+
+    function test_updateWeights_afterSlash() public {
+        _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE);
+        _onboard(bob, BOB_KEY, STAKE, MAGNITUDE);
+        uint32 before = uint32(block.number);
+        vm.roll(block.number + 1);
+        vm.prank(avsOwner);
+        serviceManager.setSlasher(avsOwner, true);
+        vm.prank(avsOwner);
+        serviceManager.slashOperator(alice, 0.5e18, "equivocation");
+        uint32 slashed = uint32(block.number);
+
+        // EigenLayer reports the reduced stake; the service manager already refreshed Alice.
+        uint256 reduced = registry.currentStake(alice);
+        assertApproxEqAbs(reduced, 250e18, 1e6);
+        assertEq(registry.getOperatorWeight(alice), reduced);
+
+        // A second refresh by anyone is a no-op.
+        uint256 length = registry.operatorWeightHistoryLength(alice);
+        vm.prank(stranger);
+        registry.updateWeights(_list(alice, bob));
+        assertEq(registry.operatorWeightHistoryLength(alice), length);
+
+        vm.roll(block.number + 1);
+        assertEq(registry.getOperatorWeightAtBlock(alice, before), 500e18);
+        assertEq(registry.getOperatorWeightAtBlock(alice, slashed), reduced);
+        assertEq(registry.getTotalWeightAtBlock(before), 1000e18);
+        assertEq(registry.getTotalWeightAtBlock(slashed), 500e18 + reduced);
+    }
+
+    function test_updateWeights_skipsUnregisteredAndDuplicates() public {
+        _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE);
+        vm.roll(block.number + 1);
+        _deposit(alice, STAKE);
+        address[] memory operators = new address[](4);
+        operators[0] = stranger;
+        operators[1] = alice;
+        operators[2] = alice;
+        operators[3] = bob;
+        registry.updateWeights(operators);
+        assertEq(registry.getOperatorWeight(alice), 1000e18);
+        assertEq(registry.getTotalWeight(), 1000e18);
+        assertEq(registry.operatorWeightHistoryLength(stranger), 0);
+        assertEq(registry.operatorWeightHistoryLength(bob), 0);
+    }
+
+    function test_updateWeights_noopWithoutChangeOrOperators() public {
+        _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE);
+        vm.roll(block.number + 1);
+        uint256 length = registry.totalWeightHistoryLength();
+        registry.updateWeights(new address[](0));
+        registry.updateWeights(_list(alice));
+        registry.updateWeights(_list(stranger));
+        assertEq(registry.totalWeightHistoryLength(), length);
+        assertEq(registry.operatorWeightHistoryLength(alice), 1);
+    }
+
+    function test_minimumWeight_atRegistrationAndOnRefresh() public {
+        vm.prank(avsOwner);
+        registry.setMinimumWeight(600e18);
+        _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE); // 500 < 600: weight 0, but in the set and the aggregate
+        _onboard(bob, BOB_KEY, 2 * STAKE, MAGNITUDE); // 1000
+        assertEq(registry.getOperatorWeight(alice), 0);
+        assertEq(registry.getOperatorWeight(bob), 1000e18);
+        assertEq(registry.getTotalWeight(), 1000e18);
+        _assertPoint(registry.currentApk(), _publicKey(ALICE_KEY + BOB_KEY));
+
+        vm.roll(block.number + 1);
+        vm.prank(avsOwner);
+        registry.setMinimumWeight(100e18);
+        registry.updateWeights(_list(alice, bob));
+        assertEq(registry.getOperatorWeight(alice), 500e18);
+        assertEq(registry.getTotalWeight(), 1500e18);
+
+        vm.roll(block.number + 1);
+        uint256 max = registry.MAX_MINIMUM_WEIGHT();
+        vm.prank(avsOwner);
+        registry.setMinimumWeight(max);
+        registry.updateWeights(_list(alice, bob));
+        assertEq(registry.getTotalWeight(), 0);
+    }
+
+    function test_weightIsZeroForStrategyOutsideTheSet() public {
+        _prepareOperator(alice, STAKE, MAGNITUDE);
+        // Removing the only strategy leaves no stake to count.
+        vm.prank(avsOwner);
+        serviceManager.removeStrategies(_strategies());
+        _joinSet(alice, _registrationData(alice, ALICE_KEY));
+        assertEq(registry.getOperatorWeight(alice), 0);
+        assertEq(registry.currentStake(alice), 0);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // History fuzz: the aggregate key and total weight as a random sequence of joins and leaves happens
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// Operators join and leave in a random order at random block gaps (0 = same block); at the end, every block
+    /// in the range must read back the state recorded when it was current.
+    function testFuzz_historyMatchesRecordedStates(uint256 seed) public {
+        address[3] memory operators = [alice, bob, carol];
+        uint256[3] memory secrets = [ALICE_KEY, BOB_KEY, CAROL_KEY];
+        for (uint256 i; i < 3; ++i) {
+            _prepareOperator(operators[i], STAKE * (i + 1), MAGNITUDE);
+        }
+        uint32 start = uint32(block.number);
+        uint256 steps = 6;
+        uint32[] memory blocks = new uint32[](steps);
+        uint256[] memory secretSums = new uint256[](steps);
+        uint256[] memory totals = new uint256[](steps);
+        bool[3] memory member;
+        uint256 secretSum;
+        uint256 total;
+        for (uint256 s; s < steps; ++s) {
+            uint256 r = uint256(keccak256(abi.encode(seed, s)));
+            vm.roll(block.number + (r % 3));
+            uint256 i = (r >> 8) % 3;
+            if (member[i]) {
+                _leaveSet(operators[i]);
+                secretSum -= secrets[i];
+                total -= 500e18 * (i + 1);
+            } else if (registry.pubkeyHashOf(operators[i]) == 0) {
+                _joinSet(operators[i], _registrationData(operators[i], secrets[i]));
+                secretSum += secrets[i];
+                total += 500e18 * (i + 1);
+            } else {
+                // A rejoin: EigenLayer requires the last membership's slashable window to be over.
+                vm.roll(block.number + DEALLOCATION_DELAY + 1);
+                _joinSet(operators[i], abi.encode(BLS12381.toBytes(_publicKey(secrets[i])), bytes("")));
+                secretSum += secrets[i];
+                total += 500e18 * (i + 1);
+            }
+            member[i] = !member[i];
+            blocks[s] = uint32(block.number);
+            secretSums[s] = secretSum;
+            totals[s] = total;
+        }
+        for (uint32 b = start - 1; b <= block.number; ++b) {
+            // The state at block b is the last one recorded at or before b.
+            uint256 expectedSum;
+            uint256 expectedTotal;
+            for (uint256 s; s < steps; ++s) {
+                if (blocks[s] <= b) {
+                    expectedSum = secretSums[s];
+                    expectedTotal = totals[s];
+                }
+            }
+            BLS12381.G1Point memory expectedApk =
+                expectedSum == 0 ? BLS12381.G1Point(0, 0, 0, 0) : _publicKey(expectedSum);
+            _assertPoint(registry.getApkAtBlock(b), expectedApk);
+            assertEq(registry.getTotalWeightAtBlock(b), expectedTotal);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Gas
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// Run with `--isolate` for transaction-accurate numbers.
+    function test_gas_updateWeights() public {
+        _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE);
+        vm.roll(block.number + 1);
+        _deposit(alice, STAKE);
+        address[] memory operators = _list(alice);
+        registry.updateWeights(operators);
+        emit log_named_uint("updateWeights, one operator, weight changed", vm.lastCallGas().gasTotalUsed);
+        vm.roll(block.number + 1);
+        registry.updateWeights(operators);
+        emit log_named_uint("updateWeights, one operator, unchanged", vm.lastCallGas().gasTotalUsed);
+        registry.getApkAtBlock(uint32(block.number - 1));
+        emit log_named_uint("getApkAtBlock", vm.lastCallGas().gasTotalUsed);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Helpers
+    // ---------------------------------------------------------------------------------------------------------
+
+    function _expectJoinRevert(address operator, bytes memory data, bytes4 selector) internal {
+        _expectJoinRevert(operator, data, abi.encodeWithSelector(selector));
+    }
+
+    function _expectJoinRevert(address operator, bytes memory data, bytes memory revertData) internal {
+        RegisterParams memory params = _registerParams(data);
+        vm.expectRevert(revertData);
+        vm.prank(operator);
+        allocationManager.registerForOperatorSets(operator, params);
+    }
+
+    function _assertPoint(BLS12381.G1Point memory actual, BLS12381.G1Point memory expected) internal pure {
+        assertEq(keccak256(abi.encode(actual)), keccak256(abi.encode(expected)), "G1 point");
+    }
+
+    function _list(address a) internal pure returns (address[] memory list) {
+        list = new address[](1);
+        list[0] = a;
+    }
+
+    function _list(address a, address b) internal pure returns (address[] memory list) {
+        list = new address[](2);
+        list[0] = a;
+        list[1] = b;
+    }
+}

@@ -1,0 +1,101 @@
+//! Deploys a whole devnet network: the real EigenLayer core, a stake token with its strategy, and
+//! our AVS (service manager + BLS key registry) registered in EigenLayer with the keeper operator set.
+
+use alloy::primitives::{Address, U256};
+use alloy::providers::Provider;
+use eigen_utils::slashing::core::strategy_manager::StrategyManager;
+use keeper_shared::contracts::{BlsKeyRegistry, ERC20Strategy, KeeperServiceManager, StakeToken};
+use keeper_shared::deployment::{AvsAddresses, Deployment};
+
+use crate::eigenlayer::onboarding::confirm;
+use crate::eigenlayer::{deploy_core, CoreConfig, EigenLayerError};
+
+/// The AVS metadata URI a devnet publishes.
+pub const DEVNET_METADATA_URI: &str = "https://keeper-network.invalid/devnet/avs.json";
+
+/// Devnet AVS parameters.
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    pub core: CoreConfig,
+    /// Largest share of an operator's stake one slash may take (1e18 = all).
+    pub max_slash_wad: U256,
+    /// Stake (in strategy shares) below which an operator's weight counts as zero.
+    pub minimum_weight: U256,
+}
+
+impl NetworkConfig {
+    pub fn devnet(owner: Address) -> Self {
+        Self {
+            core: CoreConfig::devnet(owner),
+            max_slash_wad: U256::from(500_000_000_000_000_000u64),
+            minimum_weight: U256::from(1_000_000_000_000_000_000u64),
+        }
+    }
+}
+
+fn step(what: &str) -> impl FnOnce(alloy::contract::Error) -> EigenLayerError + '_ {
+    move |source| EigenLayerError::Contract { step: what.to_owned(), source }
+}
+
+/// Deploys everything from the provider's wallet (which becomes every owner) and describes it.
+pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -> Result<Deployment, EigenLayerError> {
+    let owner = config.core.owner;
+    let deploy_block = provider
+        .get_block_number()
+        .await
+        .map_err(|source| EigenLayerError::Rpc { step: "reading the deploy block".into(), source })?;
+    let core = deploy_core(provider, &config.core).await?;
+
+    let token = StakeToken::deploy(provider, "Keeper Devnet Stake".into(), "KSTAKE".into(), owner)
+        .await
+        .map_err(step("deploying StakeToken"))?;
+    let strategy = ERC20Strategy::deploy(provider, core.strategy_manager, *token.address())
+        .await
+        .map_err(step("deploying ERC20Strategy"))?;
+    let strategies = StrategyManager::new(core.strategy_manager, provider);
+    confirm(
+        "whitelisting the strategy for deposits",
+        strategies.addStrategiesToDepositWhitelist(vec![*strategy.address()]).send().await,
+    )
+    .await?;
+
+    let service_manager = KeeperServiceManager::deploy(provider, core.allocation_manager, owner, config.max_slash_wad)
+        .await
+        .map_err(step("deploying KeeperServiceManager"))?;
+    let key_registry = BlsKeyRegistry::deploy(
+        provider,
+        core.allocation_manager,
+        *service_manager.address(),
+        owner,
+        config.minimum_weight,
+    )
+    .await
+    .map_err(step("deploying BlsKeyRegistry"))?;
+    confirm(
+        "registering the AVS in EigenLayer (metadata, keeper operator set, registrar)",
+        service_manager
+            .initializeAVS(*key_registry.address(), DEVNET_METADATA_URI.into(), vec![*strategy.address()])
+            .send()
+            .await,
+    )
+    .await?;
+    let operator_set_id =
+        service_manager.KEEPER_OPERATOR_SET_ID().call().await.map_err(step("reading the operator set id"))?;
+
+    let chain_id = provider
+        .get_chain_id()
+        .await
+        .map_err(|source| EigenLayerError::Rpc { step: "reading the chain id".into(), source })?;
+    Ok(Deployment {
+        chain_id,
+        deploy_block,
+        eigenlayer: core,
+        avs: AvsAddresses {
+            service_manager: *service_manager.address(),
+            key_registry: *key_registry.address(),
+            operator_set_id,
+            strategies: vec![*strategy.address()],
+        },
+        stake_token: Some(*token.address()),
+    })
+}

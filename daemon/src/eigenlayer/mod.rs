@@ -1,0 +1,20 @@
+//! EigenLayer: deploying the real core on a devnet, and an operator's way in and out of the
+//! keeper operator set through EigenLayer's own flow.
+
+mod deploy;
+pub mod onboarding;
+
+pub use deploy::{deploy_core, CoreConfig};
+
+/// Why an EigenLayer step failed; `step` names what was being done.
+#[derive(Debug, thiserror::Error)]
+pub enum EigenLayerError {
+    #[error("{step}: {source}")]
+    Contract { step: String, source: alloy::contract::Error },
+    #[error("{step}: {source}")]
+    Transaction { step: String, source: alloy::providers::PendingTransactionError },
+    #[error("{step}: transaction {tx} reverted")]
+    Reverted { step: String, tx: alloy::primitives::B256 },
+    #[error("{step}: {source}")]
+    Rpc { step: String, source: alloy::transports::TransportError },
+}

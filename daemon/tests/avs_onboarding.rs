@@ -1,0 +1,168 @@
+//! The whole chain side of onboarding on a fresh anvil: the real EigenLayer core and our AVS
+//! deployed from Rust, four operators joining through EigenLayer's own flow with BLS keys and
+//! different stakes, the key registry's keys, aggregate key and weights read back at two blocks,
+//! a slash through the service manager seen by EigenLayer, and a deregistration.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use alloy::network::EthereumWallet;
+use alloy::node_bindings::AnvilInstance;
+use alloy::primitives::{Address, U256, U64};
+use alloy::providers::{Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+use eigen_utils::slashing::core::allocation_manager::AllocationManager;
+use keeper_shared::bls::{PublicKey, SecretKey};
+use keeper_shared::contracts::{BlsKeyRegistry, KeeperServiceManager, StakeToken, BLS12381};
+use keeper_shared::deployment::Deployment;
+use keeperd::devnet::{deploy_network, start_anvil, NetworkConfig};
+use keeperd::eigenlayer::onboarding;
+
+const ETHER: u64 = 1_000_000_000_000_000_000;
+
+fn anvil_binary() -> PathBuf {
+    std::env::var_os("KEEPER_ANVIL").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+    })
+}
+
+fn wallet_provider(anvil: &AnvilInstance, index: usize) -> (Address, impl Provider + Clone) {
+    let signer = PrivateKeySigner::from(anvil.keys()[index].clone());
+    let address = signer.address();
+    (address, ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(anvil.endpoint_url()))
+}
+
+async fn mine(provider: &impl Provider, blocks: u64) {
+    provider.raw_request::<_, ()>("anvil_mine".into(), (U64::from(blocks),)).await.unwrap();
+}
+
+fn apk_bytes(point: &BLS12381::G1Point) -> Vec<u8> {
+    [point.xHi, point.xLo, point.yHi, point.yLo].iter().flat_map(|w| w.0).collect()
+}
+
+async fn slashable_stake(provider: &impl Provider, deployment: &Deployment, operator: Address) -> U256 {
+    let allocation = AllocationManager::new(deployment.eigenlayer.allocation_manager, provider);
+    let set =
+        AllocationManager::OperatorSet { avs: deployment.avs.service_manager, id: deployment.avs.operator_set_id };
+    let block = provider.get_block_number().await.unwrap() as u32;
+    let stake = allocation
+        .getMinimumSlashableStake(set, vec![operator], deployment.avs.strategies.clone(), block)
+        .call()
+        .await
+        .unwrap();
+    stake[0][0]
+}
+
+#[tokio::test]
+async fn four_operators_join_stake_changes_and_a_slash_is_seen_by_eigenlayer() {
+    let anvil = start_anvil(&anvil_binary()).unwrap();
+    let (owner, owner_provider) = wallet_provider(&anvil, 0);
+
+    let started = Instant::now();
+    let first_block = owner_provider.get_block_number().await.unwrap() + 1;
+    let deployment = deploy_network(&owner_provider, &NetworkConfig::devnet(owner)).await.unwrap();
+    let last_block = owner_provider.get_block_number().await.unwrap();
+    let mut deploy_gas = 0;
+    for number in first_block..=last_block {
+        deploy_gas += owner_provider.get_block_by_number(number.into()).await.unwrap().unwrap().header.gas_used;
+    }
+    println!(
+        "deploy (EigenLayer core + AVS): {} transactions, {deploy_gas} gas, {:.2} s",
+        last_block + 1 - first_block,
+        started.elapsed().as_secs_f64()
+    );
+
+    // The deployment file round-trips.
+    let dir = tempfile::tempdir().unwrap();
+    deployment.write(&dir.path().join("deployment.json")).unwrap();
+    assert_eq!(Deployment::read(&dir.path().join("deployment.json")).unwrap(), deployment);
+
+    let token = StakeToken::new(deployment.stake_token.unwrap(), &owner_provider);
+    let registry = BlsKeyRegistry::new(deployment.avs.key_registry, &owner_provider);
+    let stakes = [100u64, 200, 300, 400];
+    let mut operators = Vec::new();
+    let mut keys = Vec::new();
+    for (i, stake) in stakes.iter().enumerate() {
+        let (operator, provider) = wallet_provider(&anvil, i + 1);
+        let amount = U256::from(*stake) * U256::from(ETHER);
+        token.mint(operator, amount).send().await.unwrap().get_receipt().await.unwrap();
+        onboarding::register_as_operator(&provider, &deployment, 0, "https://operator.invalid/meta.json")
+            .await
+            .unwrap();
+        onboarding::deposit(&provider, &deployment, deployment.avs.strategies[0], *token.address(), amount)
+            .await
+            .unwrap();
+        mine(&provider, 2).await; // the allocation delay takes effect ALLOCATION_CONFIGURATION_DELAY + 1 blocks later
+        onboarding::allocate(&provider, &deployment, operator, ETHER).await.unwrap();
+        mine(&provider, 1).await;
+        let key = SecretKey::derive_master(&[i as u8 + 1; 32]).unwrap();
+        let receipt = onboarding::register_for_keeper_set(&provider, &deployment, operator, &key).await.unwrap();
+        println!("operator {i}: registerForOperatorSets gas used {}", receipt.gas_used);
+        operators.push((operator, provider));
+        keys.push(key);
+    }
+
+    // Keys and aggregate key as registered.
+    let public_keys: Vec<PublicKey> = keys.iter().map(SecretKey::public_key).collect();
+    for ((operator, _), key) in operators.iter().zip(&public_keys) {
+        assert!(registry.isRegistered(*operator).call().await.unwrap());
+        assert_eq!(apk_bytes(&registry.pubkeyOf(*operator).call().await.unwrap()), key.to_eip2537());
+    }
+    let apk = apk_bytes(&registry.currentApk().call().await.unwrap());
+    assert_eq!(apk, PublicKey::aggregate(&public_keys).unwrap().to_eip2537());
+    for ((operator, _), stake) in operators.iter().zip(stakes) {
+        assert_eq!(registry.getOperatorWeight(*operator).call().await.unwrap(), U256::from(stake) * U256::from(ETHER));
+    }
+    let total: u64 = stakes.iter().sum();
+    assert_eq!(registry.getTotalWeight().call().await.unwrap(), U256::from(total) * U256::from(ETHER));
+
+    // A stake change, then a permissionless refresh: the registry answers for both blocks.
+    mine(&owner_provider, 1).await;
+    let before = owner_provider.get_block_number().await.unwrap() as u32;
+    let (op0, op0_provider) = &operators[0];
+    let extra = U256::from(50u64) * U256::from(ETHER);
+    token.mint(*op0, extra).send().await.unwrap().get_receipt().await.unwrap();
+    onboarding::deposit(op0_provider, &deployment, deployment.avs.strategies[0], *token.address(), extra)
+        .await
+        .unwrap();
+    registry.updateWeights(vec![*op0]).send().await.unwrap().get_receipt().await.unwrap();
+    mine(&owner_provider, 1).await;
+    let after = owner_provider.get_block_number().await.unwrap() as u32;
+    let weight_at = |block| registry.getOperatorWeightAtBlock(*op0, block);
+    assert_eq!(weight_at(before).call().await.unwrap(), U256::from(100u64) * U256::from(ETHER));
+    assert_eq!(weight_at(after).call().await.unwrap(), U256::from(150u64) * U256::from(ETHER));
+    assert_eq!(registry.getTotalWeightAtBlock(before).call().await.unwrap(), U256::from(total) * U256::from(ETHER));
+    assert_eq!(registry.getTotalWeightAtBlock(after).call().await.unwrap(), U256::from(total + 50) * U256::from(ETHER));
+
+    // Slash half of operator 1's stake through the service manager; EigenLayer reports it.
+    let service_manager = KeeperServiceManager::new(deployment.avs.service_manager, &owner_provider);
+    service_manager.setSlasher(owner, true).send().await.unwrap().get_receipt().await.unwrap();
+    let (op1, _) = operators[1];
+    let stake_before = slashable_stake(&owner_provider, &deployment, op1).await;
+    let receipt = service_manager
+        .slashOperator(op1, U256::from(ETHER / 2), "equivocation (test)".into())
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status());
+    println!("slashOperator gas used {}", receipt.gas_used);
+    let stake_after = slashable_stake(&owner_provider, &deployment, op1).await;
+    let half = stake_before / U256::from(2);
+    assert!(stake_after <= half && half - stake_after < U256::from(1_000u64), "{stake_before} -> {stake_after}");
+    assert_eq!(registry.getOperatorWeight(op1).call().await.unwrap(), stake_after);
+
+    // Deregistration: the key leaves the aggregate and the weight drops to zero.
+    let (op3, op3_provider) = &operators[3];
+    onboarding::deregister_from_keeper_set(op3_provider, &deployment, *op3).await.unwrap();
+    assert!(!registry.isRegistered(*op3).call().await.unwrap());
+    assert_eq!(registry.getOperatorWeight(*op3).call().await.unwrap(), U256::ZERO);
+    let apk = apk_bytes(&registry.currentApk().call().await.unwrap());
+    assert_eq!(apk, PublicKey::aggregate(&public_keys[..3]).unwrap().to_eip2537());
+    onboarding::allocate(op3_provider, &deployment, *op3, 0).await.unwrap();
+}

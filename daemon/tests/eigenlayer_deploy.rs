@@ -1,0 +1,56 @@
+//! The real EigenLayer core deploys on a fresh anvil and is wired up.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use alloy::network::EthereumWallet;
+use alloy::providers::{Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+use eigen_utils::slashing::core::{
+    allocation_manager::AllocationManager, delegation_manager::DelegationManager, strategy_manager::StrategyManager,
+};
+use keeperd::devnet::start_anvil;
+use keeperd::eigenlayer::{deploy_core, CoreConfig};
+
+fn anvil_binary() -> PathBuf {
+    std::env::var_os("KEEPER_ANVIL").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+    })
+}
+
+#[tokio::test]
+async fn core_deploys_fresh_and_is_initialised() {
+    let anvil = start_anvil(&anvil_binary()).unwrap();
+    let signer = PrivateKeySigner::from(anvil.keys()[0].clone());
+    let owner = signer.address();
+    let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(anvil.endpoint_url());
+
+    let first_block = provider.get_block_number().await.unwrap() + 1;
+    let started = Instant::now();
+    let core = deploy_core(&provider, &CoreConfig::devnet(owner)).await.unwrap();
+    let elapsed = started.elapsed();
+    let last_block = provider.get_block_number().await.unwrap();
+    let mut gas = 0u64;
+    for number in first_block..=last_block {
+        gas += provider.get_block_by_number(number.into()).await.unwrap().unwrap().header.gas_used;
+    }
+    println!(
+        "EigenLayer core: {} transactions, {gas} gas, {:.2} s",
+        last_block + 1 - first_block,
+        elapsed.as_secs_f64()
+    );
+
+    let allocation = AllocationManager::new(core.allocation_manager, &provider);
+    assert_eq!(allocation.owner().call().await.unwrap(), owner);
+    assert_eq!(allocation.ALLOCATION_CONFIGURATION_DELAY().call().await.unwrap(), 1);
+    assert_eq!(allocation.delegation().call().await.unwrap(), core.delegation_manager);
+    let delegation = DelegationManager::new(core.delegation_manager, &provider);
+    assert_eq!(delegation.owner().call().await.unwrap(), owner);
+    assert_eq!(delegation.allocationManager().call().await.unwrap(), core.allocation_manager);
+    let strategies = StrategyManager::new(core.strategy_manager, &provider);
+    assert_eq!(strategies.strategyWhitelister().call().await.unwrap(), owner);
+    assert_eq!(strategies.version().call().await.unwrap(), "v1.3.0-devnet");
+}
