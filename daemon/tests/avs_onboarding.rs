@@ -10,14 +10,14 @@ use std::time::Instant;
 
 use alloy::network::EthereumWallet;
 use alloy::node_bindings::AnvilInstance;
-use alloy::primitives::{Address, U256, U64};
+use alloy::primitives::{Address, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use eigen_utils::slashing::core::allocation_manager::AllocationManager;
 use keeper_shared::bls::{PublicKey, SecretKey};
 use keeper_shared::contracts::{BlsKeyRegistry, KeeperServiceManager, StakeToken, BLS12381};
 use keeper_shared::deployment::Deployment;
-use keeperd::devnet::{deploy_network, start_anvil, NetworkConfig};
+use keeperd::devnet::{deploy_network, mine_blocks, onboard_devnet_operator, start_anvil, NetworkConfig};
 use keeperd::eigenlayer::onboarding;
 
 const ETHER: u64 = 1_000_000_000_000_000_000;
@@ -36,7 +36,7 @@ fn wallet_provider(anvil: &AnvilInstance, index: usize) -> (Address, impl Provid
 }
 
 async fn mine(provider: &impl Provider, blocks: u64) {
-    provider.raw_request::<_, ()>("anvil_mine".into(), (U64::from(blocks),)).await.unwrap();
+    mine_blocks(provider, blocks).await.unwrap();
 }
 
 fn apk_bytes(point: &BLS12381::G1Point) -> Vec<u8> {
@@ -88,18 +88,9 @@ async fn four_operators_join_stake_changes_and_a_slash_is_seen_by_eigenlayer() {
     for (i, stake) in stakes.iter().enumerate() {
         let (operator, provider) = wallet_provider(&anvil, i + 1);
         let amount = U256::from(*stake) * U256::from(ETHER);
-        token.mint(operator, amount).send().await.unwrap().get_receipt().await.unwrap();
-        onboarding::register_as_operator(&provider, &deployment, 0, "https://operator.invalid/meta.json")
-            .await
-            .unwrap();
-        onboarding::deposit(&provider, &deployment, deployment.avs.strategies[0], *token.address(), amount)
-            .await
-            .unwrap();
-        mine(&provider, 2).await; // the allocation delay takes effect ALLOCATION_CONFIGURATION_DELAY + 1 blocks later
-        onboarding::allocate(&provider, &deployment, operator, ETHER).await.unwrap();
-        mine(&provider, 1).await;
         let key = SecretKey::derive_master(&[i as u8 + 1; 32]).unwrap();
-        let receipt = onboarding::register_for_keeper_set(&provider, &deployment, operator, &key).await.unwrap();
+        let receipt =
+            onboard_devnet_operator(&owner_provider, &provider, operator, &deployment, &key, amount).await.unwrap();
         println!("operator {i}: registerForOperatorSets gas used {}", receipt.gas_used);
         operators.push((operator, provider));
         keys.push(key);

@@ -15,16 +15,23 @@ fn anvil_binary() -> PathBuf {
 
 #[test]
 fn devnet_demo_prints_each_step_and_stops_anvil() {
+    let dir = tempfile::tempdir().unwrap();
+    let deployment_file = dir.path().join("net/deployment.json");
     let output = Command::new(env!("CARGO_BIN_EXE_keeperd"))
-        .args(["devnet", "--keepers", "2", "--tasks", "3"])
+        .args(["devnet", "--keepers", "2", "--tasks", "3", "--deployment-file"])
+        .arg(&deployment_file)
         .env("KEEPER_ANVIL", anvil_binary())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     for expected in [
+        "deployed EigenLayer core",
+        "wrote the deployment file",
+        "keeper 0: operator 0x",
+        "keeper 1: operator 0x",
+        "key registry: 2 keepers, aggregate key matches, total weight 300 tokens",
         "deployed BlsBatchVerifier",
-        "keeper 1: generated BLS key 0x",
         "batch: 3 tasks",
         "verifyBatch (eth_call): valid = true",
         "BatchVerified",
@@ -34,6 +41,8 @@ fn devnet_demo_prints_each_step_and_stops_anvil() {
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }
+    let deployment = keeper_shared::deployment::Deployment::read(&deployment_file).unwrap();
+    assert_eq!(deployment.chain_id, 31337);
     // anvil is gone once keeperd has exited.
     let endpoint = stdout.lines().find_map(|l| l.split("listening on http://").nth(1)).unwrap().trim();
     let port = endpoint.rsplit(':').next().unwrap();

@@ -29,7 +29,8 @@ fn anvil() -> AnvilInstance {
 async fn demo_verifies_on_chain_and_rejects_tampering() {
     let anvil = anvil();
     let mut out = Vec::new();
-    let report = run_batch_demo(&anvil, 3, 5, &mut out).await.unwrap();
+    let keys: Vec<SecretKey> = (1..=3).map(key).collect();
+    let report = run_batch_demo(&anvil, &keys, 5, &mut out).await.unwrap();
     let printed = String::from_utf8(out).unwrap();
     assert!(report.verified_on_chain, "{printed}");
     assert!(report.tampered_rejected, "{printed}");

@@ -25,12 +25,12 @@ pub struct BatchDemoReport {
     pub stale_block_rejected: bool,
 }
 
-/// Deploys the verifier on `anvil`, has `keepers` fresh BLS keys sign a batch of `tasks` responses
+/// Deploys the verifier on `anvil`, has the keepers' BLS `keys` sign a batch of `tasks` responses
 /// at the latest block, and verifies the aggregate on chain; then shows a tampered batch and a
 /// stale reference block being refused. Prints each step to `out`.
 pub async fn run_batch_demo(
     anvil: &AnvilInstance,
-    keepers: usize,
+    keys: &[SecretKey],
     tasks: usize,
     out: &mut impl Write,
 ) -> eyre::Result<BatchDemoReport> {
@@ -41,12 +41,6 @@ pub async fn run_batch_demo(
 
     let verifier = BlsBatchVerifier::deploy(&provider).await.wrap_err("deploying BlsBatchVerifier")?;
     writeln!(out, "deployed BlsBatchVerifier at {}", verifier.address())?;
-
-    let mut rng = rand::thread_rng();
-    let keys: Vec<SecretKey> = (0..keepers).map(|_| SecretKey::random(&mut rng)).collect();
-    for (i, key) in keys.iter().enumerate() {
-        writeln!(out, "keeper {i}: generated BLS key {}", key.public_key())?;
-    }
 
     let head = provider
         .get_block_by_number(BlockNumberOrTag::Latest)

@@ -99,3 +99,51 @@ pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -
         stake_token: Some(*token.address()),
     })
 }
+
+/// Mines `blocks` empty blocks (anvil only): EigenLayer's delays are counted in blocks.
+pub async fn mine_blocks<P: Provider>(provider: &P, blocks: u64) -> Result<(), EigenLayerError> {
+    provider
+        .raw_request::<_, ()>("anvil_mine".into(), (alloy::primitives::U64::from(blocks),))
+        .await
+        .map_err(|source| EigenLayerError::Rpc { step: "mining blocks (anvil_mine)".into(), source })
+}
+
+/// Walks one devnet operator through EigenLayer's flow: the owner mints it `stake` tokens; it
+/// registers as an operator (allocation delay 0), deposits, waits out the allocation configuration
+/// delay, allocates all its magnitude to the keeper set and registers with its BLS key. Returns the
+/// receipt of the registration for the set.
+pub async fn onboard_devnet_operator<O: Provider, P: Provider>(
+    owner: &O,
+    operator_provider: &P,
+    operator: Address,
+    deployment: &Deployment,
+    key: &keeper_shared::bls::SecretKey,
+    stake: U256,
+) -> Result<alloy::rpc::types::TransactionReceipt, EigenLayerError> {
+    use crate::eigenlayer::onboarding;
+
+    let token_address = deployment
+        .stake_token
+        .ok_or_else(|| EigenLayerError::Config("the deployment names no stake token (not a devnet)".into()))?;
+    let token = StakeToken::new(token_address, owner);
+    confirm("minting stake tokens", token.mint(operator, stake).send().await).await?;
+    onboarding::register_as_operator(operator_provider, deployment, 0, "https://keeper-network.invalid/operator.json")
+        .await?;
+    onboarding::deposit(operator_provider, deployment, deployment.avs.strategies[0], token_address, stake).await?;
+    let allocation = eigen_utils::slashing::core::allocation_manager::AllocationManager::new(
+        deployment.eigenlayer.allocation_manager,
+        operator_provider,
+    );
+    let delay = allocation
+        .ALLOCATION_CONFIGURATION_DELAY()
+        .call()
+        .await
+        .map_err(step("reading ALLOCATION_CONFIGURATION_DELAY"))?;
+    mine_blocks(operator_provider, u64::from(delay) + 1).await?;
+    onboarding::allocate(operator_provider, deployment, operator, FULL_MAGNITUDE).await?;
+    mine_blocks(operator_provider, 1).await?;
+    onboarding::register_for_keeper_set(operator_provider, deployment, operator, key).await
+}
+
+/// All of an operator's stake in a strategy (EigenLayer's WAD).
+pub const FULL_MAGNITUDE: u64 = 1_000_000_000_000_000_000;

@@ -15,6 +15,8 @@ pub enum EigenLayerError {
     Transaction { step: String, source: alloy::providers::PendingTransactionError },
     #[error("{step}: transaction {tx} reverted")]
     Reverted { step: String, tx: alloy::primitives::B256 },
+    #[error("{0}")]
+    Config(String),
     #[error("{step}: {source}")]
     Rpc { step: String, source: alloy::transports::TransportError },
 }
