@@ -5,35 +5,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::Instant;
 
-use alloy::network::EthereumWallet;
-use alloy::node_bindings::AnvilInstance;
 use alloy::primitives::{Address, U256};
-use alloy::providers::{Provider, ProviderBuilder};
-use alloy::signers::local::PrivateKeySigner;
+use alloy::providers::Provider;
 use eigen_utils::slashing::core::allocation_manager::AllocationManager;
 use keeper_shared::bls::{PublicKey, SecretKey};
 use keeper_shared::contracts::{BlsKeyRegistry, KeeperServiceManager, StakeToken, BLS12381};
 use keeper_shared::deployment::Deployment;
-use keeperd::devnet::{deploy_network, mine_blocks, onboard_devnet_operator, start_anvil, NetworkConfig};
+use keeperd::devnet::{deploy_network, mine_blocks, onboard_devnet_operator, NetworkConfig};
 use keeperd::eigenlayer::onboarding;
 
 const ETHER: u64 = 1_000_000_000_000_000_000;
-
-fn anvil_binary() -> PathBuf {
-    std::env::var_os("KEEPER_ANVIL").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
-    })
-}
-
-fn wallet_provider(anvil: &AnvilInstance, index: usize) -> (Address, impl Provider + Clone) {
-    let signer = PrivateKeySigner::from(anvil.keys()[index].clone());
-    let address = signer.address();
-    (address, ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(anvil.endpoint_url()))
-}
 
 async fn mine(provider: &impl Provider, blocks: u64) {
     mine_blocks(provider, blocks).await.unwrap();
@@ -58,8 +43,8 @@ async fn slashable_stake(provider: &impl Provider, deployment: &Deployment, oper
 
 #[tokio::test]
 async fn four_operators_join_stake_changes_and_a_slash_is_seen_by_eigenlayer() {
-    let anvil = start_anvil(&anvil_binary()).unwrap();
-    let (owner, owner_provider) = wallet_provider(&anvil, 0);
+    let anvil = common::anvil();
+    let (owner, owner_provider) = common::wallet_provider(&anvil, 0);
 
     let started = Instant::now();
     let first_block = owner_provider.get_block_number().await.unwrap() + 1;
@@ -86,7 +71,7 @@ async fn four_operators_join_stake_changes_and_a_slash_is_seen_by_eigenlayer() {
     let mut operators = Vec::new();
     let mut keys = Vec::new();
     for (i, stake) in stakes.iter().enumerate() {
-        let (operator, provider) = wallet_provider(&anvil, i + 1);
+        let (operator, provider) = common::wallet_provider(&anvil, i + 1);
         let amount = U256::from(*stake) * U256::from(ETHER);
         let key = SecretKey::derive_master(&[i as u8 + 1; 32]).unwrap();
         let receipt =

@@ -2,16 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn anvil_binary() -> PathBuf {
-    std::env::var_os("KEEPER_ANVIL").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
-    })
-}
+use std::net::TcpStream;
+use std::process::Command;
 
 #[test]
 fn devnet_demo_prints_each_step_and_stops_anvil() {
@@ -20,7 +14,7 @@ fn devnet_demo_prints_each_step_and_stops_anvil() {
     let output = Command::new(env!("CARGO_BIN_EXE_keeperd"))
         .args(["devnet", "--keepers", "2", "--tasks", "3", "--deployment-file"])
         .arg(&deployment_file)
-        .env("KEEPER_ANVIL", anvil_binary())
+        .env("KEEPER_ANVIL", common::anvil_binary())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);

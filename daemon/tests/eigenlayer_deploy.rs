@@ -2,7 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
-use std::path::PathBuf;
+mod common;
+
 use std::time::Instant;
 
 use alloy::network::EthereumWallet;
@@ -11,19 +12,11 @@ use alloy::signers::local::PrivateKeySigner;
 use eigen_utils::slashing::core::{
     allocation_manager::AllocationManager, delegation_manager::DelegationManager, strategy_manager::StrategyManager,
 };
-use keeperd::devnet::start_anvil;
 use keeperd::eigenlayer::{deploy_core, CoreConfig};
-
-fn anvil_binary() -> PathBuf {
-    std::env::var_os("KEEPER_ANVIL").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
-    })
-}
 
 #[tokio::test]
 async fn core_deploys_fresh_and_is_initialised() {
-    let anvil = start_anvil(&anvil_binary()).unwrap();
+    let anvil = common::anvil();
     let signer = PrivateKeySigner::from(anvil.keys()[0].clone());
     let owner = signer.address();
     let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(anvil.endpoint_url());

@@ -2,32 +2,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
-use std::path::PathBuf;
+mod common;
 
 use alloy::network::EthereumWallet;
-use alloy::node_bindings::AnvilInstance;
 use alloy::primitives::{keccak256, Bytes, B256, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use keeper_shared::batch::{Batch, BatchContext, TaskId, TaskLeaf};
 use keeper_shared::bls::{PublicKey, SecretKey, Signature, SigningDomain};
 use keeper_shared::contracts::BlsBatchVerifier;
-use keeperd::devnet::{run_batch_demo, start_anvil};
-
-fn anvil_binary() -> PathBuf {
-    std::env::var_os("KEEPER_ANVIL").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
-    })
-}
-
-fn anvil() -> AnvilInstance {
-    start_anvil(&anvil_binary()).expect("anvil starts (run `make setup` first)")
-}
+use keeperd::devnet::run_batch_demo;
 
 #[tokio::test]
 async fn demo_verifies_on_chain_and_rejects_tampering() {
-    let anvil = anvil();
+    let anvil = common::anvil();
     let mut out = Vec::new();
     let keys: Vec<SecretKey> = (1..=3).map(key).collect();
     let report = run_batch_demo(&anvil, &keys, 5, &mut out).await.unwrap();
@@ -53,15 +41,7 @@ fn leaves(n: u64) -> Vec<TaskLeaf> {
 }
 
 fn leaf_args(batch: &Batch) -> Vec<BlsBatchVerifier::TaskLeaf> {
-    batch
-        .leaves()
-        .iter()
-        .map(|l| BlsBatchVerifier::TaskLeaf {
-            jobId: l.task.job_id,
-            sequence: l.task.sequence,
-            responseHash: l.response_hash,
-        })
-        .collect()
+    batch.leaves().iter().map(Into::into).collect()
 }
 
 async fn verify<P: Provider>(
@@ -86,7 +66,7 @@ async fn verify<P: Provider>(
 /// Signatures bound to one contract, chain and key set: every variation is refused on chain.
 #[tokio::test]
 async fn signatures_do_not_replay_and_wrong_keys_fail() {
-    let anvil = anvil();
+    let anvil = common::anvil();
     let signer = PrivateKeySigner::from(anvil.keys()[0].clone());
     let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(anvil.endpoint_url());
     let verifier_a = BlsBatchVerifier::deploy(&provider).await.unwrap();

@@ -32,3 +32,9 @@ bind!(
     KeeperServiceManager => "artifacts/KeeperServiceManager.json",
     BlsKeyRegistry => "artifacts/BlsKeyRegistry.json",
 );
+
+impl From<&crate::batch::TaskLeaf> for BlsBatchVerifier::TaskLeaf {
+    fn from(leaf: &crate::batch::TaskLeaf) -> Self {
+        Self { jobId: leaf.task.job_id, sequence: leaf.task.sequence, responseHash: leaf.response_hash }
+    }
+}

@@ -78,15 +78,7 @@ pub async fn run_batch_demo(
     aggregate_signature.verify(&aggregate_key, digest.as_slice(), SigningDomain::Batch)?;
     writeln!(out, "aggregated {} signatures; verified off chain with blst", signatures.len())?;
 
-    let leaf_args: Vec<BlsBatchVerifier::TaskLeaf> = batch
-        .leaves()
-        .iter()
-        .map(|l| BlsBatchVerifier::TaskLeaf {
-            jobId: l.task.job_id,
-            sequence: l.task.sequence,
-            responseHash: l.response_hash,
-        })
-        .collect();
+    let leaf_args: Vec<BlsBatchVerifier::TaskLeaf> = batch.leaves().iter().map(Into::into).collect();
     let key_arg = aggregate_key.to_eip2537().to_vec();
     let sig_arg = aggregate_signature.to_eip2537().to_vec();
 
