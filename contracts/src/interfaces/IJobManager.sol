@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+/// @notice Where a job is in its life. `None` is the default of a job id that was never created.
+enum JobStatus {
+    None,
+    Active,
+    Paused,
+    Cancelled
+}
+
+/// @notice What makes a task of a job due.
+enum TriggerKind {
+    /// Every `period` seconds from the unix time `start`: task `sequence` is due at `start + sequence * period`.
+    Interval,
+    /// Every `period` blocks from block `start`: task `sequence` is due at block `start + sequence * period`.
+    Block,
+    /// Once per log of `emitter` matching the topic filter, from block `start` on; the task's sequence names the
+    /// log (see `JobSchedule.eventSequence`).
+    Event
+}
+
+/// @notice What a task of a job does.
+enum ActionKind {
+    /// Send `data` to `target`.
+    Call,
+    /// Chainlink-style: keepers simulate `target.checkUpkeep(data)` off chain from the zero address; if it returns
+    /// `(true, performData)`, `target.performUpkeep(performData)` is called.
+    ChainlinkUpkeep,
+    /// Gelato-style: keepers call `resolver` with `data` (selector and arguments) off chain; if it returns
+    /// `(true, execPayload)`, `execPayload` is sent to `target` as calldata.
+    GelatoResolver,
+    /// Off-chain code: keepers fetch `codeUrl`, check it against `codeHash`, run it with `data` as arguments, and the
+    /// calldata it returns is sent to `target`.
+    Script
+}
+
+/// @notice When a job's tasks are due. Fields a kind does not use must be zero.
+struct Trigger {
+    TriggerKind kind;
+    /// Interval: unix time of sequence 0. Block: block number of sequence 0. Event: first block whose logs count.
+    uint64 start;
+    /// Interval: seconds between tasks. Block: blocks between tasks. Event: 0.
+    uint64 period;
+    /// Event: the contract whose logs trigger the job.
+    address emitter;
+    /// Event: bit i set means topics[i] must equal the log's topic i. Bit 0 (topic0) is required.
+    uint8 topicMask;
+    /// Event: the topic values; an entry whose mask bit is clear must be zero.
+    bytes32[4] topics;
+}
+
+/// @notice What a job's task does. Fields a kind does not use must be zero or empty.
+struct Action {
+    ActionKind kind;
+    /// The contract the job's forwarder calls (every kind).
+    address target;
+    /// Call: the calldata. ChainlinkUpkeep: `checkData`. GelatoResolver: the resolver calldata (selector and
+    /// arguments). Script: the script's arguments.
+    bytes data;
+    /// GelatoResolver: the resolver contract.
+    address resolver;
+    /// Script: where the code is fetched from.
+    string codeUrl;
+    /// Script: keccak256 of the code.
+    bytes32 codeHash;
+}
+
+/// @notice Everything a job's owner sets. Its hash, `keccak256(abi.encode(spec))`, is what the job manager stores.
+struct JobSpec {
+    Trigger trigger;
+    Action action;
+    /// The gas the target gets per execution.
+    uint32 gasLimit;
+    /// The most one execution may charge, in wei.
+    uint80 maxFee;
+    /// Unix time after which no task is due; 0 = never.
+    uint40 expiry;
+}
+
+/// @notice The per-job state a task reads and writes: one storage slot (96 + 80 + 64 + 8 bits).
+struct JobState {
+    /// Escrowed fees in wei.
+    uint96 balance;
+    /// The spec's `maxFee`, kept here so that charging reads no other slot.
+    uint80 maxFee;
+    /// Exactly-once watermark for `chargeTask`: every task below it is done or skipped.
+    uint64 nextSequence;
+    JobStatus status;
+}
+
+/// @notice Which spec field `InvalidSpec` is about.
+enum SpecField {
+    TriggerPeriod,
+    TriggerEmitter,
+    TriggerTopics,
+    ActionTarget,
+    ActionData,
+    ActionResolver,
+    ActionCodeUrl,
+    ActionCodeHash,
+    GasLimit,
+    MaxFee,
+    Expiry
+}
+
+/// @notice What is wrong with the field named by `InvalidSpec`.
+enum SpecFault {
+    /// Required by the kind but zero or empty.
+    Missing,
+    /// Must be zero or empty for the kind.
+    NotAllowed,
+    /// Below the lower bound (for expiry: not in the future, or before an interval job's start).
+    TooSmall,
+    /// Above the upper bound (for bytes and strings: too long).
+    TooLarge,
+    /// Inconsistent (topic mask bits out of range, or a topic set whose mask bit is clear).
+    Malformed
+}
+
+/// @title IJobManager
+/// @notice Keeper jobs: their specs, escrowed fees in the native token, and one forwarder contract per job through
+/// which every target call of the job is made.
+/// @dev For the task manager, the spec is not stored field by field: the job manager keeps `specHash =
+/// keccak256(abi.encode(spec))`, and the task manager receives the spec in calldata and compares its hash
+/// (`executionView` returns the state, the hash and the forwarder in one call). Every spec is in the `JobCreated`
+/// and `JobUpdated` events. A task writes one slot of its job, `JobState`, through `chargeTask` or
+/// `chargeExecution`.
+interface IJobManager {
+    // ---------------------------------------------------------------------------------------------------------
+    // Events
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice A job was created with `deposit` wei of escrow; `forwarder` is the only sender of its calls.
+    event JobCreated(
+        uint256 indexed jobId, address indexed owner, address forwarder, bytes32 specHash, uint256 deposit, JobSpec spec
+    );
+    /// @notice The owner replaced a job's spec (the trigger stays).
+    event JobUpdated(uint256 indexed jobId, bytes32 specHash, JobSpec spec);
+    /// @notice The owner paused a job: no task of it may run until it is resumed.
+    event JobPaused(uint256 indexed jobId);
+    /// @notice The owner resumed a paused job.
+    event JobResumed(uint256 indexed jobId);
+    /// @notice The owner cancelled a job and received `refund` wei, the escrow left.
+    event JobCancelled(uint256 indexed jobId, address indexed owner, uint256 refund);
+    /// @notice `from` added `amount` wei to a job's escrow, which now holds `balance`.
+    event JobToppedUp(uint256 indexed jobId, address indexed from, uint256 amount, uint256 balance);
+    /// @notice The task manager charged `charged` wei for an execution; the escrow now holds `balance`.
+    event ExecutionCharged(uint256 indexed jobId, uint256 charged, uint256 balance);
+    /// @notice The task manager marked task `sequence` done and charged `charged` wei; the escrow holds `balance`.
+    event TaskCharged(uint256 indexed jobId, uint64 sequence, uint256 charged, uint256 balance);
+    /// @notice The task manager withdrew `amount` wei of charged fees to `to`.
+    event FeesWithdrawn(address indexed to, uint256 amount);
+    /// @notice The owner of the job manager set the task manager (once).
+    event TaskManagerSet(address indexed taskManager);
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Errors
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice A spec field is invalid for the reason given.
+    error InvalidSpec(SpecField field, SpecFault fault);
+    /// @notice `updateJob` tried to change the trigger, which is fixed at creation.
+    error TriggerImmutable(uint256 jobId);
+    /// @notice No job has this id.
+    error JobNotFound(uint256 jobId);
+    /// @notice The job's status does not allow the operation.
+    error InvalidJobStatus(uint256 jobId, JobStatus status);
+    /// @notice The caller is not the job's owner.
+    error NotJobOwner(uint256 jobId, address caller);
+    /// @notice The caller is not the task manager.
+    error NotTaskManager(address caller);
+    /// @notice The task manager was already set, or the zero address was given.
+    error TaskManagerAlreadySet(address taskManager);
+    /// @notice The zero address was given where an account is needed.
+    error InputAddressZero();
+    /// @notice A top-up of 0 wei.
+    error ZeroDeposit();
+    /// @notice The escrow would exceed 2^96 - 1 wei.
+    error BalanceOverflow(uint256 jobId, uint256 balance);
+    /// @notice `chargeTask` for a sequence below the job's watermark (already done or skipped), or for the largest
+    /// uint64, which is reserved so the watermark never wraps.
+    error InvalidSequence(uint256 jobId, uint64 sequence, uint64 nextSequence);
+    /// @notice `withdrawFees` asked for more than was charged and not withdrawn.
+    error InsufficientFees(uint256 requested, uint256 available);
+    /// @notice A native-token transfer failed.
+    error TransferFailed(address to, uint256 amount);
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Job owners
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice Creates a job owned by the caller, escrows `msg.value`, and deploys the job's forwarder.
+    /// @param spec The job's spec; see `InvalidSpec` for the rules.
+    /// @return jobId The new job's id (ids start at 1).
+    function createJob(JobSpec calldata spec) external payable returns (uint256 jobId);
+
+    /// @notice Replaces an active or paused job's spec. The trigger must be the one the job was created with.
+    /// @dev Only the job's owner.
+    /// @param jobId The job.
+    /// @param spec The new spec.
+    function updateJob(uint256 jobId, JobSpec calldata spec) external;
+
+    /// @notice Pauses an active job.
+    /// @dev Only the job's owner.
+    /// @param jobId The job.
+    function pauseJob(uint256 jobId) external;
+
+    /// @notice Resumes a paused job.
+    /// @dev Only the job's owner.
+    /// @param jobId The job.
+    function resumeJob(uint256 jobId) external;
+
+    /// @notice Cancels an active or paused job for good and refunds its escrow to the owner.
+    /// @dev Only the job's owner.
+    /// @param jobId The job.
+    /// @return refund The wei sent to the owner.
+    function cancelJob(uint256 jobId) external returns (uint256 refund);
+
+    /// @notice Adds `msg.value` to an active or paused job's escrow. Anyone may top up any job.
+    /// @param jobId The job.
+    function topUp(uint256 jobId) external payable;
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Task manager
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice Moves min(fee, maxFee, balance) of an active job's escrow to the fee pool.
+    /// @dev Only the task manager.
+    /// @param jobId The job.
+    /// @param fee The fee asked for.
+    /// @return charged The wei moved.
+    function chargeExecution(uint256 jobId, uint256 fee) external returns (uint256 charged);
+
+    /// @notice As `chargeExecution`, and also marks task `sequence` done in the same storage write: `sequence` must
+    /// be at least the job's `nextSequence`, which becomes `sequence + 1` (tasks skipped over can never run).
+    /// @dev Only the task manager. With a fee of 0 it just advances the watermark.
+    /// @param jobId The job.
+    /// @param sequence The task's sequence.
+    /// @param fee The fee asked for.
+    /// @return charged The wei moved.
+    function chargeTask(uint256 jobId, uint64 sequence, uint256 fee) external returns (uint256 charged);
+
+    /// @notice Calls `target` with `data` and exactly `gasLimit` gas from an active job's forwarder.
+    /// @dev Only the task manager. Never reverts because of the target: a failing target gives `success = false`.
+    /// Reverts (`JobForwarder.InsufficientGas`) if too little gas is left to give the target `gasLimit`. Owner
+    /// operations on jobs (update, pause, resume, cancel) revert while a call is in flight, so a target cannot
+    /// pause or drain its job between its execution and its charge.
+    /// @param jobId The job.
+    /// @param target The contract to call.
+    /// @param data The calldata.
+    /// @param gasLimit The gas the target gets.
+    /// @return success Whether the target returned without reverting.
+    /// @return gasUsed The gas the call took (target execution and the call itself).
+    function forward(uint256 jobId, address target, bytes calldata data, uint256 gasLimit)
+        external
+        returns (bool success, uint256 gasUsed);
+
+    /// @notice Sends `amount` wei of charged fees to `to`.
+    /// @dev Only the task manager.
+    /// @param to The recipient.
+    /// @param amount The wei.
+    function withdrawFees(address to, uint256 amount) external;
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Views
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice Everything the task manager reads to run a task of a job.
+    /// @param jobId The job.
+    /// @return state The job's hot state (balance, max fee, watermark, status).
+    /// @return specHash keccak256(abi.encode(spec)) of the current spec.
+    /// @return forwarder The job's forwarder.
+    function executionView(uint256 jobId)
+        external
+        view
+        returns (JobState memory state, bytes32 specHash, address forwarder);
+
+    /// @notice A job's hot state.
+    /// @param jobId The job.
+    /// @return The state (all zero for an unknown id).
+    function jobState(uint256 jobId) external view returns (JobState memory);
+
+    /// @notice A job's owner.
+    /// @param jobId The job.
+    /// @return The owner (zero for an unknown id).
+    function jobOwner(uint256 jobId) external view returns (address);
+
+    /// @notice keccak256(abi.encode(spec)) of a job's current spec.
+    /// @param jobId The job.
+    /// @return The hash (zero for an unknown id).
+    function specHashOf(uint256 jobId) external view returns (bytes32);
+
+    /// @notice Whether `spec` is a job's current spec.
+    /// @param jobId The job.
+    /// @param spec The spec to check.
+    /// @return True if its hash is the stored one.
+    function isCurrentSpec(uint256 jobId, JobSpec calldata spec) external view returns (bool);
+
+    /// @notice The address of a job's forwarder: CREATE2 by this contract with salt `bytes32(jobId)` and the
+    /// forwarder's creation code. Deterministic for ids not yet created too.
+    /// @param jobId The job.
+    /// @return The forwarder's address.
+    function forwarderOf(uint256 jobId) external view returns (address);
+
+    /// @notice The task manager (zero until set).
+    /// @return The task manager.
+    function taskManager() external view returns (address);
+
+    /// @notice Fees charged and not yet withdrawn, in wei.
+    /// @return The fee pool.
+    function accruedFees() external view returns (uint256);
+
+    /// @notice The sum of all jobs' escrow, in wei.
+    /// @return The total escrow.
+    function totalEscrow() external view returns (uint256);
+
+    /// @notice The id the next job will get.
+    /// @return The id.
+    function nextJobId() external view returns (uint256);
+}

@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {
+    IJobManager,
+    JobSpec,
+    JobState,
+    JobStatus,
+    Trigger,
+    TriggerKind,
+    Action,
+    ActionKind,
+    SpecField,
+    SpecFault
+} from "../interfaces/IJobManager.sol";
+import {JobForwarder} from "./JobForwarder.sol";
+
+/// @title JobManager
+/// @notice Keeper jobs: create, update, pause, resume, cancel (with refund) and top up, each by the job's owner
+/// (top-ups by anyone); fees escrowed in the native token; one `JobForwarder` per job, the only sender of the
+/// job's target calls. The task manager reads a job through `executionView`, charges it through `chargeTask` or
+/// `chargeExecution`, calls its target through `forward`, and withdraws charged fees from the pool.
+/// @dev Storage per job: `JobState` (balance, max fee, exactly-once watermark, status) in one slot, the only slot a
+/// task writes; the owner, the spec hash and the trigger hash in three more slots that a task reads at most once
+/// (the spec hash). The spec itself lives in calldata and events only: the task manager is given it in calldata and
+/// checks `keccak256(abi.encode(spec)) == specHash`, which costs far less than reading a stored spec.
+/// The trigger is fixed at creation: changing it would renumber the job's tasks, and a sequence must always name
+/// the same task (keepers sign it, and exactly-once is per sequence). To change a schedule, cancel and re-create.
+contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
+    /// @notice Smallest gas limit a spec may give its target.
+    uint32 public constant MIN_GAS_LIMIT = 21_000;
+    /// @notice Largest gas limit a spec may give its target.
+    uint32 public constant MAX_GAS_LIMIT = 5_000_000;
+    /// @notice Longest `action.data` in bytes.
+    uint256 public constant MAX_ACTION_DATA_LENGTH = 4_096;
+    /// @notice Longest `action.codeUrl` in bytes.
+    uint256 public constant MAX_CODE_URL_LENGTH = 512;
+
+    /// @notice keccak256 of `JobForwarder`'s creation code: with this contract's address and the job id as salt,
+    /// it fixes every forwarder's address.
+    bytes32 public immutable forwarderInitCodeHash;
+
+    /// @dev A job's storage: `state` is the slot a task writes; the rest is cold.
+    struct Job {
+        JobState state;
+        address owner;
+        bytes32 specHash;
+        bytes32 triggerHash;
+    }
+
+    /// @dev The jobs by id.
+    mapping(uint256 jobId => Job) private _jobs;
+
+    /// @inheritdoc IJobManager
+    address public taskManager;
+
+    /// @inheritdoc IJobManager
+    uint256 public nextJobId = 1;
+
+    /// @dev Sum of all balances and the fee pool, in one slot so a charge writes it once.
+    uint128 private _totalEscrow;
+    uint128 private _accruedFees;
+
+    modifier onlyTaskManager() {
+        if (msg.sender != taskManager) revert NotTaskManager(msg.sender);
+        _;
+    }
+
+    /// @param initialOwner The owner of the job manager (sets the task manager).
+    constructor(address initialOwner) Ownable(initialOwner) {
+        forwarderInitCodeHash = keccak256(type(JobForwarder).creationCode);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Owner of the job manager
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice Sets the task manager, once.
+    /// @dev Only the owner.
+    /// @param taskManager_ The task manager.
+    function setTaskManager(address taskManager_) external onlyOwner {
+        if (taskManager_ == address(0)) revert InputAddressZero();
+        if (taskManager != address(0)) revert TaskManagerAlreadySet(taskManager);
+        taskManager = taskManager_;
+        emit TaskManagerSet(taskManager_);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Job owners
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IJobManager
+    function createJob(JobSpec calldata spec) external payable returns (uint256 jobId) {
+        _validate(spec);
+        jobId = nextJobId++;
+        bytes32 specHash = keccak256(abi.encode(spec));
+        uint96 deposit = _toBalance(jobId, msg.value);
+
+        Job storage job = _jobs[jobId];
+        job.state = JobState({balance: deposit, maxFee: spec.maxFee, nextSequence: 0, status: JobStatus.Active});
+        job.owner = msg.sender;
+        job.specHash = specHash;
+        job.triggerHash = keccak256(abi.encode(spec.trigger));
+        _totalEscrow += deposit;
+
+        // CREATE2 with salt = jobId: the address is `forwarderOf(jobId)`. Only this contract can deploy at it, and
+        // each id is used once, so the deployment cannot collide.
+        address forwarder = address(new JobForwarder{salt: bytes32(jobId)}());
+        emit JobCreated(jobId, msg.sender, forwarder, specHash, deposit, spec);
+    }
+
+    /// @inheritdoc IJobManager
+    function updateJob(uint256 jobId, JobSpec calldata spec) external nonReentrant {
+        Job storage job = _ownedJob(jobId);
+        JobStatus status = job.state.status;
+        if (status == JobStatus.Cancelled) revert InvalidJobStatus(jobId, status);
+        if (keccak256(abi.encode(spec.trigger)) != job.triggerHash) revert TriggerImmutable(jobId);
+        _validate(spec);
+
+        bytes32 specHash = keccak256(abi.encode(spec));
+        job.specHash = specHash;
+        job.state.maxFee = spec.maxFee;
+        emit JobUpdated(jobId, specHash, spec);
+    }
+
+    /// @inheritdoc IJobManager
+    function pauseJob(uint256 jobId) external nonReentrant {
+        Job storage job = _ownedJob(jobId);
+        JobStatus status = job.state.status;
+        if (status != JobStatus.Active) revert InvalidJobStatus(jobId, status);
+        job.state.status = JobStatus.Paused;
+        emit JobPaused(jobId);
+    }
+
+    /// @inheritdoc IJobManager
+    function resumeJob(uint256 jobId) external nonReentrant {
+        Job storage job = _ownedJob(jobId);
+        JobStatus status = job.state.status;
+        if (status != JobStatus.Paused) revert InvalidJobStatus(jobId, status);
+        job.state.status = JobStatus.Active;
+        emit JobResumed(jobId);
+    }
+
+    /// @inheritdoc IJobManager
+    function cancelJob(uint256 jobId) external nonReentrant returns (uint256 refund) {
+        Job storage job = _ownedJob(jobId);
+        JobState memory state = job.state;
+        if (state.status == JobStatus.Cancelled) revert InvalidJobStatus(jobId, state.status);
+
+        refund = state.balance;
+        job.state.balance = 0;
+        job.state.status = JobStatus.Cancelled;
+        _totalEscrow -= state.balance;
+        emit JobCancelled(jobId, msg.sender, refund);
+
+        if (refund != 0) _send(msg.sender, refund);
+    }
+
+    /// @inheritdoc IJobManager
+    function topUp(uint256 jobId) external payable {
+        if (msg.value == 0) revert ZeroDeposit();
+        JobState storage state = _jobs[jobId].state;
+        JobStatus status = state.status;
+        if (status == JobStatus.None) revert JobNotFound(jobId);
+        if (status == JobStatus.Cancelled) revert InvalidJobStatus(jobId, status);
+
+        uint96 balance = _toBalance(jobId, uint256(state.balance) + msg.value);
+        state.balance = balance;
+        // msg.value <= balance, checked to fit uint96 just above.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _totalEscrow += uint128(msg.value);
+        emit JobToppedUp(jobId, msg.sender, msg.value, balance);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Task manager
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IJobManager
+    function chargeExecution(uint256 jobId, uint256 fee) external onlyTaskManager returns (uint256 charged) {
+        JobState storage state = _jobs[jobId].state;
+        JobState memory current = state;
+        _requireActive(jobId, current.status);
+
+        charged = _charge(current, fee);
+        state.balance = current.balance;
+        emit ExecutionCharged(jobId, charged, current.balance);
+    }
+
+    /// @inheritdoc IJobManager
+    function chargeTask(uint256 jobId, uint64 sequence, uint256 fee)
+        external
+        onlyTaskManager
+        returns (uint256 charged)
+    {
+        JobState storage state = _jobs[jobId].state;
+        JobState memory current = state;
+        _requireActive(jobId, current.status);
+        // The largest uint64 is refused so that the watermark never wraps.
+        if (sequence < current.nextSequence || sequence == type(uint64).max) {
+            revert InvalidSequence(jobId, sequence, current.nextSequence);
+        }
+
+        charged = _charge(current, fee);
+        // One storage write for the balance and the watermark.
+        current.nextSequence = sequence + 1;
+        _jobs[jobId].state = current;
+        emit TaskCharged(jobId, sequence, charged, current.balance);
+    }
+
+    /// @inheritdoc IJobManager
+    function forward(uint256 jobId, address target, bytes calldata data, uint256 gasLimit)
+        external
+        onlyTaskManager
+        nonReentrant
+        returns (bool success, uint256 gasUsed)
+    {
+        _requireActive(jobId, _jobs[jobId].state.status);
+        return JobForwarder(_forwarderOf(jobId)).forward(target, data, gasLimit);
+    }
+
+    /// @inheritdoc IJobManager
+    function withdrawFees(address to, uint256 amount) external onlyTaskManager nonReentrant {
+        if (to == address(0)) revert InputAddressZero();
+        uint256 available = _accruedFees;
+        if (amount > available) revert InsufficientFees(amount, available);
+        // amount <= _accruedFees, a uint128.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _accruedFees = uint128(available - amount);
+        emit FeesWithdrawn(to, amount);
+        _send(to, amount);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Views
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc IJobManager
+    function executionView(uint256 jobId)
+        external
+        view
+        returns (JobState memory state, bytes32 specHash, address forwarder)
+    {
+        Job storage job = _jobs[jobId];
+        return (job.state, job.specHash, _forwarderOf(jobId));
+    }
+
+    /// @inheritdoc IJobManager
+    function jobState(uint256 jobId) external view returns (JobState memory) {
+        return _jobs[jobId].state;
+    }
+
+    /// @inheritdoc IJobManager
+    function jobOwner(uint256 jobId) external view returns (address) {
+        return _jobs[jobId].owner;
+    }
+
+    /// @inheritdoc IJobManager
+    function specHashOf(uint256 jobId) external view returns (bytes32) {
+        return _jobs[jobId].specHash;
+    }
+
+    /// @inheritdoc IJobManager
+    function isCurrentSpec(uint256 jobId, JobSpec calldata spec) external view returns (bool) {
+        bytes32 stored = _jobs[jobId].specHash;
+        return stored != bytes32(0) && keccak256(abi.encode(spec)) == stored;
+    }
+
+    /// @inheritdoc IJobManager
+    function forwarderOf(uint256 jobId) external view returns (address) {
+        return _forwarderOf(jobId);
+    }
+
+    /// @inheritdoc IJobManager
+    function accruedFees() external view returns (uint256) {
+        return _accruedFees;
+    }
+
+    /// @inheritdoc IJobManager
+    function totalEscrow() external view returns (uint256) {
+        return _totalEscrow;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Internals
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev The job, after checking it exists and the caller owns it.
+    function _ownedJob(uint256 jobId) private view returns (Job storage job) {
+        job = _jobs[jobId];
+        if (job.state.status == JobStatus.None) revert JobNotFound(jobId);
+        if (job.owner != msg.sender) revert NotJobOwner(jobId, msg.sender);
+    }
+
+    function _requireActive(uint256 jobId, JobStatus status) private pure {
+        if (status == JobStatus.Active) return;
+        if (status == JobStatus.None) revert JobNotFound(jobId);
+        revert InvalidJobStatus(jobId, status);
+    }
+
+    /// @dev Takes min(fee, maxFee, balance) from `state.balance` into the fee pool; the caller writes `state` back.
+    function _charge(JobState memory state, uint256 fee) private returns (uint256 charged) {
+        charged = fee;
+        if (charged > state.maxFee) charged = state.maxFee;
+        if (charged > state.balance) charged = state.balance;
+        if (charged == 0) return 0;
+        // charged <= balance, a uint96.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        state.balance -= uint96(charged);
+        // charged <= _totalEscrow (it includes this balance), and the sum of both never exceeds the ether held.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _totalEscrow -= uint128(charged);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _accruedFees += uint128(charged);
+    }
+
+    function _toBalance(uint256 jobId, uint256 amount) private pure returns (uint96) {
+        if (amount > type(uint96).max) revert BalanceOverflow(jobId, amount);
+        // Checked just above.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        return uint96(amount);
+    }
+
+    function _send(address to, uint256 amount) private {
+        (bool ok,) = payable(to).call{value: amount}("");
+        if (!ok) revert TransferFailed(to, amount);
+    }
+
+    /// @dev CREATE2 address: keccak256(0xff ++ this ++ bytes32(jobId) ++ forwarderInitCodeHash)[12:].
+    function _forwarderOf(uint256 jobId) private view returns (address forwarder) {
+        bytes32 initCodeHash = forwarderInitCodeHash;
+        assembly ("memory-safe") {
+            // 85 bytes from ptr + 11: 0xff, this address, salt, init code hash.
+            let ptr := mload(0x40)
+            mstore(add(ptr, 0x40), initCodeHash)
+            mstore(add(ptr, 0x20), jobId)
+            mstore(ptr, address())
+            mstore8(add(ptr, 0x0b), 0xff)
+            forwarder := and(keccak256(add(ptr, 0x0b), 85), 0xffffffffffffffffffffffffffffffffffffffff)
+        }
+    }
+
+    /// @dev Reverts `InvalidSpec(field, fault)` at the first invalid field: trigger, action, gas limit, fee,
+    /// expiry, in that order.
+    function _validate(JobSpec calldata spec) private view {
+        _validateTrigger(spec.trigger);
+        _validateAction(spec.action);
+        if (spec.gasLimit < MIN_GAS_LIMIT) revert InvalidSpec(SpecField.GasLimit, SpecFault.TooSmall);
+        if (spec.gasLimit > MAX_GAS_LIMIT) revert InvalidSpec(SpecField.GasLimit, SpecFault.TooLarge);
+        if (spec.maxFee == 0) revert InvalidSpec(SpecField.MaxFee, SpecFault.Missing);
+        uint40 expiry = spec.expiry;
+        if (expiry != 0) {
+            // An expiry in the past, or before an interval job's first task, would make the job do nothing.
+            // forge-lint: disable-next-line(block-timestamp)
+            if (expiry <= block.timestamp) revert InvalidSpec(SpecField.Expiry, SpecFault.TooSmall);
+            if (spec.trigger.kind == TriggerKind.Interval && expiry < spec.trigger.start) {
+                revert InvalidSpec(SpecField.Expiry, SpecFault.TooSmall);
+            }
+        }
+    }
+
+    function _validateTrigger(Trigger calldata trigger) private pure {
+        bool isEvent = trigger.kind == TriggerKind.Event;
+        if (isEvent) {
+            if (trigger.period != 0) revert InvalidSpec(SpecField.TriggerPeriod, SpecFault.NotAllowed);
+            if (trigger.emitter == address(0)) revert InvalidSpec(SpecField.TriggerEmitter, SpecFault.Missing);
+            uint8 mask = trigger.topicMask;
+            if (mask > 0x0f) revert InvalidSpec(SpecField.TriggerTopics, SpecFault.Malformed);
+            if (mask & 1 == 0) revert InvalidSpec(SpecField.TriggerTopics, SpecFault.Missing);
+            for (uint256 i = 1; i < 4; ++i) {
+                // One spec, one hash: a topic that is not filtered on must be zero.
+                if ((mask >> i) & 1 == 0 && trigger.topics[i] != bytes32(0)) {
+                    revert InvalidSpec(SpecField.TriggerTopics, SpecFault.Malformed);
+                }
+            }
+        } else {
+            if (trigger.period == 0) revert InvalidSpec(SpecField.TriggerPeriod, SpecFault.Missing);
+            if (trigger.emitter != address(0)) revert InvalidSpec(SpecField.TriggerEmitter, SpecFault.NotAllowed);
+            if (
+                trigger.topicMask != 0 || trigger.topics[0] != bytes32(0) || trigger.topics[1] != bytes32(0)
+                    || trigger.topics[2] != bytes32(0) || trigger.topics[3] != bytes32(0)
+            ) revert InvalidSpec(SpecField.TriggerTopics, SpecFault.NotAllowed);
+        }
+    }
+
+    function _validateAction(Action calldata action) private view {
+        ActionKind kind = action.kind;
+        if (action.target == address(0)) revert InvalidSpec(SpecField.ActionTarget, SpecFault.Missing);
+        // The forwarder must not act on the job manager itself.
+        if (action.target == address(this)) revert InvalidSpec(SpecField.ActionTarget, SpecFault.NotAllowed);
+
+        uint256 dataLength = action.data.length;
+        if (dataLength > MAX_ACTION_DATA_LENGTH) revert InvalidSpec(SpecField.ActionData, SpecFault.TooLarge);
+        bool isResolver = kind == ActionKind.GelatoResolver;
+        // A resolver call needs at least a selector.
+        if (isResolver && dataLength < 4) revert InvalidSpec(SpecField.ActionData, SpecFault.TooSmall);
+        if (isResolver != (action.resolver != address(0))) {
+            revert InvalidSpec(SpecField.ActionResolver, isResolver ? SpecFault.Missing : SpecFault.NotAllowed);
+        }
+
+        bool isScript = kind == ActionKind.Script;
+        uint256 urlLength = bytes(action.codeUrl).length;
+        if (isScript != (urlLength != 0)) {
+            revert InvalidSpec(SpecField.ActionCodeUrl, isScript ? SpecFault.Missing : SpecFault.NotAllowed);
+        }
+        if (urlLength > MAX_CODE_URL_LENGTH) revert InvalidSpec(SpecField.ActionCodeUrl, SpecFault.TooLarge);
+        if (isScript != (action.codeHash != bytes32(0))) {
+            revert InvalidSpec(SpecField.ActionCodeHash, isScript ? SpecFault.Missing : SpecFault.NotAllowed);
+        }
+    }
+}

@@ -1,0 +1,941 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {Test} from "forge-std/Test.sol";
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {
+    IJobManager,
+    JobSpec,
+    JobState,
+    JobStatus,
+    Trigger,
+    TriggerKind,
+    Action,
+    ActionKind,
+    SpecField,
+    SpecFault
+} from "../../src/interfaces/IJobManager.sol";
+import {JobManager} from "../../src/jobs/JobManager.sol";
+import {JobForwarder} from "../../src/jobs/JobForwarder.sol";
+import {JobSpecs} from "../utils/JobSpecs.sol";
+import {ForwarderGuardedTarget, RevertingTarget, ReentrantOwnerTarget, EtherRefuser} from "../utils/JobTargets.sol";
+
+contract JobManagerTest is Test {
+    JobManager internal jm;
+    address internal admin = makeAddr("admin");
+    address internal taskManager = makeAddr("taskManager");
+    address internal alice = makeAddr("alice");
+    address internal bob = makeAddr("bob");
+    ForwarderGuardedTarget internal target;
+
+    uint64 internal constant START = 1_000_000;
+
+    function setUp() public {
+        vm.warp(START);
+        jm = new JobManager(admin);
+        vm.prank(admin);
+        jm.setTaskManager(taskManager);
+        // The forwarder of job 1 is known before the job exists.
+        target = new ForwarderGuardedTarget(jm.forwarderOf(1));
+        vm.deal(alice, 100 ether);
+        vm.deal(bob, 100 ether);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Helpers
+    // ---------------------------------------------------------------------------------------------------------
+
+    function _spec() internal view returns (JobSpec memory) {
+        return JobSpecs.hourly(START, address(target));
+    }
+
+    function _create(uint256 deposit) internal returns (uint256) {
+        vm.prank(alice);
+        return jm.createJob{value: deposit}(_spec());
+    }
+
+    function _expectInvalid(JobSpec memory spec, SpecField field, SpecFault fault) internal {
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.InvalidSpec.selector, field, fault));
+        vm.prank(alice);
+        jm.createJob(spec);
+    }
+
+    function _expectStatus(uint256 jobId, JobStatus status) internal {
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.InvalidJobStatus.selector, jobId, status));
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Construction and the task manager
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_constructor_setsState() public {
+        JobManager fresh = new JobManager(admin);
+        assertEq(fresh.owner(), admin);
+        assertEq(fresh.taskManager(), address(0));
+        assertEq(fresh.nextJobId(), 1);
+        assertEq(fresh.accruedFees(), 0);
+        assertEq(fresh.totalEscrow(), 0);
+        assertEq(fresh.forwarderInitCodeHash(), keccak256(type(JobForwarder).creationCode));
+    }
+
+    function test_setTaskManager_setsOnceAndEmits() public {
+        JobManager fresh = new JobManager(admin);
+        vm.expectEmit(address(fresh));
+        emit IJobManager.TaskManagerSet(taskManager);
+        vm.prank(admin);
+        fresh.setTaskManager(taskManager);
+        assertEq(fresh.taskManager(), taskManager);
+    }
+
+    function test_setTaskManager_reverts() public {
+        JobManager fresh = new JobManager(admin);
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, bob));
+        vm.prank(bob);
+        fresh.setTaskManager(taskManager);
+
+        vm.expectRevert(IJobManager.InputAddressZero.selector);
+        vm.prank(admin);
+        fresh.setTaskManager(address(0));
+
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.TaskManagerAlreadySet.selector, taskManager));
+        vm.prank(admin);
+        jm.setTaskManager(bob);
+    }
+
+    function test_receive_reverts() public {
+        vm.prank(alice);
+        (bool ok,) = address(jm).call{value: 1 ether}("");
+        assertFalse(ok);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // createJob
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_createJob_storesStateDeploysForwarderAndEmits() public {
+        JobSpec memory spec = _spec();
+        bytes32 specHash = keccak256(abi.encode(spec));
+        address forwarder = jm.forwarderOf(1);
+        assertEq(forwarder.code.length, 0);
+
+        vm.expectEmit(address(jm));
+        emit IJobManager.JobCreated(1, alice, forwarder, specHash, 1 ether, spec);
+        vm.prank(alice);
+        uint256 jobId = jm.createJob{value: 1 ether}(spec);
+
+        assertEq(jobId, 1);
+        assertEq(jm.nextJobId(), 2);
+        JobState memory state = jm.jobState(jobId);
+        assertEq(state.balance, 1 ether);
+        assertEq(state.maxFee, spec.maxFee);
+        assertEq(state.nextSequence, 0);
+        assertEq(uint8(state.status), uint8(JobStatus.Active));
+        assertEq(jm.jobOwner(jobId), alice);
+        assertEq(jm.specHashOf(jobId), specHash);
+        assertTrue(jm.isCurrentSpec(jobId, spec));
+        assertEq(jm.totalEscrow(), 1 ether);
+        assertEq(address(jm).balance, 1 ether);
+        assertGt(forwarder.code.length, 0);
+        assertEq(JobForwarder(forwarder).jobManager(), address(jm));
+    }
+
+    function test_createJob_zeroDepositAndIncreasingIds() public {
+        assertEq(_create(0), 1);
+        assertEq(_create(0), 2);
+        assertEq(jm.jobState(2).balance, 0);
+        assertTrue(jm.forwarderOf(1) != jm.forwarderOf(2));
+    }
+
+    /// The documented derivation: CREATE2(jobManager, salt = bytes32(jobId), keccak256(JobForwarder creation code)).
+    function testFuzz_forwarderOf_matchesCreate2(uint256 jobId) public view {
+        bytes32 initCodeHash = keccak256(type(JobForwarder).creationCode);
+        assertEq(jm.forwarderOf(jobId), vm.computeCreate2Address(bytes32(jobId), initCodeHash, address(jm)));
+        address manual = address(
+            uint160(uint256(keccak256(abi.encodePacked(bytes1(0xff), address(jm), bytes32(jobId), initCodeHash))))
+        );
+        assertEq(jm.forwarderOf(jobId), manual);
+    }
+
+    function test_createJob_everyKind() public {
+        vm.startPrank(alice);
+        jm.createJob(JobSpecs.spec(JobSpecs.blockTrigger(10, 5), JobSpecs.callAction(address(target), "")));
+        Trigger memory eventTrigger =
+            JobSpecs.eventTrigger(0, address(0xE), keccak256("Transfer(address,address,uint256)"));
+        eventTrigger.topicMask = 0x0b; // topic0, topic1 (a zero value: mints) and topic3
+        eventTrigger.topics[3] = bytes32(uint256(7));
+        jm.createJob(JobSpecs.spec(eventTrigger, JobSpecs.upkeepAction(address(target), hex"1234")));
+        jm.createJob(
+            JobSpecs.spec(
+                JobSpecs.intervalTrigger(START, 60),
+                JobSpecs.resolverAction(address(target), address(0xA), abi.encodeWithSignature("checker()"))
+            )
+        );
+        jm.createJob(
+            JobSpecs.spec(
+                JobSpecs.intervalTrigger(START, 60),
+                JobSpecs.scriptAction(address(target), "ipfs://bafy", keccak256("wasm"), hex"00")
+            )
+        );
+        vm.stopPrank();
+        assertEq(jm.nextJobId(), 5);
+    }
+
+    function test_createJob_boundsAreInclusive() public {
+        JobSpec memory spec = _spec();
+        spec.gasLimit = jm.MIN_GAS_LIMIT();
+        spec.action.data = new bytes(jm.MAX_ACTION_DATA_LENGTH());
+        spec.expiry = uint40(block.timestamp + 1);
+        spec.trigger.start = uint64(block.timestamp + 1); // expiry == start is allowed
+        vm.prank(alice);
+        jm.createJob(spec);
+
+        spec.gasLimit = jm.MAX_GAS_LIMIT();
+        spec.action = JobSpecs.scriptAction(address(target), string(new bytes(512)), bytes32(uint256(1)), "");
+        spec.maxFee = type(uint80).max;
+        vm.prank(alice);
+        jm.createJob(spec);
+    }
+
+    function test_createJob_revertsOnInvalidTrigger() public {
+        JobSpec memory spec = _spec();
+        spec.trigger.period = 0;
+        _expectInvalid(spec, SpecField.TriggerPeriod, SpecFault.Missing);
+
+        spec = _spec();
+        spec.trigger.emitter = address(1);
+        _expectInvalid(spec, SpecField.TriggerEmitter, SpecFault.NotAllowed);
+
+        spec = _spec();
+        spec.trigger.topicMask = 1;
+        _expectInvalid(spec, SpecField.TriggerTopics, SpecFault.NotAllowed);
+
+        spec = _spec();
+        spec.trigger.topics[2] = bytes32(uint256(1));
+        _expectInvalid(spec, SpecField.TriggerTopics, SpecFault.NotAllowed);
+
+        spec = _spec();
+        spec.trigger.kind = TriggerKind.Block;
+        spec.trigger.period = 0;
+        _expectInvalid(spec, SpecField.TriggerPeriod, SpecFault.Missing);
+
+        spec.trigger = JobSpecs.eventTrigger(0, address(0xE), bytes32(uint256(1)));
+        spec.trigger.period = 1;
+        _expectInvalid(spec, SpecField.TriggerPeriod, SpecFault.NotAllowed);
+
+        spec.trigger = JobSpecs.eventTrigger(0, address(0), bytes32(uint256(1)));
+        _expectInvalid(spec, SpecField.TriggerEmitter, SpecFault.Missing);
+
+        spec.trigger = JobSpecs.eventTrigger(0, address(0xE), bytes32(uint256(1)));
+        spec.trigger.topicMask = 0x10;
+        _expectInvalid(spec, SpecField.TriggerTopics, SpecFault.Malformed);
+
+        spec.trigger.topicMask = 0x02;
+        _expectInvalid(spec, SpecField.TriggerTopics, SpecFault.Missing);
+
+        spec.trigger.topicMask = 0x01;
+        spec.trigger.topics[1] = bytes32(uint256(5));
+        _expectInvalid(spec, SpecField.TriggerTopics, SpecFault.Malformed);
+    }
+
+    function test_createJob_revertsOnInvalidAction() public {
+        JobSpec memory spec = _spec();
+        spec.action.target = address(0);
+        _expectInvalid(spec, SpecField.ActionTarget, SpecFault.Missing);
+
+        spec.action.target = address(jm);
+        _expectInvalid(spec, SpecField.ActionTarget, SpecFault.NotAllowed);
+
+        spec = _spec();
+        spec.action.data = new bytes(4097);
+        _expectInvalid(spec, SpecField.ActionData, SpecFault.TooLarge);
+
+        spec = _spec();
+        spec.action.resolver = address(1);
+        _expectInvalid(spec, SpecField.ActionResolver, SpecFault.NotAllowed);
+
+        spec.action = JobSpecs.resolverAction(address(target), address(0), hex"01020304");
+        _expectInvalid(spec, SpecField.ActionResolver, SpecFault.Missing);
+
+        spec.action = JobSpecs.resolverAction(address(target), address(1), hex"010203");
+        _expectInvalid(spec, SpecField.ActionData, SpecFault.TooSmall);
+
+        spec = _spec();
+        spec.action.codeUrl = "ipfs://x";
+        _expectInvalid(spec, SpecField.ActionCodeUrl, SpecFault.NotAllowed);
+
+        spec = _spec();
+        spec.action.codeHash = bytes32(uint256(1));
+        _expectInvalid(spec, SpecField.ActionCodeHash, SpecFault.NotAllowed);
+
+        spec.action = JobSpecs.scriptAction(address(target), "", bytes32(uint256(1)), "");
+        _expectInvalid(spec, SpecField.ActionCodeUrl, SpecFault.Missing);
+
+        spec.action = JobSpecs.scriptAction(address(target), string(new bytes(513)), bytes32(uint256(1)), "");
+        _expectInvalid(spec, SpecField.ActionCodeUrl, SpecFault.TooLarge);
+
+        spec.action = JobSpecs.scriptAction(address(target), "ipfs://x", bytes32(0), "");
+        _expectInvalid(spec, SpecField.ActionCodeHash, SpecFault.Missing);
+    }
+
+    function test_createJob_revertsOnInvalidLimits() public {
+        JobSpec memory spec = _spec();
+        spec.gasLimit = 20_999;
+        _expectInvalid(spec, SpecField.GasLimit, SpecFault.TooSmall);
+
+        spec.gasLimit = 5_000_001;
+        _expectInvalid(spec, SpecField.GasLimit, SpecFault.TooLarge);
+
+        spec = _spec();
+        spec.maxFee = 0;
+        _expectInvalid(spec, SpecField.MaxFee, SpecFault.Missing);
+
+        spec = _spec();
+        spec.expiry = uint40(block.timestamp);
+        _expectInvalid(spec, SpecField.Expiry, SpecFault.TooSmall);
+
+        spec.trigger.start = uint64(block.timestamp + 100);
+        spec.expiry = uint40(block.timestamp + 99);
+        _expectInvalid(spec, SpecField.Expiry, SpecFault.TooSmall);
+    }
+
+    function test_createJob_revertsOnBalanceOverflow() public {
+        uint256 tooMuch = uint256(type(uint96).max) + 1;
+        vm.deal(alice, tooMuch);
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.BalanceOverflow.selector, 1, tooMuch));
+        vm.prank(alice);
+        jm.createJob{value: tooMuch}(_spec());
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Spec validation, fuzzed against an independent reference
+    // ---------------------------------------------------------------------------------------------------------
+
+    struct RawSpec {
+        uint8 triggerKind;
+        uint64 start;
+        uint64 period;
+        address emitter;
+        uint8 topicMask;
+        bytes32 topic;
+        uint8 topicSlot;
+        uint8 actionKind;
+        address actionTarget;
+        uint16 dataLength;
+        address resolver;
+        uint16 urlLength;
+        bytes32 codeHash;
+        uint32 gasLimit;
+        uint80 maxFee;
+        uint40 expiry;
+    }
+
+    /// Each field is valid-looking half of the time and arbitrary otherwise, so that every check is reached.
+    function testFuzz_createJob_validation(RawSpec memory raw, uint256 seed) public {
+        JobSpec memory spec = _specFrom(raw, seed);
+        (bool valid, SpecField field, SpecFault fault) = _reference(spec);
+        vm.prank(alice);
+        if (valid) {
+            uint256 jobId = jm.createJob(spec);
+            assertTrue(jm.isCurrentSpec(jobId, spec));
+        } else {
+            vm.expectRevert(abi.encodeWithSelector(IJobManager.InvalidSpec.selector, field, fault));
+            jm.createJob(spec);
+        }
+    }
+
+    function _pick(uint256 seed, uint256 i) internal pure returns (bool) {
+        return (seed >> i) & 1 == 1;
+    }
+
+    function _specFrom(RawSpec memory raw, uint256 seed) internal view returns (JobSpec memory spec) {
+        Trigger memory t;
+        t.kind = TriggerKind(raw.triggerKind % 3);
+        bool isEvent = t.kind == TriggerKind.Event;
+        t.start = _pick(seed, 0) ? raw.start : uint64(block.timestamp);
+        t.period = _pick(seed, 1) ? raw.period : (isEvent ? 0 : 60);
+        t.emitter = _pick(seed, 2) ? raw.emitter : (isEvent ? address(0xE) : address(0));
+        t.topicMask = _pick(seed, 3) ? raw.topicMask : (isEvent ? 1 : 0);
+        if (_pick(seed, 4)) t.topics[raw.topicSlot % 4] = raw.topic;
+        spec.trigger = t;
+
+        Action memory a;
+        a.kind = ActionKind(raw.actionKind % 4);
+        a.target = _pick(seed, 5) ? raw.actionTarget : address(target);
+        if (_pick(seed, 6) && _pick(seed, 14) && _pick(seed, 15)) a.target = address(jm);
+        a.data = new bytes(_pick(seed, 7) ? raw.dataLength % 5000 : 4);
+        a.resolver = _pick(seed, 8) ? raw.resolver : (a.kind == ActionKind.GelatoResolver ? address(0xA) : address(0));
+        bool isScript = a.kind == ActionKind.Script;
+        a.codeUrl = string(new bytes(_pick(seed, 9) ? raw.urlLength % 600 : (isScript ? 10 : 0)));
+        a.codeHash = _pick(seed, 10) ? raw.codeHash : (isScript ? bytes32(uint256(1)) : bytes32(0));
+        spec.action = a;
+
+        spec.gasLimit = _pick(seed, 11) ? raw.gasLimit : 100_000;
+        spec.maxFee = _pick(seed, 12) ? raw.maxFee : 1 gwei;
+        spec.expiry = _pick(seed, 13) ? raw.expiry : 0;
+    }
+
+    /// The rules of `InvalidSpec`, in the documented order, written independently of the contract.
+    function _reference(JobSpec memory s) internal view returns (bool, SpecField, SpecFault) {
+        Trigger memory t = s.trigger;
+        if (t.kind == TriggerKind.Event) {
+            if (t.period != 0) return (false, SpecField.TriggerPeriod, SpecFault.NotAllowed);
+            if (t.emitter == address(0)) return (false, SpecField.TriggerEmitter, SpecFault.Missing);
+            if (t.topicMask >= 16) return (false, SpecField.TriggerTopics, SpecFault.Malformed);
+            if (t.topicMask % 2 == 0) return (false, SpecField.TriggerTopics, SpecFault.Missing);
+            for (uint256 i = 1; i < 4; ++i) {
+                bool filtered = (t.topicMask / (2 ** i)) % 2 == 1;
+                if (!filtered && t.topics[i] != 0) return (false, SpecField.TriggerTopics, SpecFault.Malformed);
+            }
+        } else {
+            if (t.period == 0) return (false, SpecField.TriggerPeriod, SpecFault.Missing);
+            if (t.emitter != address(0)) return (false, SpecField.TriggerEmitter, SpecFault.NotAllowed);
+            bool anyTopic = t.topics[0] != 0 || t.topics[1] != 0 || t.topics[2] != 0 || t.topics[3] != 0;
+            if (t.topicMask != 0 || anyTopic) return (false, SpecField.TriggerTopics, SpecFault.NotAllowed);
+        }
+        Action memory a = s.action;
+        if (a.target == address(0)) return (false, SpecField.ActionTarget, SpecFault.Missing);
+        if (a.target == address(jm)) return (false, SpecField.ActionTarget, SpecFault.NotAllowed);
+        if (a.data.length > 4096) return (false, SpecField.ActionData, SpecFault.TooLarge);
+        if (a.kind == ActionKind.GelatoResolver) {
+            if (a.data.length < 4) return (false, SpecField.ActionData, SpecFault.TooSmall);
+            if (a.resolver == address(0)) return (false, SpecField.ActionResolver, SpecFault.Missing);
+        } else if (a.resolver != address(0)) {
+            return (false, SpecField.ActionResolver, SpecFault.NotAllowed);
+        }
+        uint256 urlLength = bytes(a.codeUrl).length;
+        if (a.kind == ActionKind.Script) {
+            if (urlLength == 0) return (false, SpecField.ActionCodeUrl, SpecFault.Missing);
+            if (urlLength > 512) return (false, SpecField.ActionCodeUrl, SpecFault.TooLarge);
+            if (a.codeHash == 0) return (false, SpecField.ActionCodeHash, SpecFault.Missing);
+        } else {
+            if (urlLength != 0) return (false, SpecField.ActionCodeUrl, SpecFault.NotAllowed);
+            if (a.codeHash != 0) return (false, SpecField.ActionCodeHash, SpecFault.NotAllowed);
+        }
+        if (s.gasLimit < 21_000) return (false, SpecField.GasLimit, SpecFault.TooSmall);
+        if (s.gasLimit > 5_000_000) return (false, SpecField.GasLimit, SpecFault.TooLarge);
+        if (s.maxFee == 0) return (false, SpecField.MaxFee, SpecFault.Missing);
+        if (s.expiry != 0) {
+            // forge-lint: disable-next-line(block-timestamp)
+            if (s.expiry <= block.timestamp) return (false, SpecField.Expiry, SpecFault.TooSmall);
+            if (t.kind == TriggerKind.Interval && s.expiry < t.start) {
+                return (false, SpecField.Expiry, SpecFault.TooSmall);
+            }
+        }
+        return (true, SpecField.TriggerPeriod, SpecFault.Missing);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // updateJob
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_updateJob_replacesSpecAndEmits() public {
+        uint256 jobId = _create(1 ether);
+        JobSpec memory spec = _spec();
+        spec.action = JobSpecs.upkeepAction(address(target), hex"beef");
+        spec.maxFee = 1 gwei;
+        spec.gasLimit = 1_000_000;
+        spec.expiry = uint40(block.timestamp + 1 days);
+        bytes32 specHash = keccak256(abi.encode(spec));
+
+        vm.expectEmit(address(jm));
+        emit IJobManager.JobUpdated(jobId, specHash, spec);
+        vm.prank(alice);
+        jm.updateJob(jobId, spec);
+
+        assertEq(jm.specHashOf(jobId), specHash);
+        assertTrue(jm.isCurrentSpec(jobId, spec));
+        assertFalse(jm.isCurrentSpec(jobId, _spec()));
+        JobState memory state = jm.jobState(jobId);
+        assertEq(state.maxFee, 1 gwei);
+        assertEq(state.balance, 1 ether);
+    }
+
+    function test_updateJob_worksWhilePaused() public {
+        uint256 jobId = _create(0);
+        vm.startPrank(alice);
+        jm.pauseJob(jobId);
+        JobSpec memory spec = _spec();
+        spec.maxFee = 5;
+        jm.updateJob(jobId, spec);
+        vm.stopPrank();
+        assertEq(jm.jobState(jobId).maxFee, 5);
+        assertEq(uint8(jm.jobState(jobId).status), uint8(JobStatus.Paused));
+    }
+
+    function test_updateJob_reverts() public {
+        uint256 jobId = _create(0);
+        JobSpec memory spec = _spec();
+
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.JobNotFound.selector, 9));
+        vm.prank(alice);
+        jm.updateJob(9, spec);
+
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.NotJobOwner.selector, jobId, bob));
+        vm.prank(bob);
+        jm.updateJob(jobId, spec);
+
+        spec.trigger.period = 60;
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.TriggerImmutable.selector, jobId));
+        vm.prank(alice);
+        jm.updateJob(jobId, spec);
+
+        spec = _spec();
+        spec.gasLimit = 1;
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobManager.InvalidSpec.selector, SpecField.GasLimit, SpecFault.TooSmall)
+        );
+        vm.prank(alice);
+        jm.updateJob(jobId, spec);
+
+        vm.prank(alice);
+        jm.cancelJob(jobId);
+        _expectStatus(jobId, JobStatus.Cancelled);
+        vm.prank(alice);
+        jm.updateJob(jobId, _spec());
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // pauseJob / resumeJob
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_pauseAndResume() public {
+        uint256 jobId = _create(0);
+        vm.expectEmit(address(jm));
+        emit IJobManager.JobPaused(jobId);
+        vm.prank(alice);
+        jm.pauseJob(jobId);
+        assertEq(uint8(jm.jobState(jobId).status), uint8(JobStatus.Paused));
+
+        vm.expectEmit(address(jm));
+        emit IJobManager.JobResumed(jobId);
+        vm.prank(alice);
+        jm.resumeJob(jobId);
+        assertEq(uint8(jm.jobState(jobId).status), uint8(JobStatus.Active));
+    }
+
+    function test_pauseJob_reverts() public {
+        uint256 jobId = _create(0);
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.JobNotFound.selector, 2));
+        vm.prank(alice);
+        jm.pauseJob(2);
+
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.NotJobOwner.selector, jobId, bob));
+        vm.prank(bob);
+        jm.pauseJob(jobId);
+
+        vm.startPrank(alice);
+        jm.pauseJob(jobId);
+        _expectStatus(jobId, JobStatus.Paused);
+        jm.pauseJob(jobId);
+        jm.cancelJob(jobId);
+        _expectStatus(jobId, JobStatus.Cancelled);
+        jm.pauseJob(jobId);
+        vm.stopPrank();
+    }
+
+    function test_resumeJob_reverts() public {
+        uint256 jobId = _create(0);
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.JobNotFound.selector, 2));
+        vm.prank(alice);
+        jm.resumeJob(2);
+
+        vm.prank(alice);
+        jm.pauseJob(jobId);
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.NotJobOwner.selector, jobId, bob));
+        vm.prank(bob);
+        jm.resumeJob(jobId);
+
+        vm.startPrank(alice);
+        jm.resumeJob(jobId);
+        _expectStatus(jobId, JobStatus.Active);
+        jm.resumeJob(jobId);
+        jm.cancelJob(jobId);
+        _expectStatus(jobId, JobStatus.Cancelled);
+        jm.resumeJob(jobId);
+        vm.stopPrank();
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // cancelJob
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_cancelJob_refundsOwnerAndEmits() public {
+        uint256 jobId = _create(3 ether);
+        vm.prank(taskManager);
+        jm.chargeExecution(jobId, 0.01 ether);
+        uint256 before = alice.balance;
+
+        vm.expectEmit(address(jm));
+        emit IJobManager.JobCancelled(jobId, alice, 2.99 ether);
+        vm.prank(alice);
+        assertEq(jm.cancelJob(jobId), 2.99 ether);
+
+        assertEq(alice.balance, before + 2.99 ether);
+        JobState memory state = jm.jobState(jobId);
+        assertEq(state.balance, 0);
+        assertEq(uint8(state.status), uint8(JobStatus.Cancelled));
+        assertEq(jm.totalEscrow(), 0);
+        assertEq(address(jm).balance, 0.01 ether);
+    }
+
+    function test_cancelJob_pausedAndEmpty() public {
+        uint256 jobId = _create(0);
+        vm.startPrank(alice);
+        jm.pauseJob(jobId);
+        assertEq(jm.cancelJob(jobId), 0);
+        vm.stopPrank();
+    }
+
+    function test_cancelJob_reverts() public {
+        uint256 jobId = _create(1 ether);
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.JobNotFound.selector, 2));
+        vm.prank(alice);
+        jm.cancelJob(2);
+
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.NotJobOwner.selector, jobId, bob));
+        vm.prank(bob);
+        jm.cancelJob(jobId);
+
+        vm.startPrank(alice);
+        jm.cancelJob(jobId);
+        _expectStatus(jobId, JobStatus.Cancelled);
+        jm.cancelJob(jobId);
+        vm.stopPrank();
+    }
+
+    function test_cancelJob_revertsWhenRefundFails() public {
+        EtherRefuser refuser = new EtherRefuser();
+        vm.deal(address(refuser), 1 ether);
+        bytes memory ret = refuser.exec{value: 1 ether}(address(jm), abi.encodeCall(IJobManager.createJob, (_spec())));
+        uint256 jobId = abi.decode(ret, (uint256));
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.TransferFailed.selector, address(refuser), 1 ether));
+        refuser.exec(address(jm), abi.encodeCall(IJobManager.cancelJob, (jobId)));
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // topUp
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_topUp_byAnyoneAndEmits() public {
+        uint256 jobId = _create(1 ether);
+        vm.expectEmit(address(jm));
+        emit IJobManager.JobToppedUp(jobId, bob, 2 ether, 3 ether);
+        vm.prank(bob);
+        jm.topUp{value: 2 ether}(jobId);
+        assertEq(jm.jobState(jobId).balance, 3 ether);
+        assertEq(jm.totalEscrow(), 3 ether);
+
+        vm.prank(alice);
+        jm.pauseJob(jobId);
+        vm.prank(bob);
+        jm.topUp{value: 1}(jobId);
+        assertEq(jm.jobState(jobId).balance, 3 ether + 1);
+    }
+
+    function test_topUp_reverts() public {
+        uint256 jobId = _create(0);
+        vm.expectRevert(IJobManager.ZeroDeposit.selector);
+        vm.prank(bob);
+        jm.topUp(jobId);
+
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.JobNotFound.selector, 2));
+        vm.prank(bob);
+        jm.topUp{value: 1}(2);
+
+        uint256 tooMuch = type(uint96).max;
+        vm.deal(bob, tooMuch + 1);
+        vm.prank(bob);
+        jm.topUp{value: tooMuch}(jobId);
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.BalanceOverflow.selector, jobId, tooMuch + 1));
+        vm.prank(bob);
+        jm.topUp{value: 1}(jobId);
+
+        vm.prank(alice);
+        jm.cancelJob(jobId);
+        _expectStatus(jobId, JobStatus.Cancelled);
+        vm.prank(bob);
+        jm.topUp{value: 1}(jobId);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // chargeExecution / chargeTask
+    // ---------------------------------------------------------------------------------------------------------
+
+    function testFuzz_chargeExecution_takesMinOfFeeMaxFeeBalance(uint96 deposit, uint80 maxFee, uint256 fee) public {
+        deposit = uint96(bound(deposit, 0, 50 ether));
+        JobSpec memory spec = _spec();
+        spec.maxFee = uint80(bound(maxFee, 1, type(uint80).max));
+        vm.prank(alice);
+        uint256 jobId = jm.createJob{value: deposit}(spec);
+
+        uint256 expected = fee;
+        if (expected > spec.maxFee) expected = spec.maxFee;
+        if (expected > deposit) expected = deposit;
+        vm.expectEmit(address(jm));
+        emit IJobManager.ExecutionCharged(jobId, expected, deposit - expected);
+        vm.prank(taskManager);
+        assertEq(jm.chargeExecution(jobId, fee), expected);
+
+        assertEq(jm.jobState(jobId).balance, deposit - expected);
+        assertEq(jm.accruedFees(), expected);
+        assertEq(jm.totalEscrow(), deposit - expected);
+        assertEq(address(jm).balance, jm.totalEscrow() + jm.accruedFees());
+    }
+
+    function test_chargeExecution_reverts() public {
+        uint256 jobId = _create(1 ether);
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.NotTaskManager.selector, alice));
+        vm.prank(alice);
+        jm.chargeExecution(jobId, 1);
+
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.JobNotFound.selector, 2));
+        vm.prank(taskManager);
+        jm.chargeExecution(2, 1);
+
+        vm.prank(alice);
+        jm.pauseJob(jobId);
+        _expectStatus(jobId, JobStatus.Paused);
+        vm.prank(taskManager);
+        jm.chargeExecution(jobId, 1);
+
+        vm.prank(alice);
+        jm.cancelJob(jobId);
+        _expectStatus(jobId, JobStatus.Cancelled);
+        vm.prank(taskManager);
+        jm.chargeExecution(jobId, 1);
+    }
+
+    function test_chargeTask_advancesWatermarkAndCharges() public {
+        uint256 jobId = _create(1 ether);
+        vm.expectEmit(address(jm));
+        emit IJobManager.TaskCharged(jobId, 0, 0.01 ether, 0.99 ether);
+        vm.prank(taskManager);
+        assertEq(jm.chargeTask(jobId, 0, 1 ether), 0.01 ether);
+        assertEq(jm.jobState(jobId).nextSequence, 1);
+
+        // Skipping ahead is allowed; what is skipped can never run.
+        vm.prank(taskManager);
+        assertEq(jm.chargeTask(jobId, 5, 0), 0);
+        JobState memory state = jm.jobState(jobId);
+        assertEq(state.nextSequence, 6);
+        assertEq(state.balance, 0.99 ether);
+
+        for (uint64 s = 0; s < 6; ++s) {
+            vm.expectRevert(abi.encodeWithSelector(IJobManager.InvalidSequence.selector, jobId, s, 6));
+            vm.prank(taskManager);
+            jm.chargeTask(jobId, s, 1);
+        }
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.InvalidSequence.selector, jobId, type(uint64).max, 6));
+        vm.prank(taskManager);
+        jm.chargeTask(jobId, type(uint64).max, 1);
+
+        vm.prank(taskManager);
+        jm.chargeTask(jobId, type(uint64).max - 1, 1);
+        assertEq(jm.jobState(jobId).nextSequence, type(uint64).max);
+    }
+
+    function test_chargeTask_reverts() public {
+        uint256 jobId = _create(1 ether);
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.NotTaskManager.selector, bob));
+        vm.prank(bob);
+        jm.chargeTask(jobId, 0, 1);
+
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.JobNotFound.selector, 2));
+        vm.prank(taskManager);
+        jm.chargeTask(2, 0, 1);
+
+        vm.prank(alice);
+        jm.pauseJob(jobId);
+        _expectStatus(jobId, JobStatus.Paused);
+        vm.prank(taskManager);
+        jm.chargeTask(jobId, 0, 1);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // forward
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_forward_callsTargetFromTheJobsForwarder() public {
+        uint256 jobId = _create(1 ether);
+        JobSpec memory spec = _spec();
+        vm.prank(taskManager);
+        (bool success, uint256 gasUsed) = jm.forward(jobId, spec.action.target, spec.action.data, spec.gasLimit);
+        assertTrue(success);
+        assertGt(gasUsed, 0);
+        assertEq(target.count(), 1);
+        assertEq(target.lastCaller(), jm.forwarderOf(jobId));
+    }
+
+    function test_forward_anotherJobCannotImpersonate() public {
+        _create(0);
+        uint256 other = _create(0);
+        vm.prank(taskManager);
+        (bool success,) = jm.forward(other, address(target), abi.encodeWithSignature("work()"), 100_000);
+        assertFalse(success);
+        assertEq(target.count(), 0);
+    }
+
+    function test_forward_failingTargetDoesNotRevert() public {
+        uint256 jobId = _create(0);
+        address reverting = address(new RevertingTarget());
+        vm.prank(taskManager);
+        (bool success, uint256 gasUsed) = jm.forward(jobId, reverting, "", 100_000);
+        assertFalse(success);
+        assertGt(gasUsed, 0);
+    }
+
+    function test_forward_reverts() public {
+        uint256 jobId = _create(0);
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.NotTaskManager.selector, alice));
+        vm.prank(alice);
+        jm.forward(jobId, address(target), "", 100_000);
+
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.JobNotFound.selector, 2));
+        vm.prank(taskManager);
+        jm.forward(2, address(target), "", 100_000);
+
+        vm.prank(alice);
+        jm.pauseJob(jobId);
+        _expectStatus(jobId, JobStatus.Paused);
+        vm.prank(taskManager);
+        jm.forward(jobId, address(target), "", 100_000);
+
+        vm.prank(alice);
+        jm.resumeJob(jobId);
+        // The forwarder's own check fails cleanly and the revert reaches the task manager.
+        vm.prank(taskManager);
+        try jm.forward(jobId, address(target), "", uint256(type(uint64).max) + 1) {
+            fail();
+        } catch (bytes memory reason) {
+            // casting to 'bytes4' is safe because it keeps the selector, the first 4 bytes of the reason
+            // forge-lint: disable-next-line(unsafe-typecast)
+            assertEq(bytes4(reason), JobForwarder.InsufficientGas.selector);
+        }
+    }
+
+    /// A target that owns its job tries to cancel it while being executed, to take the escrow before the charge.
+    function test_forward_ownerOperationsBlockedDuringCall() public {
+        ReentrantOwnerTarget attacker = new ReentrantOwnerTarget(address(jm));
+        JobSpec memory spec = JobSpecs.hourly(START, address(attacker));
+        spec.action.data = abi.encodeCall(ReentrantOwnerTarget.attack, ());
+        vm.deal(address(attacker), 1 ether);
+        vm.prank(address(attacker));
+        uint256 jobId = jm.createJob{value: 1 ether}(spec);
+        attacker.setJob(jobId);
+
+        vm.prank(taskManager);
+        (bool success,) = jm.forward(jobId, address(attacker), spec.action.data, spec.gasLimit);
+        assertFalse(success);
+        JobState memory state = jm.jobState(jobId);
+        assertEq(uint8(state.status), uint8(JobStatus.Active));
+        assertEq(state.balance, 1 ether);
+        vm.prank(taskManager);
+        assertEq(jm.chargeTask(jobId, 0, 1 ether), spec.maxFee);
+
+        // Outside a call the owner may cancel as usual.
+        vm.prank(address(attacker));
+        jm.cancelJob(jobId);
+        assertEq(address(attacker).balance, 1 ether - spec.maxFee);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // withdrawFees
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_withdrawFees_sendsAndEmits() public {
+        uint256 jobId = _create(1 ether);
+        vm.startPrank(taskManager);
+        jm.chargeExecution(jobId, 0.01 ether);
+        jm.chargeExecution(jobId, 0.01 ether);
+        vm.expectEmit(address(jm));
+        emit IJobManager.FeesWithdrawn(bob, 0.015 ether);
+        jm.withdrawFees(bob, 0.015 ether);
+        vm.stopPrank();
+        assertEq(bob.balance, 100 ether + 0.015 ether);
+        assertEq(jm.accruedFees(), 0.005 ether);
+        assertEq(address(jm).balance, 0.98 ether + 0.005 ether);
+    }
+
+    function test_withdrawFees_reverts() public {
+        uint256 jobId = _create(1 ether);
+        vm.prank(taskManager);
+        jm.chargeExecution(jobId, 0.01 ether);
+
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.NotTaskManager.selector, alice));
+        vm.prank(alice);
+        jm.withdrawFees(alice, 1);
+
+        vm.startPrank(taskManager);
+        vm.expectRevert(IJobManager.InputAddressZero.selector);
+        jm.withdrawFees(address(0), 1);
+
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.InsufficientFees.selector, 0.01 ether + 1, 0.01 ether));
+        jm.withdrawFees(bob, 0.01 ether + 1);
+
+        address refuser = address(new EtherRefuser());
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.TransferFailed.selector, refuser, 1));
+        jm.withdrawFees(refuser, 1);
+        vm.stopPrank();
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Views
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_executionView() public {
+        uint256 jobId = _create(2 ether);
+        (JobState memory state, bytes32 specHash, address forwarder) = jm.executionView(jobId);
+        assertEq(state.balance, 2 ether);
+        assertEq(state.maxFee, JobSpecs.MAX_FEE);
+        assertEq(uint8(state.status), uint8(JobStatus.Active));
+        assertEq(specHash, keccak256(abi.encode(_spec())));
+        assertEq(forwarder, jm.forwarderOf(jobId));
+
+        (state, specHash,) = jm.executionView(7);
+        assertEq(uint8(state.status), uint8(JobStatus.None));
+        assertEq(specHash, bytes32(0));
+    }
+
+    function test_viewsOfUnknownJob() public view {
+        assertEq(jm.jobOwner(3), address(0));
+        assertEq(jm.specHashOf(3), bytes32(0));
+        assertFalse(jm.isCurrentSpec(3, _spec()));
+        assertEq(jm.jobState(3).balance, 0);
+    }
+
+    /// The hot state is one storage slot: balance | maxFee << 96 | nextSequence << 176 | status << 240.
+    function test_jobStateIsOneSlot() public {
+        uint256 jobId = _create(1 ether);
+        vm.prank(taskManager);
+        jm.chargeTask(jobId, 41, 0);
+        vm.record();
+        jm.jobState(jobId);
+        (bytes32[] memory reads,) = vm.accesses(address(jm));
+        assertEq(reads.length, 1);
+        uint256 word = uint256(vm.load(address(jm), reads[0]));
+        // Truncating casts on purpose: each picks one field out of the packed word.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        assertEq(uint96(word), 1 ether);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        assertEq(uint80(word >> 96), JobSpecs.MAX_FEE);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        assertEq(uint64(word >> 176), 42);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        assertEq(uint8(word >> 240), uint8(JobStatus.Active));
+
+        vm.record();
+        vm.prank(taskManager);
+        jm.chargeTask(jobId, 42, 1);
+        (, bytes32[] memory writes) = vm.accesses(address(jm));
+        // The job's slot, and the pool slot (total escrow and fees), perhaps each written more than once.
+        uint256 distinct;
+        for (uint256 i; i < writes.length; ++i) {
+            bool seen;
+            for (uint256 j; j < i; ++j) {
+                if (writes[j] == writes[i]) seen = true;
+            }
+            if (!seen) ++distinct;
+        }
+        assertEq(distinct, 2);
+    }
+}

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {Test} from "forge-std/Test.sol";
+import {JobSpec, JobState, JobStatus} from "../../src/interfaces/IJobManager.sol";
+import {JobManager} from "../../src/jobs/JobManager.sol";
+import {JobSpecs} from "./JobSpecs.sol";
+
+/// @dev Drives a job manager with random valid operations and keeps ghost totals of every ether movement.
+contract JobManagerHandler is Test {
+    JobManager public immutable jm;
+    address public immutable taskManager;
+    address public immutable feeRecipient = makeAddr("feeRecipient");
+    address[] internal actors;
+    uint256[] public jobIds;
+
+    uint256 public deposited;
+    uint256 public charged;
+    uint256 public refunded;
+    uint256 public withdrawn;
+    uint64 public nextSequence;
+
+    constructor(JobManager jm_, address taskManager_) {
+        jm = jm_;
+        taskManager = taskManager_;
+        for (uint256 i; i < 3; ++i) {
+            actors.push(makeAddr(string(abi.encodePacked("actor", vm.toString(i)))));
+        }
+    }
+
+    function jobCount() external view returns (uint256) {
+        return jobIds.length;
+    }
+
+    function _actor(uint256 seed) internal view returns (address) {
+        return actors[seed % actors.length];
+    }
+
+    function _job(uint256 seed) internal view returns (uint256) {
+        return jobIds[seed % jobIds.length];
+    }
+
+    function createJob(uint256 actorSeed, uint256 deposit, uint80 maxFee) external {
+        address actor = _actor(actorSeed);
+        deposit = bound(deposit, 0, 100 ether);
+        JobSpec memory spec = JobSpecs.hourly(1, address(0xBEEF));
+        spec.maxFee = uint80(bound(maxFee, 1, 10 ether));
+        vm.deal(actor, actor.balance + deposit);
+        vm.prank(actor);
+        jobIds.push(jm.createJob{value: deposit}(spec));
+        deposited += deposit;
+    }
+
+    function topUp(uint256 actorSeed, uint256 jobSeed, uint256 amount) external {
+        if (jobIds.length == 0) return;
+        uint256 jobId = _job(jobSeed);
+        if (jm.jobState(jobId).status == JobStatus.Cancelled) return;
+        address actor = _actor(actorSeed);
+        amount = bound(amount, 1, 100 ether);
+        vm.deal(actor, actor.balance + amount);
+        vm.prank(actor);
+        jm.topUp{value: amount}(jobId);
+        deposited += amount;
+    }
+
+    function chargeExecution(uint256 jobSeed, uint256 fee) external {
+        if (jobIds.length == 0) return;
+        uint256 jobId = _job(jobSeed);
+        if (jm.jobState(jobId).status != JobStatus.Active) return;
+        vm.prank(taskManager);
+        charged += jm.chargeExecution(jobId, bound(fee, 0, 20 ether));
+    }
+
+    function chargeTask(uint256 jobSeed, uint256 fee, uint8 skip) external {
+        if (jobIds.length == 0) return;
+        uint256 jobId = _job(jobSeed);
+        JobState memory state = jm.jobState(jobId);
+        if (state.status != JobStatus.Active) return;
+        vm.prank(taskManager);
+        charged += jm.chargeTask(jobId, state.nextSequence + skip % 3, bound(fee, 0, 20 ether));
+    }
+
+    function pauseOrResume(uint256 jobSeed) external {
+        if (jobIds.length == 0) return;
+        uint256 jobId = _job(jobSeed);
+        JobStatus status = jm.jobState(jobId).status;
+        if (status == JobStatus.Cancelled) return;
+        vm.prank(jm.jobOwner(jobId));
+        if (status == JobStatus.Active) jm.pauseJob(jobId);
+        else jm.resumeJob(jobId);
+    }
+
+    function cancel(uint256 jobSeed) external {
+        if (jobIds.length == 0) return;
+        uint256 jobId = _job(jobSeed);
+        if (jm.jobState(jobId).status == JobStatus.Cancelled) return;
+        address owner = jm.jobOwner(jobId);
+        uint256 before = owner.balance;
+        vm.prank(owner);
+        uint256 refund = jm.cancelJob(jobId);
+        assertEq(owner.balance, before + refund);
+        refunded += refund;
+    }
+
+    function withdrawFees(uint256 amount) external {
+        amount = bound(amount, 0, jm.accruedFees());
+        vm.prank(taskManager);
+        jm.withdrawFees(feeRecipient, amount);
+        withdrawn += amount;
+    }
+}
