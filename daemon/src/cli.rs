@@ -43,7 +43,10 @@ pub struct DevnetArgs {
 pub fn run(cli: Cli) -> eyre::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Devnet(args) => runtime.block_on(devnet::run(&args.into(), &mut std::io::stdout())).map(|_| ()),
+        Command::Devnet(args) => match runtime.block_on(devnet::run(&args.into(), &mut std::io::stdout()))? {
+            Some(_) => Ok(()),
+            None => Err(eyre::eyre!("interrupted before the devnet walk-through finished")),
+        },
     }
 }
 

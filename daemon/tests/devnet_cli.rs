@@ -64,3 +64,33 @@ fn help_and_version() {
     let bad = Command::new(env!("CARGO_BIN_EXE_keeperd")).args(["devnet", "--keepers", "0"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// SIGTERM (as Ctrl-C) in the middle of the walk-through stops anvil and exits non-zero.
+#[test]
+fn sigterm_stops_anvil_and_exits_non_zero() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keeperd"))
+        .args(["devnet", "--deployment-file"])
+        .arg(dir.path().join("deployment.json"))
+        .env("KEEPER_ANVIL", common::anvil_binary())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let port: u16 = first.trim().rsplit(':').next().unwrap().parse().unwrap();
+    // Deploying takes dozens of transactions: the signal lands while the walk-through is running.
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(1), "{first}{rest}");
+    assert!(rest.contains("interrupted: stopping anvil"), "{first}{rest}");
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "anvil still listening on {port}");
+}
