@@ -33,10 +33,6 @@ impl NetworkConfig {
     }
 }
 
-fn step(what: &str) -> impl FnOnce(alloy::contract::Error) -> EigenLayerError + '_ {
-    move |source| EigenLayerError::Contract { step: what.to_owned(), source }
-}
-
 /// Deploys everything from the provider's wallet (which becomes every owner) and describes it.
 pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -> Result<Deployment, EigenLayerError> {
     let owner = config.core.owner;
@@ -48,10 +44,10 @@ pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -
 
     let token = StakeToken::deploy(provider, "Keeper Devnet Stake".into(), "KSTAKE".into(), owner)
         .await
-        .map_err(step("deploying StakeToken"))?;
+        .map_err(EigenLayerError::contract("deploying StakeToken"))?;
     let strategy = ERC20Strategy::deploy(provider, core.strategy_manager, *token.address())
         .await
-        .map_err(step("deploying ERC20Strategy"))?;
+        .map_err(EigenLayerError::contract("deploying ERC20Strategy"))?;
     let strategies = StrategyManager::new(core.strategy_manager, provider);
     confirm(
         "whitelisting the strategy for deposits",
@@ -61,7 +57,7 @@ pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -
 
     let service_manager = KeeperServiceManager::deploy(provider, core.allocation_manager, owner, config.max_slash_wad)
         .await
-        .map_err(step("deploying KeeperServiceManager"))?;
+        .map_err(EigenLayerError::contract("deploying KeeperServiceManager"))?;
     let key_registry = BlsKeyRegistry::deploy(
         provider,
         core.allocation_manager,
@@ -70,7 +66,7 @@ pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -
         config.minimum_weight,
     )
     .await
-    .map_err(step("deploying BlsKeyRegistry"))?;
+    .map_err(EigenLayerError::contract("deploying BlsKeyRegistry"))?;
     confirm(
         "registering the AVS in EigenLayer (metadata, keeper operator set, registrar)",
         service_manager
@@ -79,8 +75,11 @@ pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -
             .await,
     )
     .await?;
-    let operator_set_id =
-        service_manager.KEEPER_OPERATOR_SET_ID().call().await.map_err(step("reading the operator set id"))?;
+    let operator_set_id = service_manager
+        .KEEPER_OPERATOR_SET_ID()
+        .call()
+        .await
+        .map_err(EigenLayerError::contract("reading the operator set id"))?;
 
     let chain_id = provider
         .get_chain_id()
@@ -138,7 +137,7 @@ pub async fn onboard_devnet_operator<O: Provider, P: Provider>(
         .ALLOCATION_CONFIGURATION_DELAY()
         .call()
         .await
-        .map_err(step("reading ALLOCATION_CONFIGURATION_DELAY"))?;
+        .map_err(EigenLayerError::contract("reading ALLOCATION_CONFIGURATION_DELAY"))?;
     mine_blocks(operator_provider, u64::from(delay) + 1).await?;
     onboarding::allocate(operator_provider, deployment, operator, FULL_MAGNITUDE).await?;
     mine_blocks(operator_provider, 1).await?;

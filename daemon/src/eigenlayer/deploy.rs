@@ -51,20 +51,17 @@ impl CoreConfig {
     }
 }
 
-fn contract_step(step: &str) -> impl FnOnce(alloy::contract::Error) -> EigenLayerError + '_ {
-    move |source| EigenLayerError::Contract { step: step.to_owned(), source }
-}
-
 /// Deploys and initialises the core; returns the proxies' addresses.
 pub async fn deploy_core<P: Provider>(
     provider: &P,
     config: &CoreConfig,
 ) -> Result<EigenLayerAddresses, EigenLayerError> {
     let owner = config.owner;
-    let empty = *EmptyContract::deploy(provider).await.map_err(contract_step("deploying EmptyContract"))?.address();
+    let empty =
+        *EmptyContract::deploy(provider).await.map_err(EigenLayerError::contract("deploying EmptyContract"))?.address();
     let pauser_registry = *PauserRegistry::deploy(provider, vec![owner], owner)
         .await
-        .map_err(contract_step("deploying PauserRegistry"))?
+        .map_err(EigenLayerError::contract("deploying PauserRegistry"))?
         .address();
 
     let noop = Bytes::from(EmptyContract::noopCall {}.abi_encode());
@@ -80,7 +77,7 @@ pub async fn deploy_core<P: Provider>(
         // OpenZeppelin 5.6+ refuses a proxy with empty initialisation data; `noop()` is a harmless call.
         let proxy = TransparentUpgradeableProxy::deploy(provider, empty, owner, noop.clone())
             .await
-            .map_err(contract_step(&format!("deploying the {name} proxy")))?;
+            .map_err(EigenLayerError::contract(&format!("deploying the {name} proxy")))?;
         proxies.push(*proxy.address());
     }
     let [permission_controller, delegation, strategy_manager, allocation_manager, avs_directory, eigen_pod_manager] =
@@ -91,15 +88,15 @@ pub async fn deploy_core<P: Provider>(
     let version = config.version.clone();
     let pod = EigenPod::deploy(provider, eth_pos, eigen_pod_manager, 0, version.clone())
         .await
-        .map_err(contract_step("deploying EigenPod"))?;
+        .map_err(EigenLayerError::contract("deploying EigenPod"))?;
     let beacon = UpgradeableBeacon::deploy(provider, *pod.address(), owner)
         .await
-        .map_err(contract_step("deploying the EigenPod beacon"))?;
+        .map_err(EigenLayerError::contract("deploying the EigenPod beacon"))?;
 
     let implementations = [
         *PermissionController::deploy(provider, version.clone())
             .await
-            .map_err(contract_step("deploying PermissionController"))?
+            .map_err(EigenLayerError::contract("deploying PermissionController"))?
             .address(),
         *DelegationManager::deploy(
             provider,
@@ -112,11 +109,11 @@ pub async fn deploy_core<P: Provider>(
             version.clone(),
         )
         .await
-        .map_err(contract_step("deploying DelegationManager"))?
+        .map_err(EigenLayerError::contract("deploying DelegationManager"))?
         .address(),
         *StrategyManager::deploy(provider, delegation, pauser_registry, version.clone())
             .await
-            .map_err(contract_step("deploying StrategyManager"))?
+            .map_err(EigenLayerError::contract("deploying StrategyManager"))?
             .address(),
         *AllocationManager::deploy(
             provider,
@@ -128,26 +125,25 @@ pub async fn deploy_core<P: Provider>(
             version.clone(),
         )
         .await
-        .map_err(contract_step("deploying AllocationManager"))?
+        .map_err(EigenLayerError::contract("deploying AllocationManager"))?
         .address(),
         *AVSDirectory::deploy(provider, delegation, pauser_registry, version.clone())
             .await
-            .map_err(contract_step("deploying AVSDirectory"))?
+            .map_err(EigenLayerError::contract("deploying AVSDirectory"))?
             .address(),
         *EigenPodManager::deploy(provider, eth_pos, *beacon.address(), delegation, pauser_registry, version)
             .await
-            .map_err(contract_step("deploying EigenPodManager"))?
+            .map_err(EigenLayerError::contract("deploying EigenPodManager"))?
             .address(),
     ];
 
     let unpaused = U256::ZERO;
-    let owner_init = |call: Vec<u8>| Bytes::from(call);
     let initializers = [
         Bytes::new(), // PermissionController has no initializer.
-        owner_init(
+        Bytes::from(
             DelegationManager::initializeCall { initialOwner: owner, initialPausedStatus: unpaused }.abi_encode(),
         ),
-        owner_init(
+        Bytes::from(
             StrategyManager::initializeCall {
                 initialOwner: owner,
                 initialStrategyWhitelister: owner,
@@ -155,11 +151,11 @@ pub async fn deploy_core<P: Provider>(
             }
             .abi_encode(),
         ),
-        owner_init(
+        Bytes::from(
             AllocationManager::initializeCall { initialOwner: owner, initialPausedStatus: unpaused }.abi_encode(),
         ),
-        owner_init(AVSDirectory::initializeCall { initialOwner: owner, initialPausedStatus: unpaused }.abi_encode()),
-        owner_init(EigenPodManager::initializeCall { initialOwner: owner, _initPausedStatus: unpaused }.abi_encode()),
+        Bytes::from(AVSDirectory::initializeCall { initialOwner: owner, initialPausedStatus: unpaused }.abi_encode()),
+        Bytes::from(EigenPodManager::initializeCall { initialOwner: owner, _initPausedStatus: unpaused }.abi_encode()),
     ];
     let proxies =
         [permission_controller, delegation, strategy_manager, allocation_manager, avs_directory, eigen_pod_manager];
@@ -174,7 +170,7 @@ pub async fn deploy_core<P: Provider>(
             .upgradeAndCall(*proxy, implementation, init)
             .send()
             .await
-            .map_err(contract_step(&step))?
+            .map_err(EigenLayerError::contract(&step))?
             .get_receipt()
             .await
             .map_err(|source| EigenLayerError::Transaction { step: step.clone(), source })?;

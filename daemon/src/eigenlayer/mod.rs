@@ -20,3 +20,10 @@ pub enum EigenLayerError {
     #[error("{step}: {source}")]
     Rpc { step: String, source: alloy::transports::TransportError },
 }
+
+impl EigenLayerError {
+    /// Maps a contract call's error to this one, naming the step (for `map_err`).
+    pub(crate) fn contract(step: &str) -> impl FnOnce(alloy::contract::Error) -> Self + '_ {
+        move |source| Self::Contract { step: step.to_owned(), source }
+    }
+}

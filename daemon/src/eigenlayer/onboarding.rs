@@ -23,7 +23,7 @@ pub(crate) async fn confirm(
     step: &str,
     sent: Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
 ) -> Result<TransactionReceipt, EigenLayerError> {
-    let pending = sent.map_err(|source| EigenLayerError::Contract { step: step.to_owned(), source })?;
+    let pending = sent.map_err(EigenLayerError::contract(step))?;
     let receipt =
         pending.get_receipt().await.map_err(|source| EigenLayerError::Transaction { step: step.to_owned(), source })?;
     if !receipt.status() {
