@@ -1,6 +1,9 @@
 //! The keeper network daemon. Roles (scheduler, keeper, aggregator, challenger) arrive with the
-//! daemon pipeline; today it carries the devnet that shows a BLS-signed task batch verified on chain.
+//! daemon pipeline. Today: the devnet (the real EigenLayer core and our AVS on anvil, keepers
+//! onboarded through EigenLayer, a BLS-signed batch verified on chain), operator onboarding, and
+//! the embedded store with the slashing-protection record the keeper role will sign through.
 
 pub mod cli;
 pub mod devnet;
 pub mod eigenlayer;
+pub mod store;

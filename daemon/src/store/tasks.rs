@@ -1,0 +1,264 @@
+//! Tasks (`(jobId, sequence)`) through the pipeline, and the append-only history of their states.
+
+use alloy::primitives::{B256, U256};
+use keeper_shared::batch::TaskId;
+use rusqlite::{params, Row};
+
+use super::codec::{
+    enum_col, now_ms, opt_b256_col, opt_u64_col, text_enum, u256_col, u256_to_sql, u64_col, u64_to_sql,
+};
+use super::error::{Result, StoreError};
+use super::{ReadTx, WriteTx};
+
+const TABLE: &str = "tasks";
+const HISTORY: &str = "task_history";
+
+text_enum! {
+    /// Where a task is in the pipeline.
+    pub enum TaskState {
+        /// Derived from its job's trigger; waiting to be executed.
+        Due => "due",
+        /// Executed at its reference block; the response hash is known.
+        Executed => "executed",
+        /// This keeper signed a batch containing it.
+        Signed => "signed",
+        /// (Aggregator) put in a batch proposal.
+        Proposed => "proposed",
+        /// (Aggregator) its batch was sent to the task manager.
+        Submitted => "submitted",
+        /// Performed on chain.
+        Performed => "performed",
+        /// Gave up on it (execution error, reverted submission past retries).
+        Failed => "failed",
+        /// Left out of a batch (disputed leaf, expired); it may be proposed again.
+        Dropped => "dropped",
+    }
+}
+
+/// When a task is due: at a time, at a block, or both (at least one is set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TaskDue {
+    pub at_ms: Option<i64>,
+    pub block: Option<u64>,
+}
+
+/// One task as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRecord {
+    pub task: TaskId,
+    pub state: TaskState,
+    pub due: TaskDue,
+    pub response_hash: Option<B256>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// One entry of a task's history. `from` is `None` for the entry that created the task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskTransition {
+    pub from: Option<TaskState>,
+    pub to: TaskState,
+    pub at_ms: i64,
+    pub detail: Option<String>,
+}
+
+/// A page of tasks; pass `next` as `after` to get the following page (`None`: no more).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskPage {
+    pub tasks: Vec<TaskRecord>,
+    pub next: Option<TaskId>,
+}
+
+const COLUMNS: &str = "job_id, sequence, state, due_at_ms, due_block, response_hash, created_at_ms, updated_at_ms";
+
+fn decode(row: &Row<'_>) -> Result<TaskRecord> {
+    Ok(TaskRecord {
+        task: TaskId { job_id: u256_col(row, TABLE, "job_id")?, sequence: u64_col(row, TABLE, "sequence")? },
+        state: enum_col(row, TABLE, "state", TaskState::from_db)?,
+        due: TaskDue { at_ms: row.get("due_at_ms")?, block: opt_u64_col(row, TABLE, "due_block")? },
+        response_hash: opt_b256_col(row, TABLE, "response_hash")?,
+        created_at_ms: row.get("created_at_ms")?,
+        updated_at_ms: row.get("updated_at_ms")?,
+    })
+}
+
+fn page(mut rows: rusqlite::Rows<'_>, limit: u32) -> Result<TaskPage> {
+    let mut tasks = Vec::new();
+    while let Some(row) = rows.next()? {
+        tasks.push(decode(row)?);
+    }
+    let full = u32::try_from(tasks.len()).is_ok_and(|len| len == limit);
+    let next = if full { tasks.last().map(|t| t.task) } else { None };
+    Ok(TaskPage { tasks, next })
+}
+
+fn sequence_to_sql(sequence: u64) -> Result<i64> {
+    u64_to_sql(TABLE, "sequence", sequence)
+}
+
+fn task_key(task: TaskId) -> String {
+    format!("job {} sequence {}", task.job_id, task.sequence)
+}
+
+impl ReadTx<'_> {
+    pub fn task(&self, task: TaskId) -> Result<Option<TaskRecord>> {
+        let mut stmt =
+            self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM tasks WHERE job_id = ?1 AND sequence = ?2"))?;
+        let mut rows = stmt.query(params![u256_to_sql(task.job_id), sequence_to_sql(task.sequence)?])?;
+        rows.next()?.map(decode).transpose()
+    }
+
+    /// Up to `limit` tasks in `state`, in task id order, after `after` (keyset pagination: stable
+    /// while tasks change state, and as cheap on the last page as on the first).
+    pub fn tasks_in_state(&self, state: TaskState, after: Option<TaskId>, limit: u32) -> Result<TaskPage> {
+        match after {
+            None => {
+                let mut stmt = self.conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM tasks WHERE state = ?1 ORDER BY job_id, sequence LIMIT ?2"
+                ))?;
+                let rows = stmt.query(params![state.as_str(), limit])?;
+                page(rows, limit)
+            }
+            Some(after) => {
+                let mut stmt = self.conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM tasks WHERE state = ?1 AND (job_id, sequence) > (?2, ?3)
+                     ORDER BY job_id, sequence LIMIT ?4"
+                ))?;
+                let rows = stmt.query(params![
+                    state.as_str(),
+                    u256_to_sql(after.job_id),
+                    sequence_to_sql(after.sequence)?,
+                    limit
+                ])?;
+                page(rows, limit)
+            }
+        }
+    }
+
+    /// Up to `limit` tasks of `job_id` with a sequence above `after_sequence`, in sequence order.
+    pub fn tasks_of_job(&self, job_id: U256, after_sequence: Option<u64>, limit: u32) -> Result<TaskPage> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM tasks WHERE job_id = ?1 AND sequence > ?2 ORDER BY sequence LIMIT ?3"
+        ))?;
+        let after = after_sequence.map(sequence_to_sql).transpose()?.unwrap_or(-1);
+        let rows = stmt.query(params![u256_to_sql(job_id), after, limit])?;
+        page(rows, limit)
+    }
+
+    /// Every state `task` went through, oldest first.
+    pub fn task_history(&self, task: TaskId) -> Result<Vec<TaskTransition>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT from_state, to_state, at_ms, detail FROM task_history
+             WHERE job_id = ?1 AND sequence = ?2 ORDER BY id",
+        )?;
+        let mut rows = stmt.query(params![u256_to_sql(task.job_id), sequence_to_sql(task.sequence)?])?;
+        let mut history = Vec::new();
+        while let Some(row) = rows.next()? {
+            let from: Option<String> = row.get("from_state")?;
+            let from = from
+                .map(|text| {
+                    TaskState::from_db(&text)
+                        .ok_or_else(|| StoreError::invalid(HISTORY, "from_state", format!("unknown value {text:?}")))
+                })
+                .transpose()?;
+            history.push(TaskTransition {
+                from,
+                to: enum_col(row, HISTORY, "to_state", TaskState::from_db)?,
+                at_ms: row.get("at_ms")?,
+                detail: row.get("detail")?,
+            });
+        }
+        Ok(history)
+    }
+
+    /// How many tasks are in each state (states with none are left out).
+    pub fn task_counts(&self) -> Result<Vec<(TaskState, u64)>> {
+        let mut stmt = self.conn.prepare_cached("SELECT state, count(*) AS n FROM tasks GROUP BY state")?;
+        let mut rows = stmt.query([])?;
+        let mut counts = Vec::new();
+        while let Some(row) = rows.next()? {
+            counts.push((enum_col(row, TABLE, "state", TaskState::from_db)?, u64_col(row, TABLE, "n")?));
+        }
+        Ok(counts)
+    }
+}
+
+impl WriteTx<'_> {
+    /// Records a newly due task in state [`TaskState::Due`], with its first history entry.
+    /// Returns `false` (and changes nothing) if the task is already known. Its job must be cached.
+    pub fn insert_task(&self, task: TaskId, due: TaskDue) -> Result<bool> {
+        if due.at_ms.is_none() && due.block.is_none() {
+            return Err(StoreError::invalid(TABLE, "due_at_ms", "a task is due at a time, a block, or both"));
+        }
+        let now = now_ms();
+        let (job, sequence) = (u256_to_sql(task.job_id), sequence_to_sql(task.sequence)?);
+        let due_block = due.block.map(|b| u64_to_sql(TABLE, "due_block", b)).transpose()?;
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO tasks (job_id, sequence, state, due_at_ms, due_block, created_at_ms, updated_at_ms)
+                 VALUES (?1, ?2, 'due', ?3, ?4, ?5, ?5) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![job, sequence, due.at_ms, due_block, now])?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        self.append_history(task, None, TaskState::Due, now, None)?;
+        Ok(true)
+    }
+
+    /// Moves `task` to `to`, setting its response hash if given, and appends the change to its
+    /// history. Returns the state it left. The pipeline decides which moves make sense; the store
+    /// only keeps the record.
+    pub fn transition_task(
+        &self,
+        task: TaskId,
+        to: TaskState,
+        response_hash: Option<B256>,
+        detail: Option<&str>,
+    ) -> Result<TaskState> {
+        let current = self.task(task)?.ok_or_else(|| StoreError::NotFound { table: TABLE, key: task_key(task) })?;
+        let now = now_ms();
+        self.conn
+            .prepare_cached(
+                "UPDATE tasks SET state = ?3, response_hash = coalesce(?4, response_hash), updated_at_ms = ?5
+                 WHERE job_id = ?1 AND sequence = ?2",
+            )?
+            .execute(params![
+                u256_to_sql(task.job_id),
+                sequence_to_sql(task.sequence)?,
+                to.as_str(),
+                response_hash.as_ref().map(B256::as_slice),
+                now
+            ])?;
+        self.append_history(task, Some(current.state), to, now, detail)?;
+        Ok(current.state)
+    }
+
+    fn append_history(
+        &self,
+        task: TaskId,
+        from: Option<TaskState>,
+        to: TaskState,
+        at_ms: i64,
+        detail: Option<&str>,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO task_history (job_id, sequence, from_state, to_state, at_ms, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                u256_to_sql(task.job_id),
+                sequence_to_sql(task.sequence)?,
+                from.map(TaskState::as_str),
+                to.as_str(),
+                at_ms,
+                detail
+            ])?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

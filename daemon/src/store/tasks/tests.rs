@@ -1,0 +1,112 @@
+use super::*;
+use crate::store::tests::job;
+use crate::store::Store;
+
+fn id(job: u64, sequence: u64) -> TaskId {
+    TaskId { job_id: U256::from(job), sequence }
+}
+
+fn store_with_jobs(jobs: &[u64]) -> Store {
+    let mut store = Store::open_in_memory().unwrap();
+    store
+        .write(|tx| {
+            for &j in jobs {
+                tx.upsert_job(&job(j))?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    store
+}
+
+#[test]
+fn a_task_keeps_the_history_of_its_states() {
+    let mut store = store_with_jobs(&[1]);
+    let task = id(1, 7);
+    let response = B256::repeat_byte(0xab);
+    store
+        .write(|tx| {
+            assert!(tx.insert_task(task, TaskDue { at_ms: Some(60_000), block: Some(12) })?);
+            assert!(!tx.insert_task(task, TaskDue { at_ms: Some(1), block: None })?, "already known");
+            assert_eq!(tx.transition_task(task, TaskState::Executed, Some(response), Some("ok"))?, TaskState::Due);
+            assert_eq!(tx.transition_task(task, TaskState::Signed, None, Some("batch 0x01"))?, TaskState::Executed);
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+
+    let record = store.read(|r| r.task(task)).unwrap().unwrap();
+    assert_eq!(record.state, TaskState::Signed);
+    assert_eq!(record.response_hash, Some(response), "a transition without a hash keeps the one set");
+    assert_eq!(record.due, TaskDue { at_ms: Some(60_000), block: Some(12) }, "the second insert changed nothing");
+
+    let history = store.read(|r| r.task_history(task)).unwrap();
+    let steps: Vec<_> = history.iter().map(|t| (t.from, t.to, t.detail.as_deref())).collect();
+    assert_eq!(
+        steps,
+        vec![
+            (None, TaskState::Due, None),
+            (Some(TaskState::Due), TaskState::Executed, Some("ok")),
+            (Some(TaskState::Executed), TaskState::Signed, Some("batch 0x01")),
+        ]
+    );
+    assert!(history.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
+    assert!(store.read(|r| r.task_history(id(1, 8))).unwrap().is_empty());
+}
+
+#[test]
+fn transitions_of_unknown_tasks_and_dueless_tasks_are_refused() {
+    let mut store = store_with_jobs(&[1]);
+    let missing = store.write(|tx| tx.transition_task(id(1, 1), TaskState::Executed, None, None));
+    assert!(matches!(missing, Err(StoreError::NotFound { table: "tasks", .. })), "{missing:?}");
+    let dueless = store.write(|tx| tx.insert_task(id(1, 1), TaskDue::default()));
+    assert!(matches!(dueless, Err(StoreError::InvalidValue { .. })), "{dueless:?}");
+}
+
+#[test]
+fn tasks_by_state_page_by_key() {
+    let mut store = store_with_jobs(&[1, 2, 300]);
+    store
+        .write(|tx| {
+            for job in [1u64, 2, 300] {
+                for sequence in 0..5 {
+                    tx.insert_task(id(job, sequence), TaskDue { at_ms: None, block: Some(sequence) })?;
+                    if sequence % 2 == 1 {
+                        tx.transition_task(id(job, sequence), TaskState::Executed, None, None)?;
+                    }
+                }
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.read(|r| r.tasks_in_state(TaskState::Due, after, 4)).unwrap();
+        assert!(page.tasks.len() <= 4);
+        seen.extend(page.tasks.iter().map(|t| t.task));
+        // A task leaving the state between pages does not shift the next page (keyset, not OFFSET).
+        if let Some(first) = page.tasks.first() {
+            store.write(|tx| tx.transition_task(first.task, TaskState::Executed, None, None)).unwrap();
+        }
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let expected: Vec<_> =
+        [1u64, 2, 300].iter().flat_map(|&job| [0u64, 2, 4].into_iter().map(move |s| id(job, s))).collect();
+    assert_eq!(seen, expected, "every due task exactly once, in (job id, sequence) order");
+
+    let counts = store.read(|r| r.task_counts()).unwrap();
+    let due = counts.iter().find(|(s, _)| *s == TaskState::Due).map(|(_, n)| *n);
+    let executed = counts.iter().find(|(s, _)| *s == TaskState::Executed).map(|(_, n)| *n);
+    assert_eq!(due.unwrap_or(0) + executed.unwrap_or(0), 15);
+
+    let of_job = store.read(|r| r.tasks_of_job(U256::from(2), None, 3)).unwrap();
+    assert_eq!(of_job.tasks.iter().map(|t| t.task.sequence).collect::<Vec<_>>(), vec![0, 1, 2]);
+    assert_eq!(of_job.next, Some(id(2, 2)));
+    let rest = store.read(|r| r.tasks_of_job(U256::from(2), Some(2), 3)).unwrap();
+    assert_eq!(rest.tasks.iter().map(|t| t.task.sequence).collect::<Vec<_>>(), vec![3, 4]);
+    assert_eq!(rest.next, None);
+}
