@@ -44,11 +44,14 @@ pub async fn run(config: &DevnetConfig, out: &mut impl Write) -> eyre::Result<Op
     if config.keepers == 0 || config.keepers >= ANVIL_ACCOUNTS {
         return Err(eyre!("keepers: must be between 1 and {}", ANVIL_ACCOUNTS - 1));
     }
+    // Handlers first: a signal that arrives once anvil runs must reach us, not kill us with anvil orphaned.
+    let mut shutdown = ShutdownSignals::install()?;
     let anvil = start_anvil(&config.anvil)?;
     writeln!(out, "anvil: chain {} listening on {}", anvil.chain_id(), anvil.endpoint())?;
+    out.flush()?;
     let outcome = tokio::select! {
         report = walk_through(&anvil, config, out) => Some(report?),
-        () = shutdown_signal() => None,
+        () = shutdown.recv() => None,
     };
     match &outcome {
         Some(_) => writeln!(out, "done: stopping anvil")?,
@@ -120,17 +123,25 @@ async fn walk_through(
     run_batch_demo(anvil, &keys, config.tasks, out).await
 }
 
-/// Resolves on Ctrl-C or SIGTERM, so that the devnet's children are stopped before exiting.
-async fn shutdown_signal() {
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// SIGINT (Ctrl-C) and SIGTERM, caught so that the devnet's children are stopped before exiting.
+struct ShutdownSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> eyre::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt()).wrap_err("installing the SIGINT handler")?,
+            terminate: signal(SignalKind::terminate()).wrap_err("installing the SIGTERM handler")?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
     }
 }
