@@ -1,0 +1,825 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.30;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {BLS12381} from "../libraries/BLS12381.sol";
+import {BatchDigest} from "../libraries/BatchDigest.sol";
+import {IBlsKeyRegistry} from "../interfaces/IBlsKeyRegistry.sol";
+import {
+    IJobManager,
+    JobSpec,
+    JobState,
+    JobStatus,
+    Trigger,
+    TriggerKind,
+    ActionKind
+} from "../interfaces/IJobManager.sol";
+import {
+    ITaskManager,
+    BatchHeader,
+    TaskInput,
+    NonSigners,
+    BatchRecord,
+    SkipReason,
+    SignedLeaf,
+    BatchClaim
+} from "../interfaces/ITaskManager.sol";
+import {JobSchedule} from "../jobs/JobSchedule.sol";
+import {KeeperServiceManager} from "../avs/KeeperServiceManager.sol";
+
+/// @title TaskManager
+/// @notice Accepts batches of keeper task responses, each signed once by the keeper set with a BLS aggregate
+/// signature, and performs every task of a batch exactly once through its job's forwarder, charging the job's escrow.
+///
+/// A batch is a Merkle root over `(jobId, sequence, responseHash)` leaves for one reference block (docs/protocol.md);
+/// the signers sign its EIP-712 `TaskBatch` digest with this contract as verifying contract. One pairing check covers
+/// the whole batch: the signers' key is the registry's aggregate key at the reference block minus the non-signers'
+/// keys, which the submitter lists; the signers' weight is the total weight at that block minus the non-signers'.
+///
+/// Fees: a performed task is charged `gasUsed * tx.gasprice + premium`, capped by the job's `maxFee` and balance. The
+/// gas part (at most what was charged) reimburses the submitter; the rest (the premium) is shared by the batch's
+/// signers by weight. A task signed with `execute = false` ("checked, nothing to do") calls nothing and charges
+/// nothing, but consumes its sequence. Rewards are not written per signer: each accepted batch stores one slot, the
+/// hash of its `BatchRecord`, and every account claims its share of the batches it wants, in batch order, by handing
+/// the records back (`claimRewards`). Invariant: the job manager's fee pool = `totalCredited - totalClaimed`, of
+/// which every account's claimable share is a part (the remainder is rounding dust).
+///
+/// Slashable offences: signing a batch that holds a task not due at the reference block, or a response that cannot
+/// be right for the job's action (the batch is accepted, the task skipped, and the leaf kept in the record so that
+/// `challengeInvalidResponse` can slash the signers during the challenge window); and signing two responses for one
+/// task (`challengeEquivocation`, with both signatures and a Merkle proof of each leaf).
+/// @dev Exactly-once rests on the job manager's watermark (`chargeTask` advances `nextSequence` past the task) and on
+/// the reentrancy guard: the task's call is made before its charge (the fee depends on the gas it used), and while it
+/// runs, neither this contract's entry points nor the job manager's owner operations and `forward` can be entered.
+contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
+    // ---------------------------------------------------------------------------------------------------------
+    // Constants and bounds
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice Denominator of `quorumBps`.
+    uint16 public constant BPS = 10_000;
+    /// @notice Lowest quorum the owner may set: more than half the weight must never be optional.
+    uint16 public constant MIN_QUORUM_BPS = 5_000;
+    /// @notice Highest quorum (all the weight).
+    uint16 public constant MAX_QUORUM_BPS = 10_000;
+    /// @notice Highest premium per performed task, in wei.
+    uint96 public constant MAX_PREMIUM = 0.01 ether;
+    /// @notice Oldest reference block allowed, in blocks: `blockhash` knows only the last 256.
+    uint16 public constant MAX_REFERENCE_AGE = 256;
+    /// @notice Shortest challenge window, in blocks.
+    uint32 public constant MIN_CHALLENGE_WINDOW = 1;
+    /// @notice Longest challenge window, in blocks (two weeks of 12-second blocks).
+    uint32 public constant MAX_CHALLENGE_WINDOW = 100_800;
+    /// @notice 100% in EigenLayer's slashing units.
+    uint64 public constant WAD = 1e18;
+
+    /// @notice The quorum at deployment: two thirds of the weight.
+    uint16 public constant DEFAULT_QUORUM_BPS = 6_667;
+    /// @notice The maximum reference age at deployment.
+    uint16 public constant DEFAULT_MAX_REFERENCE_AGE = 64;
+    /// @notice The challenge window at deployment (a day of 12-second blocks).
+    uint32 public constant DEFAULT_CHALLENGE_WINDOW = 7_200;
+    /// @notice The share slashed for equivocation at deployment.
+    uint64 public constant DEFAULT_EQUIVOCATION_SLASH_WAD = 0.1e18;
+    /// @notice The share slashed for signing an invalid response at deployment.
+    uint64 public constant DEFAULT_INVALID_RESPONSE_SLASH_WAD = 0.05e18;
+
+    /// @notice `performUpkeep(bytes)`: the only call a Chainlink-style job may make.
+    bytes4 public constant PERFORM_UPKEEP_SELECTOR = 0x4585e33b;
+
+    /// @dev Tag of equivocation offences in `_slashed`.
+    bytes32 private constant EQUIVOCATION_TAG = keccak256("KeeperNetwork.Equivocation");
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Immutables
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice The key registry: keys, aggregate key and weights by block.
+    IBlsKeyRegistry public immutable registry;
+    /// @notice The job manager: specs, escrow, forwarders, the exactly-once watermark and the fee pool.
+    IJobManager public immutable jobManager;
+    /// @notice The service manager, through which challenges slash.
+    KeeperServiceManager public immutable serviceManager;
+
+    /// @dev The domain separator for the chain id at deployment; recomputed if the chain id changes (a fork).
+    bytes32 private immutable _cachedDomainSeparator;
+    uint256 private immutable _cachedChainId;
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Storage
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev Settings read on every batch, in one slot.
+    struct Config {
+        uint16 quorumBps;
+        uint16 maxReferenceAge;
+        uint32 challengeWindowBlocks;
+        uint96 premium;
+        uint64 equivocationSlashWad;
+    }
+
+    /// @dev slot 2 (slots 0 and 1 are Ownable2Step's owner and pending owner).
+    Config private _config;
+    /// @dev slot 3: batches accepted so far (the next batch index) and all rewards credited, written once per batch.
+    uint64 private _batchCount;
+    uint192 private _totalCredited;
+    /// @dev slot 4: the share slashed for an invalid response, and all rewards claimed.
+    uint64 private _invalidResponseSlashWad;
+    uint192 private _totalClaimed;
+    /// @dev slot 5: batch digest => keccak256(abi.encode(BatchRecord)); zero for a digest never accepted.
+    mapping(bytes32 digest => bytes32 recordHash) private _batchRecords;
+    /// @dev slot 6: the first batch index each account may still claim.
+    mapping(address claimant => uint64 batchIndex) private _nextClaimable;
+    /// @dev slot 7: offence => operator => slashed (offence = batch digest, or an equivocation id).
+    mapping(bytes32 offence => mapping(address operator => bool)) private _slashed;
+
+    /// @dev What `respondToBatch` learns while verifying a batch and accumulates over its tasks.
+    struct BatchContext {
+        bytes32 root;
+        bytes32[] nonSignerHashes;
+        uint256 signedWeight;
+        uint256 totalWeight;
+        uint256 submitterReward;
+        uint256 signerReward;
+        bytes32 invalidLeaf;
+    }
+
+    /// @param registry_ The key registry.
+    /// @param jobManager_ The job manager (its task manager must be set to this contract).
+    /// @param serviceManager_ The service manager (must make this contract a slasher for challenges to work).
+    /// @param initialOwner Who sets quorum, premium, reference age, challenge window and slashing shares.
+    constructor(
+        IBlsKeyRegistry registry_,
+        IJobManager jobManager_,
+        KeeperServiceManager serviceManager_,
+        address initialOwner
+    ) Ownable(initialOwner) {
+        if (
+            address(registry_) == address(0) || address(jobManager_) == address(0)
+                || address(serviceManager_) == address(0)
+        ) revert InputAddressZero();
+        registry = registry_;
+        jobManager = jobManager_;
+        serviceManager = serviceManager_;
+        _cachedChainId = block.chainid;
+        _cachedDomainSeparator = BatchDigest.domainSeparator(block.chainid, address(this));
+        _setQuorumBps(DEFAULT_QUORUM_BPS);
+        _setMaxReferenceAge(DEFAULT_MAX_REFERENCE_AGE);
+        _setChallengeWindow(DEFAULT_CHALLENGE_WINDOW);
+        _setSlashWads(DEFAULT_EQUIVOCATION_SLASH_WAD, DEFAULT_INVALID_RESPONSE_SLASH_WAD);
+        emit PremiumSet(0, 0);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Batches
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ITaskManager
+    function respondToBatch(
+        BatchHeader calldata header,
+        TaskInput[] calldata tasks,
+        NonSigners calldata nonSigners,
+        bytes calldata signatureG2
+    ) external nonReentrant returns (bytes32 digest) {
+        Config memory config = _config;
+        bytes32[] memory leaves;
+        BatchContext memory context;
+        (digest, leaves, context) = _verifyBatch(header, tasks, nonSigners.pubkeys, signatureG2, config);
+
+        // The batch is marked before any call that changes state, so it can never be accepted twice; the mark is
+        // replaced by the record's hash once the fees are known (a write to a slot already written this
+        // transaction costs 100 gas).
+        _batchRecords[digest] = bytes32(uint256(1));
+
+        uint32 referenceBlock = header.referenceBlockNumber;
+        for (uint256 i; i < tasks.length; ++i) {
+            // Nothing a task allocates outlives it, so its memory is released after it: a batch's memory stays the
+            // size of one task's instead of growing (and costing quadratically) with the batch.
+            uint256 freeMemory;
+            assembly ("memory-safe") {
+                freeMemory := mload(0x40)
+            }
+            _runTask(tasks[i], leaves[i], referenceBlock, digest, config.premium, context);
+            assembly ("memory-safe") {
+                mstore(0x40, freeMemory)
+            }
+        }
+        _recordBatch(digest, header, tasks.length, context);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Rewards
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ITaskManager
+    /// @dev The signer share of a batch is `signerReward * weight / signedWeight` with the claimant's weight at the
+    /// reference block; it is zero for an account without weight then or listed as a non-signer. Shares are rounded
+    /// down, so they never add up to more than the batch's `signerReward`. An empty list claims nothing and changes
+    /// nothing.
+    function claimRewards(BatchClaim[] calldata claims, address to) external nonReentrant returns (uint256 amount) {
+        if (to == address(0)) revert InputAddressZero();
+        uint256 count = claims.length;
+        if (count == 0) return 0;
+        uint64 next = _nextClaimable[msg.sender];
+        bytes32 ownPubkeyHash = registry.pubkeyHashOf(msg.sender);
+        for (uint256 i; i < count; ++i) {
+            BatchClaim calldata claim = claims[i];
+            BatchRecord calldata record = claim.record;
+            if (record.batchIndex < next) revert ClaimOutOfOrder(record.batchIndex, next);
+            if (keccak256(abi.encode(record)) != _batchRecords[claim.digest]) revert BatchRecordMismatch(claim.digest);
+            if (record.submitter == msg.sender) amount += record.submitterReward;
+            if (ownPubkeyHash != bytes32(0) && record.signerReward != 0) {
+                amount += _signerShare(claim, ownPubkeyHash);
+            }
+            next = record.batchIndex + 1;
+        }
+        _nextClaimable[msg.sender] = next;
+        // Every claim is a part of what was credited, so the total stays below _totalCredited, a uint192.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _totalClaimed += uint192(amount);
+        emit RewardsClaimed(msg.sender, to, amount, claims[0].record.batchIndex, next - 1);
+        if (amount != 0) jobManager.withdrawFees(to, amount);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Challenges
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ITaskManager
+    /// @dev Each signature is checked on its own against the operator's registered key, over the digest of the batch
+    /// root folded from the leaf and its proof, in this contract's domain. No window applies: a signature is
+    /// evidence for as long as EigenLayer lets the operator be slashed. One slash per operator and task.
+    function challengeEquivocation(
+        address operator,
+        uint256 jobId,
+        uint64 sequence,
+        SignedLeaf calldata a,
+        SignedLeaf calldata b
+    ) external nonReentrant {
+        if (a.responseHash == b.responseHash) revert SameResponse(a.responseHash);
+        if (registry.pubkeyHashOf(operator) == bytes32(0)) revert UnknownOperator(operator);
+        BLS12381.G1Point memory pubkey = registry.pubkeyOf(operator);
+        bytes32 digestA = _checkSignedLeaf(operator, pubkey, jobId, sequence, a);
+        bytes32 digestB = _checkSignedLeaf(operator, pubkey, jobId, sequence, b);
+
+        bytes32 offence = keccak256(abi.encode(EQUIVOCATION_TAG, jobId, sequence));
+        if (_slashed[offence][operator]) revert AlreadySlashed(operator, offence);
+        _slashed[offence][operator] = true;
+        uint64 wad = _config.equivocationSlashWad;
+        emit EquivocationProven(
+            operator, jobId, sequence, digestA, digestB, a.responseHash, b.responseHash, wad, msg.sender
+        );
+        serviceManager.slashOperator(operator, wad, "keeper: equivocation");
+    }
+
+    /// @inheritdoc ITaskManager
+    /// @dev A signer is an operator with weight at the reference block (so its key was in the aggregate) whose key
+    /// is not among the non-signers. One slash per operator and batch.
+    function challengeInvalidResponse(
+        bytes32 digest,
+        BatchRecord calldata record,
+        bytes32[] calldata nonSignerPubkeyHashes,
+        address[] calldata operators
+    ) external nonReentrant {
+        if (keccak256(abi.encode(record)) != _batchRecords[digest]) {
+            revert BatchRecordMismatch(digest);
+        }
+        if (record.invalidLeaf == bytes32(0)) revert NoInvalidResponse(digest);
+        uint256 closes = uint256(record.submittedBlock) + _config.challengeWindowBlocks;
+        if (block.number > closes) revert ChallengeWindowClosed(digest, closes);
+        if (keccak256(abi.encodePacked(nonSignerPubkeyHashes)) != record.nonSignersHash) {
+            revert NonSignersMismatch(digest);
+        }
+        uint64 wad = _invalidResponseSlashWad;
+        for (uint256 i; i < operators.length; ++i) {
+            address operator = operators[i];
+            if (!_signed(operator, record.referenceBlockNumber, nonSignerPubkeyHashes)) {
+                revert NotASigner(operator, digest);
+            }
+            if (_slashed[digest][operator]) revert AlreadySlashed(operator, digest);
+            _slashed[digest][operator] = true;
+            emit InvalidResponseProven(operator, digest, record.invalidLeaf, wad, msg.sender);
+            serviceManager.slashOperator(operator, wad, "keeper: invalid response");
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Owner
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice Sets the share of the set's weight that must sign a batch.
+    /// @dev Only the owner.
+    /// @param quorumBps_ The quorum in basis points, `MIN_QUORUM_BPS`..`MAX_QUORUM_BPS`.
+    function setQuorumBps(uint16 quorumBps_) external onlyOwner {
+        _setQuorumBps(quorumBps_);
+    }
+
+    /// @notice Sets the premium charged per performed task on top of its gas.
+    /// @dev Only the owner.
+    /// @param premium_ The premium in wei, at most `MAX_PREMIUM`.
+    function setPremium(uint96 premium_) external onlyOwner {
+        if (premium_ > MAX_PREMIUM) revert InvalidPremium(premium_);
+        emit PremiumSet(_config.premium, premium_);
+        _config.premium = premium_;
+    }
+
+    /// @notice Sets how many blocks old a batch's reference block may be when it is submitted.
+    /// @dev Only the owner.
+    /// @param maxReferenceAge_ The age in blocks, 1..`MAX_REFERENCE_AGE`.
+    function setMaxReferenceAge(uint16 maxReferenceAge_) external onlyOwner {
+        _setMaxReferenceAge(maxReferenceAge_);
+    }
+
+    /// @notice Sets for how many blocks after its acceptance a batch can be challenged.
+    /// @dev Only the owner. Applies to batches already accepted too. Keep it below EigenLayer's deallocation delay, so
+    /// that stake which signed a batch is still slashable when the batch is challenged.
+    /// @param challengeWindowBlocks_ The window, `MIN_CHALLENGE_WINDOW`..`MAX_CHALLENGE_WINDOW`.
+    function setChallengeWindow(uint32 challengeWindowBlocks_) external onlyOwner {
+        _setChallengeWindow(challengeWindowBlocks_);
+    }
+
+    /// @notice Sets the shares of stake slashed per offence.
+    /// @dev Only the owner. Each must be 1..1e18, and the service manager also caps them at its `maxSlashWad`.
+    /// @param equivocationWad The share for equivocation.
+    /// @param invalidResponseWad The share for signing a batch with an invalid response.
+    function setSlashWads(uint64 equivocationWad, uint64 invalidResponseWad) external onlyOwner {
+        _setSlashWads(equivocationWad, invalidResponseWad);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Views
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @inheritdoc ITaskManager
+    function batchDigest(BatchHeader calldata header, bytes32 root) external view returns (bytes32) {
+        return
+            BatchDigest.taskBatchDigest(
+                _domainSeparator(), header.referenceBlockNumber, header.referenceBlockHash, root
+            );
+    }
+
+    /// @inheritdoc ITaskManager
+    function batchRecordHash(bytes32 digest) external view returns (bytes32) {
+        return _batchRecords[digest];
+    }
+
+    /// @inheritdoc ITaskManager
+    function nextClaimableBatch(address claimant) external view returns (uint64) {
+        return _nextClaimable[claimant];
+    }
+
+    /// @notice The EIP-712 domain separator of batch digests: name "KeeperNetwork", version "1", this chain, this
+    /// contract.
+    /// @return The domain separator.
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparator();
+    }
+
+    /// @notice The response hash keepers sign for a task: keccak256(abi.encode(execute, callData)).
+    /// @param execute Whether the task's call is to be made.
+    /// @param callData What the forwarder sends to the target.
+    /// @return The response hash.
+    function responseHash(bool execute, bytes calldata callData) external pure returns (bytes32) {
+        return keccak256(abi.encode(execute, callData));
+    }
+
+    /// @notice The share of the set's weight that must sign, in basis points.
+    /// @return The quorum.
+    function quorumBps() external view returns (uint16) {
+        return _config.quorumBps;
+    }
+
+    /// @notice How many blocks old a reference block may be.
+    /// @return The age.
+    function maxReferenceAge() external view returns (uint16) {
+        return _config.maxReferenceAge;
+    }
+
+    /// @notice For how many blocks after acceptance a batch can be challenged.
+    /// @return The window.
+    function challengeWindowBlocks() external view returns (uint32) {
+        return _config.challengeWindowBlocks;
+    }
+
+    /// @notice The premium per performed task, in wei.
+    /// @return The premium.
+    function premium() external view returns (uint96) {
+        return _config.premium;
+    }
+
+    /// @notice The share of stake slashed for equivocation (wad).
+    /// @return The share.
+    function equivocationSlashWad() external view returns (uint64) {
+        return _config.equivocationSlashWad;
+    }
+
+    /// @notice The share of stake slashed for signing a batch with an invalid response (wad).
+    /// @return The share.
+    function invalidResponseSlashWad() external view returns (uint64) {
+        return _invalidResponseSlashWad;
+    }
+
+    /// @notice The number of batches accepted (the next batch's index).
+    /// @return The count.
+    function batchCount() external view returns (uint64) {
+        return _batchCount;
+    }
+
+    /// @notice All rewards credited to batches (submitter and signer parts), in wei.
+    /// @return The total.
+    function totalCredited() external view returns (uint256) {
+        return _totalCredited;
+    }
+
+    /// @notice All rewards claimed, in wei.
+    /// @return The total.
+    function totalClaimed() external view returns (uint256) {
+        return _totalClaimed;
+    }
+
+    /// @notice Whether `operator` was slashed for `offence` (a batch digest, or `equivocationId(jobId, sequence)`).
+    /// @param offence The offence.
+    /// @param operator The operator.
+    /// @return True if slashed.
+    function isSlashed(bytes32 offence, address operator) external view returns (bool) {
+        return _slashed[offence][operator];
+    }
+
+    /// @notice The offence id of an equivocation on task (`jobId`, `sequence`).
+    /// @param jobId The job.
+    /// @param sequence The task.
+    /// @return The id.
+    function equivocationId(uint256 jobId, uint64 sequence) external pure returns (bytes32) {
+        return keccak256(abi.encode(EQUIVOCATION_TAG, jobId, sequence));
+    }
+
+    /// @notice What `claimRewards` would pay `claimant` for `claims`, without claiming.
+    /// @dev Reverts as `claimRewards` would on a record, order or non-signer list that does not check out.
+    /// @param claimant The account.
+    /// @param claims The batches.
+    /// @return amount The wei.
+    function claimableRewards(address claimant, BatchClaim[] calldata claims) external view returns (uint256 amount) {
+        uint64 next = _nextClaimable[claimant];
+        bytes32 ownPubkeyHash = registry.pubkeyHashOf(claimant);
+        for (uint256 i; i < claims.length; ++i) {
+            BatchRecord calldata record = claims[i].record;
+            if (record.batchIndex < next) revert ClaimOutOfOrder(record.batchIndex, next);
+            if (keccak256(abi.encode(record)) != _batchRecords[claims[i].digest]) {
+                revert BatchRecordMismatch(claims[i].digest);
+            }
+            if (record.submitter == claimant) amount += record.submitterReward;
+            if (ownPubkeyHash != bytes32(0) && record.signerReward != 0) {
+                amount += _signerShareOf(claimant, claims[i], ownPubkeyHash);
+            }
+            next = record.batchIndex + 1;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Internals: batch verification
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev The reorg guard and the liveness bound on the reference block.
+    function _checkReferenceBlock(uint32 referenceBlock, bytes32 referenceBlockHash, uint16 maxAge) private view {
+        bytes32 known = blockhash(referenceBlock);
+        if (known == bytes32(0) || known != referenceBlockHash) {
+            revert UnknownReferenceBlock(referenceBlock, referenceBlockHash);
+        }
+        if (block.number - referenceBlock > maxAge) {
+            revert ReferenceBlockTooOld(referenceBlock, block.number, maxAge);
+        }
+    }
+
+    /// @dev The leaf of each task: leafHash(jobId, sequence, keccak256(abi.encode(execute, callData))).
+    function _leaves(TaskInput[] calldata tasks) private pure returns (bytes32[] memory leaves) {
+        leaves = new bytes32[](tasks.length);
+        for (uint256 i; i < tasks.length; ++i) {
+            TaskInput calldata task = tasks[i];
+            leaves[i] =
+                BatchDigest.leafHash(task.jobId, task.sequence, keccak256(abi.encode(task.execute, task.callData)));
+        }
+    }
+
+    /// @dev Checks the non-signers, the quorum and the aggregate signature; returns the weights and the non-signers'
+    /// pubkey hashes. Quorum is checked before the pairing, the expensive part.
+    function _checkSignature(
+        uint32 referenceBlock,
+        bytes32 digest,
+        BLS12381.G1Point[] calldata nonSignerKeys,
+        bytes calldata signatureG2,
+        uint16 quorum
+    ) private view returns (uint256 signedWeight, uint256 totalWeight, bytes32[] memory hashes) {
+        totalWeight = registry.getTotalWeightAtBlock(referenceBlock);
+        if (totalWeight == 0) revert NoWeightAtReferenceBlock(referenceBlock);
+
+        BLS12381.G1Point[] memory keys = nonSignerKeys;
+        uint256 nonSignerWeight;
+        (nonSignerWeight, hashes) = _nonSigners(keys, referenceBlock);
+        // Distinct operators' weights at one block add up to at most the total at that block.
+        signedWeight = totalWeight - nonSignerWeight;
+        if (signedWeight * BPS < totalWeight * quorum) revert QuorumNotReached(signedWeight, totalWeight, quorum);
+
+        BLS12381.G1Point memory apk = registry.getApkAtBlock(referenceBlock);
+        if (keys.length != 0) apk = BLS12381.subtractG1(apk, keys);
+        bool valid = BLS12381.verify(apk, BLS12381.g2FromBytes(signatureG2), abi.encode(digest), BatchDigest.BATCH_DST);
+        if (!valid) revert InvalidSignature();
+    }
+
+    /// @dev The non-signers' pubkey hashes (checked strictly ascending and bound in the registry) and their total
+    /// weight at the reference block.
+    function _nonSigners(BLS12381.G1Point[] memory keys, uint32 referenceBlock)
+        private
+        view
+        returns (uint256 weight, bytes32[] memory hashes)
+    {
+        hashes = new bytes32[](keys.length);
+        bytes32 previous;
+        for (uint256 i; i < keys.length; ++i) {
+            BLS12381.G1Point memory key = keys[i];
+            bytes32 pubkeyHash;
+            assembly ("memory-safe") {
+                // A G1Point in memory is its 128-byte EIP-2537 encoding, the bytes the registry hashed.
+                pubkeyHash := keccak256(key, 128)
+            }
+            // Strictly ascending: no key is subtracted twice.
+            if (i != 0 && pubkeyHash <= previous) revert NonSignersNotSorted(i);
+            // A key bound in the registry passed its proof of possession, so no one can list a key crafted to cancel
+            // honest keys out of the aggregate. A bound key not in the set at the reference block has weight 0
+            // there, and subtracting it only makes the signature fail.
+            address operator = registry.operatorOfPubkeyHash(pubkeyHash);
+            if (operator == address(0)) revert UnknownNonSigner(pubkeyHash);
+            weight += registry.getOperatorWeightAtBlock(operator, referenceBlock);
+            hashes[i] = pubkeyHash;
+            previous = pubkeyHash;
+        }
+    }
+
+    /// @dev Checks the reference block, computes the leaves, root and digest, refuses a digest already accepted,
+    /// and checks non-signers, quorum and signature.
+    function _verifyBatch(
+        BatchHeader calldata header,
+        TaskInput[] calldata tasks,
+        BLS12381.G1Point[] calldata nonSignerKeys,
+        bytes calldata signatureG2,
+        Config memory config
+    ) private view returns (bytes32 digest, bytes32[] memory leaves, BatchContext memory context) {
+        uint32 referenceBlock = header.referenceBlockNumber;
+        _checkReferenceBlock(referenceBlock, header.referenceBlockHash, config.maxReferenceAge);
+        if (tasks.length == 0) revert EmptyBatch();
+        leaves = _leaves(tasks);
+        context.root = BatchDigest.merkleRoot(leaves);
+        digest =
+            BatchDigest.taskBatchDigest(_domainSeparator(), referenceBlock, header.referenceBlockHash, context.root);
+        if (_batchRecords[digest] != bytes32(0)) revert BatchAlreadyResponded(digest);
+        (context.signedWeight, context.totalWeight, context.nonSignerHashes) =
+            _checkSignature(referenceBlock, digest, nonSignerKeys, signatureG2, config.quorumBps);
+    }
+
+    /// @dev Builds the record of an accepted batch, stores its hash in place of the mark, counts the batch and its
+    /// credit, and emits `BatchResponded`.
+    function _recordBatch(bytes32 digest, BatchHeader calldata header, uint256 taskCount, BatchContext memory context)
+        private
+    {
+        uint64 batchIndex = _batchCount;
+        BatchRecord memory record = BatchRecord({
+            batchIndex: batchIndex,
+            referenceBlockNumber: header.referenceBlockNumber,
+            submittedBlock: uint32(block.number),
+            submitter: msg.sender,
+            // Each is a sum of charges out of one batch's escrows, far below 2^128 wei.
+            // forge-lint: disable-next-line(unsafe-typecast)
+            submitterReward: uint128(context.submitterReward),
+            // forge-lint: disable-next-line(unsafe-typecast)
+            signerReward: uint128(context.signerReward),
+            signedWeight: context.signedWeight,
+            totalWeight: context.totalWeight,
+            nonSignersHash: keccak256(abi.encodePacked(context.nonSignerHashes)),
+            invalidLeaf: context.invalidLeaf
+        });
+        _batchRecords[digest] = keccak256(abi.encode(record));
+        _batchCount = batchIndex + 1;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _totalCredited += uint192(context.submitterReward + context.signerReward);
+        emit BatchResponded(digest, context.root, header.referenceBlockHash, taskCount, context.nonSignerHashes, record);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Internals: tasks
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev Runs one task of an accepted batch: checks it, then performs and charges it, or skips it with an event.
+    /// A provably wrong leaf is remembered in `context.invalidLeaf` (the first one).
+    function _runTask(
+        TaskInput calldata task,
+        bytes32 leaf,
+        uint32 referenceBlock,
+        bytes32 digest,
+        uint96 premium_,
+        BatchContext memory context
+    ) private {
+        uint256 jobId = task.jobId;
+        uint64 sequence = task.sequence;
+        (JobState memory state, bytes32 specHash,) = jobManager.executionView(jobId);
+        (bool skip, SkipReason reason) = _skipReason(task, state, specHash, referenceBlock, premium_);
+        if (skip) {
+            if (reason == SkipReason.NotDue || reason == SkipReason.InvalidCallData) {
+                if (context.invalidLeaf == bytes32(0)) context.invalidLeaf = leaf;
+            }
+            emit TaskSkipped(jobId, sequence, digest, reason);
+            return;
+        }
+        if (!task.execute) {
+            jobManager.chargeTask(jobId, sequence, 0);
+            emit TaskNotExecuted(jobId, sequence, digest);
+            return;
+        }
+        _perform(task, digest, premium_, context);
+    }
+
+    /// @dev Calls the task's target through the job's forwarder with the job's gas limit, charges the job
+    /// `gasUsed * tx.gasprice + premium` (the job manager caps it by `maxFee` and the balance, and marks the task
+    /// done), and splits the charge between the submitter (gas) and the signers (the rest).
+    function _perform(TaskInput calldata task, bytes32 digest, uint96 premium_, BatchContext memory context) private {
+        JobSpec calldata spec = task.spec;
+        (bool success, uint256 gasUsed) =
+            jobManager.forward(task.jobId, spec.action.target, task.callData, spec.gasLimit);
+        uint256 gasCost = gasUsed * tx.gasprice;
+        uint256 fee = jobManager.chargeTask(task.jobId, task.sequence, gasCost + premium_);
+        uint256 reimbursement = fee < gasCost ? fee : gasCost;
+        context.submitterReward += reimbursement;
+        context.signerReward += fee - reimbursement;
+        emit TaskPerformed(task.jobId, task.sequence, digest, success, gasUsed, fee);
+    }
+
+    /// @dev Whether and why a task is skipped. The order matters: the spec must be the job's before anything else in
+    /// it is trusted; the offences (not due, impossible call data) depend only on what cannot change after the
+    /// reference block (the trigger is immutable, the action is in the spec the signers saw), so they are judged
+    /// before the job's status, expiry, watermark and balance, which may have changed since.
+    function _skipReason(
+        TaskInput calldata task,
+        JobState memory state,
+        bytes32 specHash,
+        uint32 referenceBlock,
+        uint96 premium_
+    ) private view returns (bool skip, SkipReason reason) {
+        JobSpec calldata spec = task.spec;
+        if (specHash == bytes32(0) || keccak256(abi.encode(spec)) != specHash) return (true, SkipReason.SpecMismatch);
+        if (!_isDue(spec.trigger, task.sequence, referenceBlock)) return (true, SkipReason.NotDue);
+        if (!_validCallData(task)) return (true, SkipReason.InvalidCallData);
+        if (state.status != JobStatus.Active) return (true, SkipReason.JobNotActive);
+        if (_expired(spec.expiry)) return (true, SkipReason.Expired);
+        // The largest uint64 (which `chargeTask` refuses) is never due, so it never gets here.
+        if (task.sequence < state.nextSequence) return (true, SkipReason.AlreadyPerformed);
+        if (task.execute && _unfunded(state, spec.gasLimit, premium_)) return (true, SkipReason.Unfunded);
+        return (false, SkipReason.SpecMismatch);
+    }
+
+    /// @dev Due, ignoring expiry: an interval task's time has come by now (the reference block's time is not known
+    /// on chain, and it is at most now); a block task's block is at most the reference block; an event task's log is
+    /// in a block from the trigger's start to the reference block. Each "no" proves the signers wrong.
+    function _isDue(Trigger calldata trigger, uint64 sequence, uint32 referenceBlock) private view returns (bool) {
+        TriggerKind kind = trigger.kind;
+        if (kind == TriggerKind.Interval) {
+            // forge-lint: disable-next-line(block-timestamp)
+            return JobSchedule.dueAt(trigger.start, trigger.period, sequence) <= block.timestamp;
+        }
+        if (kind == TriggerKind.Block) {
+            return JobSchedule.dueAt(trigger.start, trigger.period, sequence) <= referenceBlock;
+        }
+        (uint64 logBlock,) = JobSchedule.eventLog(sequence);
+        return logBlock >= trigger.start && logBlock <= referenceBlock;
+    }
+
+    /// @dev The job's expiry has passed. Not an offence: the owner may move the expiry. (An interval task due after
+    /// the expiry needs no check of its own: it passed `_isDue`, so its due time is at most now.)
+    function _expired(uint40 expiry) private view returns (bool) {
+        // forge-lint: disable-next-line(block-timestamp)
+        return expiry != 0 && block.timestamp > expiry;
+    }
+
+    /// @dev A Call job always sends its static data; a Chainlink-style job either does nothing or calls
+    /// `performUpkeep`. Gelato-style and script jobs may send anything the keepers computed.
+    function _validCallData(TaskInput calldata task) private pure returns (bool) {
+        ActionKind kind = task.spec.action.kind;
+        if (kind == ActionKind.Call) {
+            return task.execute && keccak256(task.callData) == keccak256(task.spec.action.data);
+        }
+        if (kind == ActionKind.ChainlinkUpkeep && task.execute) {
+            return task.callData.length >= 4 && bytes4(task.callData[:4]) == PERFORM_UPKEEP_SELECTOR;
+        }
+        return true;
+    }
+
+    /// @dev The escrow cannot pay the most this task may be charged: min(maxFee, gasLimit * tx.gasprice + premium),
+    /// or it is empty.
+    function _unfunded(JobState memory state, uint32 gasLimit, uint96 premium_) private view returns (bool) {
+        if (state.balance == 0) return true;
+        uint256 worst = uint256(gasLimit) * tx.gasprice + premium_;
+        if (worst > state.maxFee) worst = state.maxFee;
+        return state.balance < worst;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Internals: rewards and challenges
+    // ---------------------------------------------------------------------------------------------------------
+
+    function _signerShare(BatchClaim calldata claim, bytes32 ownPubkeyHash) private view returns (uint256) {
+        return _signerShareOf(msg.sender, claim, ownPubkeyHash);
+    }
+
+    /// @dev `claimant`'s share of a batch's signer reward; zero if it did not sign it.
+    function _signerShareOf(address claimant, BatchClaim calldata claim, bytes32 ownPubkeyHash)
+        private
+        view
+        returns (uint256)
+    {
+        BatchRecord calldata record = claim.record;
+        uint256 weight = registry.getOperatorWeightAtBlock(claimant, record.referenceBlockNumber);
+        if (weight == 0) return 0;
+        if (keccak256(abi.encodePacked(claim.nonSignerPubkeyHashes)) != record.nonSignersHash) {
+            revert NonSignersMismatch(claim.digest);
+        }
+        if (_contains(claim.nonSignerPubkeyHashes, ownPubkeyHash)) return 0;
+        return uint256(record.signerReward) * weight / record.signedWeight;
+    }
+
+    /// @dev Whether `operator` signed a batch with reference block `referenceBlock` and these non-signers.
+    function _signed(address operator, uint32 referenceBlock, bytes32[] calldata nonSignerPubkeyHashes)
+        private
+        view
+        returns (bool)
+    {
+        bytes32 pubkeyHash = registry.pubkeyHashOf(operator);
+        if (pubkeyHash == bytes32(0)) return false;
+        if (registry.getOperatorWeightAtBlock(operator, referenceBlock) == 0) return false;
+        return !_contains(nonSignerPubkeyHashes, pubkeyHash);
+    }
+
+    function _contains(bytes32[] calldata list, bytes32 value) private pure returns (bool) {
+        for (uint256 i; i < list.length; ++i) {
+            if (list[i] == value) return true;
+        }
+        return false;
+    }
+
+    /// @dev Folds the batch root from the leaf and its proof, and checks the operator's own signature over the
+    /// batch digest. Returns the digest.
+    function _checkSignedLeaf(
+        address operator,
+        BLS12381.G1Point memory pubkey,
+        uint256 jobId,
+        uint64 sequence,
+        SignedLeaf calldata signed
+    ) private view returns (bytes32 digest) {
+        bytes32 node = BatchDigest.leafHash(jobId, sequence, signed.responseHash);
+        for (uint256 i; i < signed.proof.length; ++i) {
+            node = BatchDigest.hashPair(node, signed.proof[i]);
+        }
+        digest = BatchDigest.taskBatchDigest(
+            _domainSeparator(), signed.header.referenceBlockNumber, signed.header.referenceBlockHash, node
+        );
+        bool valid = BLS12381.verify(
+            pubkey, BLS12381.g2FromBytes(signed.signatureG2), abi.encode(digest), BatchDigest.BATCH_DST
+        );
+        if (!valid) revert InvalidOperatorSignature(operator, digest);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Internals: settings
+    // ---------------------------------------------------------------------------------------------------------
+
+    function _domainSeparator() private view returns (bytes32) {
+        if (block.chainid == _cachedChainId) return _cachedDomainSeparator;
+        return BatchDigest.domainSeparator(block.chainid, address(this));
+    }
+
+    function _setQuorumBps(uint16 quorumBps_) private {
+        if (quorumBps_ < MIN_QUORUM_BPS || quorumBps_ > MAX_QUORUM_BPS) revert InvalidQuorumBps(quorumBps_);
+        emit QuorumBpsSet(_config.quorumBps, quorumBps_);
+        _config.quorumBps = quorumBps_;
+    }
+
+    function _setMaxReferenceAge(uint16 maxReferenceAge_) private {
+        if (maxReferenceAge_ == 0 || maxReferenceAge_ > MAX_REFERENCE_AGE) {
+            revert InvalidMaxReferenceAge(maxReferenceAge_);
+        }
+        emit MaxReferenceAgeSet(_config.maxReferenceAge, maxReferenceAge_);
+        _config.maxReferenceAge = maxReferenceAge_;
+    }
+
+    function _setChallengeWindow(uint32 window) private {
+        if (window < MIN_CHALLENGE_WINDOW || window > MAX_CHALLENGE_WINDOW) revert InvalidChallengeWindow(window);
+        emit ChallengeWindowSet(_config.challengeWindowBlocks, window);
+        _config.challengeWindowBlocks = window;
+    }
+
+    function _setSlashWads(uint64 equivocationWad, uint64 invalidResponseWad) private {
+        if (equivocationWad == 0 || equivocationWad > WAD) revert InvalidSlashWad(equivocationWad);
+        if (invalidResponseWad == 0 || invalidResponseWad > WAD) revert InvalidSlashWad(invalidResponseWad);
+        _config.equivocationSlashWad = equivocationWad;
+        _invalidResponseSlashWad = invalidResponseWad;
+        emit SlashWadsSet(equivocationWad, invalidResponseWad);
+    }
+}
