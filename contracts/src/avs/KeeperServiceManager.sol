@@ -71,6 +71,9 @@ contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
     error InvalidOperatorSetIds();
     /// @notice The caller is not an authorised slasher.
     error OnlySlasher();
+
+    /// @notice The caller is neither the owner nor an authorised slasher.
+    error OnlyOwnerOrSlasher();
     /// @notice The wad to slash is 0 or above `maxSlashWad`.
     error WadToSlashOutOfBounds(uint256 wadToSlash, uint256 maxSlashWad);
     /// @notice The slashing bound is 0 or above 1e18.
@@ -168,11 +171,14 @@ contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
         _setMaxSlashWad(maxSlashWad_);
     }
 
-    /// @notice Removes an operator from the keeper set (e.g. a key known to be compromised).
-    /// @dev Only the owner. EigenLayer calls back `deregisterOperator`, which removes the key from the registry's
-    /// aggregate. The operator stays slashable for EigenLayer's DEALLOCATION_DELAY.
+    /// @notice Removes an operator from the keeper set (a key known to be compromised, or an operator proven to
+    /// have equivocated).
+    /// @dev The owner or an authorised slasher (the task manager ejects what it proves equivocation against).
+    /// EigenLayer calls back `deregisterOperator`, which removes the key from the registry's aggregate. The
+    /// operator stays slashable for EigenLayer's DEALLOCATION_DELAY.
     /// @param operator The operator.
-    function ejectOperator(address operator) external onlyOwner {
+    function ejectOperator(address operator) external {
+        if (msg.sender != owner() && !isSlasher[msg.sender]) revert OnlyOwnerOrSlasher();
         emit OperatorEjected(operator);
         uint32[] memory ids = new uint32[](1);
         ids[0] = KEEPER_OPERATOR_SET_ID;

@@ -272,6 +272,8 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
             operator, jobId, sequence, digestA, digestB, a.responseHash, b.responseHash, wad, msg.sender
         );
         serviceManager.slashOperator(operator, wad, "keeper: equivocation");
+        // An equivocating key is out of the set at once; it stays slashable for EigenLayer's deallocation delay.
+        if (registry.isRegistered(operator)) serviceManager.ejectOperator(operator);
     }
 
     /// @inheritdoc ITaskManager

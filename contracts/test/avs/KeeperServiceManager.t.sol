@@ -350,9 +350,19 @@ contract KeeperServiceManagerTest is EigenLayerFixture {
         assertFalse(registry.isRegistered(operator));
     }
 
+    function test_ejectOperator_bySlasher() public {
+        _onboard(operator, SECRET, STAKE, MAGNITUDE);
+        address slasher = makeAddr("slasher");
+        vm.prank(avsOwner);
+        serviceManager.setSlasher(slasher, true);
+        vm.prank(slasher);
+        serviceManager.ejectOperator(operator);
+        assertFalse(registry.isRegistered(operator));
+    }
+
     function test_ejectOperator_reverts() public {
         _onboard(operator, SECRET, STAKE, MAGNITUDE);
-        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, stranger));
+        vm.expectRevert(KeeperServiceManager.OnlyOwnerOrSlasher.selector);
         vm.prank(stranger);
         serviceManager.ejectOperator(operator);
         vm.expectRevert(IAllocationManager.NotMemberOfSet.selector);
