@@ -289,6 +289,23 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
         return _totalWeight.valueAt(blockNumber);
     }
 
+    /// @inheritdoc IBlsKeyRegistry
+    function nonSignerWeightsAtBlock(bytes32[] calldata pubkeyHashes, uint32 blockNumber)
+        external
+        view
+        notFuture(blockNumber)
+        returns (uint256 weightSum, uint256 totalWeight, uint256 firstUnknown)
+    {
+        totalWeight = _totalWeight.valueAt(blockNumber);
+        uint256 count = pubkeyHashes.length;
+        for (uint256 i; i < count; ++i) {
+            address operator = _operatorOfPubkeyHash[pubkeyHashes[i]];
+            if (operator == address(0)) return (weightSum, totalWeight, i);
+            weightSum += _operatorWeights[operator].valueAt(blockNumber);
+        }
+        firstUnknown = count;
+    }
+
     /// @notice The set's current total weight.
     /// @return The total weight.
     function getTotalWeight() external view returns (uint256) {

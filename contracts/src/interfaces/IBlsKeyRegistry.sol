@@ -64,4 +64,18 @@ interface IBlsKeyRegistry {
     /// @param blockNumber A block not after the current one.
     /// @return The total weight.
     function getTotalWeightAtBlock(uint32 blockNumber) external view returns (uint256);
+
+    /// @notice The non-signers' weight and the set's total weight at the end of `blockNumber`, in one call: for
+    /// each key hash, the operator bound to it and that operator's weight at the block.
+    /// @dev Stops at the first key hash bound to no operator and returns its index in `firstUnknown` (the weight
+    /// sum then covers only the keys before it); `firstUnknown == pubkeyHashes.length` when every key is bound.
+    /// @param pubkeyHashes The non-signers' key hashes.
+    /// @param blockNumber A block not after the current one.
+    /// @return weightSum The sum of the bound operators' weights at the block.
+    /// @return totalWeight The set's total weight at the block.
+    /// @return firstUnknown The index of the first key hash bound to no operator, or `pubkeyHashes.length`.
+    function nonSignerWeightsAtBlock(bytes32[] calldata pubkeyHashes, uint32 blockNumber)
+        external
+        view
+        returns (uint256 weightSum, uint256 totalWeight, uint256 firstUnknown);
 }

@@ -241,6 +241,32 @@ interface IJobManager {
     /// @return charged The wei moved.
     function chargeTask(uint256 jobId, uint64 sequence, uint256 fee) external returns (uint256 charged);
 
+    /// @notice Performs task `sequence` of an active job and charges it, in one call: calls `target` with `data` and
+    /// exactly `gasLimit` gas from the job's forwarder, then moves min(gasUsed * tx.gasprice + premium, maxFee,
+    /// balance) of the job's escrow to the fee pool and makes `sequence + 1` the job's `nextSequence`, in one
+    /// storage write. Emits nothing (the task manager's event carries the fee).
+    /// @dev Only the task manager. `sequence` must be at least the job's `nextSequence` and below the largest uint64.
+    /// Never reverts because of the target: a failing target gives `success = false` and is charged. Reverts
+    /// (`JobForwarder.InsufficientGas`) if too little gas is left to give the target `gasLimit`. Owner operations on
+    /// jobs revert while the call is in flight.
+    /// @param jobId The job.
+    /// @param sequence The task's sequence.
+    /// @param target The contract to call.
+    /// @param data The calldata.
+    /// @param gasLimit The gas the target gets.
+    /// @param premium Wei charged on top of the gas.
+    /// @return success Whether the target returned without reverting.
+    /// @return gasUsed The gas the call took (target execution and the call itself).
+    /// @return charged The wei moved to the fee pool.
+    function executeTask(
+        uint256 jobId,
+        uint64 sequence,
+        address target,
+        bytes calldata data,
+        uint256 gasLimit,
+        uint256 premium
+    ) external returns (bool success, uint256 gasUsed, uint256 charged);
+
     /// @notice Calls `target` with `data` and exactly `gasLimit` gas from an active job's forwarder.
     /// @dev Only the task manager. Never reverts because of the target: a failing target gives `success = false`.
     /// Reverts (`JobForwarder.InsufficientGas`) if too little gas is left to give the target `gasLimit`. Owner
@@ -275,6 +301,12 @@ interface IJobManager {
         external
         view
         returns (JobState memory state, bytes32 specHash, address forwarder);
+
+    /// @notice What the task manager reads to check a task of a job: `executionView` without the forwarder.
+    /// @param jobId The job.
+    /// @return state The job's hot state (balance, max fee, watermark, status).
+    /// @return specHash keccak256(abi.encode(spec)) of the current spec.
+    function taskView(uint256 jobId) external view returns (JobState memory state, bytes32 specHash);
 
     /// @notice A job's hot state.
     /// @param jobId The job.

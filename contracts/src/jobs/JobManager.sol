@@ -21,8 +21,9 @@ import {JobForwarder} from "./JobForwarder.sol";
 /// @title JobManager
 /// @notice Keeper jobs: create, update, pause, resume, cancel (with refund) and top up, each by the job's owner
 /// (top-ups by anyone); fees escrowed in the native token; one `JobForwarder` per job, the only sender of the
-/// job's target calls. The task manager reads a job through `executionView`, charges it through `chargeTask` or
-/// `chargeExecution`, calls its target through `forward`, and withdraws charged fees from the pool.
+/// job's target calls. The task manager reads a job through `executionView`, performs and charges a task in one call
+/// through `executeTask` (or charges through `chargeTask` or `chargeExecution`, and calls through `forward`), and
+/// withdraws charged fees from the pool.
 /// @dev Storage per job: `JobState` (balance, max fee, exactly-once watermark, status) in one slot, the only slot a
 /// task writes; the owner, the spec hash and the trigger hash in three more slots that a task reads at most once
 /// (the spec hash). The spec itself lives in calldata and events only: the task manager is given it in calldata and
@@ -212,6 +213,34 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IJobManager
+    function executeTask(
+        uint256 jobId,
+        uint64 sequence,
+        address target,
+        bytes calldata data,
+        uint256 gasLimit,
+        uint256 premium
+    ) external onlyTaskManager nonReentrant returns (bool success, uint256 gasUsed, uint256 charged) {
+        JobState storage slot = _jobs[jobId].state;
+        {
+            JobState memory before = slot;
+            _requireActive(jobId, before.status);
+            // The largest uint64 is refused so that the watermark never wraps.
+            if (sequence < before.nextSequence || sequence == type(uint64).max) {
+                revert InvalidSequence(jobId, sequence, before.nextSequence);
+            }
+        }
+        (success, gasUsed) = JobForwarder(_forwarderOf(jobId)).forward(target, data, gasLimit);
+        // Read again (warm): `topUp` may have raised the balance during the call. Nothing else can change the slot
+        // meanwhile, as the owner operations and this function are guarded against reentry.
+        JobState memory current = slot;
+        charged = _charge(current, gasUsed * tx.gasprice + premium);
+        // One storage write for the balance and the watermark.
+        current.nextSequence = sequence + 1;
+        _jobs[jobId].state = current;
+    }
+
+    /// @inheritdoc IJobManager
     function forward(uint256 jobId, address target, bytes calldata data, uint256 gasLimit)
         external
         onlyTaskManager
@@ -246,6 +275,12 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
     {
         Job storage job = _jobs[jobId];
         return (job.state, job.specHash, _forwarderOf(jobId));
+    }
+
+    /// @inheritdoc IJobManager
+    function taskView(uint256 jobId) external view returns (JobState memory state, bytes32 specHash) {
+        Job storage job = _jobs[jobId];
+        return (job.state, job.specHash);
     }
 
     /// @inheritdoc IJobManager

@@ -14,6 +14,7 @@ import {
     JobStatus,
     Trigger,
     TriggerKind,
+    Action,
     ActionKind
 } from "../interfaces/IJobManager.sol";
 import {
@@ -50,9 +51,9 @@ import {KeeperServiceManager} from "../avs/KeeperServiceManager.sol";
 /// be right for the job's action (the batch is accepted, the task skipped, and the leaf kept in the record so that
 /// `challengeInvalidResponse` can slash the signers during the challenge window); and signing two responses for one
 /// task (`challengeEquivocation`, with both signatures and a Merkle proof of each leaf).
-/// @dev Exactly-once rests on the job manager's watermark (`chargeTask` advances `nextSequence` past the task) and on
-/// the reentrancy guard: the task's call is made before its charge (the fee depends on the gas it used), and while it
-/// runs, neither this contract's entry points nor the job manager's owner operations and `forward` can be entered.
+/// @dev Exactly-once rests on the job manager's watermark (`executeTask` or `chargeTask` advances `nextSequence` past
+/// the task) and on the reentrancy guard: the task's call is made before its charge (the fee depends on the gas it
+/// used), and while it runs, neither this contract's entry points nor the job manager's owner operations and `executeTask` can be entered.
 contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     // ---------------------------------------------------------------------------------------------------------
     // Constants and bounds
@@ -513,14 +514,12 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         bytes calldata signatureG2,
         uint16 quorum
     ) private view returns (uint256 signedWeight, uint256 totalWeight, bytes32[] memory hashes) {
-        totalWeight = registry.getTotalWeightAtBlock(referenceBlock);
-        if (totalWeight == 0) revert NoWeightAtReferenceBlock(referenceBlock);
-
         BLS12381.G1Point[] memory keys = nonSignerKeys;
-        uint256 nonSignerWeight;
-        (nonSignerWeight, hashes) = _nonSigners(keys, referenceBlock);
-        // Distinct operators' weights at one block add up to at most the total at that block.
-        signedWeight = totalWeight - nonSignerWeight;
+        hashes = _nonSignerHashes(keys);
+        // A key bound in the registry passed its proof of possession, so no one can list a key crafted to cancel
+        // honest keys out of the aggregate. A bound key not in the set at the reference block has weight 0 there,
+        // and subtracting it only makes the signature fail.
+        (signedWeight, totalWeight) = _weights(hashes, referenceBlock);
         if (signedWeight * BPS < totalWeight * quorum) revert QuorumNotReached(signedWeight, totalWeight, quorum);
 
         BLS12381.G1Point memory apk = registry.getApkAtBlock(referenceBlock);
@@ -529,13 +528,23 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         if (!valid) revert InvalidSignature();
     }
 
-    /// @dev The non-signers' pubkey hashes (checked strictly ascending and bound in the registry) and their total
-    /// weight at the reference block.
-    function _nonSigners(BLS12381.G1Point[] memory keys, uint32 referenceBlock)
+    /// @dev The signers' weight (the total minus the non-signers') and the total weight at the reference block;
+    /// reverts if the set had no weight then or a non-signer's key is bound to no operator.
+    function _weights(bytes32[] memory hashes, uint32 referenceBlock)
         private
         view
-        returns (uint256 weight, bytes32[] memory hashes)
+        returns (uint256 signedWeight, uint256 totalWeight)
     {
+        (uint256 nonSignerWeight, uint256 total, uint256 firstUnknown) =
+            registry.nonSignerWeightsAtBlock(hashes, referenceBlock);
+        if (total == 0) revert NoWeightAtReferenceBlock(referenceBlock);
+        if (firstUnknown != hashes.length) revert UnknownNonSigner(hashes[firstUnknown]);
+        // Distinct operators' weights at one block add up to at most the total at that block.
+        return (total - nonSignerWeight, total);
+    }
+
+    /// @dev The non-signers' pubkey hashes, checked strictly ascending (so no key is subtracted twice).
+    function _nonSignerHashes(BLS12381.G1Point[] memory keys) private pure returns (bytes32[] memory hashes) {
         hashes = new bytes32[](keys.length);
         bytes32 previous;
         for (uint256 i; i < keys.length; ++i) {
@@ -545,14 +554,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
                 // A G1Point in memory is its 128-byte EIP-2537 encoding, the bytes the registry hashed.
                 pubkeyHash := keccak256(key, 128)
             }
-            // Strictly ascending: no key is subtracted twice.
             if (i != 0 && pubkeyHash <= previous) revert NonSignersNotSorted(i);
-            // A key bound in the registry passed its proof of possession, so no one can list a key crafted to cancel
-            // honest keys out of the aggregate. A bound key not in the set at the reference block has weight 0
-            // there, and subtracting it only makes the signature fail.
-            address operator = registry.operatorOfPubkeyHash(pubkeyHash);
-            if (operator == address(0)) revert UnknownNonSigner(pubkeyHash);
-            weight += registry.getOperatorWeightAtBlock(operator, referenceBlock);
             hashes[i] = pubkeyHash;
             previous = pubkeyHash;
         }
@@ -623,8 +625,9 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     ) private {
         uint256 jobId = task.jobId;
         uint64 sequence = task.sequence;
-        (JobState memory state, bytes32 specHash,) = jobManager.executionView(jobId);
-        (bool skip, SkipReason reason) = _skipReason(task, state, specHash, referenceBlock, premium_);
+        JobSpec calldata spec = task.spec;
+        (JobState memory state, bytes32 specHash) = jobManager.taskView(jobId);
+        (bool skip, SkipReason reason) = _skipReason(task, spec, state, specHash, referenceBlock, premium_);
         if (skip) {
             if (reason == SkipReason.NotDue || reason == SkipReason.InvalidCallData) {
                 if (context.invalidLeaf == bytes32(0)) context.invalidLeaf = leaf;
@@ -637,18 +640,23 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
             emit TaskNotExecuted(jobId, sequence, digest);
             return;
         }
-        _perform(task, digest, premium_, context);
+        _perform(task, spec, digest, premium_, context);
     }
 
     /// @dev Calls the task's target through the job's forwarder with the job's gas limit, charges the job
     /// `gasUsed * tx.gasprice + premium` (the job manager caps it by `maxFee` and the balance, and marks the task
     /// done), and splits the charge between the submitter (gas) and the signers (the rest).
-    function _perform(TaskInput calldata task, bytes32 digest, uint96 premium_, BatchContext memory context) private {
-        JobSpec calldata spec = task.spec;
-        (bool success, uint256 gasUsed) =
-            jobManager.forward(task.jobId, spec.action.target, task.callData, spec.gasLimit);
+    function _perform(
+        TaskInput calldata task,
+        JobSpec calldata spec,
+        bytes32 digest,
+        uint96 premium_,
+        BatchContext memory context
+    ) private {
+        (bool success, uint256 gasUsed, uint256 fee) = jobManager.executeTask(
+            task.jobId, task.sequence, spec.action.target, task.callData, spec.gasLimit, premium_
+        );
         uint256 gasCost = gasUsed * tx.gasprice;
-        uint256 fee = jobManager.chargeTask(task.jobId, task.sequence, gasCost + premium_);
         uint256 reimbursement = fee < gasCost ? fee : gasCost;
         context.submitterReward += reimbursement;
         context.signerReward += fee - reimbursement;
@@ -661,15 +669,17 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     /// before the job's status, expiry, watermark and balance, which may have changed since.
     function _skipReason(
         TaskInput calldata task,
+        JobSpec calldata spec,
         JobState memory state,
         bytes32 specHash,
         uint32 referenceBlock,
         uint96 premium_
     ) private view returns (bool skip, SkipReason reason) {
-        JobSpec calldata spec = task.spec;
-        if (specHash == bytes32(0) || keccak256(abi.encode(spec)) != specHash) return (true, SkipReason.SpecMismatch);
+        if (specHash == bytes32(0) || keccak256(abi.encode(spec)) != specHash) {
+            return (true, SkipReason.SpecMismatch);
+        }
         if (!_isDue(spec.trigger, task.sequence, referenceBlock)) return (true, SkipReason.NotDue);
-        if (!_validCallData(task)) return (true, SkipReason.InvalidCallData);
+        if (!_validCallData(task, spec.action)) return (true, SkipReason.InvalidCallData);
         if (state.status != JobStatus.Active) return (true, SkipReason.JobNotActive);
         if (_expired(spec.expiry)) return (true, SkipReason.Expired);
         // The largest uint64 (which `chargeTask` refuses) is never due, so it never gets here.
@@ -703,10 +713,10 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev A Call job always sends its static data; a Chainlink-style job either does nothing or calls
     /// `performUpkeep`. Gelato-style and script jobs may send anything the keepers computed.
-    function _validCallData(TaskInput calldata task) private pure returns (bool) {
-        ActionKind kind = task.spec.action.kind;
+    function _validCallData(TaskInput calldata task, Action calldata action) private pure returns (bool) {
+        ActionKind kind = action.kind;
         if (kind == ActionKind.Call) {
-            return task.execute && keccak256(task.callData) == keccak256(task.spec.action.data);
+            return task.execute && keccak256(task.callData) == keccak256(action.data);
         }
         if (kind == ActionKind.ChainlinkUpkeep && task.execute) {
             return task.callData.length >= 4 && bytes4(task.callData[:4]) == PERFORM_UPKEEP_SELECTOR;

@@ -301,6 +301,32 @@ contract BlsKeyRegistryTest is EigenLayerFixture {
     // Deregistration and the aggregate key
     // ---------------------------------------------------------------------------------------------------------
 
+    function test_nonSignerWeightsAtBlock() public {
+        _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE);
+        _onboard(bob, BOB_KEY, 2 * STAKE, MAGNITUDE);
+        uint32 both = uint32(block.number);
+        bytes32[] memory hashes = new bytes32[](2);
+        hashes[0] = registry.pubkeyHashOf(alice);
+        hashes[1] = registry.pubkeyHashOf(bob);
+        (uint256 weightSum, uint256 totalWeight, uint256 firstUnknown) = registry.nonSignerWeightsAtBlock(hashes, both);
+        assertEq(
+            weightSum, registry.getOperatorWeightAtBlock(alice, both) + registry.getOperatorWeightAtBlock(bob, both)
+        );
+        assertEq(totalWeight, registry.getTotalWeightAtBlock(both));
+        assertEq(firstUnknown, 2);
+
+        hashes[1] = keccak256("unbound");
+        (weightSum, totalWeight, firstUnknown) = registry.nonSignerWeightsAtBlock(hashes, both);
+        assertEq(weightSum, registry.getOperatorWeightAtBlock(alice, both));
+        assertEq(totalWeight, 1500e18);
+        assertEq(firstUnknown, 1);
+
+        (weightSum, totalWeight, firstUnknown) = registry.nonSignerWeightsAtBlock(new bytes32[](0), both);
+        assertEq(weightSum, 0);
+        assertEq(totalWeight, 1500e18);
+        assertEq(firstUnknown, 0);
+    }
+
     function test_apk_beforeAndAfterDeregistration() public {
         _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE);
         _onboard(bob, BOB_KEY, 2 * STAKE, MAGNITUDE);

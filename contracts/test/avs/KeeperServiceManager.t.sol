@@ -352,10 +352,7 @@ contract KeeperServiceManagerTest is EigenLayerFixture {
 
     function test_ejectOperator_bySlasher() public {
         _onboard(operator, SECRET, STAKE, MAGNITUDE);
-        address slasher = makeAddr("slasher");
-        vm.prank(avsOwner);
-        serviceManager.setSlasher(slasher, true);
-        vm.prank(slasher);
+        vm.prank(slasher); // authorised in setUp
         serviceManager.ejectOperator(operator);
         assertFalse(registry.isRegistered(operator));
     }

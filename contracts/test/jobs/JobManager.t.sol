@@ -705,6 +705,41 @@ contract JobManagerTest is Test {
         jm.chargeExecution(jobId, 1);
     }
 
+    function test_executeTask_forwardsChargesAndAdvancesWatermark() public {
+        uint256 jobId = _create(1 ether);
+        uint256 escrow = jm.totalEscrow();
+        uint256 fees = jm.accruedFees();
+        // A target without code: the call fails and uses no gas, so the charge is the premium alone.
+        vm.prank(taskManager);
+        (bool success, uint256 gasUsed, uint256 charged) =
+            jm.executeTask(jobId, 0, address(0xBEEF), hex"c0ffee00", 50_000, 0.001 ether);
+        assertFalse(success);
+        assertEq(gasUsed, 0);
+        assertEq(charged, 0.001 ether);
+        JobState memory state = jm.jobState(jobId);
+        assertEq(state.nextSequence, 1);
+        assertEq(state.balance, 1 ether - 0.001 ether);
+        assertEq(jm.totalEscrow(), escrow - 0.001 ether);
+        assertEq(jm.accruedFees(), fees + 0.001 ether);
+
+        // Capped by maxFee.
+        vm.prank(taskManager);
+        (,, charged) = jm.executeTask(jobId, 3, address(0xBEEF), "", 50_000, 1 ether);
+        assertEq(charged, 0.01 ether);
+        assertEq(jm.jobState(jobId).nextSequence, 4);
+
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.InvalidSequence.selector, jobId, uint64(3), uint64(4)));
+        vm.prank(taskManager);
+        jm.executeTask(jobId, 3, address(0xBEEF), "", 50_000, 0);
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.NotTaskManager.selector, alice));
+        vm.prank(alice);
+        jm.executeTask(jobId, 4, address(0xBEEF), "", 50_000, 0);
+
+        (JobState memory viewed, bytes32 specHash) = jm.taskView(jobId);
+        assertEq(viewed.nextSequence, 4);
+        assertEq(specHash, jm.specHashOf(jobId));
+    }
+
     function test_chargeTask_advancesWatermarkAndCharges() public {
         uint256 jobId = _create(1 ether);
         vm.expectEmit(address(jm));
