@@ -56,16 +56,10 @@ pub struct NewTransaction {
     pub raw: Option<Vec<u8>>,
 }
 
-/// A recorded transaction.
+/// A recorded transaction: what was recorded, and what became of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredTransaction {
-    pub chain_id: u64,
-    pub sender: Address,
-    pub nonce: u64,
-    pub tx_hash: B256,
-    pub kind: TxKind,
-    pub payload_ref: Option<Vec<u8>>,
-    pub raw: Option<Vec<u8>>,
+    pub tx: NewTransaction,
     pub status: TxStatus,
     pub replaced_by: Option<B256>,
     pub block_number: Option<u64>,
@@ -78,13 +72,15 @@ const COLUMNS: &str = "chain_id, sender, nonce, tx_hash, kind, payload_ref, raw,
 
 fn decode(row: &Row<'_>) -> Result<StoredTransaction> {
     Ok(StoredTransaction {
-        chain_id: u64_col(row, TABLE, "chain_id")?,
-        sender: address_col(row, TABLE, "sender")?,
-        nonce: u64_col(row, TABLE, "nonce")?,
-        tx_hash: b256_col(row, TABLE, "tx_hash")?,
-        kind: enum_col(row, TABLE, "kind", TxKind::from_db)?,
-        payload_ref: row.get("payload_ref")?,
-        raw: row.get("raw")?,
+        tx: NewTransaction {
+            chain_id: u64_col(row, TABLE, "chain_id")?,
+            sender: address_col(row, TABLE, "sender")?,
+            nonce: u64_col(row, TABLE, "nonce")?,
+            tx_hash: b256_col(row, TABLE, "tx_hash")?,
+            kind: enum_col(row, TABLE, "kind", TxKind::from_db)?,
+            payload_ref: row.get("payload_ref")?,
+            raw: row.get("raw")?,
+        },
         status: enum_col(row, TABLE, "status", TxStatus::from_db)?,
         replaced_by: opt_b256_col(row, TABLE, "replaced_by")?,
         block_number: opt_u64_col(row, TABLE, "block_number")?,
@@ -169,11 +165,13 @@ impl WriteTx<'_> {
         let old = self
             .transaction(replaced)?
             .ok_or_else(|| StoreError::NotFound { table: TABLE, key: format!("tx_hash {replaced}") })?;
-        if (old.chain_id, old.sender, old.nonce) != (replacement.chain_id, replacement.sender, replacement.nonce) {
+        if (old.tx.chain_id, old.tx.sender, old.tx.nonce)
+            != (replacement.chain_id, replacement.sender, replacement.nonce)
+        {
             return Err(StoreError::invalid(
                 TABLE,
                 "nonce",
-                format!("a replacement of {replaced} must have its chain, sender and nonce {}", old.nonce),
+                format!("a replacement of {replaced} must have its chain, sender and nonce {}", old.tx.nonce),
             ));
         }
         self.record_transaction(replacement)?;
@@ -233,8 +231,8 @@ mod tests {
             .unwrap();
         let pending = store.read(|r| r.pending_transactions(31337, sender)).unwrap();
         assert_eq!(pending.len(), 1);
-        assert_eq!(pending[0].tx_hash, B256::repeat_byte(3));
-        assert_eq!(pending[0].raw.as_deref(), Some(&[1u8, 2, 3][..]));
+        assert_eq!(pending[0].tx.tx_hash, B256::repeat_byte(3));
+        assert_eq!(pending[0].tx.raw.as_deref(), Some(&[1u8, 2, 3][..]));
         let replaced = store.read(|r| r.transaction(B256::repeat_byte(2))).unwrap().unwrap();
         assert_eq!((replaced.status, replaced.replaced_by), (TxStatus::Replaced, Some(B256::repeat_byte(3))));
         let mined = store.read(|r| r.transaction(B256::repeat_byte(1))).unwrap().unwrap();
