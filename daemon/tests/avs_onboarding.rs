@@ -13,7 +13,7 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use eigen_utils::slashing::core::allocation_manager::AllocationManager;
 use keeper_shared::bls::{PublicKey, SecretKey};
-use keeper_shared::contracts::{BlsKeyRegistry, KeeperServiceManager, StakeToken, BLS12381};
+use keeper_shared::contracts::{BlsKeyRegistry, KeeperServiceManager, StakeToken};
 use keeper_shared::deployment::Deployment;
 use keeperd::devnet::{deploy_network, mine_blocks, onboard_devnet_operator, NetworkConfig};
 use keeperd::eigenlayer::onboarding;
@@ -22,10 +22,6 @@ const ETHER: u64 = 1_000_000_000_000_000_000;
 
 async fn mine(provider: &impl Provider, blocks: u64) {
     mine_blocks(provider, blocks).await.unwrap();
-}
-
-fn apk_bytes(point: &BLS12381::G1Point) -> Vec<u8> {
-    [point.xHi, point.xLo, point.yHi, point.yLo].iter().flat_map(|w| w.0).collect()
 }
 
 async fn slashable_stake(provider: &impl Provider, deployment: &Deployment, operator: Address) -> U256 {
@@ -85,9 +81,9 @@ async fn four_operators_join_stake_changes_and_a_slash_is_seen_by_eigenlayer() {
     let public_keys: Vec<PublicKey> = keys.iter().map(SecretKey::public_key).collect();
     for ((operator, _), key) in operators.iter().zip(&public_keys) {
         assert!(registry.isRegistered(*operator).call().await.unwrap());
-        assert_eq!(apk_bytes(&registry.pubkeyOf(*operator).call().await.unwrap()), key.to_eip2537());
+        assert_eq!(registry.pubkeyOf(*operator).call().await.unwrap().to_eip2537(), key.to_eip2537());
     }
-    let apk = apk_bytes(&registry.currentApk().call().await.unwrap());
+    let apk = registry.currentApk().call().await.unwrap().to_eip2537();
     assert_eq!(apk, PublicKey::aggregate(&public_keys).unwrap().to_eip2537());
     for ((operator, _), stake) in operators.iter().zip(stakes) {
         assert_eq!(registry.getOperatorWeight(*operator).call().await.unwrap(), U256::from(stake) * U256::from(ETHER));
@@ -138,7 +134,7 @@ async fn four_operators_join_stake_changes_and_a_slash_is_seen_by_eigenlayer() {
     onboarding::deregister_from_keeper_set(op3_provider, &deployment, *op3).await.unwrap();
     assert!(!registry.isRegistered(*op3).call().await.unwrap());
     assert_eq!(registry.getOperatorWeight(*op3).call().await.unwrap(), U256::ZERO);
-    let apk = apk_bytes(&registry.currentApk().call().await.unwrap());
+    let apk = registry.currentApk().call().await.unwrap().to_eip2537();
     assert_eq!(apk, PublicKey::aggregate(&public_keys[..3]).unwrap().to_eip2537());
     onboarding::allocate(op3_provider, &deployment, *op3, 0).await.unwrap();
 }

@@ -38,3 +38,14 @@ impl From<&crate::batch::TaskLeaf> for BlsBatchVerifier::TaskLeaf {
         Self { jobId: leaf.task.job_id, sequence: leaf.task.sequence, responseHash: leaf.response_hash }
     }
 }
+
+impl BLS12381::G1Point {
+    /// The 128-byte EIP-2537 encoding the four words spell (what `bls::PublicKey::from_eip2537` reads).
+    pub fn to_eip2537(&self) -> [u8; crate::bls::PUBLIC_KEY_EIP2537_LEN] {
+        let mut out = [0u8; crate::bls::PUBLIC_KEY_EIP2537_LEN];
+        for (chunk, word) in out.chunks_exact_mut(32).zip([self.xHi, self.xLo, self.yHi, self.yLo]) {
+            chunk.copy_from_slice(word.as_slice());
+        }
+        out
+    }
+}

@@ -107,9 +107,8 @@ async fn walk_through(
 
     let registry = BlsKeyRegistry::new(deployment.avs.key_registry, &owner_provider);
     let apk = registry.currentApk().call().await.wrap_err("reading the registry's aggregate key")?;
-    let apk_bytes: Vec<u8> = [apk.xHi, apk.xLo, apk.yHi, apk.yLo].iter().flat_map(|w| w.0).collect();
     let expected = PublicKey::aggregate(&keys.iter().map(SecretKey::public_key).collect::<Vec<_>>())?;
-    if apk_bytes != expected.to_eip2537() {
+    if apk.to_eip2537() != expected.to_eip2537() {
         return Err(eyre!("the key registry's aggregate key differs from the keepers' aggregate"));
     }
     let total = registry.getTotalWeight().call().await.wrap_err("reading the total weight")?;
