@@ -14,7 +14,8 @@ ANVIL := $(abspath $(NODE_MODULES)/@foundry-rs/anvil-linux-amd64/bin/anvil)
 CAST := $(abspath $(NODE_MODULES)/@foundry-rs/cast-linux-amd64/bin/cast)
 # Contracts whose ABI and bytecode the Rust crates bind to (shared/artifacts/).
 BINDINGS := BlsBatchVerifier EmptyContract PauserRegistry ERC20Strategy StakeToken \
-            TransparentUpgradeableProxy ProxyAdmin UpgradeableBeacon KeeperServiceManager BlsKeyRegistry
+            TransparentUpgradeableProxy ProxyAdmin UpgradeableBeacon KeeperServiceManager BlsKeyRegistry \
+            JobManager TaskManager
 ARTIFACTS := shared/artifacts
 
 # CI runs on a fresh clone each time: keep the cargo target dir outside it so warm runs reuse it.

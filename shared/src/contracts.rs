@@ -31,7 +31,27 @@ bind!(
     // The AVS: EigenLayer's view of the keeper network, and the operators' BLS keys and weights.
     KeeperServiceManager => "artifacts/KeeperServiceManager.json",
     BlsKeyRegistry => "artifacts/BlsKeyRegistry.json",
+    // Jobs and their escrow, and the batches of task responses that perform them.
+    JobManager => "artifacts/JobManager.json",
 );
+
+/// The task manager, in a module of its own: its ABI names the `BLS12381.G1Point` library struct too,
+/// and `sol!` would define that library's module a second time beside the key registry's.
+pub mod task_manager {
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        TaskManager,
+        "artifacts/TaskManager.json"
+    );
+
+    impl From<super::BLS12381::G1Point> for BLS12381::G1Point {
+        fn from(p: super::BLS12381::G1Point) -> Self {
+            Self { xHi: p.xHi, xLo: p.xLo, yHi: p.yHi, yLo: p.yLo }
+        }
+    }
+}
+pub use task_manager::TaskManager;
 
 impl From<&crate::batch::TaskLeaf> for BlsBatchVerifier::TaskLeaf {
     fn from(leaf: &crate::batch::TaskLeaf) -> Self {

@@ -41,6 +41,10 @@ pub struct AvsAddresses {
     /// The AVS address in EigenLayer (also its registrar and its only slasher).
     pub service_manager: Address,
     pub key_registry: Address,
+    /// Jobs, their specs and escrow.
+    pub job_manager: Address,
+    /// Accepts signed batches of task responses and performs them; a slasher of the service manager.
+    pub task_manager: Address,
     /// The keeper operator set's id.
     pub operator_set_id: u32,
     /// Strategies whose stake the keeper set counts.
@@ -89,6 +93,8 @@ impl Deployment {
             ("eigenlayer.permissionController", self.eigenlayer.permission_controller),
             ("avs.serviceManager", self.avs.service_manager),
             ("avs.keyRegistry", self.avs.key_registry),
+            ("avs.jobManager", self.avs.job_manager),
+            ("avs.taskManager", self.avs.task_manager),
         ];
         for (field, address) in required {
             if address.is_zero() {
@@ -120,7 +126,14 @@ mod tests {
                 eigen_pod_manager: Some(a(6)),
                 pauser_registry: None,
             },
-            avs: AvsAddresses { service_manager: a(7), key_registry: a(8), operator_set_id: 0, strategies: vec![a(9)] },
+            avs: AvsAddresses {
+                service_manager: a(7),
+                key_registry: a(8),
+                job_manager: a(11),
+                task_manager: a(12),
+                operator_set_id: 0,
+                strategies: vec![a(9)],
+            },
             stake_token: Some(a(10)),
         }
     }

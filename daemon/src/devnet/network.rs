@@ -1,10 +1,12 @@
 //! Deploys a whole devnet network: the real EigenLayer core, a stake token with its strategy, and
-//! our AVS (service manager + BLS key registry) registered in EigenLayer with the keeper operator set.
+//! our AVS (service manager, BLS key registry, job manager, task manager) registered in EigenLayer with the keeper operator set.
 
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use eigen_utils::slashing::core::strategy_manager::StrategyManager;
-use keeper_shared::contracts::{BlsKeyRegistry, ERC20Strategy, KeeperServiceManager, StakeToken};
+use keeper_shared::contracts::{
+    BlsKeyRegistry, ERC20Strategy, JobManager, KeeperServiceManager, StakeToken, TaskManager,
+};
 use keeper_shared::deployment::{AvsAddresses, Deployment};
 
 use crate::eigenlayer::onboarding::confirm;
@@ -75,6 +77,27 @@ pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -
             .await,
     )
     .await?;
+    let job_manager =
+        JobManager::deploy(provider, owner).await.map_err(EigenLayerError::contract("deploying JobManager"))?;
+    let task_manager = TaskManager::deploy(
+        provider,
+        *key_registry.address(),
+        *job_manager.address(),
+        *service_manager.address(),
+        owner,
+    )
+    .await
+    .map_err(EigenLayerError::contract("deploying TaskManager"))?;
+    confirm(
+        "linking the job manager to the task manager",
+        job_manager.setTaskManager(*task_manager.address()).send().await,
+    )
+    .await?;
+    confirm(
+        "making the task manager a slasher of the service manager",
+        service_manager.setSlasher(*task_manager.address(), true).send().await,
+    )
+    .await?;
     let operator_set_id = service_manager
         .KEEPER_OPERATOR_SET_ID()
         .call()
@@ -92,6 +115,8 @@ pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -
         avs: AvsAddresses {
             service_manager: *service_manager.address(),
             key_registry: *key_registry.address(),
+            job_manager: *job_manager.address(),
+            task_manager: *task_manager.address(),
             operator_set_id,
             strategies: vec![*strategy.address()],
         },
