@@ -6,7 +6,7 @@ use keeper_shared::keystore::{ecdsa, KdfChoice, Keystore, KeystoreError, WriteMo
 use serde::Serialize;
 
 use crate::cli::{Kdf, NewKeyArgs, ShowArgs};
-use crate::password::{self, Purpose};
+use keeper_shared::keystore::prompt::{read_password, Purpose};
 
 /// What the key commands print (as JSON with --json).
 #[derive(Debug, Serialize)]
@@ -33,7 +33,7 @@ impl KeyInfo {
 }
 
 pub fn new_bls(args: &NewKeyArgs, json: bool) -> eyre::Result<()> {
-    let password = password::read(args.password.password_file.as_deref(), Purpose::New)?;
+    let password = read_password(args.password.password_file.as_deref(), Purpose::New)?;
     let key = SecretKey::random(&mut rand::rngs::OsRng);
     let kdf = match args.kdf {
         Kdf::Scrypt => KdfChoice::STANDARD,
@@ -52,7 +52,7 @@ pub fn new_bls(args: &NewKeyArgs, json: bool) -> eyre::Result<()> {
 }
 
 pub fn new_ecdsa(args: &NewKeyArgs, json: bool) -> eyre::Result<()> {
-    let password = password::read(args.password.password_file.as_deref(), Purpose::New)?;
+    let password = read_password(args.password.password_file.as_deref(), Purpose::New)?;
     let signer = ecdsa::create(&args.out, &password, WriteMode::CreateNew)
         .wrap_err_with(|| format!("writing --out {}", args.out.display()))?;
     KeyInfo {
@@ -77,7 +77,7 @@ pub fn show(args: &ShowArgs, json: bool) -> eyre::Result<()> {
         Err(KeystoreError::UnsupportedVersion { .. }) => {}
         Err(err) => return Err(err).wrap_err_with(|| format!("reading {file}")),
     }
-    let password = password::read(args.password.password_file.as_deref(), Purpose::Existing)?;
+    let password = read_password(args.password.password_file.as_deref(), Purpose::Existing)?;
     let signer = ecdsa::load(&args.file, &password).wrap_err_with(|| format!("opening {file}"))?;
     KeyInfo { kind: "ecdsa", file, public_key: None, address: Some(signer.address().to_checksum(None)) }.print(json)
 }

@@ -6,7 +6,6 @@ use clap::Parser;
 
 mod cli;
 mod keys;
-mod password;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

@@ -20,6 +20,7 @@ pub mod file;
 mod fields;
 mod kdf;
 mod password;
+pub mod prompt;
 
 use std::{io, path::PathBuf};
 
