@@ -3,6 +3,7 @@
 //! onboarded through EigenLayer, a BLS-signed batch verified on chain), operator onboarding, and
 //! the embedded store with the slashing-protection record the keeper role will sign through.
 
+pub mod aggregator;
 pub mod cli;
 pub mod devnet;
 pub mod eigenlayer;

@@ -1,0 +1,6 @@
+//! The aggregator role's exchange with keepers: the HTTP protocol ([`protocol`]), the stake quorum
+//! over one proposal ([`quorum`]), and the endpoint that publishes proposals and collects
+//! signatures and disputes ([`server`]). Proposing batches and submitting certificates on chain
+//! are the role's other halves; they drive this module through [`server::Collector`].
+
+pub mod quorum;
