@@ -15,7 +15,8 @@ CAST := $(abspath $(NODE_MODULES)/@foundry-rs/cast-linux-amd64/bin/cast)
 # Contracts whose ABI and bytecode the Rust crates bind to (shared/artifacts/).
 BINDINGS := BlsBatchVerifier EmptyContract PauserRegistry ERC20Strategy StakeToken \
             TransparentUpgradeableProxy ProxyAdmin UpgradeableBeacon KeeperServiceManager BlsKeyRegistry \
-            JobManager TaskManager
+            JobManager TaskManager \
+            SampleCounter SampleLiquidationBook SampleVault SampleVaultResolver SampleOracle SamplePriceMirror
 ARTIFACTS := shared/artifacts
 
 # CI runs on a fresh clone each time: keep the cargo target dir outside it so warm runs reuse it.

@@ -12,13 +12,25 @@ if (!outDir || !destDir || names.length === 0) {
   process.stderr.write('usage: export-artifacts.js <forge out dir> <destination dir> <ContractName>...\n');
   process.exit(2);
 }
-fs.mkdirSync(destDir, { recursive: true });
-for (const name of names) {
-  const source = path.join(outDir, `${name}.sol`, `${name}.json`);
-  if (!fs.existsSync(source)) {
-    process.stderr.write(`export-artifacts: ${source} not found (did forge build run?)\n`);
+// `Name.sol/Name.json`, or else the one `<File>.sol/Name.json` (several contracts in one file).
+function findArtifact(name) {
+  const own = path.join(outDir, `${name}.sol`, `${name}.json`);
+  if (fs.existsSync(own)) return own;
+  const found = fs
+    .readdirSync(outDir)
+    .map((dir) => path.join(outDir, dir, `${name}.json`))
+    .filter((candidate) => fs.existsSync(candidate));
+  if (found.length !== 1) {
+    const why = found.length === 0 ? 'not found (did forge build run?)' : `ambiguous: ${found.join(', ')}`;
+    process.stderr.write(`export-artifacts: ${name}: ${why}\n`);
     process.exit(1);
   }
+  return found[0];
+}
+
+fs.mkdirSync(destDir, { recursive: true });
+for (const name of names) {
+  const source = findArtifact(name);
   const artifact = JSON.parse(fs.readFileSync(source, 'utf8'));
   const exported = {
     abi: artifact.abi,

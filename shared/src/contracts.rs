@@ -33,6 +33,14 @@ bind!(
     BlsKeyRegistry => "artifacts/BlsKeyRegistry.json",
     // Jobs and their escrow, and the batches of task responses that perform them.
     JobManager => "artifacts/JobManager.json",
+    // Sample targets for devnets and demos (contracts/src/devnet/SampleTargets.sol): a counter, a
+    // Chainlink-style upkeep, a Gelato-style vault and resolver, an oracle and its event-driven mirror.
+    SampleCounter => "artifacts/SampleCounter.json",
+    SampleLiquidationBook => "artifacts/SampleLiquidationBook.json",
+    SampleVault => "artifacts/SampleVault.json",
+    SampleVaultResolver => "artifacts/SampleVaultResolver.json",
+    SampleOracle => "artifacts/SampleOracle.json",
+    SamplePriceMirror => "artifacts/SamplePriceMirror.json",
 );
 
 /// The task manager, in a module of its own: its ABI names the `BLS12381.G1Point` library struct too,
