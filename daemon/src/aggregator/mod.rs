@@ -3,4 +3,5 @@
 //! signatures and disputes ([`server`]). Proposing batches and submitting certificates on chain
 //! are the role's other halves; they drive this module through [`server::Collector`].
 
+pub mod protocol;
 pub mod quorum;
