@@ -1,0 +1,13 @@
+//! Chain access: an RPC pool with failover and health ([`rpc`]), a head follower that emits
+//! confirmed blocks and reorgs ([`follower`]), and a transaction sender per signer with a nonce
+//! manager, fee bumping and crash recovery through the store ([`sender`]).
+//!
+//! Shutdown: every long-running task here takes a `tokio_util::sync::CancellationToken`, the one
+//! shutdown signal of the whole daemon (a child token per task, cancelled from the signal handler).
+
+pub mod rpc;
+
+pub use rpc::{
+    classify_payload, classify_transport, CallError, EndpointHealth, EndpointState, ErrorClass, PoolConfigError,
+    PoolTransport, RpcError, RpcPool, RpcPoolConfig,
+};
