@@ -6,6 +6,7 @@
 pub mod aggregator;
 pub mod chain;
 pub mod cli;
+pub mod config;
 pub mod devnet;
 pub mod eigenlayer;
 pub mod store;

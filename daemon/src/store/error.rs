@@ -50,6 +50,8 @@ pub enum StoreError {
     Conflict { table: &'static str, column: &'static str, key: String },
     #[error("store: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("store: the blocking task using the store failed: {0}")]
+    Task(String),
 }
 
 impl StoreError {

@@ -19,11 +19,18 @@ pub(crate) struct Migration {
     pub sql: &'static str,
 }
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "initial schema: cursor, jobs, tasks, proposals, transactions, slashing protection",
-    sql: include_str!("sql/0001_initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "initial schema: cursor, jobs, tasks, proposals, transactions, slashing protection",
+        sql: include_str!("sql/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "job cache: owner, forwarder, balance and watermark",
+        sql: include_str!("sql/0002_job_state.sql"),
+    },
+];
 
 /// `PRAGMA application_id` of a keeperd database ("KPRD"), set by the first migration.
 pub(crate) const APPLICATION_ID: i64 = 0x4B50_5244;

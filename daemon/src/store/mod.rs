@@ -20,6 +20,7 @@ mod jobs;
 mod lock;
 mod migrations;
 mod proposals;
+mod shared;
 mod slashing_protection;
 mod tasks;
 mod transactions;
@@ -38,6 +39,7 @@ pub use error::{Result, StoreError};
 pub use jobs::{JobRecord, JobStatus};
 pub use migrations::SCHEMA_VERSION;
 pub use proposals::{CollectedSignature, SignatureInsert, StoredProposal};
+pub use shared::SharedStore;
 pub use slashing_protection::{
     BatchSigningRequest, ImportSummary, Interchange, InterchangeBatch, InterchangeMetadata, InterchangeResponse,
     SignedResponse, SigningDecision, SlashingProtection, SlashingProtectionError, INTERCHANGE_FORMAT_VERSION,

@@ -101,6 +101,23 @@ impl ReadTx<'_> {
         rows.next()?.map(decode_proposal).transpose()
     }
 
+    /// Proposals whose reference block is at least `min_reference_block`, oldest reference block
+    /// first (then in the order stored): what a restarted aggregator may still bring to quorum.
+    pub fn proposals_since_block(&self, min_reference_block: u64) -> Result<Vec<StoredProposal>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT digest, chain_id, task_manager, reference_block_number, reference_block_hash, root, leaves,
+                    created_at_ms
+             FROM proposals WHERE reference_block_number >= ?1
+             ORDER BY reference_block_number, created_at_ms, rowid",
+        )?;
+        let mut rows = stmt.query([u64_to_sql(TABLE, "reference_block_number", min_reference_block)?])?;
+        let mut proposals = Vec::new();
+        while let Some(row) = rows.next()? {
+            proposals.push(decode_proposal(row)?);
+        }
+        Ok(proposals)
+    }
+
     /// The signatures collected over `digest`, in operator address order.
     pub fn signatures(&self, digest: B256) -> Result<Vec<CollectedSignature>> {
         let mut stmt = self.conn.prepare_cached(
@@ -223,6 +240,26 @@ mod tests {
         assert_eq!(signatures[0].operator, operator);
         assert_eq!(signatures[0].signature, signature);
         assert!(store.read(|r| r.proposal(B256::ZERO)).unwrap().is_none());
+    }
+
+    #[test]
+    fn proposals_since_block_lists_recent_ones_in_block_order() {
+        let mut store = Store::open_in_memory().unwrap();
+        let late = crate::store::tests::batch(12, &[(1, 1, 0xaa)]);
+        let early = crate::store::tests::batch(10, &[(1, 2, 0xbb)]);
+        let old = crate::store::tests::batch(3, &[(1, 3, 0xcc)]);
+        store
+            .write(|tx| {
+                for batch in [&late, &early, &old] {
+                    tx.insert_proposal(batch)?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+        let listed: Vec<Batch> =
+            store.read(|r| r.proposals_since_block(10)).unwrap().into_iter().map(|p| p.batch).collect();
+        assert_eq!(listed, vec![early, late]);
+        assert!(store.read(|r| r.proposals_since_block(13)).unwrap().is_empty());
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub(crate) fn job(id: u64) -> JobRecord {
         spec: br#"{"interval":60}"#.to_vec(),
         status: JobStatus::Active,
         updated_at_block: 1,
+        owner: alloy::primitives::Address::repeat_byte(0x11),
+        forwarder: alloy::primitives::Address::repeat_byte(0x22),
+        balance: U256::from(10u64).pow(U256::from(18u64)),
+        next_sequence: 3,
     }
 }
 

@@ -1,0 +1,156 @@
+use super::*;
+use alloy::primitives::Address;
+use keeper_shared::deployment::{AvsAddresses, EigenLayerAddresses};
+
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let a = |n: u8| Address::repeat_byte(n);
+        Deployment {
+            chain_id: 31337,
+            deploy_block: 0,
+            eigenlayer: EigenLayerAddresses {
+                delegation_manager: a(1),
+                strategy_manager: a(2),
+                allocation_manager: a(3),
+                avs_directory: a(4),
+                permission_controller: a(5),
+                eigen_pod_manager: None,
+                pauser_registry: None,
+            },
+            avs: AvsAddresses {
+                service_manager: a(6),
+                key_registry: a(7),
+                job_manager: a(8),
+                task_manager: a(9),
+                operator_set_id: 0,
+                strategies: vec![a(10)],
+            },
+            stake_token: None,
+        }
+        .write(&dir.path().join("deployment.json"))
+        .unwrap();
+        for name in ["op.json", "bls.json", "pw"] {
+            std::fs::write(dir.path().join(name), "{}").unwrap();
+        }
+        Self { dir }
+    }
+
+    fn file(&self, text: &str) -> FileConfig {
+        let path = self.dir.path().join("keeperd.toml");
+        std::fs::write(&path, text).unwrap();
+        FileConfig::read(&path).unwrap()
+    }
+
+    fn error(&self, text: &str, overrides: Overrides) -> String {
+        Config::resolve(self.file(text), overrides).unwrap_err().to_string()
+    }
+}
+
+const FULL: &str = r#"
+data_dir = "data"
+deployment = "deployment.json"
+roles = ["keeper", "aggregator"]
+[chain]
+rpc_urls = ["http://127.0.0.1:8545", "https://rpc.example.invalid"]
+confirmations = 2
+[operator]
+ecdsa_keystore = "op.json"
+bls_keystore = "bls.json"
+password_file = "pw"
+[aggregator]
+listen = "127.0.0.1:7070"
+quorum_window_ms = 250
+"#;
+
+#[test]
+fn a_full_file_resolves_with_paths_relative_to_it() {
+    let setup = Setup::new();
+    let config = Config::resolve(setup.file(FULL), Overrides::default()).unwrap();
+    assert_eq!(config.data_dir, setup.dir.path().join("data"));
+    assert_eq!(config.database_path(), setup.dir.path().join("data/keeperd.sqlite"));
+    assert_eq!(config.roles, Roles { scheduler: true, keeper: true, aggregator: true, challenger: false });
+    assert_eq!(config.chain.rpc_urls.len(), 2);
+    assert_eq!(config.chain.confirmations, 2);
+    assert_eq!(config.aggregator.quorum_window, Duration::from_millis(250));
+    assert_eq!(config.aggregator_url().unwrap().as_str(), "http://127.0.0.1:7070/");
+    assert_eq!(config.operator.unwrap().bls_keystore.unwrap(), setup.dir.path().join("bls.json"));
+    assert_eq!(config.deployment.avs.task_manager, Address::repeat_byte(9));
+}
+
+#[test]
+fn overrides_beat_the_file() {
+    let setup = Setup::new();
+    let overrides = Overrides {
+        roles: vec![Role::Scheduler],
+        rpc_urls: vec!["http://10.0.0.1:8545".into()],
+        confirmations: Some(5),
+        ..Overrides::default()
+    };
+    let config = Config::resolve(setup.file(FULL), overrides).unwrap();
+    assert_eq!(config.roles, Roles { scheduler: true, ..Roles::default() });
+    assert_eq!(config.chain.rpc_urls[0].as_str(), "http://10.0.0.1:8545/");
+    assert_eq!(config.chain.confirmations, 5);
+}
+
+#[test]
+fn every_error_names_its_field() {
+    let setup = Setup::new();
+    let cases: &[(&str, &str)] = &[
+        ("roles = []\n", "`roles`"),
+        ("roles = [\"scheduler\"]\n[chain]\nrpc_urls = [\"http://x\"]\n", "`deployment`"),
+        ("roles = [\"scheduler\"]\ndeployment = \"deployment.json\"\n", "`chain.rpc_urls`"),
+        (
+            "roles = [\"scheduler\"]\ndeployment = \"deployment.json\"\n[chain]\nrpc_urls = [\"ftp://x\"]\n",
+            "`chain.rpc_urls`",
+        ),
+        (
+            "roles = [\"scheduler\"]\ndeployment = \"deployment.json\"\n[chain]\nrpc_urls = [\"http://x\"]\nconfirmations = 99\n",
+            "`chain.confirmations`",
+        ),
+        (
+            "roles = [\"keeper\"]\ndeployment = \"deployment.json\"\n[chain]\nrpc_urls = [\"http://x\"]\n",
+            "`operator.ecdsa_keystore`",
+        ),
+        (
+            "roles = [\"keeper\"]\ndeployment = \"deployment.json\"\n[chain]\nrpc_urls = [\"http://x\"]\n[operator]\necdsa_keystore = \"op.json\"\n",
+            "`operator.bls_keystore`",
+        ),
+        (
+            "roles = [\"aggregator\"]\ndeployment = \"deployment.json\"\n[chain]\nrpc_urls = [\"http://x\"]\n[operator]\necdsa_keystore = \"op.json\"\n",
+            "`aggregator.listen`",
+        ),
+        (
+            "roles = [\"aggregator\"]\ndeployment = \"deployment.json\"\n[chain]\nrpc_urls = [\"http://x\"]\n[operator]\necdsa_keystore = \"missing.json\"\n",
+            "`operator.ecdsa_keystore`",
+        ),
+        (
+            "roles = [\"scheduler\"]\ndeployment = \"deployment.json\"\n[chain]\nrpc_urls = [\"http://x\"]\n[aggregator]\nlisten = \"localhost\"\n",
+            "`aggregator.listen`",
+        ),
+        (
+            "roles = [\"scheduler\"]\ndeployment = \"deployment.json\"\n[chain]\nrpc_urls = [\"http://x\"]\npoll_interval_ms = 0\n",
+            "`chain.poll_interval_ms`",
+        ),
+    ];
+    for (text, field) in cases {
+        let err = setup.error(text, Overrides::default());
+        assert!(err.contains(field), "{text:?}: expected {field} in {err:?}");
+    }
+}
+
+#[test]
+fn unknown_fields_and_bad_roles_are_refused_with_their_name() {
+    let setup = Setup::new();
+    let path = setup.dir.path().join("bad.toml");
+    std::fs::write(&path, "[chain]\nrpc_url = \"http://x\"\n").unwrap();
+    let err = FileConfig::read(&path).unwrap_err().to_string();
+    assert!(err.contains("rpc_url") && !err.contains('\n'), "{err}");
+    std::fs::write(&path, "roles = [\"miner\"]\n").unwrap();
+    let err = FileConfig::read(&path).unwrap_err().to_string();
+    assert!(err.contains("miner"), "{err}");
+}
