@@ -5,8 +5,10 @@
 //! Shutdown: every long-running task here takes a `tokio_util::sync::CancellationToken`, the one
 //! shutdown signal of the whole daemon (a child token per task, cancelled from the signal handler).
 
+pub mod follower;
 pub mod rpc;
 
+pub use follower::{BlockFollower, BlockRef, FollowerConfig, FollowerError, FollowerEvent, Reorg, StartFrom};
 pub use rpc::{
     classify_payload, classify_transport, CallError, EndpointHealth, EndpointState, ErrorClass, PoolConfigError,
     PoolTransport, RpcError, RpcPool, RpcPoolConfig,
