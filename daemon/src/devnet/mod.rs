@@ -123,13 +123,13 @@ async fn walk_through(
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM, caught so that the devnet's children are stopped before exiting.
-struct ShutdownSignals {
+pub struct ShutdownSignals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
 }
 
 impl ShutdownSignals {
-    fn install() -> eyre::Result<Self> {
+    pub fn install() -> eyre::Result<Self> {
         use tokio::signal::unix::{signal, SignalKind};
         Ok(Self {
             interrupt: signal(SignalKind::interrupt()).wrap_err("installing the SIGINT handler")?,
@@ -137,7 +137,7 @@ impl ShutdownSignals {
         })
     }
 
-    async fn recv(&mut self) {
+    pub async fn recv(&mut self) {
         tokio::select! {
             _ = self.interrupt.recv() => {}
             _ = self.terminate.recv() => {}

@@ -1,0 +1,170 @@
+//! One keeperd instance: checks the chain against the deployment, opens the store, unlocks the
+//! operator's keys, starts the configured roles, and stops them all on shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::Address;
+use alloy::providers::Provider;
+use alloy::signers::local::PrivateKeySigner;
+use eyre::{eyre, WrapErr};
+use keeper_shared::bls::SecretKey;
+use keeper_shared::keystore::prompt::{read_password, Purpose};
+use keeper_shared::keystore::{ecdsa, Keystore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::chain::{RpcPool, RpcPoolConfig};
+use crate::config::Config;
+use crate::scheduler::{ScheduleView, Scheduler};
+use crate::store::{SharedStore, Store};
+
+/// How long roles get to finish after shutdown is signalled.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The operator this instance acts for.
+#[derive(Clone)]
+pub struct Operator {
+    /// The operator's address (its ECDSA key's).
+    pub address: Address,
+    /// Signs the operator's transactions.
+    pub signer: PrivateKeySigner,
+    /// Signs batches (keepers only).
+    pub bls: Option<Arc<SecretKey>>,
+}
+
+impl std::fmt::Debug for Operator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Operator")
+            .field("address", &self.address)
+            .field("bls", &self.bls.as_ref().map(|k| k.public_key().to_string()))
+            .finish()
+    }
+}
+
+/// Everything the roles share.
+#[derive(Debug, Clone)]
+pub struct NodeContext {
+    pub config: Arc<Config>,
+    pub pool: RpcPool,
+    pub store: SharedStore,
+    pub operator: Option<Operator>,
+    pub schedule: ScheduleView,
+}
+
+/// Unlocks the operator's keystores (one password for both).
+pub fn unlock_operator(config: &Config) -> eyre::Result<Option<Operator>> {
+    let Some(keys) = &config.operator else { return Ok(None) };
+    let password = read_password(keys.password_file.as_deref(), Purpose::Existing)?;
+    let signer = ecdsa::load(&keys.ecdsa_keystore, &password)
+        .wrap_err_with(|| format!("operator.ecdsa_keystore {}", keys.ecdsa_keystore.display()))?;
+    let bls = match &keys.bls_keystore {
+        Some(path) => {
+            let keystore =
+                Keystore::read_from(path).wrap_err_with(|| format!("operator.bls_keystore {}", path.display()))?;
+            let key = keystore
+                .decrypt_secret_key(&password)
+                .wrap_err_with(|| format!("operator.bls_keystore {}", path.display()))?;
+            Some(Arc::new(key))
+        }
+        None => None,
+    };
+    Ok(Some(Operator { address: signer.address(), signer, bls }))
+}
+
+/// Runs the configured roles until `shutdown` is cancelled or a role fails for good.
+pub async fn run(config: Config, operator: Option<Operator>, shutdown: CancellationToken) -> eyre::Result<()> {
+    let config = Arc::new(config);
+    create_private_dir(&config.data_dir)?;
+    let store = Store::open(config.database_path()).wrap_err("opening the database")?;
+    let store = SharedStore::new(store);
+
+    let mut pool_config = RpcPoolConfig::new(config.chain.rpc_urls.clone());
+    pool_config.request_timeout = config.chain.request_timeout;
+    pool_config.expected_chain_id = Some(config.deployment.chain_id);
+    let pool = RpcPool::new(pool_config)?;
+    let chain_id = pool.provider().get_chain_id().await.wrap_err("reading the chain id")?;
+    if chain_id != config.deployment.chain_id {
+        return Err(eyre!(
+            "chain.rpc_urls: the endpoint serves chain {chain_id}, but the deployment file is for chain {}",
+            config.deployment.chain_id
+        ));
+    }
+
+    let (scheduler, schedule) = Scheduler::new(
+        pool.clone(),
+        store.clone(),
+        &config.deployment,
+        config.chain.confirmations,
+        config.chain.poll_interval,
+    );
+    let context = NodeContext { config: Arc::clone(&config), pool: pool.clone(), store, operator, schedule };
+    tracing::info!(
+        roles = ?config.roles.names(),
+        operator = ?context.operator.as_ref().map(|o| o.address),
+        data_dir = %config.data_dir.display(),
+        "keeperd starting"
+    );
+
+    let mut roles: JoinSet<(&'static str, eyre::Result<()>)> = JoinSet::new();
+    roles.spawn({
+        let shutdown = shutdown.child_token();
+        async move { ("rpc prober", pool.spawn_prober(shutdown).await.map_err(|e| eyre!(e))) }
+    });
+    if config.roles.scheduler {
+        let shutdown = shutdown.child_token();
+        roles.spawn(async move { ("scheduler", scheduler.run(shutdown).await.map_err(|e| eyre!(e))) });
+    }
+    crate::roles::spawn(&context, &mut roles, &shutdown)?;
+
+    // The first role to stop for good stops the others: a keeper without its scheduler is no keeper.
+    let first = tokio::select! {
+        () = shutdown.cancelled() => None,
+        done = roles.join_next() => done,
+    };
+    shutdown.cancel();
+    let mut failure = None;
+    if let Some(done) = first {
+        failure = role_failure(done);
+    }
+    let deadline = tokio::time::sleep(SHUTDOWN_GRACE);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            done = roles.join_next() => match done {
+                Some(done) => { if let Some(f) = role_failure(done) { failure.get_or_insert(f); } }
+                None => break,
+            },
+            () = &mut deadline => {
+                tracing::warn!("roles did not stop within {SHUTDOWN_GRACE:?}; aborting them");
+                roles.abort_all();
+                break;
+            }
+        }
+    }
+    tracing::info!("keeperd stopped");
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+fn role_failure(done: Result<(&'static str, eyre::Result<()>), tokio::task::JoinError>) -> Option<eyre::Report> {
+    match done {
+        Ok((_, Ok(()))) => None,
+        Ok((role, Err(error))) => {
+            tracing::error!(role, %error, "role failed");
+            Some(error.wrap_err(format!("{role} failed")))
+        }
+        Err(join) => Some(eyre!("a role panicked: {join}")),
+    }
+}
+
+/// Creates `dir` (and parents) and makes it 0700: it holds the database and logs.
+fn create_private_dir(dir: &std::path::Path) -> eyre::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).wrap_err_with(|| format!("data_dir {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .wrap_err_with(|| format!("data_dir {}: making it private", dir.display()))?;
+    Ok(())
+}

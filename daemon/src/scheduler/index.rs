@@ -1,0 +1,332 @@
+//! The job index: every job of the job manager as of the last processed block, built from the job
+//! manager's and the task manager's logs (no per-job calls), and the pending tasks of event jobs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use alloy::primitives::{Address, B256, U256};
+use alloy::rpc::types::Log;
+use alloy::sol_types::SolEvent;
+use keeper_shared::batch::TaskId;
+use keeper_shared::contracts::TaskManager;
+
+use crate::jobs::schedule::{event_sequence, latest_due_sequence, matches_log};
+use crate::jobs::{decode_job_log, JobEvent, JobSpec, ReferenceBlock, Trigger};
+use crate::store::{JobRecord, JobStatus};
+
+/// Why a log could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("job manager log in block {block:?}: {reason}")]
+    JobLog { block: Option<u64>, reason: String },
+    #[error("task manager log in block {block:?}: {reason}")]
+    TaskLog { block: Option<u64>, reason: String },
+    #[error("job {job_id}: cached spec does not decode: {reason}")]
+    CachedSpec { job_id: U256, reason: String },
+}
+
+/// One job as the scheduler knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: U256,
+    pub spec: Arc<JobSpec>,
+    pub owner: Address,
+    pub forwarder: Address,
+    pub status: JobStatus,
+    /// Escrow left, in wei.
+    pub balance: U256,
+    /// Every sequence below it is performed or skipped for good.
+    pub next_sequence: u64,
+    pub updated_at_block: u64,
+}
+
+impl Job {
+    /// The store's record of this job.
+    pub fn to_record(&self) -> Result<JobRecord, IndexError> {
+        let spec = self.spec.encode().map_err(|e| IndexError::CachedSpec { job_id: self.id, reason: e.to_string() })?;
+        Ok(JobRecord {
+            job_id: self.id,
+            spec,
+            status: self.status,
+            updated_at_block: self.updated_at_block,
+            owner: self.owner,
+            forwarder: self.forwarder,
+            balance: self.balance,
+            next_sequence: self.next_sequence,
+        })
+    }
+
+    /// The job from the store's record.
+    pub fn from_record(record: &JobRecord) -> Result<Self, IndexError> {
+        let spec = JobSpec::decode(&record.spec)
+            .map_err(|e| IndexError::CachedSpec { job_id: record.job_id, reason: e.to_string() })?;
+        Ok(Self {
+            id: record.job_id,
+            spec: Arc::new(spec),
+            owner: record.owner,
+            forwarder: record.forwarder,
+            status: record.status,
+            balance: record.balance,
+            next_sequence: record.next_sequence,
+            updated_at_block: record.updated_at_block,
+        })
+    }
+
+    /// Whether the escrow can pay the most a task may cost at `gas_price` plus `premium` (the task
+    /// manager skips an unfunded task, so proposing it would waste a leaf).
+    pub fn is_funded(&self, gas_price: u128, premium: u128) -> bool {
+        if self.balance.is_zero() {
+            return false;
+        }
+        let worst = U256::from(self.spec.gas_limit) * U256::from(gas_price) + U256::from(premium);
+        let worst = worst.min(U256::from(self.spec.max_fee));
+        self.balance >= worst
+    }
+}
+
+/// A task due at a reference block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTask {
+    pub task: TaskId,
+    pub spec: Arc<JobSpec>,
+}
+
+/// The jobs, and the event tasks seen but not yet performed.
+#[derive(Debug, Clone, Default)]
+pub struct JobIndex {
+    jobs: BTreeMap<U256, Job>,
+    /// Sequences of event-triggered tasks at or above their job's watermark.
+    event_tasks: BTreeMap<U256, BTreeSet<u64>>,
+    /// Jobs changed since the last [`JobIndex::take_dirty`].
+    dirty: BTreeSet<U256>,
+}
+
+impl JobIndex {
+    /// An index of the cached jobs (after a restart).
+    pub fn from_jobs(jobs: impl IntoIterator<Item = Job>) -> Self {
+        Self { jobs: jobs.into_iter().map(|job| (job.id, job)).collect(), ..Self::default() }
+    }
+
+    pub fn job(&self, id: U256) -> Option<&Job> {
+        self.jobs.get(&id)
+    }
+
+    pub fn jobs(&self) -> impl Iterator<Item = &Job> {
+        self.jobs.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+    }
+
+    /// The contracts whose logs can trigger an active event job.
+    pub fn event_emitters(&self) -> Vec<Address> {
+        let set: BTreeSet<Address> = self
+            .jobs
+            .values()
+            .filter(|job| job.status == JobStatus::Active)
+            .filter_map(|job| match &job.spec.trigger {
+                Trigger::Event(filter) => Some(filter.emitter),
+                _ => None,
+            })
+            .collect();
+        set.into_iter().collect()
+    }
+
+    /// The jobs changed since the last call, to be written to the store.
+    pub fn take_dirty(&mut self) -> Vec<Job> {
+        let dirty = std::mem::take(&mut self.dirty);
+        dirty.into_iter().filter_map(|id| self.jobs.get(&id).cloned()).collect()
+    }
+
+    /// Applies a log of the job manager.
+    pub fn apply_job_manager_log(&mut self, log: &Log) -> Result<(), IndexError> {
+        let block = log.block_number.unwrap_or_default();
+        let event = decode_job_log(&log.inner)
+            .map_err(|e| IndexError::JobLog { block: log.block_number, reason: e.to_string() })?;
+        let Some(event) = event else { return Ok(()) };
+        let id = event.job_id();
+        match event {
+            JobEvent::Created { job_id, owner, forwarder, deposit, spec, .. } => {
+                self.jobs.insert(
+                    job_id,
+                    Job {
+                        id: job_id,
+                        spec: Arc::new(spec),
+                        owner,
+                        forwarder,
+                        status: JobStatus::Active,
+                        balance: deposit,
+                        next_sequence: 0,
+                        updated_at_block: block,
+                    },
+                );
+            }
+            JobEvent::Updated { job_id, spec, .. } => {
+                if let Some(job) = self.jobs.get_mut(&job_id) {
+                    job.spec = Arc::new(spec);
+                }
+            }
+            JobEvent::Paused { job_id } => self.set_status(job_id, JobStatus::Paused),
+            JobEvent::Resumed { job_id } => self.set_status(job_id, JobStatus::Active),
+            JobEvent::Cancelled { job_id, .. } => {
+                self.set_status(job_id, JobStatus::Cancelled);
+                if let Some(job) = self.jobs.get_mut(&job_id) {
+                    job.balance = U256::ZERO;
+                }
+                self.event_tasks.remove(&job_id);
+            }
+            JobEvent::ToppedUp { job_id, balance, .. } => {
+                if let Some(job) = self.jobs.get_mut(&job_id) {
+                    job.balance = balance;
+                }
+            }
+        }
+        self.touch(id, block);
+        Ok(())
+    }
+
+    /// Applies a log of the task manager: a performed or consumed task moves its job's watermark,
+    /// and a performed one pays its fee from the escrow.
+    pub fn apply_task_manager_log(&mut self, log: &Log) -> Result<Option<TaskOutcome>, IndexError> {
+        let Some(topic0) = log.topics().first().copied() else { return Ok(None) };
+        let block = log.block_number.unwrap_or_default();
+        let bad = |e: alloy::sol_types::Error| IndexError::TaskLog { block: log.block_number, reason: e.to_string() };
+        let outcome = if topic0 == TaskManager::TaskPerformed::SIGNATURE_HASH {
+            let e = TaskManager::TaskPerformed::decode_log_data(log.data()).map_err(bad)?;
+            if let Some(job) = self.jobs.get_mut(&e.jobId) {
+                job.balance = job.balance.saturating_sub(e.fee);
+            }
+            TaskOutcome {
+                task: TaskId { job_id: e.jobId, sequence: e.sequence },
+                digest: e.digest,
+                kind: OutcomeKind::Performed { success: e.success, gas_used: e.gasUsed, fee: e.fee },
+            }
+        } else if topic0 == TaskManager::TaskNotExecuted::SIGNATURE_HASH {
+            let e = TaskManager::TaskNotExecuted::decode_log_data(log.data()).map_err(bad)?;
+            TaskOutcome {
+                task: TaskId { job_id: e.jobId, sequence: e.sequence },
+                digest: e.digest,
+                kind: OutcomeKind::NotExecuted,
+            }
+        } else if topic0 == TaskManager::TaskSkipped::SIGNATURE_HASH {
+            let e = TaskManager::TaskSkipped::decode_log_data(log.data()).map_err(bad)?;
+            return Ok(Some(TaskOutcome {
+                task: TaskId { job_id: e.jobId, sequence: e.sequence },
+                digest: e.digest,
+                kind: OutcomeKind::Skipped { reason: e.reason },
+            }));
+        } else {
+            return Ok(None);
+        };
+        let task = outcome.task;
+        if let Some(job) = self.jobs.get_mut(&task.job_id) {
+            job.next_sequence = job.next_sequence.max(task.sequence.saturating_add(1));
+        }
+        if let Some(pending) = self.event_tasks.get_mut(&task.job_id) {
+            pending.retain(|&sequence| sequence > task.sequence);
+        }
+        self.touch(task.job_id, block);
+        Ok(Some(outcome))
+    }
+
+    /// Adds the task of every active event job this log triggers.
+    pub fn apply_trigger_log(&mut self, log: &Log) {
+        let (Some(block), Some(index)) = (log.block_number, log.log_index) else { return };
+        let Ok(sequence) = event_sequence(block, index) else { return };
+        let emitter = log.address();
+        let topics = log.topics();
+        for job in self.jobs.values() {
+            if job.status != JobStatus::Active || sequence < job.next_sequence {
+                continue;
+            }
+            if let Trigger::Event(filter) = &job.spec.trigger {
+                if block >= filter.start && matches_log(&job.spec.trigger, emitter, topics) {
+                    self.event_tasks.entry(job.id).or_default().insert(sequence);
+                }
+            }
+        }
+    }
+
+    /// The tasks worth proposing at `reference`: for interval and block jobs the latest due sequence
+    /// (earlier ones are skipped over, as the watermark allows), for event jobs every pending log in
+    /// order; only of active, funded jobs, never below the watermark.
+    pub fn due_tasks(&self, reference: &ReferenceBlock, gas_price: u128, premium: u128) -> Vec<DueTask> {
+        let mut due = Vec::new();
+        for job in self.jobs.values() {
+            if job.status != JobStatus::Active || !job.is_funded(gas_price, premium) {
+                continue;
+            }
+            match &job.spec.trigger {
+                Trigger::Event(_) => {
+                    let Some(pending) = self.event_tasks.get(&job.id) else { continue };
+                    for &sequence in pending.range(job.next_sequence..) {
+                        if crate::jobs::schedule::is_due(&job.spec, sequence, reference) {
+                            due.push(DueTask {
+                                task: TaskId { job_id: job.id, sequence },
+                                spec: Arc::clone(&job.spec),
+                            });
+                        }
+                    }
+                }
+                _ => {
+                    if let Some(sequence) = latest_due_sequence(&job.spec, reference) {
+                        if sequence >= job.next_sequence {
+                            due.push(DueTask {
+                                task: TaskId { job_id: job.id, sequence },
+                                spec: Arc::clone(&job.spec),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        due
+    }
+
+    /// Whether `task` is one this index would propose at `reference` (what a keeper checks before
+    /// signing a leaf).
+    pub fn is_due(&self, task: TaskId, reference: &ReferenceBlock) -> Option<Arc<JobSpec>> {
+        let job = self.jobs.get(&task.job_id)?;
+        if job.status != JobStatus::Active || task.sequence < job.next_sequence {
+            return None;
+        }
+        crate::jobs::schedule::is_due(&job.spec, task.sequence, reference).then(|| Arc::clone(&job.spec))
+    }
+
+    fn set_status(&mut self, id: U256, status: JobStatus) {
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.status = status;
+        }
+    }
+
+    fn touch(&mut self, id: U256, block: u64) {
+        if let Some(job) = self.jobs.get_mut(&id) {
+            job.updated_at_block = job.updated_at_block.max(block);
+            self.dirty.insert(id);
+        }
+    }
+}
+
+/// What the task manager did with a task of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskOutcome {
+    pub task: TaskId,
+    /// The batch.
+    pub digest: B256,
+    pub kind: OutcomeKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutcomeKind {
+    Performed { success: bool, gas_used: U256, fee: U256 },
+    NotExecuted,
+    Skipped { reason: u8 },
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+use alloy::primitives::{Bytes, LogData};
+use keeper_shared::contracts::JobManager;
+
+use super::*;
+use crate::jobs::{Action, EventFilter};
+
+const JOB_MANAGER: Address = Address::repeat_byte(0x10);
+const TASK_MANAGER: Address = Address::repeat_byte(0x20);
+const EMITTER: Address = Address::repeat_byte(0x30);
+
+fn log(address: Address, data: LogData, block: u64, index: u64) -> Log {
+    Log {
+        inner: alloy::primitives::Log { address, data },
+        block_number: Some(block),
+        log_index: Some(index),
+        ..Log::default()
+    }
+}
+
+fn spec(trigger: Trigger) -> JobSpec {
+    JobSpec {
+        trigger,
+        action: Action::Call { target: Address::repeat_byte(0x40), data: Bytes::from_static(&[0xde, 0xad]) },
+        gas_limit: 100_000,
+        max_fee: 10u128.pow(16),
+        expiry: None,
+    }
+}
+
+fn created(id: u64, spec: &JobSpec, deposit: u64, block: u64) -> Log {
+    let event = JobManager::JobCreated {
+        jobId: U256::from(id),
+        owner: Address::repeat_byte(1),
+        forwarder: Address::repeat_byte(2),
+        specHash: spec.hash().unwrap(),
+        deposit: U256::from(deposit),
+        spec: spec.to_job_manager().unwrap(),
+    };
+    log(JOB_MANAGER, event.encode_log_data(), block, 0)
+}
+
+fn reference(number: u64, timestamp: u64) -> ReferenceBlock {
+    ReferenceBlock { number, hash: B256::repeat_byte(number as u8), timestamp }
+}
+
+fn performed(id: u64, sequence: u64, fee: u64, block: u64) -> Log {
+    let event = TaskManager::TaskPerformed {
+        jobId: U256::from(id),
+        sequence,
+        digest: B256::repeat_byte(9),
+        success: true,
+        gasUsed: U256::from(30_000),
+        fee: U256::from(fee),
+    };
+    log(TASK_MANAGER, event.encode_log_data(), block, 1)
+}
+
+#[test]
+fn an_interval_job_is_due_at_its_latest_sequence_above_the_watermark() {
+    let mut index = JobIndex::default();
+    index
+        .apply_job_manager_log(&created(1, &spec(Trigger::Interval { start: 1000, period: 60 }), 10u64.pow(18), 5))
+        .unwrap();
+    assert!(index.due_tasks(&reference(6, 999), 1, 0).is_empty(), "not yet started");
+    let due = index.due_tasks(&reference(7, 1000 + 130), 1, 0);
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].task, TaskId { job_id: U256::from(1), sequence: 2 });
+
+    let outcome = index.apply_task_manager_log(&performed(1, 2, 1000, 8)).unwrap().unwrap();
+    assert!(matches!(outcome.kind, OutcomeKind::Performed { success: true, .. }));
+    let job = index.job(U256::from(1)).unwrap();
+    assert_eq!((job.next_sequence, job.balance), (3, U256::from(10u64.pow(18) - 1000)));
+    assert!(index.due_tasks(&reference(9, 1000 + 170), 1, 0).is_empty(), "sequence 2 is done");
+    assert_eq!(index.due_tasks(&reference(10, 1000 + 180), 1, 0)[0].task.sequence, 3);
+    assert_eq!(index.take_dirty().len(), 1);
+    assert!(index.take_dirty().is_empty());
+}
+
+#[test]
+fn paused_cancelled_and_unfunded_jobs_are_not_due() {
+    let mut index = JobIndex::default();
+    let block_spec = spec(Trigger::Block { start: 0, period: 2 });
+    index.apply_job_manager_log(&created(1, &block_spec, 10u64.pow(18), 1)).unwrap();
+    index.apply_job_manager_log(&created(2, &block_spec, 1, 1)).unwrap();
+    let at = reference(4, 100);
+    let due: Vec<_> = index.due_tasks(&at, 1_000_000_000, 0).into_iter().map(|d| d.task.job_id).collect();
+    assert_eq!(due, vec![U256::from(1)], "job 2 cannot pay 100k gas at 1 gwei");
+
+    let paused = log(JOB_MANAGER, JobManager::JobPaused { jobId: U256::from(1) }.encode_log_data(), 5, 0);
+    index.apply_job_manager_log(&paused).unwrap();
+    assert!(index.due_tasks(&at, 1, 0).iter().all(|d| d.task.job_id != U256::from(1)));
+    assert!(index.is_due(TaskId { job_id: U256::from(1), sequence: 2 }, &at).is_none());
+    let resumed = log(JOB_MANAGER, JobManager::JobResumed { jobId: U256::from(1) }.encode_log_data(), 6, 0);
+    index.apply_job_manager_log(&resumed).unwrap();
+    assert!(index.is_due(TaskId { job_id: U256::from(1), sequence: 2 }, &at).is_some());
+    assert!(index.is_due(TaskId { job_id: U256::from(1), sequence: 3 }, &at).is_none(), "block 6 is after 4");
+
+    let cancelled = JobManager::JobCancelled {
+        jobId: U256::from(1),
+        owner: Address::repeat_byte(1),
+        refund: U256::from(10u64.pow(18)),
+    };
+    index.apply_job_manager_log(&log(JOB_MANAGER, cancelled.encode_log_data(), 7, 0)).unwrap();
+    assert!(index.due_tasks(&at, 1, 0).is_empty());
+    assert_eq!(index.job(U256::from(1)).unwrap().balance, U256::ZERO);
+}
+
+#[test]
+fn event_jobs_get_one_task_per_matching_log_in_order() {
+    let mut index = JobIndex::default();
+    let topic0 = B256::repeat_byte(0xaa);
+    let filter = EventFilter { start: 3, emitter: EMITTER, topic0, topics: [Some(B256::repeat_byte(1)), None, None] };
+    index.apply_job_manager_log(&created(7, &spec(Trigger::Event(filter)), 10u64.pow(18), 2)).unwrap();
+    assert_eq!(index.event_emitters(), vec![EMITTER]);
+
+    let matching =
+        |block, i| log(EMITTER, LogData::new_unchecked(vec![topic0, B256::repeat_byte(1)], Bytes::new()), block, i);
+    index.apply_trigger_log(&matching(2, 0)); // before start
+    index.apply_trigger_log(&matching(4, 3));
+    index.apply_trigger_log(&matching(5, 0));
+    index.apply_trigger_log(&log(
+        EMITTER,
+        LogData::new_unchecked(vec![topic0, B256::repeat_byte(2)], Bytes::new()),
+        5,
+        1,
+    ));
+    index.apply_trigger_log(&log(
+        Address::repeat_byte(0x31),
+        LogData::new_unchecked(vec![topic0, B256::repeat_byte(1)], Bytes::new()),
+        5,
+        2,
+    ));
+
+    let sequences: Vec<u64> = index.due_tasks(&reference(5, 0), 1, 0).iter().map(|d| d.task.sequence).collect();
+    assert_eq!(sequences, vec![(4 << 24) | 3, 5 << 24]);
+    let only_first: Vec<u64> = index.due_tasks(&reference(4, 0), 1, 0).iter().map(|d| d.task.sequence).collect();
+    assert_eq!(only_first, vec![(4 << 24) | 3], "a log after the reference block is not due yet");
+
+    index.apply_task_manager_log(&performed(7, (4 << 24) | 3, 1, 6)).unwrap();
+    let sequences: Vec<u64> = index.due_tasks(&reference(6, 0), 1, 0).iter().map(|d| d.task.sequence).collect();
+    assert_eq!(sequences, vec![5 << 24]);
+}
+
+#[test]
+fn the_store_record_round_trips() {
+    let mut index = JobIndex::default();
+    index.apply_job_manager_log(&created(3, &spec(Trigger::Interval { start: 1, period: 2 }), 77, 9)).unwrap();
+    let job = index.job(U256::from(3)).unwrap().clone();
+    assert_eq!(Job::from_record(&job.to_record().unwrap()).unwrap(), job);
+}

@@ -1,0 +1,409 @@
+//! The scheduler role: follows the chain at the configured confirmation depth, indexes the job
+//! manager's and task manager's logs (and the logs that trigger event jobs) into the [`JobIndex`],
+//! keeps the job cache, the tasks and the cursor in the store (one transaction per step, so a
+//! restart resumes exactly after the last block processed), and publishes each processed block as
+//! the reference block the other roles work at.
+//!
+//! Reorgs: the follower reports blocks that left the canonical chain; the index is then rebuilt
+//! from the deployment block up to the common ancestor. That costs one `eth_getLogs` per 10,000
+//! blocks of history, which is cheap on a devnet or testnet; an undo journal per block would make it
+//! constant (noted in the README as a known limit).
+
+mod index;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::primitives::Address;
+use alloy::providers::Provider;
+use alloy::rpc::types::{Filter, Log};
+use keeper_shared::batch::TaskId;
+use keeper_shared::contracts::TaskManager;
+use keeper_shared::deployment::Deployment;
+use tokio::sync::{broadcast, watch, RwLock};
+use tokio_util::sync::CancellationToken;
+
+pub use index::{DueTask, IndexError, Job, JobIndex, OutcomeKind, TaskOutcome};
+
+use crate::chain::{BlockFollower, BlockRef, FollowerConfig, FollowerEvent, RpcError, RpcPool, StartFrom};
+use crate::jobs::ReferenceBlock;
+use crate::store::{ChainCursor, SharedStore, StoreError, TaskDue, TaskState};
+
+/// The store's cursor stream of the scheduler.
+pub const CURSOR_STREAM: &str = "scheduler";
+/// Largest block range of one `eth_getLogs` while catching up or rebuilding.
+const LOG_RANGE: u64 = 10_000;
+
+/// Why the scheduler stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("scheduler: {0}")]
+    Store(#[from] StoreError),
+    #[error("scheduler: {0}")]
+    Index(#[from] IndexError),
+    #[error("scheduler: reading logs of blocks {from}..={to}: {source}")]
+    Logs { from: u64, to: u64, source: RpcError },
+    #[error("scheduler: {0}")]
+    Follower(#[from] crate::chain::FollowerError),
+}
+
+/// What the scheduler shares with the other roles of the daemon.
+#[derive(Debug, Clone)]
+pub struct ScheduleView {
+    index: Arc<RwLock<JobIndex>>,
+    head: watch::Receiver<Option<ReferenceBlock>>,
+    outcomes: broadcast::Sender<TaskOutcome>,
+}
+
+impl ScheduleView {
+    /// The jobs as of the last processed block.
+    pub async fn index(&self) -> tokio::sync::RwLockReadGuard<'_, JobIndex> {
+        self.index.read().await
+    }
+
+    /// The last processed block (`None` before the first).
+    pub fn head(&self) -> Option<ReferenceBlock> {
+        *self.head.borrow()
+    }
+
+    /// Waits for the next processed block; `None` once the scheduler has stopped.
+    pub async fn next_head(&mut self) -> Option<ReferenceBlock> {
+        self.head.changed().await.ok()?;
+        *self.head.borrow_and_update()
+    }
+
+    /// A receiver of head changes (for `select!` loops).
+    pub fn head_receiver(&self) -> watch::Receiver<Option<ReferenceBlock>> {
+        self.head.clone()
+    }
+
+    /// What the task manager did with tasks, as their logs are processed.
+    pub fn outcomes(&self) -> broadcast::Receiver<TaskOutcome> {
+        self.outcomes.subscribe()
+    }
+}
+
+/// The scheduler role.
+pub struct Scheduler {
+    pool: RpcPool,
+    store: SharedStore,
+    job_manager: Address,
+    task_manager: Address,
+    deploy_block: u64,
+    follower: FollowerConfig,
+    index: Arc<RwLock<JobIndex>>,
+    head: watch::Sender<Option<ReferenceBlock>>,
+    outcomes: broadcast::Sender<TaskOutcome>,
+}
+
+impl Scheduler {
+    /// A scheduler following `deployment`'s contracts at `confirmations` blocks behind the head.
+    pub fn new(
+        pool: RpcPool,
+        store: SharedStore,
+        deployment: &Deployment,
+        confirmations: u64,
+        poll_interval: Duration,
+    ) -> (Self, ScheduleView) {
+        let index = Arc::new(RwLock::new(JobIndex::default()));
+        let (head, head_rx) = watch::channel(None);
+        let (outcomes, _) = broadcast::channel(4096);
+        let view = ScheduleView { index: Arc::clone(&index), head: head_rx, outcomes: outcomes.clone() };
+        let follower = FollowerConfig { confirmations, poll_interval, ..FollowerConfig::default() };
+        let scheduler = Self {
+            pool,
+            store,
+            job_manager: deployment.avs.job_manager,
+            task_manager: deployment.avs.task_manager,
+            deploy_block: deployment.deploy_block,
+            follower,
+            index,
+            head,
+            outcomes,
+        };
+        (scheduler, view)
+    }
+
+    /// Runs until `shutdown`; returns an error only for what retrying cannot fix.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), SchedulerError> {
+        let (jobs, cursor) = self
+            .store
+            .with(|store| {
+                store.read(|tx| {
+                    let mut jobs = Vec::new();
+                    let mut after = None;
+                    loop {
+                        let page = tx.jobs(None, after, 1000)?;
+                        let Some(last) = page.last() else { break };
+                        after = Some(last.job_id);
+                        jobs.extend(page);
+                    }
+                    Ok::<_, StoreError>((jobs, tx.cursor(CURSOR_STREAM)?))
+                })
+            })
+            .await?;
+        let jobs = jobs.iter().map(Job::from_record).collect::<Result<Vec<_>, _>>()?;
+        *self.index.write().await = JobIndex::from_jobs(jobs);
+        let start = match cursor {
+            Some(cursor) => StartFrom::Cursor(cursor),
+            None => StartFrom::Block(self.deploy_block),
+        };
+        tracing::info!(?start, "scheduler: following the chain");
+        let mut follower = BlockFollower::new(self.pool.clone(), self.follower.clone(), start);
+        loop {
+            let polled = tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                polled = follower.poll() => polled,
+            };
+            match polled {
+                Ok(events) => {
+                    if let Err(error) = self.process(events).await {
+                        tracing::warn!(%error, "scheduler: processing blocks failed; retrying from the cursor");
+                        follower = self.restart_follower().await?;
+                    }
+                }
+                Err(error) if error.is_transient() => {
+                    tracing::warn!(%error, "scheduler: polling the chain failed; retrying");
+                }
+                Err(error) => return Err(error.into()),
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return Ok(()),
+                () = tokio::time::sleep(self.follower.poll_interval) => {}
+            }
+        }
+    }
+
+    async fn restart_follower(&self) -> Result<BlockFollower, SchedulerError> {
+        let cursor = self.store.with(|store| store.read(|tx| tx.cursor(CURSOR_STREAM))).await?;
+        let start = cursor.map_or(StartFrom::Block(self.deploy_block), StartFrom::Cursor);
+        Ok(BlockFollower::new(self.pool.clone(), self.follower.clone(), start))
+    }
+
+    /// Processes the follower's events: runs of consecutive blocks in one log query each.
+    async fn process(&self, events: Vec<FollowerEvent>) -> Result<(), SchedulerError> {
+        let mut run: Vec<BlockRef> = Vec::new();
+        for event in events {
+            match event {
+                FollowerEvent::Block(block) => run.push(block),
+                FollowerEvent::Reorg(reorg) => {
+                    if !run.is_empty() {
+                        self.process_blocks(&std::mem::take(&mut run)).await?;
+                    }
+                    tracing::warn!(
+                        ancestor = reorg.common_ancestor.number,
+                        dropped = reorg.dropped.len(),
+                        "scheduler: chain reorganised; rebuilding the job index"
+                    );
+                    self.rebuild(reorg.common_ancestor).await?;
+                }
+            }
+        }
+        if !run.is_empty() {
+            self.process_blocks(&run).await?;
+        }
+        Ok(())
+    }
+
+    async fn process_blocks(&self, blocks: &[BlockRef]) -> Result<(), SchedulerError> {
+        let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else { return Ok(()) };
+        let logs = self.logs(first.number, last.number).await?;
+        let mut outcomes = Vec::new();
+        {
+            let mut index = self.index.write().await;
+            for log in &logs {
+                if let Some(outcome) = self.apply(&mut index, log)? {
+                    outcomes.push(outcome);
+                }
+            }
+        }
+        let reference = ReferenceBlock { number: last.number, hash: last.hash, timestamp: last.timestamp };
+        self.persist(last.cursor(), &outcomes, Some(reference)).await?;
+        for outcome in outcomes {
+            // Nobody listening is fine.
+            let _ = self.outcomes.send(outcome);
+        }
+        self.head.send_replace(Some(reference));
+        Ok(())
+    }
+
+    /// Applies one log to the index; trigger logs of event jobs are recognised by their emitter.
+    fn apply(&self, index: &mut JobIndex, log: &Log) -> Result<Option<TaskOutcome>, SchedulerError> {
+        let address = log.address();
+        if address == self.job_manager {
+            index.apply_job_manager_log(log)?;
+        } else if address == self.task_manager {
+            return Ok(index.apply_task_manager_log(log)?);
+        }
+        // A job manager or task manager log may also trigger an event job that listens to it.
+        index.apply_trigger_log(log);
+        Ok(None)
+    }
+
+    /// The job manager's, the task manager's and the event jobs' emitters' logs of a range, in
+    /// chain order. Emitters of jobs created inside the range are fetched in a second pass.
+    async fn logs(&self, from: u64, to: u64) -> Result<Vec<Log>, SchedulerError> {
+        let mut addresses = vec![self.job_manager, self.task_manager];
+        addresses.extend(self.index.read().await.event_emitters());
+        let mut logs = self.fetch_logs(from, to, addresses.clone()).await?;
+        // Jobs created in this range may listen to other contracts: index them first, then fetch
+        // their emitters' logs too (the second query is skipped when nothing new appeared).
+        let mut probe = self.index.read().await.clone();
+        for log in logs.iter().filter(|l| l.address() == self.job_manager) {
+            probe.apply_job_manager_log(log)?;
+        }
+        let extra: Vec<Address> =
+            probe.event_emitters().into_iter().filter(|address| !addresses.contains(address)).collect();
+        if !extra.is_empty() {
+            logs.extend(self.fetch_logs(from, to, extra).await?);
+            logs.sort_by_key(|log| (log.block_number, log.log_index));
+        }
+        Ok(logs)
+    }
+
+    async fn fetch_logs(&self, from: u64, to: u64, addresses: Vec<Address>) -> Result<Vec<Log>, SchedulerError> {
+        let mut logs = Vec::new();
+        let mut start = from;
+        while start <= to {
+            let end = to.min(start.saturating_add(LOG_RANGE - 1));
+            let filter = Filter::new().address(addresses.clone()).from_block(start).to_block(end);
+            let provider = self.pool.provider();
+            let chunk = provider.get_logs(&filter).await.map_err(|e| SchedulerError::Logs {
+                from: start,
+                to: end,
+                source: RpcError::from_call("eth_getLogs", e),
+            })?;
+            logs.extend(chunk.into_iter().filter(|log| !log.removed));
+            start = end + 1;
+        }
+        logs.sort_by_key(|log| (log.block_number, log.log_index));
+        Ok(logs)
+    }
+
+    /// Writes the changed jobs, the due tasks and the task outcomes, and moves the cursor, in one
+    /// transaction.
+    async fn persist(
+        &self,
+        cursor: ChainCursor,
+        outcomes: &[TaskOutcome],
+        reference: Option<ReferenceBlock>,
+    ) -> Result<(), SchedulerError> {
+        let (records, due) = {
+            let mut index = self.index.write().await;
+            let records = index.take_dirty().iter().map(Job::to_record).collect::<Result<Vec<_>, _>>()?;
+            let due: Vec<(TaskId, TaskDue)> = match reference {
+                Some(reference) => index
+                    .due_tasks(&reference, 0, 0)
+                    .into_iter()
+                    .map(|task| (task.task, due_of(&task, &reference)))
+                    .collect(),
+                None => Vec::new(),
+            };
+            (records, due)
+        };
+        let outcomes = outcomes.to_vec();
+        self.store
+            .with(move |store| {
+                store.write(|tx| {
+                    for record in &records {
+                        tx.upsert_job(record)?;
+                    }
+                    for (task, when) in &due {
+                        tx.insert_task(*task, *when)?;
+                    }
+                    for outcome in &outcomes {
+                        let (state, detail) = match &outcome.kind {
+                            OutcomeKind::Performed { success: true, .. } => (TaskState::Performed, None),
+                            OutcomeKind::Performed { success: false, .. } => {
+                                (TaskState::Performed, Some("the target reverted"))
+                            }
+                            OutcomeKind::NotExecuted => (TaskState::Performed, Some("checked: nothing to do")),
+                            OutcomeKind::Skipped { .. } => (TaskState::Dropped, Some("skipped by the task manager")),
+                        };
+                        if tx.task(outcome.task)?.is_none() {
+                            tx.insert_task(outcome.task, TaskDue { at_ms: None, block: Some(cursor.block_number) })?;
+                        }
+                        tx.transition_task(outcome.task, state, None, detail)?;
+                    }
+                    tx.set_cursor(CURSOR_STREAM, cursor)
+                })
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Rebuilds the index from the deployment block up to `ancestor` after a reorg.
+    async fn rebuild(&self, ancestor: BlockRef) -> Result<(), SchedulerError> {
+        let logs =
+            if ancestor.number >= self.deploy_block { self.fetch_all_logs(ancestor.number).await? } else { Vec::new() };
+        let mut fresh = JobIndex::default();
+        for log in &logs {
+            self.apply(&mut fresh, log)?;
+        }
+        // Every job is rewritten: one that vanished with the reorg keeps its row but the index no
+        // longer proposes it.
+        let mut all_dirty = fresh.clone();
+        let records = all_dirty.take_dirty().iter().map(Job::to_record).collect::<Result<Vec<_>, _>>()?;
+        *self.index.write().await = fresh;
+        let cursor = ancestor.cursor();
+        self.store
+            .with(move |store| {
+                store.write(|tx| {
+                    for record in &records {
+                        tx.upsert_job(record)?;
+                    }
+                    tx.set_cursor(CURSOR_STREAM, cursor)
+                })
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Every relevant log from the deployment block to `to`, fetched as the index grows (event jobs'
+    /// emitters are only known once their jobs are).
+    async fn fetch_all_logs(&self, to: u64) -> Result<Vec<Log>, SchedulerError> {
+        let mut probe = JobIndex::default();
+        let core = self.fetch_logs(self.deploy_block, to, vec![self.job_manager, self.task_manager]).await?;
+        for log in core.iter().filter(|l| l.address() == self.job_manager) {
+            probe.apply_job_manager_log(log)?;
+        }
+        let emitters: Vec<Address> =
+            probe.event_emitters().into_iter().filter(|a| *a != self.job_manager && *a != self.task_manager).collect();
+        let mut logs = core;
+        if !emitters.is_empty() {
+            logs.extend(self.fetch_logs(self.deploy_block, to, emitters).await?);
+            logs.sort_by_key(|log| (log.block_number, log.log_index));
+        }
+        Ok(logs)
+    }
+}
+
+/// When a due task was due, for the store.
+fn due_of(task: &DueTask, reference: &ReferenceBlock) -> TaskDue {
+    use crate::jobs::Trigger;
+    match task.spec.trigger {
+        Trigger::Interval { start, period } => {
+            let at = crate::jobs::schedule::due_at(start, period, task.task.sequence);
+            TaskDue { at_ms: i64::try_from(at.saturating_mul(1000)).ok(), block: Some(reference.number) }
+        }
+        Trigger::Block { start, period } => {
+            let at = crate::jobs::schedule::due_at(start, period, task.task.sequence);
+            TaskDue { at_ms: None, block: Some(u64::try_from(at).unwrap_or(reference.number)) }
+        }
+        Trigger::Event(_) => {
+            let (block, _) = crate::jobs::schedule::event_log(task.task.sequence);
+            TaskDue { at_ms: None, block: Some(block) }
+        }
+    }
+}
+
+/// The task manager's premium per performed task (read once per batch by the aggregator).
+pub async fn premium(pool: &RpcPool, task_manager: Address) -> Result<u128, RpcError> {
+    let provider = pool.provider();
+    let premium = TaskManager::new(task_manager, &provider)
+        .premium()
+        .call()
+        .await
+        .map_err(|e| RpcError::from_call("premium", e))?;
+    Ok(premium.to::<u128>())
+}
