@@ -9,4 +9,5 @@ pub mod cli;
 pub mod config;
 pub mod devnet;
 pub mod eigenlayer;
+pub mod jobs;
 pub mod store;

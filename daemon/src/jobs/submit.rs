@@ -1,0 +1,282 @@
+//! The `respondToBatch` call an aggregator submits, built from the signed batch: the tasks in leaf
+//! order with their specs and responses, the non-signers' keys in the order the task manager requires,
+//! and the aggregate signature in EIP-2537 form; and the `SignedLeaf` of an equivocation challenge.
+
+use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
+use alloy::providers::Provider;
+use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
+use alloy::sol_types::{SolCall, SolEvent, SolInterface};
+use alloy::transports::{RpcError, TransportError};
+use keeper_shared::batch::{Batch, BatchError, TaskId, TaskLeaf};
+use keeper_shared::bls::{PublicKey, Signature};
+use keeper_shared::contracts::task_manager::{TaskManager, BLS12381};
+use thiserror::Error;
+
+use super::execute::TaskResponse;
+use super::schedule::SkipReason;
+use super::spec::{JobSpec, SpecError};
+
+#[derive(Debug, Error)]
+pub enum SubmitError {
+    #[error("submit: the batch has {leaves} leaves but {tasks} tasks were given")]
+    TaskCount { leaves: usize, tasks: usize },
+    #[error("submit: task {index} (job {job_id}, sequence {sequence}) is not the batch's leaf {index}")]
+    LeafMismatch { index: usize, job_id: U256, sequence: u64 },
+    #[error("submit: job {job_id}: {source}")]
+    Spec {
+        job_id: U256,
+        #[source]
+        source: SpecError,
+    },
+    #[error("submit: non-signer key {pubkey_hash} is listed twice")]
+    DuplicateNonSigner { pubkey_hash: B256 },
+    #[error("submit: reference block {number} does not fit the task manager's uint32")]
+    ReferenceBlockTooLarge { number: u64 },
+    #[error("submit: {0}")]
+    Batch(#[from] BatchError),
+    #[error("submit: the task manager refused the batch: {error:?}")]
+    Rejected { error: TaskManager::TaskManagerErrors },
+    #[error("submit: the transaction reverted with data {data} (not a task manager error)")]
+    Reverted { data: Bytes },
+    #[error("submit: transaction {transaction_hash} reverted")]
+    Failed { transaction_hash: B256 },
+    #[error("submit: {step}: {source}")]
+    Rpc {
+        step: &'static str,
+        #[source]
+        source: TransportError,
+    },
+    #[error("submit: waiting for the receipt: {0}")]
+    Receipt(#[from] alloy::providers::PendingTransactionError),
+}
+
+/// One task of a batch: which task, the job's spec (the task manager checks its hash) and the response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchTask {
+    pub task: TaskId,
+    pub spec: JobSpec,
+    pub response: TaskResponse,
+}
+
+impl BatchTask {
+    /// The signed leaf.
+    pub fn leaf(&self) -> TaskLeaf {
+        TaskLeaf { task: self.task, response_hash: self.response.hash() }
+    }
+
+    /// The task as `respondToBatch` takes it.
+    pub fn to_input(&self) -> Result<TaskManager::TaskInput, SubmitError> {
+        let spec =
+            self.spec.to_task_manager().map_err(|source| SubmitError::Spec { job_id: self.task.job_id, source })?;
+        Ok(TaskManager::TaskInput {
+            jobId: self.task.job_id,
+            sequence: self.task.sequence,
+            spec,
+            execute: self.response.execute,
+            callData: self.response.call_data.clone(),
+        })
+    }
+}
+
+/// The leaves of `tasks`, in order: what `Batch::new` takes.
+pub fn leaves(tasks: &[BatchTask]) -> Vec<TaskLeaf> {
+    tasks.iter().map(BatchTask::leaf).collect()
+}
+
+/// The key registry's hash of a key: keccak256 of its 128-byte EIP-2537 encoding.
+pub fn pubkey_hash(key: &PublicKey) -> B256 {
+    keccak256(key.to_eip2537())
+}
+
+/// A key as the task manager's ABI spells it (four words of the EIP-2537 encoding).
+pub fn g1_point(key: &PublicKey) -> BLS12381::G1Point {
+    let bytes = key.to_eip2537();
+    let word = |i: usize| B256::from_slice(&bytes[32 * i..32 * (i + 1)]);
+    BLS12381::G1Point { xHi: word(0), xLo: word(1), yHi: word(2), yLo: word(3) }
+}
+
+/// The non-signers as `NonSigners` requires: strictly ascending by pubkey hash (so none counts twice).
+pub fn non_signers(keys: &[PublicKey]) -> Result<TaskManager::NonSigners, SubmitError> {
+    let mut sorted: Vec<(B256, &PublicKey)> = keys.iter().map(|key| (pubkey_hash(key), key)).collect();
+    sorted.sort_by_key(|(hash, _)| *hash);
+    if let Some(pair) = sorted.windows(2).find(|pair| pair[0].0 == pair[1].0) {
+        return Err(SubmitError::DuplicateNonSigner { pubkey_hash: pair[0].0 });
+    }
+    Ok(TaskManager::NonSigners { pubkeys: sorted.into_iter().map(|(_, key)| g1_point(key)).collect() })
+}
+
+/// A `respondToBatch` call, ready to send.
+#[derive(Debug, Clone)]
+pub struct BatchSubmission {
+    pub header: TaskManager::BatchHeader,
+    pub tasks: Vec<TaskManager::TaskInput>,
+    pub non_signers: TaskManager::NonSigners,
+    /// The aggregate signature, 256-byte EIP-2537 G2.
+    pub signature: Bytes,
+    /// The batch digest the signers signed (the batch id on chain).
+    pub digest: B256,
+}
+
+/// Builds the call for `batch`, whose leaves must be `tasks`' leaves in the same order, signed by every
+/// operator of the set at the reference block except `non_signer_keys`, with `aggregate` their aggregate.
+pub fn build_submission(
+    batch: &Batch,
+    tasks: &[BatchTask],
+    non_signer_keys: &[PublicKey],
+    aggregate: &Signature,
+) -> Result<BatchSubmission, SubmitError> {
+    if batch.leaves().len() != tasks.len() {
+        return Err(SubmitError::TaskCount { leaves: batch.leaves().len(), tasks: tasks.len() });
+    }
+    for (index, (leaf, task)) in batch.leaves().iter().zip(tasks).enumerate() {
+        if *leaf != task.leaf() {
+            return Err(SubmitError::LeafMismatch { index, job_id: task.task.job_id, sequence: task.task.sequence });
+        }
+    }
+    let context = batch.context();
+    let number = context.reference_block_number;
+    let reference_block_number = u32::try_from(number).map_err(|_| SubmitError::ReferenceBlockTooLarge { number })?;
+    Ok(BatchSubmission {
+        header: TaskManager::BatchHeader {
+            referenceBlockNumber: reference_block_number,
+            referenceBlockHash: context.reference_block_hash,
+        },
+        tasks: tasks.iter().map(BatchTask::to_input).collect::<Result<_, _>>()?,
+        non_signers: non_signers(non_signer_keys)?,
+        signature: aggregate.to_eip2537().to_vec().into(),
+        digest: batch.digest(),
+    })
+}
+
+/// What a task of an accepted batch came to, from the task manager's events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskResult {
+    /// The target was called (`success`: it did not revert) and the job charged `fee` wei.
+    Performed { success: bool, gas_used: U256, fee: U256 },
+    /// `execute = false`: the sequence was consumed.
+    NotExecuted,
+    /// Skipped, for `reason`.
+    Skipped(SkipReason),
+}
+
+/// An accepted batch.
+#[derive(Debug, Clone)]
+pub struct SubmitReceipt {
+    pub transaction_hash: B256,
+    pub block_number: u64,
+    pub gas_used: u64,
+    pub digest: B256,
+    /// Each task of the batch and what it came to, in event order.
+    pub tasks: Vec<(TaskId, TaskResult)>,
+    /// The batch's record (claims and challenges hand it back) and its non-signers' pubkey hashes.
+    pub record: TaskManager::BatchRecord,
+    pub non_signer_pubkey_hashes: Vec<B256>,
+}
+
+impl BatchSubmission {
+    /// The `respondToBatch` call.
+    pub fn call(&self) -> TaskManager::respondToBatchCall {
+        TaskManager::respondToBatchCall {
+            header: self.header.clone(),
+            tasks: self.tasks.clone(),
+            nonSigners: self.non_signers.clone(),
+            signatureG2: self.signature.clone(),
+        }
+    }
+
+    /// The call's calldata (for a transaction pipeline of the caller's own).
+    pub fn calldata(&self) -> Bytes {
+        self.call().abi_encode().into()
+    }
+
+    /// Runs the call as an `eth_call` from `from`: the digest, or the task manager's custom error.
+    pub async fn simulate<P: Provider>(
+        &self,
+        provider: &P,
+        task_manager: Address,
+        from: Address,
+    ) -> Result<B256, SubmitError> {
+        let request = TransactionRequest::default().from(from).to(task_manager).input(self.calldata().into());
+        let returned = provider.call(request).await.map_err(|error| rejection(error, "simulating respondToBatch"))?;
+        TaskManager::respondToBatchCall::abi_decode_returns(&returned)
+            .map_err(|_| SubmitError::Reverted { data: returned })
+    }
+
+    /// Sends the call from the provider's wallet and waits for its receipt.
+    pub async fn send<P: Provider>(&self, provider: &P, task_manager: Address) -> Result<SubmitReceipt, SubmitError> {
+        let request = TransactionRequest::default().to(task_manager).input(self.calldata().into());
+        let pending =
+            provider.send_transaction(request).await.map_err(|error| rejection(error, "sending respondToBatch"))?;
+        let receipt = pending.get_receipt().await?;
+        self.receipt(task_manager, &receipt)
+    }
+
+    /// Reads an accepted batch's outcome from its transaction's receipt.
+    pub fn receipt(&self, task_manager: Address, receipt: &TransactionReceipt) -> Result<SubmitReceipt, SubmitError> {
+        if !receipt.status() {
+            return Err(SubmitError::Failed { transaction_hash: receipt.transaction_hash });
+        }
+        let mut tasks = Vec::new();
+        let mut responded = None;
+        for log in receipt.inner.logs().iter().filter(|log| log.address() == task_manager) {
+            let log = &log.inner;
+            if let Ok(e) = TaskManager::TaskPerformed::decode_log(log) {
+                let result = TaskResult::Performed { success: e.success, gas_used: e.gasUsed, fee: e.fee };
+                tasks.push((TaskId { job_id: e.jobId, sequence: e.sequence }, result));
+            } else if let Ok(e) = TaskManager::TaskNotExecuted::decode_log(log) {
+                tasks.push((TaskId { job_id: e.jobId, sequence: e.sequence }, TaskResult::NotExecuted));
+            } else if let Ok(e) = TaskManager::TaskSkipped::decode_log(log) {
+                // An unknown reason would be a newer contract; the last variant stands in rather than failing
+                // a batch that was accepted.
+                let reason = SkipReason::from_u8(e.reason).unwrap_or(SkipReason::InvalidCallData);
+                tasks.push((TaskId { job_id: e.jobId, sequence: e.sequence }, TaskResult::Skipped(reason)));
+            } else if let Ok(e) = TaskManager::BatchResponded::decode_log(log) {
+                responded = Some(e.data);
+            }
+        }
+        let responded = responded.ok_or(SubmitError::Failed { transaction_hash: receipt.transaction_hash })?;
+        Ok(SubmitReceipt {
+            transaction_hash: receipt.transaction_hash,
+            block_number: receipt.block_number.unwrap_or_default(),
+            gas_used: receipt.gas_used,
+            digest: responded.digest,
+            tasks,
+            record: responded.record,
+            non_signer_pubkey_hashes: responded.nonSignerPubkeyHashes,
+        })
+    }
+}
+
+/// A node error: the task manager's custom error if it reverted with one.
+fn rejection(error: TransportError, step: &'static str) -> SubmitError {
+    if let RpcError::ErrorResp(payload) = &error {
+        if let Some(data) = payload.as_revert_data() {
+            return match TaskManager::TaskManagerErrors::abi_decode(&data) {
+                Ok(error) => SubmitError::Rejected { error },
+                Err(_) => SubmitError::Reverted { data },
+            };
+        }
+    }
+    SubmitError::Rpc { step, source: error }
+}
+
+/// One side of an equivocation proof: leaf `index` of `batch` with its Merkle proof and one operator's
+/// own signature over the batch digest.
+pub fn signed_leaf(batch: &Batch, index: usize, signature: &Signature) -> Result<TaskManager::SignedLeaf, SubmitError> {
+    let proof = batch.proof(index)?;
+    let leaf = batch.leaves()[index];
+    let context = batch.context();
+    let number = context.reference_block_number;
+    Ok(TaskManager::SignedLeaf {
+        header: TaskManager::BatchHeader {
+            referenceBlockNumber: u32::try_from(number).map_err(|_| SubmitError::ReferenceBlockTooLarge { number })?,
+            referenceBlockHash: context.reference_block_hash,
+        },
+        responseHash: leaf.response_hash,
+        proof,
+        signatureG2: signature.to_eip2537().to_vec().into(),
+    })
+}
+
+#[cfg(test)]
+mod tests;
