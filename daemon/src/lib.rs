@@ -9,5 +9,6 @@ pub mod cli;
 pub mod config;
 pub mod devnet;
 pub mod eigenlayer;
+pub mod keeper;
 pub mod jobs;
 pub mod store;

@@ -448,7 +448,8 @@ impl DisputePost {
         }
         let mut tasks: Vec<DisputedTask> = Vec::with_capacity(self.leaves.len());
         for (i, leaf) in self.leaves.iter().enumerate() {
-            let task = TaskId { job_id: parse_u256(&format!("leaves[{i}].jobId"), &leaf.job_id)?, sequence: leaf.sequence };
+            let task =
+                TaskId { job_id: parse_u256(&format!("leaves[{i}].jobId"), &leaf.job_id)?, sequence: leaf.sequence };
             if tasks.iter().any(|t| t.task == task) {
                 return Err(ApiError::field(
                     ErrorCode::InvalidValue,
@@ -485,7 +486,8 @@ impl DisputePost {
 // ---------------------------------------------------------------------------------------------
 
 fn decode_hex(field: &str, value: &str) -> Result<Vec<u8>, ApiError> {
-    let digits = value.strip_prefix("0x").ok_or_else(|| ApiError::field(ErrorCode::InvalidHex, field, "must start with 0x"))?;
+    let digits =
+        value.strip_prefix("0x").ok_or_else(|| ApiError::field(ErrorCode::InvalidHex, field, "must start with 0x"))?;
     hex::decode(digits).map_err(|e| ApiError::field(ErrorCode::InvalidHex, field, e))
 }
 

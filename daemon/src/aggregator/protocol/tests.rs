@@ -74,9 +74,15 @@ fn signature_posts_are_parsed_field_by_field() {
     assert_eq!(with(&|p| p.operator = "ab".repeat(20)), sig("operator"), "0x is required");
     assert_eq!(with(&|p| p.digest = "0xzz".into()), sig("digest"));
     assert_eq!(with(&|p| p.operator = "0xabcd".into()), (ErrorCode::InvalidLength, Some("operator".into())));
-    assert_eq!(with(&|p| p.signature = format!("0x{}", "00".repeat(48))), (ErrorCode::InvalidLength, Some("signature".into())));
+    assert_eq!(
+        with(&|p| p.signature = format!("0x{}", "00".repeat(48))),
+        (ErrorCode::InvalidLength, Some("signature".into()))
+    );
     // 96 zero bytes: no compression flag.
-    assert_eq!(with(&|p| p.signature = format!("0x{}", "00".repeat(96))), (ErrorCode::InvalidPoint, Some("signature".into())));
+    assert_eq!(
+        with(&|p| p.signature = format!("0x{}", "00".repeat(96))),
+        (ErrorCode::InvalidPoint, Some("signature".into()))
+    );
     // The point at infinity, correctly encoded, is still refused.
     let infinity = format!("0xc0{}", "00".repeat(95));
     assert_eq!(with(&|p| p.signature = infinity.clone()), (ErrorCode::InvalidPoint, Some("signature".into())));

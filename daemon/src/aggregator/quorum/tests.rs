@@ -47,7 +47,8 @@ fn threshold_is_bounded_and_compares_like_the_contract() {
 #[test]
 fn operator_set_is_validated() {
     let m = members(2);
-    let op = |i: usize, w: u64| Operator { address: m[i].address, public_key: m[i].key.public_key(), weight: U256::from(w) };
+    let op =
+        |i: usize, w: u64| Operator { address: m[i].address, public_key: m[i].key.public_key(), weight: U256::from(w) };
     assert_eq!(OperatorSet::new([], U256::from(1)), Err(OperatorSetError::Empty));
     assert_eq!(OperatorSet::new([op(0, 1)], U256::ZERO), Err(OperatorSetError::ZeroTotalWeight));
     assert_eq!(

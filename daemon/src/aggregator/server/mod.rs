@@ -1,0 +1,18 @@
+//! The aggregator's endpoint: the [`Collector`] (open proposals, their signatures, quorums and
+//! disputes; the API the rest of the aggregator drives) and its HTTP routes and serve loop.
+//!
+//! ```text
+//! let collector = Collector::new(store, CollectorConfig::default())?;
+//! collector.publish(batch, operator_set).await?;            // keepers can now fetch and sign it
+//! let router = server::router(collector.clone(), &limits);
+//! tokio::spawn(server::serve(tcp_listener, router, limits, shutdown.clone()));
+//! // on CollectorEvent::QuorumReached { digest }: wait a little for more signers, then
+//! let certificate = collector.certificate(digest)?;          // submit it, then
+//! collector.close(digest);
+//! ```
+
+mod collector;
+mod http;
+
+pub use collector::{ClosedProposal, Collector, CollectorConfig, CollectorError, CollectorEvent, Published};
+pub use http::{router, serve, HttpLimits};

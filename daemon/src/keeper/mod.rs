@@ -1,0 +1,3 @@
+//! The keeper role. Today: its client of the aggregator endpoint.
+
+pub mod client;
