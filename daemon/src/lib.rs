@@ -5,10 +5,14 @@
 
 pub mod aggregator;
 pub mod chain;
+pub mod challenger;
 pub mod cli;
 pub mod config;
 pub mod devnet;
 pub mod eigenlayer;
-pub mod keeper;
 pub mod jobs;
+pub mod keeper;
+pub mod node;
+pub mod roles;
+pub mod scheduler;
 pub mod store;

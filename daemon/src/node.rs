@@ -115,7 +115,7 @@ pub async fn run(config: Config, operator: Option<Operator>, shutdown: Cancellat
         let shutdown = shutdown.child_token();
         roles.spawn(async move { ("scheduler", scheduler.run(shutdown).await.map_err(|e| eyre!(e))) });
     }
-    crate::roles::spawn(&context, &mut roles, &shutdown)?;
+    crate::roles::spawn(&context, &mut roles, &shutdown);
 
     // The first role to stop for good stops the others: a keeper without its scheduler is no keeper.
     let first = tokio::select! {

@@ -3,6 +3,8 @@
 //! signatures and disputes ([`server`]). Proposing batches and submitting certificates on chain
 //! are the role's other halves; they drive this module through [`server::Collector`].
 
+pub mod operators;
 pub mod protocol;
 pub mod quorum;
+pub mod role;
 pub mod server;

@@ -1,0 +1,342 @@
+//! The aggregator role: at each block the scheduler processes, proposes a batch of the due tasks
+//! that are not already in flight (executed here at that reference block), serves it to keepers
+//! through the [`Collector`], and once the stake quorum has signed (plus a short window for more
+//! signers) submits `respondToBatch` and follows it to its receipt. A disputed leaf is dropped and
+//! the rest re-proposed at the same reference block; a proposal that cannot reach quorum before its
+//! reference block grows too old is abandoned and its tasks proposed again later.
+//!
+//! Exactly-once: a task is never proposed while it is in an open proposal or a pending
+//! submission, never below its job's watermark (the scheduler's index), and the task manager
+//! refuses a batch digest twice and skips a performed sequence, so a retried submission can only
+//! waste gas, never perform twice.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::network::EthereumWallet;
+use alloy::primitives::B256;
+use alloy::providers::{Provider, ProviderBuilder};
+use alloy::rpc::client::RpcClient;
+use keeper_shared::batch::{Batch, BatchContext, TaskId};
+use keeper_shared::contracts::TaskManager;
+use tokio_util::sync::CancellationToken;
+
+use super::operators::RegistryView;
+use super::quorum::QuorumThreshold;
+use super::server::{Collector, CollectorConfig, CollectorEvent, HttpLimits};
+use crate::jobs::submit::BatchTask;
+use crate::jobs::{build_submission, execute, Outcome, ReferenceBlock};
+use crate::node::NodeContext;
+use crate::store::{StoreError, TaskDue, TaskState};
+
+/// Blocks before the task manager's `maxReferenceAge` at which an unsigned proposal is abandoned.
+const AGE_MARGIN: u64 = 4;
+
+/// Why the aggregator role stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AggregatorError {
+    #[error("aggregator: {0}")]
+    Config(String),
+    #[error("aggregator: listening on {address}: {source}")]
+    Listen { address: std::net::SocketAddr, source: std::io::Error },
+    #[error("aggregator: {0}")]
+    Other(String),
+}
+
+struct Flight {
+    batch: Batch,
+    tasks: Vec<BatchTask>,
+    reference: ReferenceBlock,
+    quorum_at: Option<tokio::time::Instant>,
+}
+
+/// The aggregator role's loop.
+pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<(), AggregatorError> {
+    let config = Arc::clone(&context.config);
+    let listen =
+        config.aggregator.listen.ok_or_else(|| AggregatorError::Config("aggregator.listen: not set".into()))?;
+    let operator =
+        context.operator.clone().ok_or_else(|| AggregatorError::Config("operator.ecdsa_keystore: not set".into()))?;
+    let deployment = &config.deployment;
+    let provider = context.pool.provider();
+    let task_manager = TaskManager::new(deployment.avs.task_manager, &provider);
+    let quorum_bps = task_manager.quorumBps().call().await.map_err(|e| AggregatorError::Other(e.to_string()))?;
+    let max_age =
+        u64::from(task_manager.maxReferenceAge().call().await.map_err(|e| AggregatorError::Other(e.to_string()))?);
+    let threshold = QuorumThreshold::from_bps(quorum_bps).map_err(|e| AggregatorError::Config(e.to_string()))?;
+    let collector =
+        Collector::new(context.store.clone(), CollectorConfig { quorum: threshold, ..CollectorConfig::default() })
+            .map_err(|e| AggregatorError::Other(e.to_string()))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| AggregatorError::Listen { address: listen, source })?;
+    let limits = HttpLimits::default();
+    let router = super::server::router(collector.clone(), &limits);
+    let server = tokio::spawn(super::server::serve(listener, router, limits, shutdown.child_token()));
+    tracing::info!(%listen, quorum_bps, "aggregator: serving keepers");
+
+    // Submissions are signed by the operator's key; the pool's transport gives them failover.
+    let wallet = EthereumWallet::from(operator.signer.clone());
+    let sender = ProviderBuilder::new().wallet(wallet).connect_client(RpcClient::new(context.pool.transport(), true));
+
+    let mut aggregator = Aggregator {
+        context: context.clone(),
+        collector: collector.clone(),
+        registry: RegistryView::new(context.pool.clone(), deployment.avs.key_registry, deployment.deploy_block),
+        flights: HashMap::new(),
+        in_flight: HashSet::new(),
+        disputed: HashMap::new(),
+        max_age,
+        window: config.aggregator.quorum_window,
+        max_tasks: config.aggregator.max_batch_tasks,
+    };
+    let mut events = collector.subscribe();
+    let mut head = context.schedule.head_receiver();
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            changed = head.changed() => {
+                if changed.is_err() { break; }
+                let reference = *head.borrow_and_update();
+                if let Some(reference) = reference {
+                    if let Err(e) = aggregator.propose(reference).await {
+                        tracing::warn!(error = %e, "aggregator: proposing failed");
+                    }
+                    aggregator.expire(reference.number);
+                }
+            }
+            event = events.recv() => match event {
+                Ok(CollectorEvent::QuorumReached { digest }) => aggregator.quorum_reached(digest),
+                Ok(CollectorEvent::DisputeReceived(dispute)) => {
+                    if let Err(e) = aggregator.disputed(dispute.digest, &dispute.tasks.iter().map(|t| t.task).collect::<Vec<_>>()).await {
+                        tracing::warn!(error = %e, "aggregator: re-proposing after a dispute failed");
+                    }
+                }
+                Ok(CollectorEvent::SignatureAccepted { .. }) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => tracing::warn!(missed = n, "aggregator: missed collector events"),
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            },
+            _ = tick.tick() => {
+                for digest in aggregator.ready() {
+                    aggregator.submit(&sender, digest).await;
+                }
+            }
+        }
+    }
+    let _ = server.await;
+    Ok(())
+}
+
+struct Aggregator {
+    context: NodeContext,
+    collector: Collector,
+    registry: RegistryView,
+    flights: HashMap<B256, Flight>,
+    in_flight: HashSet<TaskId>,
+    /// Tasks disputed at a reference block: not proposed again at that block.
+    disputed: HashMap<u64, HashSet<TaskId>>,
+    max_age: u64,
+    window: Duration,
+    max_tasks: usize,
+}
+
+impl Aggregator {
+    /// Proposes the due tasks not in flight at `reference`.
+    async fn propose(&mut self, reference: ReferenceBlock) -> Result<(), AggregatorError> {
+        let provider = self.context.pool.provider();
+        let gas_price = provider.get_gas_price().await.map_err(|e| AggregatorError::Other(e.to_string()))?;
+        let premium = crate::scheduler::premium(&self.context.pool, self.context.config.deployment.avs.task_manager)
+            .await
+            .map_err(|e| AggregatorError::Other(e.to_string()))?;
+        let due = self.context.schedule.index().await.due_tasks(&reference, gas_price, premium);
+        let skip = self.disputed.get(&reference.number).cloned().unwrap_or_default();
+        let mut tasks = Vec::new();
+        for due in due.into_iter().filter(|d| !self.in_flight.contains(&d.task) && !skip.contains(&d.task)) {
+            match execute(&provider, &due.spec, due.task, &reference).await {
+                Ok(outcome) => match outcome {
+                    Outcome::Unsupported { reason } => {
+                        tracing::debug!(job = %due.task.job_id, %reason, "aggregator: task not supported");
+                    }
+                    other => {
+                        if let Some(response) = other.response() {
+                            tasks.push(BatchTask { task: due.task, spec: (*due.spec).clone(), response });
+                        }
+                    }
+                },
+                Err(e) => tracing::warn!(error = %e, "aggregator: executing a due task failed"),
+            }
+            if tasks.len() >= self.max_tasks {
+                break;
+            }
+        }
+        self.publish(reference, tasks).await
+    }
+
+    async fn publish(&mut self, reference: ReferenceBlock, tasks: Vec<BatchTask>) -> Result<(), AggregatorError> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let deployment = &self.context.config.deployment;
+        let context = BatchContext {
+            chain_id: deployment.chain_id,
+            task_manager: deployment.avs.task_manager,
+            reference_block_number: reference.number,
+            reference_block_hash: reference.hash,
+        };
+        let leaves = tasks.iter().map(BatchTask::leaf).collect();
+        let batch = Batch::new(context, leaves).map_err(|e| AggregatorError::Other(e.to_string()))?;
+        let set = self.registry.at(reference.number).await.map_err(|e| AggregatorError::Other(e.to_string()))?;
+        let published =
+            self.collector.publish(batch.clone(), set).await.map_err(|e| AggregatorError::Other(e.to_string()))?;
+        let digest = published.digest;
+        self.record(&tasks, TaskState::Proposed, reference.number).await;
+        for task in &tasks {
+            self.in_flight.insert(task.task);
+        }
+        tracing::info!(%digest, tasks = tasks.len(), reference_block = reference.number, "aggregator: proposed batch");
+        let quorum_at = published.quorum_reached.then(tokio::time::Instant::now);
+        self.flights.insert(digest, Flight { batch, tasks, reference, quorum_at });
+        Ok(())
+    }
+
+    fn quorum_reached(&mut self, digest: B256) {
+        if let Some(flight) = self.flights.get_mut(&digest) {
+            flight.quorum_at.get_or_insert_with(tokio::time::Instant::now);
+        }
+    }
+
+    /// Proposals whose quorum window is over, or that every operator signed.
+    fn ready(&self) -> Vec<B256> {
+        let now = tokio::time::Instant::now();
+        let mut ready = Vec::new();
+        for (digest, flight) in &self.flights {
+            let Some(at) = flight.quorum_at else { continue };
+            let all_signed =
+                self.collector.quorum_state(*digest).is_some_and(|state| state.signers.len() == state.operators);
+            if all_signed || now.duration_since(at) >= self.window {
+                ready.push(*digest);
+            }
+        }
+        ready
+    }
+
+    async fn submit<P: Provider>(&mut self, sender: &P, digest: B256) {
+        let Some(flight) = self.flights.remove(&digest) else { return };
+        let certificate = match self.collector.certificate(digest) {
+            Ok(certificate) => certificate,
+            Err(e) => {
+                tracing::warn!(%digest, error = %e, "aggregator: no certificate");
+                self.release(&flight.tasks);
+                self.collector.close(digest);
+                return;
+            }
+        };
+        self.collector.close(digest);
+        // Never submit a task the chain has performed meanwhile (e.g. by another aggregator).
+        let index = self.context.schedule.index().await;
+        let stale =
+            flight.tasks.iter().any(|t| index.job(t.task.job_id).is_none_or(|job| t.task.sequence < job.next_sequence));
+        drop(index);
+        if stale {
+            tracing::info!(%digest, "aggregator: a task of the batch was performed meanwhile; re-proposing the rest");
+            self.release(&flight.tasks);
+            return;
+        }
+        let keys: Vec<_> = certificate.non_signers.iter().map(|n| n.public_key.clone()).collect();
+        let submission = match build_submission(&flight.batch, &flight.tasks, &keys, &certificate.signature) {
+            Ok(submission) => submission,
+            Err(e) => {
+                tracing::error!(%digest, error = %e, "aggregator: building the submission failed");
+                self.release(&flight.tasks);
+                return;
+            }
+        };
+        self.record(&flight.tasks, TaskState::Submitted, flight.reference.number).await;
+        let deployment = &self.context.config.deployment;
+        let contract = TaskManager::new(deployment.avs.task_manager, sender);
+        let call = submission.call();
+        let pending = contract.respondToBatch(call.header, call.tasks, call.nonSigners, call.signatureG2).send().await;
+        match pending {
+            Ok(pending) => match pending.with_timeout(Some(Duration::from_secs(60))).get_receipt().await {
+                Ok(receipt) if receipt.status() => tracing::info!(
+                    %digest,
+                    tx = %receipt.transaction_hash,
+                    block = receipt.block_number.unwrap_or_default(),
+                    gas = receipt.gas_used,
+                    tasks = flight.tasks.len(),
+                    signers = certificate.signers.len(),
+                    "aggregator: batch performed"
+                ),
+                Ok(receipt) => {
+                    tracing::warn!(%digest, tx = %receipt.transaction_hash, "aggregator: batch transaction reverted")
+                }
+                Err(e) => tracing::warn!(%digest, error = %e, "aggregator: no receipt for the batch"),
+            },
+            Err(e) => tracing::warn!(%digest, error = %e, "aggregator: sending the batch failed"),
+        }
+        // Performed tasks move the watermark (the scheduler sees it); the rest may be proposed again.
+        self.release(&flight.tasks);
+    }
+
+    /// Drops disputed tasks and re-proposes the rest at the same reference block.
+    async fn disputed(&mut self, digest: B256, tasks: &[TaskId]) -> Result<(), AggregatorError> {
+        let Some(flight) = self.flights.remove(&digest) else { return Ok(()) };
+        self.collector.close(digest);
+        let reference = flight.reference;
+        self.disputed.entry(reference.number).or_default().extend(tasks.iter().copied());
+        self.release(&flight.tasks);
+        let keep: Vec<BatchTask> = flight.tasks.into_iter().filter(|t| !tasks.contains(&t.task)).collect();
+        tracing::info!(%digest, dropped = tasks.len(), kept = keep.len(), "aggregator: dispute; re-proposing");
+        self.publish(reference, keep).await
+    }
+
+    /// Abandons proposals whose reference block is about to be too old to submit.
+    fn expire(&mut self, head: u64) {
+        let limit = self.max_age.saturating_sub(AGE_MARGIN);
+        let old: Vec<B256> = self
+            .flights
+            .iter()
+            .filter(|(_, f)| f.quorum_at.is_none() && head.saturating_sub(f.reference.number) > limit)
+            .map(|(d, _)| *d)
+            .collect();
+        for digest in old {
+            if let Some(flight) = self.flights.remove(&digest) {
+                tracing::info!(%digest, "aggregator: proposal expired without quorum");
+                self.collector.close(digest);
+                self.release(&flight.tasks);
+            }
+        }
+        self.disputed.retain(|block, _| head.saturating_sub(*block) <= self.max_age);
+    }
+
+    fn release(&mut self, tasks: &[BatchTask]) {
+        for task in tasks {
+            self.in_flight.remove(&task.task);
+        }
+    }
+
+    /// Records task states for operators and the console (best effort: no safety depends on it).
+    async fn record(&self, tasks: &[BatchTask], state: TaskState, block: u64) {
+        let items: BTreeMap<TaskId, B256> = tasks.iter().map(|t| (t.task, t.response.hash())).collect();
+        let result = self
+            .context
+            .store
+            .with(move |store| {
+                store.write(|tx| {
+                    for (task, response) in &items {
+                        if tx.task(*task)?.is_none() {
+                            tx.insert_task(*task, TaskDue { at_ms: None, block: Some(block) })?;
+                        }
+                        tx.transition_task(*task, state, Some(*response), None)?;
+                    }
+                    Ok::<_, StoreError>(())
+                })
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "aggregator: recording task states failed");
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The keeper role: fetches the aggregator's batch proposals, checks every leaf against its own
+//! view (the task is due by its own job index, and its own execution at the reference block gives
+//! the same response), and only then signs the batch digest, through the slashing-protection record
+//! (committed before the signature leaves the process). Leaves it disagrees with are disputed, so
+//! the aggregator can drop them and re-propose the rest.
+//!
+//! A leaf whose response this keeper already signed for that task (in an earlier batch, perhaps
+//! at another reference block) is accepted as is: signing the same response again is never an
+//! equivocation, and it lets a task that missed its batch be re-proposed unchanged.
+
+use std::collections::HashMap;
+
+use alloy::primitives::B256;
+use alloy::providers::Provider;
+use keeper_shared::batch::{Batch, TaskId};
+use keeper_shared::bls::SigningDomain;
+use tokio_util::sync::CancellationToken;
+
+use super::client::{AggregatorClient, ClientConfig, ClientError};
+use crate::aggregator::protocol::{Cursor, Dispute, DisputeReason, DisputedTask, SignedBatch};
+use crate::jobs::{execute, Outcome, ReferenceBlock};
+use crate::node::NodeContext;
+use crate::store::{BatchSigningRequest, StoreError, TaskDue, TaskState};
+
+/// Why the keeper role stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum KeeperError {
+    #[error("keeper: {0}")]
+    Config(String),
+    #[error("keeper: {0}")]
+    Client(#[from] ClientError),
+    #[error("keeper: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What the keeper decided about one proposal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not yet: its reference block is ahead of this keeper's view.
+    Later,
+    /// Signed (or signed before).
+    Signed,
+    /// Some leaves are disputed.
+    Disputed(Vec<DisputedTask>),
+    /// The proposal is for another chain or contract, or its reference block is not canonical.
+    Ignored(String),
+}
+
+/// The keeper role's loop.
+pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<(), KeeperError> {
+    let url =
+        context.config.aggregator_url().ok_or_else(|| KeeperError::Config("aggregator.url: not configured".into()))?;
+    let client = AggregatorClient::new(url.as_str(), ClientConfig::default())?;
+    let mut keeper = Keeper { context, client, cursor: None, cache: HashMap::new() };
+    tracing::info!(aggregator = %url, "keeper: started");
+    loop {
+        match keeper.poll().await {
+            Ok(()) => {}
+            Err(KeeperError::Client(e)) if e.is_retryable() => {
+                tracing::debug!(error = %e, "keeper: aggregator unreachable; retrying");
+            }
+            Err(e) => tracing::warn!(error = %e, "keeper: poll failed"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(keeper.context.config.keeper_poll_interval) => {}
+        }
+    }
+}
+
+struct Keeper {
+    context: NodeContext,
+    client: AggregatorClient,
+    cursor: Option<Cursor>,
+    /// Own responses by (task, reference block hash): a proposal re-sent is not executed twice.
+    cache: HashMap<(TaskId, B256), Result<B256, (DisputeReason, String)>>,
+}
+
+impl Keeper {
+    async fn poll(&mut self) -> Result<(), KeeperError> {
+        loop {
+            let page = self.client.proposals(self.cursor.as_ref(), Some(64)).await?;
+            for batch in &page.batches {
+                match self.judge(batch).await? {
+                    Verdict::Later => return Ok(()), // keep the cursor: fetch it again next time
+                    Verdict::Signed | Verdict::Ignored(_) => {}
+                    Verdict::Disputed(tasks) => {
+                        let dispute = Dispute { operator: self.operator_address(), digest: batch.digest(), tasks };
+                        self.client.post_dispute(&dispute).await?;
+                    }
+                }
+            }
+            self.cursor = Some(page.cursor);
+            if !page.has_more {
+                return Ok(());
+            }
+            if self.cache.len() > 100_000 {
+                self.cache.clear();
+            }
+        }
+    }
+
+    fn operator_address(&self) -> alloy::primitives::Address {
+        self.context.operator.as_ref().map(|o| o.address).unwrap_or_default()
+    }
+
+    /// Checks one proposal and signs it if every leaf is right.
+    async fn judge(&mut self, batch: &Batch) -> Result<Verdict, KeeperError> {
+        let deployment = &self.context.config.deployment;
+        let ctx = *batch.context();
+        if ctx.chain_id != deployment.chain_id || ctx.task_manager != deployment.avs.task_manager {
+            return Ok(Verdict::Ignored("another chain or task manager".into()));
+        }
+        let Some(head) = self.context.schedule.head() else { return Ok(Verdict::Later) };
+        if head.number < ctx.reference_block_number {
+            return Ok(Verdict::Later);
+        }
+        let provider = self.context.pool.provider();
+        let block = provider.get_block_by_number(ctx.reference_block_number.into()).await.ok().flatten();
+        let Some(block) = block else { return Ok(Verdict::Later) };
+        if block.header.hash != ctx.reference_block_hash {
+            return Ok(Verdict::Ignored(format!("reference block {} is not canonical", ctx.reference_block_number)));
+        }
+        let reference = ReferenceBlock::of(&block.header);
+
+        let mut disputed = Vec::new();
+        for leaf in batch.leaves() {
+            let signed_before = self.signed_response(leaf.task).await?;
+            if signed_before == Some(leaf.response_hash) {
+                continue;
+            }
+            let Some(own) = self.own_response(leaf.task, &reference).await else { return Ok(Verdict::Later) };
+            match own {
+                Ok(hash) if hash == leaf.response_hash && signed_before.is_none() => {}
+                Ok(hash) => disputed.push(DisputedTask {
+                    task: leaf.task,
+                    reason: DisputeReason::ResponseMismatch,
+                    own_response_hash: Some(signed_before.unwrap_or(hash)),
+                    detail: signed_before.map(|_| "this keeper signed another response for the task before".into()),
+                }),
+                Err((reason, detail)) => disputed.push(DisputedTask {
+                    task: leaf.task,
+                    reason,
+                    own_response_hash: None,
+                    detail: Some(detail),
+                }),
+            }
+        }
+        if !disputed.is_empty() {
+            tracing::info!(digest = %batch.digest(), disputed = disputed.len(), "keeper: disputing leaves");
+            return Ok(Verdict::Disputed(disputed));
+        }
+
+        let Some(key) = self.context.operator.as_ref().and_then(|o| o.bls.clone()) else {
+            return Err(KeeperError::Config("operator.bls_keystore: the keeper has no BLS key".into()));
+        };
+        let request = BatchSigningRequest::new(batch);
+        let tasks: Vec<TaskId> = batch.leaves().iter().map(|l| l.task).collect();
+        let leaves = batch.leaves().to_vec();
+        let reference_block = ctx.reference_block_number;
+        let decision = self
+            .context
+            .store
+            .with(move |store| {
+                let decision = store.slashing_protection().check_and_record(&request);
+                if decision.is_ok() {
+                    // The task records are for operators and the console; losing them loses no safety.
+                    let _ = store.write(|tx| {
+                        for leaf in &leaves {
+                            if tx.task(leaf.task)?.is_none() {
+                                tx.insert_task(leaf.task, TaskDue { at_ms: None, block: Some(reference_block) })?;
+                            }
+                            tx.transition_task(leaf.task, TaskState::Signed, Some(leaf.response_hash), None)?;
+                        }
+                        Ok::<_, StoreError>(())
+                    });
+                }
+                Ok::<_, StoreError>(decision)
+            })
+            .await?;
+        let digest = match decision {
+            Ok(decision) => decision.digest(),
+            Err(refusal) => {
+                tracing::warn!(digest = %batch.digest(), error = %refusal, "keeper: slashing protection refused to sign");
+                return Ok(Verdict::Disputed(
+                    tasks
+                        .into_iter()
+                        .map(|task| DisputedTask {
+                            task,
+                            reason: DisputeReason::Other,
+                            own_response_hash: None,
+                            detail: Some(format!("slashing protection: {refusal}")),
+                        })
+                        .collect(),
+                ));
+            }
+        };
+        let signature = key.sign(digest.as_slice(), SigningDomain::Batch);
+        let signed = SignedBatch { operator: self.operator_address(), digest, signature };
+        let receipt = self.client.post_signature(&signed).await?;
+        tracing::info!(
+            %digest,
+            tasks = batch.leaves().len(),
+            reference_block,
+            quorum = receipt.quorum_reached,
+            "keeper: signed batch"
+        );
+        Ok(Verdict::Signed)
+    }
+
+    async fn signed_response(&self, task: TaskId) -> Result<Option<B256>, KeeperError> {
+        let deployment = &self.context.config.deployment;
+        let (chain_id, task_manager) = (deployment.chain_id, deployment.avs.task_manager);
+        let found = self
+            .context
+            .store
+            .with(move |store| {
+                store
+                    .slashing_protection()
+                    .signed_response(chain_id, task_manager, task)
+                    .map_err(|e| StoreError::Task(e.to_string()))
+            })
+            .await?;
+        Ok(found.map(|r| r.response_hash))
+    }
+
+    /// This keeper's response hash for `task` at `reference`, or why it has none; `None` when the
+    /// chain could not be asked (judged again at the next poll).
+    async fn own_response(
+        &mut self,
+        task: TaskId,
+        reference: &ReferenceBlock,
+    ) -> Option<Result<B256, (DisputeReason, String)>> {
+        if let Some(cached) = self.cache.get(&(task, reference.hash)) {
+            return Some(cached.clone());
+        }
+        let spec = self.context.schedule.index().await.is_due(task, reference);
+        let result = match spec {
+            None => Err((DisputeReason::NotDue, "not due by this keeper's view of the job".to_string())),
+            Some(spec) => match execute(&self.context.pool.provider(), &spec, task, reference).await {
+                Ok(outcome @ (Outcome::Respond(_) | Outcome::CheckFailed(_))) => match outcome.response() {
+                    Some(response) => Ok(response.hash()),
+                    None => Err((DisputeReason::ExecutionFailed, "no response".to_string())),
+                },
+                Ok(Outcome::Unsupported { reason }) => Err((DisputeReason::Unsupported, reason)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "keeper: executing a task failed; judging later");
+                    return None;
+                }
+            },
+        };
+        self.cache.insert((task, reference.hash), result.clone());
+        Some(result)
+    }
+}
