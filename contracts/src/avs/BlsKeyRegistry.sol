@@ -69,6 +69,24 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
     mapping(address operator => BlockCheckpoints.History) private _operatorWeights;
     BlockCheckpoints.History private _totalWeight;
 
+    /// @dev The latest weight of the operator a key is bound to, and the block of that weight's checkpoint: one
+    /// slot, so a batch's non-signer whose weight did not change after the reference block costs one storage read.
+    /// Zero for a key bound to no one (a bound key's entry has a non-zero block).
+    mapping(bytes32 pubkeyHash => BlockCheckpoints.Checkpoint) private _latestKeyWeight;
+
+    /// @dev The latest aggregate key and total weight, and the last block in which either changed, in 4 slots: a
+    /// batch whose reference block is at or after that block reads its signing set here, not from the histories.
+    struct LatestSet {
+        uint32 since;
+        uint224 totalWeight;
+        uint128 xHi;
+        uint128 yHi;
+        bytes32 xLo;
+        bytes32 yLo;
+    }
+
+    LatestSet private _latestSet;
+
     /// @notice A key was bound to an operator for good, after its proof of possession was checked.
     event PubkeyRegistered(address indexed operator, bytes32 indexed pubkeyHash, BLS12381.G1Point pubkey);
     /// @notice An operator joined the set.
@@ -256,6 +274,29 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
 
     /// @inheritdoc IBlsKeyRegistry
     function getApkAtBlock(uint32 blockNumber) external view notFuture(blockNumber) returns (BLS12381.G1Point memory) {
+        return _apkAt(blockNumber);
+    }
+
+    /// @inheritdoc IBlsKeyRegistry
+    function signingSetAtBlock(bytes32[] calldata nonSignerPubkeyHashes, uint32 blockNumber)
+        external
+        view
+        notFuture(blockNumber)
+        returns (BLS12381.G1Point memory apk, uint256 totalWeight, uint256 nonSignerWeight, uint256 firstUnknown)
+    {
+        LatestSet storage latest = _latestSet;
+        if (latest.since <= blockNumber) {
+            apk = BLS12381.G1Point(bytes32(uint256(latest.xHi)), latest.xLo, bytes32(uint256(latest.yHi)), latest.yLo);
+            totalWeight = latest.totalWeight;
+        } else {
+            apk = _apkAt(blockNumber);
+            totalWeight = _totalWeight.valueAt(blockNumber);
+        }
+        (nonSignerWeight, firstUnknown) = _keyWeightsAt(nonSignerPubkeyHashes, blockNumber);
+    }
+
+    /// @dev The aggregate key at the end of `blockNumber`, from the history.
+    function _apkAt(uint32 blockNumber) private view returns (BLS12381.G1Point memory) {
         uint256 index = _apkUpperIndex(blockNumber);
         if (index == 0) return BLS12381.G1Point(0, 0, 0, 0);
         return _unpackApk(_apkHistory[index - 1]);
@@ -297,11 +338,27 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
         returns (uint256 weightSum, uint256 totalWeight, uint256 firstUnknown)
     {
         totalWeight = _totalWeight.valueAt(blockNumber);
+        (weightSum, firstUnknown) = _keyWeightsAt(pubkeyHashes, blockNumber);
+    }
+
+    /// @dev The sum of the weights at the end of `blockNumber` of the operators bound to `pubkeyHashes`, up to the
+    /// first key bound to no one (whose index is returned, or the list's length).
+    function _keyWeightsAt(bytes32[] calldata pubkeyHashes, uint32 blockNumber)
+        private
+        view
+        returns (uint256 weightSum, uint256 firstUnknown)
+    {
         uint256 count = pubkeyHashes.length;
         for (uint256 i; i < count; ++i) {
-            address operator = _operatorOfPubkeyHash[pubkeyHashes[i]];
-            if (operator == address(0)) return (weightSum, totalWeight, i);
-            weightSum += _operatorWeights[operator].valueAt(blockNumber);
+            bytes32 pubkeyHash = pubkeyHashes[i];
+            BlockCheckpoints.Checkpoint memory latest = _latestKeyWeight[pubkeyHash];
+            if (latest.blockNumber == 0) return (weightSum, i);
+            if (latest.blockNumber <= blockNumber) {
+                weightSum += latest.value;
+            } else {
+                // The weight changed after the block: look it up in the operator's history.
+                weightSum += _operatorWeights[_operatorOfPubkeyHash[pubkeyHash]].valueAt(blockNumber);
+            }
         }
         firstUnknown = count;
     }
@@ -407,6 +464,7 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
         returns (uint224 previous)
     {
         previous = _operatorWeights[operator].push(blockNumber, weight);
+        _latestKeyWeight[_pubkeyHashes[operator]] = BlockCheckpoints.Checkpoint(blockNumber, weight);
         emit OperatorWeightUpdated(operator, blockNumber, previous, weight);
     }
 
@@ -415,6 +473,9 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
         // casting to 'uint224' is safe because the line above bounds it
         // forge-lint: disable-next-line(unsafe-typecast)
         _totalWeight.push(blockNumber, uint224(total));
+        _latestSet.since = blockNumber;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _latestSet.totalWeight = uint224(total);
         emit TotalWeightUpdated(blockNumber, previous, total);
     }
 
@@ -435,6 +496,12 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
         } else {
             _apkHistory.push(checkpoint);
         }
+        LatestSet storage latest = _latestSet;
+        latest.since = blockNumber;
+        latest.xHi = checkpoint.xHi;
+        latest.yHi = checkpoint.yHi;
+        latest.xLo = checkpoint.xLo;
+        latest.yLo = checkpoint.yLo;
         emit AggregatePubkeyUpdated(blockNumber, apk);
     }
 

@@ -78,4 +78,21 @@ interface IBlsKeyRegistry {
         external
         view
         returns (uint256 weightSum, uint256 totalWeight, uint256 firstUnknown);
+
+    /// @notice What a batch signature with reference block `blockNumber` is checked against, in one call: the set's
+    /// aggregate key and total weight at the end of that block, and the weight then of the operators bound to the
+    /// non-signers' keys.
+    /// @dev Stops summing at the first key hash bound to no operator and returns its index in `firstUnknown`
+    /// (`nonSignerPubkeyHashes.length` when every key is bound). Reads one slot per non-signer whose weight did not
+    /// change after the block, and 4 slots for key and total when the set did not change after it.
+    /// @param nonSignerPubkeyHashes The non-signers' key hashes.
+    /// @param blockNumber A block not after the current one.
+    /// @return apk The aggregate key of the set (the point at infinity for an empty set).
+    /// @return totalWeight The set's total weight.
+    /// @return nonSignerWeight The sum of the bound non-signers' weights.
+    /// @return firstUnknown The index of the first key hash bound to no operator, or the list's length.
+    function signingSetAtBlock(bytes32[] calldata nonSignerPubkeyHashes, uint32 blockNumber)
+        external
+        view
+        returns (BLS12381.G1Point memory apk, uint256 totalWeight, uint256 nonSignerWeight, uint256 firstUnknown);
 }

@@ -84,9 +84,34 @@ struct JobState {
     uint96 balance;
     /// The spec's `maxFee`, kept here so that charging reads no other slot.
     uint80 maxFee;
-    /// Exactly-once watermark for `chargeTask`: every task below it is done or skipped.
+    /// Exactly-once watermark: every task below it was performed, consumed or skipped over for good.
     uint64 nextSequence;
     JobStatus status;
+}
+
+/// @notice What `runTask` is asked to do with a task whose spec hash the task manager computed.
+enum TaskMode {
+    /// Only report whether the spec is the job's current one and the job is active (for a task the task manager
+    /// will skip for a reason of its own: not due, impossible call data, expired). Writes nothing.
+    Check,
+    /// Consume the task without a call or a charge ("checked, nothing to do"): advance the watermark past it.
+    Consume,
+    /// Call the target through the job's forwarder, charge the job, and advance the watermark past the task.
+    Perform
+}
+
+/// @notice What `runTask` did.
+enum TaskOutcome {
+    /// The spec hash is not the current spec's of the job (or the job does not exist). Nothing done.
+    SpecMismatch,
+    /// The job is paused or cancelled. Nothing done.
+    JobNotActive,
+    /// The task, or a later one, was already performed or consumed (or the sequence is the largest uint64).
+    AlreadyPerformed,
+    /// The escrow cannot pay the most this task may be charged, or it is empty. Nothing done.
+    Unfunded,
+    /// Done as asked (for `Check`: the spec is current and the job active).
+    Done
 }
 
 /// @notice Which spec field `InvalidSpec` is about.
@@ -122,10 +147,10 @@ enum SpecFault {
 /// @notice Keeper jobs: their specs, escrowed fees in the native token, and one forwarder contract per job through
 /// which every target call of the job is made.
 /// @dev For the task manager, the spec is not stored field by field: the job manager keeps `specHash =
-/// keccak256(abi.encode(spec))`, and the task manager receives the spec in calldata and compares its hash
-/// (`executionView` returns the state, the hash and the forwarder in one call). Every spec is in the `JobCreated`
-/// and `JobUpdated` events. A task writes one slot of its job, `JobState`, through `chargeTask` or
-/// `chargeExecution`.
+/// keccak256(abi.encode(spec))`, and the task manager receives the spec in calldata, hashes it and hands the hash
+/// to `runTask`. A job's hot state (`JobState`) is stored under the pair (job id, current spec hash), so a task
+/// reads one storage slot to learn both that its spec is current and the job's state, and writes that slot once.
+/// Every spec is in the `JobCreated` and `JobUpdated` events.
 interface IJobManager {
     // ---------------------------------------------------------------------------------------------------------
     // Events
@@ -145,10 +170,6 @@ interface IJobManager {
     event JobCancelled(uint256 indexed jobId, address indexed owner, uint256 refund);
     /// @notice `from` added `amount` wei to a job's escrow, which now holds `balance`.
     event JobToppedUp(uint256 indexed jobId, address indexed from, uint256 amount, uint256 balance);
-    /// @notice The task manager charged `charged` wei for an execution; the escrow now holds `balance`.
-    event ExecutionCharged(uint256 indexed jobId, uint256 charged, uint256 balance);
-    /// @notice The task manager marked task `sequence` done and charged `charged` wei; the escrow holds `balance`.
-    event TaskCharged(uint256 indexed jobId, uint64 sequence, uint256 charged, uint256 balance);
     /// @notice The task manager withdrew `amount` wei of charged fees to `to`.
     event FeesWithdrawn(address indexed to, uint256 amount);
     /// @notice The owner of the job manager set the task manager (once).
@@ -178,9 +199,6 @@ interface IJobManager {
     error ZeroDeposit();
     /// @notice The escrow would exceed 2^96 - 1 wei.
     error BalanceOverflow(uint256 jobId, uint256 balance);
-    /// @notice `chargeTask` for a sequence below the job's watermark (already done or skipped), or for the largest
-    /// uint64, which is reserved so the watermark never wraps.
-    error InvalidSequence(uint256 jobId, uint64 sequence, uint64 nextSequence);
     /// @notice `withdrawFees` asked for more than was charged and not withdrawn.
     error InsufficientFees(uint256 requested, uint256 available);
     /// @notice A native-token transfer failed.
@@ -225,62 +243,38 @@ interface IJobManager {
     // Task manager
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @notice Moves min(fee, maxFee, balance) of an active job's escrow to the fee pool.
-    /// @dev Only the task manager.
-    /// @param jobId The job.
-    /// @param fee The fee asked for.
-    /// @return charged The wei moved.
-    function chargeExecution(uint256 jobId, uint256 fee) external returns (uint256 charged);
-
-    /// @notice As `chargeExecution`, and also marks task `sequence` done in the same storage write: `sequence` must
-    /// be at least the job's `nextSequence`, which becomes `sequence + 1` (tasks skipped over can never run).
-    /// @dev Only the task manager. With a fee of 0 it just advances the watermark.
-    /// @param jobId The job.
-    /// @param sequence The task's sequence.
-    /// @param fee The fee asked for.
-    /// @return charged The wei moved.
-    function chargeTask(uint256 jobId, uint64 sequence, uint256 fee) external returns (uint256 charged);
-
-    /// @notice Performs task `sequence` of an active job and charges it, in one call: calls `target` with `data` and
-    /// exactly `gasLimit` gas from the job's forwarder, then moves min(gasUsed * tx.gasprice + premium, maxFee,
-    /// balance) of the job's escrow to the fee pool and makes `sequence + 1` the job's `nextSequence`, in one
-    /// storage write. Emits nothing (the task manager's event carries the fee).
-    /// @dev Only the task manager. `sequence` must be at least the job's `nextSequence` and below the largest uint64.
-    /// Never reverts because of the target: a failing target gives `success = false` and is charged. Reverts
+    /// @notice Runs task `sequence` of job `jobId` as `mode` asks, if `specHash` is the hash of the job's current
+    /// spec and the job is active. `Perform` calls `target` with `data` and exactly `gasLimit` gas from the job's
+    /// forwarder, then moves min(gasUsed * tx.gasprice + premium, maxFee, balance) of the job's escrow to the fee
+    /// pool; `Perform` and `Consume` make `sequence + 1` the job's `nextSequence` (tasks skipped over can never run),
+    /// all in one storage write. Emits nothing (the task manager's events carry the outcome and the fee).
+    /// @dev Only the task manager. Checks, in order: spec, status, (for `Check`, stop here) watermark, (for
+    /// `Perform`) funds: min(maxFee, gasLimit * tx.gasprice + premium) must not exceed a non-zero balance. Never
+    /// reverts because of the target: a failing target gives `success = false` and is charged. Reverts
     /// (`JobForwarder.InsufficientGas`) if too little gas is left to give the target `gasLimit`. Owner operations on
     /// jobs revert while the call is in flight.
     /// @param jobId The job.
+    /// @param specHash keccak256(abi.encode(spec)) of the spec the task was signed under.
     /// @param sequence The task's sequence.
-    /// @param target The contract to call.
-    /// @param data The calldata.
-    /// @param gasLimit The gas the target gets.
-    /// @param premium Wei charged on top of the gas.
-    /// @return success Whether the target returned without reverting.
-    /// @return gasUsed The gas the call took (target execution and the call itself).
-    /// @return charged The wei moved to the fee pool.
-    function executeTask(
+    /// @param mode What to do.
+    /// @param target The contract to call (`Perform`).
+    /// @param data The calldata (`Perform`).
+    /// @param gasLimit The gas the target gets (`Perform`).
+    /// @param premium Wei charged on top of the gas (`Perform`).
+    /// @return outcome What was done, or why nothing was.
+    /// @return success Whether the target returned without reverting (`Perform` done).
+    /// @return gasUsed The gas the call took: target execution and the call itself (`Perform` done).
+    /// @return charged The wei moved to the fee pool (`Perform` done).
+    function runTask(
         uint256 jobId,
+        bytes32 specHash,
         uint64 sequence,
+        TaskMode mode,
         address target,
         bytes calldata data,
         uint256 gasLimit,
         uint256 premium
-    ) external returns (bool success, uint256 gasUsed, uint256 charged);
-
-    /// @notice Calls `target` with `data` and exactly `gasLimit` gas from an active job's forwarder.
-    /// @dev Only the task manager. Never reverts because of the target: a failing target gives `success = false`.
-    /// Reverts (`JobForwarder.InsufficientGas`) if too little gas is left to give the target `gasLimit`. Owner
-    /// operations on jobs (update, pause, resume, cancel) revert while a call is in flight, so a target cannot
-    /// pause or drain its job between its execution and its charge.
-    /// @param jobId The job.
-    /// @param target The contract to call.
-    /// @param data The calldata.
-    /// @param gasLimit The gas the target gets.
-    /// @return success Whether the target returned without reverting.
-    /// @return gasUsed The gas the call took (target execution and the call itself).
-    function forward(uint256 jobId, address target, bytes calldata data, uint256 gasLimit)
-        external
-        returns (bool success, uint256 gasUsed);
+    ) external returns (TaskOutcome outcome, bool success, uint256 gasUsed, uint256 charged);
 
     /// @notice Sends `amount` wei of charged fees to `to`.
     /// @dev Only the task manager.
@@ -291,22 +285,6 @@ interface IJobManager {
     // ---------------------------------------------------------------------------------------------------------
     // Views
     // ---------------------------------------------------------------------------------------------------------
-
-    /// @notice Everything the task manager reads to run a task of a job.
-    /// @param jobId The job.
-    /// @return state The job's hot state (balance, max fee, watermark, status).
-    /// @return specHash keccak256(abi.encode(spec)) of the current spec.
-    /// @return forwarder The job's forwarder.
-    function executionView(uint256 jobId)
-        external
-        view
-        returns (JobState memory state, bytes32 specHash, address forwarder);
-
-    /// @notice What the task manager reads to check a task of a job: `executionView` without the forwarder.
-    /// @param jobId The job.
-    /// @return state The job's hot state (balance, max fee, watermark, status).
-    /// @return specHash keccak256(abi.encode(spec)) of the current spec.
-    function taskView(uint256 jobId) external view returns (JobState memory state, bytes32 specHash);
 
     /// @notice A job's hot state.
     /// @param jobId The job.

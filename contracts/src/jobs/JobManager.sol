@@ -14,20 +14,22 @@ import {
     Action,
     ActionKind,
     SpecField,
-    SpecFault
+    SpecFault,
+    TaskMode,
+    TaskOutcome
 } from "../interfaces/IJobManager.sol";
 import {JobForwarder} from "./JobForwarder.sol";
 
 /// @title JobManager
 /// @notice Keeper jobs: create, update, pause, resume, cancel (with refund) and top up, each by the job's owner
 /// (top-ups by anyone); fees escrowed in the native token; one `JobForwarder` per job, the only sender of the
-/// job's target calls. The task manager reads a job through `executionView`, performs and charges a task in one call
-/// through `executeTask` (or charges through `chargeTask` or `chargeExecution`, and calls through `forward`), and
-/// withdraws charged fees from the pool.
-/// @dev Storage per job: `JobState` (balance, max fee, exactly-once watermark, status) in one slot, the only slot a
-/// task writes; the owner, the spec hash and the trigger hash in three more slots that a task reads at most once
-/// (the spec hash). The spec itself lives in calldata and events only: the task manager is given it in calldata and
-/// checks `keccak256(abi.encode(spec)) == specHash`, which costs far less than reading a stored spec.
+/// job's target calls. The task manager runs each task with one call, `runTask` (check, perform, charge, mark done),
+/// and withdraws charged fees from the pool.
+/// @dev Storage per job: `JobState` (balance, max fee, exactly-once watermark, status) in one slot, keyed by the job
+/// id and the hash of the job's current spec; the owner, the spec hash and the trigger hash in three more slots that
+/// a task never reads. The spec itself lives in calldata and events only: the task manager is given it in calldata
+/// and hands its hash to `runTask`, which finds the job's state only under the current spec's hash. So one slot read
+/// checks the spec and loads the state, and one write records the charge and the watermark.
 /// The trigger is fixed at creation: changing it would renumber the job's tasks, and a sequence must always name
 /// the same task (keepers sign it, and exactly-once is per sequence). To change a schedule, cancel and re-create.
 contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
@@ -44,9 +46,8 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
     /// it fixes every forwarder's address.
     bytes32 public immutable forwarderInitCodeHash;
 
-    /// @dev A job's storage: `state` is the slot a task writes; the rest is cold.
+    /// @dev A job's cold storage, never read by a task.
     struct Job {
-        JobState state;
         address owner;
         bytes32 specHash;
         bytes32 triggerHash;
@@ -55,15 +56,23 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
     /// @dev The jobs by id.
     mapping(uint256 jobId => Job) private _jobs;
 
+    /// @dev A job's hot state under its current spec hash; all zero (status `None`) under any other hash. An update
+    /// that changes the spec moves the state to the new hash and clears the old entry.
+    mapping(uint256 jobId => mapping(bytes32 specHash => JobState)) private _states;
+
     /// @inheritdoc IJobManager
     address public taskManager;
+    /// @dev The fee pool (charged, not yet withdrawn), in the task manager's slot: a batch reads that slot anyway
+    /// (`onlyTaskManager`), so its charges cost one more write and no other slot. uint96 holds more wei than exists.
+    uint96 private _accruedFees;
 
     /// @inheritdoc IJobManager
     uint256 public nextJobId = 1;
 
-    /// @dev Sum of all balances and the fee pool, in one slot so a charge writes it once.
-    uint128 private _totalEscrow;
-    uint128 private _accruedFees;
+    /// @dev Deposits minus refunds, and fees withdrawn: with the pool they give the total escrow (`totalEscrow`)
+    /// without a write per task.
+    uint128 private _netDeposits;
+    uint128 private _withdrawn;
 
     modifier onlyTaskManager() {
         if (msg.sender != taskManager) revert NotTaskManager(msg.sender);
@@ -101,11 +110,12 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
         uint96 deposit = _toBalance(jobId, msg.value);
 
         Job storage job = _jobs[jobId];
-        job.state = JobState({balance: deposit, maxFee: spec.maxFee, nextSequence: 0, status: JobStatus.Active});
+        _states[jobId][specHash] =
+            JobState({balance: deposit, maxFee: spec.maxFee, nextSequence: 0, status: JobStatus.Active});
         job.owner = msg.sender;
         job.specHash = specHash;
         job.triggerHash = keccak256(abi.encode(spec.trigger));
-        _totalEscrow += deposit;
+        _netDeposits += deposit;
 
         // CREATE2 with salt = jobId: the address is `forwarderOf(jobId)`. Only this contract can deploy at it, and
         // each id is used once, so the deployment cannot collide.
@@ -116,45 +126,51 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc IJobManager
     function updateJob(uint256 jobId, JobSpec calldata spec) external nonReentrant {
         Job storage job = _ownedJob(jobId);
-        JobStatus status = job.state.status;
-        if (status == JobStatus.Cancelled) revert InvalidJobStatus(jobId, status);
+        bytes32 previousHash = job.specHash;
+        JobState memory state = _states[jobId][previousHash];
+        if (state.status == JobStatus.Cancelled) revert InvalidJobStatus(jobId, state.status);
         if (keccak256(abi.encode(spec.trigger)) != job.triggerHash) revert TriggerImmutable(jobId);
         _validate(spec);
 
         bytes32 specHash = keccak256(abi.encode(spec));
-        job.specHash = specHash;
-        job.state.maxFee = spec.maxFee;
+        state.maxFee = spec.maxFee;
+        if (specHash != previousHash) {
+            // A task signed under the previous spec now finds no state: a spec mismatch.
+            delete _states[jobId][previousHash];
+            job.specHash = specHash;
+        }
+        _states[jobId][specHash] = state;
         emit JobUpdated(jobId, specHash, spec);
     }
 
     /// @inheritdoc IJobManager
     function pauseJob(uint256 jobId) external nonReentrant {
-        Job storage job = _ownedJob(jobId);
-        JobStatus status = job.state.status;
+        JobState storage state = _ownedState(jobId);
+        JobStatus status = state.status;
         if (status != JobStatus.Active) revert InvalidJobStatus(jobId, status);
-        job.state.status = JobStatus.Paused;
+        state.status = JobStatus.Paused;
         emit JobPaused(jobId);
     }
 
     /// @inheritdoc IJobManager
     function resumeJob(uint256 jobId) external nonReentrant {
-        Job storage job = _ownedJob(jobId);
-        JobStatus status = job.state.status;
+        JobState storage state = _ownedState(jobId);
+        JobStatus status = state.status;
         if (status != JobStatus.Paused) revert InvalidJobStatus(jobId, status);
-        job.state.status = JobStatus.Active;
+        state.status = JobStatus.Active;
         emit JobResumed(jobId);
     }
 
     /// @inheritdoc IJobManager
     function cancelJob(uint256 jobId) external nonReentrant returns (uint256 refund) {
-        Job storage job = _ownedJob(jobId);
-        JobState memory state = job.state;
+        JobState storage slot = _ownedState(jobId);
+        JobState memory state = slot;
         if (state.status == JobStatus.Cancelled) revert InvalidJobStatus(jobId, state.status);
 
         refund = state.balance;
-        job.state.balance = 0;
-        job.state.status = JobStatus.Cancelled;
-        _totalEscrow -= state.balance;
+        slot.balance = 0;
+        slot.status = JobStatus.Cancelled;
+        _netDeposits -= state.balance;
         emit JobCancelled(jobId, msg.sender, refund);
 
         if (refund != 0) _send(msg.sender, refund);
@@ -163,7 +179,7 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc IJobManager
     function topUp(uint256 jobId) external payable {
         if (msg.value == 0) revert ZeroDeposit();
-        JobState storage state = _jobs[jobId].state;
+        JobState storage state = _stateOf(jobId);
         JobStatus status = state.status;
         if (status == JobStatus.None) revert JobNotFound(jobId);
         if (status == JobStatus.Cancelled) revert InvalidJobStatus(jobId, status);
@@ -172,7 +188,7 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
         state.balance = balance;
         // msg.value <= balance, checked to fit uint96 just above.
         // forge-lint: disable-next-line(unsafe-typecast)
-        _totalEscrow += uint128(msg.value);
+        _netDeposits += uint128(msg.value);
         emit JobToppedUp(jobId, msg.sender, msg.value, balance);
     }
 
@@ -181,74 +197,32 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
     // ---------------------------------------------------------------------------------------------------------
 
     /// @inheritdoc IJobManager
-    function chargeExecution(uint256 jobId, uint256 fee) external onlyTaskManager returns (uint256 charged) {
-        JobState storage state = _jobs[jobId].state;
-        JobState memory current = state;
-        _requireActive(jobId, current.status);
-
-        charged = _charge(current, fee);
-        state.balance = current.balance;
-        emit ExecutionCharged(jobId, charged, current.balance);
-    }
-
-    /// @inheritdoc IJobManager
-    function chargeTask(uint256 jobId, uint64 sequence, uint256 fee)
-        external
-        onlyTaskManager
-        returns (uint256 charged)
-    {
-        JobState storage state = _jobs[jobId].state;
-        JobState memory current = state;
-        _requireActive(jobId, current.status);
-        // The largest uint64 is refused so that the watermark never wraps.
-        if (sequence < current.nextSequence || sequence == type(uint64).max) {
-            revert InvalidSequence(jobId, sequence, current.nextSequence);
-        }
-
-        charged = _charge(current, fee);
-        // One storage write for the balance and the watermark.
-        current.nextSequence = sequence + 1;
-        _jobs[jobId].state = current;
-        emit TaskCharged(jobId, sequence, charged, current.balance);
-    }
-
-    /// @inheritdoc IJobManager
-    function executeTask(
+    function runTask(
         uint256 jobId,
+        bytes32 specHash,
         uint64 sequence,
+        TaskMode mode,
         address target,
         bytes calldata data,
         uint256 gasLimit,
         uint256 premium
-    ) external onlyTaskManager nonReentrant returns (bool success, uint256 gasUsed, uint256 charged) {
-        JobState storage slot = _jobs[jobId].state;
-        {
-            JobState memory before = slot;
-            _requireActive(jobId, before.status);
-            // The largest uint64 is refused so that the watermark never wraps.
-            if (sequence < before.nextSequence || sequence == type(uint64).max) {
-                revert InvalidSequence(jobId, sequence, before.nextSequence);
-            }
-        }
-        (success, gasUsed) = JobForwarder(_forwarderOf(jobId)).forward(target, data, gasLimit);
-        // Read again (warm): `topUp` may have raised the balance during the call. Nothing else can change the slot
-        // meanwhile, as the owner operations and this function are guarded against reentry.
-        JobState memory current = slot;
-        charged = _charge(current, gasUsed * tx.gasprice + premium);
-        // One storage write for the balance and the watermark.
-        current.nextSequence = sequence + 1;
-        _jobs[jobId].state = current;
-    }
-
-    /// @inheritdoc IJobManager
-    function forward(uint256 jobId, address target, bytes calldata data, uint256 gasLimit)
+    )
         external
         onlyTaskManager
         nonReentrant
-        returns (bool success, uint256 gasUsed)
+        returns (TaskOutcome outcome, bool success, uint256 gasUsed, uint256 charged)
     {
-        _requireActive(jobId, _jobs[jobId].state.status);
-        return JobForwarder(_forwarderOf(jobId)).forward(target, data, gasLimit);
+        // The one slot a task reads: a state exists only under the current spec's hash.
+        JobState storage slot = _states[jobId][specHash];
+        JobState memory state = slot;
+        outcome = _taskGate(state, sequence, mode, gasLimit, premium);
+        if (outcome != TaskOutcome.Done || mode == TaskMode.Check) return (outcome, false, 0, 0);
+        if (mode == TaskMode.Perform) {
+            (success, gasUsed, charged) = _perform(jobId, state, slot, target, data, gasLimit, premium);
+        }
+        // One storage write for the balance and the watermark.
+        state.nextSequence = sequence + 1;
+        _store(slot, state);
     }
 
     /// @inheritdoc IJobManager
@@ -256,9 +230,11 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
         if (to == address(0)) revert InputAddressZero();
         uint256 available = _accruedFees;
         if (amount > available) revert InsufficientFees(amount, available);
-        // amount <= _accruedFees, a uint128.
+        // amount <= _accruedFees, a uint96.
         // forge-lint: disable-next-line(unsafe-typecast)
-        _accruedFees = uint128(available - amount);
+        _accruedFees = uint96(available - amount);
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _withdrawn += uint128(amount);
         emit FeesWithdrawn(to, amount);
         _send(to, amount);
     }
@@ -268,24 +244,8 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
     // ---------------------------------------------------------------------------------------------------------
 
     /// @inheritdoc IJobManager
-    function executionView(uint256 jobId)
-        external
-        view
-        returns (JobState memory state, bytes32 specHash, address forwarder)
-    {
-        Job storage job = _jobs[jobId];
-        return (job.state, job.specHash, _forwarderOf(jobId));
-    }
-
-    /// @inheritdoc IJobManager
-    function taskView(uint256 jobId) external view returns (JobState memory state, bytes32 specHash) {
-        Job storage job = _jobs[jobId];
-        return (job.state, job.specHash);
-    }
-
-    /// @inheritdoc IJobManager
     function jobState(uint256 jobId) external view returns (JobState memory) {
-        return _jobs[jobId].state;
+        return _stateOf(jobId);
     }
 
     /// @inheritdoc IJobManager
@@ -316,7 +276,8 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobManager
     function totalEscrow() external view returns (uint256) {
-        return _totalEscrow;
+        // Every charge moved escrow into the pool, and every withdrawal took from the pool.
+        return _netDeposits - _withdrawn - _accruedFees;
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -326,14 +287,68 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
     /// @dev The job, after checking it exists and the caller owns it.
     function _ownedJob(uint256 jobId) private view returns (Job storage job) {
         job = _jobs[jobId];
-        if (job.state.status == JobStatus.None) revert JobNotFound(jobId);
-        if (job.owner != msg.sender) revert NotJobOwner(jobId, msg.sender);
+        address owner_ = job.owner;
+        if (owner_ == address(0)) revert JobNotFound(jobId);
+        if (owner_ != msg.sender) revert NotJobOwner(jobId, msg.sender);
     }
 
-    function _requireActive(uint256 jobId, JobStatus status) private pure {
-        if (status == JobStatus.Active) return;
-        if (status == JobStatus.None) revert JobNotFound(jobId);
-        revert InvalidJobStatus(jobId, status);
+    /// @dev The job's state, after checking it exists and the caller owns it.
+    function _ownedState(uint256 jobId) private view returns (JobState storage) {
+        return _states[jobId][_ownedJob(jobId).specHash];
+    }
+
+    /// @dev The job's state under its current spec (all zero for an unknown id).
+    function _stateOf(uint256 jobId) private view returns (JobState storage) {
+        return _states[jobId][_jobs[jobId].specHash];
+    }
+
+    /// @dev Whether a task may run as `mode` asks: `Done` if so, else why not. The order is the interface's: spec,
+    /// status, (for `Check`, nothing more) watermark, (for `Perform`) funds.
+    function _taskGate(JobState memory state, uint64 sequence, TaskMode mode, uint256 gasLimit, uint256 premium)
+        private
+        view
+        returns (TaskOutcome)
+    {
+        JobStatus status = state.status;
+        if (status == JobStatus.None) return TaskOutcome.SpecMismatch;
+        if (status != JobStatus.Active) return TaskOutcome.JobNotActive;
+        if (mode == TaskMode.Check) return TaskOutcome.Done;
+        // The largest uint64 is refused so that the watermark never wraps.
+        if (sequence < state.nextSequence || sequence == type(uint64).max) return TaskOutcome.AlreadyPerformed;
+        if (mode == TaskMode.Perform && _unfunded(state, gasLimit, premium)) return TaskOutcome.Unfunded;
+        return TaskOutcome.Done;
+    }
+
+    /// @dev Calls the target through the job's forwarder, then charges the job in `state` (written by the caller).
+    function _perform(
+        uint256 jobId,
+        JobState memory state,
+        JobState storage slot,
+        address target,
+        bytes calldata data,
+        uint256 gasLimit,
+        uint256 premium
+    ) private returns (bool success, uint256 gasUsed, uint256 charged) {
+        (success, gasUsed) = JobForwarder(_forwarderOf(jobId)).forward(target, data, gasLimit);
+        // Read again (warm): `topUp` may have raised the balance during the call. Nothing else can change the slot
+        // meanwhile, as the owner operations and `runTask` are guarded against reentry.
+        state.balance = slot.balance;
+        charged = _charge(state, gasUsed * tx.gasprice + premium);
+    }
+
+    /// @dev Writes a task's changes to the job's state: balance and watermark (status and max fee are unchanged).
+    function _store(JobState storage slot, JobState memory state) private {
+        slot.balance = state.balance;
+        slot.nextSequence = state.nextSequence;
+    }
+
+    /// @dev The escrow cannot pay the most this task may be charged, min(maxFee, gasLimit * tx.gasprice + premium),
+    /// or it is empty.
+    function _unfunded(JobState memory state, uint256 gasLimit, uint256 premium) private view returns (bool) {
+        if (state.balance == 0) return true;
+        uint256 worst = gasLimit * tx.gasprice + premium;
+        if (worst > state.maxFee) worst = state.maxFee;
+        return state.balance < worst;
     }
 
     /// @dev Takes min(fee, maxFee, balance) from `state.balance` into the fee pool; the caller writes `state` back.
@@ -345,11 +360,9 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
         // charged <= balance, a uint96.
         // forge-lint: disable-next-line(unsafe-typecast)
         state.balance -= uint96(charged);
-        // charged <= _totalEscrow (it includes this balance), and the sum of both never exceeds the ether held.
+        // The pool never exceeds the ether held, and uint96 holds more wei than exists.
         // forge-lint: disable-next-line(unsafe-typecast)
-        _totalEscrow -= uint128(charged);
-        // forge-lint: disable-next-line(unsafe-typecast)
-        _accruedFees += uint128(charged);
+        _accruedFees += uint96(charged);
     }
 
     function _toBalance(uint256 jobId, uint256 amount) private pure returns (uint96) {

@@ -117,6 +117,15 @@ library BatchDigest {
         return _foldInPlace(nodes);
     }
 
+    /// @notice `merkleRoot` without the copy: folds the tree into `leaves` itself, which is overwritten.
+    /// @dev Reverts `EmptyBatch` for no leaves. For callers that no longer need the leaf hashes.
+    /// @param leaves The leaf hashes (overwritten).
+    /// @return The root.
+    function merkleRootInPlace(bytes32[] memory leaves) internal pure returns (bytes32) {
+        if (leaves.length == 0) revert EmptyBatch();
+        return _foldInPlace(leaves);
+    }
+
     /// @notice The proof for the leaf at `index`: its sibling at each level where it has one, bottom-up.
     /// @dev Meant for off-chain helpers and tests; on chain only `verifyProof` is needed.
     /// @param leaves The leaf hashes, in order (not modified).

@@ -6,12 +6,13 @@ import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {BLS12381} from "../libraries/BLS12381.sol";
 import {BatchDigest} from "../libraries/BatchDigest.sol";
+import {JobSpecHash} from "../libraries/JobSpecHash.sol";
 import {IBlsKeyRegistry} from "../interfaces/IBlsKeyRegistry.sol";
 import {
     IJobManager,
     JobSpec,
-    JobState,
-    JobStatus,
+    TaskMode,
+    TaskOutcome,
     Trigger,
     TriggerKind,
     Action,
@@ -44,16 +45,22 @@ import {KeeperServiceManager} from "../avs/KeeperServiceManager.sol";
 /// signers by weight. A task signed with `execute = false` ("checked, nothing to do") calls nothing and charges
 /// nothing, but consumes its sequence. Rewards are not written per signer: each accepted batch stores one slot, the
 /// hash of its `BatchRecord`, and every account claims its share of the batches it wants, in batch order, by handing
-/// the records back (`claimRewards`). Invariant: the job manager's fee pool = `totalCredited - totalClaimed`, of
-/// which every account's claimable share is a part (the remainder is rounding dust).
+/// the records back (`claimRewards`). Invariant: the job manager's fee pool = `totalCredited - totalClaimed` (the sum
+/// of the records' rewards minus what was claimed), of which every account's claimable share is a part (the
+/// remainder is rounding dust).
+///
+/// Gas: per batch, one pairing check, one registry call (one slot per non-signer, four for the set), one new slot
+/// (the record's hash) and one rewritten (the settings word, which holds the batch counter); per task, one job
+/// manager call that reads and writes one slot of the job (found under the hash of the spec given, which is hashed
+/// from calldata in place) and calls the target through the job's forwarder.
 ///
 /// Slashable offences: signing a batch that holds a task not due at the reference block, or a response that cannot
 /// be right for the job's action (the batch is accepted, the task skipped, and the leaf kept in the record so that
 /// `challengeInvalidResponse` can slash the signers during the challenge window); and signing two responses for one
 /// task (`challengeEquivocation`, with both signatures and a Merkle proof of each leaf).
-/// @dev Exactly-once rests on the job manager's watermark (`executeTask` or `chargeTask` advances `nextSequence` past
-/// the task) and on the reentrancy guard: the task's call is made before its charge (the fee depends on the gas it
-/// used), and while it runs, neither this contract's entry points nor the job manager's owner operations and `executeTask` can be entered.
+/// @dev Exactly-once rests on the job manager's watermark (`runTask` advances `nextSequence` past the task) and on
+/// the reentrancy guards: the task's call is made before its charge (the fee depends on the gas it used), and while
+/// it runs, neither this contract's entry points nor the job manager's owner operations and `runTask` can be entered.
 contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     // ---------------------------------------------------------------------------------------------------------
     // Constants and bounds
@@ -112,28 +119,28 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     // Storage
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @dev Settings read on every batch, in one slot.
+    /// @dev Settings read on every batch and the batch counter, in one slot: a batch reads it once and writes it once.
     struct Config {
         uint16 quorumBps;
         uint16 maxReferenceAge;
         uint32 challengeWindowBlocks;
-        uint96 premium;
+        /// At most `MAX_PREMIUM`, which fits.
+        uint64 premium;
         uint64 equivocationSlashWad;
+        /// Batches accepted so far: the next batch's index.
+        uint64 batchCount;
     }
 
     /// @dev slot 2 (slots 0 and 1 are Ownable2Step's owner and pending owner).
     Config private _config;
-    /// @dev slot 3: batches accepted so far (the next batch index) and all rewards credited, written once per batch.
-    uint64 private _batchCount;
-    uint192 private _totalCredited;
-    /// @dev slot 4: the share slashed for an invalid response, and all rewards claimed.
+    /// @dev slot 3: the share slashed for an invalid response, and all rewards claimed.
     uint64 private _invalidResponseSlashWad;
     uint192 private _totalClaimed;
-    /// @dev slot 5: batch digest => keccak256(abi.encode(BatchRecord)); zero for a digest never accepted.
+    /// @dev slot 4: batch digest => keccak256(abi.encode(BatchRecord)); zero for a digest never accepted.
     mapping(bytes32 digest => bytes32 recordHash) private _batchRecords;
-    /// @dev slot 6: the first batch index each account may still claim.
+    /// @dev slot 5: the first batch index each account may still claim.
     mapping(address claimant => uint64 batchIndex) private _nextClaimable;
-    /// @dev slot 7: offence => operator => slashed (offence = batch digest, or an equivocation id).
+    /// @dev slot 6: offence => operator => slashed (offence = batch digest, or an equivocation id).
     mapping(bytes32 offence => mapping(address operator => bool)) private _slashed;
 
     /// @dev What `respondToBatch` learns while verifying a batch and accumulates over its tasks.
@@ -185,9 +192,8 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         bytes calldata signatureG2
     ) external nonReentrant returns (bytes32 digest) {
         Config memory config = _config;
-        bytes32[] memory leaves;
         BatchContext memory context;
-        (digest, leaves, context) = _verifyBatch(header, tasks, nonSigners.pubkeys, signatureG2, config);
+        (digest, context) = _verifyBatch(header, tasks, nonSigners.pubkeys, signatureG2, config);
 
         // The batch is marked before any call that changes state, so it can never be accepted twice; the mark is
         // replaced by the record's hash once the fees are known (a write to a slot already written this
@@ -202,7 +208,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
             assembly ("memory-safe") {
                 freeMemory := mload(0x40)
             }
-            _runTask(tasks[i], leaves[i], referenceBlock, digest, config.premium, context);
+            _runTask(tasks[i], referenceBlock, digest, config.premium, context);
             assembly ("memory-safe") {
                 mstore(0x40, freeMemory)
             }
@@ -325,7 +331,9 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     function setPremium(uint96 premium_) external onlyOwner {
         if (premium_ > MAX_PREMIUM) revert InvalidPremium(premium_);
         emit PremiumSet(_config.premium, premium_);
-        _config.premium = premium_;
+        // casting to 'uint64' is safe because MAX_PREMIUM fits
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _config.premium = uint64(premium_);
     }
 
     /// @notice Sets how many blocks old a batch's reference block may be when it is submitted.
@@ -385,7 +393,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     /// @param callData What the forwarder sends to the target.
     /// @return The response hash.
     function responseHash(bool execute, bytes calldata callData) external pure returns (bytes32) {
-        return keccak256(abi.encode(execute, callData));
+        return _responseHash(execute, callData);
     }
 
     /// @notice The share of the set's weight that must sign, in basis points.
@@ -427,13 +435,14 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     /// @notice The number of batches accepted (the next batch's index).
     /// @return The count.
     function batchCount() external view returns (uint64) {
-        return _batchCount;
+        return _config.batchCount;
     }
 
-    /// @notice All rewards credited to batches (submitter and signer parts), in wei.
+    /// @notice All rewards credited to batches (submitter and signer parts), in wei: the job manager's fee pool plus
+    /// what was claimed from it, since this contract alone charges into the pool and withdraws from it.
     /// @return The total.
     function totalCredited() external view returns (uint256) {
-        return _totalCredited;
+        return jobManager.accruedFees() + _totalClaimed;
     }
 
     /// @notice All rewards claimed, in wei.
@@ -499,9 +508,25 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     function _leaves(TaskInput[] calldata tasks) private pure returns (bytes32[] memory leaves) {
         leaves = new bytes32[](tasks.length);
         for (uint256 i; i < tasks.length; ++i) {
-            TaskInput calldata task = tasks[i];
-            leaves[i] =
-                BatchDigest.leafHash(task.jobId, task.sequence, keccak256(abi.encode(task.execute, task.callData)));
+            leaves[i] = _leafOf(tasks[i]);
+        }
+    }
+
+    function _leafOf(TaskInput calldata task) private pure returns (bytes32) {
+        return BatchDigest.leafHash(task.jobId, task.sequence, _responseHash(task.execute, task.callData));
+    }
+
+    /// @dev keccak256(abi.encode(execute, callData)), encoded in scratch memory: no allocation per task.
+    function _responseHash(bool execute, bytes calldata callData) private pure returns (bytes32 hash) {
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, execute)
+            mstore(add(ptr, 0x20), 0x40)
+            mstore(add(ptr, 0x40), callData.length)
+            calldatacopy(add(ptr, 0x60), callData.offset, callData.length)
+            // Zero padding up to the next word.
+            mstore(add(add(ptr, 0x60), callData.length), 0)
+            hash := keccak256(ptr, add(0x60, and(add(callData.length, 31), not(31))))
         }
     }
 
@@ -519,28 +544,29 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         // A key bound in the registry passed its proof of possession, so no one can list a key crafted to cancel
         // honest keys out of the aggregate. A bound key not in the set at the reference block has weight 0 there,
         // and subtracting it only makes the signature fail.
-        (signedWeight, totalWeight) = _weights(hashes, referenceBlock);
+        BLS12381.G1Point memory apk;
+        (apk, signedWeight, totalWeight) = _signingSet(hashes, referenceBlock);
         if (signedWeight * BPS < totalWeight * quorum) revert QuorumNotReached(signedWeight, totalWeight, quorum);
 
-        BLS12381.G1Point memory apk = registry.getApkAtBlock(referenceBlock);
         if (keys.length != 0) apk = BLS12381.subtractG1(apk, keys);
         bool valid = BLS12381.verify(apk, BLS12381.g2FromBytes(signatureG2), abi.encode(digest), BatchDigest.BATCH_DST);
         if (!valid) revert InvalidSignature();
     }
 
-    /// @dev The signers' weight (the total minus the non-signers') and the total weight at the reference block;
-    /// reverts if the set had no weight then or a non-signer's key is bound to no operator.
-    function _weights(bytes32[] memory hashes, uint32 referenceBlock)
+    /// @dev The set's aggregate key, the signers' weight (the total minus the non-signers') and the total weight at
+    /// the reference block; reverts if the set had no weight then or a non-signer's key is bound to no operator.
+    function _signingSet(bytes32[] memory hashes, uint32 referenceBlock)
         private
         view
-        returns (uint256 signedWeight, uint256 totalWeight)
+        returns (BLS12381.G1Point memory apk, uint256 signedWeight, uint256 totalWeight)
     {
-        (uint256 nonSignerWeight, uint256 total, uint256 firstUnknown) =
-            registry.nonSignerWeightsAtBlock(hashes, referenceBlock);
-        if (total == 0) revert NoWeightAtReferenceBlock(referenceBlock);
+        uint256 nonSignerWeight;
+        uint256 firstUnknown;
+        (apk, totalWeight, nonSignerWeight, firstUnknown) = registry.signingSetAtBlock(hashes, referenceBlock);
+        if (totalWeight == 0) revert NoWeightAtReferenceBlock(referenceBlock);
         if (firstUnknown != hashes.length) revert UnknownNonSigner(hashes[firstUnknown]);
         // Distinct operators' weights at one block add up to at most the total at that block.
-        return (total - nonSignerWeight, total);
+        signedWeight = totalWeight - nonSignerWeight;
     }
 
     /// @dev The non-signers' pubkey hashes, checked strictly ascending (so no key is subtracted twice).
@@ -568,12 +594,12 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         BLS12381.G1Point[] calldata nonSignerKeys,
         bytes calldata signatureG2,
         Config memory config
-    ) private view returns (bytes32 digest, bytes32[] memory leaves, BatchContext memory context) {
+    ) private view returns (bytes32 digest, BatchContext memory context) {
         uint32 referenceBlock = header.referenceBlockNumber;
         _checkReferenceBlock(referenceBlock, header.referenceBlockHash, config.maxReferenceAge);
         if (tasks.length == 0) revert EmptyBatch();
-        leaves = _leaves(tasks);
-        context.root = BatchDigest.merkleRoot(leaves);
+        // The leaves are folded into the root in place: a task that needs its leaf again (an offence) recomputes it.
+        context.root = BatchDigest.merkleRootInPlace(_leaves(tasks));
         digest =
             BatchDigest.taskBatchDigest(_domainSeparator(), referenceBlock, header.referenceBlockHash, context.root);
         if (_batchRecords[digest] != bytes32(0)) revert BatchAlreadyResponded(digest);
@@ -586,7 +612,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     function _recordBatch(bytes32 digest, BatchHeader calldata header, uint256 taskCount, BatchContext memory context)
         private
     {
-        uint64 batchIndex = _batchCount;
+        uint64 batchIndex = _config.batchCount;
         BatchRecord memory record = BatchRecord({
             batchIndex: batchIndex,
             referenceBlockNumber: header.referenceBlockNumber,
@@ -603,9 +629,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
             invalidLeaf: context.invalidLeaf
         });
         _batchRecords[digest] = keccak256(abi.encode(record));
-        _batchCount = batchIndex + 1;
-        // forge-lint: disable-next-line(unsafe-typecast)
-        _totalCredited += uint192(context.submitterReward + context.signerReward);
+        _config.batchCount = batchIndex + 1;
         emit BatchResponded(digest, context.root, header.referenceBlockHash, taskCount, context.nonSignerHashes, record);
     }
 
@@ -613,124 +637,201 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     // Internals: tasks
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @dev Runs one task of an accepted batch: checks it, then performs and charges it, or skips it with an event.
-    /// A provably wrong leaf is remembered in `context.invalidLeaf` (the first one).
+    /// @dev Runs one task of an accepted batch with one job manager call: performs and charges it, consumes it, or
+    /// skips it with an event. A provably wrong leaf is remembered in `context.invalidLeaf` (the first one).
+    /// The skip reasons are judged in this order: the spec must be the job's before anything else in it is trusted;
+    /// the offences (not due, impossible call data) depend only on what cannot change after the reference block (the
+    /// trigger is immutable, the action is in the spec the signers saw), so they come before the job's status,
+    /// expiry, watermark and balance, which may have changed since.
     function _runTask(
         TaskInput calldata task,
-        bytes32 leaf,
         uint32 referenceBlock,
         bytes32 digest,
-        uint96 premium_,
+        uint64 premium_,
         BatchContext memory context
     ) private {
-        uint256 jobId = task.jobId;
-        uint64 sequence = task.sequence;
-        JobSpec calldata spec = task.spec;
-        (JobState memory state, bytes32 specHash) = jobManager.taskView(jobId);
-        (bool skip, SkipReason reason) = _skipReason(task, spec, state, specHash, referenceBlock, premium_);
-        if (skip) {
-            if (reason == SkipReason.NotDue || reason == SkipReason.InvalidCallData) {
-                if (context.invalidLeaf == bytes32(0)) context.invalidLeaf = leaf;
+        (SkipReason own, TaskOutcome outcome, bool success, uint256 gasUsed, uint256 fee) =
+            _execute(task, referenceBlock, premium_);
+        if (own == SkipReason.SpecMismatch && outcome == TaskOutcome.Done) {
+            if (task.execute) {
+                uint256 gasCost = gasUsed * tx.gasprice;
+                uint256 reimbursement = fee < gasCost ? fee : gasCost;
+                context.submitterReward += reimbursement;
+                context.signerReward += fee - reimbursement;
+                _emitTaskPerformed(task.jobId, task.sequence, digest, success, gasUsed, fee);
+            } else {
+                emit TaskNotExecuted(task.jobId, task.sequence, digest);
             }
-            emit TaskSkipped(jobId, sequence, digest, reason);
-            return;
+        } else {
+            _skip(task, digest, own, outcome, context);
         }
-        if (!task.execute) {
-            jobManager.chargeTask(jobId, sequence, 0);
-            emit TaskNotExecuted(jobId, sequence, digest);
-            return;
-        }
-        _perform(task, spec, digest, premium_, context);
     }
 
-    /// @dev Calls the task's target through the job's forwarder with the job's gas limit, charges the job
-    /// `gasUsed * tx.gasprice + premium` (the job manager caps it by `maxFee` and the balance, and marks the task
-    /// done), and splits the charge between the submitter (gas) and the signers (the rest).
-    function _perform(
-        TaskInput calldata task,
-        JobSpec calldata spec,
+    /// @dev The task's one job manager call, under the hash of the spec given: `Check` if the spec alone says to
+    /// skip the task (`own`, `SpecMismatch` standing for "no reason"), else `Perform` or `Consume`.
+    function _execute(TaskInput calldata task, uint32 referenceBlock, uint64 premium_)
+        private
+        returns (SkipReason own, TaskOutcome outcome, bool success, uint256 gasUsed, uint256 fee)
+    {
+        JobSpec calldata spec = task.spec;
+        own = _ownSkipReason(task, spec, referenceBlock);
+        TaskMode mode =
+            own != SkipReason.SpecMismatch ? TaskMode.Check : task.execute ? TaskMode.Perform : TaskMode.Consume;
+        (outcome, success, gasUsed, fee) = _callRunTask(task, JobSpecHash.fromCalldata(spec), mode, premium_);
+    }
+
+    /// @dev `jobManager.runTask(jobId, specHash, sequence, mode, target, callData, gasLimit, premium)`, encoded by
+    /// hand in scratch memory (the task's hot path; Solidity's encoder copies and allocates). Target and gas limit
+    /// are read at the spec's canonical offsets: if the spec is not canonical, its hash is no job's and the job
+    /// manager does nothing with them. A revert of the job manager (a gas shortfall for the target) is passed on.
+    function _callRunTask(TaskInput calldata task, bytes32 specHash, TaskMode mode, uint64 premium_)
+        private
+        returns (TaskOutcome outcome, bool success, uint256 gasUsed, uint256 fee)
+    {
+        JobSpec calldata spec = task.spec;
+        bytes calldata callData = task.callData;
+        // Nothing to send unless the call is made.
+        if (mode != TaskMode.Perform) callData = callData[:0];
+        address manager = address(jobManager);
+        bytes4 selector = IJobManager.runTask.selector;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            // jobId and sequence: the task's first two words (the sequence was checked to fit uint64 when the
+            // leaves were computed).
+            mstore(add(ptr, 0x04), calldataload(task))
+            mstore(add(ptr, 0x24), specHash)
+            mstore(add(ptr, 0x44), calldataload(add(task, 0x20)))
+            mstore(add(ptr, 0x64), mode)
+            // target and gasLimit at their canonical offsets (JobSpecHash.FIELD_ACTION_TARGET, FIELD_GAS_LIMIT).
+            mstore(add(ptr, 0x84), and(calldataload(add(spec, 0x1c0)), 0xffffffffffffffffffffffffffffffffffffffff))
+            // The data's offset: after the 8 head words.
+            mstore(add(ptr, 0xa4), 0x100)
+            mstore(add(ptr, 0xc4), and(calldataload(add(spec, 0x140)), 0xffffffff))
+            mstore(add(ptr, 0xe4), premium_)
+            mstore(add(ptr, 0x104), callData.length)
+            calldatacopy(add(ptr, 0x124), callData.offset, callData.length)
+            mstore(add(add(ptr, 0x124), callData.length), 0)
+            if iszero(call(gas(), manager, 0, ptr, add(0x124, and(add(callData.length, 31), not(31))), ptr, 0x80)) {
+                returndatacopy(ptr, 0, returndatasize())
+                revert(ptr, returndatasize())
+            }
+            // The job manager is ours and returns four words; anything shorter is refused.
+            if lt(returndatasize(), 0x80) { revert(0, 0) }
+            outcome := mload(ptr)
+            success := mload(add(ptr, 0x20))
+            gasUsed := mload(add(ptr, 0x40))
+            fee := mload(add(ptr, 0x60))
+        }
+        // The job manager is ours: an outcome or flag out of range cannot come back; refuse it if it does.
+        if (uint8(outcome) > uint8(TaskOutcome.Done)) revert();
+    }
+
+    /// @dev `emit TaskPerformed(...)`, written directly: the one event of every performed task.
+    function _emitTaskPerformed(
+        uint256 jobId,
+        uint64 sequence,
         bytes32 digest,
-        uint96 premium_,
+        bool success,
+        uint256 gasUsed,
+        uint256 fee
+    ) private {
+        bytes32 topic = TaskPerformed.selector;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, success)
+            mstore(add(ptr, 0x20), gasUsed)
+            mstore(add(ptr, 0x40), fee)
+            log4(ptr, 0x60, topic, jobId, sequence, digest)
+        }
+    }
+
+    /// @dev Emits why a task was skipped, from the job manager's outcome and the spec's own reason, in the order
+    /// above; a slashable reason keeps the leaf.
+    function _skip(
+        TaskInput calldata task,
+        bytes32 digest,
+        SkipReason own,
+        TaskOutcome outcome,
         BatchContext memory context
     ) private {
-        (bool success, uint256 gasUsed, uint256 fee) = jobManager.executeTask(
-            task.jobId, task.sequence, spec.action.target, task.callData, spec.gasLimit, premium_
-        );
-        uint256 gasCost = gasUsed * tx.gasprice;
-        uint256 reimbursement = fee < gasCost ? fee : gasCost;
-        context.submitterReward += reimbursement;
-        context.signerReward += fee - reimbursement;
-        emit TaskPerformed(task.jobId, task.sequence, digest, success, gasUsed, fee);
-    }
-
-    /// @dev Whether and why a task is skipped. The order matters: the spec must be the job's before anything else in
-    /// it is trusted; the offences (not due, impossible call data) depend only on what cannot change after the
-    /// reference block (the trigger is immutable, the action is in the spec the signers saw), so they are judged
-    /// before the job's status, expiry, watermark and balance, which may have changed since.
-    function _skipReason(
-        TaskInput calldata task,
-        JobSpec calldata spec,
-        JobState memory state,
-        bytes32 specHash,
-        uint32 referenceBlock,
-        uint96 premium_
-    ) private view returns (bool skip, SkipReason reason) {
-        if (specHash == bytes32(0) || keccak256(abi.encode(spec)) != specHash) {
-            return (true, SkipReason.SpecMismatch);
+        SkipReason reason;
+        if (outcome == TaskOutcome.SpecMismatch) {
+            reason = SkipReason.SpecMismatch;
+        } else if (own == SkipReason.NotDue || own == SkipReason.InvalidCallData) {
+            reason = own;
+            if (context.invalidLeaf == bytes32(0)) context.invalidLeaf = _leafOf(task);
+        } else if (outcome == TaskOutcome.JobNotActive) {
+            reason = SkipReason.JobNotActive;
+        } else if (own == SkipReason.Expired) {
+            reason = SkipReason.Expired;
+        } else if (outcome == TaskOutcome.AlreadyPerformed) {
+            reason = SkipReason.AlreadyPerformed;
+        } else {
+            reason = SkipReason.Unfunded;
         }
-        if (!_isDue(spec.trigger, task.sequence, referenceBlock)) return (true, SkipReason.NotDue);
-        if (!_validCallData(task, spec.action)) return (true, SkipReason.InvalidCallData);
-        if (state.status != JobStatus.Active) return (true, SkipReason.JobNotActive);
-        if (_expired(spec.expiry)) return (true, SkipReason.Expired);
-        // The largest uint64 (which `chargeTask` refuses) is never due, so it never gets here.
-        if (task.sequence < state.nextSequence) return (true, SkipReason.AlreadyPerformed);
-        if (task.execute && _unfunded(state, spec.gasLimit, premium_)) return (true, SkipReason.Unfunded);
-        return (false, SkipReason.SpecMismatch);
+        emit TaskSkipped(task.jobId, task.sequence, digest, reason);
     }
 
-    /// @dev Due, ignoring expiry: an interval task's time has come by now (the reference block's time is not known
-    /// on chain, and it is at most now); a block task's block is at most the reference block; an event task's log is
-    /// in a block from the trigger's start to the reference block. Each "no" proves the signers wrong.
-    function _isDue(Trigger calldata trigger, uint64 sequence, uint32 referenceBlock) private view returns (bool) {
-        TriggerKind kind = trigger.kind;
-        if (kind == TriggerKind.Interval) {
+    /// @dev Why the spec given says the task must be skipped: `NotDue`, `InvalidCallData` or `Expired`, in that
+    /// order; `SpecMismatch` stands for "no reason". Fields are read at the spec's canonical offsets and masked to
+    /// their types: for a spec that is not canonical the answer is meaningless, and ignored, since the job manager
+    /// then reports a mismatch.
+    /// Due, ignoring expiry: an interval task's time has come by now (the reference block's time is not known on
+    /// chain, and it is at most now); a block task's block is at most the reference block; an event task's log is
+    /// in a block from the trigger's start to the reference block. Each "no" proves the signers wrong. The largest
+    /// uint64 is never due (its due time or log block is past any real one). Expiry is not an offence: the owner may
+    /// move it. (An interval task due after the expiry needs no check of its own: it is due, so its due time is at
+    /// most now.)
+    function _ownSkipReason(TaskInput calldata task, JobSpec calldata spec, uint32 referenceBlock)
+        private
+        view
+        returns (SkipReason)
+    {
+        uint64 sequence = task.sequence;
+        uint256 kind = JobSpecHash.word(spec, JobSpecHash.FIELD_TRIGGER_KIND);
+        uint256 start = uint64(JobSpecHash.word(spec, JobSpecHash.FIELD_TRIGGER_START));
+        if (kind == uint256(TriggerKind.Event)) {
+            (uint64 logBlock,) = JobSchedule.eventLog(sequence);
+            if (logBlock < start || logBlock > referenceBlock) return SkipReason.NotDue;
+        } else {
+            uint256 due = start + uint256(sequence) * uint64(JobSpecHash.word(spec, JobSpecHash.FIELD_TRIGGER_PERIOD));
             // forge-lint: disable-next-line(block-timestamp)
-            return JobSchedule.dueAt(trigger.start, trigger.period, sequence) <= block.timestamp;
+            uint256 now_ = kind == uint256(TriggerKind.Interval) ? block.timestamp : referenceBlock;
+            if (due > now_) return SkipReason.NotDue;
         }
-        if (kind == TriggerKind.Block) {
-            return JobSchedule.dueAt(trigger.start, trigger.period, sequence) <= referenceBlock;
-        }
-        (uint64 logBlock,) = JobSchedule.eventLog(sequence);
-        return logBlock >= trigger.start && logBlock <= referenceBlock;
-    }
-
-    /// @dev The job's expiry has passed. Not an offence: the owner may move the expiry. (An interval task due after
-    /// the expiry needs no check of its own: it passed `_isDue`, so its due time is at most now.)
-    function _expired(uint40 expiry) private view returns (bool) {
+        if (!_validCallData(task, spec)) return SkipReason.InvalidCallData;
+        uint256 expiry = uint40(JobSpecHash.word(spec, JobSpecHash.FIELD_EXPIRY));
         // forge-lint: disable-next-line(block-timestamp)
-        return expiry != 0 && block.timestamp > expiry;
+        if (expiry != 0 && block.timestamp > expiry) return SkipReason.Expired;
+        return SkipReason.SpecMismatch;
     }
 
     /// @dev A Call job always sends its static data; a Chainlink-style job either does nothing or calls
     /// `performUpkeep`. Gelato-style and script jobs may send anything the keepers computed.
-    function _validCallData(TaskInput calldata task, Action calldata action) private pure returns (bool) {
-        ActionKind kind = action.kind;
-        if (kind == ActionKind.Call) {
-            return task.execute && keccak256(task.callData) == keccak256(action.data);
+    function _validCallData(TaskInput calldata task, JobSpec calldata spec) private pure returns (bool) {
+        uint256 kind = JobSpecHash.word(spec, JobSpecHash.FIELD_ACTION_KIND);
+        bool execute = task.execute;
+        bytes calldata callData = task.callData;
+        if (kind == uint256(ActionKind.Call)) {
+            uint256 length = JobSpecHash.word(spec, JobSpecHash.FIELD_ACTION_DATA_LENGTH);
+            if (!execute || length != callData.length) return false;
+            uint256 data = JobSpecHash.FIELD_ACTION_DATA;
+            bytes32 expected;
+            bytes32 given;
+            assembly ("memory-safe") {
+                let ptr := mload(0x40)
+                calldatacopy(ptr, add(spec, data), length)
+                expected := keccak256(ptr, length)
+                calldatacopy(ptr, callData.offset, length)
+                given := keccak256(ptr, length)
+            }
+            return expected == given;
         }
-        if (kind == ActionKind.ChainlinkUpkeep && task.execute) {
-            return task.callData.length >= 4 && bytes4(task.callData[:4]) == PERFORM_UPKEEP_SELECTOR;
+        if (kind == uint256(ActionKind.ChainlinkUpkeep) && execute) {
+            return callData.length >= 4 && bytes4(callData[:4]) == PERFORM_UPKEEP_SELECTOR;
         }
         return true;
-    }
-
-    /// @dev The escrow cannot pay the most this task may be charged: min(maxFee, gasLimit * tx.gasprice + premium),
-    /// or it is empty.
-    function _unfunded(JobState memory state, uint32 gasLimit, uint96 premium_) private view returns (bool) {
-        if (state.balance == 0) return true;
-        uint256 worst = uint256(gasLimit) * tx.gasprice + premium_;
-        if (worst > state.maxFee) worst = state.maxFee;
-        return state.balance < worst;
     }
 
     // ---------------------------------------------------------------------------------------------------------

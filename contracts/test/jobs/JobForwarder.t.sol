@@ -3,7 +3,7 @@ pragma solidity ^0.8.30;
 
 import {Test} from "forge-std/Test.sol";
 import {Vm} from "forge-std/Vm.sol";
-import {JobSpec} from "../../src/interfaces/IJobManager.sol";
+import {JobSpec, TaskMode, TaskOutcome} from "../../src/interfaces/IJobManager.sol";
 import {JobManager} from "../../src/jobs/JobManager.sol";
 import {JobForwarder} from "../../src/jobs/JobForwarder.sol";
 import {JobSpecs} from "../utils/JobSpecs.sol";
@@ -168,6 +168,19 @@ contract JobForwarderIntegrationTest is Test {
         vm.deal(alice, 10 ether);
     }
 
+    /// @dev `runTask` in `Perform` mode as the task manager, under the job's current spec.
+    function _perform(uint256 jobId, uint64 sequence, address target, bytes memory data, uint256 gasLimit, uint256 fee)
+        internal
+        returns (bool success, uint256 gasUsed)
+    {
+        bytes32 specHash = jm.specHashOf(jobId);
+        vm.prank(taskManager);
+        TaskOutcome outcome;
+        (outcome, success, gasUsed,) =
+            jm.runTask(jobId, specHash, sequence, TaskMode.Perform, target, data, gasLimit, fee);
+        assertEq(uint8(outcome), uint8(TaskOutcome.Done));
+    }
+
     /// Keepers simulate `checkUpkeep(checkData)` from the zero address at the reference block; the task manager
     /// then calls `performUpkeep(performData)` through the job's forwarder with the job's gas limit.
     function test_chainlinkStyleUpkeep() public {
@@ -183,13 +196,15 @@ contract JobForwarderIntegrationTest is Test {
         for (uint64 sequence; sequence < 3; ++sequence) {
             (bool needed, bytes memory performData) = _checkUpkeep(spec);
             assertTrue(needed);
-            vm.startPrank(taskManager);
-            (bool success,) = jm.forward(
-                jobId, spec.action.target, abi.encodeWithSignature("performUpkeep(bytes)", performData), spec.gasLimit
+            (bool success,) = _perform(
+                jobId,
+                sequence,
+                spec.action.target,
+                abi.encodeWithSignature("performUpkeep(bytes)", performData),
+                spec.gasLimit,
+                0.001 ether
             );
             assertTrue(success);
-            jm.chargeTask(jobId, sequence, 0.001 ether);
-            vm.stopPrank();
             // Not needed again until the interval has passed.
             (needed,) = _checkUpkeep(spec);
             assertFalse(needed);
@@ -200,11 +215,10 @@ contract JobForwarderIntegrationTest is Test {
 
         // Stale performData (computed before another perform) is refused by the upkeep, not by the forwarder.
         (, bytes memory stale) = _checkUpkeep(spec);
-        vm.prank(taskManager);
-        jm.forward(jobId, address(upkeep), abi.encodeWithSignature("performUpkeep(bytes)", stale), spec.gasLimit);
-        vm.prank(taskManager);
-        (bool again,) =
-            jm.forward(jobId, address(upkeep), abi.encodeWithSignature("performUpkeep(bytes)", stale), spec.gasLimit);
+        _perform(jobId, 3, address(upkeep), abi.encodeWithSignature("performUpkeep(bytes)", stale), spec.gasLimit, 0);
+        (bool again,) = _perform(
+            jobId, 4, address(upkeep), abi.encodeWithSignature("performUpkeep(bytes)", stale), spec.gasLimit, 0
+        );
         assertFalse(again);
     }
 
@@ -227,12 +241,11 @@ contract JobForwarderIntegrationTest is Test {
         );
         target.setForwarder(jm.forwarderOf(jm.nextJobId()));
         vm.prank(alice);
-        uint256 jobId = jm.createJob(spec);
+        uint256 jobId = jm.createJob{value: 1 ether}(spec);
 
         (bool canExec, bytes memory execPayload) = _resolve(spec);
         assertTrue(canExec);
-        vm.prank(taskManager);
-        (bool success,) = jm.forward(jobId, spec.action.target, execPayload, spec.gasLimit);
+        (bool success,) = _perform(jobId, 0, spec.action.target, execPayload, spec.gasLimit, 0);
         assertTrue(success);
         assertEq(target.value(), 42);
 
@@ -262,22 +275,20 @@ contract JobForwarderIntegrationTest is Test {
         uint256 second = jm.createJob{value: 1 ether}(spec);
         vm.stopPrank();
 
+        bytes32 specHash = jm.specHashOf(first);
         vm.startPrank(taskManager);
-        jm.forward(first, address(noop), hex"c0ffee", 50_000); // warms the job manager and its task manager slot
+        // Warms the job manager, its task manager slot and the pool slot.
+        jm.runTask(first, specHash, 0, TaskMode.Perform, address(noop), hex"c0ffee", 50_000, 0.001 ether);
         uint256 before = gasleft();
-        (, uint256 gasUsed) = jm.forward(second, address(noop), hex"c0ffee", 50_000);
+        (,, uint256 gasUsed,) =
+            jm.runTask(second, specHash, 0, TaskMode.Perform, address(noop), hex"c0ffee", 50_000, 0.001 ether);
         uint256 total = before - gasleft();
-
-        before = gasleft();
-        jm.chargeTask(second, 0, 0.001 ether);
-        uint256 charge = before - gasleft();
         vm.stopPrank();
 
-        emit log_named_uint("forward from the task manager, accounts warm", total);
-        emit log_named_uint("forward: of which the target call (gasUsed)", gasUsed);
-        emit log_named_uint("forward: overhead outside the target call", total - gasUsed);
-        emit log_named_uint("chargeTask, accounts and slots warm", charge);
-        assertLt(total - gasUsed, 7_000);
+        emit log_named_uint("runTask from the task manager, accounts warm", total);
+        emit log_named_uint("runTask: of which the target call (gasUsed)", gasUsed);
+        emit log_named_uint("runTask: overhead outside the target call", total - gasUsed);
+        assertLt(total - gasUsed, 12_000);
     }
 
     /// Call costs, printed for the record (warm in a plain run; run with `--isolate` for cold transactions).
@@ -301,10 +312,11 @@ contract JobForwarderIntegrationTest is Test {
         g = vm.lastCallGas();
         emit log_named_uint("topUp", g.gasTotalUsed);
 
+        bytes32 specHash = jm.specHashOf(2);
         vm.prank(taskManager);
-        jm.chargeExecution(2, 0.001 ether);
+        jm.runTask(2, specHash, 0, TaskMode.Consume, address(0), "", 0, 0);
         g = vm.lastCallGas();
-        emit log_named_uint("chargeExecution", g.gasTotalUsed);
+        emit log_named_uint("runTask (Consume)", g.gasTotalUsed);
         emit log_named_uint("forwarder runtime size", jm.forwarderOf(2).code.length);
     }
 }

@@ -13,7 +13,9 @@ import {
     Action,
     ActionKind,
     SpecField,
-    SpecFault
+    SpecFault,
+    TaskMode,
+    TaskOutcome
 } from "../../src/interfaces/IJobManager.sol";
 import {JobManager} from "../../src/jobs/JobManager.sol";
 import {JobForwarder} from "../../src/jobs/JobForwarder.sol";
@@ -58,6 +60,27 @@ contract JobManagerTest is Test {
         vm.expectRevert(abi.encodeWithSelector(IJobManager.InvalidSpec.selector, field, fault));
         vm.prank(alice);
         jm.createJob(spec);
+    }
+
+    /// @dev `runTask` as the task manager, under the job's current spec.
+    function _run(uint256 jobId, uint64 sequence, TaskMode mode, address to, bytes memory data, uint256 premium)
+        internal
+        returns (TaskOutcome outcome, bool success, uint256 gasUsed, uint256 charged)
+    {
+        bytes32 specHash = jm.specHashOf(jobId);
+        vm.prank(taskManager);
+        return jm.runTask(jobId, specHash, sequence, mode, to, data, 50_000, premium);
+    }
+
+    /// @dev Charges `fee` (capped by max fee) as the premium of a task on a target without code (no gas used).
+    function _charge(uint256 jobId, uint64 sequence, uint256 fee) internal returns (uint256 charged) {
+        TaskOutcome outcome;
+        (outcome,,, charged) = _run(jobId, sequence, TaskMode.Perform, address(0xBEEF), "", fee);
+        assertEq(uint8(outcome), uint8(TaskOutcome.Done));
+    }
+
+    function _assertOutcome(TaskOutcome actual, TaskOutcome expected) internal pure {
+        assertEq(uint8(actual), uint8(expected));
     }
 
     function _expectStatus(uint256 jobId, JobStatus status) internal {
@@ -561,8 +584,7 @@ contract JobManagerTest is Test {
 
     function test_cancelJob_refundsOwnerAndEmits() public {
         uint256 jobId = _create(3 ether);
-        vm.prank(taskManager);
-        jm.chargeExecution(jobId, 0.01 ether);
+        _charge(jobId, 0, 0.01 ether);
         uint256 before = alice.balance;
 
         vm.expectEmit(address(jm));
@@ -658,61 +680,63 @@ contract JobManagerTest is Test {
     }
 
     // ---------------------------------------------------------------------------------------------------------
-    // chargeExecution / chargeTask
+    // runTask
     // ---------------------------------------------------------------------------------------------------------
 
-    function testFuzz_chargeExecution_takesMinOfFeeMaxFeeBalance(uint96 deposit, uint80 maxFee, uint256 fee) public {
+    function testFuzz_runTask_chargesMinOfPremiumAndMaxFeeOrIsUnfunded(uint96 deposit, uint80 maxFee, uint128 fee)
+        public
+    {
         deposit = uint96(bound(deposit, 0, 50 ether));
         JobSpec memory spec = _spec();
         spec.maxFee = uint80(bound(maxFee, 1, type(uint80).max));
         vm.prank(alice);
         uint256 jobId = jm.createJob{value: deposit}(spec);
 
-        uint256 expected = fee;
-        if (expected > spec.maxFee) expected = spec.maxFee;
-        if (expected > deposit) expected = deposit;
-        vm.expectEmit(address(jm));
-        emit IJobManager.ExecutionCharged(jobId, expected, deposit - expected);
-        vm.prank(taskManager);
-        assertEq(jm.chargeExecution(jobId, fee), expected);
-
-        assertEq(jm.jobState(jobId).balance, deposit - expected);
-        assertEq(jm.accruedFees(), expected);
-        assertEq(jm.totalEscrow(), deposit - expected);
+        uint256 worst = fee < spec.maxFee ? fee : spec.maxFee;
+        (TaskOutcome outcome,,, uint256 charged) = _run(jobId, 0, TaskMode.Perform, address(0xBEEF), "", fee);
+        if (deposit == 0 || deposit < worst) {
+            _assertOutcome(outcome, TaskOutcome.Unfunded);
+            assertEq(jm.jobState(jobId).nextSequence, 0);
+            worst = 0;
+        } else {
+            _assertOutcome(outcome, TaskOutcome.Done);
+            assertEq(jm.jobState(jobId).nextSequence, 1);
+        }
+        assertEq(charged, worst);
+        assertEq(jm.jobState(jobId).balance, deposit - worst);
+        assertEq(jm.accruedFees(), worst);
+        assertEq(jm.totalEscrow(), deposit - worst);
         assertEq(address(jm).balance, jm.totalEscrow() + jm.accruedFees());
     }
 
-    function test_chargeExecution_reverts() public {
+    /// The charge is gas used x gas price + premium, capped by max fee; the worst case decides whether it runs.
+    function test_runTask_chargesGasAtTheGasPrice() public {
         uint256 jobId = _create(1 ether);
-        vm.expectRevert(abi.encodeWithSelector(IJobManager.NotTaskManager.selector, alice));
-        vm.prank(alice);
-        jm.chargeExecution(jobId, 1);
+        vm.txGasPrice(10 gwei);
+        (TaskOutcome outcome, bool success, uint256 gasUsed, uint256 charged) =
+            _run(jobId, 0, TaskMode.Perform, address(target), abi.encodeWithSignature("work()"), 1 gwei);
+        _assertOutcome(outcome, TaskOutcome.Done);
+        assertTrue(success);
+        assertGt(gasUsed, 0);
+        assertEq(charged, gasUsed * 10 gwei + 1 gwei);
 
-        vm.expectRevert(abi.encodeWithSelector(IJobManager.JobNotFound.selector, 2));
-        vm.prank(taskManager);
-        jm.chargeExecution(2, 1);
-
-        vm.prank(alice);
-        jm.pauseJob(jobId);
-        _expectStatus(jobId, JobStatus.Paused);
-        vm.prank(taskManager);
-        jm.chargeExecution(jobId, 1);
-
-        vm.prank(alice);
-        jm.cancelJob(jobId);
-        _expectStatus(jobId, JobStatus.Cancelled);
-        vm.prank(taskManager);
-        jm.chargeExecution(jobId, 1);
+        // 50,000 gas at 1,000 gwei is 0.05 ether, above max fee (0.01 ether): the worst case is max fee, which the
+        // escrow holds, so the task runs; the charge is what it used, capped by max fee.
+        vm.txGasPrice(1000 gwei);
+        (,, gasUsed, charged) = _run(jobId, 1, TaskMode.Perform, address(target), abi.encodeWithSignature("work()"), 0);
+        assertEq(charged, gasUsed * 1000 gwei);
+        (,,, charged) = _run(jobId, 2, TaskMode.Perform, address(target), abi.encodeWithSignature("work()"), 1 ether);
+        assertEq(charged, JobSpecs.MAX_FEE);
     }
 
-    function test_executeTask_forwardsChargesAndAdvancesWatermark() public {
+    function test_runTask_performsChargesAndAdvancesWatermark() public {
         uint256 jobId = _create(1 ether);
         uint256 escrow = jm.totalEscrow();
         uint256 fees = jm.accruedFees();
         // A target without code: the call fails and uses no gas, so the charge is the premium alone.
-        vm.prank(taskManager);
-        (bool success, uint256 gasUsed, uint256 charged) =
-            jm.executeTask(jobId, 0, address(0xBEEF), hex"c0ffee00", 50_000, 0.001 ether);
+        (TaskOutcome outcome, bool success, uint256 gasUsed, uint256 charged) =
+            _run(jobId, 0, TaskMode.Perform, address(0xBEEF), hex"c0ffee00", 0.001 ether);
+        _assertOutcome(outcome, TaskOutcome.Done);
         assertFalse(success);
         assertEq(gasUsed, 0);
         assertEq(charged, 0.001 ether);
@@ -722,130 +746,173 @@ contract JobManagerTest is Test {
         assertEq(jm.totalEscrow(), escrow - 0.001 ether);
         assertEq(jm.accruedFees(), fees + 0.001 ether);
 
-        // Capped by maxFee.
-        vm.prank(taskManager);
-        (,, charged) = jm.executeTask(jobId, 3, address(0xBEEF), "", 50_000, 1 ether);
-        assertEq(charged, 0.01 ether);
+        // Capped by maxFee; skipping ahead is allowed, and what is skipped over can never run.
+        assertEq(_charge(jobId, 3, 1 ether), 0.01 ether);
         assertEq(jm.jobState(jobId).nextSequence, 4);
-
-        vm.expectRevert(abi.encodeWithSelector(IJobManager.InvalidSequence.selector, jobId, uint64(3), uint64(4)));
-        vm.prank(taskManager);
-        jm.executeTask(jobId, 3, address(0xBEEF), "", 50_000, 0);
-        vm.expectRevert(abi.encodeWithSelector(IJobManager.NotTaskManager.selector, alice));
-        vm.prank(alice);
-        jm.executeTask(jobId, 4, address(0xBEEF), "", 50_000, 0);
-
-        (JobState memory viewed, bytes32 specHash) = jm.taskView(jobId);
-        assertEq(viewed.nextSequence, 4);
-        assertEq(specHash, jm.specHashOf(jobId));
-    }
-
-    function test_chargeTask_advancesWatermarkAndCharges() public {
-        uint256 jobId = _create(1 ether);
-        vm.expectEmit(address(jm));
-        emit IJobManager.TaskCharged(jobId, 0, 0.01 ether, 0.99 ether);
-        vm.prank(taskManager);
-        assertEq(jm.chargeTask(jobId, 0, 1 ether), 0.01 ether);
-        assertEq(jm.jobState(jobId).nextSequence, 1);
-
-        // Skipping ahead is allowed; what is skipped can never run.
-        vm.prank(taskManager);
-        assertEq(jm.chargeTask(jobId, 5, 0), 0);
-        JobState memory state = jm.jobState(jobId);
-        assertEq(state.nextSequence, 6);
-        assertEq(state.balance, 0.99 ether);
-
-        for (uint64 s = 0; s < 6; ++s) {
-            vm.expectRevert(abi.encodeWithSelector(IJobManager.InvalidSequence.selector, jobId, s, 6));
-            vm.prank(taskManager);
-            jm.chargeTask(jobId, s, 1);
+        for (uint64 s = 0; s < 4; ++s) {
+            (outcome,,, charged) = _run(jobId, s, TaskMode.Perform, address(target), "", 1);
+            _assertOutcome(outcome, TaskOutcome.AlreadyPerformed);
+            assertEq(charged, 0);
+            (outcome,,,) = _run(jobId, s, TaskMode.Consume, address(0), "", 0);
+            _assertOutcome(outcome, TaskOutcome.AlreadyPerformed);
         }
-        vm.expectRevert(abi.encodeWithSelector(IJobManager.InvalidSequence.selector, jobId, type(uint64).max, 6));
-        vm.prank(taskManager);
-        jm.chargeTask(jobId, type(uint64).max, 1);
-
-        vm.prank(taskManager);
-        jm.chargeTask(jobId, type(uint64).max - 1, 1);
-        assertEq(jm.jobState(jobId).nextSequence, type(uint64).max);
+        assertEq(target.count(), 0);
+        assertEq(jm.jobState(jobId).balance, 1 ether - 0.011 ether);
     }
 
-    function test_chargeTask_reverts() public {
+    function test_runTask_consumeAdvancesWatermarkWithoutCallOrCharge() public {
+        uint256 jobId = _create(0);
+        (TaskOutcome outcome, bool success, uint256 gasUsed, uint256 charged) =
+            _run(jobId, 5, TaskMode.Consume, address(target), abi.encodeWithSignature("work()"), 1 ether);
+        _assertOutcome(outcome, TaskOutcome.Done);
+        assertFalse(success);
+        assertEq(gasUsed, 0);
+        assertEq(charged, 0);
+        assertEq(target.count(), 0);
+        assertEq(jm.jobState(jobId).nextSequence, 6);
+        // An empty escrow does not stop a consume.
+        (outcome,,,) = _run(jobId, 6, TaskMode.Consume, address(0), "", 0);
+        _assertOutcome(outcome, TaskOutcome.Done);
+    }
+
+    function test_runTask_largestSequenceNeverRuns() public {
         uint256 jobId = _create(1 ether);
-        vm.expectRevert(abi.encodeWithSelector(IJobManager.NotTaskManager.selector, bob));
-        vm.prank(bob);
-        jm.chargeTask(jobId, 0, 1);
+        (TaskOutcome outcome,,,) = _run(jobId, type(uint64).max, TaskMode.Consume, address(0), "", 0);
+        _assertOutcome(outcome, TaskOutcome.AlreadyPerformed);
+        (outcome,,,) = _run(jobId, type(uint64).max, TaskMode.Perform, address(target), "", 0);
+        _assertOutcome(outcome, TaskOutcome.AlreadyPerformed);
+        (outcome,,,) = _run(jobId, type(uint64).max - 1, TaskMode.Consume, address(0), "", 0);
+        _assertOutcome(outcome, TaskOutcome.Done);
+        assertEq(jm.jobState(jobId).nextSequence, type(uint64).max);
+        (outcome,,,) = _run(jobId, type(uint64).max, TaskMode.Consume, address(0), "", 0);
+        _assertOutcome(outcome, TaskOutcome.AlreadyPerformed);
+    }
 
-        vm.expectRevert(abi.encodeWithSelector(IJobManager.JobNotFound.selector, 2));
-        vm.prank(taskManager);
-        jm.chargeTask(2, 0, 1);
-
+    function test_runTask_checkReportsSpecAndStatusOnly() public {
+        uint256 jobId = _create(0);
+        // Check ignores watermark and funds (this escrow is empty), and writes nothing.
+        _run(jobId, 0, TaskMode.Consume, address(0), "", 0);
+        vm.record();
+        (TaskOutcome outcome,,,) = _run(jobId, 0, TaskMode.Check, address(target), "", 1 ether);
+        (, bytes32[] memory writes) = vm.accesses(address(jm));
+        _assertOutcome(outcome, TaskOutcome.Done);
+        assertEq(writes.length, 0);
+        assertEq(target.count(), 0);
         vm.prank(alice);
         jm.pauseJob(jobId);
-        _expectStatus(jobId, JobStatus.Paused);
-        vm.prank(taskManager);
-        jm.chargeTask(jobId, 0, 1);
+        (outcome,,,) = _run(jobId, 1, TaskMode.Check, address(target), "", 0);
+        _assertOutcome(outcome, TaskOutcome.JobNotActive);
+        vm.prank(alice);
+        jm.cancelJob(jobId);
+        (outcome,,,) = _run(jobId, 1, TaskMode.Check, address(target), "", 0);
+        _assertOutcome(outcome, TaskOutcome.JobNotActive);
     }
 
-    // ---------------------------------------------------------------------------------------------------------
-    // forward
-    // ---------------------------------------------------------------------------------------------------------
-
-    function test_forward_callsTargetFromTheJobsForwarder() public {
+    function test_runTask_statusAndSpecOutcomes() public {
         uint256 jobId = _create(1 ether);
-        JobSpec memory spec = _spec();
-        vm.prank(taskManager);
-        (bool success, uint256 gasUsed) = jm.forward(jobId, spec.action.target, spec.action.data, spec.gasLimit);
-        assertTrue(success);
-        assertGt(gasUsed, 0);
-        assertEq(target.count(), 1);
-        assertEq(target.lastCaller(), jm.forwarderOf(jobId));
-    }
+        bytes32 specHash = jm.specHashOf(jobId);
+        TaskOutcome outcome;
 
-    function test_forward_anotherJobCannotImpersonate() public {
-        _create(0);
-        uint256 other = _create(0);
+        // Unknown job, and a hash that is not the current spec's.
+        vm.startPrank(taskManager);
+        (outcome,,,) = jm.runTask(2, specHash, 0, TaskMode.Perform, address(target), "", 50_000, 0);
+        _assertOutcome(outcome, TaskOutcome.SpecMismatch);
+        (outcome,,,) = jm.runTask(jobId, bytes32(0), 0, TaskMode.Perform, address(target), "", 50_000, 0);
+        _assertOutcome(outcome, TaskOutcome.SpecMismatch);
+        (outcome,,,) = jm.runTask(jobId, keccak256("other"), 0, TaskMode.Check, address(target), "", 50_000, 0);
+        _assertOutcome(outcome, TaskOutcome.SpecMismatch);
+        vm.stopPrank();
+
+        // After an update the previous spec's hash finds nothing, and the state moved to the new one.
+        JobSpec memory spec = _spec();
+        spec.gasLimit = 60_000;
+        vm.prank(alice);
+        jm.updateJob(jobId, spec);
         vm.prank(taskManager);
-        (bool success,) = jm.forward(other, address(target), abi.encodeWithSignature("work()"), 100_000);
-        assertFalse(success);
+        (outcome,,,) = jm.runTask(jobId, specHash, 0, TaskMode.Perform, address(target), "", 50_000, 0);
+        _assertOutcome(outcome, TaskOutcome.SpecMismatch);
+        assertEq(_charge(jobId, 0, 0.001 ether), 0.001 ether);
+        assertEq(jm.jobState(jobId).balance, 1 ether - 0.001 ether);
+
+        // Paused and cancelled jobs do nothing.
+        vm.prank(alice);
+        jm.pauseJob(jobId);
+        (outcome,,,) = _run(jobId, 1, TaskMode.Perform, address(target), "", 0);
+        _assertOutcome(outcome, TaskOutcome.JobNotActive);
+        (outcome,,,) = _run(jobId, 1, TaskMode.Consume, address(target), "", 0);
+        _assertOutcome(outcome, TaskOutcome.JobNotActive);
+        vm.prank(alice);
+        jm.cancelJob(jobId);
+        (outcome,,,) = _run(jobId, 1, TaskMode.Perform, address(target), "", 0);
+        _assertOutcome(outcome, TaskOutcome.JobNotActive);
+        assertEq(jm.jobState(jobId).nextSequence, 1);
         assertEq(target.count(), 0);
     }
 
-    function test_forward_failingTargetDoesNotRevert() public {
+    function test_runTask_unfundedDoesNothing() public {
         uint256 jobId = _create(0);
-        address reverting = address(new RevertingTarget());
-        vm.prank(taskManager);
-        (bool success, uint256 gasUsed) = jm.forward(jobId, reverting, "", 100_000);
-        assertFalse(success);
-        assertGt(gasUsed, 0);
+        (TaskOutcome outcome,,,) = _run(jobId, 0, TaskMode.Perform, address(target), "", 0);
+        _assertOutcome(outcome, TaskOutcome.Unfunded);
+        vm.prank(bob);
+        jm.topUp{value: 0.001 ether}(jobId);
+        (outcome,,,) = _run(jobId, 0, TaskMode.Perform, address(target), "", 0.001 ether + 1);
+        _assertOutcome(outcome, TaskOutcome.Unfunded);
+        assertEq(jm.jobState(jobId).nextSequence, 0);
+        assertEq(target.count(), 0);
+        (outcome,,,) = _run(jobId, 0, TaskMode.Perform, address(target), abi.encodeWithSignature("work()"), 0.001 ether);
+        _assertOutcome(outcome, TaskOutcome.Done);
+        assertEq(target.count(), 1);
+        assertEq(jm.jobState(jobId).balance, 0);
     }
 
-    function test_forward_reverts() public {
-        uint256 jobId = _create(0);
+    function test_runTask_reverts() public {
+        uint256 jobId = _create(1 ether);
+        bytes32 specHash = jm.specHashOf(jobId);
         vm.expectRevert(abi.encodeWithSelector(IJobManager.NotTaskManager.selector, alice));
         vm.prank(alice);
-        jm.forward(jobId, address(target), "", 100_000);
+        jm.runTask(jobId, specHash, 0, TaskMode.Perform, address(target), "", 50_000, 0);
 
-        vm.expectRevert(abi.encodeWithSelector(IJobManager.JobNotFound.selector, 2));
-        vm.prank(taskManager);
-        jm.forward(2, address(target), "", 100_000);
-
-        vm.prank(alice);
-        jm.pauseJob(jobId);
-        _expectStatus(jobId, JobStatus.Paused);
-        vm.prank(taskManager);
-        jm.forward(jobId, address(target), "", 100_000);
-
-        vm.prank(alice);
-        jm.resumeJob(jobId);
         // The forwarder's own check fails cleanly and the revert reaches the task manager.
         vm.prank(taskManager);
-        try jm.forward(jobId, address(target), "", uint256(type(uint64).max) + 1) {
+        try jm.runTask(jobId, specHash, 0, TaskMode.Perform, address(target), "", uint256(type(uint64).max) + 1, 0) {
             fail();
         } catch (bytes memory reason) {
             // casting to 'bytes4' is safe because it keeps the selector, the first 4 bytes of the reason
             // forge-lint: disable-next-line(unsafe-typecast)
             assertEq(bytes4(reason), JobForwarder.InsufficientGas.selector);
         }
+    }
+
+    function test_runTask_callsTargetFromTheJobsForwarder() public {
+        uint256 jobId = _create(1 ether);
+        JobSpec memory spec = _spec();
+        (, bool success, uint256 gasUsed,) = _run(jobId, 0, TaskMode.Perform, spec.action.target, spec.action.data, 0);
+        assertTrue(success);
+        assertGt(gasUsed, 0);
+        assertEq(target.count(), 1);
+        assertEq(target.lastCaller(), jm.forwarderOf(jobId));
+    }
+
+    function test_runTask_anotherJobCannotImpersonate() public {
+        _create(0);
+        uint256 other = _create(1 ether);
+        (TaskOutcome outcome, bool success,,) =
+            _run(other, 0, TaskMode.Perform, address(target), abi.encodeWithSignature("work()"), 0);
+        _assertOutcome(outcome, TaskOutcome.Done);
+        assertFalse(success);
+        assertEq(target.count(), 0);
+    }
+
+    function test_runTask_failingTargetDoesNotRevert() public {
+        uint256 jobId = _create(1 ether);
+        address reverting = address(new RevertingTarget());
+        (TaskOutcome outcome, bool success, uint256 gasUsed, uint256 charged) =
+            _run(jobId, 0, TaskMode.Perform, reverting, "", 0.001 ether);
+        _assertOutcome(outcome, TaskOutcome.Done);
+        assertFalse(success);
+        assertGt(gasUsed, 0);
+        assertEq(charged, 0.001 ether);
+        assertEq(jm.jobState(jobId).nextSequence, 1);
     }
 
     /// A target that owns its job tries to cancel it while being executed, to take the escrow before the charge.
@@ -858,14 +925,17 @@ contract JobManagerTest is Test {
         uint256 jobId = jm.createJob{value: 1 ether}(spec);
         attacker.setJob(jobId);
 
+        bytes32 specHash = jm.specHashOf(jobId);
         vm.prank(taskManager);
-        (bool success,) = jm.forward(jobId, address(attacker), spec.action.data, spec.gasLimit);
+        (TaskOutcome outcome, bool success,, uint256 charged) = jm.runTask(
+            jobId, specHash, 0, TaskMode.Perform, address(attacker), spec.action.data, spec.gasLimit, 1 ether
+        );
+        _assertOutcome(outcome, TaskOutcome.Done);
         assertFalse(success);
+        assertEq(charged, spec.maxFee);
         JobState memory state = jm.jobState(jobId);
         assertEq(uint8(state.status), uint8(JobStatus.Active));
-        assertEq(state.balance, 1 ether);
-        vm.prank(taskManager);
-        assertEq(jm.chargeTask(jobId, 0, 1 ether), spec.maxFee);
+        assertEq(state.balance, 1 ether - spec.maxFee);
 
         // Outside a call the owner may cancel as usual.
         vm.prank(address(attacker));
@@ -879,9 +949,9 @@ contract JobManagerTest is Test {
 
     function test_withdrawFees_sendsAndEmits() public {
         uint256 jobId = _create(1 ether);
+        _charge(jobId, 0, 0.01 ether);
+        _charge(jobId, 1, 0.01 ether);
         vm.startPrank(taskManager);
-        jm.chargeExecution(jobId, 0.01 ether);
-        jm.chargeExecution(jobId, 0.01 ether);
         vm.expectEmit(address(jm));
         emit IJobManager.FeesWithdrawn(bob, 0.015 ether);
         jm.withdrawFees(bob, 0.015 ether);
@@ -893,8 +963,7 @@ contract JobManagerTest is Test {
 
     function test_withdrawFees_reverts() public {
         uint256 jobId = _create(1 ether);
-        vm.prank(taskManager);
-        jm.chargeExecution(jobId, 0.01 ether);
+        _charge(jobId, 0, 0.01 ether);
 
         vm.expectRevert(abi.encodeWithSelector(IJobManager.NotTaskManager.selector, alice));
         vm.prank(alice);
@@ -917,20 +986,6 @@ contract JobManagerTest is Test {
     // Views
     // ---------------------------------------------------------------------------------------------------------
 
-    function test_executionView() public {
-        uint256 jobId = _create(2 ether);
-        (JobState memory state, bytes32 specHash, address forwarder) = jm.executionView(jobId);
-        assertEq(state.balance, 2 ether);
-        assertEq(state.maxFee, JobSpecs.MAX_FEE);
-        assertEq(uint8(state.status), uint8(JobStatus.Active));
-        assertEq(specHash, keccak256(abi.encode(_spec())));
-        assertEq(forwarder, jm.forwarderOf(jobId));
-
-        (state, specHash,) = jm.executionView(7);
-        assertEq(uint8(state.status), uint8(JobStatus.None));
-        assertEq(specHash, bytes32(0));
-    }
-
     function test_viewsOfUnknownJob() public view {
         assertEq(jm.jobOwner(3), address(0));
         assertEq(jm.specHashOf(3), bytes32(0));
@@ -938,16 +993,20 @@ contract JobManagerTest is Test {
         assertEq(jm.jobState(3).balance, 0);
     }
 
-    /// The hot state is one storage slot: balance | maxFee << 96 | nextSequence << 176 | status << 240.
+    /// @dev The storage slot of `_states[jobId][specHash]` (slots: 0-1 Ownable2Step, 2 `_jobs`, 3 `_states`).
+    function _stateSlot(uint256 jobId, bytes32 specHash) internal pure returns (bytes32) {
+        return keccak256(abi.encode(specHash, keccak256(abi.encode(jobId, uint256(3)))));
+    }
+
+    /// The hot state is one storage slot, keyed by the job and its spec hash: balance | maxFee << 96 |
+    /// nextSequence << 176 | status << 240. A task reads and writes that slot and the pool slot, and nothing else of
+    /// the job.
     function test_jobStateIsOneSlot() public {
         uint256 jobId = _create(1 ether);
-        vm.prank(taskManager);
-        jm.chargeTask(jobId, 41, 0);
-        vm.record();
-        jm.jobState(jobId);
-        (bytes32[] memory reads,) = vm.accesses(address(jm));
-        assertEq(reads.length, 1);
-        uint256 word = uint256(vm.load(address(jm), reads[0]));
+        _run(jobId, 41, TaskMode.Consume, address(0), "", 0);
+        bytes32 specHash = jm.specHashOf(jobId);
+        bytes32 slot = _stateSlot(jobId, specHash);
+        uint256 word = uint256(vm.load(address(jm), slot));
         // Truncating casts on purpose: each picks one field out of the packed word.
         // forge-lint: disable-next-line(unsafe-typecast)
         assertEq(uint96(word), 1 ether);
@@ -960,17 +1019,18 @@ contract JobManagerTest is Test {
 
         vm.record();
         vm.prank(taskManager);
-        jm.chargeTask(jobId, 42, 1);
-        (, bytes32[] memory writes) = vm.accesses(address(jm));
-        // The job's slot, and the pool slot (total escrow and fees), perhaps each written more than once.
-        uint256 distinct;
-        for (uint256 i; i < writes.length; ++i) {
-            bool seen;
-            for (uint256 j; j < i; ++j) {
-                if (writes[j] == writes[i]) seen = true;
-            }
-            if (!seen) ++distinct;
+        jm.runTask(jobId, specHash, 42, TaskMode.Perform, address(0xBEEF), "", 50_000, 1);
+        (bytes32[] memory reads, bytes32[] memory writes) = vm.accesses(address(jm));
+        // The task manager's address and the fee pool share slot 4.
+        bytes32 poolSlot = bytes32(uint256(4));
+        for (uint256 i; i < reads.length; ++i) {
+            assertTrue(reads[i] == slot || reads[i] == poolSlot);
         }
-        assertEq(distinct, 2);
+        for (uint256 i; i < writes.length; ++i) {
+            assertTrue(writes[i] == slot || writes[i] == poolSlot);
+        }
+        assertEq(uint64(uint256(vm.load(address(jm), slot)) >> 176), 43);
+        assertEq(uint256(vm.load(address(jm), poolSlot)) >> 160, 1);
+        assertEq(address(uint160(uint256(vm.load(address(jm), poolSlot)))), taskManager);
     }
 }

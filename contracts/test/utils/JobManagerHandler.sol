@@ -2,7 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {Test} from "forge-std/Test.sol";
-import {JobSpec, JobState, JobStatus} from "../../src/interfaces/IJobManager.sol";
+import {JobSpec, JobState, JobStatus, TaskMode, TaskOutcome} from "../../src/interfaces/IJobManager.sol";
 import {JobManager} from "../../src/jobs/JobManager.sol";
 import {JobSpecs} from "./JobSpecs.sol";
 
@@ -63,21 +63,26 @@ contract JobManagerHandler is Test {
         deposited += amount;
     }
 
-    function chargeExecution(uint256 jobSeed, uint256 fee) external {
-        if (jobIds.length == 0) return;
-        uint256 jobId = _job(jobSeed);
-        if (jm.jobState(jobId).status != JobStatus.Active) return;
-        vm.prank(taskManager);
-        charged += jm.chargeExecution(jobId, bound(fee, 0, 20 ether));
-    }
-
-    function chargeTask(uint256 jobSeed, uint256 fee, uint8 skip) external {
+    /// @dev A task as the task manager runs it: on a target without code (no gas used), so the charge is
+    /// min(premium, maxFee) when the escrow can pay it, else nothing (unfunded).
+    function runTask(uint256 jobSeed, uint256 premium, uint8 skip, bool perform) external {
         if (jobIds.length == 0) return;
         uint256 jobId = _job(jobSeed);
         JobState memory state = jm.jobState(jobId);
-        if (state.status != JobStatus.Active) return;
+        (TaskOutcome outcome, uint256 fee) = _run(jobId, state.nextSequence + skip % 3, perform, premium);
+        if (state.status != JobStatus.Active) assertEq(uint8(outcome), uint8(TaskOutcome.JobNotActive));
+        charged += fee;
+    }
+
+    function _run(uint256 jobId, uint64 sequence, bool perform, uint256 premium)
+        internal
+        returns (TaskOutcome outcome, uint256 fee)
+    {
+        bytes32 specHash = jm.specHashOf(jobId);
+        TaskMode mode = perform ? TaskMode.Perform : TaskMode.Consume;
+        premium = bound(premium, 0, 20 ether);
         vm.prank(taskManager);
-        charged += jm.chargeTask(jobId, state.nextSequence + skip % 3, bound(fee, 0, 20 ether));
+        (outcome,,, fee) = jm.runTask(jobId, specHash, sequence, mode, address(0xBEEF), "", 50_000, premium);
     }
 
     function pauseOrResume(uint256 jobSeed) external {
