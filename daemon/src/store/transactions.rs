@@ -126,6 +126,20 @@ impl ReadTx<'_> {
         }
     }
 
+    /// The highest nonce of a transaction of `sender` on `chain_id` that was not dropped: a
+    /// transaction refused at broadcast is dropped and its nonce is free again, so the nonce
+    /// manager resumes after this one rather than after [`ReadTx::highest_nonce`].
+    pub fn highest_live_nonce(&self, chain_id: u64, sender: Address) -> Result<Option<u64>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT max(nonce) AS nonce FROM transactions WHERE chain_id = ?1 AND sender = ?2 AND status != 'dropped'",
+        )?;
+        let mut rows = stmt.query(params![u64_to_sql(TABLE, "chain_id", chain_id)?, sender.as_slice()])?;
+        match rows.next()? {
+            Some(row) => opt_u64_col(row, TABLE, "nonce"),
+            None => Ok(None),
+        }
+    }
+
     /// Every transaction that carried `payload_ref`, oldest first.
     pub fn transactions_for_payload(&self, payload_ref: &[u8]) -> Result<Vec<StoredTransaction>> {
         let mut stmt = self
@@ -240,6 +254,22 @@ mod tests {
         assert_eq!(store.read(|r| r.highest_nonce(31337, sender)).unwrap(), Some(1));
         assert_eq!(store.read(|r| r.highest_nonce(1, sender)).unwrap(), None);
         assert_eq!(store.read(|r| r.transactions_for_payload(&[2; 32])).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn dropped_nonces_are_free_again() {
+        let mut store = Store::open_in_memory().unwrap();
+        let sender = Address::repeat_byte(0xaa);
+        store
+            .write(|tx| {
+                tx.record_transaction(&new_tx(0, 1))?;
+                tx.record_transaction(&new_tx(1, 2))?;
+                tx.set_transaction_status(B256::repeat_byte(2), TxStatus::Dropped, None)
+            })
+            .unwrap();
+        assert_eq!(store.read(|r| r.highest_live_nonce(31337, sender)).unwrap(), Some(0));
+        assert_eq!(store.read(|r| r.highest_nonce(31337, sender)).unwrap(), Some(1));
+        assert_eq!(store.read(|r| r.highest_live_nonce(1, sender)).unwrap(), None);
     }
 
     #[test]
