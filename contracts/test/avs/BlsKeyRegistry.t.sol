@@ -327,6 +327,54 @@ contract BlsKeyRegistryTest is EigenLayerFixture {
         assertEq(firstUnknown, 0);
     }
 
+    /// The signing set at a block: latest state when nothing changed since, the histories when something did (a
+    /// weight change, a departure), an unbound key stops the sum, and a future block is refused.
+    function test_signingSetAtBlock() public {
+        _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE);
+        _onboard(bob, BOB_KEY, 2 * STAKE, MAGNITUDE);
+        uint32 both = uint32(block.number);
+        bytes32[] memory hashes = new bytes32[](2);
+        hashes[0] = registry.pubkeyHashOf(alice);
+        hashes[1] = registry.pubkeyHashOf(bob);
+        (BLS12381.G1Point memory apk, uint256 total, uint256 nonSignerWeight, uint256 firstUnknown) =
+            registry.signingSetAtBlock(hashes, both);
+        _assertPoint(apk, _publicKey(ALICE_KEY + BOB_KEY));
+        assertEq(total, 1500e18);
+        assertEq(nonSignerWeight, 1500e18);
+        assertEq(firstUnknown, 2);
+
+        // Alice's stake doubles and is refreshed, then Bob leaves: `both` now reads from the histories.
+        vm.roll(block.number + 1);
+        _deposit(alice, STAKE);
+        registry.updateWeights(_list(alice));
+        uint32 refreshed = uint32(block.number);
+        vm.roll(block.number + 1);
+        _leaveSet(bob);
+        uint32 left = uint32(block.number);
+        (apk, total, nonSignerWeight, firstUnknown) = registry.signingSetAtBlock(hashes, both);
+        _assertPoint(apk, _publicKey(ALICE_KEY + BOB_KEY));
+        assertEq(total, 1500e18);
+        assertEq(nonSignerWeight, 1500e18);
+        (apk, total, nonSignerWeight,) = registry.signingSetAtBlock(hashes, refreshed);
+        _assertPoint(apk, _publicKey(ALICE_KEY + BOB_KEY));
+        assertEq(total, 2000e18);
+        assertEq(nonSignerWeight, 2000e18);
+        (apk, total, nonSignerWeight,) = registry.signingSetAtBlock(hashes, left);
+        _assertPoint(apk, _publicKey(ALICE_KEY));
+        assertEq(total, 1000e18);
+        // Bob's key stays bound, with weight 0.
+        assertEq(nonSignerWeight, 1000e18);
+        assertEq(firstUnknown, 2);
+
+        hashes[0] = keccak256("unbound");
+        (,, nonSignerWeight, firstUnknown) = registry.signingSetAtBlock(hashes, left);
+        assertEq(nonSignerWeight, 0);
+        assertEq(firstUnknown, 0);
+
+        vm.expectRevert(abi.encodeWithSelector(BlsKeyRegistry.FutureBlock.selector, left + 1, block.number));
+        registry.signingSetAtBlock(hashes, left + 1);
+    }
+
     function test_apk_beforeAndAfterDeregistration() public {
         _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE);
         _onboard(bob, BOB_KEY, 2 * STAKE, MAGNITUDE);
@@ -578,7 +626,40 @@ contract BlsKeyRegistryTest is EigenLayerFixture {
                 expectedSum == 0 ? BLS12381.G1Point(0, 0, 0, 0) : _publicKey(expectedSum);
             _assertPoint(registry.getApkAtBlock(b), expectedApk);
             assertEq(registry.getTotalWeightAtBlock(b), expectedTotal);
+            _assertSigningSet(operators, b, expectedApk, expectedTotal);
         }
+    }
+
+    /// `signingSetAtBlock` agrees with the histories at `b`, through its fast path (latest state) and its slow
+    /// path (state changed after `b`), for the operators whose keys are bound by now.
+    function _assertSigningSet(
+        address[3] memory operators,
+        uint32 b,
+        BLS12381.G1Point memory expectedApk,
+        uint256 expectedTotal
+    ) internal view {
+        uint256 bound;
+        for (uint256 i; i < 3; ++i) {
+            if (registry.pubkeyHashOf(operators[i]) != 0) ++bound;
+        }
+        bytes32[] memory hashes = new bytes32[](bound);
+        uint256 expectedWeight;
+        uint256 n;
+        for (uint256 i; i < 3; ++i) {
+            bytes32 pubkeyHash = registry.pubkeyHashOf(operators[i]);
+            if (pubkeyHash == 0) continue;
+            hashes[n++] = pubkeyHash;
+            expectedWeight += registry.getOperatorWeightAtBlock(operators[i], b);
+        }
+        (BLS12381.G1Point memory apk, uint256 total, uint256 nonSignerWeight, uint256 firstUnknown) =
+            registry.signingSetAtBlock(hashes, b);
+        _assertPoint(apk, expectedApk);
+        assertEq(total, expectedTotal);
+        assertEq(nonSignerWeight, expectedWeight);
+        assertEq(firstUnknown, bound);
+        (uint256 weightSum, uint256 totalWeight,) = registry.nonSignerWeightsAtBlock(hashes, b);
+        assertEq(weightSum, expectedWeight);
+        assertEq(totalWeight, expectedTotal);
     }
 
     // ---------------------------------------------------------------------------------------------------------
