@@ -213,7 +213,7 @@ fn trigger_to_abi(trigger: &Trigger) -> JobManager::Trigger {
             };
         }
     };
-    JobManager::Trigger { kind: kind, start, period, emitter: Address::ZERO, topicMask: 0, topics: [B256::ZERO; 4] }
+    JobManager::Trigger { kind, start, period, emitter: Address::ZERO, topicMask: 0, topics: [B256::ZERO; 4] }
 }
 
 fn action_to_abi(action: &Action) -> JobManager::Action {
@@ -229,14 +229,7 @@ fn action_to_abi(action: &Action) -> JobManager::Action {
             (ACTION_SCRIPT, target, args, Address::ZERO, code_url.clone(), *code_hash)
         }
     };
-    JobManager::Action {
-        kind: kind,
-        target: *target,
-        data: data.clone(),
-        resolver,
-        codeUrl: code_url,
-        codeHash: code_hash,
-    }
+    JobManager::Action { kind, target: *target, data: data.clone(), resolver, codeUrl: code_url, codeHash: code_hash }
 }
 
 /// Refuses what `abi.encode` would not give back unchanged from the Rust type: a field the kind does

@@ -26,7 +26,7 @@ pub enum SubmitError {
     Spec {
         job_id: U256,
         #[source]
-        source: SpecError,
+        source: Box<SpecError>,
     },
     #[error("submit: non-signer key {pubkey_hash} is listed twice")]
     DuplicateNonSigner { pubkey_hash: B256 },
@@ -35,11 +35,13 @@ pub enum SubmitError {
     #[error("submit: {0}")]
     Batch(#[from] BatchError),
     #[error("submit: the task manager refused the batch: {error:?}")]
-    Rejected { error: TaskManager::TaskManagerErrors },
+    Rejected { error: Box<TaskManager::TaskManagerErrors> },
     #[error("submit: the transaction reverted with data {data} (not a task manager error)")]
     Reverted { data: Bytes },
     #[error("submit: transaction {transaction_hash} reverted")]
     Failed { transaction_hash: B256 },
+    #[error("submit: transaction {transaction_hash} emitted no BatchResponded from the task manager")]
+    NotResponded { transaction_hash: B256 },
     #[error("submit: {step}: {source}")]
     Rpc {
         step: &'static str,
@@ -66,8 +68,10 @@ impl BatchTask {
 
     /// The task as `respondToBatch` takes it.
     pub fn to_input(&self) -> Result<TaskManager::TaskInput, SubmitError> {
-        let spec =
-            self.spec.to_task_manager().map_err(|source| SubmitError::Spec { job_id: self.task.job_id, source })?;
+        let spec = self
+            .spec
+            .to_task_manager()
+            .map_err(|source| SubmitError::Spec { job_id: self.task.job_id, source: Box::new(source) })?;
         Ok(TaskManager::TaskInput {
             jobId: self.task.job_id,
             sequence: self.task.sequence,
@@ -148,6 +152,9 @@ pub fn build_submission(
     })
 }
 
+/// Gas added to the node's estimate of a `respondToBatch`, in percent of it.
+pub const GAS_MARGIN_PERCENT: u64 = 20;
+
 /// What a task of an accepted batch came to, from the task manager's events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskResult {
@@ -202,9 +209,21 @@ impl BatchSubmission {
             .map_err(|_| SubmitError::Reverted { data: returned })
     }
 
-    /// Sends the call from the provider's wallet and waits for its receipt.
-    pub async fn send<P: Provider>(&self, provider: &P, task_manager: Address) -> Result<SubmitReceipt, SubmitError> {
-        let request = TransactionRequest::default().to(task_manager).input(self.calldata().into());
+    /// Sends the call from `from` (an account of the provider's wallet) and waits for its receipt. The gas
+    /// limit is the node's estimate plus [`GAS_MARGIN_PERCENT`]: every target must get exactly its job's gas
+    /// limit, and an estimate made at another gas price or state can fall short by the charging path.
+    pub async fn send<P: Provider>(
+        &self,
+        provider: &P,
+        task_manager: Address,
+        from: Address,
+    ) -> Result<SubmitReceipt, SubmitError> {
+        let request = TransactionRequest::default().from(from).to(task_manager).input(self.calldata().into());
+        let estimate = provider
+            .estimate_gas(request.clone())
+            .await
+            .map_err(|error| rejection(error, "estimating respondToBatch's gas"))?;
+        let request = request.gas_limit(estimate + estimate * GAS_MARGIN_PERCENT / 100);
         let pending =
             provider.send_transaction(request).await.map_err(|error| rejection(error, "sending respondToBatch"))?;
         let receipt = pending.get_receipt().await?;
@@ -234,7 +253,7 @@ impl BatchSubmission {
                 responded = Some(e.data);
             }
         }
-        let responded = responded.ok_or(SubmitError::Failed { transaction_hash: receipt.transaction_hash })?;
+        let responded = responded.ok_or(SubmitError::NotResponded { transaction_hash: receipt.transaction_hash })?;
         Ok(SubmitReceipt {
             transaction_hash: receipt.transaction_hash,
             block_number: receipt.block_number.unwrap_or_default(),
@@ -252,7 +271,7 @@ fn rejection(error: TransportError, step: &'static str) -> SubmitError {
     if let RpcError::ErrorResp(payload) = &error {
         if let Some(data) = payload.as_revert_data() {
             return match TaskManager::TaskManagerErrors::abi_decode(&data) {
-                Ok(error) => SubmitError::Rejected { error },
+                Ok(error) => SubmitError::Rejected { error: Box::new(error) },
                 Err(_) => SubmitError::Reverted { data },
             };
         }

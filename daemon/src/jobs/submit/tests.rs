@@ -46,7 +46,7 @@ fn non_signers_are_sorted_by_pubkey_hash_and_unique() {
     assert_eq!(hashes, expected);
     assert!(non_signers(&[]).unwrap().pubkeys.is_empty());
 
-    let twice = [keys[0].clone(), keys[1].clone(), keys[0].clone()];
+    let twice = [keys[0], keys[1], keys[0]];
     assert!(matches!(
         non_signers(&twice),
         Err(SubmitError::DuplicateNonSigner { pubkey_hash }) if pubkey_hash == pubkey_hash_of(&keys[0])
@@ -128,10 +128,10 @@ fn signed_leaf_proves_its_leaf_in_the_batch() {
     let tasks: Vec<BatchTask> = (0..5).map(|i| task(i + 1, i, true)).collect();
     let batch = Batch::new(context(), leaves(&tasks)).unwrap();
     let signature = key(1).sign(batch.digest().as_slice(), SigningDomain::Batch);
-    for index in 0..tasks.len() {
+    for (index, task) in tasks.iter().enumerate() {
         let signed = signed_leaf(&batch, index, &signature).unwrap();
-        assert_eq!(signed.responseHash, tasks[index].response.hash());
-        assert!(verify_proof(tasks[index].leaf().hash(), &signed.proof, batch.root()));
+        assert_eq!(signed.responseHash, task.response.hash());
+        assert!(verify_proof(task.leaf().hash(), &signed.proof, batch.root()));
         assert_eq!(signed.header.referenceBlockNumber, 42);
         assert_eq!(signed.signatureG2.to_vec(), signature.to_eip2537().to_vec());
     }
