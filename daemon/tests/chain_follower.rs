@@ -2,6 +2,8 @@
 //! reorgs (`anvil_reorg`, and `evm_revert` to a snapshot then different blocks) reported with the
 //! right common ancestor and dropped blocks, and resuming from a cursor kept in the store.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 mod common;
 
 use std::time::Duration;

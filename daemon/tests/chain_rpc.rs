@@ -1,6 +1,8 @@
 //! The RPC pool against real anvils: failover when an endpoint dies, health per endpoint, the
 //! re-probe bringing it back, and reverts returned at once instead of retried.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 mod common;
 
 use std::time::Duration;

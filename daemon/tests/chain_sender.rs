@@ -3,6 +3,8 @@
 //! reverts reported with the transaction, a duplicate payload not sent twice, and recovery of
 //! pending transactions from the store.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
+
 mod common;
 
 use std::time::Duration;
