@@ -22,9 +22,10 @@ pub enum Command {
     /// environment variables, overridden by flags; each is checked at start.
     Run(RunArgs),
     /// Start a throwaway local chain (anvil on a free 127.0.0.1 port), deploy the real EigenLayer
-    /// core and the AVS, register keepers through EigenLayer with BLS keys and stake, write the
-    /// deployment file, then BLS-sign a batch of task responses with the keepers' keys and verify
-    /// the aggregate signature on chain, printing each step. Stops anvil on exit (also Ctrl-C).
+    /// core and the AVS, register keepers through EigenLayer with BLS keys and stake, start one
+    /// `keeperd run` per keeper (the first also aggregates and challenges), create sample jobs of
+    /// every kind, and print each task as the task manager performs it. Ctrl-C stops the daemons
+    /// and anvil.
     Devnet(DevnetArgs),
 }
 
@@ -33,15 +34,21 @@ pub struct DevnetArgs {
     /// The anvil binary to start (`make demo` passes the one installed from npm).
     #[arg(long, env = "KEEPER_ANVIL", default_value = "anvil")]
     pub anvil: PathBuf,
-    /// How many keepers register and sign the batch (anvil funds 9 besides the deployer).
+    /// How many keepers register and run a daemon (anvil funds 9 besides the deployer).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=9))]
     pub keepers: u8,
-    /// How many tasks the batch holds.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=512))]
-    pub tasks: u16,
-    /// Where to write the deployment file (chain id, deploy block, every contract address).
-    #[arg(long, default_value = ".devnet/deployment.json")]
-    pub deployment_file: PathBuf,
+    /// Where the deployment file and each operator's keys, config, database and log go.
+    #[arg(long, default_value = ".devnet")]
+    pub dir: PathBuf,
+    /// Seconds between the sample interval job's tasks.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub interval: u64,
+    /// Stop (successfully) once every sample job was performed this many times.
+    #[arg(long)]
+    pub until_performed: Option<u64>,
+    /// Stop after this many seconds; with --until-performed, failing if it was not reached.
+    #[arg(long, default_value_t = 86_400)]
+    pub duration: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -145,9 +152,12 @@ impl From<DevnetArgs> for devnet::DevnetConfig {
     fn from(args: DevnetArgs) -> Self {
         Self {
             anvil: args.anvil,
+            keeperd: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("keeperd")),
             keepers: args.keepers.into(),
-            tasks: args.tasks.into(),
-            deployment_file: args.deployment_file,
+            dir: args.dir,
+            interval_secs: args.interval,
+            until_performed: args.until_performed,
+            duration: std::time::Duration::from_secs(args.duration),
         }
     }
 }

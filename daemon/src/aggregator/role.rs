@@ -254,27 +254,25 @@ impl Aggregator {
             }
         };
         self.record(&flight.tasks, TaskState::Submitted, flight.reference.number).await;
-        let deployment = &self.context.config.deployment;
-        let contract = TaskManager::new(deployment.avs.task_manager, sender);
-        let call = submission.call();
-        let pending = contract.respondToBatch(call.header, call.tasks, call.nonSigners, call.signatureG2).send().await;
-        match pending {
-            Ok(pending) => match pending.with_timeout(Some(Duration::from_secs(60))).get_receipt().await {
-                Ok(receipt) if receipt.status() => tracing::info!(
-                    %digest,
-                    tx = %receipt.transaction_hash,
-                    block = receipt.block_number.unwrap_or_default(),
-                    gas = receipt.gas_used,
-                    tasks = flight.tasks.len(),
-                    signers = certificate.signers.len(),
-                    "aggregator: batch performed"
-                ),
-                Ok(receipt) => {
-                    tracing::warn!(%digest, tx = %receipt.transaction_hash, "aggregator: batch transaction reverted")
-                }
-                Err(e) => tracing::warn!(%digest, error = %e, "aggregator: no receipt for the batch"),
-            },
-            Err(e) => tracing::warn!(%digest, error = %e, "aggregator: sending the batch failed"),
+        let task_manager = self.context.config.deployment.avs.task_manager;
+        let from = self.context.operator.as_ref().map(|o| o.address).unwrap_or_default();
+        // A batch that would revert is not sent (its gas would be lost): the simulation names the error.
+        if let Err(error) = submission.simulate(sender, task_manager, from).await {
+            tracing::warn!(%digest, %error, "aggregator: the batch would be rejected; not sending it");
+            self.release(&flight.tasks);
+            return;
+        }
+        match submission.send(sender, task_manager, from).await {
+            Ok(receipt) => tracing::info!(
+                %digest,
+                tx = %receipt.transaction_hash,
+                block = receipt.block_number,
+                gas = receipt.gas_used,
+                tasks = flight.tasks.len(),
+                signers = certificate.signers.len(),
+                "aggregator: batch accepted"
+            ),
+            Err(error) => tracing::warn!(%digest, %error, "aggregator: submitting the batch failed"),
         }
         // Performed tasks move the watermark (the scheduler sees it); the rest may be proposed again.
         self.release(&flight.tasks);

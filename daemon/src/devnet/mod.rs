@@ -1,17 +1,20 @@
 //! The devnet: a throwaway chain with the real EigenLayer core, our AVS, and keepers registered
-//! through EigenLayer with BLS keys, whose signatures our contracts check.
+//! through EigenLayer with BLS keys, each running its own `keeperd`, performing sample jobs of every
+//! kind through BLS-signed batches.
 
 mod anvil;
 mod batch_demo;
 mod network;
+pub mod pipeline;
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use alloy::network::EthereumWallet;
 use alloy::node_bindings::AnvilInstance;
 use alloy::primitives::U256;
-use alloy::providers::ProviderBuilder;
+use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use eyre::{eyre, WrapErr};
 use keeper_shared::bls::{PublicKey, SecretKey};
@@ -31,16 +34,23 @@ const ANVIL_ACCOUNTS: usize = 10;
 pub struct DevnetConfig {
     /// The anvil binary.
     pub anvil: PathBuf,
-    /// How many keepers register and sign (at most 9).
+    /// The keeperd binary each operator runs.
+    pub keeperd: PathBuf,
+    /// How many keepers register and run a daemon (at most 9).
     pub keepers: usize,
-    /// How many tasks the batch holds.
-    pub tasks: usize,
-    /// Where the deployment file is written.
-    pub deployment_file: PathBuf,
+    /// Where the deployment file, and each operator's keys, config, database and log, are written.
+    pub dir: PathBuf,
+    /// Seconds between the interval job's tasks.
+    pub interval_secs: u64,
+    /// Stop once every sample job was performed this many times.
+    pub until_performed: Option<u64>,
+    /// Stop after this long (fails if `until_performed` was not reached by then).
+    pub duration: Duration,
 }
 
-/// Starts anvil, deploys and onboards, runs the demo, and stops anvil, also on Ctrl-C or SIGTERM.
-pub async fn run(config: &DevnetConfig, out: &mut impl Write) -> eyre::Result<Option<BatchDemoReport>> {
+/// Starts anvil, deploys and onboards, runs the keepers on sample jobs, and stops everything, also
+/// on Ctrl-C or SIGTERM. `None` when interrupted.
+pub async fn run(config: &DevnetConfig, out: &mut impl Write) -> eyre::Result<Option<pipeline::PipelineRun>> {
     if config.keepers == 0 || config.keepers >= ANVIL_ACCOUNTS {
         return Err(eyre!("keepers: must be between 1 and {}", ANVIL_ACCOUNTS - 1));
     }
@@ -65,7 +75,7 @@ async fn walk_through(
     anvil: &AnvilInstance,
     config: &DevnetConfig,
     out: &mut impl Write,
-) -> eyre::Result<BatchDemoReport> {
+) -> eyre::Result<pipeline::PipelineRun> {
     let owner_signer = PrivateKeySigner::from(anvil.keys()[0].clone());
     let owner = owner_signer.address();
     let owner_provider =
@@ -80,11 +90,13 @@ async fn walk_through(
         deployment.avs.service_manager,
         deployment.avs.key_registry
     )?;
-    if let Some(parent) = config.deployment_file.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).wrap_err_with(|| format!("creating {}", parent.display()))?;
-    }
-    deployment.write(&config.deployment_file)?;
-    writeln!(out, "wrote the deployment file {}", config.deployment_file.display())?;
+    std::fs::create_dir_all(&config.dir).wrap_err_with(|| format!("creating {}", config.dir.display()))?;
+    let dir = config.dir.canonicalize().wrap_err_with(|| format!("resolving {}", config.dir.display()))?;
+    let deployment_file = dir.join("deployment.json");
+    deployment.write(&deployment_file)?;
+    writeln!(out, "wrote the deployment file {}", deployment_file.display())?;
+    let aggregator = format!("127.0.0.1:{}", pipeline::free_port()?);
+    let mut configs = Vec::new();
 
     let mut rng = rand::thread_rng();
     let mut keys = Vec::with_capacity(config.keepers);
@@ -102,6 +114,17 @@ async fn walk_through(
             key.public_key(),
             receipt.gas_used
         )?;
+        let roles: &[&str] = if i == 0 { &["keeper", "aggregator", "challenger"] } else { &["keeper"] };
+        let config_file = pipeline::write_operator_files(
+            &dir.join(format!("operator-{i}")),
+            &PrivateKeySigner::from(anvil.keys()[i + 1].clone()),
+            &key,
+            anvil.endpoint_url().as_str(),
+            &deployment_file,
+            roles,
+            &aggregator,
+        )?;
+        configs.push((operator, config_file));
         keys.push(key);
     }
 
@@ -119,7 +142,48 @@ async fn walk_through(
         total / U256::from(FULL_MAGNITUDE)
     )?;
 
-    run_batch_demo(anvil, &keys, config.tasks, out).await
+    let samples = pipeline::create_sample_jobs(&owner_provider, &deployment, owner, config.interval_secs).await?;
+    for job in &samples.jobs {
+        writeln!(out, "job {}: {}", job.id, job.name)?;
+    }
+    // From now on a block every second, as on a real chain: interval jobs need time to pass.
+    owner_provider
+        .raw_request::<_, ()>("evm_setIntervalMining".into(), (1u64,))
+        .await
+        .wrap_err("switching anvil to one block per second")?;
+    let mut keepers = Vec::new();
+    for (operator, config_file) in &configs {
+        keepers.push(pipeline::spawn_keeper(&config.keeperd, *operator, config_file)?);
+    }
+    writeln!(
+        out,
+        "started {} keeperd daemons (operator 0 also aggregates on {aggregator}); logs in {}/operator-*/keeperd.log",
+        keepers.len(),
+        dir.display()
+    )?;
+    out.flush()?;
+    let result = pipeline::watch(
+        &owner_provider,
+        &deployment,
+        &samples,
+        &mut keepers,
+        config.until_performed,
+        config.duration,
+        out,
+    )
+    .await;
+    for keeper in &mut keepers {
+        keeper.stop(Duration::from_secs(10));
+    }
+    let run = result?;
+    if let Some(until) = config.until_performed {
+        if let Some((job, n)) = run.performed.iter().find(|(_, n)| **n < until) {
+            return Err(eyre!("job {job} was performed {n} times, fewer than --until-performed {until}"));
+        }
+    }
+    let total: u64 = run.performed.values().sum();
+    writeln!(out, "keepers performed {total} tasks; stopping the daemons")?;
+    Ok(run)
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM, caught so that the devnet's children are stopped before exiting.

@@ -1,0 +1,361 @@
+//! The devnet's keepers at work: each onboarded operator gets its own keystores, config, database
+//! and `keeperd run` process (operator 0 also aggregates and challenges); sample jobs of every kind
+//! are created against the sample targets, the chain is nudged so that each has work, and every
+//! task the task manager performs is printed as it lands.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy::primitives::{Address, Bytes, U256};
+use alloy::providers::Provider;
+use alloy::rpc::types::Filter;
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::{SolCall, SolEvent};
+use eyre::{eyre, WrapErr};
+use keeper_shared::bls::SecretKey;
+use keeper_shared::contracts::{
+    JobManager, SampleCounter, SampleLiquidationBook, SampleOracle, SamplePriceMirror, SampleVault,
+    SampleVaultResolver, TaskManager,
+};
+use keeper_shared::deployment::Deployment;
+use keeper_shared::keystore::{ecdsa, KdfChoice, Keystore, WriteMode};
+
+use crate::eigenlayer::onboarding::confirm;
+use crate::jobs::{Action, EventFilter, JobSpec, Trigger};
+
+/// Devnet keystores use light KDF parameters: the keys guard nothing, and each daemon start
+/// decrypts them (a production keystore uses scrypt 2^18).
+const DEVNET_KDF: KdfChoice = KdfChoice::Pbkdf2 { c: 4096 };
+
+/// One sample job.
+#[derive(Debug, Clone)]
+pub struct SampleJob {
+    pub id: U256,
+    pub name: &'static str,
+}
+
+/// A running keeper daemon of the devnet.
+pub struct KeeperProcess {
+    pub operator: Address,
+    pub dir: PathBuf,
+    child: Child,
+}
+
+impl KeeperProcess {
+    /// Sends SIGTERM and waits up to `grace` before killing.
+    pub fn stop(&mut self, grace: Duration) {
+        let pid = self.child.id();
+        let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for KeeperProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Writes operator `index`'s keystores, password and config under `dir`, returning the config path.
+#[allow(clippy::too_many_arguments)]
+pub fn write_operator_files(
+    dir: &Path,
+    signer: &PrivateKeySigner,
+    key: &SecretKey,
+    rpc_url: &str,
+    deployment_file: &Path,
+    roles: &[&str],
+    aggregator: &str,
+) -> eyre::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    let password = hex::encode(rand::random::<[u8; 16]>());
+    let password_file = dir.join("password");
+    std::fs::write(&password_file, &password)?;
+    std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600))?;
+    Keystore::from_secret_key(key, "", &password, DEVNET_KDF)?.write_to(dir.join("bls.json"), WriteMode::Replace)?;
+    ecdsa::import(dir.join("ecdsa.json"), signer.to_bytes().as_slice(), &password, WriteMode::Replace)?;
+    let roles = roles.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", ");
+    let config = format!(
+        "# Written by `keeperd devnet`.\n\
+         data_dir = \"data\"\n\
+         deployment = \"{deployment}\"\n\
+         roles = [{roles}]\n\n\
+         [chain]\n\
+         rpc_urls = [\"{rpc_url}\"]\n\
+         confirmations = 0\n\
+         poll_interval_ms = 200\n\n\
+         [operator]\n\
+         ecdsa_keystore = \"ecdsa.json\"\n\
+         bls_keystore = \"bls.json\"\n\
+         password_file = \"password\"\n\n\
+         [aggregator]\n\
+         listen = \"{aggregator}\"\n\
+         url = \"http://{aggregator}\"\n\
+         quorum_window_ms = 200\n\n\
+         [keeper]\n\
+         poll_interval_ms = 100\n",
+        deployment = deployment_file.display(),
+    );
+    let path = dir.join("keeperd.toml");
+    std::fs::write(&path, config)?;
+    Ok(path)
+}
+
+/// Starts `keeperd run --config <config>` with its logs in `<dir>/keeperd.log`.
+pub fn spawn_keeper(binary: &Path, operator: Address, config: &Path) -> eyre::Result<KeeperProcess> {
+    let dir = config.parent().map(Path::to_path_buf).unwrap_or_default();
+    let log = std::fs::File::create(dir.join("keeperd.log"))?;
+    let child = Command::new(binary)
+        .arg("run")
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,keeperd=info".into()))
+        .env_remove("KEEPER_KEYSTORE_PASSWORD")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .wrap_err_with(|| format!("starting {}", binary.display()))?;
+    Ok(KeeperProcess { operator, dir, child })
+}
+
+/// A free port on 127.0.0.1 (bound then released).
+pub fn free_port() -> eyre::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// The sample targets.
+pub struct Samples {
+    pub counter: Address,
+    pub book: Address,
+    pub vault: Address,
+    pub resolver: Address,
+    pub oracle: Address,
+    pub mirror: Address,
+    pub jobs: Vec<SampleJob>,
+}
+
+/// Deploys the sample targets and creates one job of each kind, each funded with 1 ether, and
+/// allows each job's forwarder on its target.
+pub async fn create_sample_jobs<P: Provider>(
+    provider: &P,
+    deployment: &Deployment,
+    owner: Address,
+    interval_secs: u64,
+) -> eyre::Result<Samples> {
+    let counter = *SampleCounter::deploy(provider, owner).await?.address();
+    let book =
+        *SampleLiquidationBook::deploy(provider, owner, U256::from(2000u64) * U256::from(10u64).pow(U256::from(18u64)))
+            .await?
+            .address();
+    let vault = *SampleVault::deploy(provider, owner).await?.address();
+    let resolver = *SampleVaultResolver::deploy(provider, vault, U256::from(100u64)).await?.address();
+    let oracle = *SampleOracle::deploy(provider, owner).await?.address();
+    let mirror = *SamplePriceMirror::deploy(provider, owner, oracle).await?.address();
+
+    let now = provider
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await?
+        .ok_or_else(|| eyre!("no latest block"))?
+        .header
+        .timestamp;
+    let spec = |trigger, action| JobSpec { trigger, action, gas_limit: 300_000, max_fee: 10u128.pow(16), expiry: None };
+    let specs = [
+        (
+            "interval: counter.increment()",
+            spec(
+                Trigger::Interval { start: now, period: interval_secs },
+                Action::Call { target: counter, data: SampleCounter::incrementCall {}.abi_encode().into() },
+            ),
+        ),
+        (
+            "block: counter.increment() every 10 blocks",
+            spec(
+                Trigger::Block { start: 0, period: 10 },
+                Action::Call { target: counter, data: SampleCounter::incrementCall {}.abi_encode().into() },
+            ),
+        ),
+        (
+            "Chainlink-style: liquidation book checkUpkeep/performUpkeep",
+            spec(
+                Trigger::Interval { start: now, period: 2 },
+                Action::ChainlinkUpkeep { target: book, check_data: Bytes::new() },
+            ),
+        ),
+        (
+            "Gelato-style: vault harvest when the resolver says so",
+            spec(
+                Trigger::Interval { start: now, period: 2 },
+                Action::GelatoResolver {
+                    target: vault,
+                    resolver,
+                    resolver_data: SampleVaultResolver::checkerCall {}.abi_encode().into(),
+                },
+            ),
+        ),
+        (
+            "event: mirror.sync() on each oracle AnswerUpdated",
+            spec(
+                Trigger::Event(EventFilter {
+                    start: 0,
+                    emitter: oracle,
+                    topic0: SampleOracle::AnswerUpdated::SIGNATURE_HASH,
+                    topics: [None, None, None],
+                }),
+                Action::Call { target: mirror, data: SamplePriceMirror::syncCall {}.abi_encode().into() },
+            ),
+        ),
+    ];
+    let manager = JobManager::new(deployment.avs.job_manager, provider);
+    let mut jobs = Vec::new();
+    for (name, spec) in specs {
+        let abi = spec.to_job_manager()?;
+        let receipt = confirm(
+            "creating a sample job",
+            manager.createJob(abi).value(U256::from(10u64).pow(U256::from(18u64))).send().await,
+        )
+        .await?;
+        let id = receipt
+            .inner
+            .logs()
+            .iter()
+            .find_map(|log| JobManager::JobCreated::decode_log_data(log.data()).ok().map(|e| e.jobId))
+            .ok_or_else(|| eyre!("createJob emitted no JobCreated"))?;
+        let forwarder = manager.forwarderOf(id).call().await?;
+        let target = spec.action.target();
+        let allow = SampleCounter::new(target, provider); // every sample target has setForwarder
+        confirm("allowing the job's forwarder", allow.setForwarder(forwarder, true).send().await).await?;
+        jobs.push(SampleJob { id, name });
+    }
+    Ok(Samples { counter, book, vault, resolver, oracle, mirror, jobs })
+}
+
+/// Gives the condition and event jobs work: a new oracle answer and vault rewards every call, and
+/// (on the `liquidation`th call) an under-water position.
+pub async fn nudge<P: Provider>(provider: &P, samples: &Samples, round: u64) -> eyre::Result<()> {
+    let oracle = SampleOracle::new(samples.oracle, provider);
+    confirm(
+        "reporting an oracle answer",
+        oracle.report(alloy::primitives::I256::try_from(2000 + round as i64)?).send().await,
+    )
+    .await?;
+    let vault = SampleVault::new(samples.vault, provider);
+    confirm("accruing vault rewards", vault.accrue(U256::from(250u64)).send().await).await?;
+    if round % 4 == 1 {
+        let book = SampleLiquidationBook::new(samples.book, provider);
+        let e18 = U256::from(10u64).pow(U256::from(18u64));
+        confirm("setting the price", book.setPrice(U256::from(2000u64) * e18).send().await).await?;
+        confirm(
+            "opening a position",
+            book.openPosition(1_000_000_000_000_000_000, 1_500_000_000_000_000_000_000).send().await,
+        )
+        .await?;
+        confirm("dropping the price", book.setPrice(U256::from(1000u64) * e18).send().await).await?;
+    }
+    Ok(())
+}
+
+/// Every `TaskPerformed` of blocks `from..=to`: (job, sequence, block, success, gas used, fee).
+pub async fn performed_tasks<P: Provider>(
+    provider: &P,
+    task_manager: Address,
+    from: u64,
+    to: u64,
+) -> eyre::Result<Vec<(U256, u64, u64, bool, U256, U256)>> {
+    let filter = Filter::new()
+        .address(task_manager)
+        .event_signature(TaskManager::TaskPerformed::SIGNATURE_HASH)
+        .from_block(from)
+        .to_block(to);
+    let mut out = Vec::new();
+    for log in provider.get_logs(&filter).await? {
+        let e = TaskManager::TaskPerformed::decode_log_data(log.data())?;
+        out.push((e.jobId, e.sequence, log.block_number.unwrap_or_default(), e.success, e.gasUsed, e.fee));
+    }
+    Ok(out)
+}
+
+/// The whole walk-through after deployment: operators' daemons, sample jobs, progress until
+/// `until` (every sample job performed at least that many times) or `duration`.
+pub struct PipelineRun {
+    pub performed: BTreeMap<U256, u64>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn watch<P: Provider>(
+    provider: &P,
+    deployment: &Deployment,
+    samples: &Samples,
+    keepers: &mut [KeeperProcess],
+    until: Option<u64>,
+    duration: Duration,
+    out: &mut impl Write,
+) -> eyre::Result<PipelineRun> {
+    let start = Instant::now();
+    let mut next_block = provider.get_block_number().await?;
+    let mut performed: BTreeMap<U256, u64> = samples.jobs.iter().map(|j| (j.id, 0)).collect();
+    let mut seen = std::collections::HashSet::new();
+    let names: BTreeMap<U256, &str> = samples.jobs.iter().map(|j| (j.id, j.name)).collect();
+    let mut round = 0u64;
+    let mut last_nudge = Instant::now() - Duration::from_secs(10);
+    while start.elapsed() < duration {
+        if last_nudge.elapsed() >= Duration::from_secs(3) {
+            round += 1;
+            nudge(provider, samples, round).await?;
+            last_nudge = Instant::now();
+        }
+        let head = provider.get_block_number().await?;
+        if head >= next_block {
+            for (job, sequence, block, success, gas, fee) in
+                performed_tasks(provider, deployment.avs.task_manager, next_block, head).await?
+            {
+                if !seen.insert((job, sequence)) {
+                    return Err(eyre!("job {job} task {sequence} was performed twice"));
+                }
+                *performed.entry(job).or_default() += 1;
+                writeln!(
+                    out,
+                    "performed: job {job} ({}) task {sequence} in block {block}: {} gas, fee {fee} wei{}",
+                    names.get(&job).copied().unwrap_or("?"),
+                    gas,
+                    if success { "" } else { " (the target reverted)" }
+                )?;
+                out.flush()?;
+            }
+            next_block = head + 1;
+        }
+        if let Some(until) = until {
+            if performed.values().all(|&n| n >= until) {
+                break;
+            }
+        }
+        for keeper in keepers.iter_mut() {
+            if let Ok(Some(status)) = keeper.child.try_wait() {
+                return Err(eyre!(
+                    "the daemon of operator {} exited ({status}); see {}",
+                    keeper.operator,
+                    keeper.dir.join("keeperd.log").display()
+                ));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(PipelineRun { performed })
+}
