@@ -206,23 +206,13 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
         bytes calldata data,
         uint256 gasLimit,
         uint256 premium
-    )
-        external
-        onlyTaskManager
-        nonReentrant
-        returns (TaskOutcome outcome, bool success, uint256 gasUsed, uint256 charged)
-    {
+    ) external onlyTaskManager nonReentrant returns (TaskOutcome, bool, uint256, uint256) {
         // The one slot a task reads: a state exists only under the current spec's hash.
         JobState storage slot = _states[jobId][specHash];
-        JobState memory state = slot;
-        outcome = _taskGate(state, sequence, mode, gasLimit, premium);
+        TaskOutcome outcome = _taskGate(_loadWord(slot), sequence, mode, gasLimit, premium);
         if (outcome != TaskOutcome.Done || mode == TaskMode.Check) return (outcome, false, 0, 0);
-        if (mode == TaskMode.Perform) {
-            (success, gasUsed, charged) = _perform(jobId, state, slot, target, data, gasLimit, premium);
-        }
-        // One storage write for the balance and the watermark.
-        state.nextSequence = sequence + 1;
-        _store(slot, state);
+        if (mode == TaskMode.Consume) return _consume(slot, sequence);
+        return _perform(jobId, slot, sequence, target, data, gasLimit, premium);
     }
 
     /// @inheritdoc IJobManager
@@ -302,67 +292,94 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
         return _states[jobId][_jobs[jobId].specHash];
     }
 
+    /// @dev `JobState`'s packed layout in its slot: balance | maxFee << 96 | nextSequence << 176 | status << 240
+    /// (pinned by test_jobStateIsOneSlot). A task works on the word, with one load and one store.
+    uint256 private constant BALANCE_MASK = (1 << 96) - 1;
+    uint256 private constant MAX_FEE_SHIFT = 96;
+    uint256 private constant SEQUENCE_SHIFT = 176;
+    uint256 private constant STATUS_SHIFT = 240;
+
     /// @dev Whether a task may run as `mode` asks: `Done` if so, else why not. The order is the interface's: spec,
-    /// status, (for `Check`, nothing more) watermark, (for `Perform`) funds.
-    function _taskGate(JobState memory state, uint64 sequence, TaskMode mode, uint256 gasLimit, uint256 premium)
+    /// status, (for `Check`, nothing more) watermark, (for `Perform`) funds: the escrow must be non-empty and hold
+    /// the most the task may be charged, min(maxFee, gasLimit * tx.gasprice + premium).
+    function _taskGate(uint256 word, uint64 sequence, TaskMode mode, uint256 gasLimit, uint256 premium)
         private
         view
         returns (TaskOutcome)
     {
-        JobStatus status = state.status;
-        if (status == JobStatus.None) return TaskOutcome.SpecMismatch;
-        if (status != JobStatus.Active) return TaskOutcome.JobNotActive;
+        uint256 status = word >> STATUS_SHIFT;
+        if (status == uint256(JobStatus.None)) return TaskOutcome.SpecMismatch;
+        if (status != uint256(JobStatus.Active)) return TaskOutcome.JobNotActive;
         if (mode == TaskMode.Check) return TaskOutcome.Done;
         // The largest uint64 is refused so that the watermark never wraps.
-        if (sequence < state.nextSequence || sequence == type(uint64).max) return TaskOutcome.AlreadyPerformed;
-        if (mode == TaskMode.Perform && _unfunded(state, gasLimit, premium)) return TaskOutcome.Unfunded;
+        if (sequence < uint64(word >> SEQUENCE_SHIFT) || sequence == type(uint64).max) {
+            return TaskOutcome.AlreadyPerformed;
+        }
+        if (mode == TaskMode.Perform) {
+            uint256 balance = word & BALANCE_MASK;
+            uint256 worst = gasLimit * tx.gasprice + premium;
+            uint256 maxFee = uint80(word >> MAX_FEE_SHIFT);
+            if (worst > maxFee) worst = maxFee;
+            if (balance == 0 || balance < worst) return TaskOutcome.Unfunded;
+        }
         return TaskOutcome.Done;
     }
 
-    /// @dev Calls the target through the job's forwarder, then charges the job in `state` (written by the caller).
+    /// @dev Calls the target through the job's forwarder, then charges the job gasUsed * tx.gasprice + premium.
     function _perform(
         uint256 jobId,
-        JobState memory state,
         JobState storage slot,
+        uint64 sequence,
         address target,
         bytes calldata data,
         uint256 gasLimit,
         uint256 premium
-    ) private returns (bool success, uint256 gasUsed, uint256 charged) {
+    ) private returns (TaskOutcome, bool success, uint256 gasUsed, uint256 charged) {
         (success, gasUsed) = JobForwarder(_forwarderOf(jobId)).forward(target, data, gasLimit);
+        charged = _chargeTask(slot, sequence, gasUsed * tx.gasprice + premium);
+        return (TaskOutcome.Done, success, gasUsed, charged);
+    }
+
+    /// @dev Moves min(fee, maxFee, balance) from the job's escrow to the fee pool and advances the watermark past
+    /// `sequence`, in one write of the job's slot.
+    function _chargeTask(JobState storage slot, uint64 sequence, uint256 fee) private returns (uint256 charged) {
         // Read again (warm): `topUp` may have raised the balance during the call. Nothing else can change the slot
         // meanwhile, as the owner operations and `runTask` are guarded against reentry.
-        state.balance = slot.balance;
-        charged = _charge(state, gasUsed * tx.gasprice + premium);
-    }
-
-    /// @dev Writes a task's changes to the job's state: balance and watermark (status and max fee are unchanged).
-    function _store(JobState storage slot, JobState memory state) private {
-        slot.balance = state.balance;
-        slot.nextSequence = state.nextSequence;
-    }
-
-    /// @dev The escrow cannot pay the most this task may be charged, min(maxFee, gasLimit * tx.gasprice + premium),
-    /// or it is empty.
-    function _unfunded(JobState memory state, uint256 gasLimit, uint256 premium) private view returns (bool) {
-        if (state.balance == 0) return true;
-        uint256 worst = gasLimit * tx.gasprice + premium;
-        if (worst > state.maxFee) worst = state.maxFee;
-        return state.balance < worst;
-    }
-
-    /// @dev Takes min(fee, maxFee, balance) from `state.balance` into the fee pool; the caller writes `state` back.
-    function _charge(JobState memory state, uint256 fee) private returns (uint256 charged) {
+        uint256 word = _loadWord(slot);
+        uint256 balance = word & BALANCE_MASK;
+        uint256 maxFee = uint80(word >> MAX_FEE_SHIFT);
         charged = fee;
-        if (charged > state.maxFee) charged = state.maxFee;
-        if (charged > state.balance) charged = state.balance;
-        if (charged == 0) return 0;
-        // charged <= balance, a uint96.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        state.balance -= uint96(charged);
-        // The pool never exceeds the ether held, and uint96 holds more wei than exists.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        _accruedFees += uint96(charged);
+        if (charged > maxFee) charged = maxFee;
+        if (charged > balance) charged = balance;
+        if (charged != 0) {
+            // The pool never exceeds the ether held, and uint96 holds more wei than exists.
+            // forge-lint: disable-next-line(unsafe-typecast)
+            _accruedFees += uint96(charged);
+        }
+        // charged <= balance, the word's low bits: subtracting it takes it from the balance alone.
+        _storeWord(slot, _withNextSequence(word - charged, sequence + 1));
+    }
+
+    /// @dev Marks the task done without a call or a charge. Reads the slot again (warm): the caller's stack is full.
+    function _consume(JobState storage slot, uint64 sequence) private returns (TaskOutcome, bool, uint256, uint256) {
+        _storeWord(slot, _withNextSequence(_loadWord(slot), sequence + 1));
+        return (TaskOutcome.Done, false, 0, 0);
+    }
+
+    function _withNextSequence(uint256 word, uint64 next) private pure returns (uint256) {
+        return (word & ~(uint256(type(uint64).max) << SEQUENCE_SHIFT)) | (uint256(next) << SEQUENCE_SHIFT);
+    }
+
+    function _loadWord(JobState storage slot) private view returns (uint256 word) {
+        assembly ("memory-safe") {
+            word := sload(slot.slot)
+        }
+    }
+
+    function _storeWord(JobState storage slot, uint256 word) private {
+        assembly ("memory-safe") {
+            sstore(slot.slot, word)
+        }
     }
 
     function _toBalance(uint256 jobId, uint256 amount) private pure returns (uint96) {

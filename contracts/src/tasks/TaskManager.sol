@@ -512,8 +512,37 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
-    function _leafOf(TaskInput calldata task) private pure returns (bytes32) {
-        return BatchDigest.leafHash(task.jobId, task.sequence, _responseHash(task.execute, task.callData));
+    /// @dev The task's leaf, read straight from calldata (every task is hashed once per batch). The checks are the
+    /// ABI decoder's, so that the fields hashed here are the ones Solidity's accessors later hand to the job manager
+    /// (and an encoding either refuses reverts the batch).
+    function _leafOf(TaskInput calldata task) private pure returns (bytes32 leaf) {
+        bytes32 typeHash = BatchDigest.TASK_RESPONSE_TYPEHASH;
+        assembly ("memory-safe") {
+            let sequence := calldataload(add(task, 0x20))
+            let execute := calldataload(add(task, 0x60))
+            let relative := calldataload(add(task, 0x80))
+            // Task tuple: jobId, sequence, spec offset, execute, callData offset.
+            if or(or(shr(64, sequence), gt(execute, 1)), gt(relative, 0xffffffffffffffff)) { revert(0, 0) }
+            let data := add(task, relative)
+            let length := calldataload(data)
+            if or(gt(length, 0xffffffffffffffff), gt(add(add(data, 0x20), length), calldatasize())) {
+                revert(0, 0)
+            }
+            // responseHash = keccak256(abi.encode(execute, callData)), in scratch memory.
+            let ptr := mload(0x40)
+            mstore(ptr, execute)
+            mstore(add(ptr, 0x20), 0x40)
+            mstore(add(ptr, 0x40), length)
+            calldatacopy(add(ptr, 0x60), add(data, 0x20), length)
+            mstore(add(add(ptr, 0x60), length), 0)
+            let response := keccak256(ptr, add(0x60, and(add(length, 31), not(31))))
+            // leafHash(jobId, sequence, responseHash).
+            mstore(ptr, typeHash)
+            mstore(add(ptr, 0x20), calldataload(task))
+            mstore(add(ptr, 0x40), sequence)
+            mstore(add(ptr, 0x60), response)
+            leaf := keccak256(ptr, 0x80)
+        }
     }
 
     /// @dev keccak256(abi.encode(execute, callData)), encoded in scratch memory: no allocation per task.
