@@ -7,35 +7,48 @@ mod common;
 use std::net::TcpStream;
 use std::process::Command;
 
+/// The whole pipeline through the real binaries: anvil, EigenLayer, three `keeperd run` daemons,
+/// and a sample job of every trigger and action kind, each performed (the devnet itself fails if a
+/// task is performed twice).
 #[test]
-fn devnet_demo_prints_each_step_and_stops_anvil() {
+fn devnet_keepers_perform_every_kind_of_job_and_stop_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let deployment_file = dir.path().join("net/deployment.json");
     let output = Command::new(env!("CARGO_BIN_EXE_keeperd"))
-        .args(["devnet", "--keepers", "2", "--tasks", "3", "--deployment-file"])
-        .arg(&deployment_file)
+        .args(["devnet", "--keepers", "3", "--interval", "2", "--until-performed", "1", "--duration", "240", "--dir"])
+        .arg(dir.path())
         .env("KEEPER_ANVIL", common::anvil_binary())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let logs = (0..3)
+        .map(|i| std::fs::read_to_string(dir.path().join(format!("operator-{i}/keeperd.log"))).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(output.status.success(), "{stdout}\n{}\n{logs}", String::from_utf8_lossy(&output.stderr));
     for expected in [
         "deployed EigenLayer core",
         "wrote the deployment file",
-        "keeper 0: operator 0x",
-        "keeper 1: operator 0x",
-        "key registry: 2 keepers, aggregate key matches, total weight 300 tokens",
-        "deployed BlsBatchVerifier",
-        "batch: 3 tasks",
-        "verifyBatch (eth_call): valid = true",
-        "BatchVerified",
-        "tampered response: verifyBatch valid = false",
-        "reverted with UnknownReferenceBlock",
+        "key registry: 3 keepers, aggregate key matches, total weight 600 tokens",
+        "started 3 keeperd daemons",
+        "(interval: counter.increment())",
+        "(block: counter.increment() every 10 blocks)",
+        "(Chainlink-style: liquidation book checkUpkeep/performUpkeep)",
+        "(Gelato-style: vault harvest when the resolver says so)",
+        "(event: mirror.sync() on each oracle AnswerUpdated)",
         "done: stopping anvil",
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }
-    let deployment = keeper_shared::deployment::Deployment::read(&deployment_file).unwrap();
+    for kind in ["interval", "block", "Chainlink-style", "Gelato-style", "event"] {
+        assert!(stdout.lines().any(|l| l.starts_with("performed: ") && l.contains(kind)), "{kind} not performed:\n{stdout}");
+    }
+    // Every keeper signed, and the daemons stopped on SIGTERM (not killed).
+    for i in 0..3 {
+        let log = std::fs::read_to_string(dir.path().join(format!("operator-{i}/keeperd.log"))).unwrap();
+        assert!(log.contains("keeper: signed batch"), "operator {i} never signed:\n{log}");
+        assert!(log.contains("keeperd stopped"), "operator {i} did not stop cleanly:\n{log}");
+    }
+    let deployment = keeper_shared::deployment::Deployment::read(&dir.path().join("deployment.json")).unwrap();
     assert_eq!(deployment.chain_id, 31337);
     // anvil is gone once keeperd has exited.
     let endpoint = stdout.lines().find_map(|l| l.split("listening on http://").nth(1)).unwrap().trim();
@@ -73,8 +86,8 @@ fn sigterm_stops_anvil_and_exits_non_zero() {
 
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_keeperd"))
-        .args(["devnet", "--deployment-file"])
-        .arg(dir.path().join("deployment.json"))
+        .args(["devnet", "--dir"])
+        .arg(dir.path())
         .env("KEEPER_ANVIL", common::anvil_binary())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
