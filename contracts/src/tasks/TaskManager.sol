@@ -8,16 +8,7 @@ import {BLS12381} from "../libraries/BLS12381.sol";
 import {BatchDigest} from "../libraries/BatchDigest.sol";
 import {JobSpecHash} from "../libraries/JobSpecHash.sol";
 import {IBlsKeyRegistry} from "../interfaces/IBlsKeyRegistry.sol";
-import {
-    IJobManager,
-    JobSpec,
-    TaskMode,
-    TaskOutcome,
-    Trigger,
-    TriggerKind,
-    Action,
-    ActionKind
-} from "../interfaces/IJobManager.sol";
+import {IJobManager, JobSpec, TaskMode, TaskOutcome, TriggerKind, ActionKind} from "../interfaces/IJobManager.sol";
 import {
     ITaskManager,
     BatchHeader,
@@ -28,7 +19,6 @@ import {
     SignedLeaf,
     BatchClaim
 } from "../interfaces/ITaskManager.sol";
-import {JobSchedule} from "../jobs/JobSchedule.sol";
 import {KeeperServiceManager} from "../avs/KeeperServiceManager.sol";
 
 /// @title TaskManager
@@ -682,12 +672,12 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         (SkipReason own, TaskOutcome outcome, bool success, uint256 gasUsed, uint256 fee) =
             _execute(task, referenceBlock, premium_);
         if (own == SkipReason.SpecMismatch && outcome == TaskOutcome.Done) {
-            if (task.execute) {
+            if (_executes(task)) {
                 uint256 gasCost = gasUsed * tx.gasprice;
                 uint256 reimbursement = fee < gasCost ? fee : gasCost;
                 context.submitterReward += reimbursement;
                 context.signerReward += fee - reimbursement;
-                _emitTaskPerformed(task.jobId, task.sequence, digest, success, gasUsed, fee);
+                _emitTaskPerformed(task, digest, success, gasUsed, fee);
             } else {
                 emit TaskNotExecuted(task.jobId, task.sequence, digest);
             }
@@ -705,7 +695,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         JobSpec calldata spec = task.spec;
         own = _ownSkipReason(task, spec, referenceBlock);
         TaskMode mode =
-            own != SkipReason.SpecMismatch ? TaskMode.Check : task.execute ? TaskMode.Perform : TaskMode.Consume;
+            own != SkipReason.SpecMismatch ? TaskMode.Check : _executes(task) ? TaskMode.Perform : TaskMode.Consume;
         (outcome, success, gasUsed, fee) = _callRunTask(task, JobSpecHash.fromCalldata(spec), mode, premium_);
     }
 
@@ -757,21 +747,24 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev `emit TaskPerformed(...)`, written directly: the one event of every performed task.
-    function _emitTaskPerformed(
-        uint256 jobId,
-        uint64 sequence,
-        bytes32 digest,
-        bool success,
-        uint256 gasUsed,
-        uint256 fee
-    ) private {
+    /// The task's jobId and sequence are its first two words (checked when its leaf was computed).
+    function _emitTaskPerformed(TaskInput calldata task, bytes32 digest, bool success, uint256 gasUsed, uint256 fee)
+        private
+    {
         bytes32 topic = TaskPerformed.selector;
         assembly ("memory-safe") {
             let ptr := mload(0x40)
             mstore(ptr, success)
             mstore(add(ptr, 0x20), gasUsed)
             mstore(add(ptr, 0x40), fee)
-            log4(ptr, 0x60, topic, jobId, sequence, digest)
+            log4(ptr, 0x60, topic, calldataload(task), calldataload(add(task, 0x20)), digest)
+        }
+    }
+
+    /// @dev `task.execute`, read without the decoder's checks, which `_leafOf` already made.
+    function _executes(TaskInput calldata task) private pure returns (bool execute) {
+        assembly ("memory-safe") {
+            execute := calldataload(add(task, 0x60))
         }
     }
 
@@ -812,55 +805,73 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     /// uint64 is never due (its due time or log block is past any real one). Expiry is not an offence: the owner may
     /// move it. (An interval task due after the expiry needs no check of its own: it is due, so its due time is at
     /// most now.)
+    /// A Call job always sends its static data; a Chainlink-style job either does nothing or calls `performUpkeep`.
+    /// Gelato-style and script jobs may send anything the keepers computed.
+    /// @dev Assembly: it runs for every task. The task's own fields were checked by the ABI decoder's rules when
+    /// its leaf was computed (`_leafOf`); the spec's are read at the canonical offsets (`JobSpecHash.FIELD_*`:
+    /// trigger kind 0x00, start 0x20, period 0x40, expiry 0x180, action kind 0x1a0, data length 0x260, data 0x280).
     function _ownSkipReason(TaskInput calldata task, JobSpec calldata spec, uint32 referenceBlock)
         private
         view
         returns (SkipReason)
     {
-        uint64 sequence = task.sequence;
-        uint256 kind = JobSpecHash.word(spec, JobSpecHash.FIELD_TRIGGER_KIND);
-        uint256 start = uint64(JobSpecHash.word(spec, JobSpecHash.FIELD_TRIGGER_START));
-        if (kind == uint256(TriggerKind.Event)) {
-            (uint64 logBlock,) = JobSchedule.eventLog(sequence);
-            if (logBlock < start || logBlock > referenceBlock) return SkipReason.NotDue;
-        } else {
-            uint256 due = start + uint256(sequence) * uint64(JobSpecHash.word(spec, JobSpecHash.FIELD_TRIGGER_PERIOD));
-            // forge-lint: disable-next-line(block-timestamp)
-            uint256 now_ = kind == uint256(TriggerKind.Interval) ? block.timestamp : referenceBlock;
-            if (due > now_) return SkipReason.NotDue;
-        }
-        if (!_validCallData(task, spec)) return SkipReason.InvalidCallData;
-        uint256 expiry = uint40(JobSpecHash.word(spec, JobSpecHash.FIELD_EXPIRY));
-        // forge-lint: disable-next-line(block-timestamp)
-        if (expiry != 0 && block.timestamp > expiry) return SkipReason.Expired;
-        return SkipReason.SpecMismatch;
-    }
-
-    /// @dev A Call job always sends its static data; a Chainlink-style job either does nothing or calls
-    /// `performUpkeep`. Gelato-style and script jobs may send anything the keepers computed.
-    function _validCallData(TaskInput calldata task, JobSpec calldata spec) private pure returns (bool) {
-        uint256 kind = JobSpecHash.word(spec, JobSpecHash.FIELD_ACTION_KIND);
-        bool execute = task.execute;
-        bytes calldata callData = task.callData;
-        if (kind == uint256(ActionKind.Call)) {
-            uint256 length = JobSpecHash.word(spec, JobSpecHash.FIELD_ACTION_DATA_LENGTH);
-            if (!execute || length != callData.length) return false;
-            uint256 data = JobSpecHash.FIELD_ACTION_DATA;
-            bytes32 expected;
-            bytes32 given;
-            assembly ("memory-safe") {
-                let ptr := mload(0x40)
-                calldatacopy(ptr, add(spec, data), length)
-                expected := keccak256(ptr, length)
-                calldatacopy(ptr, callData.offset, length)
-                given := keccak256(ptr, length)
+        bytes4 performUpkeep = PERFORM_UPKEEP_SELECTOR;
+        uint256 reason;
+        assembly ("memory-safe") {
+            let sequence := calldataload(add(task, 0x20))
+            let kind := calldataload(spec)
+            let start := and(calldataload(add(spec, 0x20)), 0xffffffffffffffff)
+            let notDue
+            switch kind
+            // Event: the log's block (the sequence's top 40 bits) is in [start, reference block].
+            case 2 {
+                let logBlock := shr(24, sequence)
+                notDue := or(lt(logBlock, start), gt(logBlock, referenceBlock))
             }
-            return expected == given;
+            // Interval (0): start + sequence * period is at most now; block (1): at most the reference block.
+            default {
+                let due := add(start, mul(sequence, and(calldataload(add(spec, 0x40)), 0xffffffffffffffff)))
+                let now_ := referenceBlock
+                if iszero(kind) { now_ := timestamp() }
+                notDue := gt(due, now_)
+            }
+            switch notDue
+            case 1 { reason := 5 } // SkipReason.NotDue
+            default {
+                let execute := calldataload(add(task, 0x60))
+                let data := add(task, calldataload(add(task, 0x80)))
+                let length := calldataload(data)
+                let valid := 1
+                switch calldataload(add(spec, 0x1a0))
+                // Call: execute, with exactly the spec's data.
+                case 0 {
+                    valid := 0
+                    if and(execute, eq(length, calldataload(add(spec, 0x260)))) {
+                        let ptr := mload(0x40)
+                        calldatacopy(ptr, add(spec, 0x280), length)
+                        let expected := keccak256(ptr, length)
+                        calldatacopy(ptr, add(data, 0x20), length)
+                        valid := eq(expected, keccak256(ptr, length))
+                    }
+                }
+                // ChainlinkUpkeep: nothing, or performUpkeep(bytes).
+                case 1 {
+                    if execute {
+                        valid := and(
+                            gt(length, 3),
+                            eq(shr(224, calldataload(add(data, 0x20))), shr(224, performUpkeep))
+                        )
+                    }
+                }
+                switch valid
+                case 0 { reason := 6 } // SkipReason.InvalidCallData
+                default {
+                    let expiry := and(calldataload(add(spec, 0x180)), 0xffffffffff)
+                    if and(gt(expiry, 0), gt(timestamp(), expiry)) { reason := 2 } // SkipReason.Expired
+                }
+            }
         }
-        if (kind == uint256(ActionKind.ChainlinkUpkeep) && execute) {
-            return callData.length >= 4 && bytes4(callData[:4]) == PERFORM_UPKEEP_SELECTOR;
-        }
-        return true;
+        return SkipReason(reason);
     }
 
     // ---------------------------------------------------------------------------------------------------------
