@@ -10,10 +10,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use alloy::network::EthereumWallet;
-use alloy::primitives::{Address, B256};
-use alloy::providers::{Provider, ProviderBuilder};
-use alloy::rpc::client::RpcClient;
+use alloy::primitives::{keccak256, Address, B256, U256};
+use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::{SolCall, SolEvent, SolValue};
 use keeper_shared::batch::{Batch, TaskId};
@@ -21,10 +19,11 @@ use keeper_shared::bls::Signature;
 use keeper_shared::contracts::TaskManager;
 use tokio_util::sync::CancellationToken;
 
+use crate::chain::{TxRequest, TxSender};
 use crate::jobs::submit::signed_leaf;
 use crate::jobs::{execute, JobSpec, ReferenceBlock};
 use crate::node::NodeContext;
-use crate::store::StoreError;
+use crate::store::{StoreError, TxKind};
 
 /// Why the challenger stopped.
 #[derive(Debug, thiserror::Error)]
@@ -44,11 +43,8 @@ struct Seen {
 
 /// The challenger's loop.
 pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<(), ChallengerError> {
-    let operator =
-        context.operator.clone().ok_or_else(|| ChallengerError::Config("operator.ecdsa_keystore: not set".into()))?;
-    let sender = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(operator.signer.clone()))
-        .connect_client(RpcClient::new(context.pool.transport(), true));
+    let sender =
+        context.sender.clone().ok_or_else(|| ChallengerError::Config("operator.ecdsa_keystore: not set".into()))?;
     let mut head = context.schedule.head_receiver();
     let mut next_block = None::<u64>;
     let mut seen: HashMap<(Address, TaskId), Seen> = HashMap::new();
@@ -73,7 +69,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
                 scanned_from = reference.number.saturating_sub(256);
                 for (operator, task, a, b) in conflicts {
                     if proven.insert((operator, task)) {
-                        prove(&context, &sender, operator, task, &a, &b).await;
+                        prove(&context, &sender, &shutdown, operator, task, &a, &b).await;
                     }
                 }
             }
@@ -152,12 +148,8 @@ async fn scan_signatures(
         for signature in signatures {
             for (index, leaf) in batch.leaves().iter().enumerate() {
                 let key = (signature.operator, leaf.task);
-                let entry = Seen {
-                    response: leaf.response_hash,
-                    batch: batch.clone(),
-                    index,
-                    signature: signature.signature.clone(),
-                };
+                let entry =
+                    Seen { response: leaf.response_hash, batch: batch.clone(), index, signature: signature.signature };
                 match seen.get(&key) {
                     None => {
                         seen.insert(key, entry);
@@ -173,7 +165,15 @@ async fn scan_signatures(
     Ok(conflicts)
 }
 
-async fn prove<P: Provider>(context: &NodeContext, sender: &P, operator: Address, task: TaskId, a: &Seen, b: &Seen) {
+async fn prove(
+    context: &NodeContext,
+    sender: &TxSender,
+    shutdown: &CancellationToken,
+    operator: Address,
+    task: TaskId,
+    a: &Seen,
+    b: &Seen,
+) {
     let (Ok(leaf_a), Ok(leaf_b)) =
         (signed_leaf(&a.batch, a.index, &a.signature), signed_leaf(&b.batch, b.index, &b.signature))
     else {
@@ -181,15 +181,25 @@ async fn prove<P: Provider>(context: &NodeContext, sender: &P, operator: Address
         return;
     };
     tracing::warn!(%operator, job = %task.job_id, sequence = task.sequence, "challenger: equivocation seen; proving it");
-    let contract = TaskManager::new(context.config.deployment.avs.task_manager, sender);
-    match contract.challengeEquivocation(operator, task.job_id, task.sequence, leaf_a, leaf_b).send().await {
-        Ok(pending) => match pending.get_receipt().await {
-            Ok(receipt) if receipt.status() => {
-                tracing::warn!(%operator, tx = %receipt.transaction_hash, "challenger: operator slashed for equivocation")
-            }
-            Ok(receipt) => tracing::warn!(%operator, tx = %receipt.transaction_hash, "challenger: proof reverted"),
-            Err(e) => tracing::warn!(%operator, error = %e, "challenger: no receipt for the proof"),
-        },
-        Err(e) => tracing::warn!(%operator, error = %e, "challenger: sending the proof failed"),
+    let call = TaskManager::challengeEquivocationCall {
+        operator,
+        jobId: task.job_id,
+        sequence: task.sequence,
+        a: leaf_a,
+        b: leaf_b,
+    };
+    // One proof per (operator, task), also across restarts: the sender refuses a payload twice.
+    let offence = keccak256((operator, task.job_id, task.sequence).abi_encode());
+    let request = TxRequest {
+        kind: TxKind::Challenge,
+        payload_ref: offence.to_vec(),
+        to: context.config.deployment.avs.task_manager,
+        input: call.abi_encode().into(),
+        value: U256::ZERO,
+        gas_limit: None,
+    };
+    match sender.send_and_wait(request, shutdown).await {
+        Ok(mined) => tracing::warn!(%operator, tx = %mined.tx_hash, "challenger: operator slashed for equivocation"),
+        Err(e) => tracing::warn!(%operator, error = %e, "challenger: the equivocation proof failed"),
     }
 }

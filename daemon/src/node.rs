@@ -14,7 +14,7 @@ use keeper_shared::keystore::{ecdsa, Keystore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::chain::{RpcPool, RpcPoolConfig};
+use crate::chain::{RpcPool, RpcPoolConfig, SenderConfig, TxSender};
 use crate::config::Config;
 use crate::scheduler::{ScheduleView, Scheduler};
 use crate::store::{SharedStore, Store};
@@ -49,6 +49,8 @@ pub struct NodeContext {
     pub pool: RpcPool,
     pub store: SharedStore,
     pub operator: Option<Operator>,
+    /// The operator's one transaction sender (one nonce sequence per key), if it has a key.
+    pub sender: Option<Arc<TxSender>>,
     pub schedule: ScheduleView,
 }
 
@@ -98,7 +100,15 @@ pub async fn run(config: Config, operator: Option<Operator>, shutdown: Cancellat
         config.chain.confirmations,
         config.chain.poll_interval,
     );
-    let context = NodeContext { config: Arc::clone(&config), pool: pool.clone(), store, operator, schedule };
+    let sender = match &operator {
+        Some(operator) => Some(Arc::new(
+            TxSender::new(pool.clone(), store.clone(), operator.signer.clone(), SenderConfig::default())
+                .await
+                .wrap_err("starting the transaction sender")?,
+        )),
+        None => None,
+    };
+    let context = NodeContext { config: Arc::clone(&config), pool: pool.clone(), store, operator, sender, schedule };
     tracing::info!(
         roles = ?config.roles.names(),
         operator = ?context.operator.as_ref().map(|o| o.address),

@@ -85,7 +85,7 @@ impl RegistryView {
                 .call()
                 .await
                 .map_err(|e| RpcError::from_call("getOperatorWeightAtBlock", e))?;
-            operators.push(Operator { address: registration.operator, public_key: key.clone(), weight });
+            operators.push(Operator { address: registration.operator, public_key: *key, weight });
         }
         let total = registry
             .getTotalWeightAtBlock(block_u32)

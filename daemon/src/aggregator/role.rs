@@ -5,6 +5,13 @@
 //! the rest re-proposed at the same reference block; a proposal that cannot reach quorum before its
 //! reference block grows too old is abandoned and its tasks proposed again later.
 //!
+//! Crash safety: proposals and signatures are in the store before keepers see an acknowledgement,
+//! and every transaction is recorded before it is broadcast (`chain::TxSender`, keyed by the batch
+//! digest, so a batch is never sent twice). After a restart the pending transactions are tracked
+//! again, and the stored proposals still young enough are re-published (their tasks re-executed at
+//! their reference block to recover the call data, their signatures re-verified), so a batch that
+//! had reached quorum is submitted without asking keepers again.
+//!
 //! Exactly-once: a task is never proposed while it is in an open proposal or a pending
 //! submission, never below its job's watermark (the scheduler's index), and the task manager
 //! refuses a batch digest twice and skips a performed sequence, so a retried submission can only
@@ -14,10 +21,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::network::EthereumWallet;
-use alloy::primitives::B256;
-use alloy::providers::{Provider, ProviderBuilder};
-use alloy::rpc::client::RpcClient;
+use alloy::primitives::{B256, U256};
+use alloy::providers::Provider;
 use keeper_shared::batch::{Batch, BatchContext, TaskId};
 use keeper_shared::contracts::TaskManager;
 use tokio_util::sync::CancellationToken;
@@ -25,10 +30,11 @@ use tokio_util::sync::CancellationToken;
 use super::operators::RegistryView;
 use super::quorum::QuorumThreshold;
 use super::server::{Collector, CollectorConfig, CollectorEvent, HttpLimits};
+use crate::chain::{TrackedTx, TxRequest, TxSender};
 use crate::jobs::submit::BatchTask;
 use crate::jobs::{build_submission, execute, Outcome, ReferenceBlock};
 use crate::node::NodeContext;
-use crate::store::{StoreError, TaskDue, TaskState};
+use crate::store::{StoreError, TaskDue, TaskState, TxKind};
 
 /// Blocks before the task manager's `maxReferenceAge` at which an unsigned proposal is abandoned.
 const AGE_MARGIN: u64 = 4;
@@ -56,8 +62,8 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
     let config = Arc::clone(&context.config);
     let listen =
         config.aggregator.listen.ok_or_else(|| AggregatorError::Config("aggregator.listen: not set".into()))?;
-    let operator =
-        context.operator.clone().ok_or_else(|| AggregatorError::Config("operator.ecdsa_keystore: not set".into()))?;
+    let sender =
+        context.sender.clone().ok_or_else(|| AggregatorError::Config("operator.ecdsa_keystore: not set".into()))?;
     let deployment = &config.deployment;
     let provider = context.pool.provider();
     let task_manager = TaskManager::new(deployment.avs.task_manager, &provider);
@@ -76,9 +82,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
     let server = tokio::spawn(super::server::serve(listener, router, limits, shutdown.child_token()));
     tracing::info!(%listen, quorum_bps, "aggregator: serving keepers");
 
-    // Submissions are signed by the operator's key; the pool's transport gives them failover.
-    let wallet = EthereumWallet::from(operator.signer.clone());
-    let sender = ProviderBuilder::new().wallet(wallet).connect_client(RpcClient::new(context.pool.transport(), true));
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<B256>();
 
     let mut aggregator = Aggregator {
         context: context.clone(),
@@ -90,7 +94,20 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         max_age,
         window: config.aggregator.quorum_window,
         max_tasks: config.aggregator.max_batch_tasks,
+        sender: Arc::clone(&sender),
+        done: done_tx,
+        submitted: HashMap::new(),
+        restored: false,
+        shutdown: shutdown.clone(),
     };
+    match sender.recover().await {
+        Ok(pending) => {
+            for tracked in pending {
+                aggregator.track(tracked, Vec::new());
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "aggregator: recovering pending transactions failed"),
+    }
     let mut events = collector.subscribe();
     let mut head = context.schedule.head_receiver();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
@@ -101,6 +118,9 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
                 if changed.is_err() { break; }
                 let reference = *head.borrow_and_update();
                 if let Some(reference) = reference {
+                    if !aggregator.restored {
+                        aggregator.restore(reference).await;
+                    }
                     if let Err(e) = aggregator.propose(reference).await {
                         tracing::warn!(error = %e, "aggregator: proposing failed");
                     }
@@ -118,9 +138,16 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => tracing::warn!(missed = n, "aggregator: missed collector events"),
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             },
+            Some(digest) = done_rx.recv() => {
+                if let Some(tasks) = aggregator.submitted.remove(&digest) {
+                    for task in tasks {
+                        aggregator.in_flight.remove(&task);
+                    }
+                }
+            }
             _ = tick.tick() => {
                 for digest in aggregator.ready() {
-                    aggregator.submit(&sender, digest).await;
+                    aggregator.submit(digest).await;
                 }
             }
         }
@@ -140,6 +167,14 @@ struct Aggregator {
     max_age: u64,
     window: Duration,
     max_tasks: usize,
+    sender: Arc<TxSender>,
+    /// Reports a submitted batch's transaction settled (mined, reverted or given up).
+    done: tokio::sync::mpsc::UnboundedSender<B256>,
+    /// Tasks of submitted batches, by digest, until their transaction settles.
+    submitted: HashMap<B256, Vec<TaskId>>,
+    /// Whether stored proposals were re-published since start.
+    restored: bool,
+    shutdown: CancellationToken,
 }
 
 impl Aggregator {
@@ -222,7 +257,7 @@ impl Aggregator {
         ready
     }
 
-    async fn submit<P: Provider>(&mut self, sender: &P, digest: B256) {
+    async fn submit(&mut self, digest: B256) {
         let Some(flight) = self.flights.remove(&digest) else { return };
         let certificate = match self.collector.certificate(digest) {
             Ok(certificate) => certificate,
@@ -244,7 +279,7 @@ impl Aggregator {
             self.release(&flight.tasks);
             return;
         }
-        let keys: Vec<_> = certificate.non_signers.iter().map(|n| n.public_key.clone()).collect();
+        let keys: Vec<_> = certificate.non_signers.iter().map(|n| n.public_key).collect();
         let submission = match build_submission(&flight.batch, &flight.tasks, &keys, &certificate.signature) {
             Ok(submission) => submission,
             Err(e) => {
@@ -255,27 +290,119 @@ impl Aggregator {
         };
         self.record(&flight.tasks, TaskState::Submitted, flight.reference.number).await;
         let task_manager = self.context.config.deployment.avs.task_manager;
-        let from = self.context.operator.as_ref().map(|o| o.address).unwrap_or_default();
         // A batch that would revert is not sent (its gas would be lost): the simulation names the error.
-        if let Err(error) = submission.simulate(sender, task_manager, from).await {
+        if let Err(error) =
+            submission.simulate(&self.context.pool.provider(), task_manager, self.sender.address()).await
+        {
             tracing::warn!(%digest, %error, "aggregator: the batch would be rejected; not sending it");
             self.release(&flight.tasks);
             return;
         }
-        match submission.send(sender, task_manager, from).await {
-            Ok(receipt) => tracing::info!(
-                %digest,
-                tx = %receipt.transaction_hash,
-                block = receipt.block_number,
-                gas = receipt.gas_used,
-                tasks = flight.tasks.len(),
-                signers = certificate.signers.len(),
-                "aggregator: batch accepted"
-            ),
-            Err(error) => tracing::warn!(%digest, %error, "aggregator: submitting the batch failed"),
+        let request = TxRequest {
+            kind: TxKind::RespondToTasks,
+            payload_ref: digest.to_vec(),
+            to: task_manager,
+            input: submission.calldata(),
+            value: U256::ZERO,
+            gas_limit: None,
+        };
+        match self.sender.send(request).await {
+            Ok(tracked) => {
+                tracing::info!(
+                    %digest,
+                    tx = %tracked.tx_hash,
+                    tasks = flight.tasks.len(),
+                    signers = certificate.signers.len(),
+                    "aggregator: batch sent"
+                );
+                self.track(tracked, flight.tasks.iter().map(|t| t.task).collect());
+            }
+            Err(error) => {
+                tracing::warn!(%digest, %error, "aggregator: sending the batch failed");
+                self.release(&flight.tasks);
+            }
         }
-        // Performed tasks move the watermark (the scheduler sees it); the rest may be proposed again.
-        self.release(&flight.tasks);
+    }
+
+    /// Follows a sent batch to its receipt in the background; its tasks stay in flight until then.
+    fn track(&mut self, tracked: TrackedTx, tasks: Vec<TaskId>) {
+        let Ok(digest) = B256::try_from(tracked.payload_ref.as_slice()) else { return };
+        self.submitted.insert(digest, tasks);
+        let (sender, done, shutdown) = (Arc::clone(&self.sender), self.done.clone(), self.shutdown.clone());
+        tokio::spawn(async move {
+            match sender.wait(&tracked.payload_ref, &shutdown).await {
+                Ok(mined) => tracing::info!(
+                    %digest,
+                    tx = %mined.tx_hash,
+                    block = mined.block_number,
+                    gas = mined.gas_used,
+                    "aggregator: batch accepted"
+                ),
+                Err(error) => tracing::warn!(%digest, %error, "aggregator: batch transaction failed"),
+            }
+            let _ = done.send(digest);
+        });
+    }
+
+    /// Re-publishes the stored proposals still young enough to be submitted (after a restart).
+    async fn restore(&mut self, head: ReferenceBlock) {
+        self.restored = true;
+        let min_block = head.number.saturating_sub(self.max_age.saturating_sub(AGE_MARGIN));
+        let stored = match self.collector.stored_proposals(min_block).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::warn!(error = %e, "aggregator: reading stored proposals failed");
+                return;
+            }
+        };
+        let provider = self.context.pool.provider();
+        for batch in stored {
+            let digest = batch.digest();
+            if self.submitted.contains_key(&digest) {
+                continue;
+            }
+            let number = batch.context().reference_block_number;
+            let Ok(Some(block)) = provider.get_block_by_number(number.into()).await else { continue };
+            if block.header.hash != batch.context().reference_block_hash {
+                continue; // reorged away
+            }
+            let reference = ReferenceBlock::of(&block.header);
+            let mut tasks = Vec::new();
+            for leaf in batch.leaves() {
+                let spec = self.context.schedule.index().await.job(leaf.task.job_id).map(|job| job.spec.clone());
+                let Some(spec) = spec else { break };
+                let Ok(outcome) = execute(&provider, &spec, leaf.task, &reference).await else { break };
+                match outcome.response() {
+                    Some(response) if response.hash() == leaf.response_hash => {
+                        tasks.push(BatchTask { task: leaf.task, spec: (*spec).clone(), response });
+                    }
+                    _ => break,
+                }
+            }
+            if tasks.len() != batch.leaves().len() || tasks.iter().any(|t| self.in_flight.contains(&t.task)) {
+                continue;
+            }
+            let set = match self.registry.at(number).await {
+                Ok(set) => set,
+                Err(_) => continue,
+            };
+            match self.collector.publish(batch.clone(), set).await {
+                Ok(published) => {
+                    tracing::info!(
+                        %digest,
+                        signatures = published.restored_signatures,
+                        quorum = published.quorum_reached,
+                        "aggregator: re-published a stored proposal"
+                    );
+                    for task in &tasks {
+                        self.in_flight.insert(task.task);
+                    }
+                    let quorum_at = published.quorum_reached.then(tokio::time::Instant::now);
+                    self.flights.insert(digest, Flight { batch, tasks, reference, quorum_at });
+                }
+                Err(e) => tracing::debug!(%digest, error = %e, "aggregator: not re-publishing"),
+            }
+        }
     }
 
     /// Drops disputed tasks and re-proposes the rest at the same reference block.
