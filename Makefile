@@ -61,7 +61,7 @@ vectors: ## Regenerate contracts/test/vectors/ (Rust-made BLS vectors) and contr
 build: setup ## Build keeperd and keeperctl
 	cargo build --workspace --bins
 
-demo: setup ## Local devnet: sign a task batch with BLS keys in Rust, verify it on a fresh anvil
+demo: setup ## Local devnet: EigenLayer + the AVS on anvil, three keeper daemons performing sample jobs (Ctrl-C stops)
 	cargo run --quiet -p keeperd -- devnet
 
 test: setup fmt-check bindings-check test-contracts clippy test-rust ## Everything: fmt, bindings, forge tests, clippy, cargo tests
