@@ -351,10 +351,17 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
         uint256 count = pubkeyHashes.length;
         for (uint256 i; i < count; ++i) {
             bytes32 pubkeyHash = pubkeyHashes[i];
-            BlockCheckpoints.Checkpoint memory latest = _latestKeyWeight[pubkeyHash];
-            if (latest.blockNumber == 0) return (weightSum, i);
-            if (latest.blockNumber <= blockNumber) {
-                weightSum += latest.value;
+            // The checkpoint's word: block number in the low 32 bits, weight above (read as one word, no copy).
+            uint256 latest;
+            assembly ("memory-safe") {
+                mstore(0x00, pubkeyHash)
+                mstore(0x20, _latestKeyWeight.slot)
+                latest := sload(keccak256(0x00, 0x40))
+            }
+            uint256 since = latest & type(uint32).max;
+            if (since == 0) return (weightSum, i);
+            if (since <= blockNumber) {
+                weightSum += latest >> 32;
             } else {
                 // The weight changed after the block: look it up in the operator's history.
                 weightSum += _operatorWeights[_operatorOfPubkeyHash[pubkeyHash]].valueAt(blockNumber);

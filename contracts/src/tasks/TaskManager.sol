@@ -87,6 +87,9 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     /// @notice `performUpkeep(bytes)`: the only call a Chainlink-style job may make.
     bytes4 public constant PERFORM_UPKEEP_SELECTOR = 0x4585e33b;
 
+    /// @dev EIP-2537's G1ADD precompile.
+    uint256 private constant G1ADD_PRECOMPILE = 0x0b;
+
     /// @dev Tag of equivocation offences in `_slashed`.
     bytes32 private constant EQUIVOCATION_TAG = keccak256("KeeperNetwork.Equivocation");
 
@@ -558,8 +561,9 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         bytes calldata signatureG2,
         uint16 quorum
     ) private view returns (uint256 signedWeight, uint256 totalWeight, bytes32[] memory hashes) {
-        BLS12381.G1Point[] memory keys = nonSignerKeys;
-        hashes = _nonSignerHashes(keys);
+        BLS12381.G1Point memory nonSignerSum;
+        bool summed;
+        (nonSignerSum, hashes, summed) = _nonSigners(nonSignerKeys);
         // A key bound in the registry passed its proof of possession, so no one can list a key crafted to cancel
         // honest keys out of the aggregate. A bound key not in the set at the reference block has weight 0 there,
         // and subtracting it only makes the signature fail.
@@ -567,7 +571,11 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         (apk, signedWeight, totalWeight) = _signingSet(hashes, referenceBlock);
         if (signedWeight * BPS < totalWeight * quorum) revert QuorumNotReached(signedWeight, totalWeight, quorum);
 
-        if (keys.length != 0) apk = BLS12381.subtractG1(apk, keys);
+        if (hashes.length != 0) {
+            // Only bound keys get here, and those are valid points; the check stays for defence in depth.
+            if (!summed) revert BLS12381.PrecompileCallFailed(G1ADD_PRECOMPILE);
+            apk = BLS12381.addG1(apk, BLS12381.negateG1(nonSignerSum));
+        }
         bool valid = BLS12381.verify(apk, BLS12381.g2FromBytes(signatureG2), abi.encode(digest), BatchDigest.BATCH_DST);
         if (!valid) revert InvalidSignature();
     }
@@ -588,21 +596,44 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         signedWeight = totalWeight - nonSignerWeight;
     }
 
-    /// @dev The non-signers' pubkey hashes, checked strictly ascending (so no key is subtracted twice).
-    function _nonSignerHashes(BLS12381.G1Point[] memory keys) private pure returns (bytes32[] memory hashes) {
-        hashes = new bytes32[](keys.length);
-        bytes32 previous;
-        for (uint256 i; i < keys.length; ++i) {
-            BLS12381.G1Point memory key = keys[i];
-            bytes32 pubkeyHash;
-            assembly ("memory-safe") {
-                // A G1Point in memory is its 128-byte EIP-2537 encoding, the bytes the registry hashed.
-                pubkeyHash := keccak256(key, 128)
+    /// @dev The non-signers' keys summed, straight from calldata (one G1ADD each, no copy of the list), and their
+    /// pubkey hashes (keccak256 of the 128-byte encoding, as the registry hashes them), checked strictly ascending
+    /// so that no key is subtracted twice. `summed` is false if a G1ADD failed (a key that is no valid point); the
+    /// caller reports it only after the registry's checks, which refuse such a key first (it is bound to no one).
+    function _nonSigners(BLS12381.G1Point[] calldata keys)
+        private
+        view
+        returns (BLS12381.G1Point memory sum, bytes32[] memory hashes, bool summed)
+    {
+        uint256 count = keys.length;
+        hashes = new bytes32[](count);
+        uint256 unsorted;
+        assembly ("memory-safe") {
+            // Scratch past the free pointer: the running sum (128 bytes, from the point at infinity), then the key.
+            let buffer := mload(0x40)
+            mstore(buffer, 0)
+            mstore(add(buffer, 0x20), 0)
+            mstore(add(buffer, 0x40), 0)
+            mstore(add(buffer, 0x60), 0)
+            let key := add(buffer, 0x80)
+            let previous := 0
+            summed := 1
+            // A G1Point in calldata is its 128-byte EIP-2537 encoding, four words.
+            for { let i := 0 } lt(i, count) { i := add(i, 1) } {
+                calldatacopy(key, add(keys.offset, shl(7, i)), 0x80)
+                let pubkeyHash := keccak256(key, 0x80)
+                if and(gt(i, 0), iszero(gt(pubkeyHash, previous))) {
+                    unsorted := i
+                    break
+                }
+                mstore(add(add(hashes, 0x20), shl(5, i)), pubkeyHash)
+                previous := pubkeyHash
+                summed := and(summed, staticcall(gas(), G1ADD_PRECOMPILE, buffer, 0x100, buffer, 0x80))
+                summed := and(summed, eq(returndatasize(), 0x80))
             }
-            if (i != 0 && pubkeyHash <= previous) revert NonSignersNotSorted(i);
-            hashes[i] = pubkeyHash;
-            previous = pubkeyHash;
+            mcopy(sum, buffer, 0x80)
         }
+        if (unsorted != 0) revert NonSignersNotSorted(unsorted);
     }
 
     /// @dev Checks the reference block, computes the leaves, root and digest, refuses a digest already accepted,
