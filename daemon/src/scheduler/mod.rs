@@ -340,23 +340,10 @@ impl Scheduler {
         for log in &logs {
             self.apply(&mut fresh, log)?;
         }
-        // Every job is rewritten: one that vanished with the reorg keeps its row but the index no
-        // longer proposes it.
-        let mut all_dirty = fresh.clone();
-        let records = all_dirty.take_dirty().iter().map(Job::to_record).collect::<Result<Vec<_>, _>>()?;
+        // Every job of the fresh index is dirty, so all are rewritten; one that vanished with the
+        // reorg keeps its row, but the index no longer proposes it.
         *self.index.write().await = fresh;
-        let cursor = ancestor.cursor();
-        self.store
-            .with(move |store| {
-                store.write(|tx| {
-                    for record in &records {
-                        tx.upsert_job(record)?;
-                    }
-                    tx.set_cursor(CURSOR_STREAM, cursor)
-                })
-            })
-            .await?;
-        Ok(())
+        self.persist(ancestor.cursor(), &[], None).await
     }
 
     /// Every relevant log from the deployment block to `to`, fetched as the index grows (event jobs'
