@@ -22,6 +22,10 @@ contract BatchDigestHarness {
     function merkleProof(bytes32[] memory leaves, uint256 index) external pure returns (bytes32[] memory) {
         return BatchDigest.merkleProof(leaves, index);
     }
+
+    function merkleRootInPlace(bytes32[] memory leaves) external pure returns (bytes32) {
+        return BatchDigest.merkleRootInPlace(leaves);
+    }
 }
 
 contract BatchDigestTest is BlsTestBase {
@@ -127,6 +131,17 @@ contract BatchDigestTest is BlsTestBase {
         harness.merkleRoot(new bytes32[](0));
         vm.expectRevert(BatchDigest.EmptyBatch.selector);
         harness.merkleProof(new bytes32[](0), 0);
+        vm.expectRevert(BatchDigest.EmptyBatch.selector);
+        harness.merkleRootInPlace(new bytes32[](0));
+    }
+
+    /// The in-place fold gives the same root as the copying one (and the recursive definition).
+    function testFuzz_merkleRootInPlace_matchesMerkleRoot(uint256 seed, uint8 size) public pure {
+        uint256 count = bound(size, 1, 70);
+        bytes32[] memory leaves = _leaves(count, seed);
+        bytes32 root = BatchDigest.merkleRoot(leaves);
+        assertEq(BatchDigest.merkleRootInPlace(_leaves(count, seed)), root);
+        assertEq(root, _referenceRoot(leaves));
     }
 
     function test_merkleProof_revertsOutOfRange() public {

@@ -305,6 +305,11 @@ contract TaskManagerTest is TaskFixture {
         assertEq(taskManager.equivocationId(7, 9), keccak256(abi.encode(keccak256("KeeperNetwork.Equivocation"), 7, 9)));
     }
 
+    /// The response hash encoded by hand is abi.encode's, whatever the length and padding of the call data.
+    function testFuzz_responseHash(bool execute, bytes memory callData) public view {
+        assertEq(taskManager.responseHash(execute, callData), keccak256(abi.encode(execute, callData)));
+    }
+
     // ---------------------------------------------------------------------------------------------------------
     // respondToBatch: performing
     // ---------------------------------------------------------------------------------------------------------

@@ -13,6 +13,9 @@ import {TaskMinimalTarget} from "../utils/TaskTargets.sol";
 /// more per distinct account reached (key registry, job manager, and each task's forwarder and target). One batch
 /// runs before the measured one, so the figures are the steady state. Targets do nothing. Figures are logged (run
 /// with -vv), with loose assertions only.
+/// Each measurement also logs a transaction estimate: the call's gas, plus 21,000, plus the calldata as Prague
+/// prices it (4 gas per zero byte, 16 per other byte, or EIP-7623's floor of 10 per token if higher), plus 2,500 per
+/// distinct account reached beyond the task manager. That is the figure to compare with Chainlink's per-upkeep gas.
 contract TaskManagerGasTest is TaskFixture {
     uint64 internal constant T0 = 1_700_000_000;
     bytes internal constant CALL_DATA = hex"c0ffee00";
@@ -20,6 +23,8 @@ contract TaskManagerGasTest is TaskFixture {
     JobSpec[] internal specs;
     uint256[] internal jobIds;
     address[] internal touched;
+    bytes internal lastCalldata;
+    uint256 internal lastTxEstimate;
 
     function _setUpNetwork(uint256 operatorCount, uint256 jobCount) internal {
         _deployTaskManager(operatorCount);
@@ -64,6 +69,7 @@ contract TaskManagerGasTest is TaskFixture {
     function _measure(TaskInput[] memory tasks, uint256 absentCount) internal returns (uint256 gasUsed) {
         BatchHeader memory header = _header();
         (NonSigners memory nonSigners, bytes memory signature) = _signBatch(header, tasks, _firstN(absentCount));
+        lastCalldata = abi.encodeCall(taskManager.respondToBatch, (header, tasks, nonSigners, signature));
         for (uint256 i; i < touched.length; ++i) {
             vm.cool(touched[i]);
         }
@@ -75,6 +81,20 @@ contract TaskManagerGasTest is TaskFixture {
         for (uint256 i; i < tasks.length; ++i) {
             assertEq(jobManager.jobState(tasks[i].jobId).nextSequence, 1);
         }
+        // Registry and job manager, then each task's forwarder and target.
+        lastTxEstimate = _transactionGas(gasUsed, lastCalldata, 2 + 2 * tasks.length);
+    }
+
+    /// @dev What the call would cost as a transaction of its own (see the contract's comment).
+    function _transactionGas(uint256 callGas, bytes memory data, uint256 coldAccounts) internal pure returns (uint256) {
+        uint256 zeros;
+        for (uint256 i; i < data.length; ++i) {
+            if (data[i] == 0) ++zeros;
+        }
+        uint256 nonZeros = data.length - zeros;
+        uint256 standard = 21_000 + 4 * zeros + 16 * nonZeros + callGas + 2_500 * coldAccounts;
+        uint256 floor = 21_000 + 10 * (zeros + 4 * nonZeros);
+        return standard > floor ? standard : floor;
     }
 
     function _single(uint256 operatorCount, uint256 absentCount) internal returns (uint256 gasUsed) {
@@ -90,6 +110,7 @@ contract TaskManagerGasTest is TaskFixture {
             ),
             gasUsed
         );
+        emit log_named_uint("  as a transaction (estimate)", lastTxEstimate);
     }
 
     function _batch(uint256 taskCount) internal returns (uint256 gasUsed) {
@@ -99,6 +120,7 @@ contract TaskManagerGasTest is TaskFixture {
             string.concat("batch of ", vm.toString(taskCount), " | 16 operators, 2 absent | gas"), gasUsed
         );
         emit log_named_uint(string.concat("batch of ", vm.toString(taskCount), " | gas per task"), gasUsed / taskCount);
+        emit log_named_uint("  as a transaction (estimate), per task", lastTxEstimate / taskCount);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -106,27 +128,28 @@ contract TaskManagerGasTest is TaskFixture {
     // ---------------------------------------------------------------------------------------------------------
 
     function test_gas_single_4ops_allSign() public {
-        assertLt(_single(4, 0), 350_000);
+        assertLt(_single(4, 0), 240_000);
     }
 
     function test_gas_single_4ops_1absent() public {
-        assertLt(_single(4, 1), 350_000);
+        assertLt(_single(4, 1), 245_000);
     }
 
     function test_gas_single_16ops_allSign() public {
-        assertLt(_single(16, 0), 350_000);
+        assertLt(_single(16, 0), 240_000);
     }
 
     function test_gas_single_16ops_2absent() public {
-        assertLt(_single(16, 2), 350_000);
+        assertLt(_single(16, 2), 250_000);
     }
 
     function test_gas_single_64ops_allSign() public {
-        assertLt(_single(64, 0), 350_000);
+        assertLt(_single(64, 0), 240_000);
     }
 
+    /// The issue's goal is 250,000 here; not reached yet (see the contract's comment for what the rest costs).
     function test_gas_single_64ops_7absent() public {
-        assertLt(_single(64, 7), 400_000);
+        assertLt(_single(64, 7), 265_000);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -137,8 +160,9 @@ contract TaskManagerGasTest is TaskFixture {
         _batch(8);
     }
 
+    /// The issue's goal: under 25,000 per task in a batch of 32.
     function test_gas_batch_32() public {
-        _batch(32);
+        assertLt(_batch(32) / 32, 25_000);
     }
 
     function test_gas_batch_128() public {
@@ -154,6 +178,6 @@ contract TaskManagerGasTest is TaskFixture {
         uint256 many = _measure(_tasks(33), 2);
         uint256 marginal = (many - single) / 32;
         emit log_named_uint("marginal gas per task (16 operators, 2 absent)", marginal);
-        assertLt(marginal, 40_000);
+        assertLt(marginal, 19_000);
     }
 }
