@@ -1,0 +1,600 @@
+//! The task pipeline end to end (issue 6, "Tests and numbers"): a fresh anvil with EigenLayer and
+//! the AVS, 3-4 operators each running the real `keeperd run` binary on its own data dir, jobs on
+//! the sample targets, and outcomes read from the chain. Every scenario checks that no task
+//! `(jobId, sequence)` was performed twice, and that the targets saw exactly the performed calls.
+//!
+//! 1. pause, resume and cancel; 2. escrow running out; 3. an operator offline; 4. kill -9 of the
+//!    aggregator and of a keeper at several points, restarted on the same data dir; 5. a reorg at
+//!    confirmation depth 0.
+//!
+//! Each test owns every process it starts (guards kill on drop). On failure the temp dir is kept
+//! and its path printed with the tail of every daemon's log.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use alloy::contract::SolCallBuilder;
+use alloy::network::EthereumWallet;
+use alloy::node_bindings::AnvilInstance;
+use alloy::primitives::{Address, I256, U256};
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::rpc::types::{Filter, TransactionReceipt};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::{SolCall, SolEvent};
+use keeper_shared::bls::SecretKey;
+use keeper_shared::contracts::{JobManager, SampleCounter, SampleOracle, SamplePriceMirror, TaskManager};
+use keeper_shared::deployment::Deployment;
+use keeperd::devnet::pipeline::{free_port, performed_tasks, write_operator_files};
+use keeperd::devnet::{deploy_network, onboard_devnet_operator, NetworkConfig, FULL_MAGNITUDE};
+use keeperd::jobs::schedule::event_sequence;
+use keeperd::jobs::{Action, EventFilter, JobSpec, Trigger};
+use tempfile::TempDir;
+
+const ETHER: u64 = 1_000_000_000_000_000_000;
+const GAS_LIMIT: u32 = 300_000;
+const MAX_FEE: u128 = 10_000_000_000_000_000;
+/// How long the pipeline gets to do something it should do within a few blocks.
+const SOON: Duration = Duration::from_secs(25);
+
+// ---------------------------------------------------------------------------------------------------------
+// Processes
+// ---------------------------------------------------------------------------------------------------------
+
+/// One operator's `keeperd run`, restartable on the same config and data dir; killed (SIGKILL) when
+/// dropped. Every start appends to the same log.
+struct Daemon {
+    config: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+    starts: u32,
+}
+
+impl Daemon {
+    fn spawn(config: &Path) -> Self {
+        let log = config.parent().unwrap().join("keeperd.log");
+        let mut daemon = Self { config: config.to_owned(), log, child: None, starts: 0 };
+        daemon.start();
+        daemon
+    }
+
+    fn start(&mut self) {
+        assert!(self.child.is_none(), "{} is already running", self.config.display());
+        let mut log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
+        writeln!(log, "=== test: start {} ===", self.starts).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_keeperd"))
+            .arg("run")
+            .arg("--config")
+            .arg(&self.config)
+            .env("RUST_LOG", "warn,keeperd=info")
+            .env("NO_COLOR", "1")
+            .env_remove("KEEPER_KEYSTORE_PASSWORD")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        self.starts += 1;
+    }
+
+    /// SIGKILL (`Child::kill` on unix) and reap: the process gets no chance to clean up.
+    fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            let mut log = std::fs::OpenOptions::new().append(true).open(&self.log).unwrap();
+            writeln!(log, "=== test: SIGKILL ===").unwrap();
+        }
+    }
+
+    fn restart(&mut self) {
+        self.kill9();
+        self.start();
+    }
+
+    /// Why the daemon exited, if it did.
+    fn exited(&mut self) -> Option<String> {
+        match self.child.as_mut()?.try_wait() {
+            Ok(Some(status)) => Some(status.to_string()),
+            Ok(None) => None,
+            Err(e) => Some(e.to_string()),
+        }
+    }
+
+    fn log_len(&self) -> u64 {
+        std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0)
+    }
+
+    fn log_text(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
+    }
+
+    /// Whether the log, from byte `from` on, has a line containing `needle`.
+    fn logged_since(&self, from: u64, needle: &str) -> bool {
+        let Ok(mut file) = std::fs::File::open(&self.log) else { return false };
+        if file.seek(SeekFrom::Start(from)).is_err() {
+            return false;
+        }
+        let mut text = Vec::new();
+        let _ = file.read_to_end(&mut text);
+        String::from_utf8_lossy(&text).lines().any(|line| line.contains(needle))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The network
+// ---------------------------------------------------------------------------------------------------------
+
+struct Operator {
+    address: Address,
+    config: PathBuf,
+}
+
+/// A job created by the test.
+#[derive(Debug, Clone, Copy)]
+struct TestJob {
+    id: U256,
+    forwarder: Address,
+}
+
+/// A `TaskPerformed` log.
+#[derive(Debug, Clone, Copy)]
+struct Performed {
+    job: U256,
+    sequence: u64,
+    block: u64,
+    success: bool,
+}
+
+/// anvil, the deployment, the operators' files and daemons, and the sample targets. Fields drop in
+/// order: the daemons go before anvil.
+struct Net {
+    daemons: Vec<Option<Daemon>>,
+    operators: Vec<Operator>,
+    provider: DynProvider,
+    deployment: Deployment,
+    counter: Address,
+    oracle: Address,
+    mirror: Address,
+    anvil: AnvilInstance,
+    dir: Option<TempDir>,
+    started: Instant,
+}
+
+impl Net {
+    /// Deploys everything and onboards one operator per weight (in whole tokens); operator
+    /// `aggregator` also aggregates and challenges. No daemon runs yet, and anvil still automines.
+    async fn setup(weights: &[u64], aggregator: usize) -> Self {
+        let started = Instant::now();
+        let anvil = common::anvil();
+        let owner_signer = PrivateKeySigner::from(anvil.keys()[0].clone());
+        let owner = owner_signer.address();
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(owner_signer))
+            .connect_http(anvil.endpoint_url())
+            .erased();
+        let deployment = deploy_network(&provider, &NetworkConfig::devnet(owner)).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let deployment_file = dir.path().join("deployment.json");
+        deployment.write(&deployment_file).unwrap();
+        let listen = format!("127.0.0.1:{}", free_port().unwrap());
+
+        let mut operators = Vec::new();
+        let mut rng = rand::thread_rng();
+        for (i, weight) in weights.iter().enumerate() {
+            let signer = PrivateKeySigner::from(anvil.keys()[i + 1].clone());
+            let address = signer.address();
+            let operator_provider =
+                ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(anvil.endpoint_url());
+            let key = SecretKey::random(&mut rng);
+            let stake = U256::from(*weight) * U256::from(FULL_MAGNITUDE);
+            onboard_devnet_operator(&provider, &operator_provider, address, &deployment, &key, stake).await.unwrap();
+            let roles: &[&str] = if i == aggregator { &["keeper", "aggregator", "challenger"] } else { &["keeper"] };
+            let config = write_operator_files(
+                &dir.path().join(format!("operator-{i}")),
+                &signer,
+                &key,
+                anvil.endpoint_url().as_str(),
+                &deployment_file,
+                roles,
+                &listen,
+            )
+            .unwrap();
+            operators.push(Operator { address, config });
+        }
+
+        let counter = *SampleCounter::deploy(&provider, owner).await.unwrap().address();
+        let oracle = *SampleOracle::deploy(&provider, owner).await.unwrap().address();
+        let mirror = *SamplePriceMirror::deploy(&provider, owner, oracle).await.unwrap().address();
+        let daemons = operators.iter().map(|_| None).collect();
+        Self { daemons, operators, provider, deployment, counter, oracle, mirror, anvil, dir: Some(dir), started }
+    }
+
+    fn dir(&self) -> &Path {
+        self.dir.as_ref().unwrap().path()
+    }
+
+    /// From now on one block a second, as on a real chain (and as the load goals assume).
+    async fn mine_every_second(&self) {
+        self.provider.raw_request::<_, ()>("evm_setIntervalMining".into(), (1u64,)).await.unwrap();
+    }
+
+    fn start(&mut self, operator: usize) {
+        match &mut self.daemons[operator] {
+            Some(daemon) => daemon.start(),
+            slot @ None => *slot = Some(Daemon::spawn(&self.operators[operator].config)),
+        }
+    }
+
+    fn daemon(&mut self, operator: usize) -> &mut Daemon {
+        self.daemons[operator].as_mut().expect("daemon started")
+    }
+
+    async fn now(&self) -> u64 {
+        self.provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .unwrap()
+            .unwrap()
+            .header
+            .timestamp
+    }
+
+    async fn head(&self) -> u64 {
+        self.provider.get_block_number().await.unwrap()
+    }
+
+    /// `counter.increment()` every `period` seconds from `start`.
+    fn counter_job(&self, start: u64, period: u64) -> JobSpec {
+        JobSpec {
+            trigger: Trigger::Interval { start, period },
+            action: Action::Call { target: self.counter, data: SampleCounter::incrementCall {}.abi_encode().into() },
+            gas_limit: GAS_LIMIT,
+            max_fee: MAX_FEE,
+            expiry: None,
+        }
+    }
+
+    /// `mirror.sync()` on every `AnswerUpdated` of the oracle.
+    fn mirror_job(&self) -> JobSpec {
+        JobSpec {
+            trigger: Trigger::Event(EventFilter {
+                start: 0,
+                emitter: self.oracle,
+                topic0: SampleOracle::AnswerUpdated::SIGNATURE_HASH,
+                topics: [None, None, None],
+            }),
+            action: Action::Call { target: self.mirror, data: SamplePriceMirror::syncCall {}.abi_encode().into() },
+            gas_limit: GAS_LIMIT,
+            max_fee: MAX_FEE,
+            expiry: None,
+        }
+    }
+
+    /// Creates a job funded with `deposit` wei and allows its forwarder on its target.
+    async fn create_job(&self, spec: &JobSpec, deposit: U256) -> TestJob {
+        let manager = JobManager::new(self.deployment.avs.job_manager, &self.provider);
+        let receipt = receipt(manager.createJob(spec.to_job_manager().unwrap()).value(deposit)).await;
+        let id = receipt
+            .inner
+            .logs()
+            .iter()
+            .find_map(|log| JobManager::JobCreated::decode_log_data(log.data()).ok().map(|e| e.jobId))
+            .unwrap();
+        let forwarder = manager.forwarderOf(id).call().await.unwrap();
+        // Every sample target has the same allow-list.
+        receipt_of(SampleCounter::new(spec.action.target(), &self.provider).setForwarder(forwarder, true)).await;
+        TestJob { id, forwarder }
+    }
+
+    fn job_manager(&self) -> JobManager::JobManagerInstance<&DynProvider> {
+        JobManager::new(self.deployment.avs.job_manager, &self.provider)
+    }
+
+    /// A new oracle answer: one `AnswerUpdated`, so one task of every mirror job.
+    async fn report(&self, answer: i64) -> u64 {
+        let oracle = SampleOracle::new(self.oracle, &self.provider);
+        receipt(oracle.report(I256::try_from(answer).unwrap())).await.block_number.unwrap()
+    }
+
+    /// The event sequences of every `AnswerUpdated` of the canonical chain.
+    async fn oracle_sequences(&self) -> BTreeSet<u64> {
+        let filter = Filter::new()
+            .address(self.oracle)
+            .event_signature(SampleOracle::AnswerUpdated::SIGNATURE_HASH)
+            .from_block(self.deployment.deploy_block);
+        let logs = self.provider.get_logs(&filter).await.unwrap();
+        logs.iter().map(|l| event_sequence(l.block_number.unwrap(), l.log_index.unwrap()).unwrap()).collect()
+    }
+
+    /// Every `TaskPerformed` of the canonical chain, after checking that none repeats a task.
+    async fn performed(&self) -> Vec<Performed> {
+        let head = self.head().await;
+        let all = performed_tasks(&self.provider, self.deployment.avs.task_manager, self.deployment.deploy_block, head)
+            .await
+            .unwrap();
+        let mut seen = BTreeMap::new();
+        let mut out = Vec::new();
+        for (job, sequence, block, success, _, _) in all {
+            if let Some(earlier) = seen.insert((job, sequence), block) {
+                self.fail(&format!("job {job} task {sequence} performed twice: blocks {earlier} and {block}"));
+            }
+            out.push(Performed { job, sequence, block, success });
+        }
+        out
+    }
+
+    /// Waits (at most `timeout`) until `done` holds for the performed tasks, failing early if a
+    /// running daemon exits. Returns the performed tasks.
+    async fn wait_performed(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&[Performed]) -> bool,
+    ) -> Vec<Performed> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.check_running();
+            let performed = self.performed().await;
+            if done(&performed) {
+                return performed;
+            }
+            if Instant::now() > deadline {
+                self.fail(&format!("timed out after {timeout:?} waiting for: {what}"));
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// Waits until daemon `operator` logs a line containing `needle` after byte `from` of its log.
+    async fn wait_log(&mut self, operator: usize, from: u64, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.daemon(operator).logged_since(from, needle) {
+            self.check_running();
+            if Instant::now() > deadline {
+                self.fail(&format!("operator {operator} did not log {needle:?} within {timeout:?}"));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Fails if a started daemon has exited.
+    fn check_running(&mut self) {
+        let mut exited = None;
+        for (i, daemon) in self.daemons.iter_mut().enumerate() {
+            if let Some(status) = daemon.as_mut().and_then(Daemon::exited) {
+                exited = Some((i, status));
+            }
+        }
+        if let Some((i, status)) = exited {
+            self.fail(&format!("the daemon of operator {i} exited ({status})"));
+        }
+    }
+
+    /// The checks every scenario ends with: every daemon still runs, and no log shows a role
+    /// failing, an error, or slashing protection refusing to sign.
+    fn check_logs(&mut self) {
+        self.check_running();
+        for (i, daemon) in self.daemons.iter().enumerate() {
+            let Some(daemon) = daemon else { continue };
+            let log = daemon.log_text();
+            for bad in ["slashing protection refused", "role failed", " ERROR ", "panicked"] {
+                if let Some(line) = log.lines().find(|l| l.contains(bad)) {
+                    self.fail(&format!("operator {i} logged {bad:?}: {line}"));
+                }
+            }
+        }
+    }
+
+    /// Panics with the scenario's context: the kept temp dir and each daemon's last log lines.
+    fn fail(&self, message: &str) -> ! {
+        let mut context = String::new();
+        for (i, daemon) in self.daemons.iter().enumerate() {
+            let Some(daemon) = daemon else { continue };
+            let log = daemon.log_text();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+            context.push_str(&format!("\n--- operator {i} ({}) log tail ---\n{tail}\n", daemon.log.display()));
+        }
+        panic!("{message} (after {:?}; files in {}){context}", self.started.elapsed(), self.dir().display());
+    }
+
+    /// How many times the counter was incremented through `job`'s forwarder.
+    async fn counter_calls(&self, job: &TestJob) -> u64 {
+        let counter = SampleCounter::new(self.counter, &self.provider);
+        counter.countOf(job.forwarder).call().await.unwrap().to::<u64>()
+    }
+
+    async fn mirror_syncs(&self) -> u64 {
+        SamplePriceMirror::new(self.mirror, &self.provider).syncs().call().await.unwrap().to::<u64>()
+    }
+
+    async fn job_balance(&self, job: &TestJob) -> U256 {
+        U256::from(self.job_manager().jobState(job.id).call().await.unwrap().balance)
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for daemon in self.daemons.iter_mut().flatten() {
+            daemon.kill9();
+        }
+        if std::thread::panicking() {
+            if let Some(dir) = self.dir.take() {
+                eprintln!("pipeline_e2e: keeping {}", dir.keep().display());
+            }
+        }
+    }
+}
+
+/// Sends `call` and waits for its successful receipt. The gas limit is fixed: under interval mining
+/// anvil's estimate fell short for the oracle's second report (it stores `block.timestamp`; the
+/// estimate likely ran at the previous report's time, making that store a no-op).
+async fn receipt<P: Provider, C: SolCall>(call: SolCallBuilder<P, C>) -> TransactionReceipt {
+    let receipt = call.gas(3_000_000).send().await.unwrap().get_receipt().await.unwrap();
+    assert!(receipt.status(), "transaction {} reverted", receipt.transaction_hash);
+    receipt
+}
+
+async fn receipt_of<P: Provider, C: SolCall>(call: SolCallBuilder<P, C>) {
+    receipt(call).await;
+}
+
+fn of(performed: &[Performed], job: &TestJob) -> Vec<Performed> {
+    performed.iter().filter(|p| p.job == job.id).copied().collect()
+}
+
+fn count_after(performed: &[Performed], job: &TestJob, block: u64) -> usize {
+    performed.iter().filter(|p| p.job == job.id && p.block > block).count()
+}
+
+/// Every performed call of `job` reached the counter once (and the target never reverted).
+async fn assert_counter_matches(net: &Net, performed: &[Performed], job: &TestJob) {
+    let tasks = of(performed, job);
+    assert!(tasks.iter().all(|p| p.success), "a counter call reverted: {tasks:?}");
+    assert_eq!(net.counter_calls(job).await, tasks.len() as u64, "counter calls of job {}", job.id);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Scenarios
+// ---------------------------------------------------------------------------------------------------------
+
+/// A paused job is not performed while paused and is performed again once resumed; a cancelled
+/// job is never performed again; the other job keeps going throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_job_waits_for_resume_and_cancelled_job_stops_for_good() {
+    let mut net = Net::setup(&[100, 200, 300], 0).await;
+    let now = net.now().await;
+    let paused = net.create_job(&net.counter_job(now, 2), U256::from(ETHER)).await;
+    let other = net.create_job(&net.counter_job(now, 2), U256::from(ETHER)).await;
+    net.mine_every_second().await;
+    for i in 0..3 {
+        net.start(i);
+    }
+    net.wait_performed("both jobs performed", SOON, |p| !of(p, &paused).is_empty() && !of(p, &other).is_empty()).await;
+
+    let pause_block = receipt(net.job_manager().pauseJob(paused.id)).await.block_number.unwrap();
+    // While paused, the other job is performed three more times (a few batches: the pipeline runs).
+    net.wait_performed("the other job performed while the first is paused", SOON, |p| {
+        count_after(p, &other, pause_block) >= 3
+    })
+    .await;
+    let resume_block = receipt(net.job_manager().resumeJob(paused.id)).await.block_number.unwrap();
+    let performed = net.performed().await;
+    let while_paused: Vec<_> =
+        of(&performed, &paused).into_iter().filter(|p| p.block > pause_block && p.block <= resume_block).collect();
+    if !while_paused.is_empty() {
+        net.fail(&format!(
+            "job {} performed while paused (blocks {pause_block}..={resume_block}): {while_paused:?}",
+            paused.id
+        ));
+    }
+    net.wait_performed("the resumed job performed again", SOON, |p| count_after(p, &paused, resume_block) >= 1).await;
+
+    let cancel_block = receipt(net.job_manager().cancelJob(other.id)).await.block_number.unwrap();
+    let performed = net
+        .wait_performed("the resumed job performed twice after the cancel", SOON, |p| {
+            count_after(p, &paused, cancel_block) >= 2
+        })
+        .await;
+    let after_cancel = count_after(&performed, &other, cancel_block);
+    if after_cancel != 0 {
+        net.fail(&format!("cancelled job {} performed {after_cancel} times after block {cancel_block}", other.id));
+    }
+    assert_counter_matches(&net, &performed, &paused).await;
+    assert_counter_matches(&net, &performed, &other).await;
+    net.check_logs();
+}
+
+/// A job whose escrow pays for two executions is performed twice, then never again (its escrow
+/// cannot pay the most a task may cost), while the daemons keep performing another job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfunded_job_stops_when_its_escrow_runs_out() {
+    let mut net = Net::setup(&[100, 200, 300], 0).await;
+    let now = net.now().await;
+    // The fee of a task is min(gasUsed * gasPrice + premium, maxFee, balance); a counter call's gas
+    // alone costs more than 1000 wei at any gas price anvil reaches, so each task costs exactly
+    // maxFee, and 2.5 x maxFee pays for two.
+    let max_fee = 1_000u128;
+    let mut spec = net.counter_job(now, 2);
+    spec.max_fee = max_fee;
+    let poor = net.create_job(&spec, U256::from(max_fee * 5 / 2)).await;
+    let other = net.create_job(&net.counter_job(now, 2), U256::from(ETHER)).await;
+    net.mine_every_second().await;
+    for i in 0..3 {
+        net.start(i);
+    }
+    let performed = net.wait_performed("the poor job performed twice", SOON, |p| of(p, &poor).len() >= 2).await;
+    let second = of(&performed, &poor).iter().map(|p| p.block).max().unwrap();
+    // The daemons go on with the funded job, and the poor one stays at two.
+    let performed = net
+        .wait_performed("the funded job performed four more times", SOON, |p| count_after(p, &other, second) >= 4)
+        .await;
+    let poor_tasks = of(&performed, &poor);
+    if poor_tasks.len() != 2 {
+        net.fail(&format!("the job funded for two tasks was performed {} times: {poor_tasks:?}", poor_tasks.len()));
+    }
+    assert_eq!(net.job_balance(&poor).await, U256::from(max_fee / 2), "what is left in the escrow");
+    assert_counter_matches(&net, &performed, &poor).await;
+    assert_counter_matches(&net, &performed, &other).await;
+    net.check_logs();
+}
+
+/// Four operators of weights 100/200/300/400; the 100 one's daemon is killed: the other three hold
+/// 90% of the weight, above the two-thirds quorum, and batches keep landing without its signature.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quorum_is_reached_with_one_operator_offline() {
+    let mut net = Net::setup(&[100, 200, 300, 400], 3).await;
+    let now = net.now().await;
+    let job = net.create_job(&net.counter_job(now, 2), U256::from(ETHER)).await;
+    let mirror = net.create_job(&net.mirror_job(), U256::from(ETHER)).await;
+    net.mine_every_second().await;
+    for i in 0..4 {
+        net.start(i);
+    }
+    net.wait_performed("a first task", SOON, |p| !of(p, &job).is_empty()).await;
+    net.daemon(0).kill9();
+    net.daemons[0] = None; // offline for good
+    let offline_from = net.head().await;
+    for answer in 1..=3 {
+        net.report(answer).await;
+    }
+    let performed = net
+        .wait_performed("tasks performed without the offline operator", SOON, |p| {
+            count_after(p, &job, offline_from) >= 3 && count_after(p, &mirror, offline_from) >= 3
+        })
+        .await;
+    // The batches since then were signed without operator 0: one non-signer each.
+    let filter = Filter::new()
+        .address(net.deployment.avs.task_manager)
+        .event_signature(TaskManager::BatchResponded::SIGNATURE_HASH)
+        .from_block(offline_from + 1);
+    let batches = net.provider.get_logs(&filter).await.unwrap();
+    assert!(!batches.is_empty());
+    for log in &batches {
+        let batch = TaskManager::BatchResponded::decode_log_data(log.data()).unwrap();
+        assert_eq!(batch.nonSignerPubkeyHashes.len(), 1, "batch {} in block {:?}", batch.digest, log.block_number);
+    }
+    let sequences = net.oracle_sequences().await;
+    let mirrored: BTreeSet<u64> = of(&performed, &mirror).iter().map(|p| p.sequence).collect();
+    assert_eq!(mirrored, sequences, "every oracle answer mirrored once");
+    assert_eq!(net.mirror_syncs().await, sequences.len() as u64);
+    assert_counter_matches(&net, &performed, &job).await;
+    net.check_logs();
+}
