@@ -27,6 +27,41 @@ pub enum Command {
     /// every kind, and print each task as the task manager performs it. Ctrl-C stops the daemons
     /// and anvil.
     Devnet(DevnetArgs),
+    /// The load benchmark (README, "Load benchmark"): a devnet with many interval jobs, measured
+    /// over a window of due times.
+    #[command(hide = true)]
+    BenchLoad(BenchLoadArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BenchLoadArgs {
+    /// The anvil binary to start.
+    #[arg(long, env = "KEEPER_ANVIL", default_value = "anvil")]
+    pub anvil: PathBuf,
+    /// Keepers, each running a daemon (operator 0 also aggregates and challenges).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=9))]
+    pub keepers: u8,
+    /// Interval jobs, their start times spread evenly over one period.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub jobs: u64,
+    /// Seconds between a job's tasks.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub period: u64,
+    /// Seconds of due times measured.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub duration: u64,
+    /// Seconds from job creation to the first due time (the daemons start within it).
+    #[arg(long, default_value_t = 60)]
+    pub lead: u64,
+    /// Seconds after the window for its last tasks to land.
+    #[arg(long, default_value_t = 30)]
+    pub drain: u64,
+    /// Where the deployment file and each operator's keys, config, database and log go.
+    #[arg(long, default_value = ".devnet/load")]
+    pub dir: PathBuf,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -145,6 +180,17 @@ pub fn run(cli: Cli) -> eyre::Result<()> {
             Some(_) => Ok(()),
             None => Err(eyre::eyre!("interrupted before the devnet walk-through finished")),
         },
+        Command::BenchLoad(args) => {
+            let report_file = args.report.clone();
+            let config = args.into();
+            match runtime.block_on(crate::bench::load::run(&config, &mut std::io::stdout()))? {
+                Some(report) => match report_file {
+                    Some(path) => crate::bench::load::write_report(&report, &path),
+                    None => Ok(()),
+                },
+                None => Err(eyre::eyre!("interrupted before the load benchmark finished")),
+            }
+        }
     }
 }
 
@@ -158,6 +204,23 @@ impl From<DevnetArgs> for devnet::DevnetConfig {
             interval_secs: args.interval,
             until_performed: args.until_performed,
             duration: std::time::Duration::from_secs(args.duration),
+        }
+    }
+}
+
+impl From<BenchLoadArgs> for crate::bench::load::LoadConfig {
+    fn from(args: BenchLoadArgs) -> Self {
+        Self {
+            anvil: args.anvil,
+            keeperd: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("keeperd")),
+            keepers: args.keepers.into(),
+            jobs: args.jobs,
+            period: args.period,
+            duration: args.duration,
+            lead: args.lead,
+            drain: args.drain,
+            dir: args.dir,
+            command: std::env::args().collect::<Vec<_>>().join(" "),
         }
     }
 }

@@ -45,6 +45,16 @@ pub struct KeeperProcess {
 }
 
 impl KeeperProcess {
+    /// The daemon's process id (the load benchmark reads its memory and CPU time from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The daemon's exit status, if it has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// Sends SIGTERM and waits up to `grace` before killing.
     pub fn stop(&mut self, grace: Duration) {
         let pid = self.child.id();

@@ -1,0 +1,6 @@
+//! Benchmarks run as commands (never as timed tests): `keeperd bench-load`, the load benchmark of
+//! the task pipeline on a devnet, and the arithmetic and /proc readings its report is made of.
+
+pub mod load;
+pub mod procfs;
+pub mod stats;
