@@ -3,6 +3,7 @@
 //!
 //! Only [`bls`] and [`keystore`] touch secret key material.
 
+pub mod api;
 pub mod batch;
 pub mod bls;
 pub mod contracts;

@@ -1,0 +1,98 @@
+//! The control API's error body: a stable machine-readable `code`, a human `message` that starts
+//! with the field at fault when there is one, and that field.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Machine-readable error codes. Stable: scripts and keeperctl match on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// A query parameter this endpoint does not take, or a query string that does not parse.
+    InvalidQuery,
+    /// A value out of its domain (a limit of 0, an unknown state, a job id that is not a number).
+    InvalidValue,
+    /// A pagination cursor this server did not issue.
+    InvalidCursor,
+    /// The body is not JSON of the expected shape.
+    BadJson,
+    BodyTooLarge,
+    /// No such route.
+    NotFound,
+    JobNotFound,
+    TaskNotFound,
+    MethodNotAllowed,
+    /// The connecting process runs as another user than the daemon.
+    PeerForbidden,
+    Timeout,
+    /// The daemon cannot answer yet or any more (shutting down, its scheduler not running).
+    Unavailable,
+    Internal,
+    /// A code this build does not know (sent by a newer server).
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The HTTP status the server answers with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::InvalidQuery | Self::InvalidValue | Self::InvalidCursor | Self::BadJson => 400,
+            Self::PeerForbidden => 403,
+            Self::NotFound | Self::JobNotFound | Self::TaskNotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::Timeout => 408,
+            Self::BodyTooLarge => 413,
+            Self::Unavailable => 503,
+            Self::Internal | Self::Unknown => 500,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidQuery => "invalid_query",
+            Self::InvalidValue => "invalid_value",
+            Self::InvalidCursor => "invalid_cursor",
+            Self::BadJson => "bad_json",
+            Self::BodyTooLarge => "body_too_large",
+            Self::NotFound => "not_found",
+            Self::JobNotFound => "job_not_found",
+            Self::TaskNotFound => "task_not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PeerForbidden => "peer_forbidden",
+            Self::Timeout => "timeout",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The body of every error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), field: None }
+    }
+
+    /// An error about one field; the message starts with the field's name.
+    pub fn field(code: ErrorCode, field: impl Into<String>, reason: impl fmt::Display) -> Self {
+        let field = field.into();
+        Self { code, message: format!("{field}: {reason}"), field: Some(field) }
+    }
+}

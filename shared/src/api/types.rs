@@ -1,0 +1,402 @@
+//! The JSON bodies of the control API. Job ids, wei amounts and other numbers that may exceed 2^53
+//! are decimal strings; hashes, addresses and byte strings are `0x`-prefixed hex; times are unix
+//! seconds (`*_secs`) or milliseconds (`*_ms`). Unknown fields are ignored when reading, so an older
+//! client keeps working against a newer daemon that adds some.
+
+use alloy::primitives::{Address, Bytes, B256, U256};
+use serde::{Deserialize, Serialize};
+
+/// Serde for a `U256` as a decimal string (JSON numbers lose precision above 2^53).
+pub mod decimal {
+    use alloy::primitives::U256;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &U256, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<U256, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::super::query::parse_decimal_u256(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a decimal number")))
+    }
+}
+
+/// Serde for a `u128` as a decimal string.
+pub mod decimal_u128 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &u128, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(value)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u128, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(|_| serde::de::Error::custom(format!("{text:?} is not a decimal number")))
+    }
+}
+
+macro_rules! named_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant,)+ }
+
+        impl $name {
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text,)+ }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// A job's lifecycle as the job manager reports it.
+    pub enum JobStatus {
+        Active => "active",
+        Paused => "paused",
+        Cancelled => "cancelled",
+        Expired => "expired",
+    }
+}
+
+named_enum! {
+    /// Where a task is in the pipeline (see the daemon's store).
+    pub enum TaskState {
+        Due => "due",
+        Executed => "executed",
+        Signed => "signed",
+        Proposed => "proposed",
+        Submitted => "submitted",
+        Performed => "performed",
+        Failed => "failed",
+        Dropped => "dropped",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /v1/status
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /v1/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusResponse {
+    /// keeperd's version.
+    pub version: String,
+    /// The roles this daemon runs.
+    pub roles: Vec<String>,
+    /// The operator's address, if the daemon has a key.
+    pub operator: Option<Address>,
+    pub chain_id: u64,
+    /// Blocks behind the chain head the daemon acts at.
+    pub confirmations: u64,
+    /// The last block the scheduler processed (`null` before the first).
+    pub head: Option<BlockView>,
+    pub sync: SyncStatus,
+    pub health: Health,
+}
+
+/// A block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockView {
+    pub number: u64,
+    pub hash: B256,
+    pub timestamp_secs: u64,
+}
+
+/// How far the scheduler is behind the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStatus {
+    pub state: SyncState,
+    /// The chain's latest block, as the RPC endpoints report it (`null` if none answered).
+    pub chain_block: Option<u64>,
+    /// Blocks between the processed head and the confirmed chain head.
+    pub blocks_behind: Option<u64>,
+}
+
+named_enum! {
+    /// Whether the daemon acts on current blocks.
+    pub enum SyncState {
+        /// No block processed yet.
+        Starting => "starting",
+        /// Catching up: more than a few blocks behind the confirmed head.
+        Syncing => "syncing",
+        /// At (or within a few blocks of) the confirmed head.
+        Synced => "synced",
+        /// The chain's head could not be read.
+        Unknown => "unknown",
+    }
+}
+
+/// Health of each subsystem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub rpc: Vec<RpcEndpointHealth>,
+    pub scheduler: SchedulerHealth,
+    pub database: DatabaseHealth,
+}
+
+named_enum! {
+    /// An RPC endpoint's state in the daemon's failover pool.
+    pub enum EndpointState {
+        Healthy => "healthy",
+        Degraded => "degraded",
+        Down => "down",
+    }
+}
+
+/// One RPC endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RpcEndpointHealth {
+    /// The endpoint's URL without credentials or path secrets (scheme, host and port).
+    pub endpoint: String,
+    pub state: EndpointState,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    pub last_latency_ms: Option<u64>,
+    pub requests_total: u64,
+    pub failures_total: u64,
+}
+
+/// The scheduler's liveness: how old the last processed block is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchedulerHealth {
+    pub running: bool,
+    /// Seconds between the processed head's timestamp and now (`null` before the first block).
+    pub head_age_secs: Option<u64>,
+}
+
+/// Whether the database answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseHealth {
+    pub ok: bool,
+    pub error: Option<String>,
+    /// Tasks in each state (states with none left out).
+    pub task_counts: Vec<TaskCount>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCount {
+    pub state: TaskState,
+    pub count: u64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /v1/jobs, /v1/jobs/{id}
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /v1/jobs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobList {
+    pub jobs: Vec<JobView>,
+    /// Pass as `after` for the next page (`null`: this was the last).
+    #[serde(with = "opt_decimal")]
+    pub next: Option<U256>,
+}
+
+/// Serde for an optional `U256` as a decimal string or `null`.
+pub mod opt_decimal {
+    use alloy::primitives::U256;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<U256>, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => serializer.collect_str(value),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<U256>, D::Error> {
+        Option::<String>::deserialize(deserializer)?
+            .map(|text| {
+                super::super::query::parse_decimal_u256(&text)
+                    .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a decimal number")))
+            })
+            .transpose()
+    }
+}
+
+/// `GET /v1/jobs/{id}`, and each job of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobView {
+    #[serde(with = "decimal")]
+    pub id: U256,
+    pub status: JobStatus,
+    pub owner: Address,
+    /// The only sender of the job's target calls.
+    pub forwarder: Address,
+    /// Escrow left.
+    #[serde(with = "decimal")]
+    pub balance_wei: U256,
+    /// Every sequence below it is performed or skipped for good.
+    pub watermark: u64,
+    /// The block whose state this reflects.
+    pub updated_at_block: u64,
+    /// The next task, as of the processed head (`null` for event jobs and jobs that are not active).
+    pub next_due: Option<NextDue>,
+    pub spec: JobSpecView,
+}
+
+/// When a job's next task is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextDue {
+    pub sequence: u64,
+    /// Due already at the processed head (and not yet performed).
+    pub due_now: bool,
+    /// Unix time it is due at (interval jobs).
+    pub at_secs: Option<u64>,
+    /// Block it is due at (block jobs).
+    pub at_block: Option<u64>,
+}
+
+/// A job's spec, readable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpecView {
+    pub trigger: TriggerView,
+    pub action: ActionView,
+    pub gas_limit: u32,
+    #[serde(with = "decimal_u128")]
+    pub max_fee_wei: u128,
+    /// Unix time after which no task is due (`null`: never).
+    pub expiry_secs: Option<u64>,
+}
+
+/// When a job's tasks are due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TriggerView {
+    /// Task `n` is due at unix time `start + n * period`.
+    Interval { start_secs: u64, period_secs: u64 },
+    /// Task `n` is due at block `start + n * period`.
+    Block { start_block: u64, period_blocks: u64 },
+    /// One task per matching log from `start_block` on; `null` topics match anything.
+    Event { start_block: u64, emitter: Address, topic0: B256, topics: [Option<B256>; 3] },
+}
+
+/// What a job's task does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ActionView {
+    Call { target: Address, data: Bytes },
+    ChainlinkUpkeep { target: Address, check_data: Bytes },
+    GelatoResolver { target: Address, resolver: Address, resolver_data: Bytes },
+    Script { target: Address, args: Bytes, code_url: String, code_hash: B256 },
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /v1/tasks, /v1/tasks/{job}/{sequence}
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /v1/tasks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskList {
+    pub tasks: Vec<TaskView>,
+    /// Pass as `after` for the next page (`null`: this was the last). Format `<job id>:<sequence>`.
+    pub next: Option<String>,
+}
+
+/// One task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskView {
+    #[serde(with = "decimal")]
+    pub job_id: U256,
+    pub sequence: u64,
+    pub state: TaskState,
+    pub due_at_ms: Option<i64>,
+    pub due_block: Option<u64>,
+    /// Known once the task is executed.
+    pub response_hash: Option<B256>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// `GET /v1/tasks/{job}/{sequence}`: the task and every state it went through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskDetail {
+    pub task: TaskView,
+    /// Oldest first.
+    pub history: Vec<TaskTransitionView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskTransitionView {
+    /// `null` for the entry that created the task.
+    pub from: Option<TaskState>,
+    pub to: TaskState,
+    pub at_ms: i64,
+    pub detail: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events: GET /v1/events (server-sent events), GET /v1/events/recent
+// ---------------------------------------------------------------------------------------------
+
+/// One event, numbered: ids increase by one per event within a daemon run (a gap seen by a
+/// stream client means it missed events; `GET /v1/events/recent` may still have them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub id: u64,
+    pub at_ms: i64,
+    pub event: Event,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The scheduler processed a new block.
+    NewHead { block: BlockView },
+    /// The task manager performed, skipped or did not execute a task of a batch.
+    TaskOutcome {
+        #[serde(with = "decimal")]
+        job_id: U256,
+        sequence: u64,
+        /// The batch's digest.
+        batch: B256,
+        outcome: TaskOutcomeView,
+    },
+}
+
+impl Event {
+    /// The SSE `event:` name of this event.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::NewHead { .. } => "new_head",
+            Self::TaskOutcome { .. } => "task_outcome",
+        }
+    }
+}
+
+/// What the task manager did with a task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TaskOutcomeView {
+    Performed {
+        success: bool,
+        #[serde(with = "decimal")]
+        gas_used: U256,
+        #[serde(with = "decimal")]
+        fee_wei: U256,
+    },
+    NotExecuted,
+    /// Skipped by the task manager; `reason` is its `SkipReason` code.
+    Skipped {
+        reason: u8,
+    },
+}
+
+/// `GET /v1/events/recent`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecentEvents {
+    /// Oldest first.
+    pub events: Vec<EventRecord>,
+}
