@@ -121,6 +121,10 @@ pub struct RunArgs {
     /// Where keepers reach the aggregator (http://host:port).
     #[arg(long, env = "KEEPERD_AGGREGATOR_URL")]
     pub aggregator_url: Option<String>,
+    /// The control API's Unix socket [default: <data_dir>/keeperd.sock when a data directory is
+    /// given or $XDG_RUNTIME_DIR is unset, else $XDG_RUNTIME_DIR/keeperd/keeperd.sock].
+    #[arg(long, env = "KEEPERD_API_SOCKET")]
+    pub api_socket: Option<PathBuf>,
 }
 
 impl RunArgs {
@@ -140,6 +144,7 @@ impl RunArgs {
             password_file: self.password_file,
             aggregator_listen: self.aggregator_listen,
             aggregator_url: self.aggregator_url,
+            api_socket: self.api_socket,
         };
         Ok(Config::resolve(file, overrides)?)
     }

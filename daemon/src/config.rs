@@ -98,6 +98,8 @@ pub struct FileConfig {
     pub aggregator: FileAggregator,
     #[serde(default)]
     pub keeper: FileKeeper,
+    #[serde(default)]
+    pub api: FileApi,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -132,6 +134,12 @@ pub struct FileKeeper {
     pub poll_interval_ms: Option<u64>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileApi {
+    pub socket: Option<PathBuf>,
+}
+
 impl FileConfig {
     /// Reads and parses a config file, resolving its relative paths against its directory.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
@@ -146,6 +154,7 @@ impl FileConfig {
             &mut file.operator.ecdsa_keystore,
             &mut file.operator.bls_keystore,
             &mut file.operator.password_file,
+            &mut file.api.socket,
         ]
         .into_iter()
         .flatten()
@@ -180,6 +189,7 @@ pub struct Overrides {
     pub password_file: Option<PathBuf>,
     pub aggregator_listen: Option<String>,
     pub aggregator_url: Option<String>,
+    pub api_socket: Option<PathBuf>,
 }
 
 /// Where the operator's keys are.
@@ -229,6 +239,8 @@ pub struct Config {
     pub aggregator: AggregatorConfig,
     /// How often a keeper asks the aggregator for new proposals.
     pub keeper_poll_interval: Duration,
+    /// The control API's Unix socket.
+    pub api_socket: PathBuf,
 }
 
 impl Config {
@@ -240,6 +252,7 @@ impl Config {
         }
         let roles = Roles::from_list(&roles_list);
 
+        let data_dir_given = overrides.data_dir.is_some() || file.data_dir.is_some();
         let data_dir = overrides.data_dir.or(file.data_dir).map_or_else(default_data_dir, Ok)?;
         let deployment_file = overrides
             .deployment
@@ -290,7 +303,23 @@ impl Config {
         }
         let keeper_poll_interval = millis("keeper.poll_interval_ms", file.keeper.poll_interval_ms.unwrap_or(250))?;
 
-        Ok(Self { data_dir, deployment_file, deployment, roles, chain, operator, aggregator, keeper_poll_interval })
+        let api_socket =
+            overrides.api_socket.or(file.api.socket).unwrap_or_else(|| default_api_socket(&data_dir, data_dir_given));
+        if api_socket.file_name().is_none() {
+            return Err(invalid("api.socket", format!("{} names no file", api_socket.display())));
+        }
+
+        Ok(Self {
+            data_dir,
+            deployment_file,
+            deployment,
+            roles,
+            chain,
+            operator,
+            aggregator,
+            keeper_poll_interval,
+            api_socket,
+        })
     }
 
     /// Where keepers reach the aggregator: the configured URL, else the local listen address.
@@ -384,6 +413,17 @@ fn require_file(field: &'static str, path: &Path) -> Result<(), ConfigError> {
         Ok(meta) if meta.is_file() => Ok(()),
         Ok(_) => Err(invalid(field, format!("{} is not a file", path.display()))),
         Err(e) => Err(invalid(field, format!("{}: {e}", path.display()))),
+    }
+}
+
+/// The user's daemon (default data directory) listens at the well-known
+/// `$XDG_RUNTIME_DIR/keeperd/keeperd.sock`, where keeperctl looks first. A daemon given its own data
+/// directory (a devnet runs several) listens at `<data_dir>/keeperd.sock`, so instances never collide;
+/// so does any daemon without `$XDG_RUNTIME_DIR`.
+fn default_api_socket(data_dir: &Path, data_dir_given: bool) -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty() && !data_dir_given) {
+        Some(dir) => PathBuf::from(dir).join("keeperd").join("keeperd.sock"),
+        None => data_dir.join("keeperd.sock"),
     }
 }
 

@@ -4,6 +4,7 @@
 //! the embedded store with the slashing-protection record the keeper role will sign through.
 
 pub mod aggregator;
+pub mod api;
 pub mod bench;
 pub mod chain;
 pub mod challenger;

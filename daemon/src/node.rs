@@ -80,6 +80,8 @@ pub async fn run(config: Config, operator: Option<Operator>, shutdown: Cancellat
     create_private_dir(&config.data_dir)?;
     let store = Store::open(config.database_path()).wrap_err("opening the database")?;
     let store = SharedStore::new(store);
+    // Bound before anything slow, so a second daemon on the same socket fails at once.
+    let api_socket = crate::api::ControlSocket::bind(&config.api_socket)?;
 
     let mut pool_config = RpcPoolConfig::new(config.chain.rpc_urls.clone());
     pool_config.request_timeout = config.chain.request_timeout;
@@ -126,6 +128,10 @@ pub async fn run(config: Config, operator: Option<Operator>, shutdown: Cancellat
         roles.spawn(async move { ("scheduler", scheduler.run(shutdown).await.map_err(|e| eyre!(e))) });
     }
     crate::roles::spawn(&context, &mut roles, &shutdown);
+    roles.spawn({
+        let (context, shutdown) = (context.clone(), shutdown.child_token());
+        async move { ("control API", crate::api::serve(api_socket, context, shutdown).await.map_err(eyre::Report::new)) }
+    });
 
     // The first role to stop for good stops the others: a keeper without its scheduler is no keeper.
     let first = tokio::select! {

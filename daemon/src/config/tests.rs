@@ -154,3 +154,19 @@ fn unknown_fields_and_bad_roles_are_refused_with_their_name() {
     let err = FileConfig::read(&path).unwrap_err().to_string();
     assert!(err.contains("miner"), "{err}");
 }
+
+#[test]
+fn the_api_socket_comes_from_the_file_relative_to_it_or_a_flag() {
+    let setup = Setup::new();
+    let with_socket = format!("{FULL}[api]\nsocket = \"run/k.sock\"\n");
+    let config = Config::resolve(setup.file(&with_socket), Overrides::default()).unwrap();
+    assert_eq!(config.api_socket, setup.dir.path().join("run/k.sock"));
+    let overrides = Overrides { api_socket: Some(PathBuf::from("/tmp/x/api.sock")), ..Overrides::default() };
+    let config = Config::resolve(setup.file(&with_socket), overrides).unwrap();
+    assert_eq!(config.api_socket, PathBuf::from("/tmp/x/api.sock"));
+    // Without either, a daemon with its own data directory listens in it (instances never collide).
+    let config = Config::resolve(setup.file(FULL), Overrides::default()).unwrap();
+    assert_eq!(config.api_socket, setup.dir.path().join("data/keeperd.sock"));
+    let overrides = Overrides { api_socket: Some(PathBuf::from("/")), ..Overrides::default() };
+    assert!(setup.error(FULL, overrides).contains("`api.socket`"));
+}

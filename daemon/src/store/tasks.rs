@@ -145,6 +145,43 @@ impl ReadTx<'_> {
         page(rows, limit)
     }
 
+    /// Up to `limit` tasks after `after` in task id order, of one state and/or one job when given
+    /// (the control API's listing; the single-filter cases use their own indexed queries).
+    pub fn tasks_filtered(
+        &self,
+        state: Option<TaskState>,
+        job_id: Option<U256>,
+        after: Option<TaskId>,
+        limit: u32,
+    ) -> Result<TaskPage> {
+        match (state, job_id) {
+            (Some(state), None) => return self.tasks_in_state(state, after, limit),
+            (None, Some(job_id)) => {
+                let after_sequence = match after {
+                    Some(after) if after.job_id > job_id => return Ok(TaskPage { tasks: Vec::new(), next: None }),
+                    Some(after) if after.job_id == job_id => Some(after.sequence),
+                    _ => None,
+                };
+                return self.tasks_of_job(job_id, after_sequence, limit);
+            }
+            _ => {}
+        }
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM tasks
+             WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR job_id = ?2)
+                 AND (?3 IS NULL OR (job_id, sequence) > (?3, ?4))
+             ORDER BY job_id, sequence LIMIT ?5"
+        ))?;
+        let rows = stmt.query(params![
+            state.map(TaskState::as_str),
+            job_id.map(u256_to_sql),
+            after.map(|a| u256_to_sql(a.job_id)),
+            after.map(|a| sequence_to_sql(a.sequence)).transpose()?.unwrap_or(0),
+            limit
+        ])?;
+        page(rows, limit)
+    }
+
     /// Every state `task` went through, oldest first.
     pub fn task_history(&self, task: TaskId) -> Result<Vec<TaskTransition>> {
         let mut stmt = self.conn.prepare_cached(

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::Listener;
-use axum::Router;
+use axum::{Extension, Router};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -73,8 +73,14 @@ pub fn router(collector: Collector, limits: &HttpLimits) -> Router {
 }
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then lets in-flight requests
-/// finish for at most [`HttpLimits::shutdown_grace`] and returns.
-pub async fn serve<L: Listener>(mut listener: L, router: Router, limits: HttpLimits, shutdown: CancellationToken) {
+/// finish for at most [`HttpLimits::shutdown_grace`] and returns. Each request carries its
+/// connection's peer address as [`ConnectInfo`] (the control API's listener puts the peer's
+/// credentials there).
+pub async fn serve<L>(mut listener: L, router: Router, limits: HttpLimits, shutdown: CancellationToken)
+where
+    L: Listener,
+    L::Addr: Clone + Send + Sync + 'static,
+{
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let connections = TaskTracker::new();
     loop {
@@ -86,12 +92,12 @@ pub async fn serve<L: Listener>(mut listener: L, router: Router, limits: HttpLim
                 Err(_) => break, // never closed
             },
         };
-        let (io, _peer) = tokio::select! {
+        let (io, peer) = tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let service = TowerToHyperService::new(router.clone());
+        let service = TowerToHyperService::new(router.clone().layer(Extension(ConnectInfo(peer))));
         let shutdown = shutdown.clone();
         let (header_read_timeout, grace) = (limits.header_read_timeout, limits.shutdown_grace);
         connections.spawn(async move {
@@ -103,7 +109,7 @@ pub async fn serve<L: Listener>(mut listener: L, router: Router, limits: HttpLim
             tokio::select! {
                 result = connection.as_mut() => {
                     if let Err(e) = result {
-                        tracing::debug!(error = %e, "aggregator endpoint: connection ended with an error");
+                        tracing::debug!(error = %e, "http: connection ended with an error");
                     }
                 }
                 () = shutdown.cancelled() => {

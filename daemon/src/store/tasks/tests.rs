@@ -110,3 +110,43 @@ fn tasks_by_state_page_by_key() {
     assert_eq!(rest.tasks.iter().map(|t| t.task.sequence).collect::<Vec<_>>(), vec![3, 4]);
     assert_eq!(rest.next, None);
 }
+
+#[test]
+fn filtered_listing_pages_through_any_mix_of_state_and_job() {
+    let mut store = store_with_jobs(&[1, 2, 3]);
+    store
+        .write(|tx| {
+            for j in 1..=3 {
+                for s in 0..4 {
+                    tx.insert_task(id(j, s), TaskDue { at_ms: Some(1), block: None })?;
+                    if s % 2 == 1 {
+                        tx.transition_task(id(j, s), TaskState::Performed, None, None)?;
+                    }
+                }
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    // Pages of 2 until `next` is None, collecting (job, sequence).
+    let mut collect = |state, job: Option<u64>| {
+        let mut out = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store.read(|r| r.tasks_filtered(state, job.map(U256::from), after, 2)).unwrap();
+            out.extend(page.tasks.iter().map(|t| (t.task.job_id.to::<u64>(), t.task.sequence)));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break out,
+            }
+        }
+    };
+    assert_eq!(collect(None, None).len(), 12);
+    assert_eq!(collect(Some(TaskState::Performed), None), vec![(1, 1), (1, 3), (2, 1), (2, 3), (3, 1), (3, 3)]);
+    assert_eq!(collect(None, Some(2)), vec![(2, 0), (2, 1), (2, 2), (2, 3)]);
+    assert_eq!(collect(Some(TaskState::Due), Some(3)), vec![(3, 0), (3, 2)]);
+    // A cursor from another job: before it starts at the job's first task, after it is empty.
+    let page = store.read(|r| r.tasks_filtered(None, Some(U256::from(2)), Some(id(1, 3)), 10)).unwrap();
+    assert_eq!(page.tasks.len(), 4);
+    let page = store.read(|r| r.tasks_filtered(None, Some(U256::from(2)), Some(id(3, 0)), 10)).unwrap();
+    assert!(page.tasks.is_empty() && page.next.is_none());
+}

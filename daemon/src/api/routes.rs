@@ -1,0 +1,336 @@
+//! The control API's routes: read-only views of the status, the job cache, the tasks and the event
+//! feed, behind the peer-uid check and the size and time limits.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use alloy::providers::Provider;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures_util::StreamExt;
+use keeper_shared::api::{
+    self, parse_empty, parse_job_id, ApiError, DatabaseHealth, ErrorCode, EventRecord, Health, JobList, JobsQuery,
+    RecentEvents, RecentEventsQuery, SchedulerHealth, StatusResponse, SyncState, SyncStatus, TaskCount, TaskCursor,
+    TaskDetail, TaskList, TasksQuery, DEFAULT_LIMIT,
+};
+use keeper_shared::batch::TaskId;
+use serde::Serialize;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use super::events::EventHub;
+use super::socket::{authorize, Peer};
+use super::{convert, HttpLimits};
+use crate::node::NodeContext;
+use crate::store::StoreError;
+
+/// How long `/v1/status` waits for the chain's latest block number.
+const CHAIN_HEAD_TIMEOUT: Duration = Duration::from_secs(2);
+/// Within this many blocks of the confirmed head the daemon counts as synced.
+const SYNCED_WITHIN_BLOCKS: u64 = 2;
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    context: NodeContext,
+    hub: EventHub,
+    uid: u32,
+    shutdown: CancellationToken,
+}
+
+impl ApiState {
+    pub fn new(context: NodeContext, hub: EventHub, uid: u32, shutdown: CancellationToken) -> Self {
+        Self { context, hub, uid, shutdown }
+    }
+}
+
+pub fn router(state: ApiState, limits: &HttpLimits) -> Router {
+    Router::new()
+        .route(api::STATUS_PATH, get(status))
+        .route(api::JOBS_PATH, get(list_jobs))
+        .route(api::JOB_ROUTE, get(get_job))
+        .route(api::TASKS_PATH, get(list_tasks))
+        .route(api::TASK_ROUTE, get(get_task))
+        .route(api::RECENT_EVENTS_PATH, get(recent_events))
+        .route(api::EVENTS_PATH, get(stream_events))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(limits.request_timeout, request_timeout))
+        .layer(middleware::from_fn_with_state((state.uid, limits.max_body_bytes), guard))
+        .with_state(state)
+}
+
+/// An error answer.
+struct Failure(ApiError);
+
+impl From<ApiError> for Failure {
+    fn from(error: ApiError) -> Self {
+        Self(error)
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        json(status, &self.0)
+    }
+}
+
+type Reply = Result<Response, Failure>;
+
+fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Err(e) => {
+            let error = ApiError::new(ErrorCode::Internal, format!("encoding the answer: {e}"));
+            let bytes = serde_json::to_vec(&error).unwrap_or_default();
+            (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+        }
+    }
+}
+
+fn ok<T: Serialize>(body: &T) -> Reply {
+    Ok(json(StatusCode::OK, body))
+}
+
+fn internal(what: &str, error: &dyn std::fmt::Display) -> Failure {
+    tracing::warn!(%error, "control API: {what}");
+    Failure(ApiError::new(ErrorCode::Internal, format!("{what} failed; see the daemon's log")))
+}
+
+/// The peer-uid check and the body cap, before anything else looks at the request.
+async fn guard(State((uid, max_body)): State<(u32, usize)>, request: Request, next: Next) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<Peer>>().map_or(Peer { uid: None, pid: None }, |c| c.0);
+    if let Err(error) = authorize(&peer, uid) {
+        tracing::warn!(peer_uid = ?peer.uid, peer_pid = ?peer.pid, "control API: refused a client of another user");
+        return Failure(error).into_response();
+    }
+    let length = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if let Some(length) = length.filter(|l| *l > max_body as u64) {
+        return Failure(ApiError::new(
+            ErrorCode::BodyTooLarge,
+            format!("request body: {length} bytes is above the limit of {max_body}"),
+        ))
+        .into_response();
+    }
+    next.run(request).await
+}
+
+async fn request_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            Failure(ApiError::new(ErrorCode::Timeout, format!("request took longer than {limit:?}"))).into_response()
+        }
+    }
+}
+
+async fn not_found(request: Request) -> Response {
+    Failure(ApiError::new(ErrorCode::NotFound, format!("no route for {} (see docs/api.md)", request.uri().path())))
+        .into_response()
+}
+
+async fn method_not_allowed(request: Request) -> Response {
+    Failure(ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{} is not allowed on {}", request.method(), request.uri().path()),
+    ))
+    .into_response()
+}
+
+async fn status(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Reply {
+    parse_empty(query.as_deref())?;
+    let context = &state.context;
+    let head = context.schedule.head();
+    let chain_block = tokio::time::timeout(CHAIN_HEAD_TIMEOUT, context.pool.provider().get_block_number())
+        .await
+        .ok()
+        .and_then(Result::ok);
+    let confirmations = context.config.chain.confirmations;
+    let blocks_behind = match (head, chain_block) {
+        (Some(head), Some(latest)) => Some(latest.saturating_sub(confirmations).saturating_sub(head.number)),
+        _ => None,
+    };
+    let sync_state = match (head, blocks_behind) {
+        (None, _) => SyncState::Starting,
+        (Some(_), None) => SyncState::Unknown,
+        (Some(_), Some(behind)) if behind <= SYNCED_WITHIN_BLOCKS => SyncState::Synced,
+        (Some(_), Some(_)) => SyncState::Syncing,
+    };
+    let database = match context.store.with(|store| store.read(|tx| tx.task_counts())).await {
+        Ok(counts) => DatabaseHealth {
+            ok: true,
+            error: None,
+            task_counts: counts
+                .into_iter()
+                .map(|(state, count)| TaskCount { state: convert::task_state(state), count })
+                .collect(),
+        },
+        Err(error) => {
+            tracing::warn!(%error, "control API: the database did not answer the status query");
+            DatabaseHealth { ok: false, error: Some(error.to_string()), task_counts: Vec::new() }
+        }
+    };
+    let now = u64::try_from(super::events::now_ms() / 1000).unwrap_or(0);
+    ok(&StatusResponse {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        roles: context.config.roles.names().into_iter().map(str::to_owned).collect(),
+        operator: context.operator.as_ref().map(|o| o.address),
+        chain_id: context.config.deployment.chain_id,
+        confirmations,
+        head: head.as_ref().map(convert::block_view),
+        sync: SyncStatus { state: sync_state, chain_block, blocks_behind },
+        health: Health {
+            rpc: context.pool.health().iter().map(convert::endpoint_health).collect(),
+            scheduler: SchedulerHealth {
+                running: context.config.roles.scheduler,
+                head_age_secs: head.map(|h| now.saturating_sub(h.timestamp)),
+            },
+            database,
+        },
+    })
+}
+
+async fn list_jobs(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Reply {
+    let query = JobsQuery::parse(query.as_deref())?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    let status = query.status.map(convert::store_job_status);
+    let records = state
+        .context
+        .store
+        .with(move |store| store.read(|tx| tx.jobs(status, query.after, limit)))
+        .await
+        .map_err(|e| internal("reading the jobs", &e))?;
+    let head = state.context.schedule.head();
+    let jobs = records
+        .iter()
+        .map(|record| convert::job_view(record, head.as_ref()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| internal("decoding a cached job spec", &e))?;
+    let full = u32::try_from(jobs.len()).is_ok_and(|n| n == limit);
+    let next = if full { jobs.last().map(|j| j.id) } else { None };
+    ok(&JobList { jobs, next })
+}
+
+async fn get_job(State(state): State<ApiState>, Path(id): Path<String>, RawQuery(query): RawQuery) -> Reply {
+    parse_empty(query.as_deref())?;
+    let id = parse_job_id("id", &id)?;
+    let record = state
+        .context
+        .store
+        .with(move |store| store.read(|tx| tx.job(id)))
+        .await
+        .map_err(|e| internal("reading the job", &e))?;
+    let record = record.ok_or_else(|| {
+        ApiError::field(
+            ErrorCode::JobNotFound,
+            "id",
+            format!("job {id} is not known to this daemon (not created, or not indexed yet)"),
+        )
+    })?;
+    let view = convert::job_view(&record, state.context.schedule.head().as_ref())
+        .map_err(|e| internal("decoding the cached job spec", &e))?;
+    ok(&view)
+}
+
+async fn list_tasks(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Reply {
+    let query = TasksQuery::parse(query.as_deref())?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    let task_state = query.state.map(convert::store_task_state);
+    let after = query.after.map(|a| TaskId { job_id: a.job_id, sequence: a.sequence });
+    let page = state
+        .context
+        .store
+        .with(move |store| store.read(|tx| tx.tasks_filtered(task_state, query.job, after, limit)))
+        .await
+        .map_err(|e| internal("reading the tasks", &e))?;
+    ok(&TaskList {
+        tasks: page.tasks.iter().map(convert::task_view).collect(),
+        next: page.next.map(|t| TaskCursor { job_id: t.job_id, sequence: t.sequence }.to_string()),
+    })
+}
+
+async fn get_task(
+    State(state): State<ApiState>,
+    Path((job, sequence)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Reply {
+    parse_empty(query.as_deref())?;
+    let job_id = parse_job_id("job", &job)?;
+    let sequence = sequence.parse::<u64>().map_err(|_| {
+        ApiError::field(ErrorCode::InvalidValue, "sequence", format!("{sequence:?} is not a task sequence number"))
+    })?;
+    let task = TaskId { job_id, sequence };
+    let found = state
+        .context
+        .store
+        .with(move |store| {
+            store.read(|tx| match tx.task(task)? {
+                Some(record) => Ok::<_, StoreError>(Some((record, tx.task_history(task)?))),
+                None => Ok(None),
+            })
+        })
+        .await
+        .map_err(|e| internal("reading the task", &e))?;
+    let (record, history) = found.ok_or_else(|| {
+        ApiError::field(
+            ErrorCode::TaskNotFound,
+            "sequence",
+            format!("task {sequence} of job {job_id} is not known to this daemon"),
+        )
+    })?;
+    ok(&TaskDetail {
+        task: convert::task_view(&record),
+        history: history.iter().map(convert::transition_view).collect(),
+    })
+}
+
+async fn recent_events(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Reply {
+    let query = RecentEventsQuery::parse(query.as_deref())?;
+    let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
+    ok(&RecentEvents { events: state.hub.recent(limit as usize) })
+}
+
+/// `text/event-stream`: each event as `id:`, `event:` (its type) and `data:` (an [`EventRecord`]).
+/// A client reconnecting with `Last-Event-ID` first gets the remembered events after it.
+async fn stream_events(State(state): State<ApiState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Reply {
+    parse_empty(query.as_deref())?;
+    let after = match headers.get("last-event-id") {
+        None => None,
+        Some(value) => Some(value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(|| {
+            ApiError::field(ErrorCode::InvalidValue, "Last-Event-ID", "not an event id this server issued")
+        })?),
+    };
+    let (replay, receiver) = state.hub.subscribe(after);
+    let live =
+        futures_util::stream::unfold((receiver, state.shutdown.clone()), |(mut receiver, shutdown)| async move {
+            let next = tokio::select! {
+                () = shutdown.cancelled() => return None,
+                next = receiver.recv() => next,
+            };
+            let item = match next {
+                Ok(record) => sse_event(&record),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    SseEvent::default().comment(format!("missed {missed} events; see {}", api::RECENT_EVENTS_PATH))
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            Some((Ok::<_, Infallible>(item), (receiver, shutdown)))
+        });
+    let stream = futures_util::stream::iter(replay.iter().map(|r| Ok(sse_event(r))).collect::<Vec<_>>()).chain(live);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+fn sse_event(record: &EventRecord) -> SseEvent {
+    let event = SseEvent::default().id(record.id.to_string()).event(record.event.name());
+    match serde_json::to_string(record) {
+        Ok(data) => event.data(data),
+        Err(e) => event.comment(format!("event {} could not be encoded: {e}", record.id)),
+    }
+}
