@@ -25,7 +25,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use index::{DueTask, IndexError, Job, JobIndex, OutcomeKind, TaskOutcome};
 
-use crate::chain::{BlockFollower, BlockRef, FollowerConfig, FollowerEvent, RpcError, RpcPool, StartFrom};
+use crate::chain::{
+    BlockFollower, BlockRef, FollowerConfig, FollowerError, FollowerEvent, RpcError, RpcPool, StartFrom,
+};
 use crate::jobs::ReferenceBlock;
 use crate::store::{ChainCursor, SharedStore, StoreError, TaskDue, TaskState};
 
@@ -33,6 +35,10 @@ use crate::store::{ChainCursor, SharedStore, StoreError, TaskDue, TaskState};
 pub const CURSOR_STREAM: &str = "scheduler";
 /// Largest block range of one `eth_getLogs` while catching up or rebuilding.
 const LOG_RANGE: u64 = 10_000;
+/// How far below a processed block that left the chain, with its fork point unknown, the index is
+/// rebuilt from: deeper than any reorg of a chain that finalises (Ethereum: 2 epochs, 64 blocks),
+/// and the follower's own window.
+const RESYNC_DEPTH: u64 = 128;
 
 /// Why the scheduler stopped.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +51,8 @@ pub enum SchedulerError {
     Logs { from: u64, to: u64, source: RpcError },
     #[error("scheduler: {0}")]
     Follower(#[from] crate::chain::FollowerError),
+    #[error("scheduler: reading block {number} to re-sync from: {reason}")]
+    ResyncBlock { number: u64, reason: String },
 }
 
 /// What the scheduler shares with the other roles of the daemon.
@@ -165,6 +173,22 @@ impl Scheduler {
                 Err(error) if error.is_transient() => {
                     tracing::warn!(%error, "scheduler: polling the chain failed; retrying");
                 }
+                // A block processed before left the chain and the node forgot it (a reorg while the
+                // daemon was down, or while a failed step restarted the follower from the cursor):
+                // the fork point is somewhere below, so rebuild from well below it.
+                Err(FollowerError::ForkPointUnknown { number, hash }) => {
+                    tracing::warn!(
+                        number,
+                        %hash,
+                        depth = RESYNC_DEPTH,
+                        "scheduler: a processed block left the chain and its fork point is unknown; re-syncing from \
+                         an older block"
+                    );
+                    match self.resync_below(number).await {
+                        Ok(resynced) => follower = resynced,
+                        Err(error) => tracing::warn!(%error, "scheduler: re-syncing failed; retrying"),
+                    }
+                }
                 Err(error) => return Err(error.into()),
             }
             tokio::select! {
@@ -172,6 +196,31 @@ impl Scheduler {
                 () = tokio::time::sleep(self.follower.poll_interval) => {}
             }
         }
+    }
+
+    /// Rebuilds the index up to the canonical block `RESYNC_DEPTH` below `lost` (not below the
+    /// deployment block) and follows on from there.
+    async fn resync_below(&self, lost: u64) -> Result<BlockFollower, SchedulerError> {
+        let number = lost.saturating_sub(RESYNC_DEPTH).max(self.deploy_block);
+        let block = self
+            .pool
+            .provider()
+            .get_block_by_number(number.into())
+            .await
+            .map_err(|e| SchedulerError::ResyncBlock {
+                number,
+                reason: RpcError::from_call("eth_getBlockByNumber", e).to_string(),
+            })?
+            .ok_or_else(|| SchedulerError::ResyncBlock { number, reason: "the node does not have it".into() })?;
+        let header = &block.header;
+        let ancestor = BlockRef {
+            number: header.number,
+            hash: header.hash,
+            parent_hash: header.parent_hash,
+            timestamp: header.timestamp,
+        };
+        self.rebuild(ancestor).await?;
+        self.restart_follower().await
     }
 
     async fn restart_follower(&self) -> Result<BlockFollower, SchedulerError> {
