@@ -4,8 +4,8 @@
 //! `(jobId, sequence)` was performed twice, and that the targets saw exactly the performed calls.
 //!
 //! 1. pause, resume and cancel; 2. escrow running out; 3. an operator offline; 4. kill -9 of the
-//!    aggregator and of a keeper at several points, restarted on the same data dir; 5. a reorg at
-//!    confirmation depth 0.
+//!    aggregator and of a keeper at several points, restarted on the same data dir; 5. reorgs at
+//!    confirmation depth 0, one of them while a keeper is down.
 //!
 //! Each test owns every process it starts (guards kill on drop). On failure the temp dir is kept
 //! and its path printed with the tail of every daemon's log (`PIPELINE_E2E_KEEP=1` keeps it always).
@@ -40,6 +40,10 @@ use tempfile::TempDir;
 const ETHER: u64 = 1_000_000_000_000_000_000;
 const GAS_LIMIT: u32 = 300_000;
 const MAX_FEE: u128 = 10_000_000_000_000_000;
+/// `SkipReason` values of `TaskSkipped` (contracts/src/interfaces/ITaskManager.sol).
+const SKIP_JOB_NOT_ACTIVE: u8 = 1;
+const SKIP_ALREADY_PERFORMED: u8 = 3;
+const SKIP_UNFUNDED: u8 = 4;
 /// How long the pipeline gets to do something it should do within a few blocks.
 const SOON: Duration = Duration::from_secs(25);
 
@@ -368,6 +372,22 @@ impl Net {
         out
     }
 
+    /// Every `TaskSkipped` of `job` on the canonical chain: (sequence, block, reason).
+    async fn skipped(&self, job: &TestJob) -> Vec<(u64, u64, u8)> {
+        let filter = Filter::new()
+            .address(self.deployment.avs.task_manager)
+            .event_signature(TaskManager::TaskSkipped::SIGNATURE_HASH)
+            .topic1(job.id)
+            .from_block(self.deployment.deploy_block);
+        let logs = self.provider.get_logs(&filter).await.unwrap();
+        logs.iter()
+            .map(|log| {
+                let e = TaskManager::TaskSkipped::decode_log_data(log.data()).unwrap();
+                (e.sequence, log.block_number.unwrap(), e.reason)
+            })
+            .collect()
+    }
+
     /// Waits (at most `timeout`) until `done` holds for the performed tasks, failing early if a
     /// running daemon exits. Returns the performed tasks.
     async fn wait_performed(
@@ -548,6 +568,14 @@ async fn paused_job_waits_for_resume_and_cancelled_job_stops_for_good() {
     }
     assert_counter_matches(&net, &performed, &paused).await;
     assert_counter_matches(&net, &performed, &other).await;
+    // The daemons stop proposing an inactive job: at most a batch already in flight when the
+    // pause or cancel landed has the task manager skip it (one a task, for a 2 s job).
+    for job in [&paused, &other] {
+        let skipped = net.skipped(job).await;
+        if skipped.iter().filter(|(_, _, reason)| *reason == SKIP_JOB_NOT_ACTIVE).count() > 1 {
+            net.fail(&format!("job {} proposed while inactive; skipped: {skipped:?}", job.id));
+        }
+    }
     net.check_logs();
 }
 
@@ -582,6 +610,11 @@ async fn unfunded_job_stops_when_its_escrow_runs_out() {
     assert_eq!(net.job_balance(&poor).await, U256::from(max_fee / 2), "what is left in the escrow");
     assert_counter_matches(&net, &performed, &poor).await;
     assert_counter_matches(&net, &performed, &other).await;
+    // The daemons stop proposing it: at most a batch in flight when the second landed is skipped.
+    let skipped = net.skipped(&poor).await;
+    if skipped.iter().filter(|(_, _, reason)| *reason == SKIP_UNFUNDED).count() > 1 {
+        net.fail(&format!("the unfunded job was still proposed; skipped: {skipped:?}"));
+    }
     net.check_logs();
 }
 
@@ -718,6 +751,13 @@ async fn kill_9_at_several_points_loses_and_repeats_nothing() {
     assert_eq!(net.mirror_syncs().await, sequences.len() as u64);
     assert_counter_matches(&net, &performed, &every_2).await;
     assert_counter_matches(&net, &performed, &every_3).await;
+    // No task was submitted again once performed (the task manager would have skipped it).
+    for job in [&every_2, &every_3, &mirror] {
+        let skipped = net.skipped(job).await;
+        if skipped.iter().any(|(_, _, reason)| *reason == SKIP_ALREADY_PERFORMED) {
+            net.fail(&format!("job {}: a performed task was submitted again ({skipped:?}; kills {kills:?})", job.id));
+        }
+    }
     // Every restart came up (its keeper role started again) and nothing logged an error.
     for (operator, starts) in [(AGGREGATOR, 5), (KEEPER, 3)] {
         let daemon = net.daemon(operator);
@@ -729,7 +769,8 @@ async fn kill_9_at_several_points_loses_and_repeats_nothing() {
 
 /// A reorg of depth 3 with empty replacement blocks right after tasks were performed, twice, with
 /// the daemons at confirmation depth 0: they notice it, re-derive their tasks, and keep performing;
-/// on the final canonical chain every oracle answer is mirrored once and nothing twice.
+/// then a keeper is killed and the block it processed last is reorganised away while it is down:
+/// it resumes. On the final canonical chain every oracle answer is mirrored once and nothing twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "chain::sender: a batch transaction mined in a block the reorg drops (and anvil does not re-queue) stays \
             'mined' in the sender's records; its nonce is never filled again, so every later batch waits behind \
@@ -770,6 +811,17 @@ async fn reorg_scenario(mine_dropped_again: bool) {
         net.wait_performed("the counter job performed after the reorg", SOON, |p| count_after(p, &counter, head) >= 2)
             .await;
     }
+    // A keeper is killed, and the block it processed last leaves the chain while it is down: it
+    // resumes from a cursor the node no longer knows.
+    let from = net.daemon(1).log_len();
+    net.wait_log(1, from, "keeper: signed batch", SOON).await; // it has processed a recent head
+    net.daemon(1).kill9();
+    let head = net.reorg(3, mine_dropped_again).await;
+    net.daemon(1).start();
+    net.wait_performed("the counter job performed after the keeper's restart", SOON, |p| {
+        count_after(p, &counter, head) >= 2
+    })
+    .await;
     let last = net.report(99).await;
     let sequences = net.oracle_sequences().await;
     let performed = net
