@@ -26,7 +26,7 @@ endif
 export KEEPER_ANVIL := $(ANVIL)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup contracts bindings bindings-check vectors build demo test test-rust test-contracts \
+.PHONY: help setup contracts bindings bindings-check vectors build demo load test test-rust test-contracts \
         lint fmt fmt-check clippy gas clean
 
 help: ## List the targets
@@ -63,6 +63,9 @@ build: setup ## Build keeperd and keeperctl
 
 demo: setup ## Local devnet: EigenLayer + the AVS on anvil, three keeper daemons performing sample jobs (Ctrl-C stops)
 	cargo run --quiet -p keeperd -- devnet
+
+load: setup ## Load benchmark (debug build, ~8 min): 1,000 interval jobs at 60 s, 4 keepers, 1-s blocks, 5-min window
+	cargo run --quiet -p keeperd -- bench-load --dir .devnet/load --report .devnet/load/report.json
 
 test: setup fmt-check bindings-check test-contracts clippy test-rust ## Everything: fmt, bindings, forge tests, clippy, cargo tests
 

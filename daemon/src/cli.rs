@@ -62,6 +62,9 @@ pub struct BenchLoadArgs {
     /// Also write the report as JSON to this file.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Operator 0 runs keeper and aggregator only (isolates the challenger's cost).
+    #[arg(long)]
+    pub no_challenger: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -225,6 +228,7 @@ impl From<BenchLoadArgs> for crate::bench::load::LoadConfig {
             lead: args.lead,
             drain: args.drain,
             dir: args.dir,
+            challenger: !args.no_challenger,
             command: std::env::args().collect::<Vec<_>>().join(" "),
         }
     }

@@ -76,6 +76,8 @@ pub struct LoadConfig {
     pub drain: u64,
     /// Where the deployment file and each operator's keys, config, database and log go.
     pub dir: PathBuf,
+    /// Whether operator 0 also runs the challenger role (off isolates its cost).
+    pub challenger: bool,
     /// The command line, for the report.
     pub command: String,
 }
@@ -104,6 +106,8 @@ pub struct SetupReport {
     pub jobs: u64,
     pub period_secs: u64,
     pub keepers: usize,
+    /// Whether operator 0 ran the challenger role too.
+    pub challenger: bool,
     pub confirmations: u64,
     pub block_time_secs: u64,
     pub duration_secs: u64,
@@ -238,7 +242,11 @@ async fn bench(anvil: &AnvilInstance, config: &LoadConfig, out: &mut impl Write)
         let key = SecretKey::random(&mut rng);
         let stake = U256::from(100 * (i as u64 + 1)) * U256::from(FULL_MAGNITUDE);
         onboard_devnet_operator(&provider, &operator_provider, operator, &deployment, &key, stake).await?;
-        let roles: &[&str] = if i == 0 { &["keeper", "aggregator", "challenger"] } else { &["keeper"] };
+        let roles: &[&str] = match (i, config.challenger) {
+            (0, true) => &["keeper", "aggregator", "challenger"],
+            (0, false) => &["keeper", "aggregator"],
+            _ => &["keeper"],
+        };
         let config_file = pipeline::write_operator_files(
             &dir.join(format!("operator-{i}")),
             &signer,
@@ -313,6 +321,7 @@ async fn bench(anvil: &AnvilInstance, config: &LoadConfig, out: &mut impl Write)
         jobs: config.jobs,
         period_secs: config.period,
         keepers: config.keepers,
+        challenger: config.challenger,
         confirmations: 0,
         block_time_secs: 1,
         duration_secs: config.duration,
@@ -783,8 +792,8 @@ fn print_report(report: &LoadReport, out: &mut impl Write) -> eyre::Result<()> {
     writeln!(out, "command: {}", report.command)?;
     writeln!(
         out,
-        "{} interval jobs every {} s, {} keepers, {}-second blocks, confirmation depth {}; due times {}..{} ({} s), blocks {}..={} ({:.0} s of wall time), drain {} s",
-        s.jobs, s.period_secs, s.keepers, s.block_time_secs, s.confirmations, w.from_time, w.to_time, s.duration_secs,
+        "{} interval jobs every {} s, {} keepers (challenger {}), {}-second blocks, confirmation depth {}; due times {}..{} ({} s), blocks {}..={} ({:.0} s of wall time), drain {} s",
+        s.jobs, s.period_secs, s.keepers, if s.challenger { "on" } else { "off" }, s.block_time_secs, s.confirmations, w.from_time, w.to_time, s.duration_secs,
         w.from_block, w.to_block, w.wall_secs, s.drain_secs
     )?;
     writeln!(
