@@ -284,10 +284,20 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
         notFuture(blockNumber)
         returns (BLS12381.G1Point memory apk, uint256 totalWeight, uint256 nonSignerWeight, uint256 firstUnknown)
     {
-        LatestSet storage latest = _latestSet;
-        if (latest.since <= blockNumber) {
-            apk = BLS12381.G1Point(bytes32(uint256(latest.xHi)), latest.xLo, bytes32(uint256(latest.yHi)), latest.yLo);
-            totalWeight = latest.totalWeight;
+        // The latest set's words, read once each: since | totalWeight << 32, xHi | yHi << 128, xLo, yLo.
+        uint256 head;
+        assembly ("memory-safe") {
+            head := sload(_latestSet.slot)
+        }
+        if (head & type(uint32).max <= blockNumber) {
+            assembly ("memory-safe") {
+                let his := sload(add(_latestSet.slot, 1))
+                mstore(apk, and(his, 0xffffffffffffffffffffffffffffffff))
+                mstore(add(apk, 0x20), sload(add(_latestSet.slot, 2)))
+                mstore(add(apk, 0x40), shr(128, his))
+                mstore(add(apk, 0x60), sload(add(_latestSet.slot, 3)))
+            }
+            totalWeight = head >> 32;
         } else {
             apk = _apkAt(blockNumber);
             totalWeight = _totalWeight.valueAt(blockNumber);
@@ -349,22 +359,27 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
         returns (uint256 weightSum, uint256 firstUnknown)
     {
         uint256 count = pubkeyHashes.length;
-        for (uint256 i; i < count; ++i) {
-            bytes32 pubkeyHash = pubkeyHashes[i];
+        for (uint256 i; i < count;) {
             // The checkpoint's word: block number in the low 32 bits, weight above (read as one word, no copy).
+            bytes32 pubkeyHash;
             uint256 latest;
             assembly ("memory-safe") {
+                pubkeyHash := calldataload(add(pubkeyHashes.offset, shl(5, i)))
                 mstore(0x00, pubkeyHash)
                 mstore(0x20, _latestKeyWeight.slot)
                 latest := sload(keccak256(0x00, 0x40))
             }
             uint256 since = latest & type(uint32).max;
             if (since == 0) return (weightSum, i);
-            if (since <= blockNumber) {
-                weightSum += latest >> 32;
-            } else {
-                // The weight changed after the block: look it up in the operator's history.
-                weightSum += _operatorWeights[_operatorOfPubkeyHash[pubkeyHash]].valueAt(blockNumber);
+            // Unchecked: i < count, and each weight is below 2^224, so fewer than 2^32 of them cannot overflow.
+            unchecked {
+                if (since <= blockNumber) {
+                    weightSum += latest >> 32;
+                } else {
+                    // The weight changed after the block: look it up in the operator's history.
+                    weightSum += _operatorWeights[_operatorOfPubkeyHash[pubkeyHash]].valueAt(blockNumber);
+                }
+                ++i;
             }
         }
         firstUnknown = count;

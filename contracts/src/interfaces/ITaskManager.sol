@@ -315,4 +315,9 @@ interface ITaskManager {
     /// @param claimant The account.
     /// @return The index.
     function nextClaimableBatch(address claimant) external view returns (uint64);
+
+    /// @notice Every fee the job manager charged for this contract's batches (submitter and signer parts), in wei,
+    /// counted as each batch ends: the job manager's fee pool is this minus what was withdrawn from it.
+    /// @return The total.
+    function totalCredited() external view returns (uint256);
 }

@@ -19,6 +19,7 @@ import {
     TaskOutcome
 } from "../interfaces/IJobManager.sol";
 import {JobForwarder} from "./JobForwarder.sol";
+import {ITaskManager} from "../interfaces/ITaskManager.sol";
 
 /// @title JobManager
 /// @notice Keeper jobs: create, update, pause, resume, cancel (with refund) and top up, each by the job's owner
@@ -61,16 +62,15 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
     mapping(uint256 jobId => mapping(bytes32 specHash => JobState)) private _states;
 
     /// @inheritdoc IJobManager
+    /// @dev The fee pool is not kept here: the task manager counts every fee charged (`totalCredited`, in the slot
+    /// it writes once per batch anyway), and the pool is that minus `_withdrawn`, so a charge writes no slot here.
     address public taskManager;
-    /// @dev The fee pool (charged, not yet withdrawn), in the task manager's slot: a batch reads that slot anyway
-    /// (`onlyTaskManager`), so its charges cost one more write and no other slot. uint96 holds more wei than exists.
-    uint96 private _accruedFees;
 
     /// @inheritdoc IJobManager
     uint256 public nextJobId = 1;
 
-    /// @dev Deposits minus refunds, and fees withdrawn: with the pool they give the total escrow (`totalEscrow`)
-    /// without a write per task.
+    /// @dev Deposits minus refunds, and fees withdrawn: with the task manager's count of fees charged they give the
+    /// pool and the total escrow without a write per task.
     uint128 private _netDeposits;
     uint128 private _withdrawn;
 
@@ -218,11 +218,9 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc IJobManager
     function withdrawFees(address to, uint256 amount) external onlyTaskManager nonReentrant {
         if (to == address(0)) revert InputAddressZero();
-        uint256 available = _accruedFees;
+        uint256 available = _accruedFees();
         if (amount > available) revert InsufficientFees(amount, available);
-        // amount <= _accruedFees, a uint96.
-        // forge-lint: disable-next-line(unsafe-typecast)
-        _accruedFees = uint96(available - amount);
+        // amount <= the pool, part of the deposits, a uint128.
         // forge-lint: disable-next-line(unsafe-typecast)
         _withdrawn += uint128(amount);
         emit FeesWithdrawn(to, amount);
@@ -261,18 +259,31 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
 
     /// @inheritdoc IJobManager
     function accruedFees() external view returns (uint256) {
-        return _accruedFees;
+        return _accruedFees();
     }
 
     /// @inheritdoc IJobManager
     function totalEscrow() external view returns (uint256) {
         // Every charge moved escrow into the pool, and every withdrawal took from the pool.
-        return _netDeposits - _withdrawn - _accruedFees;
+        return _netDeposits - _credited();
     }
 
     // ---------------------------------------------------------------------------------------------------------
     // Internals
     // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev Every fee charged so far, as the task manager counts them (zero before it is set). Its count lags while
+    /// a batch runs (it adds a batch's fees when the batch ends), so mid-batch the views overstate the escrow.
+    function _credited() private view returns (uint256) {
+        address manager = taskManager;
+        if (manager == address(0)) return 0;
+        return ITaskManager(manager).totalCredited();
+    }
+
+    /// @dev The fee pool: charged and not withdrawn.
+    function _accruedFees() private view returns (uint256) {
+        return _credited() - _withdrawn;
+    }
 
     /// @dev The job, after checking it exists and the caller owns it.
     function _ownedJob(uint256 jobId) private view returns (Job storage job) {
@@ -351,11 +362,7 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
         charged = fee;
         if (charged > maxFee) charged = maxFee;
         if (charged > balance) charged = balance;
-        if (charged != 0) {
-            // The pool never exceeds the ether held, and uint96 holds more wei than exists.
-            // forge-lint: disable-next-line(unsafe-typecast)
-            _accruedFees += uint96(charged);
-        }
+        // The task manager adds `charged` to its count of fees (`totalCredited`) when the batch ends.
         // charged <= balance, the word's low bits: subtracting it takes it from the balance alone.
         _storeWord(slot, _withNextSequence(word - charged, sequence + 1));
     }

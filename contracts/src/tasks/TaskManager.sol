@@ -4,6 +4,7 @@ pragma solidity ^0.8.30;
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {BLS12381} from "../libraries/BLS12381.sol";
 import {BatchDigest} from "../libraries/BatchDigest.sol";
 import {JobSpecHash} from "../libraries/JobSpecHash.sol";
@@ -40,7 +41,8 @@ import {KeeperServiceManager} from "../avs/KeeperServiceManager.sol";
 /// remainder is rounding dust).
 ///
 /// Gas: per batch, one pairing check, one registry call (one slot per non-signer, four for the set), one new slot
-/// (the record's hash) and one rewritten (the settings word, which holds the batch counter); per task, one job
+/// (the record's hash) and one rewritten (the settings word, which holds the batch counter and the count of fees
+/// charged, so the job manager keeps no fee pool slot of its own); per task, one job
 /// manager call that reads and writes one slot of the job (found under the hash of the spec given, which is hashed
 /// from calldata in place) and calls the target through the job's forwarder.
 ///
@@ -89,6 +91,10 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev EIP-2537's G1ADD precompile.
     uint256 private constant G1ADD_PRECOMPILE = 0x0b;
+    /// @dev The base field modulus p as two words (`BLS12381.P_HI`, `P_LO`), repeated because assembly reads only
+    /// literal constants; a wrong word would fail every batch with a non-signer, which the tests submit.
+    uint256 private constant P_HI = 0x000000000000000000000000000000001a0111ea397fe69a4b1ba7b6434bacd7;
+    uint256 private constant P_LO = 0x64774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab;
 
     /// @dev Tag of equivocation offences in `_slashed`.
     bytes32 private constant EQUIVOCATION_TAG = keccak256("KeeperNetwork.Equivocation");
@@ -112,16 +118,19 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     // Storage
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @dev Settings read on every batch and the batch counter, in one slot: a batch reads it once and writes it once.
+    /// @dev Settings read on every batch, the batch counter and the fee ledger, in one slot: a batch reads it once and
+    /// writes it once, and the job manager writes no slot of its own for the fees a batch charges.
     struct Config {
         uint16 quorumBps;
         uint16 maxReferenceAge;
         uint32 challengeWindowBlocks;
-        /// At most `MAX_PREMIUM`, which fits.
-        uint64 premium;
-        uint64 equivocationSlashWad;
-        /// Batches accepted so far: the next batch's index.
-        uint64 batchCount;
+        /// At most `MAX_PREMIUM` (about 2^53), which fits.
+        uint56 premium;
+        /// Batches accepted so far: the next batch's index (2^40 batches is ample).
+        uint40 batchCount;
+        /// All fees charged by the batches (`totalCredited`): the job manager's fee pool is this minus what was
+        /// withdrawn. A uint96 holds more wei than exists; a charge past it reverts the batch.
+        uint96 credited;
     }
 
     /// @dev slot 2 (slots 0 and 1 are Ownable2Step's owner and pending owner).
@@ -135,8 +144,11 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     mapping(address claimant => uint64 batchIndex) private _nextClaimable;
     /// @dev slot 6: offence => operator => slashed (offence = batch digest, or an equivocation id).
     mapping(bytes32 offence => mapping(address operator => bool)) private _slashed;
+    /// @dev slot 7: the share slashed for equivocation (read by challenges only, so not in `_config`).
+    uint64 private _equivocationSlashWad;
 
-    /// @dev What `respondToBatch` learns while verifying a batch and accumulates over its tasks.
+    /// @dev What `respondToBatch` learns while verifying a batch and accumulates over its tasks. `_recordBatch` reads
+    /// it by word offset: keep the order.
     struct BatchContext {
         bytes32 root;
         bytes32[] nonSignerHashes;
@@ -267,7 +279,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         bytes32 offence = keccak256(abi.encode(EQUIVOCATION_TAG, jobId, sequence));
         if (_slashed[offence][operator]) revert AlreadySlashed(operator, offence);
         _slashed[offence][operator] = true;
-        uint64 wad = _config.equivocationSlashWad;
+        uint64 wad = _equivocationSlashWad;
         emit EquivocationProven(
             operator, jobId, sequence, digestA, digestB, a.responseHash, b.responseHash, wad, msg.sender
         );
@@ -324,9 +336,9 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     function setPremium(uint96 premium_) external onlyOwner {
         if (premium_ > MAX_PREMIUM) revert InvalidPremium(premium_);
         emit PremiumSet(_config.premium, premium_);
-        // casting to 'uint64' is safe because MAX_PREMIUM fits
+        // casting to 'uint56' is safe because MAX_PREMIUM fits
         // forge-lint: disable-next-line(unsafe-typecast)
-        _config.premium = uint64(premium_);
+        _config.premium = uint56(premium_);
     }
 
     /// @notice Sets how many blocks old a batch's reference block may be when it is submitted.
@@ -416,7 +428,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     /// @notice The share of stake slashed for equivocation (wad).
     /// @return The share.
     function equivocationSlashWad() external view returns (uint64) {
-        return _config.equivocationSlashWad;
+        return _equivocationSlashWad;
     }
 
     /// @notice The share of stake slashed for signing a batch with an invalid response (wad).
@@ -431,11 +443,10 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         return _config.batchCount;
     }
 
-    /// @notice All rewards credited to batches (submitter and signer parts), in wei: the job manager's fee pool plus
-    /// what was claimed from it, since this contract alone charges into the pool and withdraws from it.
-    /// @return The total.
+    /// @inheritdoc ITaskManager
+    /// @dev The job manager's withdrawals are this contract's claims, so its pool is also this minus `totalClaimed`.
     function totalCredited() external view returns (uint256) {
-        return jobManager.accruedFees() + _totalClaimed;
+        return _config.credited;
     }
 
     /// @notice All rewards claimed, in wei.
@@ -561,9 +572,9 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         bytes calldata signatureG2,
         uint16 quorum
     ) private view returns (uint256 signedWeight, uint256 totalWeight, bytes32[] memory hashes) {
-        BLS12381.G1Point memory nonSignerSum;
+        BLS12381.G1Point memory negatedSum;
         bool summed;
-        (nonSignerSum, hashes, summed) = _nonSigners(nonSignerKeys);
+        (negatedSum, hashes, summed) = _nonSigners(nonSignerKeys);
         // A key bound in the registry passed its proof of possession, so no one can list a key crafted to cancel
         // honest keys out of the aggregate. A bound key not in the set at the reference block has weight 0 there,
         // and subtracting it only makes the signature fail.
@@ -574,7 +585,15 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         if (hashes.length != 0) {
             // Only bound keys get here, and those are valid points; the check stays for defence in depth.
             if (!summed) revert BLS12381.PrecompileCallFailed(G1ADD_PRECOMPILE);
-            apk = BLS12381.addG1(apk, BLS12381.negateG1(nonSignerSum));
+            // apk += -(sum of the non-signers' keys), in place.
+            assembly ("memory-safe") {
+                let input := mload(0x40)
+                mcopy(input, apk, 0x80)
+                mcopy(add(input, 0x80), negatedSum, 0x80)
+                summed := staticcall(gas(), G1ADD_PRECOMPILE, input, 0x100, apk, 0x80)
+                summed := and(summed, eq(returndatasize(), 0x80))
+            }
+            if (!summed) revert BLS12381.PrecompileCallFailed(G1ADD_PRECOMPILE);
         }
         bool valid = BLS12381.verify(apk, BLS12381.g2FromBytes(signatureG2), abi.encode(digest), BatchDigest.BATCH_DST);
         if (!valid) revert InvalidSignature();
@@ -582,6 +601,8 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev The set's aggregate key, the signers' weight (the total minus the non-signers') and the total weight at
     /// the reference block; reverts if the set had no weight then or a non-signer's key is bound to no operator.
+    /// `registry.signingSetAtBlock(hashes, referenceBlock)`, called by hand: `_nonSigners` left the call's selector,
+    /// offset and block words right before `hashes`, so the list is sent where it lies, without a copy.
     function _signingSet(bytes32[] memory hashes, uint32 referenceBlock)
         private
         view
@@ -589,26 +610,53 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     {
         uint256 nonSignerWeight;
         uint256 firstUnknown;
-        (apk, totalWeight, nonSignerWeight, firstUnknown) = registry.signingSetAtBlock(hashes, referenceBlock);
+        address registry_ = address(registry);
+        assembly ("memory-safe") {
+            mstore(sub(hashes, 0x20), referenceBlock)
+            let input := sub(hashes, 0x44)
+            let size := add(0x64, shl(5, mload(hashes)))
+            // The answer, 7 words, in scratch past the free pointer.
+            let output := mload(0x40)
+            if iszero(staticcall(gas(), registry_, input, size, output, 0xe0)) {
+                returndatacopy(output, 0, returndatasize())
+                revert(output, returndatasize())
+            }
+            // The registry is ours and returns seven words; anything shorter is refused.
+            if lt(returndatasize(), 0xe0) { revert(0, 0) }
+            mcopy(apk, output, 0x80)
+            totalWeight := mload(add(output, 0x80))
+            nonSignerWeight := mload(add(output, 0xa0))
+            firstUnknown := mload(add(output, 0xc0))
+        }
         if (totalWeight == 0) revert NoWeightAtReferenceBlock(referenceBlock);
         if (firstUnknown != hashes.length) revert UnknownNonSigner(hashes[firstUnknown]);
         // Distinct operators' weights at one block add up to at most the total at that block.
         signedWeight = totalWeight - nonSignerWeight;
     }
 
-    /// @dev The non-signers' keys summed, straight from calldata (one G1ADD each, no copy of the list), and their
+    /// @dev The non-signers' keys summed and negated, straight from calldata (one G1ADD each, no copy of the list;
+    /// y becomes p - y, as `BLS12381.negateG1` computes it), and their
     /// pubkey hashes (keccak256 of the 128-byte encoding, as the registry hashes them), checked strictly ascending
     /// so that no key is subtracted twice. `summed` is false if a G1ADD failed (a key that is no valid point); the
     /// caller reports it only after the registry's checks, which refuse such a key first (it is bound to no one).
+    /// The hashes are allocated after three words that `_signingSet` fills in as the head of the registry call (the
+    /// selector and the list's offset are written here); the record and the event reuse them as they are.
     function _nonSigners(BLS12381.G1Point[] calldata keys)
         private
         view
-        returns (BLS12381.G1Point memory sum, bytes32[] memory hashes, bool summed)
+        returns (BLS12381.G1Point memory negatedSum, bytes32[] memory hashes, bool summed)
     {
         uint256 count = keys.length;
-        hashes = new bytes32[](count);
         uint256 unsorted;
+        bytes4 selector = IBlsKeyRegistry.signingSetAtBlock.selector;
         assembly ("memory-safe") {
+            let head := mload(0x40)
+            // Selector in the low 4 bytes of the first word, then the list's offset (the block is written later).
+            mstore(head, shr(224, selector))
+            mstore(add(head, 0x20), 0x40)
+            hashes := add(head, 0x60)
+            mstore(hashes, count)
+            mstore(0x40, add(add(hashes, 0x20), shl(5, count)))
             // Scratch past the free pointer: the running sum (128 bytes, from the point at infinity), then the key.
             let buffer := mload(0x40)
             mstore(buffer, 0)
@@ -631,7 +679,15 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
                 summed := and(summed, staticcall(gas(), G1ADD_PRECOMPILE, buffer, 0x100, buffer, 0x80))
                 summed := and(summed, eq(returndatasize(), 0x80))
             }
-            mcopy(sum, buffer, 0x80)
+            // -(x, y) = (x, p - y) over two words (y < p, so the high word cannot underflow); infinity stays.
+            let yHi := mload(add(buffer, 0x40))
+            let yLo := mload(add(buffer, 0x60))
+            if or(yHi, yLo) {
+                let borrow := gt(yLo, P_LO)
+                mstore(add(buffer, 0x60), sub(P_LO, yLo))
+                mstore(add(buffer, 0x40), sub(sub(P_HI, yHi), borrow))
+            }
+            mcopy(negatedSum, buffer, 0x80)
         }
         if (unsorted != 0) revert NonSignersNotSorted(unsorted);
     }
@@ -658,29 +714,47 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev Builds the record of an accepted batch, stores its hash in place of the mark, counts the batch and its
-    /// credit, and emits `BatchResponded`.
+    /// credit, and emits `BatchResponded`. The event's data is laid out once in memory, by hand: its head holds the
+    /// record's ten words inline (a static struct), which are also `abi.encode(record)`, hashed where they lie.
     function _recordBatch(bytes32 digest, BatchHeader calldata header, uint256 taskCount, BatchContext memory context)
         private
     {
-        uint64 batchIndex = _config.batchCount;
-        BatchRecord memory record = BatchRecord({
-            batchIndex: batchIndex,
-            referenceBlockNumber: header.referenceBlockNumber,
-            submittedBlock: uint32(block.number),
-            submitter: msg.sender,
-            // Each is a sum of charges out of one batch's escrows, far below 2^128 wei.
-            // forge-lint: disable-next-line(unsafe-typecast)
-            submitterReward: uint128(context.submitterReward),
-            // forge-lint: disable-next-line(unsafe-typecast)
-            signerReward: uint128(context.signerReward),
-            signedWeight: context.signedWeight,
-            totalWeight: context.totalWeight,
-            nonSignersHash: keccak256(abi.encodePacked(context.nonSignerHashes)),
-            invalidLeaf: context.invalidLeaf
-        });
-        _batchRecords[digest] = keccak256(abi.encode(record));
-        _config.batchCount = batchIndex + 1;
-        emit BatchResponded(digest, context.root, header.referenceBlockHash, taskCount, context.nonSignerHashes, record);
+        Config storage config = _config;
+        uint40 batchIndex = config.batchCount;
+        // The batch's fees, added to the ledger with the count in one write of the slot.
+        uint256 credited = uint256(config.credited) + context.submitterReward + context.signerReward;
+        bytes32[] memory hashes = context.nonSignerHashes;
+        bytes32 topic = BatchResponded.selector;
+        bytes32 recordHash;
+        assembly ("memory-safe") {
+            let count := mload(hashes)
+            let data := mload(0x40)
+            // root, referenceBlockHash, taskCount, the list's offset (after 4 + 10 head words).
+            mstore(data, mload(context))
+            mstore(add(data, 0x20), calldataload(add(header, 0x20)))
+            mstore(add(data, 0x40), taskCount)
+            mstore(add(data, 0x60), 0x1c0)
+            // The record: BatchRecord's fields in order. Each reward is a sum of charges out of one batch's
+            // escrows, far below 2^128 wei; they are masked to their type as a cast would.
+            let record := add(data, 0x80)
+            mstore(record, batchIndex)
+            mstore(add(record, 0x20), and(calldataload(header), 0xffffffff))
+            mstore(add(record, 0x40), and(number(), 0xffffffff))
+            mstore(add(record, 0x60), caller())
+            mstore(add(record, 0x80), and(mload(add(context, 0x80)), 0xffffffffffffffffffffffffffffffff))
+            mstore(add(record, 0xa0), and(mload(add(context, 0xa0)), 0xffffffffffffffffffffffffffffffff))
+            mstore(add(record, 0xc0), mload(add(context, 0x40)))
+            mstore(add(record, 0xe0), mload(add(context, 0x60)))
+            mstore(add(record, 0x100), keccak256(add(hashes, 0x20), shl(5, count)))
+            mstore(add(record, 0x120), mload(add(context, 0xc0)))
+            recordHash := keccak256(record, 0x140)
+            let listSize := add(0x20, shl(5, count))
+            mcopy(add(data, 0x1c0), hashes, listSize)
+            log2(data, add(0x1c0, listSize), topic, digest)
+        }
+        _batchRecords[digest] = recordHash;
+        config.batchCount = batchIndex + 1;
+        config.credited = SafeCast.toUint96(credited);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -1002,7 +1076,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     function _setSlashWads(uint64 equivocationWad, uint64 invalidResponseWad) private {
         if (equivocationWad == 0 || equivocationWad > WAD) revert InvalidSlashWad(equivocationWad);
         if (invalidResponseWad == 0 || invalidResponseWad > WAD) revert InvalidSlashWad(invalidResponseWad);
-        _config.equivocationSlashWad = equivocationWad;
+        _equivocationSlashWad = equivocationWad;
         _invalidResponseSlashWad = invalidResponseWad;
         emit SlashWadsSet(equivocationWad, invalidResponseWad);
     }

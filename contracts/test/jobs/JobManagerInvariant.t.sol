@@ -4,6 +4,7 @@ pragma solidity ^0.8.30;
 import {Test} from "forge-std/Test.sol";
 import {JobManager} from "../../src/jobs/JobManager.sol";
 import {JobManagerHandler} from "../utils/JobManagerHandler.sol";
+import {FeeLedgerStub} from "../utils/FeeLedgerStub.sol";
 
 /// @dev Escrow accounting under random sequences of creates, top-ups, charges, pauses, cancels and withdrawals.
 contract JobManagerInvariantTest is Test {
@@ -11,7 +12,7 @@ contract JobManagerInvariantTest is Test {
     JobManagerHandler internal handler;
 
     function setUp() public {
-        address taskManager = makeAddr("taskManager");
+        address taskManager = address(new FeeLedgerStub());
         jm = new JobManager(address(this));
         jm.setTaskManager(taskManager);
         handler = new JobManagerHandler(jm, taskManager);

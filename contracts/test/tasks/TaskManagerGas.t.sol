@@ -128,28 +128,29 @@ contract TaskManagerGasTest is TaskFixture {
     // ---------------------------------------------------------------------------------------------------------
 
     function test_gas_single_4ops_allSign() public {
-        assertLt(_single(4, 0), 240_000);
+        assertLt(_single(4, 0), 235_000);
     }
 
     function test_gas_single_4ops_1absent() public {
-        assertLt(_single(4, 1), 245_000);
+        assertLt(_single(4, 1), 240_000);
     }
 
     function test_gas_single_16ops_allSign() public {
-        assertLt(_single(16, 0), 240_000);
+        assertLt(_single(16, 0), 235_000);
     }
 
     function test_gas_single_16ops_2absent() public {
-        assertLt(_single(16, 2), 250_000);
+        assertLt(_single(16, 2), 242_000);
     }
 
     function test_gas_single_64ops_allSign() public {
-        assertLt(_single(64, 0), 240_000);
+        assertLt(_single(64, 0), 235_000);
     }
 
-    /// The issue's goal is 250,000 here; not reached yet (see the contract's comment for what the rest costs).
+    /// The issue's goal is 250,000 here; not reached yet (251,476 when last measured: about 3,500 per non-signer,
+    /// of which 2,100 is the cold read of its weight).
     function test_gas_single_64ops_7absent() public {
-        assertLt(_single(64, 7), 265_000);
+        assertLt(_single(64, 7), 256_000);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -178,6 +179,6 @@ contract TaskManagerGasTest is TaskFixture {
         uint256 many = _measure(_tasks(33), 2);
         uint256 marginal = (many - single) / 32;
         emit log_named_uint("marginal gas per task (16 operators, 2 absent)", marginal);
-        assertLt(marginal, 19_000);
+        assertLt(marginal, 18_500);
     }
 }

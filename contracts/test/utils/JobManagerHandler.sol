@@ -5,6 +5,7 @@ import {Test} from "forge-std/Test.sol";
 import {JobSpec, JobState, JobStatus, TaskMode, TaskOutcome} from "../../src/interfaces/IJobManager.sol";
 import {JobManager} from "../../src/jobs/JobManager.sol";
 import {JobSpecs} from "./JobSpecs.sol";
+import {FeeLedgerStub} from "./FeeLedgerStub.sol";
 
 /// @dev Drives a job manager with random valid operations and keeps ghost totals of every ether movement.
 contract JobManagerHandler is Test {
@@ -83,6 +84,8 @@ contract JobManagerHandler is Test {
         premium = bound(premium, 0, 20 ether);
         vm.prank(taskManager);
         (outcome,,, fee) = jm.runTask(jobId, specHash, sequence, mode, address(0xBEEF), "", 50_000, premium);
+        // As the task manager does when a batch ends.
+        FeeLedgerStub(taskManager).credit(fee);
     }
 
     function pauseOrResume(uint256 jobSeed) external {
