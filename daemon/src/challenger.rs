@@ -14,7 +14,7 @@ use alloy::primitives::{keccak256, Address, B256, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::{SolCall, SolEvent, SolValue};
-use keeper_shared::batch::{Batch, TaskId};
+use keeper_shared::batch::TaskId;
 use keeper_shared::bls::Signature;
 use keeper_shared::contracts::TaskManager;
 use tokio_util::sync::CancellationToken;
@@ -32,13 +32,28 @@ pub enum ChallengerError {
     Config(String),
 }
 
-/// A signed response seen in the store: who, which batch, and the signature.
+/// A signed response seen in the store: who signed which response, in which batch (by digest;
+/// the batch itself is read back only to build a proof), and the signature.
 #[derive(Debug, Clone)]
 struct Seen {
     response: B256,
-    batch: Batch,
+    digest: B256,
     index: usize,
     signature: Signature,
+    /// The batch's reference block, to forget what is too old to matter.
+    block: u64,
+}
+
+/// Blocks of proposals scanned for equivocations: a proposal older than the task manager's
+/// reference age can no longer be submitted, and a keeper signs only what it can fetch.
+const SCAN_WINDOW: u64 = 64;
+
+/// What the equivocation watch remembers between blocks.
+#[derive(Debug, Default)]
+struct SignatureScan {
+    seen: HashMap<(Address, TaskId), Seen>,
+    /// Signatures already looked at, per batch digest (a proposal gains signatures over time).
+    processed: HashMap<B256, (HashSet<Address>, u64)>,
 }
 
 /// The challenger's loop.
@@ -47,9 +62,8 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         context.sender.clone().ok_or_else(|| ChallengerError::Config("operator.ecdsa_keystore: not set".into()))?;
     let mut head = context.schedule.head_receiver();
     let mut next_block = None::<u64>;
-    let mut seen: HashMap<(Address, TaskId), Seen> = HashMap::new();
+    let mut scan = SignatureScan::default();
     let mut proven: HashSet<(Address, TaskId)> = HashSet::new();
-    let mut scanned_from = context.config.deployment.deploy_block;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
@@ -64,9 +78,8 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
             }
             next_block = Some(reference.number + 1);
         }
-        match scan_signatures(&context, scanned_from, &mut seen).await {
+        match scan_signatures(&context, reference.number, &mut scan).await {
             Ok(conflicts) => {
-                scanned_from = reference.number.saturating_sub(256);
                 for (operator, task, a, b) in conflicts {
                     if proven.insert((operator, task)) {
                         prove(&context, &sender, &shutdown, operator, task, &a, &b).await;
@@ -124,19 +137,29 @@ async fn check_responses(context: &NodeContext, from: u64, to: u64) -> Result<()
     Ok(())
 }
 
-/// Reads the stored proposals and signatures since `from`, and returns new conflicts.
+/// Looks at the signatures stored for proposals of the last [`SCAN_WINDOW`] blocks that were not
+/// looked at before, and returns new conflicts. Memory and work stay bounded by the window.
 async fn scan_signatures(
     context: &NodeContext,
-    from: u64,
-    seen: &mut HashMap<(Address, TaskId), Seen>,
+    head: u64,
+    scan: &mut SignatureScan,
 ) -> Result<Vec<(Address, TaskId, Seen, Seen)>, StoreError> {
+    let from = head.saturating_sub(SCAN_WINDOW);
+    scan.seen.retain(|_, seen| seen.block >= from);
+    scan.processed.retain(|_, (_, block)| *block >= from);
+    let known: HashMap<B256, usize> = scan.processed.iter().map(|(d, (ops, _))| (*d, ops.len())).collect();
+    // Short read: only proposals with signatures not looked at yet are returned in full.
     let rows = context
         .store
         .with(move |store| {
             store.read(|tx| {
                 let mut rows = Vec::new();
                 for proposal in tx.proposals_since_block(from)? {
-                    let signatures = tx.signatures(proposal.batch.digest())?;
+                    let digest = proposal.batch.digest();
+                    let signatures = tx.signatures(digest)?;
+                    if known.get(&digest).is_some_and(|n| *n >= signatures.len()) {
+                        continue;
+                    }
                     rows.push((proposal.batch, signatures));
                 }
                 Ok::<_, StoreError>(rows)
@@ -145,14 +168,17 @@ async fn scan_signatures(
         .await?;
     let mut conflicts = Vec::new();
     for (batch, signatures) in rows {
-        for signature in signatures {
+        let digest = batch.digest();
+        let block = batch.context().reference_block_number;
+        let (done, _) = scan.processed.entry(digest).or_insert_with(|| (HashSet::new(), block));
+        let fresh: Vec<_> = signatures.into_iter().filter(|s| done.insert(s.operator)).collect();
+        for signature in fresh {
             for (index, leaf) in batch.leaves().iter().enumerate() {
                 let key = (signature.operator, leaf.task);
-                let entry =
-                    Seen { response: leaf.response_hash, batch: batch.clone(), index, signature: signature.signature };
-                match seen.get(&key) {
+                let entry = Seen { response: leaf.response_hash, digest, index, signature: signature.signature, block };
+                match scan.seen.get(&key) {
                     None => {
-                        seen.insert(key, entry);
+                        scan.seen.insert(key, entry);
                     }
                     Some(first) if first.response != leaf.response_hash => {
                         conflicts.push((signature.operator, leaf.task, first.clone(), entry));
@@ -174,8 +200,17 @@ async fn prove(
     a: &Seen,
     b: &Seen,
 ) {
+    let (digest_a, digest_b) = (a.digest, b.digest);
+    let batches = context
+        .store
+        .with(move |store| store.read(|tx| Ok::<_, StoreError>((tx.proposal(digest_a)?, tx.proposal(digest_b)?))))
+        .await;
+    let Ok((Some(batch_a), Some(batch_b))) = batches else {
+        tracing::warn!(%operator, "challenger: the batches of an equivocation are no longer stored");
+        return;
+    };
     let (Ok(leaf_a), Ok(leaf_b)) =
-        (signed_leaf(&a.batch, a.index, &a.signature), signed_leaf(&b.batch, b.index, &b.signature))
+        (signed_leaf(&batch_a.batch, a.index, &a.signature), signed_leaf(&batch_b.batch, b.index, &b.signature))
     else {
         tracing::warn!(%operator, "challenger: could not build the equivocation proof");
         return;

@@ -40,7 +40,10 @@ fn devnet_keepers_perform_every_kind_of_job_and_stop_cleanly() {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }
     for kind in ["interval", "block", "Chainlink-style", "Gelato-style", "event"] {
-        assert!(stdout.lines().any(|l| l.starts_with("performed: ") && l.contains(kind)), "{kind} not performed:\n{stdout}");
+        assert!(
+            stdout.lines().any(|l| l.starts_with("performed: ") && l.contains(kind)),
+            "{kind} not performed:\n{stdout}"
+        );
     }
     // Every keeper signed, and the daemons stopped on SIGTERM (not killed).
     for i in 0..3 {

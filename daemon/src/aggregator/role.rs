@@ -51,6 +51,9 @@ pub enum AggregatorError {
 }
 
 struct Flight {
+    /// Order of proposal: batches are submitted in this order, so that an event job's earlier task
+    /// never lands after a later one (the watermark would skip it for good).
+    order: u64,
     batch: Batch,
     tasks: Vec<BatchTask>,
     reference: ReferenceBlock,
@@ -98,6 +101,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         done: done_tx,
         submitted: HashMap::new(),
         restored: false,
+        next_order: 0,
         shutdown: shutdown.clone(),
     };
     match sender.recover().await {
@@ -174,6 +178,8 @@ struct Aggregator {
     submitted: HashMap<B256, Vec<TaskId>>,
     /// Whether stored proposals were re-published since start.
     restored: bool,
+    /// The last proposal's order.
+    next_order: u64,
     shutdown: CancellationToken,
 }
 
@@ -232,7 +238,8 @@ impl Aggregator {
         }
         tracing::info!(%digest, tasks = tasks.len(), reference_block = reference.number, "aggregator: proposed batch");
         let quorum_at = published.quorum_reached.then(tokio::time::Instant::now);
-        self.flights.insert(digest, Flight { batch, tasks, reference, quorum_at });
+        self.next_order += 1;
+        self.flights.insert(digest, Flight { order: self.next_order, batch, tasks, reference, quorum_at });
         Ok(())
     }
 
@@ -242,7 +249,7 @@ impl Aggregator {
         }
     }
 
-    /// Proposals whose quorum window is over, or that every operator signed.
+    /// Proposals whose quorum window is over, or that every operator signed, oldest first.
     fn ready(&self) -> Vec<B256> {
         let now = tokio::time::Instant::now();
         let mut ready = Vec::new();
@@ -251,10 +258,11 @@ impl Aggregator {
             let all_signed =
                 self.collector.quorum_state(*digest).is_some_and(|state| state.signers.len() == state.operators);
             if all_signed || now.duration_since(at) >= self.window {
-                ready.push(*digest);
+                ready.push((flight.order, *digest));
             }
         }
-        ready
+        ready.sort_unstable();
+        ready.into_iter().map(|(_, digest)| digest).collect()
     }
 
     async fn submit(&mut self, digest: B256) {
@@ -367,6 +375,16 @@ impl Aggregator {
                 continue; // reorged away
             }
             let reference = ReferenceBlock::of(&block.header);
+            let performed = {
+                let index = self.context.schedule.index().await;
+                batch
+                    .leaves()
+                    .iter()
+                    .any(|leaf| index.job(leaf.task.job_id).is_none_or(|job| leaf.task.sequence < job.next_sequence))
+            };
+            if performed {
+                continue; // accepted before the restart, or overtaken
+            }
             let mut tasks = Vec::new();
             for leaf in batch.leaves() {
                 let spec = self.context.schedule.index().await.job(leaf.task.job_id).map(|job| job.spec.clone());
@@ -398,7 +416,8 @@ impl Aggregator {
                         self.in_flight.insert(task.task);
                     }
                     let quorum_at = published.quorum_reached.then(tokio::time::Instant::now);
-                    self.flights.insert(digest, Flight { batch, tasks, reference, quorum_at });
+                    self.next_order += 1;
+                    self.flights.insert(digest, Flight { order: self.next_order, batch, tasks, reference, quorum_at });
                 }
                 Err(e) => tracing::debug!(%digest, error = %e, "aggregator: not re-publishing"),
             }
