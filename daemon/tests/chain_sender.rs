@@ -234,3 +234,30 @@ async fn wait_stops_on_shutdown() {
     shutdown.cancel();
     assert!(matches!(sender.wait(&[9; 32], &shutdown).await, Err(SenderError::Shutdown { .. })));
 }
+
+/// A mined transaction that a reorg takes out of the chain, and that the node does not put back in
+/// its pool (anvil does not), leaves a nonce gap: the sender sends it again when a later one waits
+/// behind the gap, and both are mined.
+#[tokio::test]
+async fn a_transaction_reorged_out_is_sent_again_so_later_nonces_are_not_stuck() {
+    let anvil = common::anvil();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let sender = sender(&anvil, &store, config()).await;
+    let shutdown = CancellationToken::new();
+    let snapshot = rpc(&anvil, "evm_snapshot", serde_json::json!([])).await;
+    let first = sender.send(transfer(1)).await.unwrap();
+    sender.wait(&[1; 32], &shutdown).await.unwrap();
+    // The block with the first transaction leaves the chain; the node forgets the transaction.
+    rpc(&anvil, "evm_revert", serde_json::json!([snapshot])).await;
+    rpc(&anvil, "evm_mine", serde_json::json!([])).await;
+    assert_eq!(chain_nonce(&anvil, sender.address()).await, 0);
+
+    let second = sender.send(transfer(2)).await.unwrap();
+    assert_eq!((first.nonce, second.nonce), (0, 1));
+    let mined = tokio::time::timeout(Duration::from_secs(30), sender.wait(&[2; 32], &shutdown)).await.unwrap().unwrap();
+    assert_eq!(mined.nonce, 1);
+    assert_eq!(chain_nonce(&anvil, sender.address()).await, 2, "the first transaction was mined again");
+    let provider = ProviderBuilder::new().connect_http(anvil.endpoint_url());
+    assert!(provider.get_transaction_receipt(first.tx_hash).await.unwrap().is_some());
+}

@@ -772,9 +772,8 @@ async fn kill_9_at_several_points_loses_and_repeats_nothing() {
 /// then a keeper is killed and the block it processed last is reorganised away while it is down:
 /// it resumes. On the final canonical chain every oracle answer is mirrored once and nothing twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "chain::sender: a batch transaction mined in a block the reorg drops (and anvil does not re-queue) stays \
-            'mined' in the sender's records; its nonce is never filled again, so every later batch waits behind \
-            the gap (fee-bumped to no avail) and nothing is performed after the reorg"]
+#[ignore = "after the first reorg the daemons recover (the sender re-sends a mined transaction the reorg dropped), \
+            but after the second one the aggregator's daemon stops proposing for minutes: not yet diagnosed"]
 async fn reorg_at_depth_zero_is_followed_and_nothing_is_performed_twice() {
     reorg_scenario(false).await;
 }

@@ -301,6 +301,11 @@ impl TxSender {
                 }
                 return Err(SenderError::NonceTaken { nonce, payload });
             }
+            if mined_nonce < nonce {
+                // A gap below ours: an earlier transaction of ours that a reorg took out of the chain
+                // (nodes do not always return reorged transactions to their pool). Put it back.
+                self.refill_gap(mined_nonce, nonce).await?;
+            }
             let (since_block, since) = *stuck_since.get_or_insert((head, Instant::now()));
             let stuck = head.saturating_sub(since_block) >= self.config.stuck_after_blocks
                 || since.elapsed() >= self.config.stuck_after;
@@ -315,6 +320,36 @@ impl TxSender {
                 _ = tokio::time::sleep(self.config.poll_interval) => {}
             }
         }
+    }
+
+    /// Rebroadcasts our transactions at nonces `from..to` that the chain no longer has: recorded
+    /// as mined or reverted but without a receipt now (reorged out), or pending but unknown to the
+    /// node. Their stored raw bytes are sent again unchanged, so their hashes stay the same.
+    async fn refill_gap(&self, from: u64, to: u64) -> Result<(), SenderError> {
+        let (chain_id, sender) = (self.chain_id, self.address());
+        for nonce in from..to {
+            let live =
+                self.store.with(move |s| s.read(|r| r.live_transactions_at_nonce(chain_id, sender, nonce))).await?;
+            for stored in live {
+                let hash = stored.tx.tx_hash;
+                let receipt = self
+                    .pool
+                    .run("eth_getTransactionReceipt", |p| async move { p.get_transaction_receipt(hash).await })
+                    .await
+                    .map_err(rpc("reading a receipt"))?;
+                if receipt.is_some() || self.node_knows(hash).await? {
+                    continue;
+                }
+                tracing::warn!(%hash, nonce, status = ?stored.status, "sender: a transaction of ours left the chain; sending it again");
+                if stored.status != TxStatus::Pending {
+                    self.set_status(hash, TxStatus::Pending, None).await?;
+                }
+                if let Err(error) = self.broadcast(&stored.tx).await {
+                    tracing::warn!(%hash, nonce, %error, "sender: re-sending failed");
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The live transaction of a payload sent before, if any.

@@ -140,6 +140,25 @@ impl ReadTx<'_> {
         }
     }
 
+    /// `sender`'s transactions on `chain_id` at `nonce` that were not dropped, oldest first.
+    pub fn live_transactions_at_nonce(
+        &self,
+        chain_id: u64,
+        sender: Address,
+        nonce: u64,
+    ) -> Result<Vec<StoredTransaction>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM transactions
+             WHERE chain_id = ?1 AND sender = ?2 AND nonce = ?3 AND status != 'dropped' ORDER BY id"
+        ))?;
+        let rows = stmt.query(params![
+            u64_to_sql(TABLE, "chain_id", chain_id)?,
+            sender.as_slice(),
+            u64_to_sql(TABLE, "nonce", nonce)?
+        ])?;
+        collect(rows)
+    }
+
     /// Every transaction that carried `payload_ref`, oldest first.
     pub fn transactions_for_payload(&self, payload_ref: &[u8]) -> Result<Vec<StoredTransaction>> {
         let mut stmt = self
