@@ -332,11 +332,7 @@ impl TxSender {
                 self.store.with(move |s| s.read(|r| r.live_transactions_at_nonce(chain_id, sender, nonce))).await?;
             for stored in live {
                 let hash = stored.tx.tx_hash;
-                let receipt = self
-                    .pool
-                    .run("eth_getTransactionReceipt", |p| async move { p.get_transaction_receipt(hash).await })
-                    .await
-                    .map_err(rpc("reading a receipt"))?;
+                let receipt = self.receipt(hash).await?;
                 if receipt.is_some() || self.node_knows(hash).await? {
                     continue;
                 }
@@ -379,17 +375,20 @@ impl TxSender {
             .collect())
     }
 
+    /// The receipt of `hash`, if the chain has one.
+    async fn receipt(&self, hash: B256) -> Result<Option<TransactionReceipt>, SenderError> {
+        self.pool
+            .run("eth_getTransactionReceipt", |p| async move { p.get_transaction_receipt(hash).await })
+            .await
+            .map_err(rpc("reading a receipt"))
+    }
+
     /// If one of `live` has a receipt: records the outcome (the others at that nonce are dropped)
     /// and returns it.
     async fn settle(&self, live: &[StoredTransaction]) -> Result<Option<Result<MinedTx, SenderError>>, SenderError> {
         for stored in live {
             let hash = stored.tx.tx_hash;
-            let receipt = self
-                .pool
-                .run("eth_getTransactionReceipt", |p| async move { p.get_transaction_receipt(hash).await })
-                .await
-                .map_err(rpc("reading a receipt"))?;
-            let Some(receipt) = receipt else { continue };
+            let Some(receipt) = self.receipt(hash).await? else { continue };
             return Ok(Some(self.record_receipt(stored, live, &receipt).await));
         }
         Ok(None)
