@@ -128,6 +128,19 @@ pub struct RunArgs {
     /// given or $XDG_RUNTIME_DIR is unset, else $XDG_RUNTIME_DIR/keeperd/keeperd.sock].
     #[arg(long, env = "KEEPERD_API_SOCKET")]
     pub api_socket: Option<PathBuf>,
+    /// What to log: a level (`debug`) or per-target directives (`warn,keeperd=debug`)
+    /// [default: warn,keeperd=info].
+    #[arg(long, env = "RUST_LOG")]
+    pub log_level: Option<String>,
+    /// How log lines look, on stderr and in the files.
+    #[arg(long, env = "KEEPERD_LOG_FORMAT", value_enum)]
+    pub log_format: Option<crate::logging::LogFormat>,
+    /// Where the daily log files go [default: <data_dir>/logs].
+    #[arg(long, env = "KEEPERD_LOG_DIR")]
+    pub log_dir: Option<PathBuf>,
+    /// How many daily log files to keep [default: 7].
+    #[arg(long, env = "KEEPERD_LOG_MAX_FILES")]
+    pub log_max_files: Option<usize>,
 }
 
 impl RunArgs {
@@ -148,16 +161,15 @@ impl RunArgs {
             aggregator_listen: self.aggregator_listen,
             aggregator_url: self.aggregator_url,
             api_socket: self.api_socket,
+            log: crate::logging::LogOverrides {
+                level: self.log_level,
+                format: self.log_format,
+                dir: self.log_dir,
+                max_files: self.log_max_files,
+            },
         };
         Ok(Config::resolve(file, overrides)?)
     }
-}
-
-/// Logs go to stderr, filtered by `RUST_LOG` (default: info for keeperd, warn for the rest).
-pub fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,keeperd=info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 /// Runs the parsed command.
@@ -166,9 +178,10 @@ pub fn run(cli: Cli) -> eyre::Result<()> {
     match cli.command {
         Command::Run(args) => {
             let config = args.resolve()?;
+            // Held until `run` returns: dropping it flushes and stops the file writer.
+            let _log_guard = crate::logging::init(&config.log)?;
             let operator = crate::node::unlock_operator(&config)?;
-            init_logging();
-            runtime.block_on(async move {
+            let result = runtime.block_on(async move {
                 let shutdown = tokio_util::sync::CancellationToken::new();
                 let mut signals = devnet::ShutdownSignals::install()?;
                 let watcher = {
@@ -182,7 +195,12 @@ pub fn run(cli: Cli) -> eyre::Result<()> {
                 let result = crate::node::run(config, operator, shutdown).await;
                 watcher.abort();
                 result
-            })
+            });
+            // Into the file too, where an operator looks for why the daemon stopped.
+            if let Err(error) = &result {
+                tracing::error!("keeperd failed: {error:#}");
+            }
+            result
         }
         Command::Devnet(args) => match runtime.block_on(devnet::run(&args.into(), &mut std::io::stdout()))? {
             Some(_) => Ok(()),

@@ -100,6 +100,8 @@ pub struct FileConfig {
     pub keeper: FileKeeper,
     #[serde(default)]
     pub api: FileApi,
+    #[serde(default)]
+    pub log: crate::logging::FileLog,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -155,6 +157,7 @@ impl FileConfig {
             &mut file.operator.bls_keystore,
             &mut file.operator.password_file,
             &mut file.api.socket,
+            &mut file.log.dir,
         ]
         .into_iter()
         .flatten()
@@ -190,6 +193,7 @@ pub struct Overrides {
     pub aggregator_listen: Option<String>,
     pub aggregator_url: Option<String>,
     pub api_socket: Option<PathBuf>,
+    pub log: crate::logging::LogOverrides,
 }
 
 /// Where the operator's keys are.
@@ -241,6 +245,8 @@ pub struct Config {
     pub keeper_poll_interval: Duration,
     /// The control API's Unix socket.
     pub api_socket: PathBuf,
+    /// Where logs go, in which format, at which level.
+    pub log: crate::logging::LogConfig,
 }
 
 impl Config {
@@ -309,6 +315,8 @@ impl Config {
             return Err(invalid("api.socket", format!("{} names no file", api_socket.display())));
         }
 
+        let log = crate::logging::LogConfig::resolve(file.log, overrides.log, &data_dir)?;
+
         Ok(Self {
             data_dir,
             deployment_file,
@@ -319,6 +327,7 @@ impl Config {
             aggregator,
             keeper_poll_interval,
             api_socket,
+            log,
         })
     }
 

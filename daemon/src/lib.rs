@@ -14,6 +14,7 @@ pub mod devnet;
 pub mod eigenlayer;
 pub mod jobs;
 pub mod keeper;
+pub mod logging;
 pub mod node;
 pub mod roles;
 pub mod scheduler;
