@@ -1,0 +1,55 @@
+//! Short renderings of hashes, amounts and times for narrow columns.
+
+use alloy::primitives::{Address, U256};
+
+/// `0x9c12…ab34` for a long hex string; short strings unchanged.
+pub fn short_hash(hex: &str) -> String {
+    if hex.len() <= 14 {
+        return hex.to_owned();
+    }
+    format!("{}…{}", &hex[..6], &hex[hex.len() - 4..])
+}
+
+pub fn short_addr(address: &Address) -> String {
+    short_hash(&address.to_string())
+}
+
+/// Wei as ether with 4 decimals (`1.0000 ETH`), truncated.
+pub fn eth(wei: U256) -> String {
+    let unit = U256::from(10u64).pow(U256::from(18));
+    let whole = wei / unit;
+    let frac = (wei % unit) / U256::from(100_000_000_000_000u64);
+    format!("{whole}.{:04} ETH", frac.to::<u64>())
+}
+
+/// `HH:MM:SS` (UTC) of a unix time in milliseconds.
+pub fn clock(at_ms: i64) -> String {
+    let secs = at_ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// A duration in milliseconds as `850ms`, `12s`, `3m`, `2h`, `4d`.
+pub fn duration(ms: i64) -> String {
+    let ms = ms.max(0);
+    match ms {
+        0..=999 => format!("{ms}ms"),
+        1_000..=59_999 => format!("{}s", ms / 1000),
+        60_000..=3_599_999 => format!("{}m", ms / 60_000),
+        3_600_000..=86_399_999 => format!("{}h", ms / 3_600_000),
+        _ => format!("{}d", ms / 86_400_000),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders() {
+        assert_eq!(eth(U256::from(1_500_000_000_000_000_000u128)), "1.5000 ETH");
+        assert_eq!(eth(U256::from(62_836_048u64)), "0.0000 ETH");
+        assert_eq!(clock(3_723_000), "01:02:03");
+        assert_eq!(duration(61_000), "1m");
+        assert_eq!(short_hash("0x9c1234567890abcdef"), "0x9c12…cdef");
+    }
+}

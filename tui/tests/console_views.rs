@@ -1,0 +1,245 @@
+//! The console's views rendered into ratatui's `TestBackend`: keys and API events in, screen text
+//! out. No terminal and no daemon.
+
+mod console_support;
+
+use alloy::primitives::U256;
+use console_support::*;
+use crossterm::event::KeyCode;
+use keeper_shared::api::{JobStatus, TaskState};
+use keeperctl::console::{Action, ApiEvent, App, Command, Connection, View};
+
+fn app_with_status() -> App {
+    let mut app = App::new();
+    app.apply(ApiEvent::Tick { now_ms: NOW_MS });
+    app.apply(ApiEvent::Connection(Connection::Connected));
+    app.apply(ApiEvent::Status(status()));
+    app
+}
+
+#[test]
+fn overview_shows_chain_sync_roles_health_and_throughput() {
+    let mut app = app_with_status();
+    for (id, number) in [(1, 413), (3, 414)] {
+        app.apply(ApiEvent::Event(new_head(id, number)));
+        app.apply(ApiEvent::Event(performed(id + 1, 1, id)));
+    }
+    let lines = render(&app, 80, 24);
+    assert_eq!(lines[0], " 1 Overview  2 Operators  3 Tasks  4 Jobs  5 Events                 ● connected");
+    let text = lines.join("\n");
+    assert!(text.contains("chain    31337"), "{text}");
+    assert!(text.contains("head     #414"), "the stream's head replaces the status's: {text}");
+    assert!(text.contains("sync     synced, 0 behind"), "{text}");
+    assert!(text.contains("roles    scheduler, keeper"), "{text}");
+    assert!(text.contains("healthy  http://127.0.0.1:8545 1ms 0/830 failed"), "{text}");
+    assert!(text.contains("running  scheduler"), "{text}");
+    assert!(text.contains("due 3"), "{text}");
+    assert!(text.contains("Performed per block: last 2 blocks, 2 tasks, max 1"), "{text}");
+    assert_eq!(lines[23].trim_end(), "1-5/Tab view  g refresh  q quit");
+}
+
+#[test]
+fn overview_waits_for_the_first_status() {
+    let app = App::new();
+    let text = screen(&app);
+    assert!(text.contains("waiting for the daemon's status"), "{text}");
+    assert!(text.contains("◌ connecting"), "{text}");
+}
+
+#[test]
+fn header_follows_the_connection_and_keeps_the_last_data() {
+    let mut app = app_with_status();
+    app.apply(ApiEvent::Connection(Connection::Disconnected { error: "no socket there".to_owned(), attempt: 2 }));
+    let lines = render(&app, 80, 24);
+    assert!(lines[0].contains("✕ disconnected, retry 2: no socket th"), "{}", lines[0]);
+    assert!(lines.join("\n").contains("chain    31337"), "last known state stays on screen");
+    app.apply(ApiEvent::Connection(Connection::Connected));
+    assert!(render(&app, 80, 24)[0].ends_with("● connected"));
+}
+
+#[test]
+fn operators_view_shows_registration_stake_last_seen_and_signatures() {
+    let mut app = app_with_status();
+    app.apply(ApiEvent::Operators(vec![operator(0xaa, true, true, 90, 10), operator(0xbb, false, false, 0, 0)]));
+    app.handle_key(ch('2'));
+    assert_eq!(app.view, View::Operators);
+    let text = screen(&app);
+    assert!(text.contains("Operators (2)"), "{text}");
+    assert!(text.contains("operator      in set stake        last seen  signed  missed  miss"), "{text}");
+    assert!(text.contains("*0xaaaa…aaaa yes    500.0000     3s ago     90      10      10%"), "{text}");
+    assert!(text.contains(" 0xbbbb…bbbb no     500.0000     3s ago     0       0       -"), "{text}");
+    assert!(text.contains("R register local operator"), "{text}");
+}
+
+#[test]
+fn task_view_renders_only_visible_rows_of_ten_thousand() {
+    let mut app = app_with_status();
+    let tasks = (0..10_000)
+        .map(|i| task(1 + i / 1000, i % 1000, if i % 10 == 0 { TaskState::Due } else { TaskState::Performed }));
+    app.apply(ApiEvent::Tasks { states: vec![TaskState::Due, TaskState::Performed], tasks: tasks.collect() });
+    app.handle_key(ch('3'));
+    let lines = render(&app, 80, 24);
+    let text = lines.join("\n");
+    assert!(text.contains("Tasks: 10000 of 10000 (f: all states)"), "{text}");
+    assert!(text.contains("due 1000 exec 0 sign 0 prop 0 sub 0 perf 9000 fail 0 drop 0"), "{text}");
+    // Rows: borders, counts, header, then 19 tasks (80x24 minus tab line and help bar).
+    assert!(lines[4].starts_with("│1       0        due"), "{}", lines[4]);
+    assert!(lines[4].contains("5s"), "waiting since due: {}", lines[4]);
+    assert!(lines[5].starts_with("│1       1        performed"), "{}", lines[5]);
+
+    app.handle_key(key(KeyCode::End));
+    let lines = render(&app, 80, 24);
+    assert!(lines[21].starts_with("│10      999      performed"), "{}", lines[21]);
+    assert!(lines[21].contains("1s"), "finished: due to last update: {}", lines[21]);
+
+    // A page up moves one screen of rows; the list scrolls rather than jumps.
+    app.handle_key(key(KeyCode::PageUp));
+    let lines = render(&app, 80, 24);
+    assert!(lines[21].starts_with("│10      999"), "{}", lines[21]);
+    assert!(lines[3].contains("10      980"), "selected row at the top: {}", lines[3]);
+
+    // The state filter walks the due tasks only.
+    app.handle_key(ch('f'));
+    let lines = render(&app, 80, 24);
+    assert!(lines[1].contains("Tasks: 1000 of 10000 (f: due)"), "{}", lines[1]);
+    assert!(lines[4].contains("due"), "{}", lines[4]);
+    assert!(!lines.join("\n").contains("performed"));
+}
+
+#[test]
+fn task_outcomes_move_tasks_live() {
+    let mut app = app_with_status();
+    app.apply(ApiEvent::Tasks { states: vec![TaskState::Due], tasks: vec![task(7, 0, TaskState::Due)] });
+    app.handle_key(ch('3'));
+    assert!(screen(&app).contains("due 1 exec 0"));
+    app.apply(ApiEvent::Event(performed(1, 7, 0)));
+    let text = screen(&app);
+    assert!(text.contains("due 0 exec 0 sign 0 prop 0 sub 0 perf 1"), "{text}");
+    assert!(text.contains("7       0        performed"), "{text}");
+}
+
+#[test]
+fn jobs_view_shows_spec_escrow_warning_next_due_and_history() {
+    let mut app = app_with_status();
+    app.apply(ApiEvent::Jobs(vec![
+        job(1, JobStatus::Active, 1_000_000_000_000_000_000),
+        job(2, JobStatus::Paused, 50_000_000_000_000_000),
+    ]));
+    app.apply(ApiEvent::Tasks {
+        states: vec![TaskState::Performed],
+        tasks: vec![task(1, 10, TaskState::Performed), task(1, 11, TaskState::Performed)],
+    });
+    app.handle_key(ch('4'));
+    let text = screen(&app);
+    assert!(text.contains("Jobs (2)"), "{text}");
+    assert!(text.contains("1    active   every 5s     1.0000 ETH     #12 now"), "{text}");
+    assert!(text.contains("2    paused   every 5s     0.0500 ETH !"), "low escrow flagged: {text}");
+    assert!(text.contains("Job 1 (active)"), "{text}");
+    assert!(text.contains("escrow  1.0000 ETH (~100 tasks)"), "{text}");
+    assert!(text.contains("action  call 0x1111…1111 (4 bytes)"), "{text}");
+    assert!(text.contains("11       performed"), "history, newest first: {text}");
+
+    app.handle_key(key(KeyCode::Down));
+    let text = screen(&app);
+    assert!(text.contains("Job 2 (paused)"), "{text}");
+    assert!(text.contains("escrow  0.0500 ETH (~5 tasks)  LOW: top it up"), "{text}");
+}
+
+#[test]
+fn pause_asks_for_confirmation_and_reports_the_outcome() {
+    let mut app = app_with_status();
+    app.apply(ApiEvent::Jobs(vec![job(1, JobStatus::Active, 1_000_000_000_000_000_000)]));
+    app.handle_key(ch('4'));
+    assert_eq!(app.handle_key(ch('p')), Action::None);
+    let text = screen(&app);
+    assert!(text.contains("Pause job 1?"), "{text}");
+    assert!(text.contains("y: yes   n: no"), "{text}");
+    assert_eq!(app.handle_key(ch('n')), Action::None, "no: nothing is sent");
+    assert!(!screen(&app).contains("Pause job 1?"));
+
+    app.handle_key(ch('p'));
+    assert_eq!(app.handle_key(ch('y')), Action::Send(Command::PauseJob(U256::from(1))));
+    assert!(screen(&app).contains("… pause job 1: waiting for the daemon"));
+    app.apply(ApiEvent::WriteDone { what: "pause job 1".to_owned(), result: Ok("done in block 9".to_owned()) });
+    assert!(screen(&app).contains("pause job 1: done in block 9"));
+}
+
+#[test]
+fn resume_and_cancel_are_refused_for_the_wrong_status() {
+    let mut app = app_with_status();
+    app.apply(ApiEvent::Jobs(vec![job(1, JobStatus::Active, 1), job(2, JobStatus::Cancelled, 0)]));
+    app.handle_key(ch('4'));
+    app.handle_key(ch('r'));
+    assert!(app.modal.is_none());
+    assert!(screen(&app).contains("job 1 is active: only a paused job can be resumed"));
+    app.handle_key(key(KeyCode::Down));
+    app.handle_key(ch('c'));
+    assert!(screen(&app).contains("job 2 is cancelled already"));
+    app.handle_key(key(KeyCode::Up));
+    app.handle_key(ch('c'));
+    let text = screen(&app);
+    assert!(text.contains("Cancel job 1?"), "{text}");
+    assert!(text.contains("goes back to the owner"), "{text}");
+    assert_eq!(app.handle_key(ch('y')), Action::Send(Command::CancelJob(U256::from(1))));
+}
+
+#[test]
+fn event_log_follows_and_filters() {
+    let mut app = app_with_status();
+    for i in 0..50u64 {
+        app.apply(ApiEvent::Event(if i % 2 == 0 { new_head(i, 400 + i) } else { performed(i, 1 + i % 3, i) }));
+    }
+    app.apply(ApiEvent::Missed(4));
+    app.handle_key(ch('5'));
+    let lines = render(&app, 80, 24);
+    assert!(lines[1].contains("Events (50 received)"), "{}", lines[1]);
+    assert!(lines[21].contains("console  missed 4 events"), "newest at the bottom: {}", lines[21]);
+    assert!(lines[20].contains("49 ") && lines[20].contains("job 2 task 49 performed"), "{}", lines[20]);
+
+    app.handle_key(ch('/'));
+    type_text(&mut app, "job 3");
+    app.handle_key(key(KeyCode::Enter));
+    let text = screen(&app);
+    assert!(text.contains("filter: job 3"), "{text}");
+    assert!(text.contains("job 3 task 47"), "{text}");
+    assert!(!text.contains("job 2 task"), "{text}");
+    assert!(!text.contains("new_head"), "{text}");
+    // Typing went into the filter, not to the view switcher.
+    assert_eq!(app.view, View::Events);
+
+    app.handle_key(ch('x'));
+    assert!(screen(&app).contains("new_head"));
+}
+
+#[test]
+fn every_view_fits_small_and_scales_up() {
+    let mut app = app_with_status();
+    app.apply(ApiEvent::Jobs(vec![job(1, JobStatus::Active, 1)]));
+    app.apply(ApiEvent::Operators(vec![operator(0xaa, true, true, 1, 0)]));
+    app.apply(ApiEvent::Tasks { states: vec![TaskState::Due], tasks: vec![task(1, 0, TaskState::Due)] });
+    app.apply(ApiEvent::Event(new_head(1, 1)));
+    for view in View::ALL {
+        app.view = view;
+        for (width, height) in [(80, 24), (200, 60), (20, 5), (1, 1)] {
+            let lines = render(&app, width, height);
+            assert_eq!(lines.len(), height as usize);
+        }
+    }
+    // Wide terminals put the job list and the job side by side.
+    app.view = View::Jobs;
+    let lines = render(&app, 200, 60);
+    assert!(lines[1].contains("Jobs (1)") && lines[1].contains("Job 1 (active)"), "{}", lines[1]);
+}
+
+#[test]
+fn tab_cycles_views_and_q_quits() {
+    let mut app = App::new();
+    for expected in [View::Operators, View::Tasks, View::Jobs, View::Events, View::Overview] {
+        app.handle_key(key(KeyCode::Tab));
+        assert_eq!(app.view, expected);
+    }
+    app.handle_key(key(KeyCode::BackTab));
+    assert_eq!(app.view, View::Events);
+    assert_eq!(app.handle_key(ch('g')), Action::Send(Command::Refresh));
+    assert_eq!(app.handle_key(ch('q')), Action::Quit);
+}
