@@ -91,8 +91,7 @@ fn choosing_an_event_trigger_shows_its_fields() {
 fn a_zero_period_is_refused_on_its_field_by_the_shared_rules() {
     let mut app = jobs_view();
     fill_interval_job(&mut app);
-    // Back to the period: replace 60 with 0.
-    app.handle_key(key(KeyCode::BackTab));
+    // Back from the funding to the period (7 visible fields up): replace 60 with 0.
     for _ in 0..7 {
         app.handle_key(key(KeyCode::BackTab));
     }
@@ -186,7 +185,7 @@ fn register_operator_validates_then_confirms() {
     type_text(&mut app, "500000000000000000");
     app.handle_key(key(KeyCode::Enter));
     let text = screen(&app);
-    assert!(text.contains("Register 0xF3F3F3F3F3F3F3F3F3F3F3F3F3F3F3F3F3F3F3F3 with the keeper set?"), "{text}");
+    assert!(text.contains("Register 0xF3F3f3F3F3F3F3f3f3F3F3F3f3f3f3F3f3F3f3F3 with the keeper set?"), "{text}");
     assert!(text.contains("magnitude 500000000000000000 of 1e18"), "{text}");
     let expected = RegisterOperatorRequest {
         metadata_uri: String::new(),

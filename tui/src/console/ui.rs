@@ -113,7 +113,7 @@ fn draw_overview(frame: &mut Frame<'_>, app: &App, area: Rect) {
     };
     let [top, counts, spark] =
         Layout::vertical([Constraint::Length(7), Constraint::Length(4), Constraint::Min(4)]).areas(area);
-    let [chain, health] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+    let [chain, health] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(top);
 
     let head = match status.head {
         Some(head) => {
@@ -156,7 +156,12 @@ fn draw_overview(frame: &mut Frame<'_>, app: &App, area: Rect) {
         let latency = rpc.last_latency_ms.map_or("-".to_owned(), |l| format!("{l}ms"));
         health_lines.push(Line::from(vec![
             Span::styled(format!("{:<8} ", rpc.state.as_str()), style),
-            Span::raw(format!("{} {latency} {}/{} failed", rpc.endpoint, rpc.failures_total, rpc.requests_total)),
+            Span::raw(format!(
+                "{} {latency}, {}/{} failed",
+                rpc.endpoint.split_once("://").map_or(rpc.endpoint.as_str(), |(_, rest)| rest),
+                rpc.failures_total,
+                rpc.requests_total
+            )),
         ]));
     }
     let scheduler = &status.health.scheduler;
@@ -567,7 +572,7 @@ fn draw_modal(frame: &mut Frame<'_>, app: &App, modal: &Modal, body: Rect) {
         Modal::JobForm(form) | Modal::OperatorForm(form) => draw_form(frame, form, body),
         Modal::JobPreview { preview, .. } => draw_preview(frame, app, preview, body),
         Modal::Confirm { question, detail, .. } => {
-            let area = centered(body, 60, 7);
+            let area = centered(body, 76, 8);
             frame.render_widget(Clear, area);
             let lines = vec![
                 Line::styled(question.clone(), Style::new().add_modifier(Modifier::BOLD)),
