@@ -18,6 +18,12 @@ BINDINGS := BlsBatchVerifier EmptyContract PauserRegistry ERC20Strategy StakeTok
             JobManager TaskManager \
             SampleCounter SampleLiquidationBook SampleVault SampleVaultResolver SampleOracle SamplePriceMirror
 ARTIFACTS := shared/artifacts
+# Tools from Debian's packages, unpacked into .tools/ (git-ignored) by scripts/deb-tool.sh, never
+# installed system-wide: `$(TOOLS)/<name>/.installed` is each one's stamp, `.tools/bin/` its wrappers.
+TOOLS := .tools
+DEB_TOOLS := $(TOOLS)/prometheus/.installed
+export KEEPER_PROMETHEUS := $(abspath $(TOOLS)/bin/prometheus)
+export KEEPER_PROMTOOL := $(abspath $(TOOLS)/bin/promtool)
 
 # CI runs on a fresh clone each time: keep the cargo target dir outside it so warm runs reuse it.
 ifeq ($(CI),true)
@@ -26,13 +32,20 @@ endif
 export KEEPER_ANVIL := $(ANVIL)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup contracts bindings bindings-check vectors build demo load test test-rust test-contracts \
+.PHONY: help setup tools contracts bindings bindings-check vectors build demo load test test-rust test-contracts \
         lint fmt fmt-check clippy gas clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-setup: $(TOOLCHAIN_STAMP) ## Install Foundry (forge, anvil, cast), solc-js, forge-std, OpenZeppelin from npm (idempotent)
+setup: $(TOOLCHAIN_STAMP) tools ## Install Foundry (forge, anvil, cast), solc-js, forge-std, OpenZeppelin from npm, and the tools (idempotent)
+
+tools: $(DEB_TOOLS) ## Install Prometheus and promtool from Debian's packages into .tools/ (idempotent)
+
+# Recipes per tool: scripts/deb-tool.sh NAME BINARY[,BINARY...] [PACKAGE...] (extra packages: shared libraries).
+$(TOOLS)/prometheus/.installed: scripts/deb-tool.sh
+	scripts/deb-tool.sh prometheus prometheus,promtool
+	@touch $@
 
 $(TOOLCHAIN_STAMP): $(CONTRACTS)/package.json $(CONTRACTS)/package-lock.json
 	@command -v npm >/dev/null || { echo "setup: npm (Node.js 20+) is required" >&2; exit 1; }
