@@ -25,6 +25,17 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// The connecting process runs as another user than the daemon.
     PeerForbidden,
+    /// A job write for a job the daemon's operator does not own.
+    NotJobOwner,
+    /// A write, but the daemon has no operator key to send it with.
+    NoOperatorKey,
+    /// The contract refused the transaction (in simulation or on chain): `revert` names its
+    /// custom error.
+    Reverted,
+    /// The transaction could not be sent or followed (the RPC endpoints failed; details in the message).
+    TxFailed,
+    /// Sent, but not mined within the write's wait: `message` has the hash; it may still be mined.
+    TxPending,
     Timeout,
     /// The daemon cannot answer yet or any more (shutting down, its scheduler not running).
     Unavailable,
@@ -39,7 +50,10 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             Self::InvalidQuery | Self::InvalidValue | Self::InvalidCursor | Self::BadJson => 400,
-            Self::PeerForbidden => 403,
+            Self::PeerForbidden | Self::NotJobOwner => 403,
+            Self::NoOperatorKey | Self::Reverted => 409,
+            Self::TxFailed => 502,
+            Self::TxPending => 504,
             Self::NotFound | Self::JobNotFound | Self::TaskNotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::Timeout => 408,
@@ -61,6 +75,11 @@ impl ErrorCode {
             Self::TaskNotFound => "task_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PeerForbidden => "peer_forbidden",
+            Self::NotJobOwner => "not_job_owner",
+            Self::NoOperatorKey => "no_operator_key",
+            Self::Reverted => "reverted",
+            Self::TxFailed => "tx_failed",
+            Self::TxPending => "tx_pending",
             Self::Timeout => "timeout",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
@@ -83,16 +102,23 @@ pub struct ApiError {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// For `reverted`: the contract's custom error, e.g. `InvalidJobStatus` (`null` if the revert
+    /// carried none this build knows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revert: Option<String>,
+    /// For transaction errors after sending (`reverted` on chain, `tx_pending`): the transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_hash: Option<alloy::primitives::B256>,
 }
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), field: None }
+        Self { code, message: message.into(), field: None, revert: None, tx_hash: None }
     }
 
     /// An error about one field; the message starts with the field's name.
     pub fn field(code: ErrorCode, field: impl Into<String>, reason: impl fmt::Display) -> Self {
         let field = field.into();
-        Self { code, message: format!("{field}: {reason}"), field: Some(field) }
+        Self { code, message: format!("{field}: {reason}"), field: Some(field), revert: None, tx_hash: None }
     }
 }

@@ -22,11 +22,15 @@ pub struct JobsQuery {
     pub limit: Option<u32>,
 }
 
-/// `GET /v1/tasks?state=&job=&after=&limit=`: tasks in `(job, sequence)` order.
+/// `GET /v1/tasks?state=&job=&from=&to=&after=&limit=`: tasks in `(job, sequence)` order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TasksQuery {
     pub state: Option<TaskState>,
     pub job: Option<U256>,
+    /// Only tasks created (seen due by the daemon) at or after this unix time, in seconds.
+    pub from: Option<u64>,
+    /// Only tasks created before this unix time, in seconds.
+    pub to: Option<u64>,
     /// Only tasks after this one (the `next` of the previous page).
     pub after: Option<TaskCursor>,
     pub limit: Option<u32>,
@@ -109,9 +113,16 @@ impl TasksQuery {
             match key.as_str() {
                 "state" => out.state = Some(parse_enum("state", &value, TaskState::ALL, TaskState::as_str)?),
                 "job" => out.job = Some(parse_job_id("job", &value)?),
+                "from" => out.from = Some(parse_secs("from", &value)?),
+                "to" => out.to = Some(parse_secs("to", &value)?),
                 "after" => out.after = Some(value.parse()?),
                 "limit" => out.limit = Some(parse_limit(&value)?),
-                _ => return Err(unknown_param(&key, &["state", "job", "after", "limit"])),
+                _ => return Err(unknown_param(&key, &["state", "job", "from", "to", "after", "limit"])),
+            }
+        }
+        if let (Some(from), Some(to)) = (out.from, out.to) {
+            if to < from {
+                return Err(ApiError::field(ErrorCode::InvalidValue, "to", format!("{to} is before from={from}")));
             }
         }
         Ok(out)
@@ -121,6 +132,8 @@ impl TasksQuery {
         join(&[
             ("state", self.state.map(|s| s.as_str().to_owned())),
             ("job", self.job.map(|j| j.to_string())),
+            ("from", self.from.map(|t| t.to_string())),
+            ("to", self.to.map(|t| t.to_string())),
             ("after", self.after.map(|a| a.to_string())),
             ("limit", self.limit.map(|l| l.to_string())),
         ])
@@ -155,6 +168,14 @@ pub fn parse_empty(query: Option<&str>) -> Result<(), ApiError> {
 fn unknown_param(key: &str, known: &[&str]) -> ApiError {
     let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
     ApiError::field(ErrorCode::InvalidQuery, key, format!("unknown query parameter (this endpoint takes: {known})"))
+}
+
+/// Unix seconds; at most year 9999, so milliseconds fit an `i64`.
+fn parse_secs(field: &str, value: &str) -> Result<u64, ApiError> {
+    match value.parse::<u64>() {
+        Ok(secs) if secs <= 253_402_300_799 => Ok(secs),
+        _ => Err(ApiError::field(ErrorCode::InvalidValue, field, format!("{value:?} is not unix seconds"))),
+    }
 }
 
 fn parse_limit(value: &str) -> Result<u32, ApiError> {

@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used)]
 
-use alloy::primitives::{address, b256, U256};
+use alloy::primitives::{address, b256, Address, Bytes, B256, U256};
 
 use super::*;
 
@@ -12,6 +12,8 @@ fn queries_round_trip_through_their_query_strings() {
     let tasks = TasksQuery {
         state: Some(TaskState::Performed),
         job: Some(U256::from(3u64)),
+        from: None,
+        to: None,
         after: Some(TaskCursor { job_id: U256::from(3u64), sequence: 9 }),
         limit: Some(1000),
     };
@@ -120,4 +122,173 @@ fn paths_fill_their_routes() {
     assert_eq!(task_path(U256::from(12u64), 3), "/v1/tasks/12/3");
     assert_eq!(parse_job_id("id", "12").unwrap(), U256::from(12u64));
     assert_eq!(parse_job_id("id", "+12").unwrap_err().field.as_deref(), Some("id"));
+}
+
+fn call_spec() -> JobSpecView {
+    JobSpecView {
+        trigger: TriggerView::Interval { start_secs: 1_700_000_000, period_secs: 60 },
+        action: ActionView::Call {
+            target: address!("0x3000000000000000000000000000000000000003"),
+            data: vec![0xd0, 0x9d, 0xe0, 0x8a].into(),
+        },
+        gas_limit: 100_000,
+        max_fee_wei: 10u128.pow(16),
+        expiry_secs: None,
+    }
+}
+
+#[test]
+fn specs_breaking_a_job_manager_rule_are_refused_by_field() {
+    use job_spec::{validate_spec, SpecContext};
+    let manager = address!("0x4000000000000000000000000000000000000004");
+    let context = SpecContext { now_secs: Some(1_700_000_100), job_manager: Some(manager) };
+    assert!(validate_spec("spec", &call_spec(), &context).is_ok());
+    let resolver = ActionView::GelatoResolver {
+        target: address!("0x3000000000000000000000000000000000000003"),
+        resolver: Address::ZERO,
+        resolver_data: vec![1, 2, 3, 4].into(),
+    };
+    let script = |url: &str, hash: B256| ActionView::Script {
+        target: address!("0x3000000000000000000000000000000000000003"),
+        args: Bytes::new(),
+        code_url: url.to_owned(),
+        code_hash: hash,
+    };
+    type Edit = Box<dyn Fn(&mut JobSpecView)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        ("spec.trigger.period_secs", Box::new(|s| s.trigger = TriggerView::Interval { start_secs: 0, period_secs: 0 })),
+        (
+            "spec.trigger.period_blocks",
+            Box::new(|s| s.trigger = TriggerView::Block { start_block: 0, period_blocks: 0 }),
+        ),
+        (
+            "spec.trigger.emitter",
+            Box::new(|s| {
+                s.trigger =
+                    TriggerView::Event { start_block: 0, emitter: Address::ZERO, topic0: B256::ZERO, topics: [None; 3] }
+            }),
+        ),
+        ("spec.action.target", Box::new(|s| s.action = ActionView::Call { target: Address::ZERO, data: Bytes::new() })),
+        ("spec.action.target", Box::new(move |s| s.action = ActionView::Call { target: manager, data: Bytes::new() })),
+        (
+            "spec.action.data",
+            Box::new(|s| s.action = ActionView::Call { target: Address::repeat_byte(1), data: vec![0; 4097].into() }),
+        ),
+        ("spec.action.resolver", Box::new(move |s| s.action = resolver.clone())),
+        (
+            "spec.action.resolver_data",
+            Box::new(|s| {
+                s.action = ActionView::GelatoResolver {
+                    target: Address::repeat_byte(1),
+                    resolver: Address::repeat_byte(2),
+                    resolver_data: vec![1, 2, 3].into(),
+                }
+            }),
+        ),
+        ("spec.action.code_url", Box::new(move |s| s.action = script("", B256::repeat_byte(1)))),
+        ("spec.action.code_url", Box::new(move |s| s.action = script(&"u".repeat(513), B256::repeat_byte(1)))),
+        ("spec.action.code_hash", Box::new(move |s| s.action = script("https://x", B256::ZERO))),
+        ("spec.gas_limit", Box::new(|s| s.gas_limit = 20_999)),
+        ("spec.gas_limit", Box::new(|s| s.gas_limit = 5_000_001)),
+        ("spec.max_fee_wei", Box::new(|s| s.max_fee_wei = 0)),
+        ("spec.max_fee_wei", Box::new(|s| s.max_fee_wei = 1 << 80)),
+        ("spec.expiry_secs", Box::new(|s| s.expiry_secs = Some(0))),
+        ("spec.expiry_secs", Box::new(|s| s.expiry_secs = Some(1 << 40))),
+        ("spec.expiry_secs", Box::new(|s| s.expiry_secs = Some(1_700_000_100))),
+        (
+            "spec.expiry_secs",
+            Box::new(|s| {
+                s.trigger = TriggerView::Interval { start_secs: 1_800_000_000, period_secs: 1 };
+                s.expiry_secs = Some(1_700_000_200);
+            }),
+        ),
+    ];
+    for (field, edit) in cases {
+        let mut spec = call_spec();
+        edit(&mut spec);
+        let err = validate_spec("spec", &spec, &context).unwrap_err();
+        assert_eq!((err.code, err.field.as_deref()), (ErrorCode::InvalidValue, Some(field)), "{err}");
+        assert!(err.message.starts_with(field), "{}", err.message);
+    }
+    // Without a chain, the time rule is skipped; the rest still holds.
+    let mut spec = call_spec();
+    spec.expiry_secs = Some(1_700_000_100);
+    assert!(validate_spec("spec", &spec, &SpecContext::default()).is_ok());
+    assert_eq!(
+        job_spec::validate_funding("funding_wei", U256::from(1u64) << 96, true).unwrap_err().field.as_deref(),
+        Some("funding_wei")
+    );
+    assert!(job_spec::validate_funding("amount_wei", U256::ZERO, false).is_err());
+    assert!(job_spec::validate_funding("funding_wei", U256::ZERO, true).is_ok());
+}
+
+#[test]
+fn a_spec_converts_to_the_contracts_struct() {
+    let abi = job_spec::spec_to_abi("spec", &call_spec(), &job_spec::SpecContext::default()).unwrap();
+    assert_eq!((abi.trigger.kind, abi.trigger.start, abi.trigger.period), (0, 1_700_000_000, 60));
+    assert_eq!((abi.action.kind, abi.gasLimit, abi.expiry.to::<u64>()), (0, 100_000, 0));
+    let mut event = call_spec();
+    let topic = B256::repeat_byte(7);
+    event.trigger = TriggerView::Event {
+        start_block: 5,
+        emitter: Address::repeat_byte(9),
+        topic0: B256::repeat_byte(1),
+        topics: [None, Some(topic), None],
+    };
+    let abi = job_spec::spec_to_abi("spec", &event, &job_spec::SpecContext::default()).unwrap();
+    assert_eq!((abi.trigger.kind, abi.trigger.topicMask, abi.trigger.topics[2]), (2, 0b101, topic));
+}
+
+#[test]
+fn request_bodies_name_the_bad_or_unknown_field() {
+    let good = r#"{"spec":{"trigger":{"kind":"interval","start_secs":1,"period_secs":60},
+        "action":{"kind":"call","target":"0x3000000000000000000000000000000000000003","data":"0x"},
+        "gas_limit":100000,"max_fee_wei":"1000"},"funding_wei":"5"}"#;
+    let request: CreateJobRequest = parse_body(good.as_bytes()).unwrap();
+    assert_eq!((request.funding_wei, request.spec.expiry_secs), (U256::from(5u64), None));
+    let cases = [
+        // Inside a tagged trigger or action, serde names the object, not the field.
+        (good.replace("\"period_secs\":60", "\"period_secs\":\"x\""), Some("spec.trigger")),
+        (good.replace("\"gas_limit\":100000", "\"gas_limit\":-1"), Some("spec.gas_limit")),
+        (good.replace("\"gas_limit\"", "\"gas_limt\""), Some("spec")),
+        (good.replace("\"funding_wei\":\"5\"", "\"funding_wei\":\"5\",\"fundng\":1"), Some("fundng")),
+        (good.replace("\"period_secs\":60", "\"period_secs\":60,\"perod\":1"), Some("spec.trigger.perod")),
+        (good.replace("\"interval\"", "\"hourly\""), Some("spec.trigger.kind")),
+        ("{".to_owned(), None),
+    ];
+    for (body, field) in cases {
+        let err = parse_body::<CreateJobRequest>(body.as_bytes()).unwrap_err();
+        assert_eq!((err.code, err.field.as_deref()), (ErrorCode::BadJson, field), "{err}");
+    }
+    let _: EmptyRequest = parse_body(b"").unwrap();
+    let _: EmptyRequest = parse_body(b" {} ").unwrap();
+    assert_eq!(parse_body::<EmptyRequest>(b"{\"x\":1}").unwrap_err().field.as_deref(), Some("x"));
+    let register: RegisterOperatorRequest = parse_body(b"{}").unwrap();
+    assert_eq!((register.metadata_uri.as_str(), register.magnitude), ("", None));
+}
+
+#[test]
+fn new_event_types_round_trip_and_unknown_ones_parse() {
+    let record = EventRecord {
+        id: 1,
+        at_ms: 2,
+        event: Event::TaskState {
+            job_id: U256::from(3u64),
+            sequence: 4,
+            from: Some(TaskState::Due),
+            to: TaskState::Executed,
+            detail: None,
+        },
+    };
+    let json = serde_json::to_value(&record).unwrap();
+    assert_eq!(json["event"]["type"], "task_state");
+    assert_eq!(serde_json::from_value::<EventRecord>(json).unwrap(), record);
+    let newer: Event = serde_json::from_str(r#"{"type":"from_the_future","x":1}"#).unwrap();
+    assert_eq!((newer.clone(), newer.name()), (Event::Unknown, "unknown"));
+    let query = TasksQuery { from: Some(10), to: Some(20), ..TasksQuery::default() };
+    assert_eq!(query.to_query(), "?from=10&to=20");
+    assert_eq!(TasksQuery::parse(Some("from=10&to=20")).unwrap(), query);
+    assert_eq!(TasksQuery::parse(Some("from=20&to=10")).unwrap_err().field.as_deref(), Some("to"));
+    assert_eq!(TasksQuery::parse(Some("from=-1")).unwrap_err().field.as_deref(), Some("from"));
+    assert_eq!(job_action_path(U256::from(4u64), JobAction::TopUp), "/v1/jobs/4/topup");
 }

@@ -266,7 +266,8 @@ pub struct JobSpecView {
     pub gas_limit: u32,
     #[serde(with = "decimal_u128")]
     pub max_fee_wei: u128,
-    /// Unix time after which no task is due (`null`: never).
+    /// Unix time after which no task is due (`null` or absent: never).
+    #[serde(default)]
     pub expiry_secs: Option<u64>,
 }
 
@@ -278,8 +279,15 @@ pub enum TriggerView {
     Interval { start_secs: u64, period_secs: u64 },
     /// Task `n` is due at block `start + n * period`.
     Block { start_block: u64, period_blocks: u64 },
-    /// One task per matching log from `start_block` on; `null` topics match anything.
-    Event { start_block: u64, emitter: Address, topic0: B256, topics: [Option<B256>; 3] },
+    /// One task per matching log from `start_block` on; `topics` filter topics 1-3, a `null` one
+    /// (or all three, when absent) matching anything.
+    Event {
+        start_block: u64,
+        emitter: Address,
+        topic0: B256,
+        #[serde(default)]
+        topics: [Option<B256>; 3],
+    },
 }
 
 /// What a job's task does.
@@ -355,6 +363,28 @@ pub struct EventRecord {
 pub enum Event {
     /// The scheduler processed a new block.
     NewHead { block: BlockView },
+    /// A task was created or moved to another state in this daemon's pipeline (`from` is `null`
+    /// when it was created).
+    TaskState {
+        #[serde(with = "decimal")]
+        job_id: U256,
+        sequence: u64,
+        from: Option<TaskState>,
+        to: TaskState,
+        detail: Option<String>,
+    },
+    /// A job was created, or its spec, status or escrow changed, as the scheduler indexed it.
+    Job {
+        #[serde(with = "decimal")]
+        job_id: U256,
+        change: JobChange,
+        status: JobStatus,
+        #[serde(with = "decimal")]
+        balance_wei: U256,
+        block: u64,
+    },
+    /// A subsystem's health changed (an RPC endpoint's state, the database, the scheduler).
+    Health { subsystem: String, healthy: bool, detail: Option<String> },
     /// The task manager performed, skipped or did not execute a task of a batch.
     TaskOutcome {
         #[serde(with = "decimal")]
@@ -364,6 +394,23 @@ pub enum Event {
         batch: B256,
         outcome: TaskOutcomeView,
     },
+    /// An event type this build does not know (sent by a newer server).
+    #[serde(other)]
+    Unknown,
+}
+
+named_enum! {
+    /// What happened to a job (`Event::Job`).
+    pub enum JobChange {
+        Created => "created",
+        Updated => "updated",
+        Paused => "paused",
+        Resumed => "resumed",
+        Cancelled => "cancelled",
+        ToppedUp => "topped_up",
+        /// Its escrow or watermark moved (tasks performed), or it expired.
+        Changed => "changed",
+    }
 }
 
 impl Event {
@@ -371,7 +418,11 @@ impl Event {
     pub fn name(&self) -> &'static str {
         match self {
             Self::NewHead { .. } => "new_head",
+            Self::TaskState { .. } => "task_state",
+            Self::Job { .. } => "job",
+            Self::Health { .. } => "health",
             Self::TaskOutcome { .. } => "task_outcome",
+            Self::Unknown => "unknown",
         }
     }
 }

@@ -1,0 +1,200 @@
+//! The control API's writes: request and answer bodies, and the one way a body is read
+//! ([`parse_body`]: every bad or unknown field named by its JSON path).
+//!
+//! Every write is validated locally first (a bad request costs no gas), then sent as one
+//! transaction by the daemon's transaction sender (operator registration: one per step), and
+//! answered once the receipt is in, with its hash and block.
+
+use alloy::primitives::{Address, Bytes, B256, U256};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ErrorCode};
+use super::types::{decimal, decimal_u128, JobSpecView};
+
+/// `POST /v1/jobs`: create a job owned by the daemon's operator, funded with `funding_wei`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateJobRequest {
+    pub spec: JobSpecView,
+    /// Escrow deposited with the job (may be 0: top it up later).
+    #[serde(with = "decimal")]
+    pub funding_wei: U256,
+}
+
+/// `POST /v1/jobs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateJobResponse {
+    /// The new job's id, from the transaction's `JobCreated` log.
+    #[serde(with = "decimal")]
+    pub job_id: U256,
+    /// The only sender of the job's calls.
+    pub forwarder: Address,
+    pub tx: TxOutcome,
+}
+
+/// `PUT /v1/jobs/{id}`: replace a job's spec. The trigger must stay the one the job was created
+/// with (the job manager refuses a new one: cancel and create instead).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateJobRequest {
+    pub spec: JobSpecView,
+}
+
+/// `POST /v1/jobs/{id}/topup`: add escrow (anyone may top up any job).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopUpRequest {
+    #[serde(with = "decimal")]
+    pub amount_wei: U256,
+}
+
+/// `POST /v1/jobs/{id}/pause`, `/resume`, `/cancel`, `/v1/operator/deregister`: no body, or `{}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmptyRequest {}
+
+/// The answer of `PUT /v1/jobs/{id}` and `POST /v1/jobs/{id}/{pause,resume,cancel,topup}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobWriteResponse {
+    #[serde(with = "decimal")]
+    pub job_id: U256,
+    pub tx: TxOutcome,
+}
+
+/// A transaction the daemon sent and saw mined with a successful receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxOutcome {
+    pub tx_hash: B256,
+    pub block_number: u64,
+    pub block_hash: Option<B256>,
+    pub gas_used: u64,
+    #[serde(with = "decimal_u128")]
+    pub effective_gas_price_wei: u128,
+}
+
+/// `POST /v1/operator/register`: bring the daemon's operator into the keeper operator set, the way
+/// EigenLayer's flow goes: register as an EigenLayer operator (skipped if it is one), allocate
+/// magnitude to the keeper set (skipped if already allocated), register for the set with the
+/// daemon's BLS key and its proof of possession (skipped if registered). Stake is the operator's
+/// business (its own deposits or its delegators'); nothing is deposited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterOperatorRequest {
+    /// EigenLayer operator metadata URI (only used when registering as an EigenLayer operator).
+    #[serde(default)]
+    pub metadata_uri: String,
+    /// EigenLayer allocation delay in blocks (only used when registering as an EigenLayer operator).
+    #[serde(default)]
+    pub allocation_delay_blocks: u32,
+    /// Magnitude to allocate to the keeper set in each of its strategies, in 1e18ths of the
+    /// operator's stake (default 1e18: all of it).
+    #[serde(default)]
+    pub magnitude: Option<u64>,
+}
+
+/// All of an operator's stake in a strategy (EigenLayer's `WAD`).
+pub const FULL_MAGNITUDE: u64 = 1_000_000_000_000_000_000;
+
+/// `POST /v1/operator/register` and `/v1/operator/deregister`: what each step did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorWriteResponse {
+    pub operator: Address,
+    pub steps: Vec<OperatorStepOutcome>,
+}
+
+/// One step of (de)registration: sent (`tx`) or skipped (`skipped` says why).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorStepOutcome {
+    pub step: OperatorStep,
+    pub tx: Option<TxOutcome>,
+    pub skipped: Option<String>,
+}
+
+/// The steps of (de)registration, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorStep {
+    /// `DelegationManager.registerAsOperator`.
+    RegisterAsOperator,
+    /// `AllocationManager.modifyAllocations` to the requested magnitude.
+    Allocate,
+    /// `AllocationManager.registerForOperatorSets` with the BLS key (the key registry checks it).
+    RegisterForKeeperSet,
+    /// `AllocationManager.deregisterFromOperatorSets`.
+    DeregisterFromKeeperSet,
+    /// `AllocationManager.modifyAllocations` to 0.
+    Deallocate,
+    /// A step this build does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// `GET /v1/operators`: the operators the key registry has seen register, with what this daemon
+/// saw of their signatures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorList {
+    pub operators: Vec<OperatorView>,
+}
+
+/// One operator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperatorView {
+    pub address: Address,
+    /// The daemon's own operator.
+    pub local: bool,
+    /// In the keeper set now (the key registry's `isRegistered`).
+    pub registered: bool,
+    /// Its weight in the registry now (stake counted for quorums).
+    #[serde(with = "decimal")]
+    pub stake: U256,
+    /// Its BLS public key (EIP-2537 G1 encoding), if registered.
+    pub bls_pubkey: Option<Bytes>,
+    /// `keccak256` of the key: how batches name non-signers.
+    pub pubkey_hash: Option<B256>,
+    /// When this daemon last stored a signature of it (ms), if ever.
+    pub last_seen_ms: Option<i64>,
+    /// Batches this daemon stored its signature for.
+    pub signed: u64,
+    /// Batches this daemon proposed or saw proposed that it did not sign (while registered).
+    pub missed: u64,
+}
+
+/// Reads a JSON request body as `T`: a body that does not parse, a field of the wrong type and a
+/// field `T` does not have are all refused (`bad_json`), with the field's JSON path
+/// (`spec.trigger.period_secs`). An empty body reads as `{}`.
+pub fn parse_body<T: DeserializeOwned + Serialize>(body: &[u8]) -> Result<T, ApiError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::new(ErrorCode::BadJson, format!("body: not JSON: {e}")))?;
+    let parsed: T = serde_path_to_error::deserialize(value.clone()).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::new(ErrorCode::BadJson, format!("body: {inner}"))
+        } else {
+            ApiError::field(ErrorCode::BadJson, path, inner)
+        }
+    })?;
+    // Unknown fields: what the input has and the parsed value, written back, does not. A typo in
+    // an optional field would otherwise be silently dropped.
+    let known = serde_json::to_value(&parsed)
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("body: re-encoding: {e}")))?;
+    if let Some(path) = unknown_field(&value, &known, "") {
+        return Err(ApiError::field(ErrorCode::BadJson, path, "unknown field"));
+    }
+    Ok(parsed)
+}
+
+fn unknown_field(input: &serde_json::Value, known: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    let join = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
+    match (input, known) {
+        (Value::Object(input), Value::Object(known)) => input.iter().find_map(|(key, value)| match known.get(key) {
+            None => Some(join(key)),
+            Some(known) => unknown_field(value, known, &join(key)),
+        }),
+        (Value::Array(input), Value::Array(known)) => input
+            .iter()
+            .zip(known)
+            .enumerate()
+            .find_map(|(i, (value, known))| unknown_field(value, known, &format!("{path}[{i}]"))),
+        (Value::Object(input), _) => input.keys().next().map(|key| join(key)),
+        _ => None,
+    }
+}
