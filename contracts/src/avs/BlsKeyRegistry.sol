@@ -359,26 +359,28 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
         returns (uint256 weightSum, uint256 firstUnknown)
     {
         uint256 count = pubkeyHashes.length;
-        for (uint256 i; i < count;) {
-            // The checkpoint's word: block number in the low 32 bits, weight above (read as one word, no copy).
-            bytes32 pubkeyHash;
+        uint256 i;
+        // Unchecked sums: each weight is below 2^224, so fewer than 2^32 of them cannot overflow.
+        while (i < count) {
+            // The keys whose weight did not change after the block, in assembly (one per non-signer of every
+            // batch): the checkpoint's word holds the block number in its low 32 bits and the weight above.
+            // The loop stops at the end of the list, at a key bound to no one (block 0), or at a key whose weight
+            // changed after the block, which is looked up in its operator's history below.
             uint256 latest;
             assembly ("memory-safe") {
-                pubkeyHash := calldataload(add(pubkeyHashes.offset, shl(5, i)))
-                mstore(0x00, pubkeyHash)
                 mstore(0x20, _latestKeyWeight.slot)
-                latest := sload(keccak256(0x00, 0x40))
-            }
-            uint256 since = latest & type(uint32).max;
-            if (since == 0) return (weightSum, i);
-            // Unchecked: i < count, and each weight is below 2^224, so fewer than 2^32 of them cannot overflow.
-            unchecked {
-                if (since <= blockNumber) {
-                    weightSum += latest >> 32;
-                } else {
-                    // The weight changed after the block: look it up in the operator's history.
-                    weightSum += _operatorWeights[_operatorOfPubkeyHash[pubkeyHash]].valueAt(blockNumber);
+                for {} lt(i, count) { i := add(i, 1) } {
+                    mstore(0x00, calldataload(add(pubkeyHashes.offset, shl(5, i))))
+                    latest := sload(keccak256(0x00, 0x40))
+                    let since := and(latest, 0xffffffff)
+                    if or(iszero(since), gt(since, blockNumber)) { break }
+                    weightSum := add(weightSum, shr(32, latest))
                 }
+            }
+            if (i == count) break;
+            if (latest & type(uint32).max == 0) return (weightSum, i);
+            unchecked {
+                weightSum += _operatorWeights[_operatorOfPubkeyHash[pubkeyHashes[i]]].valueAt(blockNumber);
                 ++i;
             }
         }

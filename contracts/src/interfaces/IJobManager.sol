@@ -172,8 +172,6 @@ interface IJobManager {
     event JobToppedUp(uint256 indexed jobId, address indexed from, uint256 amount, uint256 balance);
     /// @notice The task manager withdrew `amount` wei of charged fees to `to`.
     event FeesWithdrawn(address indexed to, uint256 amount);
-    /// @notice The owner of the job manager set the task manager (once).
-    event TaskManagerSet(address indexed taskManager);
 
     // ---------------------------------------------------------------------------------------------------------
     // Errors
@@ -191,8 +189,6 @@ interface IJobManager {
     error NotJobOwner(uint256 jobId, address caller);
     /// @notice The caller is not the task manager.
     error NotTaskManager(address caller);
-    /// @notice The task manager was already set, or the zero address was given.
-    error TaskManagerAlreadySet(address taskManager);
     /// @notice The zero address was given where an account is needed.
     error InputAddressZero();
     /// @notice A top-up of 0 wei.
@@ -313,7 +309,8 @@ interface IJobManager {
     /// @return The forwarder's address.
     function forwarderOf(uint256 jobId) external view returns (address);
 
-    /// @notice The task manager (zero until set).
+    /// @notice The task manager: the contract that created this one, and the only caller of `runTask` and
+    /// `withdrawFees`.
     /// @return The task manager.
     function taskManager() external view returns (address);
 

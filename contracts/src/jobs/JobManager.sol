@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.30;
 
-import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
-import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {
     IJobManager,
@@ -33,7 +31,9 @@ import {ITaskManager} from "../interfaces/ITaskManager.sol";
 /// checks the spec and loads the state, and one write records the charge and the watermark.
 /// The trigger is fixed at creation: changing it would renumber the job's tasks, and a sequence must always name
 /// the same task (keepers sign it, and exactly-once is per sequence). To change a schedule, cancel and re-create.
-contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
+/// The task manager creates this contract in its constructor and is its only privileged caller, fixed for good (an
+/// immutable, so that `runTask` checks its caller without a storage read on every batch); there is no owner.
+contract JobManager is IJobManager, ReentrancyGuardTransient {
     /// @notice Smallest gas limit a spec may give its target.
     uint32 public constant MIN_GAS_LIMIT = 21_000;
     /// @notice Largest gas limit a spec may give its target.
@@ -64,7 +64,7 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc IJobManager
     /// @dev The fee pool is not kept here: the task manager counts every fee charged (`totalCredited`, in the slot
     /// it writes once per batch anyway), and the pool is that minus `_withdrawn`, so a charge writes no slot here.
-    address public taskManager;
+    address public immutable taskManager;
 
     /// @inheritdoc IJobManager
     uint256 public nextJobId = 1;
@@ -79,23 +79,10 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
         _;
     }
 
-    /// @param initialOwner The owner of the job manager (sets the task manager).
-    constructor(address initialOwner) Ownable(initialOwner) {
+    /// @dev The deployer is the task manager (its constructor creates this contract).
+    constructor() {
+        taskManager = msg.sender;
         forwarderInitCodeHash = keccak256(type(JobForwarder).creationCode);
-    }
-
-    // ---------------------------------------------------------------------------------------------------------
-    // Owner of the job manager
-    // ---------------------------------------------------------------------------------------------------------
-
-    /// @notice Sets the task manager, once.
-    /// @dev Only the owner.
-    /// @param taskManager_ The task manager.
-    function setTaskManager(address taskManager_) external onlyOwner {
-        if (taskManager_ == address(0)) revert InputAddressZero();
-        if (taskManager != address(0)) revert TaskManagerAlreadySet(taskManager);
-        taskManager = taskManager_;
-        emit TaskManagerSet(taskManager_);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -206,7 +193,9 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
         bytes calldata data,
         uint256 gasLimit,
         uint256 premium
-    ) external onlyTaskManager nonReentrant returns (TaskOutcome, bool, uint256, uint256) {
+    ) external onlyTaskManager returns (TaskOutcome, bool, uint256, uint256) {
+        // No `nonReentrant` around all of it: only the task manager calls this, from its guarded `respondToBatch`,
+        // so it is never re-entered. The one call it makes out, the target's, is guarded in `_perform`.
         // The one slot a task reads: a state exists only under the current spec's hash.
         JobState storage slot = _states[jobId][specHash];
         TaskOutcome outcome = _taskGate(_loadWord(slot), sequence, mode, gasLimit, premium);
@@ -272,12 +261,10 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
     // Internals
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @dev Every fee charged so far, as the task manager counts them (zero before it is set). Its count lags while
-    /// a batch runs (it adds a batch's fees when the batch ends), so mid-batch the views overstate the escrow.
+    /// @dev Every fee charged so far, as the task manager counts them. Its count lags while a batch runs (it adds
+    /// a batch's fees when the batch ends), so mid-batch the views overstate the escrow.
     function _credited() private view returns (uint256) {
-        address manager = taskManager;
-        if (manager == address(0)) return 0;
-        return ITaskManager(manager).totalCredited();
+        return ITaskManager(taskManager).totalCredited();
     }
 
     /// @dev The fee pool: charged and not withdrawn.
@@ -337,6 +324,12 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev Calls the target through the job's forwarder, then charges the job gasUsed * tx.gasprice + premium.
+    /// While the target runs, this contract's reentrancy guard is entered, so that the job's owner operations (and
+    /// the guarded entry points) cannot run from inside the call: an update moving the job's state to a new spec
+    /// hash between the call and the charge would leave the charge writing the old entry back to life.
+    /// The call is `JobForwarder.forward(target, data, gasLimit)`, encoded by hand in scratch memory (the task's hot
+    /// path; Solidity's encoder allocates and copies). A revert of the forwarder (too little gas for the target) is
+    /// passed on.
     function _perform(
         uint256 jobId,
         JobState storage slot,
@@ -346,7 +339,36 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
         uint256 gasLimit,
         uint256 premium
     ) private returns (TaskOutcome, bool success, uint256 gasUsed, uint256 charged) {
-        (success, gasUsed) = JobForwarder(_forwarderOf(jobId)).forward(target, data, gasLimit);
+        address forwarder = _forwarderOf(jobId);
+        bytes32 guard = _reentrancyGuardStorageSlot();
+        bytes4 selector = JobForwarder.forward.selector;
+        bytes4 reentrantCall = ReentrancyGuardReentrantCall.selector;
+        assembly ("memory-safe") {
+            // The guard, as `nonReentrant` sets it.
+            if tload(guard) {
+                mstore(0x00, reentrantCall)
+                revert(0x00, 0x04)
+            }
+            tstore(guard, 1)
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            mstore(add(ptr, 0x04), target)
+            // The data's offset: after the 3 head words.
+            mstore(add(ptr, 0x24), 0x60)
+            mstore(add(ptr, 0x44), gasLimit)
+            mstore(add(ptr, 0x64), data.length)
+            calldatacopy(add(ptr, 0x84), data.offset, data.length)
+            mstore(add(add(ptr, 0x84), data.length), 0)
+            if iszero(call(gas(), forwarder, 0, ptr, add(0x84, and(add(data.length, 31), not(31))), ptr, 0x40)) {
+                returndatacopy(ptr, 0, returndatasize())
+                revert(ptr, returndatasize())
+            }
+            // The forwarder is ours and returns two words; anything shorter is refused.
+            if lt(returndatasize(), 0x40) { revert(0, 0) }
+            success := iszero(iszero(mload(ptr)))
+            gasUsed := mload(add(ptr, 0x20))
+            tstore(guard, 0)
+        }
         charged = _chargeTask(slot, sequence, gasUsed * tx.gasprice + premium);
         return (TaskOutcome.Done, success, gasUsed, charged);
     }
@@ -355,7 +377,7 @@ contract JobManager is IJobManager, Ownable2Step, ReentrancyGuardTransient {
     /// `sequence`, in one write of the job's slot.
     function _chargeTask(JobState storage slot, uint64 sequence, uint256 fee) private returns (uint256 charged) {
         // Read again (warm): `topUp` may have raised the balance during the call. Nothing else can change the slot
-        // meanwhile, as the owner operations and `runTask` are guarded against reentry.
+        // meanwhile: the owner operations are refused while the guard is entered around the call.
         uint256 word = _loadWord(slot);
         uint256 balance = word & BALANCE_MASK;
         uint256 maxFee = uint80(word >> MAX_FEE_SHIFT);

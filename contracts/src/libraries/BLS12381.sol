@@ -11,7 +11,7 @@ pragma solidity ^0.8.30;
 ///
 /// Error policy:
 /// - Bytes that are not an EIP-2537 encoding (wrong length, non-zero padding, a coordinate >= p) revert in
-///   `g1FromBytes`/`g2FromBytes` with `InvalidEncodingLength`, `NonZeroPadding` or `FieldElementNotInField`.
+///   `g1FromBytes`/`g2FromBytes`/`g2FromCalldata` with `InvalidEncodingLength`, `NonZeroPadding` or `FieldElementNotInField`.
 /// - A well-encoded point that is not a usable key or signature (the point at infinity, off the curve, outside
 ///   the prime-order subgroup) makes `verify`, `isValidG1` and `isValidG2` return false; they never revert on it.
 /// - Group arithmetic (`addG1`, `aggregateG1`, `subtractG1`, `addG2`, `aggregateG2`) and hashing revert with
@@ -116,6 +116,32 @@ library BLS12381 {
         _checkFieldElement(point.xc1Hi, point.xc1Lo);
         _checkFieldElement(point.yc0Hi, point.yc0Lo);
         _checkFieldElement(point.yc1Hi, point.yc1Lo);
+    }
+
+    /// @notice `g2FromBytes` for bytes in calldata: the same checks and errors, in the same order, with one copy
+    /// (a batch's signature is decoded on every batch).
+    /// @param data The 256-byte encoding x.c0 || x.c1 || y.c0 || y.c1.
+    /// @return point The decoded point.
+    function g2FromCalldata(bytes calldata data) internal pure returns (G2Point memory point) {
+        if (data.length != 256) revert InvalidEncodingLength(256, data.length);
+        uint256 fault;
+        assembly ("memory-safe") {
+            calldatacopy(point, data.offset, 256)
+            // Each coordinate: 16 zero bytes, then a value below p (as `_checkFieldElement`).
+            for { let i := 0 } lt(i, 256) { i := add(i, 0x40) } {
+                let high := mload(add(point, i))
+                if shr(128, high) {
+                    fault := 1
+                    break
+                }
+                if or(gt(high, P_HI), and(eq(high, P_HI), iszero(lt(mload(add(point, add(i, 0x20))), P_LO)))) {
+                    fault := 2
+                    break
+                }
+            }
+        }
+        if (fault == 1) revert NonZeroPadding();
+        if (fault == 2) revert FieldElementNotInField();
     }
 
     /// @notice Encodes a G1 point as its 128 EIP-2537 bytes (the form whose keccak256 is a `pubkeyHash`).

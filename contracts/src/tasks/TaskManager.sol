@@ -21,6 +21,7 @@ import {
     BatchClaim
 } from "../interfaces/ITaskManager.sol";
 import {KeeperServiceManager} from "../avs/KeeperServiceManager.sol";
+import {JobManager} from "../jobs/JobManager.sol";
 
 /// @title TaskManager
 /// @notice Accepts batches of keeper task responses, each signed once by the keeper set with a BLS aggregate
@@ -105,7 +106,8 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
 
     /// @notice The key registry: keys, aggregate key and weights by block.
     IBlsKeyRegistry public immutable registry;
-    /// @notice The job manager: specs, escrow, forwarders, the exactly-once watermark and the fee pool.
+    /// @notice The job manager, created by this contract: specs, escrow, forwarders, the exactly-once watermark and
+    /// the fee pool.
     IJobManager public immutable jobManager;
     /// @notice The service manager, through which challenges slash.
     KeeperServiceManager public immutable serviceManager;
@@ -159,22 +161,17 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         bytes32 invalidLeaf;
     }
 
+    /// @dev Creates the job manager, whose task manager is then this contract for good (`jobManager()` gives its
+    /// address): the pair is linked at deployment, with no setter and no storage read to check the link.
     /// @param registry_ The key registry.
-    /// @param jobManager_ The job manager (its task manager must be set to this contract).
     /// @param serviceManager_ The service manager (must make this contract a slasher for challenges to work).
     /// @param initialOwner Who sets quorum, premium, reference age, challenge window and slashing shares.
-    constructor(
-        IBlsKeyRegistry registry_,
-        IJobManager jobManager_,
-        KeeperServiceManager serviceManager_,
-        address initialOwner
-    ) Ownable(initialOwner) {
-        if (
-            address(registry_) == address(0) || address(jobManager_) == address(0)
-                || address(serviceManager_) == address(0)
-        ) revert InputAddressZero();
+    constructor(IBlsKeyRegistry registry_, KeeperServiceManager serviceManager_, address initialOwner)
+        Ownable(initialOwner)
+    {
+        if (address(registry_) == address(0) || address(serviceManager_) == address(0)) revert InputAddressZero();
         registry = registry_;
-        jobManager = jobManager_;
+        jobManager = new JobManager();
         serviceManager = serviceManager_;
         _cachedChainId = block.chainid;
         _cachedDomainSeparator = BatchDigest.domainSeparator(block.chainid, address(this));
@@ -595,7 +592,8 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
             }
             if (!summed) revert BLS12381.PrecompileCallFailed(G1ADD_PRECOMPILE);
         }
-        bool valid = BLS12381.verify(apk, BLS12381.g2FromBytes(signatureG2), abi.encode(digest), BatchDigest.BATCH_DST);
+        bool valid =
+            BLS12381.verify(apk, BLS12381.g2FromCalldata(signatureG2), abi.encode(digest), BatchDigest.BATCH_DST);
         if (!valid) revert InvalidSignature();
     }
 
@@ -634,8 +632,8 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         signedWeight = totalWeight - nonSignerWeight;
     }
 
-    /// @dev The non-signers' keys summed and negated, straight from calldata (one G1ADD each, no copy of the list;
-    /// y becomes p - y, as `BLS12381.negateG1` computes it), and their
+    /// @dev The non-signers' keys summed and negated, straight from calldata (n - 1 G1ADDs for n keys, no copy of the
+    /// list; y becomes p - y, as `BLS12381.negateG1` computes it), and their
     /// pubkey hashes (keccak256 of the 128-byte encoding, as the registry hashes them), checked strictly ascending
     /// so that no key is subtracted twice. `summed` is false if a G1ADD failed (a key that is no valid point); the
     /// caller reports it only after the registry's checks, which refuse such a key first (it is bound to no one).
@@ -657,27 +655,32 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
             hashes := add(head, 0x60)
             mstore(hashes, count)
             mstore(0x40, add(add(hashes, 0x20), shl(5, count)))
-            // Scratch past the free pointer: the running sum (128 bytes, from the point at infinity), then the key.
+            // Scratch past the free pointer: the running sum (128 bytes), then the key. The sum starts as the first
+            // key itself (the point at infinity for an empty list), so n keys cost n - 1 additions.
             let buffer := mload(0x40)
             mstore(buffer, 0)
             mstore(add(buffer, 0x20), 0)
             mstore(add(buffer, 0x40), 0)
             mstore(add(buffer, 0x60), 0)
             let key := add(buffer, 0x80)
-            let previous := 0
             summed := 1
-            // A G1Point in calldata is its 128-byte EIP-2537 encoding, four words.
-            for { let i := 0 } lt(i, count) { i := add(i, 1) } {
-                calldatacopy(key, add(keys.offset, shl(7, i)), 0x80)
-                let pubkeyHash := keccak256(key, 0x80)
-                if and(gt(i, 0), iszero(gt(pubkeyHash, previous))) {
-                    unsorted := i
-                    break
+            if count {
+                calldatacopy(buffer, keys.offset, 0x80)
+                let previous := keccak256(buffer, 0x80)
+                mstore(add(hashes, 0x20), previous)
+                // A G1Point in calldata is its 128-byte EIP-2537 encoding, four words.
+                for { let i := 1 } lt(i, count) { i := add(i, 1) } {
+                    calldatacopy(key, add(keys.offset, shl(7, i)), 0x80)
+                    let pubkeyHash := keccak256(key, 0x80)
+                    if iszero(gt(pubkeyHash, previous)) {
+                        unsorted := i
+                        break
+                    }
+                    mstore(add(add(hashes, 0x20), shl(5, i)), pubkeyHash)
+                    previous := pubkeyHash
+                    summed := and(summed, staticcall(gas(), G1ADD_PRECOMPILE, buffer, 0x100, buffer, 0x80))
+                    summed := and(summed, eq(returndatasize(), 0x80))
                 }
-                mstore(add(add(hashes, 0x20), shl(5, i)), pubkeyHash)
-                previous := pubkeyHash
-                summed := and(summed, staticcall(gas(), G1ADD_PRECOMPILE, buffer, 0x100, buffer, 0x80))
-                summed := and(summed, eq(returndatasize(), 0x80))
             }
             // -(x, y) = (x, p - y) over two words (y < p, so the high word cannot underflow); infinity stays.
             let yHi := mload(add(buffer, 0x40))
@@ -1039,7 +1042,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
             _domainSeparator(), signed.header.referenceBlockNumber, signed.header.referenceBlockHash, node
         );
         bool valid = BLS12381.verify(
-            pubkey, BLS12381.g2FromBytes(signed.signatureG2), abi.encode(digest), BatchDigest.BATCH_DST
+            pubkey, BLS12381.g2FromCalldata(signed.signatureG2), abi.encode(digest), BatchDigest.BATCH_DST
         );
         if (!valid) revert InvalidOperatorSignature(operator, digest);
     }

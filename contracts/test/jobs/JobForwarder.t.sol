@@ -162,9 +162,8 @@ contract JobForwarderIntegrationTest is Test {
 
     function setUp() public {
         vm.warp(1_700_000_000);
-        jm = new JobManager(makeAddr("admin"));
-        vm.prank(makeAddr("admin"));
-        jm.setTaskManager(taskManager);
+        vm.prank(taskManager);
+        jm = new JobManager();
         vm.deal(alice, 10 ether);
     }
 

@@ -13,8 +13,8 @@ contract JobManagerInvariantTest is Test {
 
     function setUp() public {
         address taskManager = address(new FeeLedgerStub());
-        jm = new JobManager(address(this));
-        jm.setTaskManager(taskManager);
+        vm.prank(taskManager);
+        jm = new JobManager();
         handler = new JobManagerHandler(jm, taskManager);
         targetContract(address(handler));
     }

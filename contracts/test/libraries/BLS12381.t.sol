@@ -14,6 +14,10 @@ contract BLS12381Harness {
         return BLS12381.g2FromBytes(data);
     }
 
+    function g2FromCalldata(bytes calldata data) external pure returns (BLS12381.G2Point memory) {
+        return BLS12381.g2FromCalldata(data);
+    }
+
     function expandMessageXmd(bytes memory message, bytes memory dst, uint256 lenInBytes)
         external
         view
@@ -163,6 +167,36 @@ contract BLS12381Test is BlsTestBase {
         harness.g2FromBytes("");
     }
 
+    function test_g2FromCalldata_roundTripAndWrongLength() public {
+        bytes memory encoded = abi.encode(_g2Generator());
+        assertEq(BLS12381.toBytes(harness.g2FromCalldata(encoded)), encoded);
+        vm.expectRevert(abi.encodeWithSelector(BLS12381.InvalidEncodingLength.selector, 256, 255));
+        harness.g2FromCalldata(new bytes(255));
+        vm.expectRevert(abi.encodeWithSelector(BLS12381.InvalidEncodingLength.selector, 256, 257));
+        harness.g2FromCalldata(new bytes(257));
+        vm.expectRevert(abi.encodeWithSelector(BLS12381.InvalidEncodingLength.selector, 256, 0));
+        harness.g2FromCalldata("");
+    }
+
+    /// The calldata decoder accepts and refuses exactly what the memory one does, with the same error and result.
+    function testFuzz_g2FromCalldata_matchesG2FromBytes(bytes32[8] memory words, uint8 shape) public view {
+        // Shape each coordinate's high word so that valid, out-of-range and badly padded coordinates all occur.
+        for (uint256 i; i < 8; i += 2) {
+            uint256 mode = (shape >> i) & 3;
+            if (mode == 0) words[i] = bytes32(uint256(words[i]) % (BLS12381.P_HI + 1));
+            else if (mode == 1) words[i] = bytes32(BLS12381.P_HI); // the low word decides
+            else if (mode == 2) words[i] = bytes32(uint256(words[i]) >> 128); // often above p's high word
+            // mode 3: as drawn, padding almost surely not zero
+        }
+        bytes memory encoded = abi.encodePacked(words);
+        (bool memoryOk, bytes memory memoryOut) =
+            address(harness).staticcall(abi.encodeCall(harness.g2FromBytes, (encoded)));
+        (bool calldataOk, bytes memory calldataOut) =
+            address(harness).staticcall(abi.encodeCall(harness.g2FromCalldata, (encoded)));
+        assertEq(calldataOk, memoryOk);
+        assertEq(calldataOut, memoryOut);
+    }
+
     function test_fromBytes_revertsOnNonZeroPadding() public {
         // Set one of the 16 padding bytes of each coordinate in turn.
         for (uint256 word; word < 4; word += 2) {
@@ -176,6 +210,8 @@ contract BLS12381Test is BlsTestBase {
             encoded[word * 32] = 0x80;
             vm.expectRevert(BLS12381.NonZeroPadding.selector);
             harness.g2FromBytes(encoded);
+            vm.expectRevert(BLS12381.NonZeroPadding.selector);
+            harness.g2FromCalldata(encoded);
         }
     }
 
@@ -198,6 +234,14 @@ contract BLS12381Test is BlsTestBase {
         g2.yc1Lo = bytes32(type(uint256).max);
         vm.expectRevert(BLS12381.FieldElementNotInField.selector);
         harness.g2FromBytes(abi.encode(g2));
+        vm.expectRevert(BLS12381.FieldElementNotInField.selector);
+        harness.g2FromCalldata(abi.encode(g2));
+        // x.c0 = p exactly
+        g2 = _g2Generator();
+        g2.xc0Hi = bytes32(BLS12381.P_HI);
+        g2.xc0Lo = bytes32(BLS12381.P_LO);
+        vm.expectRevert(BLS12381.FieldElementNotInField.selector);
+        harness.g2FromCalldata(abi.encode(g2));
         // p - 1 is a valid field element
         point = BLS12381.g1Generator();
         point.xHi = bytes32(BLS12381.P_HI);

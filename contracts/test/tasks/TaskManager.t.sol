@@ -150,9 +150,14 @@ contract TaskManagerTest is TaskFixture {
     // ---------------------------------------------------------------------------------------------------------
 
     function test_constructor_setsState() public {
-        TaskManager fresh = new TaskManager(registry, jobManager, serviceManager, taskOwner);
+        TaskManager fresh = new TaskManager(registry, serviceManager, taskOwner);
         assertEq(address(fresh.registry()), address(registry));
-        assertEq(address(fresh.jobManager()), address(jobManager));
+        // Its own job manager, created with it and linked to it for good.
+        JobManager created = JobManager(address(fresh.jobManager()));
+        assertTrue(address(created).code.length != 0);
+        assertTrue(address(created) != address(jobManager));
+        assertEq(created.taskManager(), address(fresh));
+        assertEq(created.nextJobId(), 1);
         assertEq(address(fresh.serviceManager()), address(serviceManager));
         assertEq(fresh.owner(), taskOwner);
         assertEq(fresh.quorumBps(), fresh.DEFAULT_QUORUM_BPS());
@@ -177,18 +182,16 @@ contract TaskManagerTest is TaskFixture {
         emit SlashWadsSet(0.1e18, 0.05e18);
         vm.expectEmit();
         emit PremiumSet(0, 0);
-        new TaskManager(registry, jobManager, serviceManager, taskOwner);
+        new TaskManager(registry, serviceManager, taskOwner);
     }
 
     function test_constructor_revertsOnZeroAddress() public {
         vm.expectRevert(ITaskManager.InputAddressZero.selector);
-        new TaskManager(IBlsKeyRegistry(address(0)), jobManager, serviceManager, taskOwner);
+        new TaskManager(IBlsKeyRegistry(address(0)), serviceManager, taskOwner);
         vm.expectRevert(ITaskManager.InputAddressZero.selector);
-        new TaskManager(registry, IJobManager(address(0)), serviceManager, taskOwner);
-        vm.expectRevert(ITaskManager.InputAddressZero.selector);
-        new TaskManager(registry, jobManager, KeeperServiceManager(address(0)), taskOwner);
+        new TaskManager(registry, KeeperServiceManager(address(0)), taskOwner);
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableInvalidOwner.selector, address(0)));
-        new TaskManager(registry, jobManager, serviceManager, address(0));
+        new TaskManager(registry, serviceManager, address(0));
     }
 
     function test_setQuorumBps() public {

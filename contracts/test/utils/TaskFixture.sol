@@ -18,7 +18,6 @@ abstract contract TaskFixture is EigenLayerFixture {
     /// @dev Each operator's weight: its slashable stake, OPERATOR_STAKE * OPERATOR_MAGNITUDE / 1e18.
     uint256 internal constant OPERATOR_WEIGHT = 500e18;
 
-    address internal jobAdmin = makeAddr("jobAdmin");
     address internal taskOwner = makeAddr("taskOwner");
     address internal jobOwner = makeAddr("jobOwner");
     address internal submitter = makeAddr("submitter");
@@ -36,10 +35,8 @@ abstract contract TaskFixture is EigenLayerFixture {
     function _deployTaskManager(uint256 operatorCount) internal {
         _deployCore();
         _deployAvs(0);
-        jobManager = new JobManager(jobAdmin);
-        taskManager = new TaskManager(registry, jobManager, serviceManager, taskOwner);
-        vm.prank(jobAdmin);
-        jobManager.setTaskManager(address(taskManager));
+        taskManager = new TaskManager(registry, serviceManager, taskOwner);
+        jobManager = JobManager(address(taskManager.jobManager()));
         vm.prank(avsOwner);
         serviceManager.setSlasher(address(taskManager), true);
         vm.roll(block.number + 1);

@@ -4,9 +4,7 @@
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use eigen_utils::slashing::core::strategy_manager::StrategyManager;
-use keeper_shared::contracts::{
-    BlsKeyRegistry, ERC20Strategy, JobManager, KeeperServiceManager, StakeToken, TaskManager,
-};
+use keeper_shared::contracts::{BlsKeyRegistry, ERC20Strategy, KeeperServiceManager, StakeToken, TaskManager};
 use keeper_shared::deployment::{AvsAddresses, Deployment};
 
 use crate::eigenlayer::onboarding::confirm;
@@ -77,22 +75,15 @@ pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -
             .await,
     )
     .await?;
-    let job_manager =
-        JobManager::deploy(provider, owner).await.map_err(EigenLayerError::contract("deploying JobManager"))?;
-    let task_manager = TaskManager::deploy(
-        provider,
-        *key_registry.address(),
-        *job_manager.address(),
-        *service_manager.address(),
-        owner,
-    )
-    .await
-    .map_err(EigenLayerError::contract("deploying TaskManager"))?;
-    confirm(
-        "linking the job manager to the task manager",
-        job_manager.setTaskManager(*task_manager.address()).send().await,
-    )
-    .await?;
+    // The task manager creates its job manager (linked to it for good) in its constructor.
+    let task_manager = TaskManager::deploy(provider, *key_registry.address(), *service_manager.address(), owner)
+        .await
+        .map_err(EigenLayerError::contract("deploying TaskManager"))?;
+    let job_manager = task_manager
+        .jobManager()
+        .call()
+        .await
+        .map_err(EigenLayerError::contract("reading the task manager's job manager"))?;
     confirm(
         "making the task manager a slasher of the service manager",
         service_manager.setSlasher(*task_manager.address(), true).send().await,
@@ -115,7 +106,7 @@ pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -
         avs: AvsAddresses {
             service_manager: *service_manager.address(),
             key_registry: *key_registry.address(),
-            job_manager: *job_manager.address(),
+            job_manager,
             task_manager: *task_manager.address(),
             operator_set_id,
             strategies: vec![*strategy.address()],
