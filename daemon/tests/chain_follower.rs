@@ -179,6 +179,93 @@ async fn evm_revert_reorg_reports_the_snapshot_block_as_ancestor() {
     assert_eq!(numbers(&after), vec![4, 5, 6, 7]);
 }
 
+/// Replaces the last `depth` blocks, with a transfer in the first new one so its hash differs.
+async fn anvil_reorg(anvil: &AnvilInstance, depth: u64) {
+    let (from, _) = common::wallet_provider(anvil, 0);
+    let tx = json!({ "from": from, "to": Address::repeat_byte(0x42), "value": "0x1" });
+    let provider = ProviderBuilder::new().connect_http(anvil.endpoint_url());
+    provider.raw_request::<_, ()>("anvil_reorg".into(), (depth, json!([[tx, 0]]))).await.unwrap();
+}
+
+#[tokio::test]
+async fn two_successive_reorgs_at_depth_zero_are_each_reported_once_and_followed() {
+    let anvil = common::anvil();
+    mine(&anvil, 6).await;
+    let mut follower = follower(&anvil, 0, StartFrom::Block(0));
+    let first = blocks(&follower.poll().await.unwrap());
+
+    anvil_reorg(&anvil, 3).await;
+    mine(&anvil, 2).await; // head 8
+    let (reorg, second) = split_reorg(&follower.poll().await.unwrap());
+    assert_eq!((reorg.common_ancestor, reorg.dropped), (first[3], first[4..].to_vec()));
+    assert_eq!(numbers(&second), vec![4, 5, 6, 7, 8]);
+
+    // The second reorg drops blocks emitted after the first one, and one emitted before it.
+    anvil_reorg(&anvil, 6).await;
+    mine(&anvil, 1).await; // head 9
+    let (reorg, third) = split_reorg(&follower.poll().await.unwrap());
+    assert_eq!(reorg.common_ancestor, first[2]);
+    let mut dropped = vec![first[3]];
+    dropped.extend(&second);
+    assert_eq!(reorg.dropped, dropped);
+    assert_eq!(numbers(&third), (3..=9).collect::<Vec<_>>());
+    assert_eq!(third[0].parent_hash, first[2].hash);
+    assert_canonical(&anvil, &third).await;
+    mine(&anvil, 1).await;
+    assert_eq!(numbers(&blocks(&follower.poll().await.unwrap())), vec![10], "each reorg is reported once");
+}
+
+#[tokio::test]
+async fn a_reorg_deeper_than_the_window_fails_at_every_poll_and_never_emits_the_new_chain_unannounced() {
+    let anvil = common::anvil();
+    mine(&anvil, 6).await;
+    let config = FollowerConfig {
+        confirmations: 0,
+        poll_interval: Duration::from_millis(20),
+        window: 2,
+        ..FollowerConfig::default()
+    };
+    let mut follower = BlockFollower::new(pool(&anvil), config, StartFrom::Block(0));
+    let emitted = blocks(&follower.poll().await.unwrap());
+    assert_eq!(follower.last_emitted(), Some(emitted[6]));
+
+    // Blocks 3..=6 replaced: the fork is below the 2 remembered blocks, and anvil forgets dropped
+    // blocks, so the parent-hash walk cannot reach it.
+    anvil_reorg(&anvil, 4).await;
+    mine(&anvil, 1).await;
+    for attempt in 0..2 {
+        match follower.poll().await {
+            Err(FollowerError::ForkPointUnknown { number, .. }) => assert_eq!(number, 4, "attempt {attempt}"),
+            other => panic!("attempt {attempt}: expected the fork point to be unknown, got {other:?}"),
+        }
+        assert_eq!(follower.last_emitted(), Some(emitted[6]), "attempt {attempt}: the window is kept");
+    }
+}
+
+#[tokio::test]
+async fn a_reorg_to_a_shorter_chain_is_reported_before_the_new_chain_reaches_the_old_height() {
+    let anvil = common::anvil();
+    let provider = ProviderBuilder::new().connect_http(anvil.endpoint_url());
+    mine(&anvil, 3).await;
+    let snapshot: U256 = provider.raw_request("evm_snapshot".into(), ()).await.unwrap();
+    mine(&anvil, 5).await; // head 8
+    let mut follower = follower(&anvil, 0, StartFrom::Block(0));
+    let before = blocks(&follower.poll().await.unwrap());
+
+    let _: bool = provider.raw_request("evm_revert".into(), (snapshot,)).await.unwrap();
+    transfer(&anvil).await; // head 4, below the last emitted block 8
+    let (reorg, after) = split_reorg(&follower.poll().await.unwrap());
+    assert_eq!(reorg.common_ancestor, before[3]);
+    assert_eq!(reorg.dropped, before[4..].to_vec());
+    assert_eq!(numbers(&after), vec![4]);
+    assert_ne!(after[0].hash, before[4].hash);
+    assert!(follower.poll().await.unwrap().is_empty(), "nothing new until the chain grows");
+    mine(&anvil, 2).await;
+    let grown = blocks(&follower.poll().await.unwrap());
+    assert_eq!(numbers(&grown), vec![5, 6]);
+    assert_eq!(grown[0].parent_hash, after[0].hash);
+}
+
 #[tokio::test]
 async fn resumes_after_the_stored_cursor() {
     let anvil = common::anvil();

@@ -213,7 +213,9 @@ impl BlockFollower {
                     Some(block) if block.hash == cursor.block_hash => self.remember(block),
                     _ => {
                         // Reorganised while we were down: start from the dropped block itself so
-                        // the fork search below follows its parents.
+                        // the fork search below follows its parents (a retry after a failed
+                        // search starts over).
+                        self.window.clear();
                         let dropped =
                             self.block_by_hash(cursor.block_hash).await?.ok_or(FollowerError::ForkPointUnknown {
                                 number: cursor.block_number,
@@ -238,7 +240,21 @@ impl BlockFollower {
 
     /// Pops dropped blocks off the window down to the newest one still canonical, following
     /// parent hashes past the window if needed, and leaves the ancestor as the window's tip.
+    ///
+    /// On an error the window is put back as it was: the next poll finds the same reorg again. An
+    /// emptied window would let the next poll emit the new chain's blocks with no reorg reported
+    /// (nothing left to compare them with), so a consumer would keep what it derived from dropped
+    /// blocks.
     async fn find_fork(&mut self) -> Result<Reorg, FollowerError> {
+        let saved = self.window.clone();
+        let found = self.search_fork().await;
+        if found.is_err() {
+            self.window = saved;
+        }
+        found
+    }
+
+    async fn search_fork(&mut self) -> Result<Reorg, FollowerError> {
         let mut dropped = Vec::new();
         while let Some(block) = self.window.pop_back() {
             if self.canonical_hash(block.number).await? == Some(block.hash) {
