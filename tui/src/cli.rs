@@ -2,29 +2,385 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use keeper_shared::api::{JobStatus, TaskState};
 
-use crate::keys;
+use crate::exit::CliResult;
+use crate::{chain, commands, keys};
+
+const AFTER_HELP: &str = "\
+Daemon: commands other than `keys` and `completions` talk to keeperd's control API on its Unix
+socket: --socket, else $KEEPERD_SOCKET, else $XDG_RUNTIME_DIR/keeperd/keeperd.sock (the user's
+daemon on the default data directory). `job` commands also work without a daemon, straight
+against the chain: give --rpc-url, --deployment and a key (--keystore, or --private-key /
+$ETH_PRIVATE_KEY as Foundry's cast accepts).
+
+Output: human text and tables on stdout; with --json one JSON document per command (a JSON line
+per event for `events --follow`). Errors go to stderr (a JSON object with --json).
+
+Exit codes: 0 done; 1 failed otherwise (files, keystores); 2 usage error (bad flags, a job spec
+refused by local validation); 3 daemon (or RPC endpoint) unreachable or not answering;
+4 request refused by the daemon or the chain (unknown job, not the owner, a revert).";
 
 /// Keeper network CLI (testnet software: do not secure real value with it).
 ///
 /// Machine-readable output goes to stdout with --json; messages and prompts go to stderr.
 #[derive(Debug, Parser)]
-#[command(name = "keeperctl", version, about, long_about)]
+#[command(name = "keeperctl", version, about, long_about, after_long_help = AFTER_HELP)]
 pub struct Cli {
     /// Print machine-readable JSON on stdout instead of human text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// keeperd's control socket [default: $XDG_RUNTIME_DIR/keeperd/keeperd.sock].
+    #[arg(long, global = true, env = "KEEPERD_SOCKET", value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Give up on a daemon request after this long (writes wait for their transaction's receipt
+    /// and get at least 120 s).
+    #[arg(long, global = true, value_name = "DURATION", default_value = "15s", value_parser = parse_duration_arg)]
+    pub timeout: std::time::Duration,
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// Parsed once per run: the size of the job variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Create and inspect encrypted key files (BLS keystores per EIP-2335, ECDSA keystores per Web3 Secret Storage).
+    /// The daemon's version, roles, operator, sync state and the health of its RPC endpoints,
+    /// scheduler and database.
+    Status,
+    /// Create, change and inspect jobs (through the daemon, or straight on chain with --rpc-url).
+    #[command(subcommand)]
+    Job(JobCommand),
+    /// Inspect the tasks the daemon tracks.
+    #[command(subcommand)]
+    Task(TaskCommand),
+    /// The daemon's recent events, or (--follow) the live stream.
+    Events(EventsArgs),
+    /// Register or deregister the daemon's operator in the keeper set; show the operators.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// Create, import, export and inspect encrypted key files (BLS keystores per EIP-2335, ECDSA
+    /// keystores per Web3 Secret Storage).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The operator console: live views of the daemon (overview, operators, tasks, jobs, events),
+    /// forms to register the operator and create jobs, pause/resume/cancel. Reconnects by itself.
+    Tui,
+    /// Print a shell completion script (e.g. `keeperctl completions bash > ~/.local/share/bash-completion/completions/keeperctl`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
+
+// ---------------------------------------------------------------------------------------------
+// job
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Create a job from flags or a spec file, validate it locally, fund it, print its id.
+    Create(CreateArgs),
+    /// Replace a job's spec (the trigger must stay what it was created with).
+    Update(UpdateArgs),
+    /// Pause a job: no task of it runs until it is resumed.
+    Pause(JobIdArgs),
+    /// Resume a paused job.
+    Resume(JobIdArgs),
+    /// Cancel a job for good; the escrow left is refunded to its owner.
+    Cancel(JobIdArgs),
+    /// Add escrow to a job (anyone may top up any job).
+    TopUp(TopUpArgs),
+    /// One job: spec, status, escrow, next due task.
+    Show(JobShowArgs),
+    /// The jobs the daemon indexed, in id order.
+    List(JobListArgs),
+}
+
+/// Direct mode: the job commands sent as transactions from this machine, without a daemon.
+#[derive(Debug, Clone, Args)]
+pub struct ChainArgs {
+    /// Send to the chain directly through this RPC endpoint instead of asking the daemon.
+    #[arg(long, value_name = "URL")]
+    pub rpc_url: Option<String>,
+    /// The network's deployment file (contract addresses), needed with --rpc-url.
+    #[arg(long, env = "KEEPER_DEPLOYMENT", value_name = "FILE")]
+    pub deployment: Option<PathBuf>,
+    /// Sign with this Web3 (ECDSA) keystore; its password from --password-file or
+    /// $KEEPER_KEYSTORE_PASSWORD, else a prompt.
+    #[arg(long, env = "ETH_KEYSTORE", value_name = "FILE", conflicts_with = "private_key")]
+    pub keystore: Option<PathBuf>,
+    /// Sign with this hex private key (prefer the environment variable: arguments are visible to
+    /// other users in the process list).
+    #[arg(long, env = "ETH_PRIVATE_KEY", value_name = "HEX", hide_env_values = true)]
+    pub private_key: Option<String>,
+    /// The keystore password file.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+/// The job spec as flags (`job create`, `job update`), or `--file`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SpecArgs {
+    /// Read the spec from a TOML or JSON file (the API's `spec` object: `trigger`, `action`,
+    /// `gas_limit`, `max_fee_wei`, `expiry_secs`); the other spec flags are then not allowed.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// The contract the job calls (through its forwarder).
+    #[arg(long, value_name = "ADDRESS")]
+    pub target: Option<String>,
+    /// The call's data, hex (a Call job; default with neither this nor --signature: empty).
+    #[arg(long, value_name = "HEX", conflicts_with = "signature")]
+    pub calldata: Option<String>,
+    /// The function to call, e.g. 'harvest()' or 'transfer(address,uint256)'; encoded with --args.
+    #[arg(long, value_name = "SIG")]
+    pub signature: Option<String>,
+    /// The function's arguments, in order (with --signature).
+    #[arg(long, num_args = 0.., value_name = "ARG", requires = "signature", allow_hyphen_values = true)]
+    pub args: Vec<String>,
+
+    /// Trigger: every DURATION (`60s`, `5m`, `1h`, `1d`, or seconds).
+    #[arg(long, value_name = "DURATION", group = "trigger")]
+    pub interval: Option<String>,
+    /// With --interval: the unix time of the first task (default: now).
+    #[arg(long, value_name = "UNIX_SECS", requires = "interval")]
+    pub start: Option<u64>,
+    /// Trigger: every N blocks.
+    #[arg(long, value_name = "N", group = "trigger")]
+    pub every_blocks: Option<u64>,
+    /// Trigger: once per log with this event signature ('AnswerUpdated(int256,uint256,uint256)')
+    /// or topic0 (0x…), emitted by --emitter.
+    #[arg(long, value_name = "EVENT", group = "trigger")]
+    pub on_event: Option<String>,
+    /// With --on-event: the contract whose logs count.
+    #[arg(long, value_name = "ADDRESS", requires = "on_event")]
+    pub emitter: Option<String>,
+    /// With --on-event: only logs whose topics 1..3 equal these (0x… 32 bytes, or `*` for any).
+    #[arg(long, value_name = "TOPIC", num_args = 1..=3, requires = "on_event")]
+    pub topics: Vec<String>,
+    /// With --every-blocks or --on-event: the first block (default: 0 for --every-blocks, so tasks
+    /// fall on multiples of N; the current block for --on-event).
+    #[arg(long, value_name = "BLOCK")]
+    pub start_block: Option<u64>,
+
+    /// Action: a Gelato-style resolver at this address says whether to act and with what calldata
+    /// (its call from --checker-calldata or --checker-signature, default 'checker()').
+    #[arg(long, value_name = "ADDRESS", conflicts_with_all = ["upkeep", "calldata", "signature"])]
+    pub checker: Option<String>,
+    /// With --checker: the resolver's calldata, hex.
+    #[arg(long, value_name = "HEX", requires = "checker", conflicts_with = "checker_signature")]
+    pub checker_calldata: Option<String>,
+    /// With --checker: the resolver function (no arguments), e.g. 'checker()'.
+    #[arg(long, value_name = "SIG", requires = "checker")]
+    pub checker_signature: Option<String>,
+    /// Action: the target is a Chainlink-style upkeep (checkUpkeep/performUpkeep), checked with
+    /// --check-data.
+    #[arg(long, conflicts_with_all = ["calldata", "signature"])]
+    pub upkeep: bool,
+    /// With --upkeep: checkUpkeep's `checkData`, hex (default empty).
+    #[arg(long, value_name = "HEX", requires = "upkeep")]
+    pub check_data: Option<String>,
+
+    /// Gas the target gets per execution.
+    #[arg(long, value_name = "GAS", default_value_t = 300_000)]
+    pub gas_limit: u32,
+    /// The most one execution may charge: wei, or with a unit (`0.01ether`, `20gwei`).
+    #[arg(long, value_name = "AMOUNT")]
+    pub max_fee: Option<String>,
+    /// No task is due after this: unix seconds, or `+DURATION` from now (`+30d`).
+    #[arg(long, value_name = "TIME")]
+    pub expiry: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Escrow to deposit with the job: wei, or with a unit (`0.1ether`).
+    #[arg(long, value_name = "AMOUNT", default_value = "0")]
+    pub fund: String,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// The job's id.
+    pub id: String,
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct JobIdArgs {
+    /// The job's id.
+    pub id: String,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TopUpArgs {
+    /// The job's id.
+    pub id: String,
+    /// How much: wei, or with a unit (`0.1ether`).
+    pub amount: String,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct JobShowArgs {
+    /// The job's id.
+    pub id: String,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct JobListArgs {
+    /// Only jobs with this status.
+    #[arg(long, value_enum)]
+    pub status: Option<JobStatusArg>,
+    /// Start after this job id (the previous page's `next`).
+    #[arg(long, value_name = "ID")]
+    pub after: Option<String>,
+    /// At most this many (1..=1000); with --all, the page size.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
+    /// Follow `next` to the last page.
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum JobStatusArg {
+    Active,
+    Paused,
+    Cancelled,
+    Expired,
+}
+
+impl From<JobStatusArg> for JobStatus {
+    fn from(s: JobStatusArg) -> Self {
+        match s {
+            JobStatusArg::Active => Self::Active,
+            JobStatusArg::Paused => Self::Paused,
+            JobStatusArg::Cancelled => Self::Cancelled,
+            JobStatusArg::Expired => Self::Expired,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// task, events, operator
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Tasks in (job, sequence) order.
+    List(TaskListArgs),
+    /// One task and every state it went through.
+    Show {
+        /// The job's id.
+        job: String,
+        /// The task's sequence.
+        sequence: u64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TaskListArgs {
+    /// Only tasks in this state.
+    #[arg(long, value_enum)]
+    pub state: Option<TaskStateArg>,
+    /// Only tasks of this job.
+    #[arg(long, value_name = "ID")]
+    pub job: Option<String>,
+    /// Start after this task (`<job>:<sequence>`, the previous page's `next`).
+    #[arg(long, value_name = "CURSOR")]
+    pub after: Option<String>,
+    /// At most this many (1..=1000); with --all, the page size.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
+    /// Follow `next` to the last page.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TaskStateArg {
+    Due,
+    Executed,
+    Signed,
+    Proposed,
+    Submitted,
+    Performed,
+    Failed,
+    Dropped,
+}
+
+impl From<TaskStateArg> for TaskState {
+    fn from(s: TaskStateArg) -> Self {
+        match s {
+            TaskStateArg::Due => Self::Due,
+            TaskStateArg::Executed => Self::Executed,
+            TaskStateArg::Signed => Self::Signed,
+            TaskStateArg::Proposed => Self::Proposed,
+            TaskStateArg::Submitted => Self::Submitted,
+            TaskStateArg::Performed => Self::Performed,
+            TaskStateArg::Failed => Self::Failed,
+            TaskStateArg::Dropped => Self::Dropped,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Keep printing events as they happen (reconnecting if the daemon restarts) until Ctrl-C.
+    #[arg(long, short)]
+    pub follow: bool,
+    /// How many recent events to print first (without --follow: the newest this many).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: u32,
+    /// With --follow: stop after this many events (for scripts and tests).
+    #[arg(long, value_name = "N", requires = "follow")]
+    pub count: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Register the daemon's operator in the keeper set through EigenLayer (register as operator,
+    /// allocate, register for the set with its BLS key); steps already done are skipped.
+    Register(RegisterArgs),
+    /// Leave the keeper set (deregister from the set, deallocate).
+    Deregister,
+    /// The operators the key registry knows, with their stake and what the daemon saw them sign.
+    Show,
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    /// EigenLayer operator metadata URI (when registering as an EigenLayer operator).
+    #[arg(long, value_name = "URI", default_value = "")]
+    pub metadata_uri: String,
+    /// EigenLayer allocation delay, in blocks (when registering as an EigenLayer operator).
+    #[arg(long, value_name = "BLOCKS", default_value_t = 0)]
+    pub allocation_delay: u32,
+    /// Share of the stake to allocate to the keeper set, in 1e18ths (default: all of it).
+    #[arg(long, value_name = "WAD")]
+    pub magnitude: Option<u64>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// keys
+// ---------------------------------------------------------------------------------------------
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -35,6 +391,10 @@ pub enum KeysCommand {
     /// Show what a keystore holds without its secret: the BLS public key (no password needed) or,
     /// for an ECDSA keystore, the address (needs the password).
     Show(ShowArgs),
+    /// Encrypt an existing secret key (hex, from a file or stdin) into a new keystore.
+    Import(ImportArgs),
+    /// Decrypt a keystore and write its secret key, hex, to a new file (mode 0600).
+    Export(ExportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -65,6 +425,43 @@ pub struct ShowArgs {
     pub password: PasswordArgs,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyKind {
+    /// A BLS12-381 keeper key (32-byte secret) into an EIP-2335 keystore.
+    Bls,
+    /// An ECDSA operator key (32-byte secp256k1 secret) into a Web3 keystore.
+    Ecdsa,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    #[arg(long, value_enum)]
+    pub kind: KeyKind,
+    /// The file holding the secret key as hex (0x optional); `-` reads stdin. Never a command-line
+    /// argument: those are visible to other users.
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: PathBuf,
+    /// Where to write the keystore; refused if the file exists.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Key derivation function (BLS keystores only).
+    #[arg(long, value_enum, default_value_t = Kdf::Scrypt)]
+    pub kdf: Kdf,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The keystore file (BLS or ECDSA: recognised by its content).
+    pub file: PathBuf,
+    /// Where to write the secret key, hex; created with mode 0600, refused if it exists.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub password: PasswordArgs,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Kdf {
     /// scrypt, n = 2^18, r = 8, p = 1 (EIP-2335's standard parameters).
@@ -73,11 +470,51 @@ pub enum Kdf {
     Pbkdf2,
 }
 
+fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    crate::jobspec::parse_duration(text).map(std::time::Duration::from_secs)
+}
+
 /// Runs the parsed command.
-pub fn run(cli: Cli) -> eyre::Result<()> {
+pub fn run(cli: Cli) -> CliResult {
+    let json = cli.json;
     match cli.command {
-        Command::Keys(KeysCommand::NewBls(args)) => keys::new_bls(&args, cli.json),
-        Command::Keys(KeysCommand::NewEcdsa(args)) => keys::new_ecdsa(&args, cli.json),
-        Command::Keys(KeysCommand::Show(args)) => keys::show(&args, cli.json),
+        Command::Keys(KeysCommand::NewBls(args)) => Ok(keys::new_bls(&args, json)?),
+        Command::Keys(KeysCommand::NewEcdsa(args)) => Ok(keys::new_ecdsa(&args, json)?),
+        Command::Keys(KeysCommand::Show(args)) => Ok(keys::show(&args, json)?),
+        Command::Keys(KeysCommand::Import(args)) => Ok(keys::import(&args, json)?),
+        Command::Keys(KeysCommand::Export(args)) => Ok(keys::export(&args, json)?),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "keeperctl", &mut std::io::stdout());
+            Ok(())
+        }
+        command => {
+            let context = commands::Context::new(cli.socket, cli.timeout, json);
+            runtime()?.block_on(async move {
+                match command {
+                    Command::Status => commands::status(&context).await,
+                    Command::Job(job) => match chain::Direct::from_command(&job)? {
+                        Some(direct) => chain::run(&context, direct, job).await,
+                        None => commands::job(&context, job).await,
+                    },
+                    Command::Task(task) => commands::task(&context, task).await,
+                    Command::Events(args) => commands::events(&context, &args).await,
+                    Command::Operator(op) => commands::operator(&context, op).await,
+                    Command::Tui => {
+                        let client = keeperctl::client::Client::new(&context.socket)?.with_timeout(context.timeout);
+                        Ok(keeperctl::console::run(client).await.map_err(|e| eyre::eyre!("console: {e}"))?)
+                    }
+                    Command::Keys(_) | Command::Completions { .. } => Ok(()),
+                }
+            })
+        }
     }
+}
+
+/// One thread: keeperctl waits on one request at a time, and starts faster without a pool.
+fn runtime() -> CliResult<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| eyre::eyre!("starting the async runtime: {e}").into())
 }

@@ -1,11 +1,15 @@
 //! `keeperctl keys ...`: create and inspect keystores.
 
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+
 use eyre::WrapErr;
 use keeper_shared::bls::{PublicKey, SecretKey};
 use keeper_shared::keystore::{ecdsa, KdfChoice, Keystore, KeystoreError, WriteMode};
 use serde::Serialize;
+use zeroize::Zeroizing;
 
-use crate::cli::{Kdf, NewKeyArgs, ShowArgs};
+use crate::cli::{ExportArgs, ImportArgs, Kdf, KeyKind, NewKeyArgs, ShowArgs};
 use keeper_shared::keystore::prompt::{read_password, Purpose};
 
 /// What the key commands print (as JSON with --json).
@@ -32,14 +36,17 @@ impl KeyInfo {
     }
 }
 
+fn kdf_choice(kdf: Kdf) -> KdfChoice {
+    match kdf {
+        Kdf::Scrypt => KdfChoice::STANDARD,
+        Kdf::Pbkdf2 => KdfChoice::Pbkdf2 { c: 262_144 },
+    }
+}
+
 pub fn new_bls(args: &NewKeyArgs, json: bool) -> eyre::Result<()> {
     let password = read_password(args.password.password_file.as_deref(), Purpose::New)?;
     let key = SecretKey::random(&mut rand::rngs::OsRng);
-    let kdf = match args.kdf {
-        Kdf::Scrypt => KdfChoice::STANDARD,
-        Kdf::Pbkdf2 => KdfChoice::Pbkdf2 { c: 262_144 },
-    };
-    Keystore::from_secret_key(&key, "", &password, kdf)?
+    Keystore::from_secret_key(&key, "", &password, kdf_choice(args.kdf))?
         .write_to(&args.out, WriteMode::CreateNew)
         .wrap_err_with(|| format!("writing --out {}", args.out.display()))?;
     KeyInfo {
@@ -80,4 +87,71 @@ pub fn show(args: &ShowArgs, json: bool) -> eyre::Result<()> {
     let password = read_password(args.password.password_file.as_deref(), Purpose::Existing)?;
     let signer = ecdsa::load(&args.file, &password).wrap_err_with(|| format!("opening {file}"))?;
     KeyInfo { kind: "ecdsa", file, public_key: None, address: Some(signer.address().to_checksum(None)) }.print(json)
+}
+
+/// Reads a hex secret from a file (`-`: stdin); the buffer is wiped when dropped.
+fn read_secret(path: &std::path::Path) -> eyre::Result<Zeroizing<Vec<u8>>> {
+    let text = Zeroizing::new(if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).wrap_err("reading the secret from stdin")?;
+        text
+    } else {
+        std::fs::read_to_string(path).wrap_err_with(|| format!("reading --secret-file {}", path.display()))?
+    });
+    let digits = text.trim();
+    let digits = digits.strip_prefix("0x").unwrap_or(digits);
+    let bytes =
+        hex::decode(digits).map_err(|_| eyre::eyre!("--secret-file {}: not a hex secret key", path.display()))?;
+    Ok(Zeroizing::new(bytes))
+}
+
+pub fn import(args: &ImportArgs, json: bool) -> eyre::Result<()> {
+    let secret = read_secret(&args.secret_file)?;
+    let password = read_password(args.password.password_file.as_deref(), Purpose::New)?;
+    let file = args.out.display().to_string();
+    let info = match args.kind {
+        KeyKind::Bls => {
+            let key = SecretKey::from_bytes(&secret).wrap_err("--secret-file: not a BLS12-381 secret key")?;
+            Keystore::from_secret_key(&key, "", &password, kdf_choice(args.kdf))?
+                .write_to(&args.out, WriteMode::CreateNew)
+                .wrap_err_with(|| format!("writing --out {file}"))?;
+            KeyInfo { kind: "bls", file, public_key: Some(key.public_key().to_string()), address: None }
+        }
+        KeyKind::Ecdsa => {
+            let signer = ecdsa::import(&args.out, &secret, &password, WriteMode::CreateNew)
+                .wrap_err_with(|| format!("writing --out {file}"))?;
+            KeyInfo { kind: "ecdsa", file, public_key: None, address: Some(signer.address().to_checksum(None)) }
+        }
+    };
+    info.print(json)
+}
+
+pub fn export(args: &ExportArgs, json: bool) -> eyre::Result<()> {
+    let file = args.file.display().to_string();
+    let password = read_password(args.password.password_file.as_deref(), Purpose::Existing)?;
+    let (info, secret) = match Keystore::read_from(&args.file) {
+        Ok(keystore) => {
+            let key = keystore.decrypt_secret_key(&password).wrap_err_with(|| format!("opening {file}"))?;
+            let public_key = Some(key.public_key().to_string());
+            (KeyInfo { kind: "bls", file, public_key, address: None }, Zeroizing::new(key.to_bytes().to_vec()))
+        }
+        Err(KeystoreError::UnsupportedVersion { .. }) => {
+            let signer = ecdsa::load(&args.file, &password).wrap_err_with(|| format!("opening {file}"))?;
+            let address = Some(signer.address().to_checksum(None));
+            (KeyInfo { kind: "ecdsa", file, public_key: None, address }, Zeroizing::new(signer.to_bytes().to_vec()))
+        }
+        Err(err) => return Err(err).wrap_err_with(|| format!("reading {file}")),
+    };
+    let text = Zeroizing::new(format!("0x{}\n", hex::encode(&secret[..])));
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&args.out)
+        .wrap_err_with(|| format!("creating --out {}", args.out.display()))?;
+    out.write_all(text.as_bytes()).wrap_err_with(|| format!("writing --out {}", args.out.display()))?;
+    if !json {
+        eprintln!("wrote the secret key to {} (mode 0600): keep it offline", args.out.display());
+    }
+    info.print(json)
 }

@@ -4,17 +4,19 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod chain;
 mod cli;
+mod commands;
+mod exit;
+mod jobspec;
 mod keys;
+mod output;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    let json = cli.json;
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            // The cause chain on one line: "writing --out k.json: keystore file k.json already exists; ..."
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
-        }
+        Err(error) => error.report(json),
     }
 }

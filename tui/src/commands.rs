@@ -1,0 +1,478 @@
+//! The commands that talk to keeperd's control API, and the printers the direct-chain job
+//! commands share (the same output either way).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use alloy::primitives::U256;
+use keeper_shared::api::job_spec::{validate_funding, SpecContext};
+use keeper_shared::api::{
+    self, CreateJobRequest, CreateJobResponse, EmptyRequest, Event, EventRecord, JobAction, JobList, JobView,
+    JobWriteResponse, JobsQuery, OperatorList, OperatorWriteResponse, RecentEventsQuery, RegisterOperatorRequest,
+    StatusResponse, TaskCursor, TaskDetail, TaskList, TaskOutcomeView, TasksQuery, TopUpRequest, TxOutcome,
+    UpdateJobRequest,
+};
+use keeperctl::client::{default_socket, Client, StreamItem};
+
+use crate::cli::{EventsArgs, JobCommand, JobListArgs, OperatorCommand, TaskCommand};
+use crate::exit::{CliError, CliResult};
+use crate::jobspec::{self, parse_amount, parse_job_id, Defaults};
+use crate::output::{self, print_fields, print_json, Table};
+
+/// Writes wait for their transaction's receipt: never give up on them sooner than this.
+const MIN_WRITE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What every daemon command needs.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub socket: PathBuf,
+    pub timeout: Duration,
+    pub json: bool,
+}
+
+impl Context {
+    pub fn new(socket: Option<PathBuf>, timeout: Duration, json: bool) -> Self {
+        Self { socket: socket.unwrap_or_else(default_socket), timeout, json }
+    }
+
+    fn client(&self) -> CliResult<Client> {
+        Ok(Client::new(&self.socket)?.with_timeout(self.timeout))
+    }
+
+    fn write_client(&self) -> CliResult<Client> {
+        Ok(Client::new(&self.socket)?.with_timeout(self.timeout.max(MIN_WRITE_TIMEOUT)))
+    }
+}
+
+pub fn job_id(text: &str) -> CliResult<U256> {
+    parse_job_id(text).map_err(CliError::invalid)
+}
+
+pub fn amount(field: &str, text: &str, allow_zero: bool) -> CliResult<U256> {
+    let wei = parse_amount(text)
+        .map_err(|e| CliError::invalid(api::ApiError::field(api::ErrorCode::InvalidValue, field, e)))?;
+    validate_funding(field, wei, allow_zero).map_err(CliError::invalid)?;
+    Ok(wei)
+}
+
+// ---------------------------------------------------------------------------------------------
+// status
+// ---------------------------------------------------------------------------------------------
+
+pub async fn status(context: &Context) -> CliResult {
+    let status: StatusResponse = context.client()?.status().await?;
+    if context.json {
+        return print_json(&status);
+    }
+    let head = match &status.head {
+        Some(head) => format!("block {} {} ({})", head.number, head.hash, output::time_secs(head.timestamp_secs)),
+        None => "no block processed yet".to_owned(),
+    };
+    let sync = match (status.sync.chain_block, status.sync.blocks_behind) {
+        (Some(chain), Some(behind)) => format!("{} (chain at {chain}, {behind} behind)", status.sync.state),
+        _ => status.sync.state.to_string(),
+    };
+    let counts: Vec<String> =
+        status.health.database.task_counts.iter().map(|c| format!("{} {}", c.count, c.state)).collect();
+    let database = match (&status.health.database.error, status.health.database.ok) {
+        (_, true) => format!("ok; tasks: {}", if counts.is_empty() { "none".to_owned() } else { counts.join(", ") }),
+        (Some(error), false) => format!("FAILING: {error}"),
+        (None, false) => "FAILING".to_owned(),
+    };
+    let scheduler = match (status.health.scheduler.running, status.health.scheduler.head_age_secs) {
+        (true, Some(age)) => format!("running, head {age}s old"),
+        (true, None) => "running".to_owned(),
+        (false, _) => "NOT RUNNING".to_owned(),
+    };
+    print_fields(&[
+        ("keeperd", status.version.clone()),
+        ("roles", status.roles.join(", ")),
+        ("operator", status.operator.map(|a| a.to_string()).unwrap_or_else(|| "none".to_owned())),
+        ("chain", format!("{} (acting {} blocks deep)", status.chain_id, status.confirmations)),
+        ("head", head),
+        ("sync", sync),
+        ("scheduler", scheduler),
+        ("database", database),
+    ]);
+    let mut rpc = Table::new(&["RPC ENDPOINT", "STATE", "LATENCY", "REQUESTS", "FAILURES", "LAST ERROR"]);
+    for endpoint in &status.health.rpc {
+        rpc.row(vec![
+            endpoint.endpoint.clone(),
+            endpoint.state.to_string(),
+            endpoint.last_latency_ms.map(|ms| format!("{ms}ms")).unwrap_or_else(|| "-".into()),
+            endpoint.requests_total.to_string(),
+            endpoint.failures_total.to_string(),
+            endpoint.last_error.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    println!();
+    rpc.print();
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// job
+// ---------------------------------------------------------------------------------------------
+
+pub async fn job(context: &Context, command: JobCommand) -> CliResult {
+    match command {
+        JobCommand::Create(args) => {
+            let spec = jobspec::spec_from_args(&args.spec, Defaults::local(), &SpecContext::default())
+                .map_err(CliError::invalid)?;
+            let funding_wei = amount("--fund", &args.fund, true)?;
+            let request = CreateJobRequest { spec, funding_wei };
+            let created: CreateJobResponse = context.write_client()?.post(api::JOBS_PATH, &request).await?;
+            print_created(context.json, &created)
+        }
+        JobCommand::Update(args) => {
+            let id = job_id(&args.id)?;
+            let spec = jobspec::spec_from_args(&args.spec, Defaults::local(), &SpecContext::default())
+                .map_err(CliError::invalid)?;
+            let answer: JobWriteResponse =
+                context.write_client()?.put(&api::job_path(id), &UpdateJobRequest { spec }).await?;
+            print_job_write(context.json, "updated", &answer)
+        }
+        JobCommand::Pause(args) => job_action(context, &args.id, JobAction::Pause, "paused").await,
+        JobCommand::Resume(args) => job_action(context, &args.id, JobAction::Resume, "resumed").await,
+        JobCommand::Cancel(args) => job_action(context, &args.id, JobAction::Cancel, "cancelled").await,
+        JobCommand::TopUp(args) => {
+            let id = job_id(&args.id)?;
+            let amount_wei = amount("amount_wei", &args.amount, false)?;
+            let path = api::job_action_path(id, JobAction::TopUp);
+            let answer: JobWriteResponse = context.write_client()?.post(&path, &TopUpRequest { amount_wei }).await?;
+            print_job_write(context.json, "topped up", &answer)
+        }
+        JobCommand::Show(args) => {
+            let job = context.client()?.job(job_id(&args.id)?).await?;
+            print_job(context.json, &job)
+        }
+        JobCommand::List(args) => {
+            let client = context.client()?;
+            let mut query = JobsQuery {
+                status: args.status.map(Into::into),
+                after: args.after.as_deref().map(job_id).transpose()?,
+                limit: args.limit,
+            };
+            let mut list = client.jobs(&query).await?;
+            while args.all && list.next.is_some() {
+                query.after = list.next;
+                let page = client.jobs(&query).await?;
+                list.jobs.extend(page.jobs);
+                list.next = page.next;
+            }
+            print_jobs(context.json, &list, &args)
+        }
+    }
+}
+
+async fn job_action(context: &Context, id: &str, action: JobAction, done: &str) -> CliResult {
+    let path = api::job_action_path(job_id(id)?, action);
+    let answer: JobWriteResponse = context.write_client()?.post(&path, &EmptyRequest {}).await?;
+    print_job_write(context.json, done, &answer)
+}
+
+fn tx_line(tx: &TxOutcome) -> String {
+    format!("transaction {} in block {} ({} gas)", tx.tx_hash, tx.block_number, tx.gas_used)
+}
+
+pub fn print_created(json: bool, created: &CreateJobResponse) -> CliResult {
+    if json {
+        return print_json(created);
+    }
+    // The id alone on stdout's first line, for `id=$(keeperctl job create ... | head -1)`.
+    println!("{}", created.job_id);
+    eprintln!("created job {} (forwarder {}): {}", created.job_id, created.forwarder, tx_line(&created.tx));
+    Ok(())
+}
+
+pub fn print_job_write(json: bool, done: &str, answer: &JobWriteResponse) -> CliResult {
+    if json {
+        return print_json(answer);
+    }
+    println!("job {} {done}: {}", answer.job_id, tx_line(&answer.tx));
+    Ok(())
+}
+
+pub fn print_job(json: bool, job: &JobView) -> CliResult {
+    if json {
+        return print_json(job);
+    }
+    let mut fields = vec![
+        ("job", job.id.to_string()),
+        ("status", job.status.to_string()),
+        ("owner", job.owner.to_string()),
+        ("forwarder", job.forwarder.to_string()),
+        ("escrow", output::ether(job.balance_wei)),
+        ("watermark", format!("{} (every task below is done for good)", job.watermark)),
+        ("next due", next_due(job)),
+    ];
+    fields.extend(output::spec_lines(&job.spec));
+    fields.push(("as of block", job.updated_at_block.to_string()));
+    print_fields(&fields);
+    Ok(())
+}
+
+fn next_due(job: &JobView) -> String {
+    match &job.next_due {
+        None => "-".to_owned(),
+        Some(next) => {
+            let when = match (next.at_secs, next.at_block) {
+                (Some(secs), _) => output::time_secs(secs),
+                (None, Some(block)) => format!("block {block}"),
+                (None, None) => String::new(),
+            };
+            let now = if next.due_now { " (due now)" } else { "" };
+            format!("task {} {when}{now}", next.sequence)
+        }
+    }
+}
+
+fn print_jobs(json: bool, list: &JobList, args: &JobListArgs) -> CliResult {
+    if json {
+        return print_json(list);
+    }
+    let mut table = Table::new(&["ID", "STATUS", "ESCROW", "NEXT DUE", "TRIGGER", "ACTION"]);
+    for job in &list.jobs {
+        table.row(vec![
+            job.id.to_string(),
+            job.status.to_string(),
+            output::ether(job.balance_wei),
+            next_due(job),
+            output::trigger(&job.spec.trigger),
+            output::action(&job.spec.action),
+        ]);
+    }
+    if table.is_empty() {
+        eprintln!("no jobs");
+    } else {
+        table.print();
+    }
+    if let (Some(next), false) = (list.next, args.all) {
+        eprintln!("more: --after {next} (or --all)");
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// task
+// ---------------------------------------------------------------------------------------------
+
+pub async fn task(context: &Context, command: TaskCommand) -> CliResult {
+    let client = context.client()?;
+    match command {
+        TaskCommand::List(args) => {
+            let after = match &args.after {
+                Some(text) => Some(text.parse::<TaskCursor>().map_err(CliError::invalid)?),
+                None => None,
+            };
+            let mut query = TasksQuery {
+                state: args.state.map(Into::into),
+                job: args.job.as_deref().map(job_id).transpose()?,
+                after,
+                limit: args.limit,
+                ..TasksQuery::default()
+            };
+            let mut list: TaskList = client.tasks(&query).await?;
+            while let (true, Some(next)) = (args.all, &list.next) {
+                query.after = Some(next.parse::<TaskCursor>().map_err(|e| eyre::eyre!("the daemon's cursor: {e}"))?);
+                let page = client.tasks(&query).await?;
+                list.tasks.extend(page.tasks);
+                list.next = page.next;
+            }
+            if context.json {
+                return print_json(&list);
+            }
+            let mut table = Table::new(&["JOB", "SEQ", "STATE", "DUE", "UPDATED"]);
+            for task in &list.tasks {
+                let due = match (task.due_at_ms, task.due_block) {
+                    (Some(ms), _) => output::time_ms(ms),
+                    (None, Some(block)) => format!("block {block}"),
+                    (None, None) => "-".into(),
+                };
+                table.row(vec![
+                    task.job_id.to_string(),
+                    task.sequence.to_string(),
+                    task.state.to_string(),
+                    due,
+                    output::time_ms(task.updated_at_ms),
+                ]);
+            }
+            if table.is_empty() {
+                eprintln!("no tasks");
+            } else {
+                table.print();
+            }
+            if let (Some(next), false) = (&list.next, args.all) {
+                eprintln!("more: --after {next} (or --all)");
+            }
+            Ok(())
+        }
+        TaskCommand::Show { job, sequence } => {
+            let detail: TaskDetail = client.task(job_id(&job)?, sequence).await?;
+            if context.json {
+                return print_json(&detail);
+            }
+            let task = &detail.task;
+            print_fields(&[
+                ("task", format!("job {} sequence {}", task.job_id, task.sequence)),
+                ("state", task.state.to_string()),
+                (
+                    "due",
+                    task.due_at_ms
+                        .map(output::time_ms)
+                        .or(task.due_block.map(|b| format!("block {b}")))
+                        .unwrap_or_default(),
+                ),
+                ("response hash", task.response_hash.map(|h| h.to_string()).unwrap_or_else(|| "-".into())),
+            ]);
+            println!();
+            let mut table = Table::new(&["AT", "FROM", "TO", "DETAIL"]);
+            for step in &detail.history {
+                table.row(vec![
+                    output::time_ms(step.at_ms),
+                    step.from.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                    step.to.to_string(),
+                    step.detail.clone().unwrap_or_default(),
+                ]);
+            }
+            table.print();
+            Ok(())
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// events
+// ---------------------------------------------------------------------------------------------
+
+pub async fn events(context: &Context, args: &EventsArgs) -> CliResult {
+    let client = context.client()?;
+    let limit = args.limit.clamp(1, api::MAX_LIMIT);
+    let recent = client.recent_events(&RecentEventsQuery { limit: Some(limit) }).await?;
+    let mut printed = 0u64;
+    let done = |printed: u64| args.count.is_some_and(|count| printed >= count);
+    for record in &recent.events {
+        if done(printed) {
+            return Ok(());
+        }
+        print_event(context.json, record)?;
+        printed += 1;
+    }
+    if !args.follow || done(printed) {
+        return Ok(());
+    }
+    let mut stream = client.events(recent.events.last().map(|r| r.id));
+    let mut connected_once = false;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(StreamItem::Event(record)) => {
+                connected_once = true;
+                print_event(context.json, &record)?;
+                printed += 1;
+                if done(printed) {
+                    return Ok(());
+                }
+            }
+            Ok(StreamItem::Missed(n)) => eprintln!("(missed {n} events: the daemon dropped them for this slow reader)"),
+            Ok(StreamItem::Reconnected) => eprintln!("(reconnected to keeperd)"),
+            // The first connection failing is an error; later drops are retried (the daemon restarting).
+            Err(error) if !connected_once && !error.is_unreachable() => return Err(error.into()),
+            Err(error) if !connected_once && recent.events.is_empty() => return Err(error.into()),
+            Err(error) => eprintln!("(event stream: {error}; retrying)"),
+        }
+    }
+    Ok(())
+}
+
+fn print_event(json: bool, record: &EventRecord) -> CliResult {
+    if json {
+        return print_json(record);
+    }
+    let what = match &record.event {
+        Event::NewHead { block } => format!("new head  block {} {}", block.number, block.hash),
+        Event::TaskOutcome { job_id, sequence, batch, outcome } => {
+            let outcome = match outcome {
+                TaskOutcomeView::Performed { success: true, gas_used, fee_wei } => {
+                    format!("performed ({gas_used} gas, fee {})", output::ether(*fee_wei))
+                }
+                TaskOutcomeView::Performed { success: false, gas_used, .. } => {
+                    format!("performed, target reverted ({gas_used} gas)")
+                }
+                TaskOutcomeView::NotExecuted => "not executed".to_owned(),
+                TaskOutcomeView::Skipped { reason } => format!("skipped (reason {reason})"),
+            };
+            format!("task      job {job_id} sequence {sequence}: {outcome} in batch {batch}")
+        }
+        #[allow(unreachable_patterns)]
+        other => match serde_json::to_value(other) {
+            Ok(value) => format!("{}  {value}", value["type"].as_str().unwrap_or("event")),
+            Err(_) => "event".to_owned(),
+        },
+    };
+    println!("{} #{:<6} {what}", output::time_ms(record.at_ms), record.id);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// operator
+// ---------------------------------------------------------------------------------------------
+
+pub async fn operator(context: &Context, command: OperatorCommand) -> CliResult {
+    match command {
+        OperatorCommand::Register(args) => {
+            let request = RegisterOperatorRequest {
+                metadata_uri: args.metadata_uri,
+                allocation_delay_blocks: args.allocation_delay,
+                magnitude: args.magnitude,
+            };
+            let answer: OperatorWriteResponse =
+                context.write_client()?.post(api::OPERATOR_REGISTER_PATH, &request).await?;
+            print_operator_write(context.json, &answer)
+        }
+        OperatorCommand::Deregister => {
+            let answer: OperatorWriteResponse =
+                context.write_client()?.post(api::OPERATOR_DEREGISTER_PATH, &EmptyRequest {}).await?;
+            print_operator_write(context.json, &answer)
+        }
+        OperatorCommand::Show => {
+            let list: OperatorList = context.client()?.get(api::OPERATORS_PATH).await?;
+            if context.json {
+                return print_json(&list);
+            }
+            let mut table = Table::new(&["OPERATOR", "LOCAL", "REGISTERED", "STAKE", "SIGNED", "MISSED", "LAST SEEN"]);
+            for op in &list.operators {
+                table.row(vec![
+                    op.address.to_string(),
+                    if op.local { "yes".into() } else { "".into() },
+                    if op.registered { "yes".into() } else { "no".into() },
+                    op.stake.to_string(),
+                    op.signed.to_string(),
+                    op.missed.to_string(),
+                    op.last_seen_ms.map(output::time_ms).unwrap_or_else(|| "-".into()),
+                ]);
+            }
+            if table.is_empty() {
+                eprintln!("no operators");
+            } else {
+                table.print();
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_operator_write(json: bool, answer: &OperatorWriteResponse) -> CliResult {
+    if json {
+        return print_json(answer);
+    }
+    println!("operator {}", answer.operator);
+    for step in &answer.steps {
+        let name = serde_json::to_value(step.step).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        match (&step.tx, &step.skipped) {
+            (Some(tx), _) => println!("  {name}: {}", tx_line(tx)),
+            (None, Some(why)) => println!("  {name}: skipped ({why})"),
+            (None, None) => println!("  {name}"),
+        }
+    }
+    Ok(())
+}
