@@ -7,8 +7,10 @@
 
 mod convert;
 mod events;
+mod operators;
 mod routes;
 mod socket;
+mod writes;
 
 use std::time::Duration;
 

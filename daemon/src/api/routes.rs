@@ -1,5 +1,5 @@
-//! The control API's routes: read-only views of the status, the job cache, the tasks and the event
-//! feed, behind the peer-uid check and the size and time limits.
+//! The control API's routes: views of the status, the job cache, the tasks, the operators and the
+//! event feed, and the writes (`writes`), behind the peer-uid check and the size and time limits.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use futures_util::StreamExt;
 use keeper_shared::api::{
@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::events::EventHub;
 use super::socket::{authorize, Peer};
-use super::{convert, HttpLimits};
+use super::{convert, operators, writes, HttpLimits};
 use crate::node::NodeContext;
 use crate::store::StoreError;
 
@@ -40,20 +40,41 @@ pub struct ApiState {
     context: NodeContext,
     hub: EventHub,
     uid: u32,
+    max_body_bytes: usize,
     shutdown: CancellationToken,
 }
 
 impl ApiState {
     pub fn new(context: NodeContext, hub: EventHub, uid: u32, shutdown: CancellationToken) -> Self {
-        Self { context, hub, uid, shutdown }
+        Self { context, hub, uid, max_body_bytes: super::limits().max_body_bytes, shutdown }
+    }
+
+    pub(super) fn context(&self) -> &NodeContext {
+        &self.context
+    }
+
+    pub(super) fn shutdown(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
+    pub(super) fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
     }
 }
 
-pub fn router(state: ApiState, limits: &HttpLimits) -> Router {
+pub fn router(mut state: ApiState, limits: &HttpLimits) -> Router {
+    state.max_body_bytes = limits.max_body_bytes;
     Router::new()
         .route(api::STATUS_PATH, get(status))
-        .route(api::JOBS_PATH, get(list_jobs))
-        .route(api::JOB_ROUTE, get(get_job))
+        .route(api::JOBS_PATH, get(list_jobs).post(writes::create_job))
+        .route(api::JOB_ROUTE, get(get_job).put(writes::update_job))
+        .route(api::JOB_PAUSE_ROUTE, post(writes::pause_job))
+        .route(api::JOB_RESUME_ROUTE, post(writes::resume_job))
+        .route(api::JOB_CANCEL_ROUTE, post(writes::cancel_job))
+        .route(api::JOB_TOPUP_ROUTE, post(writes::top_up_job))
+        .route(api::OPERATOR_REGISTER_PATH, post(writes::register_operator))
+        .route(api::OPERATOR_DEREGISTER_PATH, post(writes::deregister_operator))
+        .route(api::OPERATORS_PATH, get(operators::list_operators))
         .route(api::TASKS_PATH, get(list_tasks))
         .route(api::TASK_ROUTE, get(get_task))
         .route(api::RECENT_EVENTS_PATH, get(recent_events))
@@ -67,7 +88,7 @@ pub fn router(state: ApiState, limits: &HttpLimits) -> Router {
 }
 
 /// An error answer.
-struct Failure(ApiError);
+pub(super) struct Failure(pub(super) ApiError);
 
 impl From<ApiError> for Failure {
     fn from(error: ApiError) -> Self {
@@ -82,7 +103,7 @@ impl IntoResponse for Failure {
     }
 }
 
-type Reply = Result<Response, Failure>;
+pub(super) type Reply = Result<Response, Failure>;
 
 fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {
@@ -95,11 +116,11 @@ fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     }
 }
 
-fn ok<T: Serialize>(body: &T) -> Reply {
+pub(super) fn ok<T: Serialize>(body: &T) -> Reply {
     Ok(json(StatusCode::OK, body))
 }
 
-fn internal(what: &str, error: &dyn std::fmt::Display) -> Failure {
+pub(super) fn internal(what: &str, error: &dyn std::fmt::Display) -> Failure {
     tracing::warn!(%error, "control API: {what}");
     Failure(ApiError::new(ErrorCode::Internal, format!("{what} failed; see the daemon's log")))
 }
@@ -122,7 +143,11 @@ async fn guard(State((uid, max_body)): State<(u32, usize)>, request: Request, ne
     next.run(request).await
 }
 
+/// Reads get `limit`; writes wait for a receipt and get [`writes::WRITE_TIMEOUT`] (reading the
+/// body included, so a slow sender is bounded too).
 async fn request_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    let read_only = matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    let limit = if read_only { limit } else { limit.max(writes::WRITE_TIMEOUT) };
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {

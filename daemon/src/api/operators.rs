@@ -1,0 +1,108 @@
+//! `GET /v1/operators`: every operator the key registry has seen register (its logs since the
+//! deployment block), with its state now (registered, weight, key) and what this daemon saw of its
+//! signatures in the proposals it stored over the last [`SIGNATURE_WINDOW_BLOCKS`] blocks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use alloy::eips::BlockNumberOrTag;
+use alloy::primitives::{Address, Bytes};
+use alloy::providers::Provider;
+use alloy::rpc::types::Filter;
+use alloy::sol_types::SolEvent;
+use axum::extract::{RawQuery, State};
+use keeper_shared::api::{parse_empty, ApiError, ErrorCode, OperatorList, OperatorView};
+use keeper_shared::contracts::BlsKeyRegistry;
+
+use super::routes::{internal, ok, ApiState, Failure, Reply};
+use crate::store::StoreError;
+
+/// Proposals with a reference block this far below the processed head count for signed/missed.
+pub const SIGNATURE_WINDOW_BLOCKS: u64 = 10_000;
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn chain(what: &str, error: impl std::fmt::Display) -> Failure {
+    Failure(ApiError::new(ErrorCode::Unavailable, format!("{what}: {error}")))
+}
+
+/// Per operator: batches signed, and the time of the newest signature.
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen {
+    signed: u64,
+    last_ms: Option<i64>,
+}
+
+pub async fn list_operators(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Reply {
+    parse_empty(query.as_deref())?;
+    let context = state.context();
+    let deployment = &context.config.deployment;
+    let registry_address = deployment.avs.key_registry;
+    let filter = Filter::new()
+        .address(registry_address)
+        .event_signature(BlsKeyRegistry::OperatorRegistered::SIGNATURE_HASH)
+        .from_block(deployment.deploy_block)
+        .to_block(BlockNumberOrTag::Latest);
+    let logs = tokio::time::timeout(
+        READ_TIMEOUT,
+        context.pool.run("eth_getLogs", |p| async move { p.get_logs(&filter).await }),
+    )
+    .await
+    .map_err(|_| chain("reading the key registry's logs", "timed out"))?
+    .map_err(|e| chain("reading the key registry's logs", e))?;
+    let mut addresses: BTreeSet<Address> = logs
+        .iter()
+        .filter_map(|log| BlsKeyRegistry::OperatorRegistered::decode_log_data(log.data()).ok())
+        .map(|event| event.operator)
+        .collect();
+    let local = context.operator.as_ref().map(|o| o.address);
+    addresses.extend(local);
+
+    let min_block = context.schedule.head().map_or(0, |h| h.number.saturating_sub(SIGNATURE_WINDOW_BLOCKS));
+    let (proposals, seen) = context
+        .store
+        .with(move |store| {
+            store.read(|tx| {
+                let proposals = tx.proposals_since_block(min_block)?;
+                let mut seen: BTreeMap<Address, Seen> = BTreeMap::new();
+                for proposal in &proposals {
+                    for signature in tx.signatures(proposal.batch.digest())? {
+                        let entry = seen.entry(signature.operator).or_default();
+                        entry.signed += 1;
+                        entry.last_ms = entry.last_ms.max(Some(signature.received_at_ms));
+                    }
+                }
+                Ok::<_, StoreError>((proposals.len() as u64, seen))
+            })
+        })
+        .await
+        .map_err(|e| internal("reading the stored signatures", &e))?;
+
+    let registry = BlsKeyRegistry::new(registry_address, context.pool.provider());
+    let mut operators = Vec::with_capacity(addresses.len());
+    for address in addresses {
+        let views = async {
+            let registered = registry.isRegistered(address).call().await?;
+            let stake = registry.getOperatorWeight(address).call().await?;
+            let hash = registry.pubkeyHashOf(address).call().await?;
+            let key = if hash.is_zero() { None } else { Some(registry.pubkeyOf(address).call().await?) };
+            Ok::<_, alloy::contract::Error>((registered, stake, hash, key))
+        };
+        let (registered, stake, hash, key) = tokio::time::timeout(READ_TIMEOUT, views)
+            .await
+            .map_err(|_| chain("reading the key registry", "timed out"))?
+            .map_err(|e| chain("reading the key registry", e))?;
+        let seen = seen.get(&address).copied().unwrap_or_default();
+        operators.push(OperatorView {
+            address,
+            local: local == Some(address),
+            registered,
+            stake,
+            bls_pubkey: key.map(|k| Bytes::from(k.to_eip2537().to_vec())),
+            pubkey_hash: (!hash.is_zero()).then_some(hash),
+            last_seen_ms: seen.last_ms,
+            signed: seen.signed,
+            missed: if registered { proposals.saturating_sub(seen.signed) } else { 0 },
+        });
+    }
+    ok(&OperatorList { operators })
+}
