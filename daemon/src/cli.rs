@@ -128,6 +128,10 @@ pub struct RunArgs {
     /// given or $XDG_RUNTIME_DIR is unset, else $XDG_RUNTIME_DIR/keeperd/keeperd.sock].
     #[arg(long, env = "KEEPERD_API_SOCKET")]
     pub api_socket: Option<PathBuf>,
+    /// Where Prometheus scrapes `GET /metrics` (ip:port; port 0 picks a free one), or `off`
+    /// [default: 127.0.0.1:9464].
+    #[arg(long, env = "KEEPERD_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
     /// What to log: a level (`debug`) or per-target directives (`warn,keeperd=debug`)
     /// [default: warn,keeperd=info].
     #[arg(long, env = "RUST_LOG")]
@@ -161,6 +165,7 @@ impl RunArgs {
             aggregator_listen: self.aggregator_listen,
             aggregator_url: self.aggregator_url,
             api_socket: self.api_socket,
+            metrics_listen: self.metrics_listen,
             log: crate::logging::LogOverrides {
                 level: self.log_level,
                 format: self.log_format,

@@ -101,6 +101,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub api: FileApi,
     #[serde(default)]
+    pub metrics: FileMetrics,
+    #[serde(default)]
     pub log: crate::logging::FileLog,
 }
 
@@ -140,6 +142,14 @@ pub struct FileKeeper {
 #[serde(deny_unknown_fields)]
 pub struct FileApi {
     pub socket: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileMetrics {
+    pub enabled: Option<bool>,
+    pub listen: Option<String>,
+    pub escrow_low_tasks: Option<u64>,
 }
 
 impl FileConfig {
@@ -193,6 +203,8 @@ pub struct Overrides {
     pub aggregator_listen: Option<String>,
     pub aggregator_url: Option<String>,
     pub api_socket: Option<PathBuf>,
+    /// Where the Prometheus endpoint listens (ip:port), or `off`.
+    pub metrics_listen: Option<String>,
     pub log: crate::logging::LogOverrides,
 }
 
@@ -245,6 +257,8 @@ pub struct Config {
     pub keeper_poll_interval: Duration,
     /// The control API's Unix socket.
     pub api_socket: PathBuf,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
     /// Where logs go, in which format, at which level.
     pub log: crate::logging::LogConfig,
 }
@@ -315,6 +329,7 @@ impl Config {
             return Err(invalid("api.socket", format!("{} names no file", api_socket.display())));
         }
 
+        let metrics = resolve_metrics(file.metrics, overrides.metrics_listen)?;
         let log = crate::logging::LogConfig::resolve(file.log, overrides.log, &data_dir)?;
 
         Ok(Self {
@@ -327,6 +342,7 @@ impl Config {
             aggregator,
             keeper_poll_interval,
             api_socket,
+            metrics,
             log,
         })
     }
@@ -407,6 +423,42 @@ fn resolve_aggregator(
         return Err(invalid("aggregator.max_batch_tasks", format!("{max_batch_tasks} is not in 1..=1024")));
     }
     Ok(AggregatorConfig { listen, url, quorum_window, max_batch_tasks: max_batch_tasks as usize })
+}
+
+/// The default address of the Prometheus endpoint (9464 is the port registered for OpenTelemetry's
+/// Prometheus exporter, free of the usual node ports; loopback, since the metrics are unauthenticated).
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
+
+/// The Prometheus endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Whether `GET /metrics` is served at all.
+    pub enabled: bool,
+    /// Where it is served; port 0 picks a free port (logged, and in `Metrics::listen_addr`).
+    pub listen: SocketAddr,
+    /// Whether `listen` was configured: a configured address that cannot be bound stops the start;
+    /// the default one only logs a warning (another daemon on the host may have it).
+    pub listen_configured: bool,
+    /// A job whose escrow pays for fewer tasks than this at its `max_fee` counts as low.
+    pub escrow_low_tasks: u64,
+}
+
+fn resolve_metrics(file: FileMetrics, listen: Option<String>) -> Result<MetricsConfig, ConfigError> {
+    // A flag or variable wins over the file both ways: `off` disables, an address enables.
+    let given = listen.as_ref().map(|text| !text.eq_ignore_ascii_case("off"));
+    let listen = listen.filter(|_| given == Some(true));
+    let listen = listen.or(file.listen);
+    let listen_configured = listen.is_some();
+    let listen = listen.unwrap_or_else(|| DEFAULT_METRICS_LISTEN.to_owned());
+    let listen = listen
+        .parse::<SocketAddr>()
+        .map_err(|_| invalid("metrics.listen", format!("{listen:?} is not an ip:port address")))?;
+    let escrow_low_tasks = file.escrow_low_tasks.unwrap_or(10);
+    if !(1..=1_000_000).contains(&escrow_low_tasks) {
+        return Err(invalid("metrics.escrow_low_tasks", format!("{escrow_low_tasks} is not in 1..=1000000")));
+    }
+    let enabled = given.or(file.enabled).unwrap_or(true);
+    Ok(MetricsConfig { enabled, listen, listen_configured, escrow_low_tasks })
 }
 
 /// A duration in milliseconds, bounded to something a daemon can live with (1 ms .. 10 min).

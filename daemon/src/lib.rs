@@ -15,6 +15,7 @@ pub mod eigenlayer;
 pub mod jobs;
 pub mod keeper;
 pub mod logging;
+pub mod metrics;
 pub mod node;
 pub mod roles;
 pub mod scheduler;

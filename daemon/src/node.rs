@@ -52,6 +52,8 @@ pub struct NodeContext {
     /// The operator's one transaction sender (one nonce sequence per key), if it has a key.
     pub sender: Option<Arc<TxSender>>,
     pub schedule: ScheduleView,
+    /// Every metric of this daemon (served on `[metrics] listen`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Unlocks the operator's keystores (one password for both).
@@ -82,6 +84,9 @@ pub async fn run(config: Config, operator: Option<Operator>, shutdown: Cancellat
     let store = SharedStore::new(store);
     // Bound before anything slow, so a second daemon on the same socket fails at once.
     let api_socket = crate::api::ControlSocket::bind(&config.api_socket)?;
+    let metrics = Arc::new(crate::metrics::Metrics::new()?);
+    metrics.set_roles(&config.roles);
+    let metrics_listener = crate::metrics::bind(&config.metrics).await?;
 
     let mut pool_config = RpcPoolConfig::new(config.chain.rpc_urls.clone());
     pool_config.request_timeout = config.chain.request_timeout;
@@ -110,7 +115,8 @@ pub async fn run(config: Config, operator: Option<Operator>, shutdown: Cancellat
         )),
         None => None,
     };
-    let context = NodeContext { config: Arc::clone(&config), pool: pool.clone(), store, operator, sender, schedule };
+    let context =
+        NodeContext { config: Arc::clone(&config), pool: pool.clone(), store, operator, sender, schedule, metrics };
     tracing::info!(
         roles = ?config.roles.names(),
         operator = ?context.operator.as_ref().map(|o| o.address),
@@ -128,6 +134,12 @@ pub async fn run(config: Config, operator: Option<Operator>, shutdown: Cancellat
         roles.spawn(async move { ("scheduler", scheduler.run(shutdown).await.map_err(|e| eyre!(e))) });
     }
     crate::roles::spawn(&context, &mut roles, &shutdown);
+    if let Some(listener) = metrics_listener {
+        let (context, shutdown) = (context.clone(), shutdown.child_token());
+        roles.spawn(async move {
+            ("metrics", crate::metrics::serve(listener, context, shutdown).await.map_err(eyre::Report::new))
+        });
+    }
     roles.spawn({
         let (context, shutdown) = (context.clone(), shutdown.child_token());
         async move { ("control API", crate::api::serve(api_socket, context, shutdown).await.map_err(eyre::Report::new)) }

@@ -170,3 +170,42 @@ fn the_api_socket_comes_from_the_file_relative_to_it_or_a_flag() {
     let overrides = Overrides { api_socket: Some(PathBuf::from("/")), ..Overrides::default() };
     assert!(setup.error(FULL, overrides).contains("`api.socket`"));
 }
+
+#[test]
+fn metrics_listen_defaults_to_loopback_and_flags_switch_it_on_or_off() {
+    let setup = Setup::new();
+    let metrics = |text: &str, listen: Option<&str>| {
+        let overrides = Overrides { metrics_listen: listen.map(str::to_owned), ..Overrides::default() };
+        Config::resolve(setup.file(&format!("{FULL}{text}")), overrides).unwrap().metrics
+    };
+    let default = metrics("", None);
+    assert!(default.enabled && !default.listen_configured);
+    assert_eq!(default.listen.to_string(), DEFAULT_METRICS_LISTEN);
+    assert_eq!(default.escrow_low_tasks, 10);
+
+    let file = metrics("[metrics]\nlisten = \"0.0.0.0:0\"\nescrow_low_tasks = 3\n", None);
+    assert!(file.enabled && file.listen_configured);
+    assert_eq!((file.listen.to_string().as_str(), file.escrow_low_tasks), ("0.0.0.0:0", 3));
+
+    assert!(!metrics("[metrics]\nenabled = false\n", None).enabled);
+    assert!(!metrics("", Some("off")).enabled);
+    assert!(!metrics("", Some("OFF")).enabled);
+    let flag = metrics("[metrics]\nenabled = false\nlisten = \"127.0.0.1:1\"\n", Some("127.0.0.1:9999"));
+    assert!(flag.enabled, "an address given as a flag enables metrics");
+    assert_eq!(flag.listen.port(), 9999);
+}
+
+#[test]
+fn bad_metrics_settings_name_their_field() {
+    let setup = Setup::new();
+    let error = setup.error(&format!("{FULL}[metrics]\nlisten = \"localhost\"\n"), Overrides::default());
+    assert!(error.contains("`metrics.listen`") && error.contains("localhost"), "{error}");
+    let overrides = Overrides { metrics_listen: Some("9464".into()), ..Overrides::default() };
+    assert!(setup.error(FULL, overrides).contains("`metrics.listen`"));
+    let error = setup.error(&format!("{FULL}[metrics]\nescrow_low_tasks = 0\n"), Overrides::default());
+    assert!(error.contains("`metrics.escrow_low_tasks`"), "{error}");
+    let path = setup.dir.path().join("typo.toml");
+    std::fs::write(&path, format!("{FULL}[metrics]\nport = 1\n")).unwrap();
+    let error = FileConfig::read(&path).unwrap_err().to_string();
+    assert!(error.contains("unknown field `port`"), "{error}");
+}

@@ -1,0 +1,485 @@
+//! keeperd's Prometheus metrics: one [`Metrics`] per daemon (created in `node.rs`, shared as
+//! `Arc<Metrics>` through the `NodeContext`) owns the registry and every metric, and [`serve`]
+//! answers `GET /metrics` in the Prometheus text format on `[metrics] listen`.
+//!
+//! Counters move where things happen (one line in the role that does it); gauges of state
+//! (jobs, tasks, chain position, endpoint health, the operator's registration) are refreshed from
+//! the daemon's own state when scraped, so an idle daemon costs nothing. Labels are small closed
+//! sets (states, outcomes, RPC methods, endpoint indexes): never task ids, job ids or hashes.
+//! `docs/metrics.md` is the reference with units and example queries. The names:
+//!
+//! | metric | type | labels | meaning |
+//! |---|---|---|---|
+//! | `keeper_build_info` | gauge | `version` | 1 |
+//! | `keeper_role_enabled` | gauge | `role` | 1 if the role runs here, else 0 |
+//! | `keeper_chain_head_block` | gauge | | latest block the follower saw |
+//! | `keeper_chain_processed_block` | gauge | | last block the scheduler processed |
+//! | `keeper_chain_lag_blocks` | gauge | | head − confirmations − processed |
+//! | `keeper_chain_reorgs_total` | counter | | reorgs the scheduler rebuilt after |
+//! | `keeper_rpc_requests_total` | counter | `method`, `endpoint` | JSON-RPC attempts |
+//! | `keeper_rpc_errors_total` | counter | `method`, `endpoint` | attempts the endpoint failed |
+//! | `keeper_rpc_request_duration_seconds` | histogram | `method` | one attempt's duration |
+//! | `keeper_rpc_endpoint_healthy` | gauge | `endpoint` | 1 healthy, 0 degraded or down |
+//! | `keeper_jobs` | gauge | `state` | jobs in the index by status |
+//! | `keeper_jobs_escrow_low` | gauge | | active jobs whose escrow pays < `escrow_low_tasks` tasks |
+//! | `keeper_tasks` | gauge | `state` | task records in the store by state |
+//! | `keeper_task_outcomes_total` | counter | `outcome` | task manager outcomes seen |
+//! | `keeper_task_latency_seconds` | histogram | | interval jobs: inclusion time − due time |
+//! | `keeper_task_latency_blocks` | histogram | | block/event jobs: inclusion block − due block |
+//! | `keeper_batches_signed_total` | counter | | batches this keeper signed |
+//! | `keeper_tasks_disputed_total` | counter | `reason` | leaves this keeper disputed |
+//! | `keeper_slashing_protection_refusals_total` | counter | | signatures refused by the record |
+//! | `keeper_batches_proposed_total` | counter | | proposals published (aggregator) |
+//! | `keeper_tasks_proposed_total` | counter | | tasks in those proposals |
+//! | `keeper_signatures_received_total` | counter | `result` | keeper signatures received |
+//! | `keeper_disputes_received_total` | counter | | disputes received (aggregator) |
+//! | `keeper_quorum_duration_seconds` | histogram | | proposal to quorum |
+//! | `keeper_batch_submissions_total` | counter | `result` | batch transactions by result |
+//! | `keeper_batch_gas_used` | histogram | | gas of each mined batch |
+//! | `keeper_batch_tasks` | histogram | | tasks of each mined batch |
+//! | `keeper_challenger_mismatches_total` | counter | | performed responses differing from own |
+//! | `keeper_equivocation_proofs_total` | counter | `result` | equivocation proofs sent |
+//! | `keeper_operator_registered` | gauge | | 1 if the operator is in the key registry |
+//! | `keeper_operator_weight` | gauge | | the operator's stake weight in the registry |
+//! | `keeper_operator_total_weight` | gauge | | the registry's total weight |
+//! | `keeper_database_errors_total` | counter | | store calls that failed |
+
+mod server;
+
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use alloy::primitives::U256;
+use prometheus::{
+    Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+pub use server::{bind, router, serve};
+
+use crate::chain::BlockRef;
+use crate::jobs::Trigger;
+use crate::scheduler::{Job, JobIndex, OutcomeKind, TaskOutcome};
+use crate::store::{JobStatus, TaskState};
+
+/// Why metrics could not be set up or served.
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("metrics: registering {name}: {source}")]
+    Register { name: &'static str, source: prometheus::Error },
+    #[error("metrics: listening on {address}: {source}")]
+    Listen { address: SocketAddr, source: std::io::Error },
+    #[error("metrics: encoding: {0}")]
+    Encode(String),
+}
+
+/// The roles, as `keeper_role_enabled{role}` names them.
+pub const ROLES: [&str; 4] = ["scheduler", "keeper", "aggregator", "challenger"];
+/// `keeper_task_outcomes_total{outcome}`.
+pub const OUTCOMES: [&str; 4] = ["performed", "reverted", "not_executed", "skipped"];
+/// `keeper_signatures_received_total{result}`: verified and counted, sent again, failed
+/// verification, refused otherwise (unknown operator or proposal, conflicting signature).
+pub const SIGNATURE_RESULTS: [&str; 4] = ["added", "duplicate", "invalid", "refused"];
+/// `keeper_batch_submissions_total{result}`: broadcast, not broadcast (the simulation or the
+/// sender refused), mined and successful, failed after broadcast.
+pub const SUBMISSION_RESULTS: [&str; 4] = ["sent", "not_sent", "accepted", "failed"];
+/// `keeper_tasks_disputed_total{reason}` (the protocol's dispute reasons).
+pub const DISPUTE_REASONS: [&str; 5] = ["response_mismatch", "not_due", "execution_failed", "unsupported", "other"];
+/// `keeper_equivocation_proofs_total{result}`.
+pub const PROOF_RESULTS: [&str; 2] = ["accepted", "failed"];
+
+/// Every metric of the daemon, registered in its own registry.
+pub struct Metrics {
+    registry: Registry,
+    listen: OnceLock<SocketAddr>,
+    pub build_info: IntGaugeVec,
+    pub role_enabled: IntGaugeVec,
+
+    pub chain_head_block: IntGauge,
+    pub chain_processed_block: IntGauge,
+    pub chain_lag_blocks: IntGauge,
+    pub chain_reorgs: IntCounter,
+
+    pub rpc_requests: IntCounterVec,
+    pub rpc_errors: IntCounterVec,
+    pub rpc_duration: HistogramVec,
+    pub rpc_endpoint_healthy: IntGaugeVec,
+
+    pub jobs: IntGaugeVec,
+    pub jobs_escrow_low: IntGauge,
+    pub tasks: IntGaugeVec,
+    pub task_outcomes: IntCounterVec,
+    pub task_latency_seconds: Histogram,
+    pub task_latency_blocks: Histogram,
+
+    pub batches_signed: IntCounter,
+    pub tasks_disputed: IntCounterVec,
+    pub slashing_protection_refusals: IntCounter,
+
+    pub batches_proposed: IntCounter,
+    pub tasks_proposed: IntCounter,
+    pub signatures_received: IntCounterVec,
+    pub disputes_received: IntCounter,
+    pub quorum_duration: Histogram,
+    pub batch_submissions: IntCounterVec,
+    pub batch_gas_used: Histogram,
+    pub batch_tasks: Histogram,
+
+    pub challenger_mismatches: IntCounter,
+    pub equivocation_proofs: IntCounterVec,
+
+    pub operator_registered: IntGauge,
+    pub operator_weight: Gauge,
+    pub operator_total_weight: Gauge,
+
+    pub database_errors: IntCounter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").field("listen", &self.listen.get()).finish_non_exhaustive()
+    }
+}
+
+/// Registers metrics into one registry, naming the failing one.
+struct Builder {
+    registry: Registry,
+}
+
+impl Builder {
+    fn add<M: prometheus::core::Collector + Clone + 'static>(
+        &self,
+        name: &'static str,
+        metric: Result<M, prometheus::Error>,
+    ) -> Result<M, MetricsError> {
+        let metric = metric.map_err(|source| MetricsError::Register { name, source })?;
+        self.registry.register(Box::new(metric.clone())).map_err(|source| MetricsError::Register { name, source })?;
+        Ok(metric)
+    }
+
+    fn counter(&self, name: &'static str, help: &str) -> Result<IntCounter, MetricsError> {
+        self.add(name, IntCounter::with_opts(Opts::new(name, help)))
+    }
+
+    fn counter_vec(
+        &self,
+        name: &'static str,
+        help: &str,
+        label: &str,
+        values: &[&str],
+    ) -> Result<IntCounterVec, MetricsError> {
+        let metric = self.add(name, IntCounterVec::new(Opts::new(name, help), &[label]))?;
+        // Known label values appear at 0 from the start, so rates and dashboards have a series.
+        for value in values {
+            metric.with_label_values(&[*value]);
+        }
+        Ok(metric)
+    }
+
+    fn gauge(&self, name: &'static str, help: &str) -> Result<IntGauge, MetricsError> {
+        self.add(name, IntGauge::with_opts(Opts::new(name, help)))
+    }
+
+    fn float_gauge(&self, name: &'static str, help: &str) -> Result<Gauge, MetricsError> {
+        self.add(name, Gauge::with_opts(Opts::new(name, help)))
+    }
+
+    fn gauge_vec(
+        &self,
+        name: &'static str,
+        help: &str,
+        label: &str,
+        values: &[&str],
+    ) -> Result<IntGaugeVec, MetricsError> {
+        let metric = self.add(name, IntGaugeVec::new(Opts::new(name, help), &[label]))?;
+        for value in values {
+            metric.with_label_values(&[*value]);
+        }
+        Ok(metric)
+    }
+
+    fn histogram(&self, name: &'static str, help: &str, buckets: &[f64]) -> Result<Histogram, MetricsError> {
+        self.add(name, Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec())))
+    }
+}
+
+const RPC_SECONDS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const LATENCY_SECONDS: [f64; 12] = [1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 20.0, 30.0, 60.0, 120.0, 300.0];
+const LATENCY_BLOCKS: [f64; 10] = [1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 32.0, 64.0];
+const QUORUM_SECONDS: [f64; 12] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0, 60.0, 120.0];
+const BATCH_GAS: [f64; 10] = [50_000.0, 100_000.0, 200_000.0, 300_000.0, 500_000.0, 1e6, 2e6, 5e6, 10e6, 30e6];
+const BATCH_TASKS: [f64; 11] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0];
+
+impl Metrics {
+    /// A fresh registry with every metric; label values known in advance start at 0.
+    pub fn new() -> Result<Self, MetricsError> {
+        let b = Builder { registry: Registry::new() };
+        let job_states: Vec<&str> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
+        let task_states: Vec<&str> = TaskState::ALL.iter().map(|s| s.as_str()).collect();
+        let metrics = Self {
+            build_info: b.gauge_vec("keeper_build_info", "keeperd's version (always 1)", "version", &[])?,
+            role_enabled: b.gauge_vec("keeper_role_enabled", "1 if the role runs in this daemon", "role", &ROLES)?,
+
+            chain_head_block: b.gauge("keeper_chain_head_block", "Latest block number the chain follower saw")?,
+            chain_processed_block: b
+                .gauge("keeper_chain_processed_block", "Last block the scheduler processed (the reference block)")?,
+            chain_lag_blocks: b.gauge(
+                "keeper_chain_lag_blocks",
+                "Blocks between the confirmed head (head minus confirmations) and the last processed block",
+            )?,
+            chain_reorgs: b
+                .counter("keeper_chain_reorgs_total", "Chain reorganisations the scheduler rebuilt after")?,
+
+            rpc_requests: b.add(
+                "keeper_rpc_requests_total",
+                IntCounterVec::new(
+                    Opts::new("keeper_rpc_requests_total", "JSON-RPC attempts by method and endpoint index"),
+                    &["method", "endpoint"],
+                ),
+            )?,
+            rpc_errors: b.add(
+                "keeper_rpc_errors_total",
+                IntCounterVec::new(
+                    Opts::new(
+                        "keeper_rpc_errors_total",
+                        "JSON-RPC attempts that failed at the endpoint (timeout, connection, HTTP error, rate limit, \
+                         no answer); reverts and refusals are answers, not errors",
+                    ),
+                    &["method", "endpoint"],
+                ),
+            )?,
+            rpc_duration: b.add(
+                "keeper_rpc_request_duration_seconds",
+                HistogramVec::new(
+                    HistogramOpts::new("keeper_rpc_request_duration_seconds", "Duration of one JSON-RPC attempt")
+                        .buckets(RPC_SECONDS.to_vec()),
+                    &["method"],
+                ),
+            )?,
+            rpc_endpoint_healthy: b.gauge_vec(
+                "keeper_rpc_endpoint_healthy",
+                "1 if the RPC endpoint's last call succeeded, 0 if degraded or down",
+                "endpoint",
+                &[],
+            )?,
+
+            jobs: b.gauge_vec("keeper_jobs", "Jobs in the scheduler's index by status", "state", &job_states)?,
+            jobs_escrow_low: b.gauge(
+                "keeper_jobs_escrow_low",
+                "Active jobs whose escrow pays for fewer than metrics.escrow_low_tasks tasks at their max fee",
+            )?,
+            tasks: b.gauge_vec(
+                "keeper_tasks",
+                "Task records in this daemon's store by state",
+                "state",
+                &task_states,
+            )?,
+            task_outcomes: b.counter_vec(
+                "keeper_task_outcomes_total",
+                "Task outcomes in the task manager's logs, as the scheduler processes them",
+                "outcome",
+                &OUTCOMES,
+            )?,
+            task_latency_seconds: b.histogram(
+                "keeper_task_latency_seconds",
+                "Interval jobs: time of the block that performed a task minus its due time",
+                &LATENCY_SECONDS,
+            )?,
+            task_latency_blocks: b.histogram(
+                "keeper_task_latency_blocks",
+                "Block and event jobs: block that performed a task minus the block it was due at",
+                &LATENCY_BLOCKS,
+            )?,
+
+            batches_signed: b.counter("keeper_batches_signed_total", "Batches this keeper signed")?,
+            tasks_disputed: b.counter_vec(
+                "keeper_tasks_disputed_total",
+                "Leaves of proposals this keeper disputed, by reason",
+                "reason",
+                &DISPUTE_REASONS,
+            )?,
+            slashing_protection_refusals: b.counter(
+                "keeper_slashing_protection_refusals_total",
+                "Batches the slashing-protection record refused to sign",
+            )?,
+
+            batches_proposed: b.counter("keeper_batches_proposed_total", "Batch proposals published to keepers")?,
+            tasks_proposed: b.counter("keeper_tasks_proposed_total", "Tasks in published batch proposals")?,
+            signatures_received: b.counter_vec(
+                "keeper_signatures_received_total",
+                "Keeper signatures the aggregator received, by result",
+                "result",
+                &SIGNATURE_RESULTS,
+            )?,
+            disputes_received: b.counter("keeper_disputes_received_total", "Disputes received from keepers")?,
+            quorum_duration: b.histogram(
+                "keeper_quorum_duration_seconds",
+                "Time from publishing a proposal to reaching its stake quorum",
+                &QUORUM_SECONDS,
+            )?,
+            batch_submissions: b.counter_vec(
+                "keeper_batch_submissions_total",
+                "Batch submissions (respondToBatch) by result",
+                "result",
+                &SUBMISSION_RESULTS,
+            )?,
+            batch_gas_used: b.histogram("keeper_batch_gas_used", "Gas used by each mined batch", &BATCH_GAS)?,
+            batch_tasks: b.histogram("keeper_batch_tasks", "Tasks in each mined batch", &BATCH_TASKS)?,
+
+            challenger_mismatches: b.counter(
+                "keeper_challenger_mismatches_total",
+                "Performed responses that differ from this daemon's own execution",
+            )?,
+            equivocation_proofs: b.counter_vec(
+                "keeper_equivocation_proofs_total",
+                "Equivocation proofs sent by the challenger, by result",
+                "result",
+                &PROOF_RESULTS,
+            )?,
+
+            operator_registered: b
+                .gauge("keeper_operator_registered", "1 if the operator is registered in the key registry")?,
+            operator_weight: b
+                .float_gauge("keeper_operator_weight", "The operator's current stake weight in the key registry")?,
+            operator_total_weight: b
+                .float_gauge("keeper_operator_total_weight", "The key registry's current total stake weight")?,
+
+            database_errors: b.counter("keeper_database_errors_total", "Store operations that failed")?,
+            registry: b.registry,
+            listen: OnceLock::new(),
+        };
+        metrics.build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        Ok(metrics)
+    }
+
+    /// The registry (to gather or to register more collectors).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Every metric in the Prometheus text format.
+    pub fn encode(&self) -> Result<String, MetricsError> {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .map_err(|e| MetricsError::Encode(e.to_string()))?;
+        String::from_utf8(out).map_err(|e| MetricsError::Encode(e.to_string()))
+    }
+
+    /// Where `GET /metrics` is served, once bound (port 0 resolved).
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        self.listen.get().copied()
+    }
+
+    pub(crate) fn set_listen_addr(&self, address: SocketAddr) {
+        let _ = self.listen.set(address);
+    }
+
+    /// Marks the enabled roles.
+    pub fn set_roles(&self, roles: &crate::config::Roles) {
+        for (name, on) in [
+            ("scheduler", roles.scheduler),
+            ("keeper", roles.keeper),
+            ("aggregator", roles.aggregator),
+            ("challenger", roles.challenger),
+        ] {
+            self.role_enabled.with_label_values(&[name]).set(i64::from(on));
+        }
+    }
+
+    /// One JSON-RPC attempt on endpoint `endpoint` (its index in the configuration).
+    pub fn observe_rpc(&self, method: &str, endpoint: usize, duration: Duration, failed: bool) {
+        let endpoint = endpoint.to_string();
+        self.rpc_requests.with_label_values(&[method, endpoint.as_str()]).inc();
+        // Touched on success too, so every method seen has an error series (at 0) to rate.
+        let errors = self.rpc_errors.with_label_values(&[method, endpoint.as_str()]);
+        if failed {
+            errors.inc();
+        }
+        self.rpc_duration.with_label_values(&[method]).observe(duration.as_secs_f64());
+    }
+
+    /// A task outcome from a log of block `included`; `job` is its job in the index (for the due
+    /// time). Latency is observed for performed tasks only.
+    pub fn observe_outcome(&self, outcome: &TaskOutcome, job: Option<&Job>, included: Option<&BlockRef>) {
+        let name = match outcome.kind {
+            OutcomeKind::Performed { success: true, .. } => "performed",
+            OutcomeKind::Performed { success: false, .. } => "reverted",
+            OutcomeKind::NotExecuted => "not_executed",
+            OutcomeKind::Skipped { .. } => "skipped",
+        };
+        self.task_outcomes.with_label_values(&[name]).inc();
+        let (Some(job), Some(block), OutcomeKind::Performed { .. }) = (job, included, &outcome.kind) else { return };
+        let sequence = outcome.task.sequence;
+        match job.spec.trigger {
+            Trigger::Interval { start, period } => {
+                let due = crate::jobs::schedule::due_at(start, period, sequence);
+                let late = u128::from(block.timestamp).saturating_sub(due);
+                self.task_latency_seconds.observe(late as f64);
+            }
+            Trigger::Block { start, period } => {
+                let due = crate::jobs::schedule::due_at(start, period, sequence);
+                self.task_latency_blocks.observe(u128::from(block.number).saturating_sub(due) as f64);
+            }
+            Trigger::Event(_) => {
+                let (due, _) = crate::jobs::schedule::event_log(sequence);
+                self.task_latency_blocks.observe(block.number.saturating_sub(due) as f64);
+            }
+        }
+    }
+
+    /// A batch transaction that was mined and succeeded.
+    pub fn observe_batch_mined(&self, gas_used: u64, tasks: usize) {
+        self.batch_submissions.with_label_values(&["accepted"]).inc();
+        self.batch_gas_used.observe(gas_used as f64);
+        self.batch_tasks.observe(tasks as f64);
+    }
+
+    /// Jobs by status and jobs low on escrow, from the scheduler's index.
+    pub fn observe_jobs(&self, index: &JobIndex, escrow_low_tasks: u64) {
+        let mut counts = vec![0i64; JobStatus::ALL.len()];
+        let mut low = 0i64;
+        for job in index.jobs() {
+            if let Some(slot) = JobStatus::ALL.iter().position(|s| *s == job.status) {
+                counts[slot] += 1;
+            }
+            let enough = U256::from(job.spec.max_fee).saturating_mul(U256::from(escrow_low_tasks));
+            if job.status == JobStatus::Active && job.balance < enough {
+                low += 1;
+            }
+        }
+        for (status, count) in JobStatus::ALL.iter().zip(counts) {
+            self.jobs.with_label_values(&[status.as_str()]).set(count);
+        }
+        self.jobs_escrow_low.set(low);
+    }
+
+    /// The chain position: `head` as the follower saw it, `processed` by the scheduler.
+    pub fn observe_chain(&self, head: Option<u64>, processed: Option<u64>, confirmations: u64) {
+        if let Some(head) = head {
+            self.chain_head_block.set(gauge_value(head));
+        }
+        if let Some(processed) = processed {
+            self.chain_processed_block.set(gauge_value(processed));
+        }
+        let head = u64::try_from(self.chain_head_block.get()).unwrap_or(0);
+        if let (true, Some(processed)) = (head > 0, processed) {
+            self.chain_lag_blocks.set(gauge_value(head.saturating_sub(confirmations).saturating_sub(processed)));
+        }
+    }
+}
+
+/// A u64 as an integer gauge's value (saturating: block numbers and counts never get there).
+pub fn gauge_value(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// A 256-bit amount as a float gauge's value (Prometheus samples are f64: precision is lost
+/// beyond 2^53, which a dashboard never shows).
+pub fn float_value(value: U256) -> f64 {
+    value.to_string().parse::<f64>().unwrap_or(f64::MAX)
+}
+
+#[cfg(test)]
+mod tests;

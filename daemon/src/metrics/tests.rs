@@ -1,0 +1,122 @@
+use std::collections::BTreeMap;
+
+use super::*;
+
+/// `# TYPE <name> <type>` lines of an encoding, by name.
+fn declared(text: &str) -> BTreeMap<String, String> {
+    let mut types = BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            assert!(types.insert(name.to_owned(), kind.to_owned()).is_none(), "{name} declared twice");
+        }
+    }
+    types
+}
+
+/// The value of the sample `series` (name with labels, as encoded).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[test]
+fn every_metric_is_declared_once_with_a_conventional_name() {
+    let metrics = Metrics::new().unwrap();
+    // Series with labels not known in advance appear once touched.
+    metrics.observe_rpc("eth_blockNumber", 0, Duration::from_millis(3), false);
+    metrics.rpc_endpoint_healthy.with_label_values(&["0"]).set(1);
+    let text = metrics.encode().unwrap();
+    let types = declared(&text);
+    let documented: Vec<&str> = include_str!("mod.rs")
+        .lines()
+        .filter_map(|line| line.strip_prefix("//! | `keeper_")?.split('`').next())
+        .collect();
+    assert!(documented.len() >= 30, "{documented:?}");
+    for name in &documented {
+        let name = format!("keeper_{name}");
+        assert!(types.contains_key(&name), "{name} is documented but not in the output:\n{text}");
+    }
+    assert_eq!(types.len(), documented.len(), "undocumented metrics: {types:?}");
+    for (name, kind) in &types {
+        assert!(valid_name(name), "{name}");
+        assert!(name.starts_with("keeper_"), "{name}");
+        assert_eq!(
+            kind == "counter",
+            name.ends_with("_total"),
+            "{name} is a {kind}: counters and only counters end in _total"
+        );
+        assert!(!name.contains("millis") && !name.contains("_ms"), "{name}: base units");
+    }
+}
+
+#[test]
+fn known_label_values_start_at_zero() {
+    let metrics = Metrics::new().unwrap();
+    let text = metrics.encode().unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(sample(&text, &format!("keeper_build_info{{version=\"{version}\"}}")), Some(1.0));
+    for outcome in OUTCOMES {
+        assert_eq!(sample(&text, &format!("keeper_task_outcomes_total{{outcome=\"{outcome}\"}}")), Some(0.0));
+    }
+    for state in TaskState::ALL {
+        assert_eq!(sample(&text, &format!("keeper_tasks{{state=\"{state}\"}}")), Some(0.0));
+    }
+    for role in ROLES {
+        assert_eq!(sample(&text, &format!("keeper_role_enabled{{role=\"{role}\"}}")), Some(0.0));
+    }
+}
+
+#[test]
+fn counters_and_histograms_move() {
+    let metrics = Metrics::new().unwrap();
+    metrics.set_roles(&crate::config::Roles { scheduler: true, keeper: true, ..Default::default() });
+    metrics.observe_rpc("eth_call", 1, Duration::from_millis(20), true);
+    metrics.observe_rpc("eth_call", 1, Duration::from_millis(30), false);
+    metrics.observe_batch_mined(250_000, 64);
+    metrics.observe_chain(Some(120), Some(100), 2);
+    let text = metrics.encode().unwrap();
+    assert_eq!(sample(&text, r#"keeper_role_enabled{role="keeper"}"#), Some(1.0));
+    assert_eq!(sample(&text, r#"keeper_role_enabled{role="aggregator"}"#), Some(0.0));
+    assert_eq!(sample(&text, r#"keeper_rpc_requests_total{endpoint="1",method="eth_call"}"#), Some(2.0));
+    assert_eq!(sample(&text, r#"keeper_rpc_errors_total{endpoint="1",method="eth_call"}"#), Some(1.0));
+    assert_eq!(sample(&text, r#"keeper_rpc_request_duration_seconds_count{method="eth_call"}"#), Some(2.0));
+    assert_eq!(sample(&text, r#"keeper_batch_submissions_total{result="accepted"}"#), Some(1.0));
+    assert_eq!(sample(&text, "keeper_batch_gas_used_sum"), Some(250_000.0));
+    assert_eq!(sample(&text, "keeper_batch_tasks_sum"), Some(64.0));
+    assert_eq!(sample(&text, "keeper_chain_head_block"), Some(120.0));
+    assert_eq!(sample(&text, "keeper_chain_processed_block"), Some(100.0));
+    assert_eq!(sample(&text, "keeper_chain_lag_blocks"), Some(18.0));
+}
+
+#[test]
+fn lag_never_goes_negative() {
+    let metrics = Metrics::new().unwrap();
+    metrics.observe_chain(Some(10), Some(10), 4);
+    assert_eq!(metrics.chain_lag_blocks.get(), 0);
+    // Nothing known about the head yet: no lag is claimed.
+    let fresh = Metrics::new().unwrap();
+    fresh.observe_chain(None, Some(50), 0);
+    assert_eq!(fresh.chain_lag_blocks.get(), 0);
+    assert_eq!(fresh.chain_processed_block.get(), 50);
+}
+
+#[test]
+fn two_daemons_in_one_process_have_separate_registries() {
+    let (a, b) = (Metrics::new().unwrap(), Metrics::new().unwrap());
+    a.batches_signed.inc();
+    assert_eq!(b.batches_signed.get(), 0);
+    assert_eq!(sample(&a.encode().unwrap(), "keeper_batches_signed_total"), Some(1.0));
+}
+
+#[test]
+fn large_amounts_become_floats() {
+    assert_eq!(float_value(U256::from(32u64) * U256::from(10u64).pow(U256::from(18u64))), 32e18);
+    assert!(float_value(U256::MAX) > 1.15e77);
+    assert_eq!(gauge_value(u64::MAX), i64::MAX);
+}
