@@ -1,15 +1,23 @@
-//! The control API's event feed: the scheduler's new heads and the task manager's outcomes, numbered,
-//! kept in a bounded ring for `GET /v1/events/recent` and fanned out to `GET /v1/events` streams.
+//! The control API's event feed: the scheduler's new heads, the task manager's outcomes, task state
+//! changes (followed in the store's task history), job changes (the job cache, compared at each
+//! head) and health changes (RPC endpoints, database), numbered, kept in a bounded ring for
+//! `GET /v1/events/recent` and fanned out to `GET /v1/events` streams.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use keeper_shared::api::{Event, EventRecord};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use alloy::primitives::U256;
+use keeper_shared::api::{Event, EventRecord, JobChange};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::convert;
-use crate::scheduler::ScheduleView;
+use crate::chain::EndpointState;
+use crate::node::NodeContext;
+use crate::store::{JobRecord, JobStatus, StoreError};
 
 /// Events remembered for `/v1/events/recent` and for stream clients that reconnect.
 pub const RECENT_CAPACITY: usize = 1024;
@@ -75,11 +83,15 @@ impl EventHub {
         (replay, self.sender.subscribe())
     }
 
-    /// Feeds the hub from the scheduler until `shutdown` (or the scheduler stops).
-    pub async fn run(self, schedule: ScheduleView, shutdown: CancellationToken) {
+    /// Feeds the hub from the scheduler and the store until `shutdown` (or the scheduler stops).
+    pub async fn run(self, context: NodeContext, shutdown: CancellationToken) {
+        let schedule = context.schedule.clone();
         let mut outcomes = schedule.outcomes();
         let mut heads = schedule.head_receiver();
         heads.mark_unchanged();
+        // Only what changes from now on: a client wanting the past reads the tasks and jobs.
+        let mut watch = Watch::start(&context).await;
+        let mut health_ticks = tokio::time::interval(HEALTH_INTERVAL);
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -98,10 +110,141 @@ impl EventHub {
                     if let Some(head) = head {
                         self.publish(Event::NewHead { block: convert::block_view(&head) });
                     }
+                    watch.tasks_and_jobs(&context, &self).await;
                 }
+                _ = health_ticks.tick() => watch.health(&context, &self).await,
             }
         }
     }
+}
+
+/// How often the health of the RPC endpoints and the database is compared.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+/// Task history entries read per step (more wait for the next head).
+const TRANSITIONS_PER_STEP: u32 = 1000;
+
+/// What the feed last saw of the store and the endpoints, to publish only changes.
+#[derive(Debug, Default)]
+struct Watch {
+    last_transition: i64,
+    jobs: BTreeMap<U256, JobRecord>,
+    /// Subsystem -> healthy.
+    health: BTreeMap<String, bool>,
+}
+
+impl Watch {
+    async fn start(context: &NodeContext) -> Self {
+        let snapshot = context
+            .store
+            .with(|store| store.read(|tx| Ok::<_, StoreError>((tx.last_task_transition_id()?, all_jobs(tx)?))))
+            .await;
+        let mut watch = Self::default();
+        match snapshot {
+            Ok((last, jobs)) => {
+                watch.last_transition = last;
+                watch.jobs = jobs.into_iter().map(|j| (j.job_id, j)).collect();
+            }
+            Err(error) => tracing::warn!(%error, "control API: reading the store for the event feed failed"),
+        }
+        watch
+    }
+
+    async fn tasks_and_jobs(&mut self, context: &NodeContext, hub: &EventHub) {
+        let after = self.last_transition;
+        let read = context
+            .store
+            .with(move |store| {
+                store.read(|tx| {
+                    Ok::<_, StoreError>((tx.task_transitions_after(after, TRANSITIONS_PER_STEP)?, all_jobs(tx)?))
+                })
+            })
+            .await;
+        let (transitions, jobs) = match read {
+            Ok(read) => read,
+            Err(error) => {
+                tracing::warn!(%error, "control API: reading the store for the event feed failed");
+                return;
+            }
+        };
+        for (id, task, transition) in transitions {
+            self.last_transition = id;
+            hub.publish(Event::TaskState {
+                job_id: task.job_id,
+                sequence: task.sequence,
+                from: transition.from.map(convert::task_state),
+                to: convert::task_state(transition.to),
+                detail: transition.detail,
+            });
+        }
+        for job in jobs {
+            let change = match self.jobs.get(&job.job_id) {
+                None => Some(JobChange::Created),
+                Some(old) => job_change(old, &job),
+            };
+            if let Some(change) = change {
+                hub.publish(Event::Job {
+                    job_id: job.job_id,
+                    change,
+                    status: convert::job_status(job.status),
+                    balance_wei: job.balance,
+                    block: job.updated_at_block,
+                });
+            }
+            self.jobs.insert(job.job_id, job);
+        }
+    }
+
+    async fn health(&mut self, context: &NodeContext, hub: &EventHub) {
+        let mut now: Vec<(String, bool, Option<String>)> = context
+            .pool
+            .health()
+            .iter()
+            .map(|endpoint| {
+                let view = convert::endpoint_health(endpoint);
+                (format!("rpc {}", view.endpoint), endpoint.state == EndpointState::Healthy, view.last_error)
+            })
+            .collect();
+        let database = context.store.with(|store| store.read(|tx| tx.last_task_transition_id())).await;
+        now.push(("database".to_owned(), database.is_ok(), database.err().map(|e| e.to_string())));
+        for (subsystem, healthy, detail) in now {
+            let before = self.health.insert(subsystem.clone(), healthy);
+            if before.is_some_and(|before| before != healthy) {
+                hub.publish(Event::Health { subsystem, healthy, detail: if healthy { None } else { detail } });
+            }
+        }
+    }
+}
+
+/// Every cached job (a few thousand at most on a keeper network; read once per head).
+fn all_jobs(tx: &crate::store::ReadTx<'_>) -> Result<Vec<JobRecord>, StoreError> {
+    let mut jobs = Vec::new();
+    let mut after = None;
+    loop {
+        let page = tx.jobs(None, after, 1000)?;
+        let full = page.len() == 1000;
+        after = page.last().map(|j| j.job_id);
+        jobs.extend(page);
+        if !full {
+            return Ok(jobs);
+        }
+    }
+}
+
+/// What changed between two cached states of a job, if it is worth an event: a task performed
+/// (escrow charged, watermark moved) is not (its outcome is an event already).
+fn job_change(old: &JobRecord, new: &JobRecord) -> Option<JobChange> {
+    if old.status != new.status {
+        return Some(match new.status {
+            JobStatus::Paused => JobChange::Paused,
+            JobStatus::Active if old.status == JobStatus::Paused => JobChange::Resumed,
+            JobStatus::Cancelled => JobChange::Cancelled,
+            _ => JobChange::Changed,
+        });
+    }
+    if old.spec != new.spec {
+        return Some(JobChange::Updated);
+    }
+    (new.balance > old.balance).then_some(JobChange::ToppedUp)
 }
 
 pub(crate) fn now_ms() -> i64 {

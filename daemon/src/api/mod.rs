@@ -41,7 +41,7 @@ pub async fn serve(
 ) -> Result<(), SocketError> {
     let listener = socket.listener()?;
     let hub = EventHub::new();
-    let feeder = tokio::spawn(hub.clone().run(context.schedule.clone(), shutdown.clone()));
+    let feeder = tokio::spawn(hub.clone().run(context.clone(), shutdown.clone()));
     let limits = limits();
     let router = routes::router(routes::ApiState::new(context, hub, socket.uid(), shutdown.clone()), &limits);
     tracing::info!(socket = %socket.path().display(), "control API listening");

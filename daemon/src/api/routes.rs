@@ -269,16 +269,28 @@ async fn list_tasks(State(state): State<ApiState>, RawQuery(query): RawQuery) ->
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     let task_state = query.state.map(convert::store_task_state);
     let after = query.after.map(|a| TaskId { job_id: a.job_id, sequence: a.sequence });
+    let from_ms = query.from.map(secs_to_ms);
+    let to_ms = query.to.map(secs_to_ms);
     let page = state
         .context
         .store
-        .with(move |store| store.read(|tx| tx.tasks_filtered(task_state, query.job, after, limit)))
+        .with(move |store| {
+            store.read(|tx| match (from_ms, to_ms) {
+                (None, None) => tx.tasks_filtered(task_state, query.job, after, limit),
+                _ => tx.tasks_created_between(task_state, query.job, from_ms, to_ms, after, limit),
+            })
+        })
         .await
         .map_err(|e| internal("reading the tasks", &e))?;
     ok(&TaskList {
         tasks: page.tasks.iter().map(convert::task_view).collect(),
         next: page.next.map(|t| TaskCursor { job_id: t.job_id, sequence: t.sequence }.to_string()),
     })
+}
+
+/// The query parser bounds seconds to year 9999, so this does not overflow.
+fn secs_to_ms(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX / 1000).saturating_mul(1000)
 }
 
 async fn get_task(

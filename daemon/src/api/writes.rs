@@ -420,6 +420,18 @@ pub async fn register_operator(State(state): State<ApiState>, raw: Body) -> Repl
         steps.push(OperatorStepOutcome { step: OperatorStep::RegisterAsOperator, tx: Some(tx), skipped: None });
     }
 
+    // An operator cannot allocate before its allocation delay is in effect.
+    let allocations = AllocationManager::new(deployment.eigenlayer.allocation_manager, state.context().pool.provider());
+    let delay =
+        read("reading the allocation delay", async { allocations.getAllocationDelay(operator).call().await }).await?;
+    if !delay._0 {
+        let why = "the operator's allocation delay is not in effect yet (EigenLayer's ALLOCATION_CONFIGURATION_DELAY \
+                   blocks after registering); call again then";
+        steps.push(skipped(OperatorStep::Allocate, why));
+        steps.push(skipped(OperatorStep::RegisterForKeeperSet, why));
+        return ok(&OperatorWriteResponse { operator, complete: false, steps });
+    }
+
     if allocated(&state, operator, magnitude).await? {
         steps.push(skipped(OperatorStep::Allocate, "the magnitude is already allocated"));
     } else {
@@ -457,7 +469,7 @@ pub async fn register_operator(State(state): State<ApiState>, raw: Body) -> Repl
         .await?;
         steps.push(OperatorStepOutcome { step: OperatorStep::RegisterForKeeperSet, tx: Some(tx), skipped: None });
     }
-    ok(&OperatorWriteResponse { operator, steps })
+    ok(&OperatorWriteResponse { operator, complete: true, steps })
 }
 
 /// `POST /v1/operator/deregister`: leave the keeper set, then deallocate (the stake stays
@@ -503,7 +515,7 @@ pub async fn deregister_operator(State(state): State<ApiState>, raw: Body) -> Re
         .await?;
         steps.push(OperatorStepOutcome { step: OperatorStep::Deallocate, tx: Some(tx), skipped: None });
     }
-    ok(&OperatorWriteResponse { operator, steps })
+    ok(&OperatorWriteResponse { operator, complete: true, steps })
 }
 
 #[cfg(test)]

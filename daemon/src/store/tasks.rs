@@ -208,6 +208,71 @@ impl ReadTx<'_> {
         Ok(history)
     }
 
+    /// Like [`Self::tasks_filtered`], and only tasks created in `[from_ms, to_ms)` (either bound
+    /// optional): the control API's time filter.
+    pub fn tasks_created_between(
+        &self,
+        state: Option<TaskState>,
+        job_id: Option<U256>,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+        after: Option<TaskId>,
+        limit: u32,
+    ) -> Result<TaskPage> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM tasks
+             WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR job_id = ?2)
+                 AND (?3 IS NULL OR (job_id, sequence) > (?3, ?4))
+                 AND (?5 IS NULL OR created_at_ms >= ?5) AND (?6 IS NULL OR created_at_ms < ?6)
+             ORDER BY job_id, sequence LIMIT ?7"
+        ))?;
+        let rows = stmt.query(params![
+            state.map(TaskState::as_str),
+            job_id.map(u256_to_sql),
+            after.map(|a| u256_to_sql(a.job_id)),
+            after.map(|a| sequence_to_sql(a.sequence)).transpose()?.unwrap_or(0),
+            from_ms,
+            to_ms,
+            limit
+        ])?;
+        page(rows, limit)
+    }
+
+    /// Up to `limit` history entries of any task with a row id above `after_id`, oldest first,
+    /// each with its id (the control API's event feed follows them).
+    pub fn task_transitions_after(&self, after_id: i64, limit: u32) -> Result<Vec<(i64, TaskId, TaskTransition)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, job_id, sequence, from_state, to_state, at_ms, detail FROM task_history
+             WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let mut rows = stmt.query(params![after_id, limit])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let from: Option<String> = row.get("from_state")?;
+            let from = from
+                .map(|text| {
+                    TaskState::from_db(&text)
+                        .ok_or_else(|| StoreError::invalid(HISTORY, "from_state", format!("unknown value {text:?}")))
+                })
+                .transpose()?;
+            let task =
+                TaskId { job_id: u256_col(row, HISTORY, "job_id")?, sequence: u64_col(row, HISTORY, "sequence")? };
+            let transition = TaskTransition {
+                from,
+                to: enum_col(row, HISTORY, "to_state", TaskState::from_db)?,
+                at_ms: row.get("at_ms")?,
+                detail: row.get("detail")?,
+            };
+            out.push((row.get("id")?, task, transition));
+        }
+        Ok(out)
+    }
+
+    /// The newest history entry's row id (0 when there is none).
+    pub fn last_task_transition_id(&self) -> Result<i64> {
+        Ok(self.conn.query_row("SELECT coalesce(max(id), 0) FROM task_history", [], |row| row.get(0))?)
+    }
+
     /// How many tasks are in each state (states with none are left out).
     pub fn task_counts(&self) -> Result<Vec<(TaskState, u64)>> {
         let mut stmt = self.conn.prepare_cached("SELECT state, count(*) AS n FROM tasks GROUP BY state")?;

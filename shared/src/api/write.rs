@@ -95,6 +95,10 @@ pub const FULL_MAGNITUDE: u64 = 1_000_000_000_000_000_000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorWriteResponse {
     pub operator: Address,
+    /// Every step is done. `false` when a step must wait (EigenLayer applies a new operator's
+    /// allocation delay only after its configuration delay, in blocks): call again later; steps
+    /// already done are skipped.
+    pub complete: bool,
     pub steps: Vec<OperatorStepOutcome>,
 }
 
