@@ -1,9 +1,9 @@
 //! The challenger role. Two watches, at each block the scheduler processes:
 //! - **Responses on chain**: every accepted batch (`BatchResponded`) is read back from its
 //!   transaction, and each task is re-executed at the batch's reference block; a response that
-//!   differs from this daemon's own is reported (log; metrics with the metrics issue). A mismatch is
-//!   not slashable by itself (only not-due tasks and impossible call data are, and the task manager
-//!   records those), so nothing is submitted for it.
+//!   differs from this daemon's own is reported (log, and `keeper_challenger_mismatches_total`). A
+//!   mismatch is not slashable by itself (only not-due tasks and impossible call data are, and the
+//!   task manager records those), so nothing is submitted for it.
 //! - **Equivocations**: among the signatures this daemon's store holds (an aggregator's collected
 //!   signatures), an operator that signed two batches giving one task different responses is proven
 //!   on chain with `challengeEquivocation`, which slashes and ejects it.
@@ -121,6 +121,7 @@ async fn check_responses(context: &NodeContext, from: u64, to: u64) -> Result<()
                 Ok(outcome) => {
                     if let Some(own) = outcome.response() {
                         if own.hash() != signed {
+                            context.metrics.challenger_mismatches.inc();
                             tracing::warn!(
                                 job = %task.job_id,
                                 sequence = task.sequence,
@@ -234,7 +235,13 @@ async fn prove(
         gas_limit: None,
     };
     match sender.send_and_wait(request, shutdown).await {
-        Ok(mined) => tracing::warn!(%operator, tx = %mined.tx_hash, "challenger: operator slashed for equivocation"),
-        Err(e) => tracing::warn!(%operator, error = %e, "challenger: the equivocation proof failed"),
+        Ok(mined) => {
+            context.metrics.equivocation_proofs.with_label_values(&["accepted"]).inc();
+            tracing::warn!(%operator, tx = %mined.tx_hash, "challenger: operator slashed for equivocation");
+        }
+        Err(e) => {
+            context.metrics.equivocation_proofs.with_label_values(&["failed"]).inc();
+            tracing::warn!(%operator, error = %e, "challenger: the equivocation proof failed");
+        }
     }
 }

@@ -86,11 +86,13 @@ pub async fn run(config: Config, operator: Option<Operator>, shutdown: Cancellat
     let api_socket = crate::api::ControlSocket::bind(&config.api_socket)?;
     let metrics = Arc::new(crate::metrics::Metrics::new()?);
     metrics.set_roles(&config.roles);
+    let store = store.counting_errors(metrics.database_errors.clone());
     let metrics_listener = crate::metrics::bind(&config.metrics).await?;
 
     let mut pool_config = RpcPoolConfig::new(config.chain.rpc_urls.clone());
     pool_config.request_timeout = config.chain.request_timeout;
     pool_config.expected_chain_id = Some(config.deployment.chain_id);
+    pool_config.metrics = Some(Arc::clone(&metrics));
     let pool = RpcPool::new(pool_config)?;
     let chain_id = pool.provider().get_chain_id().await.wrap_err("reading the chain id")?;
     if chain_id != config.deployment.chain_id {
@@ -107,6 +109,7 @@ pub async fn run(config: Config, operator: Option<Operator>, shutdown: Cancellat
         config.chain.confirmations,
         config.chain.poll_interval,
     );
+    let scheduler = scheduler.with_metrics(Arc::clone(&metrics));
     let sender = match &operator {
         Some(operator) => Some(Arc::new(
             TxSender::new(pool.clone(), store.clone(), operator.signer.clone(), SenderConfig::default())

@@ -58,6 +58,8 @@ struct Flight {
     tasks: Vec<BatchTask>,
     reference: ReferenceBlock,
     quorum_at: Option<tokio::time::Instant>,
+    /// When it was published (for `keeper_quorum_duration_seconds`).
+    proposed_at: tokio::time::Instant,
 }
 
 /// The aggregator role's loop.
@@ -74,9 +76,15 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
     let max_age =
         u64::from(task_manager.maxReferenceAge().call().await.map_err(|e| AggregatorError::Other(e.to_string()))?);
     let threshold = QuorumThreshold::from_bps(quorum_bps).map_err(|e| AggregatorError::Config(e.to_string()))?;
-    let collector =
-        Collector::new(context.store.clone(), CollectorConfig { quorum: threshold, ..CollectorConfig::default() })
-            .map_err(|e| AggregatorError::Other(e.to_string()))?;
+    let collector = Collector::new(
+        context.store.clone(),
+        CollectorConfig {
+            quorum: threshold,
+            metrics: Some(Arc::clone(&context.metrics)),
+            ..CollectorConfig::default()
+        },
+    )
+    .map_err(|e| AggregatorError::Other(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| AggregatorError::Listen { address: listen, source })?;
@@ -134,6 +142,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
             event = events.recv() => match event {
                 Ok(CollectorEvent::QuorumReached { digest }) => aggregator.quorum_reached(digest),
                 Ok(CollectorEvent::DisputeReceived(dispute)) => {
+                    aggregator.context.metrics.disputes_received.inc();
                     if let Err(e) = aggregator.disputed(dispute.digest, &dispute.tasks.iter().map(|t| t.task).collect::<Vec<_>>()).await {
                         tracing::warn!(error = %e, "aggregator: re-proposing after a dispute failed");
                     }
@@ -237,14 +246,29 @@ impl Aggregator {
             self.in_flight.insert(task.task);
         }
         tracing::info!(%digest, tasks = tasks.len(), reference_block = reference.number, "aggregator: proposed batch");
+        self.context.metrics.batches_proposed.inc();
+        self.context.metrics.tasks_proposed.inc_by(tasks.len() as u64);
         let quorum_at = published.quorum_reached.then(tokio::time::Instant::now);
         self.next_order += 1;
-        self.flights.insert(digest, Flight { order: self.next_order, batch, tasks, reference, quorum_at });
+        self.flights.insert(
+            digest,
+            Flight {
+                order: self.next_order,
+                batch,
+                tasks,
+                reference,
+                quorum_at,
+                proposed_at: tokio::time::Instant::now(),
+            },
+        );
         Ok(())
     }
 
     fn quorum_reached(&mut self, digest: B256) {
         if let Some(flight) = self.flights.get_mut(&digest) {
+            if flight.quorum_at.is_none() {
+                self.context.metrics.quorum_duration.observe(flight.proposed_at.elapsed().as_secs_f64());
+            }
             flight.quorum_at.get_or_insert_with(tokio::time::Instant::now);
         }
     }
@@ -303,6 +327,7 @@ impl Aggregator {
             submission.simulate(&self.context.pool.provider(), task_manager, self.sender.address()).await
         {
             tracing::warn!(%digest, %error, "aggregator: the batch would be rejected; not sending it");
+            self.context.metrics.batch_submissions.with_label_values(&["not_sent"]).inc();
             self.release(&flight.tasks);
             return;
         }
@@ -316,6 +341,7 @@ impl Aggregator {
         };
         match self.sender.send(request).await {
             Ok(tracked) => {
+                self.context.metrics.batch_submissions.with_label_values(&["sent"]).inc();
                 tracing::info!(
                     %digest,
                     tx = %tracked.tx_hash,
@@ -327,6 +353,7 @@ impl Aggregator {
             }
             Err(error) => {
                 tracing::warn!(%digest, %error, "aggregator: sending the batch failed");
+                self.context.metrics.batch_submissions.with_label_values(&["not_sent"]).inc();
                 self.release(&flight.tasks);
             }
         }
@@ -335,18 +362,25 @@ impl Aggregator {
     /// Follows a sent batch to its receipt in the background; its tasks stay in flight until then.
     fn track(&mut self, tracked: TrackedTx, tasks: Vec<TaskId>) {
         let Ok(digest) = B256::try_from(tracked.payload_ref.as_slice()) else { return };
+        let (metrics, task_count) = (Arc::clone(&self.context.metrics), tasks.len());
         self.submitted.insert(digest, tasks);
         let (sender, done, shutdown) = (Arc::clone(&self.sender), self.done.clone(), self.shutdown.clone());
         tokio::spawn(async move {
             match sender.wait(&tracked.payload_ref, &shutdown).await {
-                Ok(mined) => tracing::info!(
-                    %digest,
-                    tx = %mined.tx_hash,
-                    block = mined.block_number,
-                    gas = mined.gas_used,
-                    "aggregator: batch accepted"
-                ),
-                Err(error) => tracing::warn!(%digest, %error, "aggregator: batch transaction failed"),
+                Ok(mined) => {
+                    metrics.observe_batch_mined(mined.gas_used, task_count);
+                    tracing::info!(
+                        %digest,
+                        tx = %mined.tx_hash,
+                        block = mined.block_number,
+                        gas = mined.gas_used,
+                        "aggregator: batch accepted"
+                    );
+                }
+                Err(error) => {
+                    metrics.batch_submissions.with_label_values(&["failed"]).inc();
+                    tracing::warn!(%digest, %error, "aggregator: batch transaction failed");
+                }
             }
             let _ = done.send(digest);
         });
@@ -417,7 +451,17 @@ impl Aggregator {
                     }
                     let quorum_at = published.quorum_reached.then(tokio::time::Instant::now);
                     self.next_order += 1;
-                    self.flights.insert(digest, Flight { order: self.next_order, batch, tasks, reference, quorum_at });
+                    self.flights.insert(
+                        digest,
+                        Flight {
+                            order: self.next_order,
+                            batch,
+                            tasks,
+                            reference,
+                            quorum_at,
+                            proposed_at: tokio::time::Instant::now(),
+                        },
+                    );
                 }
                 Err(e) => tracing::debug!(%digest, error = %e, "aggregator: not re-publishing"),
             }

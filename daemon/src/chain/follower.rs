@@ -122,11 +122,13 @@ pub struct BlockFollower {
     /// The last emitted blocks, oldest first.
     window: VecDeque<BlockRef>,
     next: u64,
+    /// The chain head at the last poll (for metrics).
+    head: Option<u64>,
 }
 
 impl BlockFollower {
     pub fn new(pool: RpcPool, config: FollowerConfig, start: StartFrom) -> Self {
-        Self { pool, config, start: Some(start), window: VecDeque::new(), next: 0 }
+        Self { pool, config, start: Some(start), window: VecDeque::new(), next: 0, head: None }
     }
 
     /// The last block emitted, if any.
@@ -134,10 +136,16 @@ impl BlockFollower {
         self.window.back().copied()
     }
 
+    /// The chain head (`eth_blockNumber`) the last poll saw, if any.
+    pub fn chain_head(&self) -> Option<u64> {
+        self.head
+    }
+
     /// Emits what is confirmed now: a [`Reorg`] first if emitted blocks were dropped, then new
     /// blocks in order. An empty list means nothing new.
     pub async fn poll(&mut self) -> Result<Vec<FollowerEvent>, FollowerError> {
         let head = self.pool.run("eth_blockNumber", |p| async move { p.get_block_number().await }).await?;
+        self.head = Some(head);
         let Some(target) = head.checked_sub(self.config.confirmations) else { return Ok(Vec::new()) };
         let mut events = Vec::new();
         if let Some(start) = self.start {

@@ -49,6 +49,8 @@ pub struct RpcPoolConfig {
     pub probe_interval: Duration,
     /// If set, a probe that sees another chain keeps the endpoint down.
     pub expected_chain_id: Option<u64>,
+    /// Where each attempt is counted (`keeper_rpc_*`), if anywhere.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl RpcPoolConfig {
@@ -62,6 +64,7 @@ impl RpcPoolConfig {
             down_after: 3,
             probe_interval: Duration::from_secs(5),
             expected_chain_id: None,
+            metrics: None,
         }
     }
 }
@@ -393,6 +396,10 @@ impl Shared {
     async fn attempt(&self, index: usize, request: RequestPacket) -> Attempt {
         let endpoint = &self.endpoints[index];
         let mut transport = endpoint.transport.clone();
+        let method = match &request {
+            RequestPacket::Single(call) => call.method().to_owned(),
+            RequestPacket::Batch(_) => "batch".to_owned(),
+        };
         let started = Instant::now();
         let timeout = self.config.request_timeout;
         let result = match tokio::time::timeout(timeout, tower::Service::call(&mut transport, request)).await {
@@ -411,6 +418,10 @@ impl Shared {
             Err(_) => None,
         };
         self.record(index, latency, failure.clone());
+        if let Some(metrics) = &self.config.metrics {
+            let failed = failure.is_some() || result.is_err();
+            metrics.observe_rpc(&method, index, latency, failed);
+        }
         match (result, failure) {
             (outcome, Some(_)) => Attempt::Failed(outcome),
             (Ok(response), None) => Attempt::Done(response),
@@ -459,6 +470,9 @@ impl Shared {
                     _ => None,
                 },
             };
+            if let Some(metrics) = &self.config.metrics {
+                metrics.observe_rpc("eth_chainId", index, started.elapsed(), failure.is_some());
+            }
             self.record(index, started.elapsed(), failure);
         }
     }

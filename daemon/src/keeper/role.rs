@@ -85,6 +85,7 @@ impl Keeper {
                     Verdict::Later => return Ok(()), // keep the cursor: fetch it again next time
                     Verdict::Signed | Verdict::Ignored(_) => {}
                     Verdict::Disputed(tasks) => {
+                        self.context.metrics.observe_disputed(&tasks);
                         let dispute = Dispute { operator: self.operator_address(), digest: batch.digest(), tasks };
                         self.client.post_dispute(&dispute).await?;
                     }
@@ -182,6 +183,7 @@ impl Keeper {
             Ok(decision) => decision.digest(),
             Err(refusal) => {
                 tracing::warn!(digest = %batch.digest(), error = %refusal, "keeper: slashing protection refused to sign");
+                self.context.metrics.slashing_protection_refusals.inc();
                 return Ok(Verdict::Disputed(
                     tasks
                         .into_iter()
@@ -198,6 +200,7 @@ impl Keeper {
         let signature = key.sign(digest.as_slice(), SigningDomain::Batch);
         let signed = SignedBatch { operator: self.operator_address(), digest, signature };
         let receipt = self.client.post_signature(&signed).await?;
+        self.context.metrics.batches_signed.inc();
         tracing::info!(
             %digest,
             tasks = batch.leaves().len(),

@@ -58,6 +58,9 @@ use prometheus::{
 
 pub use server::{bind, router, serve};
 
+use crate::aggregator::protocol::{DisputeReason, DisputedTask, SignatureReceipt, SignatureStatus};
+use crate::aggregator::quorum::SignatureRejected;
+use crate::aggregator::server::CollectorError;
 use crate::chain::BlockRef;
 use crate::jobs::Trigger;
 use crate::scheduler::{Job, JobIndex, OutcomeKind, TaskOutcome};
@@ -429,11 +432,53 @@ impl Metrics {
         }
     }
 
-    /// A batch transaction that was mined and succeeded.
+    /// The outcomes of processed `blocks`, each with the number of the block whose log carried it.
+    pub fn observe_outcomes(
+        &self,
+        index: &JobIndex,
+        outcomes: &[TaskOutcome],
+        included: &[Option<u64>],
+        blocks: &[BlockRef],
+    ) {
+        for (outcome, number) in outcomes.iter().zip(included) {
+            let block = blocks.iter().find(|b| Some(b.number) == *number);
+            self.observe_outcome(outcome, index.job(outcome.task.job_id), block);
+        }
+    }
+
+    /// Leaves this keeper disputes, by reason.
+    pub fn observe_disputed(&self, tasks: &[DisputedTask]) {
+        for task in tasks {
+            let reason = match task.reason {
+                DisputeReason::ResponseMismatch => "response_mismatch",
+                DisputeReason::NotDue => "not_due",
+                DisputeReason::ExecutionFailed => "execution_failed",
+                DisputeReason::Unsupported => "unsupported",
+                DisputeReason::Other => "other",
+            };
+            self.tasks_disputed.with_label_values(&[reason]).inc();
+        }
+    }
+
+    /// What the aggregator made of a keeper's signature.
+    pub fn observe_signature(&self, result: &Result<SignatureReceipt, CollectorError>) {
+        let name = match result {
+            Ok(SignatureReceipt { status: SignatureStatus::Added, .. }) => "added",
+            Ok(SignatureReceipt { status: SignatureStatus::AlreadyPresent, .. }) => "duplicate",
+            Err(CollectorError::Signature(SignatureRejected::InvalidSignature { .. })) => "invalid",
+            Err(_) => "refused",
+        };
+        self.signatures_received.with_label_values(&[name]).inc();
+    }
+
+    /// A batch transaction that was mined and succeeded, with its task count (0 when unknown: a
+    /// transaction recovered after a restart; then only its gas is observed).
     pub fn observe_batch_mined(&self, gas_used: u64, tasks: usize) {
         self.batch_submissions.with_label_values(&["accepted"]).inc();
         self.batch_gas_used.observe(gas_used as f64);
-        self.batch_tasks.observe(tasks as f64);
+        if tasks > 0 {
+            self.batch_tasks.observe(tasks as f64);
+        }
     }
 
     /// Jobs by status and jobs low on escrow, from the scheduler's index.

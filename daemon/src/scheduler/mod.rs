@@ -102,6 +102,7 @@ pub struct Scheduler {
     index: Arc<RwLock<JobIndex>>,
     head: watch::Sender<Option<ReferenceBlock>>,
     outcomes: broadcast::Sender<TaskOutcome>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Scheduler {
@@ -128,8 +129,14 @@ impl Scheduler {
             index,
             head,
             outcomes,
+            metrics: None,
         };
         (scheduler, view)
+    }
+
+    /// Counts chain position, reorgs and task outcomes on `metrics`.
+    pub fn with_metrics(self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        Self { metrics: Some(metrics), ..self }
     }
 
     /// Runs until `shutdown`; returns an error only for what retrying cannot fix.
@@ -163,6 +170,9 @@ impl Scheduler {
                 () = shutdown.cancelled() => return Ok(()),
                 polled = follower.poll() => polled,
             };
+            if let Some(metrics) = &self.metrics {
+                metrics.observe_chain(follower.chain_head(), None, self.follower.confirmations);
+            }
             match polled {
                 Ok(events) => {
                     if let Err(error) = self.process(events).await {
@@ -236,6 +246,9 @@ impl Scheduler {
             match event {
                 FollowerEvent::Block(block) => run.push(block),
                 FollowerEvent::Reorg(reorg) => {
+                    if let Some(metrics) = &self.metrics {
+                        metrics.chain_reorgs.inc();
+                    }
                     if !run.is_empty() {
                         self.process_blocks(&std::mem::take(&mut run)).await?;
                     }
@@ -258,16 +271,21 @@ impl Scheduler {
         let (Some(first), Some(last)) = (blocks.first(), blocks.last()) else { return Ok(()) };
         let logs = self.logs(first.number, last.number).await?;
         let mut outcomes = Vec::new();
+        let mut included = Vec::new();
         {
             let mut index = self.index.write().await;
             for log in &logs {
                 if let Some(outcome) = self.apply(&mut index, log)? {
+                    included.push(log.block_number);
                     outcomes.push(outcome);
                 }
             }
         }
         let reference = ReferenceBlock { number: last.number, hash: last.hash, timestamp: last.timestamp };
         self.persist(last.cursor(), &outcomes, Some(reference)).await?;
+        if let Some(metrics) = &self.metrics {
+            metrics.observe_outcomes(&*self.index.read().await, &outcomes, &included, blocks);
+        }
         for outcome in outcomes {
             // Nobody listening is fine.
             let _ = self.outcomes.send(outcome);

@@ -9,6 +9,8 @@ use super::{Store, StoreError};
 #[derive(Clone)]
 pub struct SharedStore {
     inner: Arc<Mutex<Store>>,
+    /// Counts calls that failed (`keeper_database_errors_total`), if set.
+    errors: Option<prometheus::IntCounter>,
 }
 
 impl std::fmt::Debug for SharedStore {
@@ -19,7 +21,12 @@ impl std::fmt::Debug for SharedStore {
 
 impl SharedStore {
     pub fn new(store: Store) -> Self {
-        Self { inner: Arc::new(Mutex::new(store)) }
+        Self { inner: Arc::new(Mutex::new(store)), errors: None }
+    }
+
+    /// The same store, counting every failed [`SharedStore::with`] on `errors`.
+    pub fn counting_errors(self, errors: prometheus::IntCounter) -> Self {
+        Self { errors: Some(errors), ..self }
     }
 
     /// Runs `f` with the store on the blocking pool. A panic in an earlier user of the store does
@@ -30,12 +37,17 @@ impl SharedStore {
         E: From<StoreError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
+        let result = tokio::task::spawn_blocking(move || {
             let mut store = inner.lock().unwrap_or_else(PoisonError::into_inner);
             f(&mut store)
         })
         .await
-        .map_err(|join| E::from(StoreError::Task(join.to_string())))?
+        .map_err(|join| E::from(StoreError::Task(join.to_string())))
+        .and_then(|result| result);
+        if let (Err(_), Some(errors)) = (&result, &self.errors) {
+            errors.inc();
+        }
+        result
     }
 
     /// The same, blocking the calling thread (for code that is not async).

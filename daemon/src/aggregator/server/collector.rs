@@ -34,6 +34,8 @@ pub struct CollectorConfig {
     pub closed_memory: usize,
     /// Events buffered per subscriber before a slow one starts missing them.
     pub event_capacity: usize,
+    /// Counts the signatures received (`keeper_signatures_received_total`), if set.
+    pub metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 impl Default for CollectorConfig {
@@ -44,6 +46,7 @@ impl Default for CollectorConfig {
             max_verify_batch: 128,
             closed_memory: 4096,
             event_capacity: 1024,
+            metrics: None,
         }
     }
 }
@@ -300,6 +303,14 @@ impl Collector {
 
     /// Verifies and counts one operator's signature; acknowledged only once stored.
     pub async fn submit_signature(&self, signed: SignedBatch) -> Result<SignatureReceipt, CollectorError> {
+        let result = self.add_signature(signed).await;
+        if let Some(metrics) = &self.inner.config.metrics {
+            metrics.observe_signature(&result);
+        }
+        result
+    }
+
+    async fn add_signature(&self, signed: SignedBatch) -> Result<SignatureReceipt, CollectorError> {
         let SignedBatch { operator, digest, signature } = signed;
         let key = {
             let mut index = self.index();
