@@ -64,8 +64,8 @@ pub enum Command {
     /// keystores per Web3 Secret Storage).
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// The operator console: live views of the daemon (overview, operators, tasks, jobs, events),
-    /// forms to register the operator and create jobs, pause/resume/cancel. Reconnects by itself.
+    /// The operator console: a full-screen view of the daemon (status, operators, tasks, jobs,
+    /// events) with job and operator actions. Needs a terminal.
     Tui,
     /// Print a shell completion script (e.g. `keeperctl completions bash > ~/.local/share/bash-completion/completions/keeperctl`).
     Completions {
@@ -500,10 +500,7 @@ pub fn run(cli: Cli) -> CliResult {
                     Command::Task(task) => commands::task(&context, task).await,
                     Command::Events(args) => commands::events(&context, &args).await,
                     Command::Operator(op) => commands::operator(&context, op).await,
-                    Command::Tui => {
-                        let client = keeperctl::client::Client::new(&context.socket)?.with_timeout(context.timeout);
-                        Ok(keeperctl::console::run(client).await.map_err(|e| eyre::eyre!("console: {e}"))?)
-                    }
+                    Command::Tui => commands::console(&context).await,
                     Command::Keys(_) | Command::Completions { .. } => Ok(()),
                 }
             })

@@ -476,3 +476,8 @@ fn print_operator_write(json: bool, answer: &OperatorWriteResponse) -> CliResult
     }
     Ok(())
 }
+
+/// `keeperctl tui`: the console (`keeperctl::console`) on the same client.
+pub async fn console(context: &Context) -> CliResult {
+    keeperctl::console::run(context.client()?).await.map_err(|e| eyre::eyre!("console: {e}").into())
+}

@@ -1,0 +1,554 @@
+//! `keeperctl` as a user runs it, against a real `keeperd run` on anvil with the network deployed
+//! (daemon mode), and against anvil alone (direct mode, `--rpc-url`): every subcommand, its `--json`
+//! parsed into the API's types, and each error path's exit code (2 usage, 3 unreachable,
+//! 4 refused, 1 other).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use alloy::network::EthereumWallet;
+use alloy::node_bindings::AnvilInstance;
+use alloy::primitives::{Address, U256};
+use alloy::providers::{Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+use keeper_shared::api::{
+    ActionView, CreateJobResponse, ErrorCode, EventRecord, JobList, JobStatus, JobView, JobWriteResponse, OperatorList,
+    StatusResponse, TaskDetail, TaskList, TriggerView,
+};
+use keeperd::devnet::{deploy_network, NetworkConfig};
+
+const ETHER: u128 = 1_000_000_000_000_000_000;
+const TARGET: &str = "0x1111111111111111111111111111111111111111";
+
+fn anvil_binary() -> PathBuf {
+    std::env::var_os("KEEPER_ANVIL").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+    })
+}
+
+/// The keeperd binary of this build: a dev-dependency builds the library, not the binary, so it
+/// is built here once (a no-op when it is up to date) and found beside this test's target dir.
+fn keeperd_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "keeperd", "--bin", "keeperd"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "building keeperd");
+        // target/debug/deps/cli_e2e-… -> target/debug/keeperd
+        let exe = std::env::current_exe().unwrap();
+        let binary = exe.parent().unwrap().parent().unwrap().join("keeperd");
+        assert!(binary.exists(), "{}", binary.display());
+        binary
+    })
+}
+
+/// One keeperctl run: (exit code, stdout, stderr).
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json<T: serde::de::DeserializeOwned>(&self) -> T {
+        assert_eq!(self.code, 0, "stdout: {}\nstderr: {}", self.stdout, self.stderr);
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+
+    /// The `--json` error object on stderr, after checking the exit code.
+    fn error(&self, code: i32) -> serde_json::Value {
+        assert_eq!(self.code, code, "stdout: {}\nstderr: {}", self.stdout, self.stderr);
+        let error: serde_json::Value =
+            serde_json::from_str(self.stderr.trim()).unwrap_or_else(|e| panic!("{e}: {}", self.stderr));
+        assert_eq!(error["exit_code"], code);
+        error
+    }
+}
+
+fn keeperctl(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keeperctl"));
+    command
+        .args(args)
+        .env_remove("KEEPERD_SOCKET")
+        .env_remove("ETH_PRIVATE_KEY")
+        .env_remove("ETH_KEYSTORE")
+        .env_remove("KEEPER_DEPLOYMENT")
+        .env_remove("KEEPER_KEYSTORE_PASSWORD")
+        .stdin(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let Output { status, stdout, stderr } = command.output().unwrap();
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8(stdout).unwrap(),
+        stderr: String::from_utf8(stderr).unwrap(),
+    }
+}
+
+/// Anvil with the network deployed; a background thread mines a block every 300 ms so the
+/// daemon sees heads and interval tasks come due.
+struct Chain {
+    anvil: AnvilInstance,
+    dir: tempfile::TempDir,
+    deployment: PathBuf,
+    miner: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Chain {
+    fn drop(&mut self) {
+        self.miner.abort();
+    }
+}
+
+impl Chain {
+    async fn start() -> Self {
+        let anvil = keeperd::devnet::start_anvil(&anvil_binary()).expect("anvil (run `make setup`)");
+        let signer = PrivateKeySigner::from(anvil.keys()[0].clone());
+        let provider =
+            ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(anvil.endpoint_url());
+        let deployment = deploy_network(&provider, &NetworkConfig::devnet(signer.address())).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let file = dir.path().join("deployment.json");
+        deployment.write(&file).unwrap();
+        let miner = {
+            let provider = ProviderBuilder::new().connect_http(anvil.endpoint_url());
+            tokio::spawn(async move {
+                loop {
+                    let _ = provider.raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+            })
+        };
+        Self { anvil, dir, deployment: file, miner }
+    }
+
+    fn key_hex(&self, index: usize) -> String {
+        format!("0x{}", hex::encode(self.anvil.keys()[index].to_bytes()))
+    }
+
+    fn address(&self, index: usize) -> Address {
+        PrivateKeySigner::from(self.anvil.keys()[index].clone()).address()
+    }
+}
+
+/// A `keeperd run` (scheduler role, with account 1's key as the operator's) owned by the test.
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+    log: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    fn start(chain: &Chain) -> Self {
+        let dir = chain.dir.path();
+        let password = dir.join("password");
+        std::fs::write(&password, "pw").unwrap();
+        let keystore = dir.join("operator.json");
+        keeper_shared::keystore::ecdsa::import(
+            &keystore,
+            &chain.anvil.keys()[1].to_bytes(),
+            "pw",
+            keeper_shared::keystore::WriteMode::CreateNew,
+        )
+        .unwrap();
+        let socket = dir.join("run/keeperd.sock");
+        let log = dir.join("keeperd.log");
+        let child = Command::new(keeperd_binary())
+            .args(["run", "--roles", "scheduler", "--rpc-url", &chain.anvil.endpoint()])
+            .arg("--deployment")
+            .arg(&chain.deployment)
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .arg("--api-socket")
+            .arg(&socket)
+            .arg("--ecdsa-keystore")
+            .arg(&keystore)
+            .arg("--password-file")
+            .arg(&password)
+            .env("RUST_LOG", "warn,keeperd=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let mut daemon = Self { child, socket, log };
+        daemon.wait_ready();
+        daemon
+    }
+
+    fn socket(&self) -> &str {
+        self.socket.to_str().unwrap()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            assert!(self.child.try_wait().unwrap().is_none(), "keeperd exited: {}", self.log());
+            let run = keeperctl(&["--json", "--socket", self.socket(), "status"], &[]);
+            if run.code == 0 {
+                let status: StatusResponse = run.json();
+                if status.head.is_some() {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "keeperd not ready: {}\n{}", run.stderr, self.log());
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+}
+
+/// Polls `f` until it gives `Some` (the daemon indexes what the chain did a block or two later).
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(value) = f() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// An interval job's start (an update must keep the trigger).
+fn start_of(job: &JobView) -> String {
+    match job.spec.trigger {
+        TriggerView::Interval { start_secs, .. } => start_secs.to_string(),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn create_flags<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["job", "create", "--target", TARGET, "--signature", "increment()", "--max-fee", "0.01ether"];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_mode_every_subcommand_and_error_code() {
+    let chain = Chain::start().await;
+    let daemon = Daemon::start(&chain);
+    let s = daemon.socket();
+    let ctl = |args: &[&str]| {
+        let mut full = vec!["--socket", s];
+        full.extend_from_slice(args);
+        keeperctl(&full, &[])
+    };
+    let operator = chain.address(1);
+
+    // status
+    let status: StatusResponse = ctl(&["--json", "status"]).json();
+    assert_eq!((status.chain_id, status.operator), (31337, Some(operator)));
+    let human = ctl(&["status"]);
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    assert!(human.stdout.contains("roles:") && human.stdout.contains("RPC ENDPOINT"), "{}", human.stdout);
+    // The socket from the environment works as well as the flag.
+    assert_eq!(keeperctl(&["--json", "status"], &[("KEEPERD_SOCKET", s)]).code, 0);
+
+    // job create: flags, --json, and the human form printing the id alone on stdout.
+    let created: CreateJobResponse = ctl(&create_flags(&["--json", "--interval", "2s", "--fund", "0.1ether"])).json();
+    assert_eq!(created.job_id, U256::from(1u64));
+    let human = ctl(&create_flags(&["--every-blocks", "5", "--fund", "1ether"]));
+    assert_eq!((human.code, human.stdout.trim()), (0, "2"), "{}", human.stderr);
+    // From a TOML spec file.
+    let spec_file = chain.dir.path().join("job.toml");
+    std::fs::write(
+        &spec_file,
+        format!(
+            "gas_limit = 100000\nmax_fee_wei = \"1000000000000000\"\n[trigger]\nkind = \"block\"\nstart_block = 0\n\
+             period_blocks = 3\n[action]\nkind = \"call\"\ntarget = \"{TARGET}\"\ndata = \"0xd09de08a\"\n"
+        ),
+    )
+    .unwrap();
+    let from_file: CreateJobResponse =
+        ctl(&["--json", "job", "create", "--file", spec_file.to_str().unwrap(), "--fund", "1gwei"]).json();
+    assert_eq!(from_file.job_id, U256::from(3u64));
+
+    // job show / list once the daemon indexed them.
+    let job: JobView = eventually("job 1 indexed", || {
+        let run = ctl(&["--json", "job", "show", "1"]);
+        (run.code == 0).then(|| run.json())
+    });
+    assert_eq!((job.owner, job.status, job.balance_wei), (operator, JobStatus::Active, U256::from(ETHER / 10)));
+    assert!(matches!(job.spec.trigger, TriggerView::Interval { period_secs: 2, .. }));
+    assert!(matches!(&job.spec.action, ActionView::Call { data, .. } if data[..] == [0xd0, 0x9d, 0xe0, 0x8a]));
+    let list: JobList = eventually("three jobs", || {
+        let list: JobList = ctl(&["--json", "job", "list"]).json();
+        (list.jobs.len() == 3).then_some(list)
+    });
+    assert_eq!(list.next, None);
+    let page: JobList = ctl(&["--json", "job", "list", "--limit", "1"]).json();
+    assert_eq!((page.jobs.len(), page.next), (1, Some(U256::from(1u64))));
+    let all: JobList = ctl(&["--json", "job", "list", "--limit", "1", "--all"]).json();
+    assert_eq!(all.jobs.len(), 3);
+    let human = ctl(&["job", "list"]);
+    assert!(human.stdout.starts_with("ID") && human.stdout.lines().count() == 4, "{}", human.stdout);
+
+    // Writes: update, pause, resume, top-up, cancel.
+    let updated: JobWriteResponse = ctl(&[
+        "--json",
+        "job",
+        "update",
+        "1",
+        "--target",
+        TARGET,
+        "--signature",
+        "increment()",
+        "--interval",
+        "2s",
+        "--start",
+        &start_of(&job),
+        "--max-fee",
+        "0.01ether",
+        "--gas-limit",
+        "200000",
+    ])
+    .json();
+    assert_eq!(updated.job_id, U256::from(1u64));
+    let paused: JobWriteResponse = ctl(&["--json", "job", "pause", "1"]).json();
+    assert!(paused.tx.block_number > 0);
+    let _: JobWriteResponse = ctl(&["--json", "job", "resume", "1"]).json();
+    let _: JobWriteResponse = ctl(&["--json", "job", "top-up", "1", "0.05ether"]).json();
+    let human = ctl(&["job", "cancel", "2"]);
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    assert!(human.stdout.starts_with("job 2 cancelled: transaction 0x"), "{}", human.stdout);
+    eventually("job 1 topped up and job 2 cancelled in the index", || {
+        let one: JobView = ctl(&["--json", "job", "show", "1"]).json();
+        let two: JobView = ctl(&["--json", "job", "show", "2"]).json();
+        (one.balance_wei == U256::from(ETHER / 10 + ETHER / 20)
+            && one.spec.gas_limit == 200_000
+            && two.status == JobStatus::Cancelled)
+            .then_some(())
+    });
+
+    // Tasks of the interval job come due.
+    let tasks: TaskList = eventually("tasks of job 1", || {
+        let tasks: TaskList = ctl(&["--json", "task", "list", "--job", "1"]).json();
+        (!tasks.tasks.is_empty()).then_some(tasks)
+    });
+    let first = &tasks.tasks[0];
+    let detail: TaskDetail = ctl(&["--json", "task", "show", "1", &first.sequence.to_string()]).json();
+    assert_eq!((detail.task.job_id, detail.history[0].from), (U256::from(1u64), None));
+    let human = ctl(&["task", "list", "--state", "due"]);
+    assert_eq!(human.code, 0, "{}", human.stderr);
+
+    // Events: recent, then the live stream (a JSON line each).
+    let recent = ctl(&["--json", "events", "--limit", "3"]);
+    assert_eq!(recent.code, 0, "{}", recent.stderr);
+    let lines: Vec<EventRecord> = recent.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!lines.is_empty() && lines.len() <= 3);
+    let follow = ctl(&["--json", "events", "--follow", "--limit", "1", "--count", "3"]);
+    let streamed: Vec<EventRecord> = follow.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(streamed.len(), 3, "{}", follow.stderr);
+    assert!(streamed.windows(2).all(|w| w[0].id < w[1].id), "ids increase");
+
+    // Operators.
+    let operators: OperatorList = ctl(&["--json", "operator", "show"]).json();
+    assert!(operators.operators.iter().all(|o| !o.registered));
+
+    // Error paths.
+    // 2: local validation names the field and the flag; nothing is sent.
+    let bad = ctl(&create_flags(&["--json", "--interval", "0s"])).error(2);
+    assert_eq!(bad["api"]["field"], "spec.trigger.period_secs");
+    assert!(bad["error"].as_str().unwrap().contains("--interval"), "{bad}");
+    let bad = ctl(&create_flags(&["--json", "--interval", "2s", "--gas-limit", "1"])).error(2);
+    assert_eq!(bad["api"]["field"], "spec.gas_limit");
+    assert_eq!(ctl(&["--json", "job", "show", "one"]).error(2)["api"]["field"], "id");
+    assert_eq!(ctl(&["job", "show", "1", "--no-such-flag"]).code, 2, "clap's usage errors");
+    assert_eq!(ctl(&["--json", "task", "list", "--after", "1-2"]).error(2)["api"]["code"], "invalid_cursor");
+    // 4: the daemon refuses.
+    let missing = ctl(&["--json", "job", "show", "999"]).error(4);
+    assert_eq!(missing["api"]["code"], ErrorCode::JobNotFound.as_str());
+    let again = ctl(&["--json", "job", "pause", "2"]).error(4);
+    assert!(again["api"]["code"] == "reverted" || again["api"]["code"] == "invalid_value", "{again}");
+    let no_bls = ctl(&["--json", "operator", "register"]).error(4);
+    assert_eq!(no_bls["api"]["code"], "no_operator_key");
+    // A job owned by someone else (created straight on chain by account 2).
+    let direct: CreateJobResponse = keeperctl(
+        &create_flags(&[
+            "--json",
+            "--interval",
+            "1h",
+            "--rpc-url",
+            &chain.anvil.endpoint(),
+            "--deployment",
+            chain.deployment.to_str().unwrap(),
+        ]),
+        &[("ETH_PRIVATE_KEY", &chain.key_hex(2))],
+    )
+    .json();
+    eventually("the direct job indexed", || {
+        (ctl(&["job", "show", &direct.job_id.to_string()]).code == 0).then_some(())
+    });
+    let foreign = ctl(&["--json", "job", "pause", &direct.job_id.to_string()]).error(4);
+    assert_eq!(foreign["api"]["code"], "not_job_owner");
+    // 3: no daemon at the socket, or one that never answers.
+    let nowhere = chain.dir.path().join("nowhere.sock");
+    let gone = keeperctl(&["--json", "--socket", nowhere.to_str().unwrap(), "status"], &[]).error(3);
+    assert!(gone["error"].as_str().unwrap().contains("no socket there"), "{gone}");
+    let silent_path = chain.dir.path().join("silent.sock");
+    let silent = std::os::unix::net::UnixListener::bind(&silent_path).unwrap();
+    let held = std::thread::spawn(move || silent.accept().map(|(stream, _)| stream));
+    keeperctl(&["--json", "--timeout", "1s", "--socket", silent_path.to_str().unwrap(), "status"], &[]).error(3);
+    drop(held);
+    // 1: something that is not keeperd answers.
+    let fake_path = chain.dir.path().join("fake.sock");
+    let fake = std::os::unix::net::UnixListener::bind(&fake_path).unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = fake.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = stream.read(&mut buf);
+        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello").unwrap();
+    });
+    keeperctl(&["--json", "--socket", fake_path.to_str().unwrap(), "status"], &[]).error(1);
+    server.join().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_mode_without_a_daemon() {
+    let chain = Chain::start().await;
+    let rpc = chain.anvil.endpoint();
+    let deployment = chain.deployment.to_str().unwrap().to_owned();
+    let key = chain.key_hex(3);
+    let env = [("ETH_PRIVATE_KEY", key.as_str()), ("KEEPER_DEPLOYMENT", deployment.as_str())];
+    let ctl = |args: &[&str]| {
+        let mut full = args.to_vec();
+        full.extend_from_slice(&["--rpc-url", &rpc]);
+        keeperctl(&full, &env)
+    };
+
+    let created: CreateJobResponse =
+        ctl(&create_flags(&["--json", "--every-blocks", "10", "--fund", "0.5ether"])).json();
+    assert_eq!(created.job_id, U256::from(1u64));
+    let job: JobView = ctl(&["--json", "job", "show", "1"]).json();
+    assert_eq!((job.owner, job.status, job.forwarder), (chain.address(3), JobStatus::Active, created.forwarder));
+    assert_eq!(job.spec.trigger, TriggerView::Block { start_block: 0, period_blocks: 10 });
+    assert_eq!(job.spec.max_fee_wei, ETHER / 100);
+    assert!(job.next_due.is_some());
+
+    // A Gelato-style job and an event job, from flags.
+    let _: CreateJobResponse =
+        ctl(&create_flags(&["--json", "--interval", "1m", "--checker", "0x2222222222222222222222222222222222222222"])
+            .into_iter()
+            .filter(|a| *a != "--signature" && *a != "increment()")
+            .collect::<Vec<_>>())
+        .json();
+    let _: CreateJobResponse = ctl(&[
+        "--json",
+        "job",
+        "create",
+        "--target",
+        TARGET,
+        "--calldata",
+        "0xd09de08a",
+        "--on-event",
+        "AnswerUpdated(int256,uint256,uint256)",
+        "--emitter",
+        "0x3333333333333333333333333333333333333333",
+        "--max-fee",
+        "1000000",
+    ])
+    .json();
+    let list: JobList = ctl(&["--json", "job", "list"]).json();
+    assert_eq!(list.jobs.len(), 3);
+    assert!(matches!(list.jobs[1].spec.action, ActionView::GelatoResolver { .. }));
+    assert!(matches!(list.jobs[2].spec.trigger, TriggerView::Event { .. }));
+
+    let updated: JobWriteResponse =
+        ctl(&["--json", "job", "update", "1", "--target", TARGET, "--every-blocks", "10", "--max-fee", "0.02ether"])
+            .json();
+    assert_eq!(updated.job_id, U256::from(1u64));
+    let _: JobWriteResponse = ctl(&["--json", "job", "pause", "1"]).json();
+    let _: JobWriteResponse = ctl(&["--json", "job", "resume", "1"]).json();
+    let _: JobWriteResponse = ctl(&["--json", "job", "top-up", "1", "0.25ether"]).json();
+    let job: JobView = ctl(&["--json", "job", "show", "1"]).json();
+    assert_eq!((job.balance_wei, job.spec.max_fee_wei), (U256::from(ETHER * 3 / 4), ETHER / 50));
+    let _: JobWriteResponse = ctl(&["--json", "job", "cancel", "1"]).json();
+    let job: JobView = ctl(&["--json", "job", "show", "1"]).json();
+    assert_eq!((job.status, job.balance_wei), (JobStatus::Cancelled, U256::ZERO));
+
+    // A keystore instead of the private key.
+    std::fs::write(chain.dir.path().join("pw"), "pw").unwrap();
+    let keystore = chain.dir.path().join("signer.json");
+    keeper_shared::keystore::ecdsa::import(
+        &keystore,
+        &chain.anvil.keys()[4].to_bytes(),
+        "pw",
+        keeper_shared::keystore::WriteMode::CreateNew,
+    )
+    .unwrap();
+    let run = keeperctl(
+        &[
+            "--json",
+            "job",
+            "top-up",
+            "2",
+            "1gwei",
+            "--rpc-url",
+            &rpc,
+            "--keystore",
+            keystore.to_str().unwrap(),
+            "--password-file",
+            chain.dir.path().join("pw").to_str().unwrap(),
+        ],
+        &[("KEEPER_DEPLOYMENT", &deployment)],
+    );
+    let _: JobWriteResponse = run.json();
+
+    // Error paths: the same validation as through the daemon (2), the chain's refusals (4), an
+    // endpoint that is not there (3), no key (2).
+    let bad = ctl(&create_flags(&["--json", "--interval", "0s"])).error(2);
+    assert_eq!(bad["api"]["field"], "spec.trigger.period_secs");
+    let past = ctl(&create_flags(&["--json", "--every-blocks", "5", "--expiry", "1000"])).error(2);
+    assert_eq!(past["api"]["field"], "spec.expiry_secs", "chain time is known in direct mode: {past}");
+    let cancelled = ctl(&["--json", "job", "pause", "1"]).error(4);
+    assert_eq!(cancelled["api"]["revert"], "InvalidJobStatus", "{cancelled}");
+    let missing = ctl(&["--json", "job", "show", "99"]).error(4);
+    assert_eq!(missing["api"]["code"], "job_not_found");
+    let immutable =
+        ctl(&["--json", "job", "update", "2", "--target", TARGET, "--every-blocks", "3", "--max-fee", "1"]).error(4);
+    assert_eq!(immutable["api"]["revert"], "TriggerImmutable", "{immutable}");
+    let closed = keeperctl(
+        &["--json", "job", "show", "1", "--rpc-url", "http://127.0.0.1:9"],
+        &[("KEEPER_DEPLOYMENT", &deployment)],
+    );
+    closed.error(3);
+    let no_key = keeperctl(&["--json", "job", "pause", "2", "--rpc-url", &rpc], &[("KEEPER_DEPLOYMENT", &deployment)]);
+    no_key.error(2);
+    let no_deployment = keeperctl(&["--json", "job", "show", "1", "--rpc-url", &rpc], &[]);
+    no_deployment.error(2);
+}
+
+#[test]
+fn help_and_completions_need_no_daemon() {
+    let help = keeperctl(&["--help"], &[]);
+    assert_eq!(help.code, 0);
+    assert!(help.stdout.contains("Exit codes") && help.stdout.contains("job"), "{}", help.stdout);
+    let bash = keeperctl(&["completions", "bash"], &[]);
+    assert_eq!(bash.code, 0);
+    assert!(bash.stdout.contains("keeperctl") && bash.stdout.contains("top-up"), "{}", &bash.stdout[..200]);
+    assert_eq!(keeperctl(&["completions", "nosh"], &[]).code, 2);
+}
