@@ -52,6 +52,24 @@ impl Daemon {
         Self { child, log }
     }
 
+    /// `keeperd run --config <config>` (the operator's keys, the scheduler role) on the test's socket.
+    fn start_with_operator(env: &Env, config: &Path, log_name: &str) -> Self {
+        let log = env.dir.path().join(log_name);
+        let child = Command::new(env!("CARGO_BIN_EXE_keeperd"))
+            .arg("run")
+            .arg("--config")
+            .arg(config)
+            .arg("--api-socket")
+            .arg(&env.socket)
+            .env("RUST_LOG", "warn,keeperd=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Self { child, log }
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -88,6 +106,9 @@ struct Env {
     rpc_url: String,
     socket: PathBuf,
     miner: tokio::task::JoinHandle<()>,
+    deployment: keeper_shared::deployment::Deployment,
+    /// Anvil's key 1: the operator of a daemon started with [`Daemon::start_with_operator`].
+    operator: PrivateKeySigner,
 }
 
 impl Drop for Env {
@@ -130,7 +151,44 @@ async fn env() -> Env {
         })
     };
     let socket = dir.path().join("run/keeperd.sock");
-    Env { rpc_url: anvil.endpoint(), _anvil: anvil, dir, socket, miner }
+    let operator = PrivateKeySigner::from(anvil.keys()[1].clone());
+    Env { rpc_url: anvil.endpoint(), _anvil: anvil, dir, socket, miner, deployment, operator }
+}
+
+/// Keystores and a config for the operator (anvil's key 1, with a fresh BLS key) that owns the
+/// jobs the writes create; it holds `stake` tokens deposited in the keeper strategy (a staker's
+/// doing, before the daemon starts, so the daemon's nonces are its own).
+async fn operator_config(env: &Env, stake: U256) -> PathBuf {
+    let key = keeper_shared::bls::SecretKey::random(&mut rand::thread_rng());
+    let config = keeperd::devnet::pipeline::write_operator_files(
+        &env.dir.path().join("operator"),
+        &env.operator,
+        &key,
+        &env.rpc_url,
+        &env.dir.path().join("deployment.json"),
+        &["scheduler"],
+        "127.0.0.1:1",
+    )
+    .unwrap();
+    let url: reqwest::Url = env.rpc_url.parse().unwrap();
+    let owner = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(PrivateKeySigner::from(env._anvil.keys()[0].clone())))
+        .connect_http(url.clone());
+    let operator = ProviderBuilder::new().wallet(EthereumWallet::from(env.operator.clone())).connect_http(url);
+    let token = env.deployment.stake_token.unwrap();
+    let token_contract = keeper_shared::contracts::StakeToken::new(token, &owner);
+    let mint = token_contract.mint(env.operator.address(), stake);
+    assert!(mint.send().await.unwrap().get_receipt().await.unwrap().status());
+    keeperd::eigenlayer::onboarding::deposit(
+        &operator,
+        &env.deployment,
+        env.deployment.avs.strategies[0],
+        token,
+        stake,
+    )
+    .await
+    .unwrap();
+    config
 }
 
 /// `curl` on the socket: (HTTP status, body).
@@ -407,4 +465,268 @@ async fn every_curl_example_in_the_docs_runs_and_parses() {
 
 fn shell(command: &str, socket: &Path) -> std::process::Output {
     Command::new("sh").arg("-c").arg(command).env("KEEPERD_SOCKET", socket).output().unwrap()
+}
+
+/// `curl -X <method>` with a JSON body on the socket: (HTTP status, body).
+fn send_json(socket: &Path, method: &str, path: &str, body: &str) -> (u16, String) {
+    let url = format!("http://keeperd{path}");
+    curl(
+        socket,
+        &["-X", method, "-H", "Content-Type: application/json", "--data-binary", body, "--max-time", "80", &url],
+    )
+}
+
+fn write<T: serde::de::DeserializeOwned>(socket: &Path, method: &str, path: &str, body: &str) -> T {
+    let (status, text) = send_json(socket, method, path, body);
+    assert_eq!(status, 200, "{method} {path} {body}: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}"))
+}
+
+fn write_error(socket: &Path, method: &str, path: &str, body: &str) -> (u16, ApiError) {
+    let (status, text) = send_json(socket, method, path, body);
+    (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path}: {e}: {text}")))
+}
+
+/// Polls `GET path` until `done` holds for the answer (the scheduler indexes a write's log a block later).
+async fn eventually<T: serde::de::DeserializeOwned>(socket: &Path, path: &str, done: impl Fn(&T) -> bool) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = curl(socket, &[&format!("http://keeperd{path}")]);
+        if status == 200 {
+            let value: T = serde_json::from_str(&body).unwrap();
+            if done(&value) {
+                return value;
+            }
+        }
+        assert!(Instant::now() < deadline, "GET {path} never matched: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn spec_json(target: Address, gas_limit: u32) -> String {
+    format!(
+        r#"{{"trigger":{{"kind":"interval","start_secs":1,"period_secs":3600}},"action":{{"kind":"call","target":"{target}","data":"0xd09de08a"}},"gas_limit":{gas_limit},"max_fee_wei":"10000000000000000","expiry_secs":null}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_reach_the_chain_and_the_read_api_and_bad_ones_get_their_codes() {
+    use keeper_shared::api::{CreateJobResponse, JobWriteResponse, OperatorList, OperatorStep, OperatorWriteResponse};
+    let env = env().await;
+    let ether = U256::from(10u64).pow(U256::from(18u64));
+    let config = operator_config(&env, ether * U256::from(100u64)).await;
+    let mut daemon = Daemon::start_with_operator(&env, &config, "keeperd-operator.log");
+    wait_ready(&mut daemon, &env.socket).await;
+    let socket = env.socket.as_path();
+    let me = env.operator.address();
+    let provider = ProviderBuilder::new().connect_http(env.rpc_url.parse().unwrap());
+    let manager = JobManager::new(env.deployment.avs.job_manager, &provider);
+    let target = Address::repeat_byte(0x22);
+
+    // Create: the id comes from the JobCreated log; the job is the operator's, funded, and indexed.
+    let created: CreateJobResponse = write(
+        socket,
+        "POST",
+        "/v1/jobs",
+        &format!(r#"{{"spec":{},"funding_wei":"{ether}"}}"#, spec_json(target, 100_000)),
+    );
+    assert_eq!(created.job_id, U256::from(3u64));
+    assert!(created.tx.block_number > 0);
+    let id = created.job_id;
+    assert_eq!(manager.jobOwner(id).call().await.unwrap(), me);
+    assert_eq!(manager.forwarderOf(id).call().await.unwrap(), created.forwarder);
+    assert_eq!(U256::from(manager.jobState(id).call().await.unwrap().balance), ether);
+    let job: JobView = eventually(socket, "/v1/jobs/3", |j: &JobView| j.owner == me).await;
+    assert_eq!((job.status, job.balance_wei, job.spec.gas_limit), (JobStatus::Active, ether, 100_000));
+
+    // Update (same trigger, new gas limit), pause, resume, top up: each on chain and in the read API.
+    let updated: JobWriteResponse =
+        write(socket, "PUT", "/v1/jobs/3", &format!(r#"{{"spec":{}}}"#, spec_json(target, 200_000)));
+    assert!(updated.tx.block_number > created.tx.block_number);
+    eventually(socket, "/v1/jobs/3", |j: &JobView| j.spec.gas_limit == 200_000).await;
+    let _: JobWriteResponse = write(socket, "POST", "/v1/jobs/3/pause", "");
+    assert_eq!(manager.jobState(id).call().await.unwrap().status, 2, "Paused on chain");
+    eventually(socket, "/v1/jobs/3", |j: &JobView| j.status == JobStatus::Paused).await;
+    // Pausing twice: the job manager's own refusal, by name, before anything is sent.
+    let (status, error) = write_error(socket, "POST", "/v1/jobs/3/pause", "{}");
+    assert_eq!((status, error.code, error.revert.as_deref()), (409, ErrorCode::Reverted, Some("InvalidJobStatus")));
+    let _: JobWriteResponse = write(socket, "POST", "/v1/jobs/3/resume", "{}");
+    eventually(socket, "/v1/jobs/3", |j: &JobView| j.status == JobStatus::Active).await;
+    let _: JobWriteResponse = write(socket, "POST", "/v1/jobs/3/topup", r#"{"amount_wei":"500"}"#);
+    eventually(socket, "/v1/jobs/3", |j: &JobView| j.balance_wei == ether + U256::from(500u64)).await;
+    // Anyone may top up any job: job 1 is the deployer's.
+    let _: JobWriteResponse = write(socket, "POST", "/v1/jobs/1/topup", r#"{"amount_wei":"7"}"#);
+
+    // Events of the writes on the feed.
+    let recent: RecentEvents = get(socket, "/v1/events/recent?limit=1000");
+    let changes: Vec<_> = recent
+        .events
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::Job { job_id, change, .. } if *job_id == id => Some(*change),
+            _ => None,
+        })
+        .collect();
+    use keeper_shared::api::JobChange;
+    for change in [JobChange::Created, JobChange::Updated, JobChange::Paused, JobChange::Resumed, JobChange::ToppedUp] {
+        assert!(changes.contains(&change), "{change}: {changes:?}");
+    }
+    assert!(recent.events.iter().any(|r| matches!(r.event, Event::TaskState { .. })), "task state events");
+
+    // Bad requests: each with its code and field, nothing sent.
+    let nonce_before = provider.get_transaction_count(me).await.unwrap();
+    let bad_spec = |edit: &str, to: &str| {
+        format!(r#"{{"spec":{},"funding_wei":"0"}}"#, spec_json(target, 100_000).replace(edit, to))
+    };
+    let cases: Vec<(&str, String, String, u16, ErrorCode, Option<&str>)> = vec![
+        (
+            "POST",
+            "/v1/jobs".into(),
+            bad_spec("\"period_secs\":3600", "\"period_secs\":0"),
+            400,
+            ErrorCode::InvalidValue,
+            Some("spec.trigger.period_secs"),
+        ),
+        (
+            "POST",
+            "/v1/jobs".into(),
+            bad_spec("\"gas_limit\":100000", "\"gas_limit\":5"),
+            400,
+            ErrorCode::InvalidValue,
+            Some("spec.gas_limit"),
+        ),
+        (
+            "POST",
+            "/v1/jobs".into(),
+            bad_spec("\"expiry_secs\":null", "\"expiry_secs\":2"),
+            400,
+            ErrorCode::InvalidValue,
+            Some("spec.expiry_secs"),
+        ),
+        (
+            "POST",
+            "/v1/jobs".into(),
+            bad_spec(&target.to_string(), &env.deployment.avs.job_manager.to_string()),
+            400,
+            ErrorCode::InvalidValue,
+            Some("spec.action.target"),
+        ),
+        ("POST", "/v1/jobs".into(), bad_spec("\"gas_limit\"", "\"gas_limt\""), 400, ErrorCode::BadJson, Some("spec")),
+        (
+            "POST",
+            "/v1/jobs".into(),
+            bad_spec("\"expiry_secs\":null", "\"expiry\":5"),
+            400,
+            ErrorCode::BadJson,
+            Some("spec.expiry"),
+        ),
+        ("POST", "/v1/jobs".into(), "{not json".into(), 400, ErrorCode::BadJson, None),
+        (
+            "PUT",
+            "/v1/jobs/3".into(),
+            format!(r#"{{"spec":{}}}"#, spec_json(target, 100_000).replace("3600", "60")),
+            400,
+            ErrorCode::InvalidValue,
+            Some("spec.trigger"),
+        ),
+        (
+            "POST",
+            "/v1/jobs/3/topup".into(),
+            r#"{"amount_wei":"0"}"#.into(),
+            400,
+            ErrorCode::InvalidValue,
+            Some("amount_wei"),
+        ),
+        ("POST", "/v1/jobs/3/pause".into(), r#"{"now":true}"#.into(), 400, ErrorCode::BadJson, Some("now")),
+        ("POST", "/v1/jobs/1/pause".into(), String::new(), 403, ErrorCode::NotJobOwner, Some("id")),
+        ("POST", "/v1/jobs/99/cancel".into(), String::new(), 404, ErrorCode::JobNotFound, Some("id")),
+        ("POST", "/v1/jobs/x/cancel".into(), String::new(), 400, ErrorCode::InvalidValue, Some("id")),
+        (
+            "POST",
+            "/v1/operator/register".into(),
+            r#"{"magnitude":0}"#.into(),
+            400,
+            ErrorCode::InvalidValue,
+            Some("magnitude"),
+        ),
+        ("DELETE", "/v1/jobs/3".into(), String::new(), 405, ErrorCode::MethodNotAllowed, None),
+    ];
+    for (method, path, body, want_status, want_code, want_field) in cases {
+        let (status, error) = write_error(socket, method, &path, &body);
+        assert_eq!(
+            (status, error.code, error.field.as_deref()),
+            (want_status, want_code, want_field),
+            "{method} {path} {body}: {error}"
+        );
+        assert!(want_field.is_none_or(|f| error.message.starts_with(f)), "{}", error.message);
+    }
+    assert_eq!(provider.get_transaction_count(me).await.unwrap(), nonce_before, "no bad request sent a transaction");
+
+    // Cancel: refunded, cancelled on chain and in the read API.
+    let _: JobWriteResponse = write(socket, "POST", "/v1/jobs/3/cancel", "");
+    assert_eq!(manager.jobState(id).call().await.unwrap().status, 3, "Cancelled on chain");
+    eventually(socket, "/v1/jobs/3", |j: &JobView| j.status == JobStatus::Cancelled).await;
+
+    // Operator registration: EigenLayer registration first; the rest once the allocation delay is in effect.
+    let first: OperatorWriteResponse =
+        write(socket, "POST", "/v1/operator/register", r#"{"metadata_uri":"https://op.invalid/m.json"}"#);
+    assert_eq!(first.steps[0].step, OperatorStep::RegisterAsOperator);
+    assert!(first.steps[0].tx.is_some());
+    let registry = keeper_shared::contracts::BlsKeyRegistry::new(env.deployment.avs.key_registry, &provider);
+    let mut response = first;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !response.complete {
+        assert!(Instant::now() < deadline, "registration never completed: {response:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        response = write(socket, "POST", "/v1/operator/register", "{}");
+    }
+    assert_eq!(response.steps[0].skipped.as_deref(), Some("already an EigenLayer operator"));
+    assert!(
+        response.steps.iter().any(|s| s.step == OperatorStep::RegisterForKeeperSet && s.tx.is_some()),
+        "{response:?}"
+    );
+    assert!(registry.isRegistered(me).call().await.unwrap());
+    let operators: OperatorList = get(socket, "/v1/operators");
+    let mine = operators.operators.iter().find(|o| o.address == me).expect("the local operator is listed");
+    assert!(mine.local && mine.registered && mine.stake > U256::ZERO && mine.bls_pubkey.is_some(), "{mine:?}");
+    let again: OperatorWriteResponse = write(socket, "POST", "/v1/operator/register", "");
+    assert!(again.complete && again.steps.iter().all(|s| s.tx.is_none()), "nothing left to do: {again:?}");
+
+    let out: OperatorWriteResponse = write(socket, "POST", "/v1/operator/deregister", "");
+    assert!(out.steps.iter().all(|s| s.tx.is_some()), "{out:?}");
+    assert!(!registry.isRegistered(me).call().await.unwrap());
+    let operators: OperatorList = get(socket, "/v1/operators");
+    assert!(!operators.operators.iter().find(|o| o.address == me).unwrap().registered);
+
+    // The time filter: every task so far was created before now, none after.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let before: TaskList = get(socket, &format!("/v1/tasks?to={}", now + 1));
+    assert!(!before.tasks.is_empty());
+    let after: TaskList = get(socket, &format!("/v1/tasks?from={}", now + 3600));
+    assert!(after.tasks.is_empty());
+    let all: TaskList = get(socket, "/v1/tasks?from=0&limit=1000");
+    assert!(all.tasks.len() >= before.tasks.len());
+
+    // A client of another user is refused, reads and writes alike (the test runs as root: a child
+    // as `nobody`, the socket opened to it for the test).
+    if std::fs::metadata("/proc/self").unwrap().uid() == 0 {
+        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::process::CommandExt;
+        std::fs::set_permissions(socket.parent().unwrap(), std::fs::Permissions::from_mode(0o711)).unwrap();
+        std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+        for args in [vec!["http://keeperd/v1/status"], vec!["-X", "POST", "http://keeperd/v1/jobs/3/pause"]] {
+            let output = Command::new(CURL)
+                .args(["-sS", "--max-time", "15", "--unix-socket"])
+                .arg(socket)
+                .args(&args)
+                .uid(65534)
+                .gid(65534)
+                .output()
+                .unwrap();
+            let body = String::from_utf8(output.stdout).unwrap();
+            let error: ApiError = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{args:?}: {e}: {body}"));
+            assert_eq!(error.code, ErrorCode::PeerForbidden, "{args:?}: {body}");
+        }
+    }
+    assert!(daemon.terminate().success(), "{}", daemon.log());
 }
