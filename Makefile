@@ -21,9 +21,11 @@ ARTIFACTS := shared/artifacts
 # Tools from Debian's packages, unpacked into .tools/ (git-ignored) by scripts/deb-tool.sh, never
 # installed system-wide: `$(TOOLS)/<name>/.installed` is each one's stamp, `.tools/bin/` its wrappers.
 TOOLS := .tools
-DEB_TOOLS := $(TOOLS)/prometheus/.installed
+DEB_TOOLS := $(TOOLS)/prometheus/.installed $(TOOLS)/tmux/.installed
 export KEEPER_PROMETHEUS := $(abspath $(TOOLS)/bin/prometheus)
 export KEEPER_PROMTOOL := $(abspath $(TOOLS)/bin/promtool)
+# tmux drives `keeperctl tui` in a real terminal (tui/tests/console_tmux.rs).
+export KEEPER_TMUX := $(abspath $(TOOLS)/bin/tmux)
 
 # CI runs on a fresh clone each time: keep the cargo target dir outside it so warm runs reuse it.
 ifeq ($(CI),true)
@@ -40,11 +42,16 @@ help: ## List the targets
 
 setup: $(TOOLCHAIN_STAMP) tools ## Install Foundry (forge, anvil, cast), solc-js, forge-std, OpenZeppelin from npm, and the tools (idempotent)
 
-tools: $(DEB_TOOLS) ## Install Prometheus and promtool from Debian's packages into .tools/ (idempotent)
+tools: $(DEB_TOOLS) ## Install Prometheus, promtool and tmux from Debian's packages into .tools/ (idempotent)
 
 # Recipes per tool: scripts/deb-tool.sh NAME BINARY[,BINARY...] [PACKAGE...] (extra packages: shared libraries).
 $(TOOLS)/prometheus/.installed: scripts/deb-tool.sh
 	scripts/deb-tool.sh prometheus prometheus,promtool
+	@touch $@
+
+# tmux 3.3a (bookworm) links libevent_core and libutempter besides libc and libtinfo (always there).
+$(TOOLS)/tmux/.installed: scripts/deb-tool.sh
+	scripts/deb-tool.sh tmux tmux tmux libevent-core-2.1-7 libutempter0
 	@touch $@
 
 $(TOOLCHAIN_STAMP): $(CONTRACTS)/package.json $(CONTRACTS)/package-lock.json
