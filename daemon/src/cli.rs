@@ -20,7 +20,7 @@ pub enum Command {
     /// Run the daemon: the roles the configuration names (scheduler, keeper, aggregator,
     /// challenger), until SIGINT or SIGTERM. Settings come from the config file, overridden by
     /// environment variables, overridden by flags; each is checked at start.
-    Run(RunArgs),
+    Run(Box<RunArgs>), // boxed: its many optional settings dwarf the other commands' arguments
     /// Start a throwaway local chain (anvil on a free 127.0.0.1 port), deploy the real EigenLayer
     /// core and the AVS, register keepers through EigenLayer with BLS keys and stake, start one
     /// `keeperd run` per keeper (the first also aggregates and challenges), create sample jobs of

@@ -97,6 +97,7 @@ async fn walk_through(
     writeln!(out, "wrote the deployment file {}", deployment_file.display())?;
     let aggregator = format!("127.0.0.1:{}", pipeline::free_port()?);
     let mut configs = Vec::new();
+    let mut metrics = Vec::new();
 
     let mut rng = rand::thread_rng();
     let mut keys = Vec::with_capacity(config.keepers);
@@ -124,6 +125,12 @@ async fn walk_through(
             roles,
             &aggregator,
         )?;
+        metrics.push(pipeline::MetricsTarget {
+            index: i,
+            operator,
+            roles: roles.to_vec(),
+            listen: pipeline::metrics_listen(&config_file)?,
+        });
         configs.push((operator, config_file));
         keys.push(key);
     }
@@ -161,6 +168,12 @@ async fn walk_through(
         keepers.len(),
         dir.display()
     )?;
+    let targets_file = dir.join("prometheus-targets.json");
+    pipeline::write_prometheus_targets(&targets_file, &metrics)?;
+    for target in &metrics {
+        writeln!(out, "keeper {}: metrics on http://{}/metrics", target.index, target.listen)?;
+    }
+    writeln!(out, "Prometheus targets in {} (dashboards/README.md)", targets_file.display())?;
     out.flush()?;
     let result = pipeline::watch(
         &owner_provider,

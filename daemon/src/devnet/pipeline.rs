@@ -101,6 +101,8 @@ pub fn write_operator_files(
     Keystore::from_secret_key(key, "", &password, DEVNET_KDF)?.write_to(dir.join("bls.json"), WriteMode::Replace)?;
     ecdsa::import(dir.join("ecdsa.json"), signer.to_bytes().as_slice(), &password, WriteMode::Replace)?;
     let roles = roles.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", ");
+    // Its own metrics port per daemon, known in advance so a Prometheus targets file can list it.
+    let metrics = format!("127.0.0.1:{}", free_port()?);
     let config = format!(
         "# Written by `keeperd devnet`.\n\
          data_dir = \"data\"\n\
@@ -119,7 +121,9 @@ pub fn write_operator_files(
          url = \"http://{aggregator}\"\n\
          quorum_window_ms = 200\n\n\
          [keeper]\n\
-         poll_interval_ms = 100\n",
+         poll_interval_ms = 100\n\n\
+         [metrics]\n\
+         listen = \"{metrics}\"\n",
         deployment = deployment_file.display(),
     );
     let path = dir.join("keeperd.toml");
@@ -143,6 +147,53 @@ pub fn spawn_keeper(binary: &Path, operator: Address, config: &Path) -> eyre::Re
         .spawn()
         .wrap_err_with(|| format!("starting {}", binary.display()))?;
     Ok(KeeperProcess { operator, dir, child })
+}
+
+/// Where the daemon of `config` (a file [`write_operator_files`] wrote) serves its metrics.
+pub fn metrics_listen(config: &Path) -> eyre::Result<String> {
+    let text = std::fs::read_to_string(config).wrap_err_with(|| format!("reading {}", config.display()))?;
+    let value: toml::Value = toml::from_str(&text).wrap_err_with(|| format!("parsing {}", config.display()))?;
+    value
+        .get("metrics")
+        .and_then(|m| m.get("listen"))
+        .and_then(toml::Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| eyre!("{}: no [metrics] listen", config.display()))
+}
+
+/// One daemon as a Prometheus scrape target.
+#[derive(Debug, Clone)]
+pub struct MetricsTarget {
+    /// The operator's index in the devnet (`operator-N`).
+    pub index: usize,
+    pub operator: Address,
+    pub roles: Vec<&'static str>,
+    /// `ip:port` of `GET /metrics`.
+    pub listen: String,
+}
+
+/// Writes `path` as a Prometheus file-based discovery list (`file_sd_configs`), one group per
+/// daemon labelled with its operator index, address and roles; replaced atomically, since
+/// Prometheus re-reads it whenever it changes (dashboards/prometheus.yml points at the devnet's).
+pub fn write_prometheus_targets(path: &Path, targets: &[MetricsTarget]) -> eyre::Result<()> {
+    let groups: Vec<serde_json::Value> = targets
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "targets": [t.listen],
+                "labels": {
+                    "operator": t.index.to_string(),
+                    "operator_address": t.operator.to_string(),
+                    "roles": t.roles.join(","),
+                },
+            })
+        })
+        .collect();
+    let partial = path.with_extension("json.partial");
+    std::fs::write(&partial, serde_json::to_string_pretty(&groups)? + "\n")
+        .wrap_err_with(|| format!("writing {}", partial.display()))?;
+    std::fs::rename(&partial, path).wrap_err_with(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 /// A free port on 127.0.0.1 (bound then released).
