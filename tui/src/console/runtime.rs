@@ -20,6 +20,8 @@ use tokio::sync::{mpsc, Notify};
 use super::app::{Action, ApiEvent, App, Command, Connection};
 use crate::client::{Client, ClientError, StreamItem};
 
+/// Writes wait for their transaction's receipt (operator registration: several).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(180);
 /// How often everything is read again.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(2);
 /// At most this many frames a second while events pour in (keys redraw at once).
@@ -44,11 +46,12 @@ fn now_ms() -> i64 {
 /// Runs the console on the current terminal until the user quits. Restores the terminal on the
 /// way out, and on a panic (ratatui's hook).
 pub async fn run(client: Client) -> Result<(), ConsoleError> {
+    // Not a terminal (or none to take over): fail before starting anything.
+    let mut terminal = ratatui::try_init()?;
     let (api_tx, mut api_rx) = mpsc::channel::<ApiEvent>(8192);
     let (command_tx, command_rx) = mpsc::unbounded_channel::<Command>();
     let io = tokio::spawn(serve(client, api_tx, command_rx));
 
-    let mut terminal = ratatui::init();
     let result = async {
         let mut app = App::new();
         app.apply(ApiEvent::Tick { now_ms: now_ms() });
@@ -106,16 +109,17 @@ pub async fn serve(client: Client, events: mpsc::Sender<ApiEvent>, mut commands:
     let reload = Arc::new(Notify::new());
     let reader = tokio::spawn(read_loop(client.clone(), events.clone(), reload.clone()));
     let stream = tokio::spawn(stream_loop(client.clone(), events.clone(), reload.clone()));
+    let writer = client.clone().with_timeout(WRITE_TIMEOUT);
     while let Some(command) = commands.recv().await {
         if command == Command::Refresh {
             reload.notify_one();
             continue;
         }
         // Each write on its own task: a transaction takes blocks, reads go on meanwhile.
-        let (client, events, reload) = (client.clone(), events.clone(), reload.clone());
+        let (writer, events, reload) = (writer.clone(), events.clone(), reload.clone());
         tokio::spawn(async move {
             let what = command.describe();
-            let result = write(&client, command).await;
+            let result = write(&writer, command).await;
             let _ = events.send(ApiEvent::WriteDone { what, result }).await;
             reload.notify_one();
         });

@@ -1,6 +1,6 @@
 //! Fixtures for the console tests: API values, keys, and a frame rendered to text.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use alloy::primitives::{Address, Bytes, B256, U256};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
