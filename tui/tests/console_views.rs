@@ -52,7 +52,8 @@ fn header_follows_the_connection_and_keeps_the_last_data() {
     let mut app = app_with_status();
     app.apply(ApiEvent::Connection(Connection::Disconnected { error: "no socket there".to_owned(), attempt: 2 }));
     let lines = render(&app, 80, 24);
-    assert!(lines[0].contains("✕ disconnected, retry 2: no socket th"), "{}", lines[0]);
+    assert!(lines[0].contains(" 5 Events  ✕ disconnected, retry 2"), "tabs whole, state cut: {}", lines[0]);
+    assert!(render(&app, 120, 24)[0].ends_with("✕ disconnected, retry 2: no socket there"), "wider: all of it");
     assert!(lines.join("\n").contains("chain    31337"), "last known state stays on screen");
     app.apply(ApiEvent::Connection(Connection::Connected));
     assert!(render(&app, 80, 24)[0].ends_with("● connected"));

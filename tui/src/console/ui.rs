@@ -58,8 +58,8 @@ fn draw_header(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Connection::Disconnected { error, attempt } => ("✕", format!("disconnected, retry {attempt}: {error}"), BAD),
     };
     let status = format!("{mark} {text}");
-    // The tabs take 51 columns: the state gets the rest (at least 14), cut if it must be.
-    let status_width = (status.chars().count() as u16).min(area.width.saturating_sub(51).max(14));
+    // The tabs take 52 columns (and a gap): the state gets the rest (at least 14), cut if it must be.
+    let status_width = (status.chars().count() as u16).min(area.width.saturating_sub(53).max(14));
     let [tabs, conn] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(status_width)]).areas(area);
     let mut spans = Vec::new();
     for (i, view) in View::ALL.iter().enumerate() {
