@@ -138,7 +138,7 @@ pub struct SpecArgs {
     #[arg(long, value_name = "SIG")]
     pub signature: Option<String>,
     /// The function's arguments, in order (with --signature).
-    #[arg(long, num_args = 0.., value_name = "ARG", requires = "signature", allow_hyphen_values = true)]
+    #[arg(long, num_args = 0.., value_name = "ARG", requires = "signature", allow_negative_numbers = true)]
     pub args: Vec<String>,
 
     /// Trigger: every DURATION (`60s`, `5m`, `1h`, `1d`, or seconds).
@@ -514,4 +514,36 @@ fn runtime() -> CliResult<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .map_err(|e| eyre::eyre!("starting the async runtime: {e}").into())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn create(args: &[&str]) -> CreateArgs {
+        let mut full = vec!["keeperctl", "job", "create", "--target", "0x1111111111111111111111111111111111111111"];
+        full.extend_from_slice(args);
+        match Cli::try_parse_from(full).unwrap().command {
+            Command::Job(JobCommand::Create(args)) => args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn args_stop_at_the_next_flag_and_take_negative_numbers() {
+        let args = create(&["--signature", "f(int256,uint256)", "--args", "-7", "8", "--interval", "1h"]);
+        assert_eq!(args.spec.args, ["-7", "8"]);
+        assert_eq!(args.spec.interval.as_deref(), Some("1h"));
+    }
+
+    #[test]
+    fn one_trigger_and_one_action_kind() {
+        let both = ["keeperctl", "job", "create", "--interval", "1h", "--every-blocks", "3"];
+        assert!(Cli::try_parse_from(both).is_err());
+        let both = ["keeperctl", "job", "create", "--upkeep", "--calldata", "0x"];
+        assert!(Cli::try_parse_from(both).is_err());
+        assert_eq!(create(&[]).spec.gas_limit, SpecArgs::DEFAULT_GAS_LIMIT, "the default matches the constant");
+    }
 }

@@ -143,7 +143,8 @@ pub async fn job(context: &Context, command: JobCommand) -> CliResult {
             print_job_write(context.json, "topped up", &answer)
         }
         JobCommand::Show(args) => {
-            let job = context.client()?.job(job_id(&args.id)?).await?;
+            let id = job_id(&args.id)?;
+            let job = context.client()?.job(id).await?;
             print_job(context.json, &job)
         }
         JobCommand::List(args) => {
@@ -308,7 +309,8 @@ pub async fn task(context: &Context, command: TaskCommand) -> CliResult {
             Ok(())
         }
         TaskCommand::Show { job, sequence } => {
-            let detail: TaskDetail = client.task(job_id(&job)?, sequence).await?;
+            let job = job_id(&job)?;
+            let detail: TaskDetail = client.task(job, sequence).await?;
             if context.json {
                 return print_json(&detail);
             }
@@ -403,11 +405,20 @@ fn print_event(json: bool, record: &EventRecord) -> CliResult {
             };
             format!("task      job {job_id} sequence {sequence}: {outcome} in batch {batch}")
         }
-        #[allow(unreachable_patterns)]
-        other => match serde_json::to_value(other) {
-            Ok(value) => format!("{}  {value}", value["type"].as_str().unwrap_or("event")),
-            Err(_) => "event".to_owned(),
-        },
+        Event::TaskState { job_id, sequence, from, to, detail } => {
+            let from = from.map(|f| f.to_string()).unwrap_or_else(|| "new".to_owned());
+            let detail = detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
+            format!("task      job {job_id} sequence {sequence}: {from} -> {to}{detail}")
+        }
+        Event::Job { job_id, change, status, balance_wei, block } => {
+            format!("job       {job_id} {change} at block {block}: {status}, escrow {}", output::ether(*balance_wei))
+        }
+        Event::Health { subsystem, healthy, detail } => {
+            let state = if *healthy { "healthy" } else { "UNHEALTHY" };
+            let detail = detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+            format!("health    {subsystem} {state}{detail}")
+        }
+        Event::Unknown => "an event this keeperctl does not know (a newer keeperd?)".to_owned(),
     };
     println!("{} #{:<6} {what}", output::time_ms(record.at_ms), record.id);
     Ok(())

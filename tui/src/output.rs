@@ -112,7 +112,9 @@ pub fn trigger(trigger: &TriggerView) -> String {
             format!("every {period_blocks} blocks from block {start_block}")
         }
         TriggerView::Event { start_block, emitter, topic0, .. } => {
-            format!("on event {topic0} of {emitter} from block {start_block}")
+            let topic = topic0.to_string();
+            let short = format!("{}…{}", &topic[..10], &topic[topic.len() - 4..]);
+            format!("on event {short} of {emitter} from block {start_block}")
         }
     }
 }
