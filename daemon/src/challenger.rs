@@ -14,16 +14,16 @@ use alloy::primitives::{keccak256, Address, B256, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::{SolCall, SolEvent, SolValue};
-use keeper_shared::batch::TaskId;
+use keeper_shared::batch::{Batch, TaskId};
 use keeper_shared::bls::Signature;
 use keeper_shared::contracts::TaskManager;
 use tokio_util::sync::CancellationToken;
 
 use crate::chain::{TxRequest, TxSender};
 use crate::jobs::submit::signed_leaf;
-use crate::jobs::{execute, JobSpec, ReferenceBlock};
+use crate::jobs::{execute, JobSpec, Outcome, ReferenceBlock, SubmitError};
 use crate::node::NodeContext;
-use crate::store::{StoreError, TxKind};
+use crate::store::{CollectedSignature, StoreError, TxKind};
 
 /// Why the challenger stopped.
 #[derive(Debug, thiserror::Error)]
@@ -119,16 +119,16 @@ async fn check_responses(context: &NodeContext, from: u64, to: u64) -> Result<()
             let signed = crate::jobs::response_hash(input.execute, &input.callData);
             match execute(&provider, &spec, task, &reference).await {
                 Ok(outcome) => {
-                    if let Some(own) = outcome.response() {
-                        if own.hash() != signed {
-                            context.metrics.challenger_mismatches.inc();
-                            tracing::warn!(
-                                job = %task.job_id,
-                                sequence = task.sequence,
-                                tx = %hash,
-                                "challenger: a performed response differs from this daemon's execution"
-                            );
-                        }
+                    if let Some(own) = mismatch(signed, &outcome) {
+                        context.metrics.challenger_mismatches.inc();
+                        tracing::warn!(
+                            job = %task.job_id,
+                            sequence = task.sequence,
+                            tx = %hash,
+                            accepted = %signed,
+                            own = %own,
+                            "challenger: a performed response differs from this daemon's execution"
+                        );
                     }
                 }
                 Err(e) => tracing::debug!(error = %e, "challenger: re-execution failed"),
@@ -144,7 +144,7 @@ async fn scan_signatures(
     context: &NodeContext,
     head: u64,
     scan: &mut SignatureScan,
-) -> Result<Vec<(Address, TaskId, Seen, Seen)>, StoreError> {
+) -> Result<Vec<Conflict>, StoreError> {
     let from = head.saturating_sub(SCAN_WINDOW);
     scan.seen.retain(|_, seen| seen.block >= from);
     scan.processed.retain(|_, (_, block)| *block >= from);
@@ -167,29 +167,67 @@ async fn scan_signatures(
             })
         })
         .await?;
-    let mut conflicts = Vec::new();
-    for (batch, signatures) in rows {
-        let digest = batch.digest();
-        let block = batch.context().reference_block_number;
-        let (done, _) = scan.processed.entry(digest).or_insert_with(|| (HashSet::new(), block));
-        let fresh: Vec<_> = signatures.into_iter().filter(|s| done.insert(s.operator)).collect();
-        for signature in fresh {
-            for (index, leaf) in batch.leaves().iter().enumerate() {
-                let key = (signature.operator, leaf.task);
-                let entry = Seen { response: leaf.response_hash, digest, index, signature: signature.signature, block };
-                match scan.seen.get(&key) {
-                    None => {
-                        scan.seen.insert(key, entry);
+    Ok(scan.absorb(rows))
+}
+
+/// An operator that signed two responses for one task: the first signature seen, and the other.
+type Conflict = (Address, TaskId, Seen, Seen);
+
+impl SignatureScan {
+    /// Takes in proposals with their stored signatures and returns the new conflicts: an operator
+    /// whose signatures give one task two different responses. Several roots signed at one
+    /// reference block are no offence by themselves (a proposal re-made after a dispute has a new
+    /// root and the same responses); only two responses for one task are, as `challengeEquivocation`
+    /// checks.
+    fn absorb(&mut self, rows: Vec<(Batch, Vec<CollectedSignature>)>) -> Vec<Conflict> {
+        let mut conflicts = Vec::new();
+        for (batch, signatures) in rows {
+            let digest = batch.digest();
+            let block = batch.context().reference_block_number;
+            let (done, _) = self.processed.entry(digest).or_insert_with(|| (HashSet::new(), block));
+            let fresh: Vec<_> = signatures.into_iter().filter(|s| done.insert(s.operator)).collect();
+            for signature in fresh {
+                for (index, leaf) in batch.leaves().iter().enumerate() {
+                    let key = (signature.operator, leaf.task);
+                    let entry =
+                        Seen { response: leaf.response_hash, digest, index, signature: signature.signature, block };
+                    match self.seen.get(&key) {
+                        None => {
+                            self.seen.insert(key, entry);
+                        }
+                        Some(first) if first.response != leaf.response_hash => {
+                            conflicts.push((signature.operator, leaf.task, first.clone(), entry));
+                        }
+                        Some(_) => {}
                     }
-                    Some(first) if first.response != leaf.response_hash => {
-                        conflicts.push((signature.operator, leaf.task, first.clone(), entry));
-                    }
-                    Some(_) => {}
                 }
             }
         }
+        conflicts
     }
-    Ok(conflicts)
+}
+
+/// This daemon's response hash when it differs from the `accepted` one (`None` when they agree, or
+/// when this daemon has no response to compare: an unsupported job).
+fn mismatch(accepted: B256, own: &Outcome) -> Option<B256> {
+    own.response().map(|response| response.hash()).filter(|own| *own != accepted)
+}
+
+/// The `challengeEquivocation` call proving that `operator` signed `a` (a leaf of `batch_a`) and
+/// `b` (of `batch_b`), two responses for `task`.
+fn equivocation_call(
+    operator: Address,
+    task: TaskId,
+    (batch_a, a): (&Batch, &Seen),
+    (batch_b, b): (&Batch, &Seen),
+) -> Result<TaskManager::challengeEquivocationCall, SubmitError> {
+    Ok(TaskManager::challengeEquivocationCall {
+        operator,
+        jobId: task.job_id,
+        sequence: task.sequence,
+        a: signed_leaf(batch_a, a.index, &a.signature)?,
+        b: signed_leaf(batch_b, b.index, &b.signature)?,
+    })
 }
 
 async fn prove(
@@ -210,20 +248,11 @@ async fn prove(
         tracing::warn!(%operator, "challenger: the batches of an equivocation are no longer stored");
         return;
     };
-    let (Ok(leaf_a), Ok(leaf_b)) =
-        (signed_leaf(&batch_a.batch, a.index, &a.signature), signed_leaf(&batch_b.batch, b.index, &b.signature))
-    else {
+    let Ok(call) = equivocation_call(operator, task, (&batch_a.batch, a), (&batch_b.batch, b)) else {
         tracing::warn!(%operator, "challenger: could not build the equivocation proof");
         return;
     };
     tracing::warn!(%operator, job = %task.job_id, sequence = task.sequence, "challenger: equivocation seen; proving it");
-    let call = TaskManager::challengeEquivocationCall {
-        operator,
-        jobId: task.job_id,
-        sequence: task.sequence,
-        a: leaf_a,
-        b: leaf_b,
-    };
     // One proof per (operator, task), also across restarts: the sender refuses a payload twice.
     let offence = keccak256((operator, task.job_id, task.sequence).abi_encode());
     let request = TxRequest {
@@ -245,3 +274,6 @@ async fn prove(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -34,6 +34,7 @@ use crate::chain::{TrackedTx, TxRequest, TxSender};
 use crate::jobs::submit::BatchTask;
 use crate::jobs::{build_submission, execute, Outcome, ReferenceBlock};
 use crate::node::NodeContext;
+use crate::scheduler::{DueTask, JobIndex};
 use crate::store::{StoreError, TaskDue, TaskState, TxKind};
 
 /// Blocks before the task manager's `maxReferenceAge` at which an unsigned proposal is abandoned.
@@ -203,7 +204,7 @@ impl Aggregator {
         let due = self.context.schedule.index().await.due_tasks(&reference, gas_price, premium);
         let skip = self.disputed.get(&reference.number).cloned().unwrap_or_default();
         let mut tasks = Vec::new();
-        for due in due.into_iter().filter(|d| !self.in_flight.contains(&d.task) && !skip.contains(&d.task)) {
+        for due in proposable(due, &self.in_flight, &skip) {
             match execute(&provider, &due.spec, due.task, &reference).await {
                 Ok(outcome) => match outcome {
                     Outcome::Unsupported { reason } => {
@@ -302,10 +303,7 @@ impl Aggregator {
         };
         self.collector.close(digest);
         // Never submit a task the chain has performed meanwhile (e.g. by another aggregator).
-        let index = self.context.schedule.index().await;
-        let stale =
-            flight.tasks.iter().any(|t| index.job(t.task.job_id).is_none_or(|job| t.task.sequence < job.next_sequence));
-        drop(index);
+        let stale = performed_meanwhile(&*self.context.schedule.index().await, flight.tasks.iter().map(|t| t.task));
         if stale {
             tracing::info!(%digest, "aggregator: a task of the batch was performed meanwhile; re-proposing the rest");
             self.release(&flight.tasks);
@@ -409,13 +407,8 @@ impl Aggregator {
                 continue; // reorged away
             }
             let reference = ReferenceBlock::of(&block.header);
-            let performed = {
-                let index = self.context.schedule.index().await;
-                batch
-                    .leaves()
-                    .iter()
-                    .any(|leaf| index.job(leaf.task.job_id).is_none_or(|job| leaf.task.sequence < job.next_sequence))
-            };
+            let performed =
+                performed_meanwhile(&*self.context.schedule.index().await, batch.leaves().iter().map(|l| l.task));
             if performed {
                 continue; // accepted before the restart, or overtaken
             }
@@ -475,7 +468,7 @@ impl Aggregator {
         let reference = flight.reference;
         self.disputed.entry(reference.number).or_default().extend(tasks.iter().copied());
         self.release(&flight.tasks);
-        let keep: Vec<BatchTask> = flight.tasks.into_iter().filter(|t| !tasks.contains(&t.task)).collect();
+        let keep = without_disputed(flight.tasks, tasks);
         tracing::info!(%digest, dropped = tasks.len(), kept = keep.len(), "aggregator: dispute; re-proposing");
         self.publish(reference, keep).await
     }
@@ -528,3 +521,24 @@ impl Aggregator {
         }
     }
 }
+
+/// The due tasks to execute for a proposal: none already in an open proposal or a pending
+/// submission, none disputed at this reference block.
+fn proposable(due: Vec<DueTask>, in_flight: &HashSet<TaskId>, disputed: &HashSet<TaskId>) -> Vec<DueTask> {
+    due.into_iter().filter(|d| !in_flight.contains(&d.task) && !disputed.contains(&d.task)).collect()
+}
+
+/// Whether the chain performed (or skipped past) one of `tasks` since it was proposed, by the
+/// scheduler's index: a job's watermark only moves past performed sequences, and a job the index no
+/// longer has cannot be performed. Such a batch is never submitted.
+fn performed_meanwhile(index: &JobIndex, mut tasks: impl Iterator<Item = TaskId>) -> bool {
+    tasks.any(|task| index.job(task.job_id).is_none_or(|job| task.sequence < job.next_sequence))
+}
+
+/// A disputed proposal's tasks minus the disputed ones: what is proposed again.
+fn without_disputed(tasks: Vec<BatchTask>, disputed: &[TaskId]) -> Vec<BatchTask> {
+    tasks.into_iter().filter(|t| !disputed.contains(&t.task)).collect()
+}
+
+#[cfg(test)]
+mod tests;

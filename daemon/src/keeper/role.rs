@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use alloy::primitives::B256;
 use alloy::providers::Provider;
-use keeper_shared::batch::{Batch, TaskId};
+use keeper_shared::batch::{Batch, TaskId, TaskLeaf};
 use keeper_shared::bls::SigningDomain;
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +20,7 @@ use super::client::{AggregatorClient, ClientConfig, ClientError};
 use crate::aggregator::protocol::{Cursor, Dispute, DisputeReason, DisputedTask, SignedBatch};
 use crate::jobs::{execute, Outcome, ReferenceBlock};
 use crate::node::NodeContext;
-use crate::store::{BatchSigningRequest, StoreError, TaskDue, TaskState};
+use crate::store::{BatchSigningRequest, SlashingProtectionError, Store, StoreError, TaskDue, TaskState};
 
 /// Why the keeper role stopped.
 #[derive(Debug, thiserror::Error)]
@@ -131,21 +131,7 @@ impl Keeper {
                 continue;
             }
             let Some(own) = self.own_response(leaf.task, &reference).await else { return Ok(Verdict::Later) };
-            match own {
-                Ok(hash) if hash == leaf.response_hash && signed_before.is_none() => {}
-                Ok(hash) => disputed.push(DisputedTask {
-                    task: leaf.task,
-                    reason: DisputeReason::ResponseMismatch,
-                    own_response_hash: Some(signed_before.unwrap_or(hash)),
-                    detail: signed_before.map(|_| "this keeper signed another response for the task before".into()),
-                }),
-                Err((reason, detail)) => disputed.push(DisputedTask {
-                    task: leaf.task,
-                    reason,
-                    own_response_hash: None,
-                    detail: Some(detail),
-                }),
-            }
+            disputed.extend(leaf_dispute(leaf, signed_before, own));
         }
         if !disputed.is_empty() {
             tracing::info!(digest = %batch.digest(), disputed = disputed.len(), "keeper: disputing leaves");
@@ -155,46 +141,17 @@ impl Keeper {
         let Some(key) = self.context.operator.as_ref().and_then(|o| o.bls.clone()) else {
             return Err(KeeperError::Config("operator.bls_keystore: the keeper has no BLS key".into()));
         };
-        let request = BatchSigningRequest::new(batch);
-        let tasks: Vec<TaskId> = batch.leaves().iter().map(|l| l.task).collect();
-        let leaves = batch.leaves().to_vec();
         let reference_block = ctx.reference_block_number;
-        let decision = self
-            .context
-            .store
-            .with(move |store| {
-                let decision = store.slashing_protection().check_and_record(&request);
-                if decision.is_ok() {
-                    // The task records are for operators and the console; losing them loses no safety.
-                    let _ = store.write(|tx| {
-                        for leaf in &leaves {
-                            if tx.task(leaf.task)?.is_none() {
-                                tx.insert_task(leaf.task, TaskDue { at_ms: None, block: Some(reference_block) })?;
-                            }
-                            tx.transition_task(leaf.task, TaskState::Signed, Some(leaf.response_hash), None)?;
-                        }
-                        Ok::<_, StoreError>(())
-                    });
-                }
-                Ok::<_, StoreError>(decision)
-            })
-            .await?;
+        let decision = {
+            let batch = batch.clone();
+            self.context.store.with(move |store| Ok::<_, StoreError>(record_signing(store, &batch))).await?
+        };
         let digest = match decision {
-            Ok(decision) => decision.digest(),
+            Ok(digest) => digest,
             Err(refusal) => {
                 tracing::warn!(digest = %batch.digest(), error = %refusal, "keeper: slashing protection refused to sign");
                 self.context.metrics.slashing_protection_refusals.inc();
-                return Ok(Verdict::Disputed(
-                    tasks
-                        .into_iter()
-                        .map(|task| DisputedTask {
-                            task,
-                            reason: DisputeReason::Other,
-                            own_response_hash: None,
-                            detail: Some(format!("slashing protection: {refusal}")),
-                        })
-                        .collect(),
-                ));
+                return Ok(Verdict::Disputed(refusal_disputes(batch, &refusal)));
             }
         };
         let signature = key.sign(digest.as_slice(), SigningDomain::Batch);
@@ -256,3 +213,61 @@ impl Keeper {
         Some(result)
     }
 }
+
+/// The keeper's verdict on a leaf it has not already signed with this very response: `None` signs
+/// it. Only a leaf whose response is this keeper's own, for a task it never signed another response
+/// for, is signed; a response signed before wins over a new execution (a task never gets two).
+fn leaf_dispute(
+    leaf: &TaskLeaf,
+    signed_before: Option<B256>,
+    own: Result<B256, (DisputeReason, String)>,
+) -> Option<DisputedTask> {
+    let signed_other = signed_before.filter(|hash| *hash != leaf.response_hash);
+    match own {
+        Ok(hash) if hash == leaf.response_hash && signed_other.is_none() => None,
+        Ok(hash) => Some(DisputedTask {
+            task: leaf.task,
+            reason: DisputeReason::ResponseMismatch,
+            own_response_hash: Some(signed_other.unwrap_or(hash)),
+            detail: signed_other.map(|_| "this keeper signed another response for the task before".into()),
+        }),
+        Err((reason, detail)) => {
+            Some(DisputedTask { task: leaf.task, reason, own_response_hash: None, detail: Some(detail) })
+        }
+    }
+}
+
+/// Records `batch` in the slashing-protection database (committed before the signature can leave
+/// the process) and returns the digest to sign, or the refusal. The task records written after it
+/// are for operators and the console; losing them loses no safety.
+fn record_signing(store: &mut Store, batch: &Batch) -> Result<B256, SlashingProtectionError> {
+    let decision = store.slashing_protection().check_and_record(&BatchSigningRequest::new(batch))?;
+    let reference_block = batch.context().reference_block_number;
+    let _ = store.write(|tx| {
+        for leaf in batch.leaves() {
+            if tx.task(leaf.task)?.is_none() {
+                tx.insert_task(leaf.task, TaskDue { at_ms: None, block: Some(reference_block) })?;
+            }
+            tx.transition_task(leaf.task, TaskState::Signed, Some(leaf.response_hash), None)?;
+        }
+        Ok::<_, StoreError>(())
+    });
+    Ok(decision.digest())
+}
+
+/// Every leaf of a batch slashing protection refused, disputed with the refusal as the reason.
+fn refusal_disputes(batch: &Batch, refusal: &SlashingProtectionError) -> Vec<DisputedTask> {
+    batch
+        .leaves()
+        .iter()
+        .map(|leaf| DisputedTask {
+            task: leaf.task,
+            reason: DisputeReason::Other,
+            own_response_hash: None,
+            detail: Some(format!("slashing protection: {refusal}")),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

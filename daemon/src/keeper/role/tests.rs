@@ -1,0 +1,119 @@
+//! The keeper's signing decisions, without a chain or an aggregator: which leaves it disputes, and
+//! that slashing protection refuses a second response for a task, also after the store is reopened.
+
+use alloy::primitives::{Address, B256, U256};
+use keeper_shared::batch::{Batch, BatchContext, TaskId, TaskLeaf};
+
+use super::*;
+use crate::store::{JobRecord, JobStatus};
+
+const CHAIN_ID: u64 = 31337;
+const TASK_MANAGER: Address = Address::repeat_byte(0x77);
+
+/// A batch at reference block `block` with leaves `(job id, sequence, response byte)`.
+fn batch(block: u64, leaves: &[(u64, u64, u8)]) -> Batch {
+    let context = BatchContext {
+        chain_id: CHAIN_ID,
+        task_manager: TASK_MANAGER,
+        reference_block_number: block,
+        reference_block_hash: B256::from(U256::from(block)),
+    };
+    Batch::new(context, leaves.iter().map(|&(job, sequence, response)| leaf(job, sequence, response)).collect())
+        .unwrap()
+}
+
+fn leaf(job: u64, sequence: u64, response: u8) -> TaskLeaf {
+    TaskLeaf { task: TaskId { job_id: U256::from(job), sequence }, response_hash: B256::repeat_byte(response) }
+}
+
+fn hash(byte: u8) -> B256 {
+    B256::repeat_byte(byte)
+}
+
+#[test]
+fn a_leaf_with_the_keepers_own_response_is_signed() {
+    assert_eq!(leaf_dispute(&leaf(1, 0, 0xa1), None, Ok(hash(0xa1))), None);
+}
+
+#[test]
+fn a_leaf_whose_response_differs_from_the_keepers_own_is_disputed_with_its_own_hash() {
+    let dispute = leaf_dispute(&leaf(1, 0, 0xa1), None, Ok(hash(0xb2))).expect("disputed");
+    assert_eq!(dispute.task, leaf(1, 0, 0).task);
+    assert_eq!(dispute.reason, DisputeReason::ResponseMismatch);
+    assert_eq!(dispute.own_response_hash, Some(hash(0xb2)));
+    assert_eq!(dispute.detail, None);
+}
+
+#[test]
+fn a_leaf_contradicting_a_response_signed_before_is_disputed_even_if_execution_now_agrees() {
+    // Signed 0xa1 at an earlier reference block; the chain moved and execution now gives 0xb2.
+    let dispute = leaf_dispute(&leaf(1, 0, 0xb2), Some(hash(0xa1)), Ok(hash(0xb2))).expect("disputed");
+    assert_eq!(dispute.reason, DisputeReason::ResponseMismatch);
+    assert_eq!(dispute.own_response_hash, Some(hash(0xa1)), "the response it is bound to");
+    assert!(dispute.detail.unwrap().contains("signed another response"));
+    // The very response signed before is signed again, whatever execution says now.
+    assert_eq!(leaf_dispute(&leaf(1, 0, 0xa1), Some(hash(0xa1)), Ok(hash(0xa1))), None);
+}
+
+#[test]
+fn a_leaf_the_keeper_cannot_answer_is_disputed_with_the_reason() {
+    for reason in [DisputeReason::NotDue, DisputeReason::Unsupported, DisputeReason::ExecutionFailed] {
+        let dispute = leaf_dispute(&leaf(2, 5, 0xa1), None, Err((reason, "why".into()))).expect("disputed");
+        assert_eq!((dispute.reason, dispute.own_response_hash, dispute.detail), (reason, None, Some("why".into())));
+    }
+}
+
+fn signed_state(store: &mut Store, batch: &Batch) -> Vec<Option<TaskState>> {
+    batch.leaves().iter().map(|leaf| store.read(|tx| tx.task(leaf.task)).unwrap().map(|record| record.state)).collect()
+}
+
+/// The jobs the scheduler would have stored (task records refer to them).
+fn add_jobs(store: &mut Store, ids: &[u64]) {
+    store
+        .write(|tx| {
+            for &id in ids {
+                tx.upsert_job(&JobRecord {
+                    job_id: U256::from(id),
+                    spec: br#"{"interval":60}"#.to_vec(),
+                    status: JobStatus::Active,
+                    updated_at_block: 1,
+                    owner: Address::repeat_byte(0x11),
+                    forwarder: Address::repeat_byte(0x22),
+                    balance: U256::from(1u64 << 60),
+                    next_sequence: 0,
+                })?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn slashing_protection_refuses_a_second_response_for_a_task_across_a_store_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keeperd.sqlite");
+    let first = batch(10, &[(1, 0, 0xa1), (1, 1, 0xa2)]);
+    {
+        let mut store = Store::open(&path).unwrap();
+        add_jobs(&mut store, &[1, 2]);
+        assert_eq!(record_signing(&mut store, &first).unwrap(), first.digest());
+        assert_eq!(signed_state(&mut store, &first), vec![Some(TaskState::Signed); 2]);
+    }
+    let mut store = Store::open(&path).unwrap();
+    // The same batch again (a re-published proposal) is signed again: the same digest.
+    assert_eq!(record_signing(&mut store, &first).unwrap(), first.digest());
+    // Task (1, 1) with another response, next to a new task: refused whole.
+    let conflicting = batch(11, &[(2, 0, 0xb1), (1, 1, 0xcc)]);
+    let refusal = record_signing(&mut store, &conflicting).unwrap_err();
+    assert!(matches!(refusal, SlashingProtectionError::ConflictingResponse { sequence: 1, .. }), "{refusal:?}");
+    assert_eq!(signed_state(&mut store, &conflicting)[0], None, "nothing of the refused batch is recorded");
+    let disputes = refusal_disputes(&conflicting, &refusal);
+    assert_eq!(disputes.iter().map(|d| d.task).collect::<Vec<_>>(), vec![leaf(2, 0, 0).task, leaf(1, 1, 0).task]);
+    assert!(disputes.iter().all(|d| d.reason == DisputeReason::Other
+        && d.detail.as_deref().is_some_and(|text| text.starts_with("slashing protection"))));
+    // The response signed before is what the keeper finds when it judges the next proposal.
+    let before = store.slashing_protection().signed_response(CHAIN_ID, TASK_MANAGER, leaf(1, 1, 0).task).unwrap();
+    let before = before.map(|signed| signed.response_hash);
+    assert_eq!(before, Some(hash(0xa2)));
+    assert!(leaf_dispute(&leaf(1, 1, 0xcc), before, Ok(hash(0xcc))).is_some());
+}
