@@ -6,7 +6,7 @@ mod console_support;
 use alloy::primitives::U256;
 use console_support::*;
 use crossterm::event::KeyCode;
-use keeper_shared::api::{JobStatus, TaskState};
+use keeper_shared::api::{JobStatus, TaskDetail, TaskState, TaskTransitionView};
 use keeperctl::console::{Action, ApiEvent, App, Command, Connection, View};
 
 fn app_with_status() -> App {
@@ -149,6 +149,122 @@ fn jobs_view_shows_spec_escrow_warning_next_due_and_history() {
     let text = screen(&app);
     assert!(text.contains("Job 2 (paused)"), "{text}");
     assert!(text.contains("escrow  0.0500 ETH (~5 tasks)  LOW: top it up"), "{text}");
+}
+
+#[test]
+fn selecting_a_job_reads_its_tasks_into_the_history() {
+    let mut app = app_with_status();
+    let mut far = job(2, JobStatus::Active, 1_000_000_000_000_000_000);
+    far.next_due = None;
+    far.watermark = 1_000;
+    app.apply(ApiEvent::Jobs(vec![job(1, JobStatus::Active, 1_000_000_000_000_000_000), far]));
+    // Job 1 is next due at 12: its history is read from its first task.
+    let read_one = Action::Send(Command::LoadJobTasks { job_id: U256::from(1), from_sequence: 0 });
+    assert_eq!(app.handle_key(ch('4')), read_one);
+    assert_eq!(app.handle_key(ch('4')), Action::None, "read once per selection");
+    assert!(!screen(&app).contains("waiting for the daemon"), "a read is no pending write");
+    // Tasks the console never saw an event of, read from the daemon.
+    let mut failed = task(1, 4, TaskState::Failed);
+    failed.updated_at_ms = NOW_MS - 1_000;
+    app.apply(ApiEvent::JobTasks {
+        job_id: U256::from(1),
+        tasks: vec![task(1, 3, TaskState::Performed), failed, task(1, 5, TaskState::Due)],
+    });
+    let lines = render(&app, 80, 24);
+    let text = lines.join("\n");
+    assert!(text.contains("5         due"), "{text}");
+    assert!(text.contains("4         failed"), "{text}");
+    assert!(text.contains("3         performed"), "{text}");
+    let at = |needle: &str| text.find(needle).unwrap();
+    assert!(
+        at("5         due") < at("4         failed") && at("4         failed") < at("3         performed"),
+        "newest first: {text}"
+    );
+    // Merged into the task queue too.
+    app.handle_key(ch('3'));
+    assert!(screen(&app).contains("due 1 exec 0 sign 0 prop 0 sub 0 perf 1 fail 1"));
+
+    // Job 2's newest task is past its watermark: the last 200 before it are read.
+    app.handle_key(ch('4'));
+    assert_eq!(
+        app.handle_key(key(KeyCode::Down)),
+        Action::Send(Command::LoadJobTasks { job_id: U256::from(2), from_sequence: 800 })
+    );
+    // The link came back: the history may be stale, it is read again.
+    app.apply(ApiEvent::Connection(Connection::Disconnected { error: "gone".to_owned(), attempt: 1 }));
+    assert_eq!(app.follow_up(), None, "nothing is asked while the daemon is away");
+    app.apply(ApiEvent::Connection(Connection::Connected));
+    assert_eq!(app.follow_up(), Some(Command::LoadJobTasks { job_id: U256::from(2), from_sequence: 800 }));
+    assert_eq!(app.follow_up(), None);
+}
+
+#[test]
+fn enter_on_a_task_opens_its_state_history() {
+    let mut app = app_with_status();
+    app.apply(ApiEvent::Tasks {
+        states: vec![TaskState::Due],
+        tasks: vec![task(1, 0, TaskState::Due), task(1, 1, TaskState::Due)],
+    });
+    app.handle_key(ch('3'));
+    app.handle_key(key(KeyCode::Down));
+    let key_1_1 = (U256::from(1), 1);
+    assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::Send(Command::LoadTask(key_1_1)));
+    let text = screen(&app);
+    assert!(text.contains("Task 1/1"), "{text}");
+    assert!(text.contains("reading its history from the daemon"), "{text}");
+    assert!(text.contains("Esc close"), "{text}");
+
+    let at = NOW_MS - 5_000;
+    let step = |from: Option<TaskState>, to, after_ms, detail: Option<&str>| TaskTransitionView {
+        from,
+        to,
+        at_ms: at + after_ms,
+        detail: detail.map(str::to_owned),
+    };
+    let mut done = task(1, 1, TaskState::Performed);
+    done.updated_at_ms = at + 4_000;
+    let detail = TaskDetail {
+        task: done,
+        history: vec![
+            step(None, TaskState::Due, 0, None),
+            step(Some(TaskState::Due), TaskState::Executed, 1_000, Some("simulated ok")),
+            step(Some(TaskState::Executed), TaskState::Signed, 2_000, None),
+            step(Some(TaskState::Signed), TaskState::Proposed, 3_000, None),
+            step(Some(TaskState::Proposed), TaskState::Performed, 4_000, Some("batch 0x4e")),
+        ],
+    };
+    // An answer for another task (a dialog closed and reopened meanwhile) is not shown.
+    app.apply(ApiEvent::TaskDetail { key: (U256::from(1), 0), result: Err("nope".to_owned()) });
+    assert!(screen(&app).contains("reading its history"));
+    app.apply(ApiEvent::TaskDetail { key: key_1_1, result: Ok(detail) });
+    let text = screen(&app);
+    assert!(text.contains("state performed"), "{text}");
+    assert!(text.contains("at       from       to         after   detail"), "{text}");
+    assert!(text.contains("-          due        0ms"), "{text}");
+    assert!(text.contains("due        executed   1s      simulated ok"), "{text}");
+    assert!(text.contains("proposed   performed  4s      batch 0x4e"), "{text}");
+    // The read task replaces the queue's older copy.
+    assert_eq!(app.tasks.get(&key_1_1).map(|t| t.state), Some(TaskState::Performed));
+
+    assert_eq!(app.handle_key(key(KeyCode::Esc)), Action::None);
+    assert!(app.modal.is_none());
+    assert!(!screen(&app).contains("Task 1/1"));
+
+    // A failed read says why; a long history keeps its newest entries.
+    app.handle_key(key(KeyCode::Enter));
+    app.apply(ApiEvent::TaskDetail { key: key_1_1, result: Err("task_not_found: no such task".to_owned()) });
+    assert!(screen(&app).contains("could not read it: task_not_found"));
+    app.handle_key(key(KeyCode::Esc));
+    app.handle_key(key(KeyCode::Enter));
+    let long = TaskDetail {
+        task: task(1, 1, TaskState::Due),
+        history: (0..40).map(|i| step(None, TaskState::Due, i, Some(&format!("entry {i}")))).collect(),
+    };
+    app.apply(ApiEvent::TaskDetail { key: key_1_1, result: Ok(long) });
+    let text = screen(&app);
+    assert!(text.contains("earlier"), "{text}");
+    assert!(text.contains("entry 39"), "{text}");
+    assert!(!text.contains("entry 0 "), "{text}");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use alloy::primitives::U256;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use keeper_shared::api::{
     ApiError, CreateJobRequest, Event, EventRecord, JobStatus, JobView, OperatorView, RegisterOperatorRequest,
-    StatusResponse, TaskOutcomeView, TaskState, TaskView,
+    StatusResponse, TaskDetail, TaskOutcomeView, TaskState, TaskView,
 };
 
 use super::events::EventLog;
@@ -73,6 +73,16 @@ pub enum ApiEvent {
         states: Vec<TaskState>,
         tasks: Vec<TaskView>,
     },
+    /// The newest tasks of one job, read when it was selected (merged into the queue).
+    JobTasks {
+        job_id: U256,
+        tasks: Vec<TaskView>,
+    },
+    /// A task and its state history, asked for with [`Command::LoadTask`] (or why it could not be read).
+    TaskDetail {
+        key: TaskKey,
+        result: Result<TaskDetail, String>,
+    },
     /// One live event of the daemon's stream.
     Event(EventRecord),
     /// The stream skipped this many events (the client was too slow).
@@ -98,6 +108,13 @@ pub enum Command {
     RegisterOperator(RegisterOperatorRequest),
     /// Read everything again now.
     Refresh,
+    /// Read a job's tasks from `from_sequence` on (its history in the jobs view).
+    LoadJobTasks {
+        job_id: U256,
+        from_sequence: u64,
+    },
+    /// Read one task with its state history (the task detail dialog).
+    LoadTask(TaskKey),
 }
 
 impl Command {
@@ -110,6 +127,8 @@ impl Command {
             Command::CancelJob(id) => format!("cancel job {id}"),
             Command::RegisterOperator(_) => "register operator".to_owned(),
             Command::Refresh => "refresh".to_owned(),
+            Command::LoadJobTasks { job_id, .. } => format!("read the tasks of job {job_id}"),
+            Command::LoadTask((job_id, sequence)) => format!("read task {job_id}/{sequence}"),
         }
     }
 }
@@ -133,6 +152,11 @@ pub enum Modal {
         preview: Box<CreateJobPreview>,
     },
     OperatorForm(Form),
+    /// One task's state history (`None` while it is read).
+    TaskDetail {
+        key: TaskKey,
+        detail: Option<Result<TaskDetail, String>>,
+    },
     /// "Are you sure?" before a write; `y` sends `command`.
     Confirm {
         question: String,
@@ -150,6 +174,8 @@ pub struct Notice {
 
 /// Escrow below this many maximum fees is flagged in the jobs view.
 pub const LOW_ESCROW_TASKS: u64 = 10;
+/// Tasks of the selected job read from the daemon (its newest ones) for the jobs view's history.
+pub const JOB_HISTORY_TASKS: u64 = 200;
 /// Blocks the throughput sparkline remembers.
 pub const THROUGHPUT_BLOCKS: usize = 240;
 
@@ -176,6 +202,9 @@ pub struct App {
     pub task_top: Cell<Option<TaskKey>>,
     pub job_selected: Option<U256>,
     pub job_top: Cell<usize>,
+    /// The job whose tasks were last asked for (asked again when another is selected or the link
+    /// comes back).
+    pub job_tasks_requested: Option<U256>,
     pub operator_selected: usize,
     /// Rows the last frame's lists showed (page up/down moves this many).
     pub page_rows: Cell<usize>,
@@ -207,6 +236,7 @@ impl App {
             task_top: Cell::new(None),
             job_selected: None,
             job_top: Cell::new(0),
+            job_tasks_requested: None,
             operator_selected: 0,
             page_rows: Cell::new(10),
         }
@@ -215,7 +245,13 @@ impl App {
     /// Takes in what the I/O side learnt.
     pub fn apply(&mut self, event: ApiEvent) {
         match event {
-            ApiEvent::Connection(connection) => self.connection = connection,
+            ApiEvent::Connection(connection) => {
+                if connection == Connection::Connected {
+                    // Tasks may have moved while the link was down: read the history again.
+                    self.job_tasks_requested = None;
+                }
+                self.connection = connection;
+            }
             ApiEvent::Status(status) => self.status = Some(status),
             ApiEvent::Operators(operators) => {
                 self.operators = operators;
@@ -228,6 +264,21 @@ impl App {
                 }
             }
             ApiEvent::Tasks { states, tasks } => self.tasks.replace_states(&states, tasks),
+            ApiEvent::JobTasks { tasks, .. } => {
+                for task in tasks {
+                    self.tasks.merge(task);
+                }
+            }
+            ApiEvent::TaskDetail { key, result } => {
+                if let Some(Modal::TaskDetail { key: open, detail }) = &mut self.modal {
+                    if *open == key {
+                        if let Ok(read) = &result {
+                            self.tasks.merge(read.task.clone());
+                        }
+                        *detail = Some(result);
+                    }
+                }
+            }
             ApiEvent::Event(record) => self.apply_record(record),
             ApiEvent::Missed(count) => self.events.push_note(self.now_ms, format!("missed {count} events")),
             ApiEvent::WriteDone { what, result } => {
@@ -310,8 +361,33 @@ impl App {
         self.events.push(record);
     }
 
-    /// Maps a key to a state change, and maybe to something for the I/O side to do.
+    /// Maps a key to a state change, and maybe to something for the I/O side to do (a key that
+    /// asks for nothing may still bring up a read, see [`App::follow_up`]).
     pub fn handle_key(&mut self, key: KeyEvent) -> Action {
+        match self.handle_key_inner(key) {
+            Action::None => self.follow_up().map_or(Action::None, Action::Send),
+            action => action,
+        }
+    }
+
+    /// A read the screen now needs: the selected job's tasks, in the jobs view, once per job
+    /// selected (live events keep them current after that). The runtime asks after every batch of
+    /// API events too, for a job selected by a listing rather than a key.
+    pub fn follow_up(&mut self) -> Option<Command> {
+        if self.view != View::Jobs || self.modal.is_some() || self.connection != Connection::Connected {
+            return None;
+        }
+        let job = self.selected_job()?;
+        if self.job_tasks_requested == Some(job.id) {
+            return None;
+        }
+        let newest = job.next_due.as_ref().map_or(job.watermark, |n| n.sequence.max(job.watermark));
+        let command = Command::LoadJobTasks { job_id: job.id, from_sequence: newest.saturating_sub(JOB_HISTORY_TASKS) };
+        self.job_tasks_requested = Some(job.id);
+        Some(command)
+    }
+
+    fn handle_key_inner(&mut self, key: KeyEvent) -> Action {
         if key.kind == KeyEventKind::Release {
             return Action::None;
         }
@@ -362,6 +438,7 @@ impl App {
                 (Some(d), _) => self.move_task(d),
                 (None, KeyCode::Char('f')) => self.cycle_task_filter(true),
                 (None, KeyCode::Char('F')) => self.cycle_task_filter(false),
+                (None, KeyCode::Enter) => return self.open_task_detail(),
                 _ => {}
             },
             View::Jobs => match (delta, key.code) {
@@ -393,9 +470,20 @@ impl App {
             isize::MAX => self.tasks.last(filter),
             d => match self.task_selected {
                 Some(key) => self.tasks.step(filter, key, d),
-                None => self.tasks.first(filter),
+                // Nothing chosen yet: the first row is the one shown selected, move from there.
+                None => self.tasks.first(filter).and_then(|first| self.tasks.step(filter, first, d)),
             },
         };
+    }
+
+    /// Opens the selected task's history and asks the daemon for it.
+    fn open_task_detail(&mut self) -> Action {
+        let filter = self.task_filter;
+        let selected =
+            self.task_selected.and_then(|k| self.tasks.resolve(filter, k)).or_else(|| self.tasks.first(filter));
+        let Some(key) = selected else { return Action::None };
+        self.modal = Some(Modal::TaskDetail { key, detail: None });
+        Action::Send(Command::LoadTask(key))
     }
 
     fn cycle_task_filter(&mut self, forward: bool) {
@@ -470,6 +558,10 @@ impl App {
     fn handle_modal_key(&mut self, key: KeyEvent) -> Action {
         let Some(modal) = self.modal.take() else { return Action::None };
         match modal {
+            Modal::TaskDetail { key: task, detail } => match key.code {
+                KeyCode::Esc | KeyCode::Enter => {}
+                _ => self.modal = Some(Modal::TaskDetail { key: task, detail }),
+            },
             Modal::Confirm { question, detail, command } => match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => return self.send(command),
                 KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {}

@@ -9,11 +9,12 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use alloy::primitives::U256;
 use crossterm::event::{Event as TermEvent, EventStream as TermEvents};
 use futures_util::StreamExt;
 use keeper_shared::api::{
     self, ApiError, CreateJobResponse, EmptyRequest, ErrorCode, JobAction, JobWriteResponse, JobsQuery, OperatorList,
-    OperatorStepOutcome, OperatorWriteResponse, TaskState, TaskView, TasksQuery, MAX_LIMIT,
+    OperatorStepOutcome, OperatorWriteResponse, TaskCursor, TaskState, TaskView, TasksQuery, MAX_LIMIT,
 };
 use tokio::sync::{mpsc, Notify};
 
@@ -29,6 +30,8 @@ const FRAME_EVERY: Duration = Duration::from_millis(33);
 /// The in-flight states the console lists in full (finished tasks arrive as events).
 pub const LIVE_STATES: [TaskState; 5] =
     [TaskState::Due, TaskState::Executed, TaskState::Signed, TaskState::Proposed, TaskState::Submitted];
+/// Tasks of one job read at most for its history.
+const MAX_JOB_TASKS: usize = 5_000;
 /// Tasks read per state at most.
 const MAX_TASKS_PER_STATE: usize = 50_000;
 
@@ -90,6 +93,10 @@ pub async fn run(client: Client) -> Result<(), ConsoleError> {
                     while let Ok(event) = api_rx.try_recv() {
                         app.apply(event);
                     }
+                    // A job selected by the listing needs its history read.
+                    if let Some(command) = app.follow_up() {
+                        let _ = command_tx.send(command);
+                    }
                 }
                 _ = frames.tick() => {
                     app.apply(ApiEvent::Tick { now_ms: now_ms() });
@@ -111,9 +118,33 @@ pub async fn serve(client: Client, events: mpsc::Sender<ApiEvent>, mut commands:
     let stream = tokio::spawn(stream_loop(client.clone(), events.clone(), reload.clone()));
     let writer = client.clone().with_timeout(WRITE_TIMEOUT);
     while let Some(command) = commands.recv().await {
-        if command == Command::Refresh {
-            reload.notify_one();
-            continue;
+        match command {
+            Command::Refresh => {
+                reload.notify_one();
+                continue;
+            }
+            Command::LoadJobTasks { job_id, from_sequence } => {
+                let (client, events) = (client.clone(), events.clone());
+                tokio::spawn(async move {
+                    // A failed read leaves the history to the live events; the reader reports the link.
+                    if let Ok(tasks) = job_tasks(&client, job_id, from_sequence).await {
+                        let _ = events.send(ApiEvent::JobTasks { job_id, tasks }).await;
+                    }
+                });
+                continue;
+            }
+            Command::LoadTask(key) => {
+                let (client, events) = (client.clone(), events.clone());
+                tokio::spawn(async move {
+                    let result = client.task(key.0, key.1).await.map_err(|e| match e.api_error() {
+                        Some(error) => error.to_string(),
+                        None => short_error(&e),
+                    });
+                    let _ = events.send(ApiEvent::TaskDetail { key, result }).await;
+                });
+                continue;
+            }
+            _ => {}
         }
         // Each write on its own task: a transaction takes blocks, reads go on meanwhile.
         let (writer, events, reload) = (writer.clone(), events.clone(), reload.clone());
@@ -214,6 +245,23 @@ async fn read_all(client: &Client) -> Result<Vec<ApiEvent>, ClientError> {
     Ok(out)
 }
 
+/// The tasks of `job_id` from `from_sequence` on, as the daemon stores them (at most
+/// [`MAX_JOB_TASKS`]).
+pub async fn job_tasks(client: &Client, job_id: U256, from_sequence: u64) -> Result<Vec<TaskView>, ClientError> {
+    let after = from_sequence.checked_sub(1).map(|sequence| TaskCursor { job_id, sequence });
+    let mut query = TasksQuery { job: Some(job_id), after, limit: Some(MAX_LIMIT), ..TasksQuery::default() };
+    let mut tasks = Vec::new();
+    loop {
+        let page = client.tasks(&query).await?;
+        tasks.extend(page.tasks.into_iter().filter(|t| t.job_id == job_id));
+        match page.next.as_deref().map(str::parse) {
+            Some(Ok(cursor)) if tasks.len() < MAX_JOB_TASKS => query.after = Some(cursor),
+            _ => break,
+        }
+    }
+    Ok(tasks)
+}
+
 async fn stream_loop(client: Client, events: mpsc::Sender<ApiEvent>, reload: Arc<Notify>) {
     let mut stream = client.events(None);
     while let Some(item) = stream.next().await {
@@ -256,7 +304,7 @@ async fn write(client: &Client, command: Command) -> Result<String, ApiError> {
                 client.post(api::OPERATOR_REGISTER_PATH, &request).await.map_err(refusal)?;
             Ok(format!("{}: {}", answer.operator, steps(&answer.steps)))
         }
-        Command::Refresh => Ok("reloaded".to_owned()),
+        Command::Refresh | Command::LoadJobTasks { .. } | Command::LoadTask(_) => Ok("reloaded".to_owned()),
     }
 }
 

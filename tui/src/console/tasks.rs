@@ -88,6 +88,15 @@ impl TaskQueue {
         true
     }
 
+    /// Takes in a task read from the daemon unless the queue already holds a newer update of it
+    /// (an event that arrived while the read was on its way).
+    pub fn merge(&mut self, task: TaskView) {
+        let newer = self.tasks.get(&(task.job_id, task.sequence)).is_some_and(|t| t.updated_at_ms > task.updated_at_ms);
+        if !newer {
+            self.upsert(task);
+        }
+    }
+
     pub fn remove(&mut self, key: &TaskKey) -> Option<TaskView> {
         let task = self.tasks.remove(key)?;
         self.by_state[state_index(task.state)].remove(key);
@@ -257,6 +266,22 @@ mod tests {
         assert!(queue.get(&key(1, 1)).is_none(), "the performed task goes first");
         queue.upsert(task(1, 4, TaskState::Due));
         assert!(queue.get(&key(1, 0)).is_none(), "then the oldest");
+    }
+
+    #[test]
+    fn merge_keeps_the_newer_update() {
+        let mut queue = TaskQueue::default();
+        queue.upsert(task(1, 0, TaskState::Due));
+        queue.set_state(key(1, 0), TaskState::Performed, 3_000);
+        // A read taken before the event: its state is older and is not taken.
+        queue.merge(task(1, 0, TaskState::Signed));
+        assert_eq!(queue.get(&key(1, 0)).map(|t| t.state), Some(TaskState::Performed));
+        let mut later = task(1, 0, TaskState::Failed);
+        later.updated_at_ms = 4_000;
+        queue.merge(later);
+        assert_eq!(queue.get(&key(1, 0)).map(|t| t.state), Some(TaskState::Failed));
+        queue.merge(task(1, 1, TaskState::Due));
+        assert_eq!(queue.count(Some(TaskState::Due)), 1);
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! with the keys that work here. Everything fits 80x24 and grows with the terminal.
 
 use alloy::primitives::U256;
-use keeper_shared::api::{ActionView, EndpointState, JobStatus, JobView, SyncState, TaskState, TaskView, TriggerView};
+use keeper_shared::api::{
+    ActionView, EndpointState, JobStatus, JobView, SyncState, TaskDetail, TaskState, TaskView, TriggerView,
+};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -88,10 +90,11 @@ fn help_line(app: &App) -> String {
         Some(Modal::JobForm(_)) | Some(Modal::OperatorForm(_)) => "Tab/↑↓ field  ←→ choice  Enter check  Esc close",
         Some(Modal::JobPreview { .. }) => "y send  n edit  Esc edit",
         Some(Modal::Confirm { .. }) => "y yes  n no",
+        Some(Modal::TaskDetail { .. }) => "Esc close",
         None => match app.view {
             View::Overview => "1-5/Tab view  g refresh  q quit",
             View::Operators => "↑↓ select  R register local operator  1-5 view  q quit",
-            View::Tasks => "↑↓ PgUp/PgDn Home/End move  f/F state filter  1-5 view  q quit",
+            View::Tasks => "↑↓ PgUp/PgDn Home/End move  f/F state filter  Enter history  q quit",
             View::Jobs => "↑↓ select  n new  p pause  r resume  c cancel  1-5 view  q quit",
             View::Events if app.events.editing_filter => "type filter  Enter done  Esc clear",
             View::Events => "/ filter  x clear  ↑↓ PgUp/PgDn scroll  End follow  q quit",
@@ -572,6 +575,7 @@ fn draw_modal(frame: &mut Frame<'_>, app: &App, modal: &Modal, body: Rect) {
     match modal {
         Modal::JobForm(form) | Modal::OperatorForm(form) => draw_form(frame, form, body),
         Modal::JobPreview { preview, .. } => draw_preview(frame, app, preview, body),
+        Modal::TaskDetail { key, detail } => draw_task_detail(frame, app, *key, detail.as_ref(), body),
         Modal::Confirm { question, detail, .. } => {
             let area = centered(body, 76, 8);
             frame.render_widget(Clear, area);
@@ -589,6 +593,78 @@ fn draw_modal(frame: &mut Frame<'_>, app: &App, modal: &Modal, body: Rect) {
             );
         }
     }
+}
+
+/// A task's state history, oldest first; when it does not fit, the newest entries are kept (the
+/// number left out is said above them).
+fn draw_task_detail(
+    frame: &mut Frame<'_>,
+    app: &App,
+    key: (U256, u64),
+    detail: Option<&Result<TaskDetail, String>>,
+    body: Rect,
+) {
+    let area = centered(body, 76, body.height);
+    frame.render_widget(Clear, area);
+    let title = format!("Task {}/{}", key.0, key.1);
+    let block = Block::bordered().title(title).border_style(Style::new().fg(ACCENT));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let detail = match detail {
+        None => {
+            frame.render_widget(Paragraph::new("reading its history from the daemon…").style(DIM), inner);
+            return;
+        }
+        Some(Err(error)) => {
+            frame.render_widget(Paragraph::new(format!("could not read it: {error}")).style(BAD), inner);
+            return;
+        }
+        Some(Ok(detail)) => detail,
+    };
+    let task = &detail.task;
+    let due = match (task.due_at_ms, task.due_block) {
+        (Some(at), _) => clock(at),
+        (None, Some(block)) => format!("block #{block}"),
+        (None, None) => "-".to_owned(),
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled("state ", DIM),
+            Span::styled(task.state.as_str(), state_style(task.state)),
+            Span::styled("  due ", DIM),
+            Span::raw(due),
+            Span::styled("  latency ", DIM),
+            Span::raw(latency(task, app.now_ms)),
+        ]),
+        Line::from(vec![
+            Span::styled("response ", DIM),
+            Span::raw(task.response_hash.map_or("-".to_owned(), |h| short_hash(&h.to_string()))),
+        ]),
+        Line::styled(format!("{:<9}{:<11}{:<11}{:<8}detail", "at", "from", "to", "after"), DIM),
+    ];
+    let fit = (inner.height as usize).saturating_sub(lines.len());
+    let history = &detail.history;
+    let (skip, rows) = if history.len() > fit {
+        // One row goes to the "earlier" note.
+        let rows = fit.saturating_sub(1);
+        (history.len() - rows, rows)
+    } else {
+        (0, history.len())
+    };
+    if skip > 0 {
+        lines.push(Line::styled(format!("… {skip} earlier"), DIM));
+    }
+    let start_ms = history.first().map_or(task.created_at_ms, |h| h.at_ms);
+    for entry in history.iter().skip(skip).take(rows) {
+        lines.push(Line::from(vec![
+            Span::raw(format!("{:<9}", clock(entry.at_ms))),
+            Span::styled(format!("{:<11}", entry.from.map_or("-", |s| s.as_str())), DIM),
+            Span::styled(format!("{:<11}", entry.to.as_str()), state_style(entry.to)),
+            Span::raw(format!("{:<8}", duration(entry.at_ms - start_ms))),
+            Span::raw(entry.detail.clone().unwrap_or_default()),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 fn draw_form(frame: &mut Frame<'_>, form: &Form, body: Rect) {
