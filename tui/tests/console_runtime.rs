@@ -9,11 +9,14 @@ mod console_support;
 use std::path::Path;
 use std::time::Duration;
 
+use alloy::primitives::U256;
 use console_support::*;
-use keeper_shared::api::{JobList, JobStatus, RecentEvents, TaskList, TaskState};
+use keeper_shared::api::{
+    JobList, JobStatus, RecentEvents, TaskCursor, TaskDetail, TaskList, TaskState, TaskTransitionView, TasksQuery,
+};
 use keeperctl::client::Client;
 use keeperctl::console::runtime::serve;
-use keeperctl::console::{ApiEvent, Connection};
+use keeperctl::console::{ApiEvent, Command, Connection};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
@@ -31,12 +34,50 @@ fn answer(path: &str) -> (u16, String, &'static str) {
             json,
         ),
         "/v1/tasks" => {
-            let tasks = if path.contains("state=due") { vec![task(1, 0, TaskState::Due)] } else { Vec::new() };
-            (200, serde_json::to_string(&TaskList { tasks, next: None }).unwrap(), json)
+            let query = TasksQuery::parse(path.split_once('?').map(|(_, q)| q)).unwrap();
+            let list = match query.job {
+                Some(job) => job_tasks_page(job, query.after),
+                None => {
+                    let tasks =
+                        if query.state == Some(TaskState::Due) { vec![task(1, 0, TaskState::Due)] } else { Vec::new() };
+                    TaskList { tasks, next: None }
+                }
+            };
+            (200, serde_json::to_string(&list).unwrap(), json)
+        }
+        "/v1/tasks/1/3" => {
+            let history = vec![
+                TaskTransitionView { from: None, to: TaskState::Due, at_ms: NOW_MS - 5_000, detail: None },
+                TaskTransitionView {
+                    from: Some(TaskState::Due),
+                    to: TaskState::Performed,
+                    at_ms: NOW_MS - 4_000,
+                    detail: Some("batch 0x4e".to_owned()),
+                },
+            ];
+            let detail = TaskDetail { task: task(1, 3, TaskState::Performed), history };
+            (200, serde_json::to_string(&detail).unwrap(), json)
+        }
+        "/v1/tasks/1/9" => {
+            (404, r#"{"code":"task_not_found","message":"task 1/9: not found","field":null}"#.to_owned(), json)
         }
         "/v1/events/recent" => (200, serde_json::to_string(&RecentEvents { events: Vec::new() }).unwrap(), json),
         _ => (404, r#"{"code":"not_found","message":"path: no such route","field":"path"}"#.to_owned(), json),
     }
+}
+
+/// Job 1 has tasks 3, 4 and 5 in the stand-in's store, served two to a page (as the daemon pages,
+/// with a `next` cursor), in `(job, sequence)` order after `after`.
+fn job_tasks_page(job: U256, after: Option<TaskCursor>) -> TaskList {
+    let all: Vec<_> = if job == U256::from(1) {
+        vec![task(1, 3, TaskState::Performed), task(1, 4, TaskState::Failed), task(1, 5, TaskState::Due)]
+    } else {
+        Vec::new()
+    };
+    let rest: Vec<_> =
+        all.into_iter().filter(|t| after.is_none_or(|a| (t.job_id, t.sequence) > (a.job_id, a.sequence))).collect();
+    let next = (rest.len() > 2).then(|| format!("{}:{}", rest[1].job_id, rest[1].sequence));
+    TaskList { tasks: rest.into_iter().take(2).collect(), next }
 }
 
 async fn connection(mut stream: UnixStream) {
@@ -141,6 +182,45 @@ async fn reads_the_daemon_and_reconnects_after_it_restarts() {
     let daemon = start_daemon(&socket);
     wait_for(&mut rx, "reconnection", |e| *e == ApiEvent::Connection(Connection::Connected)).await;
     wait_for(&mut rx, "status after reconnecting", |e| matches!(e, ApiEvent::Status(_))).await;
+
+    io.abort();
+    daemon.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_a_jobs_tasks_and_a_task_history_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("keeperd.sock");
+    let daemon = start_daemon(&socket);
+    let (tx, mut rx) = mpsc::channel(1024);
+    let (commands, command_rx) = mpsc::unbounded_channel();
+    let io = tokio::spawn(serve(Client::new(&socket).unwrap(), tx, command_rx));
+
+    // Every page of the job's tasks, as one answer.
+    commands.send(Command::LoadJobTasks { job_id: U256::from(1), from_sequence: 0 }).unwrap();
+    let seen = wait_for(&mut rx, "job tasks", |e| matches!(e, ApiEvent::JobTasks { .. })).await;
+    let Some(ApiEvent::JobTasks { job_id, tasks }) = seen.last() else { unreachable!() };
+    assert_eq!(*job_id, U256::from(1));
+    assert_eq!(tasks.iter().map(|t| t.sequence).collect::<Vec<_>>(), vec![3, 4, 5]);
+    // From a sequence on: the ones before it are not read.
+    commands.send(Command::LoadJobTasks { job_id: U256::from(1), from_sequence: 4 }).unwrap();
+    let seen = wait_for(&mut rx, "job tasks from 4", |e| matches!(e, ApiEvent::JobTasks { .. })).await;
+    let Some(ApiEvent::JobTasks { tasks, .. }) = seen.last() else { unreachable!() };
+    assert_eq!(tasks.iter().map(|t| t.sequence).collect::<Vec<_>>(), vec![4, 5]);
+
+    // One task's history; a missing task comes back as the daemon's refusal.
+    let key = (U256::from(1), 3);
+    commands.send(Command::LoadTask(key)).unwrap();
+    let seen = wait_for(&mut rx, "task detail", |e| matches!(e, ApiEvent::TaskDetail { .. })).await;
+    let Some(ApiEvent::TaskDetail { key: read, result: Ok(detail) }) = seen.last() else { panic!("{seen:#?}") };
+    assert_eq!(*read, key);
+    assert_eq!(detail.task.state, TaskState::Performed);
+    assert_eq!(detail.history.len(), 2);
+    assert_eq!(detail.history[1].detail.as_deref(), Some("batch 0x4e"));
+    commands.send(Command::LoadTask((U256::from(1), 9))).unwrap();
+    let seen = wait_for(&mut rx, "missing task", |e| matches!(e, ApiEvent::TaskDetail { .. })).await;
+    let Some(ApiEvent::TaskDetail { result: Err(error), .. }) = seen.last() else { panic!("{seen:#?}") };
+    assert!(error.contains("task 1/9: not found"), "{error}");
 
     io.abort();
     daemon.abort();
