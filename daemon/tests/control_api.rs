@@ -420,12 +420,24 @@ async fn every_curl_example_in_the_docs_runs_and_parses() {
         keeper_shared::api::TASKS_PATH,
         keeper_shared::api::RECENT_EVENTS_PATH,
         keeper_shared::api::EVENTS_PATH,
+        keeper_shared::api::OPERATORS_PATH,
+        keeper_shared::api::OPERATOR_REGISTER_PATH,
+        keeper_shared::api::OPERATOR_DEREGISTER_PATH,
+        "/v1/jobs/3/pause",
+        "/v1/jobs/3/resume",
+        "/v1/jobs/3/cancel",
+        "/v1/jobs/3/topup",
     ] {
         assert!(examples.iter().any(|e| e.command.contains(&format!("keeperd{path}"))), "no example of {path}");
     }
+    for method in ["-X POST", "-X PUT"] {
+        assert!(examples.iter().any(|e| e.command.contains(method)), "no {method} example");
+    }
 
+    // The writes need an operator key: the examples run against a daemon with one.
     let env = env().await;
-    let mut daemon = Daemon::start(&env, &env.dir.path().join("data"), "keeperd.log");
+    let config = operator_config(&env, U256::from(10u64).pow(U256::from(20u64))).await;
+    let mut daemon = Daemon::start_with_operator(&env, &config, "keeperd.log");
     wait_ready(&mut daemon, &env.socket).await;
     for example in &examples {
         let rest = example.command.strip_prefix("curl ").unwrap();
@@ -437,7 +449,7 @@ async fn every_curl_example_in_the_docs_runs_and_parses() {
             assert!(!records.is_empty(), "{command}: no events");
             continue;
         }
-        let command = format!("curl -sS --max-time 15 -w '\\n%{{http_code}}' {rest}");
+        let command = format!("curl -sS --max-time 80 -w '\\n%{{http_code}}' {rest}");
         let output = shell(&command, &env.socket);
         assert!(output.status.success(), "{command}: {}", String::from_utf8_lossy(&output.stderr));
         let text = String::from_utf8(output.stdout).unwrap();
@@ -450,6 +462,10 @@ async fn every_curl_example_in_the_docs_runs_and_parses() {
             ["task_list"] => serde_json::from_str::<TaskList>(body).map(drop),
             ["task"] => serde_json::from_str::<TaskDetail>(body).map(drop),
             ["recent_events"] => serde_json::from_str::<RecentEvents>(body).map(drop),
+            ["operators"] => serde_json::from_str::<keeper_shared::api::OperatorList>(body).map(drop),
+            ["create_job"] => serde_json::from_str::<keeper_shared::api::CreateJobResponse>(body).map(drop),
+            ["job_write"] => serde_json::from_str::<keeper_shared::api::JobWriteResponse>(body).map(drop),
+            ["operator_write"] => serde_json::from_str::<keeper_shared::api::OperatorWriteResponse>(body).map(drop),
             ["error", want_status, want_code] => {
                 let error: ApiError = serde_json::from_str(body).unwrap_or_else(|e| panic!("{command}: {e}: {body}"));
                 assert_eq!(status.to_string(), *want_status, "{command}: {body}");
@@ -678,7 +694,9 @@ async fn writes_reach_the_chain_and_the_read_api_and_bad_ones_get_their_codes() 
     while !response.complete {
         assert!(Instant::now() < deadline, "registration never completed: {response:?}");
         tokio::time::sleep(Duration::from_millis(500)).await;
-        response = write(socket, "POST", "/v1/operator/register", "{}");
+        let (status, text) = send_json(socket, "POST", "/v1/operator/register", "{}");
+        assert_eq!(status, 200, "{text}\n{}", daemon.log());
+        response = serde_json::from_str(&text).unwrap();
     }
     assert_eq!(response.steps[0].skipped.as_deref(), Some("already an EigenLayer operator"));
     assert!(

@@ -128,6 +128,10 @@ fn rpc(step: &'static str) -> impl FnOnce(RpcError) -> SenderError {
     move |source| SenderError::Rpc { step, source }
 }
 
+/// Rounds in a row the chain's nonce must be past ours, without our receipt, before the nonce
+/// counts as taken by another transaction.
+const NONCE_TAKEN_ROUNDS: u32 = 3;
+
 /// What a node answers when it already has the transaction: the broadcast did its job.
 fn already_known(message: &str) -> bool {
     let message = message.to_ascii_lowercase();
@@ -274,6 +278,7 @@ impl TxSender {
     pub async fn wait(&self, payload_ref: &[u8], shutdown: &CancellationToken) -> Result<MinedTx, SenderError> {
         let payload = hex::encode(payload_ref);
         let mut stuck_since: Option<(u64, Instant)> = None;
+        let mut nonce_passed_rounds = 0u32;
         loop {
             let live = self.live_transactions(payload_ref).await?;
             let Some(current) = live.last().cloned() else {
@@ -295,6 +300,17 @@ impl TxSender {
                 // Ours may have been mined between the receipt check and now: look once more.
                 if let Some(done) = self.settle(&live).await? {
                     return done;
+                }
+                // A node may report the new nonce a moment before it serves the receipt (seen on
+                // anvil under load): only a nonce passed for several rounds without our receipt
+                // was taken by someone else.
+                nonce_passed_rounds += 1;
+                if nonce_passed_rounds < NONCE_TAKEN_ROUNDS {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Err(SenderError::Shutdown { payload }),
+                        _ = tokio::time::sleep(self.config.poll_interval) => {}
+                    }
+                    continue;
                 }
                 for stored in &live {
                     self.set_status(stored.tx.tx_hash, TxStatus::Dropped, None).await?;
