@@ -57,17 +57,18 @@ impl Daemon {
     }
 
     /// SIGTERM, as a service manager stops it, so the file writer is flushed by the guard.
+    /// Whatever happens here, the child stays owned: `Drop` kills it if it has not exited.
     fn stop(&mut self) -> ExitStatus {
-        let mut child = self.child.take().unwrap();
+        let child = self.child.as_mut().unwrap();
         Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
                 return status;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = child.kill();
         panic!("keeperd did not stop within 30 s of SIGTERM");
     }
 }
