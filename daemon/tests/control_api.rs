@@ -594,7 +594,9 @@ async fn writes_reach_the_chain_and_the_read_api_and_bad_ones_get_their_codes() 
     let bad_spec = |edit: &str, to: &str| {
         format!(r#"{{"spec":{},"funding_wei":"0"}}"#, spec_json(target, 100_000).replace(edit, to))
     };
-    let cases: Vec<(&str, String, String, u16, ErrorCode, Option<&str>)> = vec![
+    /// (method, path, body, status, code, field)
+    type WriteCase<'a> = (&'a str, String, String, u16, ErrorCode, Option<&'a str>);
+    let cases: Vec<WriteCase<'_>> = vec![
         (
             "POST",
             "/v1/jobs".into(),

@@ -341,7 +341,7 @@ async fn allocated(state: &ApiState, operator: Address, magnitude: u64) -> Resul
             allocations.getAllocation(operator, operator_set(state), *strategy).call().await
         })
         .await?;
-        let effective = i128::from(allocation.currentMagnitude) + i128::from(allocation.pendingDiff);
+        let effective = i128::from(allocation.currentMagnitude) + allocation.pendingDiff;
         if effective != i128::from(magnitude) {
             return Ok(false);
         }
@@ -521,6 +521,8 @@ pub async fn deregister_operator(State(state): State<ApiState>, raw: Body) -> Re
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+
+    use alloy::sol_types::SolError;
 
     use super::*;
 
