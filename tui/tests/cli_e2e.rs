@@ -9,8 +9,11 @@ use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{anvil_binary, keeperd_binary};
 
 use alloy::network::EthereumWallet;
 use alloy::node_bindings::AnvilInstance;
@@ -25,33 +28,6 @@ use keeperd::devnet::{deploy_network, NetworkConfig};
 
 const ETHER: u128 = 1_000_000_000_000_000_000;
 const TARGET: &str = "0x1111111111111111111111111111111111111111";
-
-fn anvil_binary() -> PathBuf {
-    std::env::var_os("KEEPER_ANVIL").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
-    })
-}
-
-/// The keeperd binary of this build: a dev-dependency builds the library, not the binary, so it
-/// is built here once (a no-op when it is up to date) and found beside this test's target dir.
-fn keeperd_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "keeperd", "--bin", "keeperd"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "building keeperd");
-        // target/debug/deps/cli_e2e-… -> target/debug/keeperd
-        let exe = std::env::current_exe().unwrap();
-        let binary = exe.parent().unwrap().parent().unwrap().join("keeperd");
-        assert!(binary.exists(), "{}", binary.display());
-        binary
-    })
-}
 
 /// One keeperctl run: (exit code, stdout, stderr).
 struct Run {

@@ -13,8 +13,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{anvil_binary, keeperd_binary, repo};
 
 use alloy::network::EthereumWallet;
 use alloy::node_bindings::AnvilInstance;
@@ -40,16 +43,6 @@ const INCREMENT: &str = "0xd09de08a"; // SampleCounter.increment() (checked agai
 const MAX_FEE_WEI: &str = "10000000000000000";
 const FUNDING_WEI: &str = "1000000000000000000";
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn anvil_binary() -> PathBuf {
-    std::env::var_os("KEEPER_ANVIL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"))
-}
-
 /// `$KEEPER_TMUX` (the Makefile exports it), else where `make setup` installs it. Never the
 /// system's: a fresh machine may have none, and the test must not depend on its version.
 fn tmux_binary() -> PathBuf {
@@ -60,26 +53,6 @@ fn tmux_binary() -> PathBuf {
         path.display()
     );
     path
-}
-
-/// The keeperd binary of this build: a dev-dependency builds the library, not the binary, so it is
-/// built here (a no-op when up to date) and found beside this test's target dir.
-fn keeperd_binary() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "keeperd", "--bin", "keeperd"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "building keeperd");
-        // target/debug/deps/console_tmux-… -> target/debug/keeperd
-        let exe = std::env::current_exe().unwrap();
-        let binary = exe.parent().unwrap().parent().unwrap().join("keeperd");
-        assert!(binary.exists(), "{}", binary.display());
-        binary
-    })
 }
 
 // ---------------------------------------------------------------------------------------------------------
