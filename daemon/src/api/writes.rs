@@ -372,6 +372,18 @@ fn skipped(step: OperatorStep, why: &str) -> OperatorStepOutcome {
     OperatorStepOutcome { step, tx: None, skipped: Some(why.to_owned()) }
 }
 
+/// One step of operator (de)registration sent as a transaction to an EigenLayer contract.
+async fn operator_step(
+    state: &ApiState,
+    step: OperatorStep,
+    to: Address,
+    input: Vec<u8>,
+    until: tokio::time::Instant,
+) -> Result<OperatorStepOutcome, Failure> {
+    let tx = send(state, TxKind::OperatorRegistration, to, input, U256::ZERO, until).await?;
+    Ok(OperatorStepOutcome { step, tx: Some(tx), skipped: None })
+}
+
 /// `POST /v1/operator/register`.
 pub async fn register_operator(State(state): State<ApiState>, raw: Body) -> Reply {
     let operator = sender(&state)?.address();
@@ -408,16 +420,16 @@ pub async fn register_operator(State(state): State<ApiState>, raw: Body) -> Repl
             metadataURI: request.metadata_uri.clone(),
         }
         .abi_encode();
-        let tx = send(
-            &state,
-            TxKind::OperatorRegistration,
-            deployment.eigenlayer.delegation_manager,
-            input,
-            U256::ZERO,
-            until,
-        )
-        .await?;
-        steps.push(OperatorStepOutcome { step: OperatorStep::RegisterAsOperator, tx: Some(tx), skipped: None });
+        steps.push(
+            operator_step(
+                &state,
+                OperatorStep::RegisterAsOperator,
+                deployment.eigenlayer.delegation_manager,
+                input,
+                until,
+            )
+            .await?,
+        );
     }
 
     // An operator cannot allocate before its allocation delay is in effect.
@@ -436,16 +448,10 @@ pub async fn register_operator(State(state): State<ApiState>, raw: Body) -> Repl
         steps.push(skipped(OperatorStep::Allocate, "the magnitude is already allocated"));
     } else {
         let input = allocate_input(&state, operator, magnitude);
-        let tx = send(
-            &state,
-            TxKind::OperatorRegistration,
-            deployment.eigenlayer.allocation_manager,
-            input,
-            U256::ZERO,
-            until,
-        )
-        .await?;
-        steps.push(OperatorStepOutcome { step: OperatorStep::Allocate, tx: Some(tx), skipped: None });
+        steps.push(
+            operator_step(&state, OperatorStep::Allocate, deployment.eigenlayer.allocation_manager, input, until)
+                .await?,
+        );
     }
 
     if is_member(&state, operator).await? {
@@ -458,16 +464,16 @@ pub async fn register_operator(State(state): State<ApiState>, raw: Body) -> Repl
             data,
         };
         let input = AllocationManager::registerForOperatorSetsCall { operator, params }.abi_encode();
-        let tx = send(
-            &state,
-            TxKind::OperatorRegistration,
-            deployment.eigenlayer.allocation_manager,
-            input,
-            U256::ZERO,
-            until,
-        )
-        .await?;
-        steps.push(OperatorStepOutcome { step: OperatorStep::RegisterForKeeperSet, tx: Some(tx), skipped: None });
+        steps.push(
+            operator_step(
+                &state,
+                OperatorStep::RegisterForKeeperSet,
+                deployment.eigenlayer.allocation_manager,
+                input,
+                until,
+            )
+            .await?,
+        );
     }
     ok(&OperatorWriteResponse { operator, complete: true, steps })
 }
@@ -487,16 +493,16 @@ pub async fn deregister_operator(State(state): State<ApiState>, raw: Body) -> Re
             operatorSetIds: vec![deployment.avs.operator_set_id],
         };
         let input = AllocationManager::deregisterFromOperatorSetsCall { params }.abi_encode();
-        let tx = send(
-            &state,
-            TxKind::OperatorRegistration,
-            deployment.eigenlayer.allocation_manager,
-            input,
-            U256::ZERO,
-            until,
-        )
-        .await?;
-        steps.push(OperatorStepOutcome { step: OperatorStep::DeregisterFromKeeperSet, tx: Some(tx), skipped: None });
+        steps.push(
+            operator_step(
+                &state,
+                OperatorStep::DeregisterFromKeeperSet,
+                deployment.eigenlayer.allocation_manager,
+                input,
+                until,
+            )
+            .await?,
+        );
     } else {
         steps.push(skipped(OperatorStep::DeregisterFromKeeperSet, "not in the keeper set"));
     }
@@ -504,16 +510,10 @@ pub async fn deregister_operator(State(state): State<ApiState>, raw: Body) -> Re
         steps.push(skipped(OperatorStep::Deallocate, "nothing is allocated"));
     } else {
         let input = allocate_input(&state, operator, 0);
-        let tx = send(
-            &state,
-            TxKind::OperatorRegistration,
-            deployment.eigenlayer.allocation_manager,
-            input,
-            U256::ZERO,
-            until,
-        )
-        .await?;
-        steps.push(OperatorStepOutcome { step: OperatorStep::Deallocate, tx: Some(tx), skipped: None });
+        steps.push(
+            operator_step(&state, OperatorStep::Deallocate, deployment.eigenlayer.allocation_manager, input, until)
+                .await?,
+        );
     }
     ok(&OperatorWriteResponse { operator, complete: true, steps })
 }
