@@ -450,7 +450,8 @@ pub async fn operator(context: &Context, command: OperatorCommand) -> CliResult 
             if context.json {
                 return print_json(&list);
             }
-            let mut table = Table::new(&["OPERATOR", "LOCAL", "REGISTERED", "STAKE", "SIGNED", "MISSED", "LAST SEEN"]);
+            let mut table =
+                Table::new(&["OPERATOR", "LOCAL", "REGISTERED", "STAKE", "SIGNED", "MISSED", "LATENCY", "LAST SEEN"]);
             for op in &list.operators {
                 table.row(vec![
                     op.address.to_string(),
@@ -459,6 +460,7 @@ pub async fn operator(context: &Context, command: OperatorCommand) -> CliResult 
                     op.stake.to_string(),
                     op.signed.to_string(),
                     op.missed.to_string(),
+                    op.signature_latency_ms.map_or_else(|| "-".into(), |ms| format!("{ms} ms")),
                     op.last_seen_ms.map(output::time_ms).unwrap_or_else(|| "-".into()),
                 ]);
             }

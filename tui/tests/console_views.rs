@@ -60,16 +60,16 @@ fn header_follows_the_connection_and_keeps_the_last_data() {
 }
 
 #[test]
-fn operators_view_shows_registration_stake_last_seen_and_signatures() {
+fn operators_view_shows_registration_stake_last_seen_signatures_and_latency() {
     let mut app = app_with_status();
     app.apply(ApiEvent::Operators(vec![operator(0xaa, true, true, 90, 10), operator(0xbb, false, false, 0, 0)]));
     app.handle_key(ch('2'));
     assert_eq!(app.view, View::Operators);
     let text = screen(&app);
     assert!(text.contains("Operators (2)"), "{text}");
-    assert!(text.contains("  operator      in set stake        last seen  signed  missed  miss"), "{text}");
-    assert!(text.contains("* 0xaAaA…aaAa   yes    500.0000     3s ago     90      10      10%"), "{text}");
-    assert!(text.contains("  0xbBbB…BBbB   no     500.0000     3s ago     0       0       -"), "{text}");
+    assert!(text.contains("  operator      in set stake        last seen  signed  missed  miss  latency"), "{text}");
+    assert!(text.contains("* 0xaAaA…aaAa   yes    500.0000     3s ago     90      10      10%   180ms"), "{text}");
+    assert!(text.contains("  0xbBbB…BBbB   no     500.0000     3s ago     0       0       -     -"), "{text}");
     assert!(text.contains("R register local operator"), "{text}");
 }
 

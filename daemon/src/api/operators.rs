@@ -25,11 +25,21 @@ fn chain(what: &str, error: impl std::fmt::Display) -> Failure {
     Failure(ApiError::new(ErrorCode::Unavailable, format!("{what}: {error}")))
 }
 
-/// Per operator: batches signed, and the time of the newest signature.
-#[derive(Debug, Default, Clone, Copy)]
+/// Per operator: batches signed, the time of the newest signature, and how long after each
+/// proposal its signature came.
+#[derive(Debug, Default, Clone)]
 struct Seen {
     signed: u64,
     last_ms: Option<i64>,
+    latencies_ms: Vec<u64>,
+}
+
+impl Seen {
+    fn median_latency_ms(&self) -> Option<u64> {
+        let mut sorted = self.latencies_ms.clone();
+        sorted.sort_unstable();
+        sorted.get(sorted.len() / 2).copied()
+    }
 }
 
 pub async fn list_operators(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Reply {
@@ -69,6 +79,10 @@ pub async fn list_operators(State(state): State<ApiState>, RawQuery(query): RawQ
                         let entry = seen.entry(signature.operator).or_default();
                         entry.signed += 1;
                         entry.last_ms = entry.last_ms.max(Some(signature.received_at_ms));
+                        // Clocks of one process: a signature stored before its proposal cannot
+                        // happen, but a negative difference must not wrap.
+                        let latency = signature.received_at_ms.saturating_sub(proposal.created_at_ms);
+                        entry.latencies_ms.push(u64::try_from(latency).unwrap_or(0));
                     }
                 }
                 Ok::<_, StoreError>((proposals.len() as u64, seen))
@@ -91,7 +105,7 @@ pub async fn list_operators(State(state): State<ApiState>, RawQuery(query): RawQ
             .await
             .map_err(|_| chain("reading the key registry", "timed out"))?
             .map_err(|e| chain("reading the key registry", e))?;
-        let seen = seen.get(&address).copied().unwrap_or_default();
+        let seen = seen.get(&address).cloned().unwrap_or_default();
         operators.push(OperatorView {
             address,
             local: local == Some(address),
@@ -102,7 +116,22 @@ pub async fn list_operators(State(state): State<ApiState>, RawQuery(query): RawQ
             last_seen_ms: seen.last_ms,
             signed: seen.signed,
             missed: if registered { proposals.saturating_sub(seen.signed) } else { 0 },
+            signature_latency_ms: seen.median_latency_ms(),
         });
     }
     ok(&OperatorList { operators })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Seen;
+
+    #[test]
+    fn signature_latency_is_the_median_and_absent_without_signatures() {
+        assert_eq!(Seen::default().median_latency_ms(), None);
+        let seen = Seen { signed: 5, last_ms: Some(0), latencies_ms: vec![900, 100, 200, 150, 4_000] };
+        assert_eq!(seen.median_latency_ms(), Some(200));
+        let one = Seen { signed: 1, last_ms: Some(0), latencies_ms: vec![42] };
+        assert_eq!(one.median_latency_ms(), Some(42));
+    }
 }

@@ -157,6 +157,10 @@ pub struct OperatorView {
     pub signed: u64,
     /// Batches this daemon proposed or saw proposed that it did not sign (while registered).
     pub missed: u64,
+    /// Median time from a proposal to this operator's signature over it (ms), over the batches it
+    /// signed: how quickly it answers the aggregator. `null` when it signed none.
+    #[serde(default)]
+    pub signature_latency_ms: Option<u64>,
 }
 
 /// Reads a JSON request body as `T`: a body that does not parse, a field of the wrong type and a

@@ -239,6 +239,7 @@ fn draw_operators(frame: &mut Frame<'_>, app: &App, area: Rect) {
             Cell::from(op.signed.to_string()),
             Cell::from(op.missed.to_string()),
             Cell::from(rate),
+            Cell::from(op.signature_latency_ms.map_or("-".to_owned(), |ms| format!("{ms}ms"))),
         ]);
         if i == app.operator_selected {
             row.style(SELECTED)
@@ -246,7 +247,8 @@ fn draw_operators(frame: &mut Frame<'_>, app: &App, area: Rect) {
             row
         }
     });
-    let header = Row::new(vec!["", "operator", "in set", "stake", "last seen", "signed", "missed", "miss"]).style(DIM);
+    let header = Row::new(vec!["", "operator", "in set", "stake", "last seen", "signed", "missed", "miss", "latency"])
+        .style(DIM);
     let widths = [
         Constraint::Length(1),
         Constraint::Length(13),
@@ -256,6 +258,7 @@ fn draw_operators(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Constraint::Length(7),
         Constraint::Length(7),
         Constraint::Length(5),
+        Constraint::Length(8),
     ];
     frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
 }

@@ -118,6 +118,7 @@ pub fn operator(byte: u8, local: bool, registered: bool, signed: u64, missed: u6
         last_seen_ms: Some(NOW_MS - 3_000),
         signed,
         missed,
+        signature_latency_ms: (signed > 0).then_some(180),
     }
 }
 
