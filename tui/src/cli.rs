@@ -303,6 +303,12 @@ pub struct TaskListArgs {
     /// Only tasks of this job.
     #[arg(long, value_name = "ID")]
     pub job: Option<String>,
+    /// Only tasks the daemon saw due at or after this time: unix seconds, or `-DURATION` ago (`-1h`).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub from: Option<String>,
+    /// Only tasks the daemon saw due before this time: unix seconds, or `-DURATION` ago.
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub to: Option<String>,
     /// Start after this task (`<job>:<sequence>`, the previous page's `next`).
     #[arg(long, value_name = "CURSOR")]
     pub after: Option<String>,

@@ -19,6 +19,12 @@ use crate::exit::{CliError, CliResult};
 use crate::jobspec::{self, parse_amount, parse_job_id, Defaults};
 use crate::output::{self, print_fields, print_json, Table};
 
+/// `--from`/`--to` of `task list`, as unix seconds.
+fn time_flag(flag: &str, text: Option<&str>) -> Result<Option<u64>, CliError> {
+    let now = Defaults::local().now_secs;
+    text.map(|text| jobspec::parse_past_time(flag, text, now).map_err(CliError::invalid)).transpose()
+}
+
 /// Writes wait for their transaction's receipt: never give up on them sooner than this.
 const MIN_WRITE_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -269,9 +275,10 @@ pub async fn task(context: &Context, command: TaskCommand) -> CliResult {
             let mut query = TasksQuery {
                 state: args.state.map(Into::into),
                 job: args.job.as_deref().map(job_id).transpose()?,
+                from: time_flag("--from", args.from.as_deref())?,
+                to: time_flag("--to", args.to.as_deref())?,
                 after,
                 limit: args.limit,
-                ..TasksQuery::default()
             };
             let mut list: TaskList = client.tasks(&query).await?;
             while let (true, Some(next)) = (args.all, &list.next) {

@@ -301,6 +301,15 @@ fn spec_from_flags(args: &SpecArgs, defaults: Defaults) -> Result<JobSpecView, A
     Ok(JobSpecView { trigger, action, gas_limit: args.gas_limit, max_fee_wei, expiry_secs })
 }
 
+/// A time flag: unix seconds, or `-DURATION` before `now_secs` (`-1h`, `-30m`).
+pub fn parse_past_time(flag: &str, text: &str, now_secs: u64) -> Result<u64, ApiError> {
+    let text = text.trim();
+    match text.strip_prefix('-') {
+        Some(duration) => Ok(now_secs.saturating_sub(parse_duration(duration).map_err(|e| invalid(flag, e))?)),
+        None => text.parse().map_err(|_| invalid(flag, format!("{text:?} is not unix seconds or -DURATION"))),
+    }
+}
+
 /// A spec file: the API's `spec` object in JSON, or the same shape in TOML (chosen by the
 /// extension; `.toml` is TOML, anything else JSON). Unknown fields are refused by name.
 pub fn read_spec_file(path: &Path) -> Result<JobSpecView, ApiError> {
@@ -338,6 +347,16 @@ mod tests {
     }
 
     const DEFAULTS: Defaults = Defaults { now_secs: 1_000, block: Some(77) };
+
+    #[test]
+    fn past_times_are_unix_seconds_or_a_duration_ago() {
+        assert_eq!(parse_past_time("--from", "1700000000", 5_000).unwrap(), 1_700_000_000);
+        assert_eq!(parse_past_time("--from", "-1h", 5_000).unwrap(), 1_400);
+        assert_eq!(parse_past_time("--from", "-2h", 5_000).unwrap(), 0);
+        let error = parse_past_time("--to", "yesterday", 5_000).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("--to"), "{error:?}");
+        assert!(parse_past_time("--to", "-1fortnight", 5_000).is_err());
+    }
 
     #[test]
     fn units() {

@@ -330,6 +330,12 @@ async fn daemon_mode_every_subcommand_and_error_code() {
     assert_eq!((detail.task.job_id, detail.history[0].from), (U256::from(1u64), None));
     let human = ctl(&["task", "list", "--state", "due"]);
     assert_eq!(human.code, 0, "{}", human.stderr);
+    // The time filter: the last hour holds them, a window that ended an hour ago none.
+    let recent: TaskList = ctl(&["--json", "task", "list", "--job", "1", "--from", "-1h"]).json();
+    assert!(recent.tasks.iter().any(|t| t.sequence == first.sequence), "{recent:?}");
+    let old: TaskList = ctl(&["--json", "task", "list", "--job", "1", "--to", "-1h"]).json();
+    assert!(old.tasks.is_empty(), "{old:?}");
+    assert_eq!(ctl(&["--json", "task", "list", "--from", "soon"]).error(2)["api"]["field"], "--from");
 
     // Events: recent, then the live stream (a JSON line each).
     let recent = ctl(&["--json", "events", "--limit", "3"]);
