@@ -249,20 +249,30 @@ impl Aggregator {
         tracing::info!(%digest, tasks = tasks.len(), reference_block = reference.number, "aggregator: proposed batch");
         self.context.metrics.batches_proposed.inc();
         self.context.metrics.tasks_proposed.inc_by(tasks.len() as u64);
-        let quorum_at = published.quorum_reached.then(tokio::time::Instant::now);
-        self.next_order += 1;
-        self.flights.insert(
-            digest,
-            Flight {
-                order: self.next_order,
-                batch,
-                tasks,
-                reference,
-                quorum_at,
-                proposed_at: tokio::time::Instant::now(),
-            },
-        );
+        self.add_flight(digest, batch, tasks, reference, published.quorum_reached);
         Ok(())
+    }
+
+    /// Follows a published proposal until it is submitted or expires, after the ones before it.
+    fn add_flight(
+        &mut self,
+        digest: B256,
+        batch: Batch,
+        tasks: Vec<BatchTask>,
+        reference: ReferenceBlock,
+        quorum_reached: bool,
+    ) {
+        let now = tokio::time::Instant::now();
+        self.next_order += 1;
+        let flight = Flight {
+            order: self.next_order,
+            batch,
+            tasks,
+            reference,
+            quorum_at: quorum_reached.then_some(now),
+            proposed_at: now,
+        };
+        self.flights.insert(digest, flight);
     }
 
     fn quorum_reached(&mut self, digest: B256) {
@@ -442,19 +452,7 @@ impl Aggregator {
                     for task in &tasks {
                         self.in_flight.insert(task.task);
                     }
-                    let quorum_at = published.quorum_reached.then(tokio::time::Instant::now);
-                    self.next_order += 1;
-                    self.flights.insert(
-                        digest,
-                        Flight {
-                            order: self.next_order,
-                            batch,
-                            tasks,
-                            reference,
-                            quorum_at,
-                            proposed_at: tokio::time::Instant::now(),
-                        },
-                    );
+                    self.add_flight(digest, batch, tasks, reference, published.quorum_reached);
                 }
                 Err(e) => tracing::debug!(%digest, error = %e, "aggregator: not re-publishing"),
             }

@@ -166,20 +166,7 @@ impl ReadTx<'_> {
             }
             _ => {}
         }
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM tasks
-             WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR job_id = ?2)
-                 AND (?3 IS NULL OR (job_id, sequence) > (?3, ?4))
-             ORDER BY job_id, sequence LIMIT ?5"
-        ))?;
-        let rows = stmt.query(params![
-            state.map(TaskState::as_str),
-            job_id.map(u256_to_sql),
-            after.map(|a| u256_to_sql(a.job_id)),
-            after.map(|a| sequence_to_sql(a.sequence)).transpose()?.unwrap_or(0),
-            limit
-        ])?;
-        page(rows, limit)
+        self.tasks_created_between(state, job_id, None, None, after, limit)
     }
 
     /// Every state `task` went through, oldest first.
@@ -191,19 +178,7 @@ impl ReadTx<'_> {
         let mut rows = stmt.query(params![u256_to_sql(task.job_id), sequence_to_sql(task.sequence)?])?;
         let mut history = Vec::new();
         while let Some(row) = rows.next()? {
-            let from: Option<String> = row.get("from_state")?;
-            let from = from
-                .map(|text| {
-                    TaskState::from_db(&text)
-                        .ok_or_else(|| StoreError::invalid(HISTORY, "from_state", format!("unknown value {text:?}")))
-                })
-                .transpose()?;
-            history.push(TaskTransition {
-                from,
-                to: enum_col(row, HISTORY, "to_state", TaskState::from_db)?,
-                at_ms: row.get("at_ms")?,
-                detail: row.get("detail")?,
-            });
+            history.push(transition(row)?);
         }
         Ok(history)
     }
@@ -248,22 +223,9 @@ impl ReadTx<'_> {
         let mut rows = stmt.query(params![after_id, limit])?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            let from: Option<String> = row.get("from_state")?;
-            let from = from
-                .map(|text| {
-                    TaskState::from_db(&text)
-                        .ok_or_else(|| StoreError::invalid(HISTORY, "from_state", format!("unknown value {text:?}")))
-                })
-                .transpose()?;
             let task =
                 TaskId { job_id: u256_col(row, HISTORY, "job_id")?, sequence: u64_col(row, HISTORY, "sequence")? };
-            let transition = TaskTransition {
-                from,
-                to: enum_col(row, HISTORY, "to_state", TaskState::from_db)?,
-                at_ms: row.get("at_ms")?,
-                detail: row.get("detail")?,
-            };
-            out.push((row.get("id")?, task, transition));
+            out.push((row.get("id")?, task, transition(row)?));
         }
         Ok(out)
     }
@@ -360,6 +322,23 @@ impl WriteTx<'_> {
             ])?;
         Ok(())
     }
+}
+
+/// One `task_history` row as a transition.
+fn transition(row: &rusqlite::Row<'_>) -> Result<TaskTransition> {
+    let from: Option<String> = row.get("from_state")?;
+    let from = from
+        .map(|text| {
+            TaskState::from_db(&text)
+                .ok_or_else(|| StoreError::invalid(HISTORY, "from_state", format!("unknown value {text:?}")))
+        })
+        .transpose()?;
+    Ok(TaskTransition {
+        from,
+        to: enum_col(row, HISTORY, "to_state", TaskState::from_db)?,
+        at_ms: row.get("at_ms")?,
+        detail: row.get("detail")?,
+    })
 }
 
 #[cfg(test)]
