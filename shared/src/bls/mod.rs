@@ -5,12 +5,14 @@
 //! Every point read from outside (wire or chain encoding) is checked: on the curve, in the
 //! prime-order subgroup, and not the point at infinity.
 
+mod batch;
 mod derive;
 mod eip2537;
 mod error;
 mod keys;
 mod signature;
 
+pub use batch::BatchVerdict;
 pub use derive::{parse_eip2334_path, EIP2334_VALIDATOR_PATH};
 pub use error::{BlsError, Result};
 pub use keys::{PublicKey, SecretKey};

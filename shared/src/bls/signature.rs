@@ -19,6 +19,10 @@ impl Signature {
         Self(signature)
     }
 
+    pub(crate) fn as_blst(&self) -> &min_pk::Signature {
+        &self.0
+    }
+
     /// Reads the 96-byte compressed (wire) encoding, fully validated.
     pub fn from_compressed(bytes: &[u8]) -> Result<Self> {
         if bytes.len() != super::SIGNATURE_COMPRESSED_LEN {
