@@ -61,6 +61,8 @@ pub enum ErrorCode {
     UnknownOperator,
     InvalidSignature,
     ConflictingSignature,
+    /// The operator sent invalid signatures recently and used up its allowance: retry later.
+    RateLimited,
     UnknownTask,
     NotFound,
     MethodNotAllowed,
@@ -90,6 +92,7 @@ impl ErrorCode {
             Self::ProposalClosed => 410,
             Self::BodyTooLarge => 413,
             Self::InvalidSignature | Self::UnknownTask => 422,
+            Self::RateLimited => 429,
             Self::Unavailable => 503,
             Self::Internal | Self::Unknown => 500,
         }
@@ -109,6 +112,7 @@ impl ErrorCode {
             Self::UnknownOperator => "unknown_operator",
             Self::InvalidSignature => "invalid_signature",
             Self::ConflictingSignature => "conflicting_signature",
+            Self::RateLimited => "rate_limited",
             Self::UnknownTask => "unknown_task",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",

@@ -327,8 +327,8 @@ impl Quorum {
         }
     }
 
-    /// Checks, verifies and counts many signatures with one batch verification (falling back to
-    /// one at a time to find the bad ones). Results are in input order; of two signatures by one
+    /// Checks, verifies and counts many signatures with one batch verification that still proves
+    /// each valid on its own (see [`verify_signatures`]). Results are in input order; of two signatures by one
     /// operator, the first valid one is kept.
     pub fn add_many<R: RngCore + CryptoRng>(
         &mut self,
@@ -427,25 +427,13 @@ impl Quorum {
 }
 
 /// Verifies independent `(key, digest, signature)` batch signatures; `true` for each valid one,
-/// in input order. One random-linear-combination check covers them all; if it fails, each is
-/// verified alone to find the bad ones.
+/// in input order. Signatures are grouped by digest and one pairing check covers them all while
+/// proving each valid on its own; invalid ones are found with a few more checks
+/// ([`Signature::verify_each`]).
 pub fn verify_signatures<R: RngCore + CryptoRng>(items: &[(PublicKey, B256, Signature)], rng: &mut R) -> Vec<bool> {
-    let single = |(key, digest, signature): &(PublicKey, B256, Signature)| {
-        signature.verify(key, digest.as_slice(), SigningDomain::Batch).is_ok()
-    };
-    match items {
-        [] => Vec::new(),
-        [one] => vec![single(one)],
-        _ => {
-            let triples: Vec<(PublicKey, &[u8], Signature)> =
-                items.iter().map(|(key, digest, signature)| (*key, digest.as_slice(), *signature)).collect();
-            if Signature::verify_many(&triples, SigningDomain::Batch, rng).is_ok() {
-                vec![true; items.len()]
-            } else {
-                items.iter().map(single).collect()
-            }
-        }
-    }
+    let triples: Vec<(PublicKey, &[u8], Signature)> =
+        items.iter().map(|(key, digest, signature)| (*key, digest.as_slice(), *signature)).collect();
+    Signature::verify_each(&triples, SigningDomain::Batch, rng).valid
 }
 
 #[cfg(test)]

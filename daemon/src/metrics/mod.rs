@@ -32,6 +32,9 @@
 //! | `keeper_batches_proposed_total` | counter | | proposals published (aggregator) |
 //! | `keeper_tasks_proposed_total` | counter | | tasks in those proposals |
 //! | `keeper_signatures_received_total` | counter | `result` | keeper signatures received |
+//! | `keeper_signatures_invalid_total` | counter | `operator` | signatures that failed verification, by signer |
+//! | `keeper_signatures_rate_limited_total` | counter | `operator` | offenders' signatures refused unverified |
+//! | `keeper_signature_pairing_checks_total` | counter | | pairing checks the signature verifier computed |
 //! | `keeper_disputes_received_total` | counter | | disputes received (aggregator) |
 //! | `keeper_quorum_duration_seconds` | histogram | | proposal to quorum |
 //! | `keeper_batch_submissions_total` | counter | `result` | batch transactions by result |
@@ -50,7 +53,7 @@ use std::net::SocketAddr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use alloy::primitives::U256;
+use alloy::primitives::{Address, U256};
 use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -82,8 +85,9 @@ pub const ROLES: [&str; 4] = ["scheduler", "keeper", "aggregator", "challenger"]
 /// `keeper_task_outcomes_total{outcome}`.
 pub const OUTCOMES: [&str; 4] = ["performed", "reverted", "not_executed", "skipped"];
 /// `keeper_signatures_received_total{result}`: verified and counted, sent again, failed
-/// verification, refused otherwise (unknown operator or proposal, conflicting signature).
-pub const SIGNATURE_RESULTS: [&str; 4] = ["added", "duplicate", "invalid", "refused"];
+/// verification, not verified (an offender over its allowance), refused otherwise (unknown
+/// operator or proposal, conflicting signature).
+pub const SIGNATURE_RESULTS: [&str; 5] = ["added", "duplicate", "invalid", "rate_limited", "refused"];
 /// `keeper_batch_submissions_total{result}`: broadcast, not broadcast (the simulation or the
 /// sender refused), mined and successful, failed after broadcast.
 pub const SUBMISSION_RESULTS: [&str; 4] = ["sent", "not_sent", "accepted", "failed"];
@@ -123,6 +127,9 @@ pub struct Metrics {
     pub batches_proposed: IntCounter,
     pub tasks_proposed: IntCounter,
     pub signatures_received: IntCounterVec,
+    pub signatures_invalid: IntCounterVec,
+    pub signatures_rate_limited: IntCounterVec,
+    pub signature_pairing_checks: IntCounter,
     pub disputes_received: IntCounter,
     pub quorum_duration: Histogram,
     pub batch_submissions: IntCounterVec,
@@ -315,6 +322,23 @@ impl Metrics {
                 "result",
                 &SIGNATURE_RESULTS,
             )?,
+            // Labelled by signer: only members of an operator set are verified, so this stays small.
+            signatures_invalid: b.counter_vec(
+                "keeper_signatures_invalid_total",
+                "Keeper signatures that failed BLS verification, by operator",
+                "operator",
+                &[],
+            )?,
+            signatures_rate_limited: b.counter_vec(
+                "keeper_signatures_rate_limited_total",
+                "Signatures of operators that recently sent invalid ones, refused unverified, by operator",
+                "operator",
+                &[],
+            )?,
+            signature_pairing_checks: b.counter(
+                "keeper_signature_pairing_checks_total",
+                "Pairing checks the aggregator's signature verifier computed (one per round when all are valid)",
+            )?,
             disputes_received: b.counter("keeper_disputes_received_total", "Disputes received from keepers")?,
             quorum_duration: b.histogram(
                 "keeper_quorum_duration_seconds",
@@ -466,9 +490,20 @@ impl Metrics {
             Ok(SignatureReceipt { status: SignatureStatus::Added, .. }) => "added",
             Ok(SignatureReceipt { status: SignatureStatus::AlreadyPresent, .. }) => "duplicate",
             Err(CollectorError::Signature(SignatureRejected::InvalidSignature { .. })) => "invalid",
+            Err(CollectorError::RateLimited { .. }) => "rate_limited",
             Err(_) => "refused",
         };
         self.signatures_received.with_label_values(&[name]).inc();
+    }
+
+    /// An operator's signature failed verification.
+    pub fn observe_signature_invalid(&self, operator: Address) {
+        self.signatures_invalid.with_label_values(&[operator.to_string().as_str()]).inc();
+    }
+
+    /// An offender's signature was refused unverified.
+    pub fn observe_signature_rate_limited(&self, operator: Address) {
+        self.signatures_rate_limited.with_label_values(&[operator.to_string().as_str()]).inc();
     }
 
     /// A batch transaction that was mined and succeeded, with its task count (0 when unknown: a

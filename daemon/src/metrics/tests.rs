@@ -31,6 +31,8 @@ fn every_metric_is_declared_once_with_a_conventional_name() {
     // Series with labels not known in advance appear once touched.
     metrics.observe_rpc("eth_blockNumber", 0, Duration::from_millis(3), false);
     metrics.rpc_endpoint_healthy.with_label_values(&["0"]).set(1);
+    metrics.observe_signature_invalid(Address::ZERO);
+    metrics.observe_signature_rate_limited(Address::ZERO);
     let text = metrics.encode().unwrap();
     let types = declared(&text);
     let documented: Vec<&str> = include_str!("mod.rs")

@@ -192,6 +192,7 @@ fn error_codes_serialise_as_their_names_and_unknown_ones_are_tolerated() {
         ErrorCode::UnknownOperator,
         ErrorCode::InvalidSignature,
         ErrorCode::ConflictingSignature,
+        ErrorCode::RateLimited,
         ErrorCode::UnknownTask,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,

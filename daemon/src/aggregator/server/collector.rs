@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use alloy::primitives::{Address, B256};
 use keeper_shared::batch::{Batch, TaskId};
-use keeper_shared::bls::{PublicKey, Signature};
+use keeper_shared::bls::Signature;
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -17,9 +17,10 @@ use crate::aggregator::protocol::{
     StatusView, API_VERSION, DEFAULT_PAGE_LIMIT,
 };
 use crate::aggregator::quorum::{
-    verify_signatures, Accepted, Check, OperatorSet, Quorum, QuorumCertificate, QuorumError, QuorumState,
-    QuorumThreshold, SignatureRejected,
+    Accepted, Check, OperatorSet, Quorum, QuorumCertificate, QuorumError, QuorumState, QuorumThreshold,
+    SignatureRejected,
 };
+use crate::aggregator::server::verifier::{self, Item, OffenderPolicy, Verdict};
 use crate::store::{SharedStore, StoreError};
 
 /// Tuning of a [`Collector`].
@@ -28,8 +29,10 @@ pub struct CollectorConfig {
     pub quorum: QuorumThreshold,
     /// Most proposals one page of `GET /v1/proposals` returns.
     pub max_page: u32,
-    /// Most signatures verified in one batch (one multi-pairing).
+    /// Most signatures verified in one round (one pairing check when all are valid).
     pub max_verify_batch: usize,
+    /// How operators that sent invalid signatures are isolated and rate-limited.
+    pub offenders: OffenderPolicy,
     /// How many closed digests are remembered, to answer "closed" rather than "unknown".
     pub closed_memory: usize,
     /// Events buffered per subscriber before a slow one starts missing them.
@@ -44,6 +47,7 @@ impl Default for CollectorConfig {
             quorum: QuorumThreshold::TWO_THIRDS,
             max_page: 500,
             max_verify_batch: 128,
+            offenders: OffenderPolicy::default(),
             closed_memory: 4096,
             event_capacity: 1024,
             metrics: None,
@@ -94,6 +98,11 @@ pub enum CollectorError {
     ProposalClosed { digest: B256 },
     #[error(transparent)]
     Signature(#[from] SignatureRejected),
+    #[error(
+        "aggregator: proposal {digest}: operator {operator} sent invalid signatures recently and is rate-limited; \
+         retry in {retry_after:?}"
+    )]
+    RateLimited { digest: B256, operator: Address, retry_after: std::time::Duration },
     #[error("aggregator: proposal {digest}: dispute from {operator}, who is not in its operator set")]
     DisputeFromStranger { digest: B256, operator: Address },
     #[error(
@@ -128,7 +137,7 @@ struct Inner {
     /// Never held across an await.
     index: Mutex<Index>,
     events: broadcast::Sender<CollectorEvent>,
-    verifier: mpsc::Sender<VerifyRequest>,
+    verifier: mpsc::Sender<verifier::Request>,
     /// Random per instance: cursors of an earlier instance restart the listing.
     epoch: u64,
     config: CollectorConfig,
@@ -153,18 +162,18 @@ struct OpenProposal {
     disputes: Vec<Dispute>,
 }
 
-struct VerifyRequest {
-    item: (PublicKey, B256, Signature),
-    reply: oneshot::Sender<bool>,
-}
-
 impl Collector {
     /// A collector over `store`. Starts the signature verifier on the current Tokio runtime; it
     /// stops when the last clone of the collector is dropped.
     pub fn new(store: SharedStore, config: CollectorConfig) -> Result<Self, CollectorError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| CollectorError::NoRuntime)?;
         let (verifier, requests) = mpsc::channel(4096);
-        runtime.spawn(run_verifier(requests, config.max_verify_batch.max(1)));
+        runtime.spawn(verifier::run(
+            requests,
+            config.max_verify_batch.max(1),
+            config.offenders.clone(),
+            config.metrics.clone(),
+        ));
         let (events, _) = broadcast::channel(config.event_capacity.max(1));
         let inner =
             Inner { store, index: Mutex::new(Index::default()), events, verifier, epoch: rand::random(), config };
@@ -326,13 +335,19 @@ impl Collector {
             }
         };
 
-        if !self.verify(key, digest, signature).await? {
-            let mut index = self.index();
-            let rejected = match index.open.get_mut(&digest) {
-                Some(open) => open.quorum.record_invalid(operator),
-                None => SignatureRejected::InvalidSignature { digest, operator },
-            };
-            return Err(rejected.into());
+        match self.verify(Item { operator, key, digest, signature }).await? {
+            Verdict::Valid => {}
+            Verdict::Invalid => {
+                let mut index = self.index();
+                let rejected = match index.open.get_mut(&digest) {
+                    Some(open) => open.quorum.record_invalid(operator),
+                    None => SignatureRejected::InvalidSignature { digest, operator },
+                };
+                return Err(rejected.into());
+            }
+            Verdict::RateLimited { retry_after } => {
+                return Err(CollectorError::RateLimited { digest, operator, retry_after })
+            }
         }
 
         let stored =
@@ -457,37 +472,14 @@ impl Collector {
         let _ = self.inner.events.send(event);
     }
 
-    async fn verify(&self, key: PublicKey, digest: B256, signature: Signature) -> Result<bool, CollectorError> {
+    async fn verify(&self, item: Item) -> Result<Verdict, CollectorError> {
         let (reply, verdict) = oneshot::channel();
-        let request = VerifyRequest { item: (key, digest, signature), reply };
+        let request = verifier::Request { item, reply };
         self.inner
             .verifier
             .send(request)
             .await
             .map_err(|_| CollectorError::Background("the signature verifier stopped".into()))?;
         verdict.await.map_err(|_| CollectorError::Background("the signature verifier dropped a request".into()))
-    }
-}
-
-/// Verifies queued signatures in batches: whatever arrived while the previous batch was being
-/// checked goes into the next multi-pairing, so under load each signature costs about a third of
-/// a single verification, and alone it costs one.
-async fn run_verifier(mut requests: mpsc::Receiver<VerifyRequest>, max_batch: usize) {
-    while let Some(first) = requests.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match requests.try_recv() {
-                Ok(request) => batch.push(request),
-                Err(_) => break,
-            }
-        }
-        let items: Vec<(PublicKey, B256, Signature)> = batch.iter().map(|r| r.item).collect();
-        let verdicts = tokio::task::spawn_blocking(move || verify_signatures(&items, &mut rand::thread_rng())).await;
-        // If the blocking task died, dropping the replies tells each waiting request.
-        if let Ok(verdicts) = verdicts {
-            for (request, valid) in batch.into_iter().zip(verdicts) {
-                let _ = request.reply.send(valid);
-            }
-        }
     }
 }

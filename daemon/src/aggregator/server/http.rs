@@ -151,6 +151,7 @@ impl From<&CollectorError> for ApiError {
             CollectorError::Signature(SignatureRejected::ConflictingSignature { .. }) => {
                 ErrorCode::ConflictingSignature
             }
+            CollectorError::RateLimited { .. } => ErrorCode::RateLimited,
             CollectorError::UnknownTask { index, .. } => {
                 return ApiError::field(ErrorCode::UnknownTask, format!("leaves[{index}]"), err);
             }

@@ -13,6 +13,8 @@
 
 mod collector;
 mod http;
+mod verifier;
 
 pub use collector::{ClosedProposal, Collector, CollectorConfig, CollectorError, CollectorEvent, Published};
 pub use http::{router, serve, HttpLimits};
+pub use verifier::{OffenderPolicy, Verdict};
