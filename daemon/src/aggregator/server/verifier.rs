@@ -1,7 +1,9 @@
 //! The aggregator's signature verifier. Whatever arrived while the previous round was being checked
-//! is verified in the next round: signatures grouped by digest, each group covered by one pairing
-//! check that still proves every signature valid on its own ([`Signature::verify_each`]); an
-//! invalid one is found with a few more checks.
+//! is verified in the next round: signatures grouped by digest, and one pairing check for all the
+//! groups that still proves every signature valid on its own ([`Signature::verify_each`]); an
+//! invalid one is named with three more checks. A round takes at most one signature of each
+//! operator into that shared check ([`form_round`]), so whoever sends many invalid signatures at
+//! once costs a round no more than one does.
 //!
 //! An operator whose signature fails is an offender for [`OffenderPolicy::isolation`]: its
 //! signatures are then verified alone, outside the shared rounds, so it can no longer make honest
@@ -11,7 +13,7 @@
 //! fast it sends. Only members of a proposal's operator set get this far (the collector refuses
 //! strangers before any pairing), so the offender table is bounded by the registry's size.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +23,9 @@ use rand::{CryptoRng, RngCore};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
+
+/// Signatures held back from a round (by [`form_round`]) are bounded by this many rounds' worth.
+const WAITING_ROUNDS: usize = 8;
 
 /// Longest isolation applied, whatever the policy says.
 const MAX_ISOLATION: Duration = Duration::from_secs(366 * 24 * 3600);
@@ -69,7 +74,7 @@ pub(crate) enum Admission {
 }
 
 /// One signature to verify.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Item {
     pub operator: Address,
     pub key: PublicKey,
@@ -183,8 +188,56 @@ pub(crate) struct Request {
     pub reply: oneshot::Sender<Verdict>,
 }
 
+/// The signatures of one round: distinct items, where each is verified, and whoever waits for
+/// each verdict (a signature sent again while the first copy waits shares its verdict).
+#[derive(Debug)]
+pub(crate) struct Round<W> {
+    pub items: Vec<Item>,
+    pub admissions: Vec<Admission>,
+    pub waiters: Vec<Vec<W>>,
+}
+
+/// Takes the next round from `waiting`, in order, and returns it with what must wait for a later
+/// round. At most `max` items, and at most one shared item per operator: an operator not (yet)
+/// known as an offender can put only one invalid signature into a shared round, which costs
+/// three more checks to name, whatever else it sent; its other signatures wait, and are an
+/// offender's if that one failed. Offenders' signatures are admitted (alone or rate-limited) as
+/// they come, spending their allowance.
+pub(crate) fn form_round<W>(
+    waiting: impl IntoIterator<Item = (Item, W)>,
+    offenders: &mut Offenders,
+    now: Instant,
+    max: usize,
+) -> (Round<W>, VecDeque<(Item, W)>) {
+    let mut round = Round { items: Vec::new(), admissions: Vec::new(), waiters: Vec::new() };
+    let mut shared_by: HashMap<Address, usize> = HashMap::new();
+    let mut later = VecDeque::new();
+    for (item, waiter) in waiting {
+        if let Some(&index) = shared_by.get(&item.operator) {
+            if round.items[index] == item {
+                round.waiters[index].push(waiter);
+            } else {
+                later.push_back((item, waiter));
+            }
+            continue;
+        }
+        if round.items.len() >= max {
+            later.push_back((item, waiter));
+            continue;
+        }
+        let admission = offenders.admit(item.operator, now);
+        if admission == Admission::Shared {
+            shared_by.insert(item.operator, round.items.len());
+        }
+        round.items.push(item);
+        round.admissions.push(admission);
+        round.waiters.push(vec![waiter]);
+    }
+    (round, later)
+}
+
 /// Verifies queued signatures round by round until every sender is dropped: whatever arrived while
-/// a round was being checked (up to `max_round`) goes into the next.
+/// a round was being checked (up to `max_round` at a time) goes into the next ([`form_round`]).
 pub(crate) async fn run(
     mut requests: mpsc::Receiver<Request>,
     max_round: usize,
@@ -192,48 +245,72 @@ pub(crate) async fn run(
     metrics: Option<Arc<Metrics>>,
 ) {
     let mut offenders = Offenders::new(policy);
-    while let Some(first) = requests.recv().await {
-        let mut round = vec![first];
-        while round.len() < max_round {
+    let mut waiting: VecDeque<(Item, oneshot::Sender<Verdict>)> = VecDeque::new();
+    loop {
+        if waiting.is_empty() {
+            match requests.recv().await {
+                Some(request) => waiting.push_back((request.item, request.reply)),
+                None => break,
+            }
+        }
+        // New arrivals each round even when earlier ones wait (one operator's many signatures
+        // must not hold back the others'), up to a bound; beyond it the channel pushes back.
+        for _ in 0..max_round.min((WAITING_ROUNDS * max_round).saturating_sub(waiting.len())) {
             match requests.try_recv() {
-                Ok(request) => round.push(request),
+                Ok(request) => waiting.push_back((request.item, request.reply)),
                 Err(_) => break,
             }
         }
-        let now = Instant::now();
-        let admissions: Vec<Admission> = round.iter().map(|r| offenders.admit(r.item.operator, now)).collect();
-        let items: Vec<Item> = round.iter().map(|r| r.item).collect();
+        let (round, later) = form_round(waiting.drain(..), &mut offenders, Instant::now(), max_round);
+        waiting = later;
+        let Round { items, admissions, waiters } = round;
+        let checked = items.clone();
         let outcome =
-            tokio::task::spawn_blocking(move || verify_round(&items, &admissions, &mut rand::thread_rng())).await;
+            tokio::task::spawn_blocking(move || verify_round(&checked, &admissions, &mut rand::thread_rng())).await;
         // If the blocking task died, dropping the replies tells each waiting request.
         let Ok(outcome) = outcome else { continue };
         if let Some(metrics) = &metrics {
             metrics.signature_pairing_checks.inc_by(outcome.pairing_checks as u64);
         }
         let now = Instant::now();
-        for (request, verdict) in round.into_iter().zip(outcome.verdicts) {
-            let operator = request.item.operator;
-            match verdict {
-                Verdict::Valid => {}
-                Verdict::RateLimited { .. } => {
-                    if let Some(metrics) = &metrics {
-                        metrics.observe_signature_rate_limited(operator);
-                    }
-                }
-                Verdict::Invalid => {
-                    let score = offenders.record_invalid(operator, now);
-                    tracing::warn!(
-                        %operator,
-                        digest = %request.item.digest,
-                        score,
-                        "aggregator: invalid signature; the operator's signatures are verified alone and rate-limited"
-                    );
-                    if let Some(metrics) = &metrics {
-                        metrics.observe_signature_invalid(operator);
-                    }
-                }
+        for ((item, verdict), replies) in items.into_iter().zip(outcome.verdicts).zip(waiters) {
+            observe(&mut offenders, metrics.as_deref(), &item, verdict, replies.len(), now);
+            for reply in replies {
+                let _ = reply.send(verdict);
             }
-            let _ = request.reply.send(verdict);
+        }
+    }
+}
+
+/// Scores an invalid signature and counts it (`copies` requests carried it) in the metrics.
+fn observe(
+    offenders: &mut Offenders,
+    metrics: Option<&Metrics>,
+    item: &Item,
+    verdict: Verdict,
+    copies: usize,
+    now: Instant,
+) {
+    let operator = item.operator;
+    match verdict {
+        Verdict::Valid => {}
+        Verdict::RateLimited { .. } => {
+            if let Some(metrics) = metrics {
+                metrics.observe_signature_rate_limited(operator);
+            }
+        }
+        Verdict::Invalid => {
+            let score = offenders.record_invalid(operator, now);
+            tracing::warn!(
+                %operator,
+                digest = %item.digest,
+                score,
+                copies,
+                "aggregator: invalid signature; the operator's signatures are verified alone and rate-limited"
+            );
+            if let Some(metrics) = metrics {
+                metrics.observe_signature_invalid(operator);
+            }
         }
     }
 }

@@ -180,3 +180,78 @@ async fn the_collector_rate_limits_an_operator_that_keeps_sending_invalid_signat
     // Every signature that was verified took one check: 3 offender's + 1 honest.
     assert_eq!(metrics.signature_pairing_checks.get(), 4);
 }
+
+#[test]
+fn a_round_takes_one_shared_signature_per_operator_and_merges_copies() {
+    let m = members(4);
+    let mut offenders = Offenders::new(policy());
+    let now = Instant::now();
+    let digests: Vec<B256> = (1..=3).map(B256::repeat_byte).collect();
+    // Operator 0 sends three different signatures and one of them twice; the others one each.
+    let waiting = vec![
+        (item(&m[0], digests[0]), "0a"),
+        (item(&m[1], digests[0]), "1"),
+        (item(&m[0], digests[1]), "0b"),
+        (item(&m[0], digests[0]), "0a again"),
+        (item(&m[2], digests[0]), "2"),
+        (item(&m[0], digests[2]), "0c"),
+        (item(&m[3], digests[0]), "3"),
+    ];
+    let (round, later) = form_round(waiting, &mut offenders, now, 128);
+    assert_eq!(round.waiters, vec![vec!["0a", "0a again"], vec!["1"], vec!["2"], vec!["3"]]);
+    assert_eq!(round.admissions, vec![Admission::Shared; 4]);
+    assert_eq!(later.iter().map(|(_, w)| *w).collect::<Vec<_>>(), vec!["0b", "0c"]);
+
+    // Had "0a" failed, operator 0's others come as an offender's: alone within the allowance.
+    offenders.record_invalid(m[0].address, now);
+    let (round, later) = form_round(later, &mut offenders, now, 128);
+    assert_eq!(round.admissions, vec![Admission::Alone, Admission::Alone]);
+    assert!(later.is_empty());
+
+    // The size bound holds; what does not fit waits, in order.
+    let waiting: Vec<(Item, usize)> = m.iter().enumerate().map(|(i, member)| (item(member, digests[0]), i)).collect();
+    let mut clean = Offenders::new(policy());
+    let (round, later) = form_round(waiting, &mut clean, now, 3);
+    assert_eq!(round.waiters, vec![vec![0], vec![1], vec![2]]);
+    assert_eq!(later.into_iter().map(|(_, w)| w).collect::<Vec<_>>(), vec![3]);
+}
+
+/// Ten different invalid signatures sent at once by one operator, beside honest ones: one of them
+/// is checked in a shared round, the allowance's worth alone, the rest refused unverified, however
+/// the requests fall into rounds; the honest signatures all count.
+#[tokio::test]
+async fn a_flood_of_invalid_signatures_costs_one_shared_check_and_the_allowance() {
+    let m = members(4);
+    let metrics = Arc::new(Metrics::new().unwrap());
+    let offenders =
+        OffenderPolicy { isolation: Duration::from_secs(3600), burst: 2, refill: Duration::from_secs(3600) };
+    let config = CollectorConfig { offenders, metrics: Some(metrics.clone()), ..CollectorConfig::default() };
+    let collector = Collector::new(SharedStore::new(Store::open_in_memory().unwrap()), config).unwrap();
+    let digest = collector.publish(proposal(), operator_set(&m)).await.unwrap().digest;
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..10u8 {
+        let wrong = SignedBatch { digest, ..signed(&m[0], B256::repeat_byte(0xe0 + i)) };
+        let collector = collector.clone();
+        tasks.spawn(async move { (true, collector.submit_signature(wrong).await) });
+    }
+    for member in &m[1..] {
+        let collector = collector.clone();
+        let honest = signed(member, digest);
+        tasks.spawn(async move { (false, collector.submit_signature(honest).await) });
+    }
+    let (mut invalid, mut limited) = (0, 0);
+    while let Some(joined) = tasks.join_next().await {
+        match joined.unwrap() {
+            (false, result) => assert!(result.is_ok(), "{result:?}"),
+            (true, Err(CollectorError::Signature(SignatureRejected::InvalidSignature { .. }))) => invalid += 1,
+            (true, Err(CollectorError::RateLimited { .. })) => limited += 1,
+            (true, other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((invalid, limited), (3, 7), "one shared, two alone, seven refused");
+    assert_eq!(collector.quorum_state(digest).unwrap().signers.len(), 3);
+    // At most: a round per honest signature, one for the offender's shared one, the two levels of
+    // bisection that name it in a round of four, and its two alone.
+    assert!(metrics.signature_pairing_checks.get() <= 8, "{}", metrics.signature_pairing_checks.get());
+}
