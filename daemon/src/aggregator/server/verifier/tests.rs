@@ -142,6 +142,18 @@ fn signed(member: &Member, digest: B256) -> SignedBatch {
     }
 }
 
+/// A collector with metrics and one open proposal signed by `m`, whose offenders may have two
+/// signatures verified and no more (the refill is far beyond a test's duration).
+async fn collector_with_proposal(m: &[Member]) -> (Collector, Arc<Metrics>, B256) {
+    let metrics = Arc::new(Metrics::new().unwrap());
+    let offenders =
+        OffenderPolicy { isolation: Duration::from_secs(3600), burst: 2, refill: Duration::from_secs(3600) };
+    let config = CollectorConfig { offenders, metrics: Some(metrics.clone()), ..CollectorConfig::default() };
+    let collector = Collector::new(SharedStore::new(Store::open_in_memory().unwrap()), config).unwrap();
+    let digest = collector.publish(proposal(), operator_set(m)).await.unwrap().digest;
+    (collector, metrics, digest)
+}
+
 fn invalid_signature(
     result: Result<crate::aggregator::protocol::SignatureReceipt, CollectorError>,
     operator: Address,
@@ -152,13 +164,7 @@ fn invalid_signature(
 #[tokio::test]
 async fn the_collector_rate_limits_an_operator_that_keeps_sending_invalid_signatures() {
     let m = members(4);
-    let metrics = Arc::new(Metrics::new().unwrap());
-    // A refill far beyond the test's duration: the allowance is exactly the burst.
-    let offenders =
-        OffenderPolicy { isolation: Duration::from_secs(3600), burst: 2, refill: Duration::from_secs(3600) };
-    let config = CollectorConfig { offenders, metrics: Some(metrics.clone()), ..CollectorConfig::default() };
-    let collector = Collector::new(SharedStore::new(Store::open_in_memory().unwrap()), config).unwrap();
-    let digest = collector.publish(proposal(), operator_set(&m)).await.unwrap().digest;
+    let (collector, metrics, digest) = collector_with_proposal(&m).await;
     let wrong = |member: &Member| SignedBatch { digest, ..signed(member, B256::repeat_byte(0xee)) };
 
     assert!(invalid_signature(collector.submit_signature(wrong(&m[0])).await, m[0].address));
@@ -222,12 +228,7 @@ fn a_round_takes_one_shared_signature_per_operator_and_merges_copies() {
 #[tokio::test]
 async fn a_flood_of_invalid_signatures_costs_one_shared_check_and_the_allowance() {
     let m = members(4);
-    let metrics = Arc::new(Metrics::new().unwrap());
-    let offenders =
-        OffenderPolicy { isolation: Duration::from_secs(3600), burst: 2, refill: Duration::from_secs(3600) };
-    let config = CollectorConfig { offenders, metrics: Some(metrics.clone()), ..CollectorConfig::default() };
-    let collector = Collector::new(SharedStore::new(Store::open_in_memory().unwrap()), config).unwrap();
-    let digest = collector.publish(proposal(), operator_set(&m)).await.unwrap().digest;
+    let (collector, metrics, digest) = collector_with_proposal(&m).await;
 
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..10u8 {
