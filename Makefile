@@ -34,7 +34,7 @@ endif
 export KEEPER_ANVIL := $(ANVIL)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup tools contracts bindings bindings-check vectors build demo load test test-rust test-contracts \
+.PHONY: help setup tools contracts bindings bindings-check vectors build demo load bench-signatures test test-rust test-contracts \
         lint fmt fmt-check clippy gas clean
 
 help: ## List the targets
@@ -86,6 +86,10 @@ demo: setup ## Local devnet: EigenLayer + the AVS on anvil, three keeper daemons
 
 load: setup ## Load benchmark (debug build, ~8 min): 1,000 interval jobs at 60 s, 4 keepers, 1-s blocks, 5-min window
 	cargo run --quiet -p keeperd -- bench-load --dir .devnet/load --report .devnet/load/report.json
+
+bench-signatures: ## Criterion benchmark of the aggregator's signature path (release build: ~15 min the first time), on one core
+	cargo bench -p keeperd --bench signature_path --no-run
+	taskset -c 0 cargo bench -p keeperd --bench signature_path
 
 test: setup fmt-check bindings-check test-contracts clippy test-rust ## Everything: fmt, bindings, forge tests, clippy, cargo tests
 

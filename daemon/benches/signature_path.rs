@@ -1,8 +1,8 @@
 //! The aggregator's signature path: verifying one round of queued keeper signatures, as its
 //! verifier does (`keeperd::aggregator::quorum::verify_signatures`), against the path it replaced.
 //!
-//! `cargo bench -p keeperd --bench signature_path` (one core: `taskset -c 0 <bench binary> --bench`,
-//! see the README's "The aggregator's signature path")
+//! `make bench-signatures` (`cargo bench -p keeperd --bench signature_path` pinned to one core; the
+//! README's "The aggregator's signature path" has the numbers)
 //!
 //! For 64 and 128 operators signing one proposal digest (criterion reports signatures per second):
 //! - `grouped/valid/N`, `grouped/one_invalid/N`: the verifier's path. One random-scalar pairing
