@@ -1,5 +1,6 @@
-//! The aggregator's signature path: verifying one round of queued keeper signatures, as its
-//! verifier does (`keeperd::aggregator::quorum::verify_signatures`), against the path it replaced.
+//! The aggregator's signature path: verifying one round of queued keeper signatures through
+//! `keeperd::aggregator::quorum::verify_signatures` (the grouped check, `Signature::verify_each`,
+//! that the verifier makes for a round's shared signatures), against the path it replaced.
 //!
 //! `make bench-signatures` (`cargo bench -p keeperd --bench signature_path` pinned to one core; the
 //! README's "The aggregator's signature path" has the numbers)
