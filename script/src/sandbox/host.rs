@@ -61,8 +61,6 @@ pub enum HostFault {
     TooLong { call: &'static str, what: &'static str, len: u64, limit: u64 },
     #[error("host call `{call}`: the module exports no memory named `memory`")]
     NoMemory { call: &'static str },
-    #[error("host call `{call}`: the result was already given")]
-    ResultTwice { call: &'static str },
     #[error("host call `{call}`: more than {limit} chain reads")]
     TooManyChainReads { call: &'static str, limit: u32 },
     #[error("host call `{call}`: out of fuel")]
@@ -230,12 +228,9 @@ fn utf8_lossy(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn set_outcome(caller: &mut Caller<'_, HostState>, call: &'static str, outcome: ScriptOutcome) -> Result<(), Error> {
-    let state = caller.data_mut();
-    if state.outcome.is_some() {
-        return Err(fault(HostFault::ResultTwice { call }));
-    }
-    state.outcome = Some(outcome);
+/// Records the result and ends the run: nothing the guest would do after it can change the answer.
+fn finish(caller: &mut Caller<'_, HostState>, outcome: ScriptOutcome) -> Result<(), Error> {
+    caller.data_mut().outcome = Some(outcome);
     Err(signal(HostSignal::Finished))
 }
 
@@ -318,12 +313,12 @@ pub(crate) fn define(linker: &mut Linker<HostState>) -> Result<(), wasmi::errors
         charge(&mut c, "perform", HOST_CALL_FUEL)?;
         let limit = u64::from(c.data().limits.max_output_bytes);
         let call_data = read_guest(&mut c, "perform", "call data", data, len, limit)?;
-        set_outcome(&mut c, "perform", ScriptOutcome::Perform { call_data: call_data.into() })
+        finish(&mut c, ScriptOutcome::Perform { call_data: call_data.into() })
     })?;
     linker.func_wrap(m, "skip", |mut c: Caller<'_, HostState>, reason: i32, len: i32| -> Result<(), Error> {
         charge(&mut c, "skip", HOST_CALL_FUEL)?;
         let reason = read_guest(&mut c, "skip", "reason", reason, len, MAX_REASON_BYTES)?;
-        set_outcome(&mut c, "skip", ScriptOutcome::Skip { reason: utf8_lossy(reason) })
+        finish(&mut c, ScriptOutcome::Skip { reason: utf8_lossy(reason) })
     })?;
     linker.func_wrap(m, "fail", |mut c: Caller<'_, HostState>, message: i32, len: i32| -> Result<(), Error> {
         charge(&mut c, "fail", HOST_CALL_FUEL)?;
