@@ -27,6 +27,12 @@ export KEEPER_PROMTOOL := $(abspath $(TOOLS)/bin/promtool)
 # tmux drives `keeperctl tui` in a real terminal (tui/tests/console_tmux.rs).
 export KEEPER_TMUX := $(abspath $(TOOLS)/bin/tmux)
 
+# The AssemblyScript SDK for script jobs (npm `assemblyscript`, pinned by its lock) and its example modules,
+# built into sdk/assemblyscript/build/ (git-ignored); the script tests and benchmarks run them.
+SDK := sdk/assemblyscript
+SDK_STAMP := $(SDK)/node_modules/.keeper-sdk
+SDK_EXAMPLES := $(SDK)/build/.built
+
 # CI runs on a fresh clone each time: keep the cargo target dir outside it so warm runs reuse it.
 ifeq ($(CI),true)
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/keeper-network/target
@@ -34,13 +40,13 @@ endif
 export KEEPER_ANVIL := $(ANVIL)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup tools contracts bindings bindings-check vectors build demo load bench-signatures test test-rust test-contracts \
+.PHONY: help setup tools sdk contracts bindings bindings-check vectors build demo load bench-signatures test test-rust test-contracts \
         lint fmt fmt-check clippy gas clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-setup: $(TOOLCHAIN_STAMP) tools ## Install Foundry (forge, anvil, cast), solc-js, forge-std, OpenZeppelin from npm, and the tools (idempotent)
+setup: $(TOOLCHAIN_STAMP) tools sdk ## Install Foundry (forge, anvil, cast), solc-js, forge-std, OpenZeppelin from npm, the tools, the script SDK (idempotent)
 
 tools: $(DEB_TOOLS) ## Install Prometheus, promtool and tmux from Debian's packages into .tools/ (idempotent)
 
@@ -59,6 +65,17 @@ $(TOOLCHAIN_STAMP): $(CONTRACTS)/package.json $(CONTRACTS)/package-lock.json
 	cd $(CONTRACTS) && npm ci --no-audit --no-fund --loglevel=error
 	@"$(FORGE)" --version | head -1
 	@"$(ANVIL)" --version | head -1
+	@touch $@
+
+sdk: $(SDK_EXAMPLES) ## Install the AssemblyScript script SDK from npm and build its examples (idempotent)
+
+$(SDK_STAMP): $(SDK)/package.json $(SDK)/package-lock.json
+	@command -v npm >/dev/null || { echo "setup: npm (Node.js 20+) is required" >&2; exit 1; }
+	cd $(SDK) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(SDK_EXAMPLES): $(SDK_STAMP) $(SDK)/build.mjs $(wildcard $(SDK)/assembly/*.ts $(SDK)/examples/*.ts)
+	cd $(SDK) && node build.mjs
 	@touch $@
 
 contracts: setup ## Compile the contracts (offline, solc-js)
