@@ -40,13 +40,16 @@ async fn serve(body: Vec<u8>) -> String {
     url
 }
 
+/// A price with 8 decimals, as Chainlink feeds report them.
+const E8: i64 = 100_000_000;
+
 fn price_chain() -> (TableChain, Vec<u8>) {
     let oracle = address!("00000000000000000000000000000000000000a1");
     let mirror = address!("00000000000000000000000000000000000000b2");
     let answer = |v: i64| CallResult::Success(I256::try_from(v).unwrap().abi_encode().into());
     let mut chain = TableChain::at(common::block());
-    chain.calls.insert((oracle, bytes!("50d25bcd")), answer(1_020_00000000));
-    chain.calls.insert((mirror, bytes!("85bb7d69")), answer(1_000_00000000));
+    chain.calls.insert((oracle, bytes!("50d25bcd")), answer(1_020 * E8));
+    chain.calls.insert((mirror, bytes!("85bb7d69")), answer(1_000 * E8));
     (chain, (oracle, mirror, 500u64).abi_encode_params())
 }
 
@@ -54,8 +57,8 @@ fn time_window_args() -> Vec<u8> {
     (9u64, 17u64, true, bytes!("d09de08a")).abi_encode_params()
 }
 
-fn input(args: Vec<u8>) -> ScriptInput {
-    ScriptInput { args: args.into(), ..common::input(b"") }
+fn input(args: Vec<u8>, block: BlockContext) -> ScriptInput {
+    ScriptInput { args: args.into(), block, ..common::input(b"") }
 }
 
 /// A module calling `block_number` `n` times in a loop (or doing the same loop without the call).
@@ -85,7 +88,7 @@ fn benches(c: &mut Criterion) {
         ("price_deviation", &price, &price_table, price_args.clone()),
     ] {
         let script = sandbox.compile(code).unwrap();
-        let report = runtime.block_on(sandbox.run(&script, &input(args), chain)).unwrap();
+        let report = runtime.block_on(sandbox.run(&script, &input(args, chain.block), chain)).unwrap();
         eprintln!(
             "{name}: {} bytes, fuel used {}, chain reads {}, outcome {:?}",
             code.len(),
@@ -111,19 +114,19 @@ fn benches(c: &mut Criterion) {
     }
 
     let window_script = sandbox.compile(&time_window).unwrap();
-    let window_input = input(time_window_args());
+    let window_input = input(time_window_args(), window_chain.block);
     group.bench_function("warm_run/time_window", |b| {
         b.to_async(&runtime).iter(|| sandbox.run(&window_script, &window_input, &window_chain))
     });
     let price_script = sandbox.compile(&price).unwrap();
-    let price_input = input(price_args);
+    let price_input = input(price_args, price_table.block);
     group.bench_function("warm_run/price_deviation", |b| {
         b.to_async(&runtime).iter(|| sandbox.run(&price_script, &price_input, &price_table))
     });
 
     // Host-call overhead: (with calls - without) / 10,000.
     let chain = TableChain::at(common::block());
-    let plain = input(Vec::new());
+    let plain = input(Vec::new(), chain.block);
     for (label, with_call) in [("host_calls_10k/with_call", true), ("host_calls_10k/without_call", false)] {
         let script = sandbox.compile(&host_loop(10_000, with_call)).unwrap();
         group.bench_function(label, |b| b.to_async(&runtime).iter(|| sandbox.run(&script, &plain, &chain)));

@@ -96,8 +96,12 @@ impl<P: Provider> ChainReader for AlloyChain<P> {
     }
 
     async fn code_size(&self, address: Address) -> Result<u64, ChainError> {
-        let code =
-            self.provider.get_code_at(address).block_id(self.block_id()).await.map_err(|e| self.error("code_size", e))?;
+        let code = self
+            .provider
+            .get_code_at(address)
+            .block_id(self.block_id())
+            .await
+            .map_err(|e| self.error("code_size", e))?;
         Ok(code.len() as u64)
     }
 

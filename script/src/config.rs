@@ -246,7 +246,10 @@ impl ScriptConfig {
         if self.cache.max_bytes < fetch.max_module_bytes {
             return Err(ConfigError::Invalid {
                 field: format!("{prefix}.cache.max_bytes"),
-                reason: format!("must hold at least one module ({} bytes, fetch.max_module_bytes)", fetch.max_module_bytes),
+                reason: format!(
+                    "must hold at least one module ({} bytes, fetch.max_module_bytes)",
+                    fetch.max_module_bytes
+                ),
             });
         }
         Ok(())
@@ -270,7 +273,11 @@ mod tests {
         let error = config.validate("script").unwrap_err();
         assert_eq!(
             error.to_string(),
-            format!("config: `script.limits.event.fuel`: {} is above the hard cap {}", HARD_CAPS.fuel + 1, HARD_CAPS.fuel)
+            format!(
+                "config: `script.limits.event.fuel`: {} is above the hard cap {}",
+                HARD_CAPS.fuel + 1,
+                HARD_CAPS.fuel
+            )
         );
 
         let mut config = ScriptConfig::default();

@@ -149,7 +149,10 @@ mod tests {
     #[test]
     fn ipfs_urls_go_through_the_gateway() {
         let f = fetcher("https://gateway.example");
-        assert_eq!(f.resolve("ipfs://bafyabc/job.wasm").unwrap().as_str(), "https://gateway.example/ipfs/bafyabc/job.wasm");
+        assert_eq!(
+            f.resolve("ipfs://bafyabc/job.wasm").unwrap().as_str(),
+            "https://gateway.example/ipfs/bafyabc/job.wasm"
+        );
         assert_eq!(f.resolve("ipfs://bafyabc").unwrap().as_str(), "https://gateway.example/ipfs/bafyabc");
         let f = fetcher("http://127.0.0.1:8080/base/");
         assert_eq!(f.resolve("ipfs://bafyabc/a").unwrap().as_str(), "http://127.0.0.1:8080/base/ipfs/bafyabc/a");
@@ -159,7 +162,9 @@ mod tests {
     #[test]
     fn other_schemes_and_garbage_are_refused() {
         let f = fetcher("https://gateway.example");
-        assert!(matches!(f.resolve("file:///etc/passwd"), Err(FetchError::UnsupportedScheme { scheme, .. }) if scheme == "file"));
+        assert!(
+            matches!(f.resolve("file:///etc/passwd"), Err(FetchError::UnsupportedScheme { scheme, .. }) if scheme == "file")
+        );
         assert!(matches!(f.resolve("not a url"), Err(FetchError::InvalidUrl { .. })));
         assert!(matches!(f.resolve("ipfs:///path"), Err(FetchError::InvalidUrl { .. })));
         assert!(gateway_base("ftp://x").is_err());

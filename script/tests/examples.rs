@@ -38,6 +38,9 @@ fn skip_reason(report: &RunReport) -> &str {
     }
 }
 
+/// A price with 8 decimals, as Chainlink feeds report them.
+const E8: i64 = 100_000_000;
+
 // 1700000000 is Tuesday 2023-11-14 22:13:20 UTC.
 const TUESDAY_2213: u64 = 1_700_000_000;
 
@@ -71,7 +74,8 @@ async fn price_deviation_handles_negative_prices_and_failing_feeds() {
     let oracle = address!("00000000000000000000000000000000000000a1");
     let mirror = address!("00000000000000000000000000000000000000b2");
     let args = (oracle, mirror, 500u64).abi_encode_params();
-    let answer = |value: i64| CallResult::Success(alloy::primitives::I256::try_from(value).unwrap().abi_encode().into());
+    let answer =
+        |value: i64| CallResult::Success(alloy::primitives::I256::try_from(value).unwrap().abi_encode().into());
     let mut chain = at(TUESDAY_2213);
     chain.calls.insert((oracle, bytes!("50d25bcd")), answer(-100));
     chain.calls.insert((mirror, bytes!("85bb7d69")), answer(-200));
@@ -90,7 +94,8 @@ async fn price_deviation_handles_negative_prices_and_failing_feeds() {
 /// `$KEEPER_ANVIL` (the Makefile exports it), else where `make setup` installs anvil.
 fn anvil() -> AnvilInstance {
     let binary = std::env::var_os("KEEPER_ANVIL").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
     });
     Anvil::at(binary).arg("--host").arg("127.0.0.1").try_spawn().expect("anvil (run `make setup`)")
 }
@@ -121,7 +126,7 @@ async fn price_deviation_against_the_sample_oracle_on_anvil() {
         async move { run("price_deviation", args, &chain).await }
     };
 
-    report(1_000_00000000).await;
+    report(1_000 * E8).await;
     let first = run_at(latest(&provider).await).await.unwrap();
     assert_eq!(first.outcome, ScriptOutcome::Perform { call_data: sync.clone() }, "never synced");
     assert_eq!(first.chain_reads, 2);
@@ -137,9 +142,9 @@ async fn price_deviation_against_the_sample_oracle_on_anvil() {
         .await
         .unwrap();
     assert!(receipt.status());
-    assert_eq!(mirror.answer().call().await.unwrap(), alloy::primitives::I256::try_from(1_000_00000000i64).unwrap());
+    assert_eq!(mirror.answer().call().await.unwrap(), alloy::primitives::I256::try_from(1_000 * E8).unwrap());
 
-    report(1_020_00000000).await;
+    report(1_020 * E8).await;
     let small_move = latest(&provider).await;
     let report_small = run_at(small_move).await.unwrap();
     assert_eq!(skip_reason(&report_small), "price moved 2.00% since the last sync (threshold 5.00%)");
@@ -147,7 +152,7 @@ async fn price_deviation_against_the_sample_oracle_on_anvil() {
     let again = run_at(small_move).await.unwrap();
     assert_eq!((again.outcome.clone(), again.fuel_used), (report_small.outcome.clone(), report_small.fuel_used));
 
-    report(1_100_00000000).await;
+    report(1_100 * E8).await;
     let big = run_at(latest(&provider).await).await.unwrap();
     assert_eq!(big.outcome, ScriptOutcome::Perform { call_data: sync });
 

@@ -24,9 +24,13 @@ enum Reply {
     /// 302 to the same path with a counter appended, forever.
     RedirectForever,
     /// Announces `length` bytes and streams zeros.
-    Huge { announce: bool },
+    Huge {
+        announce: bool,
+    },
     /// Headers, then one byte every `every`.
-    Trickle { every: Duration },
+    Trickle {
+        every: Duration,
+    },
 }
 
 struct TestServer {
@@ -82,7 +86,8 @@ async fn respond(mut stream: TcpStream, route: &(dyn Fn(&str) -> Reply + Send + 
             stream.write_all(head.as_bytes()).await?;
         }
         Reply::RedirectForever => {
-            let head = format!("HTTP/1.1 302 Found\r\nlocation: {path}x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let head =
+                format!("HTTP/1.1 302 Found\r\nlocation: {path}x\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
             stream.write_all(head.as_bytes()).await?;
         }
         Reply::Huge { announce } => {
@@ -125,7 +130,8 @@ fn code() -> Vec<u8> {
 async fn fetches_code_that_matches_its_hash() {
     let body = code();
     let served = body.clone();
-    let server = serve(move |path| if path == "/job.wasm" { Reply::Ok(served.clone()) } else { Reply::Status(404) }).await;
+    let server =
+        serve(move |path| if path == "/job.wasm" { Reply::Ok(served.clone()) } else { Reply::Status(404) }).await;
     let f = fetcher(FetchConfig::default());
     let url = format!("{}/job.wasm", server.url);
     assert_eq!(f.fetch(&url, keccak256(&body)).await.unwrap().as_ref(), body.as_slice());
@@ -142,9 +148,10 @@ async fn fetches_code_that_matches_its_hash() {
 async fn ipfs_goes_through_the_configured_gateway() {
     let body = code();
     let served = body.clone();
-    let server =
-        serve(move |path| if path == "/ipfs/bafytest/job.wasm" { Reply::Ok(served.clone()) } else { Reply::Status(404) })
-            .await;
+    let server = serve(
+        move |path| if path == "/ipfs/bafytest/job.wasm" { Reply::Ok(served.clone()) } else { Reply::Status(404) },
+    )
+    .await;
     let f = fetcher(FetchConfig { ipfs_gateway: server.url.clone(), ..FetchConfig::default() });
     assert_eq!(f.fetch("ipfs://bafytest/job.wasm", keccak256(&body)).await.unwrap().as_ref(), body.as_slice());
 }

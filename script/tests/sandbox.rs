@@ -81,7 +81,10 @@ async fn skips_with_a_reason_and_sees_the_reference_block() {
     let report = run(&code).await.unwrap();
     assert_eq!(report.outcome, ScriptOutcome::Skip { reason: "n".into() });
 
-    let hash = module("(call $block_hash (i32.const 0)) (call $job_id (i32.const 32)) (call $perform (i32.const 0) (i32.const 64))", "");
+    let hash = module(
+        "(call $block_hash (i32.const 0)) (call $job_id (i32.const 32)) (call $perform (i32.const 0) (i32.const 64))",
+        "",
+    );
     let report = run(&hash).await.unwrap();
     let data = perform(&report);
     assert_eq!(&data[..32], B256::repeat_byte(0xab).as_slice());
@@ -175,7 +178,10 @@ async fn memory_bomb_hits_the_memory_limit() {
 
 #[tokio::test]
 async fn deep_recursion_overflows_the_wasm_stack_not_the_hosts() {
-    let code = module("(call $down (i64.const 0))", "(func $down (param i64) (call $down (i64.add (local.get 0) (i64.const 1))))");
+    let code = module(
+        "(call $down (i64.const 0))",
+        "(func $down (param i64) (call $down (i64.add (local.get 0) (i64.const 1))))",
+    );
     let error = run(&code).await.unwrap_err();
     assert!(matches!(error, RunError::StackOverflow { .. }), "{error}");
     // Recursion with large frames runs into the value stack limit first.
@@ -196,7 +202,8 @@ async fn traps_end_the_run_with_the_trap() {
 
 #[tokio::test]
 async fn the_script_can_fail_with_its_own_message_or_give_no_result() {
-    let error = run(&module("(call $fail (i32.const 0) (i32.const 4))", r#"(data (i32.const 0) "oops")"#)).await.unwrap_err();
+    let error =
+        run(&module("(call $fail (i32.const 0) (i32.const 4))", r#"(data (i32.const 0) "oops")"#)).await.unwrap_err();
     assert_eq!(error.to_string(), "the script failed: oops");
     let error = run(&module("", "")).await.unwrap_err();
     assert!(matches!(error, RunError::NoResult), "{error}");
@@ -268,16 +275,24 @@ fn modules_outside_the_interface_are_refused_at_compile_time() {
     let sandbox = Sandbox::new(tight_limits());
     let reason = |code: Vec<u8>| sandbox.compile(&code).map(|_| ()).unwrap_err().to_string();
     // An import the host does not have (AssemblyScript's default abort, WASI).
-    let env_abort = wat(r#"(module (import "env" "abort" (func (param i32 i32 i32 i32))) (memory (export "memory") 1) (func (export "run")))"#);
+    let env_abort = wat(
+        r#"(module (import "env" "abort" (func (param i32 i32 i32 i32))) (memory (export "memory") 1) (func (export "run")))"#,
+    );
     assert_eq!(
         reason(env_abort),
         "the module does not follow the keeper_v1 interface: it imports `env.abort`, which the host does not provide"
     );
-    let wasi = wat(r#"(module (import "wasi_snapshot_preview1" "random_get" (func (param i32 i32) (result i32))) (memory (export "memory") 1) (func (export "run")))"#);
+    let wasi = wat(
+        r#"(module (import "wasi_snapshot_preview1" "random_get" (func (param i32 i32) (result i32))) (memory (export "memory") 1) (func (export "run")))"#,
+    );
     assert!(reason(wasi).contains("wasi_snapshot_preview1.random_get"));
-    let unknown = wat(r#"(module (import "keeper_v1" "now" (func (result i64))) (memory (export "memory") 1) (func (export "run")))"#);
+    let unknown = wat(
+        r#"(module (import "keeper_v1" "now" (func (result i64))) (memory (export "memory") 1) (func (export "run")))"#,
+    );
     assert!(reason(unknown).contains("`keeper_v1.now`"));
-    let wrong_type = wat(r#"(module (import "keeper_v1" "args_len" (func (result i64))) (memory (export "memory") 1) (func (export "run")))"#);
+    let wrong_type = wat(
+        r#"(module (import "keeper_v1" "args_len" (func (result i64))) (memory (export "memory") 1) (func (export "run")))"#,
+    );
     assert!(reason(wrong_type).contains("`keeper_v1.args_len`"));
     let imported_memory = wat(r#"(module (import "keeper_v1" "memory" (memory 1)) (func (export "run")))"#);
     assert!(reason(imported_memory).contains("`keeper_v1.memory`"));

@@ -174,7 +174,8 @@ impl Sandbox {
                 });
             }
         }
-        let export = |name: &str| module.exports().find(|export| export.name() == name).map(|export| export.ty().clone());
+        let export =
+            |name: &str| module.exports().find(|export| export.name() == name).map(|export| export.ty().clone());
         if !matches!(export(MEMORY_EXPORT), Some(ExternType::Memory(_))) {
             return Err(RunError::Interface { reason: format!("it exports no memory named `{MEMORY_EXPORT}`") });
         }
@@ -365,8 +366,9 @@ impl<C: ChainReader> Driver<'_, C> {
         let wall_clock = || RunError::WallClock { limit_ms: limits.wall_clock_ms };
         match read {
             PendingRead::Call { to, data } => {
-                let result =
-                    timeout(remaining, self.chain.call(to, data, limits.call_gas)).await.map_err(|_| wall_clock())??;
+                let result = timeout(remaining, self.chain.call(to, data, limits.call_gas))
+                    .await
+                    .map_err(|_| wall_clock())??;
                 let (status, data) = match result {
                     CallResult::Success(data) => (0, data),
                     CallResult::Reverted(data) => (1, data),

@@ -88,5 +88,6 @@ pub fn sdk_build_dir() -> PathBuf {
 /// An example module built by `make setup` (panics with the remedy when it is missing).
 pub fn example_module(name: &str) -> Vec<u8> {
     let path = sdk_build_dir().join(format!("{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}; run `make setup` to build the SDK examples", path.display()))
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; run `make setup` to build the SDK examples", path.display()))
 }
