@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use alloy::primitives::{Bytes, U256};
 use thiserror::Error;
 use tokio::time::timeout;
-use wasmi::errors::{ErrorKind, MemoryError};
+use wasmi::errors::{ErrorKind, InstantiationError, MemoryError};
 use wasmi::{
     CompilationMode, Config, Engine, ExternType, Instance, Linker, Module, Store, StoreLimitsBuilder, TrapCode,
     TypedFunc, TypedResumableCall, Val,
@@ -262,13 +262,14 @@ impl Sandbox {
             ErrorKind::Memory(MemoryError::ResourceLimiterDeniedAllocation | MemoryError::OutOfBoundsGrowth) => {
                 return RunError::MemoryLimit { limit: self.limits.memory_bytes };
             }
+            // The limiter refuses a memory whose declared minimum is past the limit at instantiation.
+            ErrorKind::Instantiation(InstantiationError::FailedToInstantiateMemory(
+                MemoryError::ResourceLimiterDeniedAllocation | MemoryError::OutOfSystemMemory,
+            )) => {
+                return RunError::MemoryLimit { limit: self.limits.memory_bytes };
+            }
             ErrorKind::Instantiation(_) | ErrorKind::Linker(_) => {
-                // The limiter refuses a memory whose declared minimum is past the limit at instantiation.
-                let message = error.to_string();
-                if message.contains("limiter") || message.contains("resource") {
-                    return RunError::MemoryLimit { limit: self.limits.memory_bytes };
-                }
-                return RunError::Interface { reason: message };
+                return RunError::Interface { reason: error.to_string() };
             }
             _ => {}
         }
