@@ -214,7 +214,7 @@ mod tests {
         assert_eq!(s.latency_buckets[1], 3);
         assert_eq!(s.latency_buckets[4], 4);
         assert_eq!(*s.latency_buckets.last().unwrap_or(&0), 5);
-        assert_eq!(s.latency_sum_ms, 100_210);
+        assert_eq!(s.latency_sum_ms, 100_110);
     }
 
     #[test]
