@@ -31,7 +31,7 @@ pub use config::{Limits, NetworkId, NodeConfig, Topic};
 pub use envelope::{Envelope, MessageId, SignedEnvelope};
 pub use error::{NodeError, RecordError};
 pub use libp2p::{identity::Keypair, Multiaddr, PeerId};
-pub use node::{spawn, MessageSource, NodeEvent, NodeHandle, ReceivedMessage};
+pub use node::{spawn, MessageSource, NodeEvent, NodeHandle, PeerInfo, ReceivedMessage};
 pub use record::{PeerRecord, SignedPeerRecord};
 pub use registry::{OperatorRegistry, StaticRegistry};
 pub use validation::{InvalidReason, MessageValidator, Verdict};

@@ -82,6 +82,10 @@ pub struct PeerInfo {
     pub operator: Option<Address>,
     /// Gossipsub's score of the peer (negative: penalised).
     pub score: Option<f64>,
+    /// Topics the peer told us it subscribes to.
+    pub topics: Vec<Topic>,
+    /// Topics for which the peer is in our gossip mesh.
+    pub mesh: Vec<Topic>,
 }
 
 enum Command {
@@ -419,17 +423,7 @@ impl NodeTask {
                 let _ = reply.send(peers.len());
             }
             Command::Peers { reply } => {
-                let gossipsub = &self.swarm.behaviour().gossipsub;
-                let peers = self
-                    .swarm
-                    .connected_peers()
-                    .map(|peer| PeerInfo {
-                        peer: *peer,
-                        operator: self.book.operator_of(peer),
-                        score: gossipsub.peer_score(peer),
-                    })
-                    .collect();
-                let _ = reply.send(peers);
+                let _ = reply.send(self.peer_infos());
             }
             Command::ListenAddresses { reply } => {
                 let _ = reply.send(self.listen_addresses.clone());
@@ -441,6 +435,30 @@ impl NodeTask {
             }
             Command::Shutdown => {}
         }
+    }
+
+    fn peer_infos(&self) -> Vec<PeerInfo> {
+        let gossipsub = &self.swarm.behaviour().gossipsub;
+        let subscriptions: HashMap<PeerId, Vec<Topic>> = gossipsub
+            .all_peers()
+            .map(|(peer, hashes)| (*peer, hashes.iter().filter_map(|h| self.topics.get(*h).copied()).collect()))
+            .collect();
+        let mut mesh: HashMap<PeerId, Vec<Topic>> = HashMap::new();
+        for (hash, topic) in &self.topics {
+            for peer in gossipsub.mesh_peers(hash) {
+                mesh.entry(*peer).or_default().push(*topic);
+            }
+        }
+        self.swarm
+            .connected_peers()
+            .map(|peer| PeerInfo {
+                peer: *peer,
+                operator: self.book.operator_of(peer),
+                score: gossipsub.peer_score(peer),
+                topics: subscriptions.get(peer).cloned().unwrap_or_default(),
+                mesh: mesh.get(peer).cloned().unwrap_or_default(),
+            })
+            .collect()
     }
 
     fn publish(&mut self, envelope: Envelope) -> Result<MessageId, NodeError> {

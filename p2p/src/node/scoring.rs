@@ -1,9 +1,9 @@
 //! Peer scoring: gossipsub's score with our parameters, plus an application score for what
 //! gossipsub cannot see (refused records, invalid catch-up answers).
 //!
-//! Invalid gossip (P4) weighs -20 per message, squared: one invalid message puts a fresh peer
-//! below the gossip threshold (-10: we stop gossiping ids to it), two below the graylist (-80:
-//! everything it sends is ignored). The penalty decays by 1 % a second (half-life about a
+//! Invalid gossip (P4) weighs -5 per message and topic, squared: two invalid messages on a topic
+//! put a fresh peer below the gossip threshold (-10: we stop gossiping ids to it), five below the
+//! graylist (-80: everything it sends is ignored); spread over both topics it takes a few more. The penalty decays by 1 % a second (half-life about a
 //! minute). Positive topic scores are capped at 10, so a good history buys little slack.
 //! IP colocation is not penalised: peers are authenticated by registration, and operators may
 //! share hosts (and test beds share 127.0.0.1).
@@ -45,7 +45,7 @@ pub(crate) fn params(topics: &[TopicHash]) -> (PeerScoreParams, PeerScoreThresho
         mesh_failure_penalty_weight: 0.0,
         mesh_failure_penalty_decay: 0.5,
         // P4: invalid messages.
-        invalid_message_deliveries_weight: -20.0,
+        invalid_message_deliveries_weight: -5.0,
         invalid_message_deliveries_decay: 0.99,
     };
     let params = PeerScoreParams {
