@@ -67,11 +67,19 @@ pub struct ReceivedMessage {
 pub enum NodeEvent {
     Message(ReceivedMessage),
     /// A peer presented a valid record of a registered operator.
-    PeerVerified { peer: PeerId, operator: Address },
+    PeerVerified {
+        peer: PeerId,
+        operator: Address,
+    },
     /// A peer's record was refused (or it sent none); it is being disconnected.
-    PeerRefused { peer: PeerId, reason: String },
+    PeerRefused {
+        peer: PeerId,
+        reason: String,
+    },
     /// Our last connection to a peer closed.
-    PeerDisconnected { peer: PeerId },
+    PeerDisconnected {
+        peer: PeerId,
+    },
 }
 
 /// A peer as the node sees it.
@@ -629,11 +637,11 @@ impl NodeTask {
     }
 
     fn validate(&mut self, bytes: &[u8], expected_topic: Option<Topic>) -> Outcome {
-        let message =
-            match SignedEnvelope::decode(bytes, &self.config.network, self.config.limits.max_envelope_bytes()) {
-                Ok(message) => message,
-                Err(reason) => return Outcome::Rejected(expected_topic, reason),
-            };
+        let message = match SignedEnvelope::decode(bytes, &self.config.network, self.config.limits.max_envelope_bytes())
+        {
+            Ok(message) => message,
+            Err(reason) => return Outcome::Rejected(expected_topic, reason),
+        };
         let topic = message.topic();
         if self.log.contains(&message.id()) {
             return Outcome::Duplicate(topic);
@@ -769,21 +777,19 @@ impl NodeTask {
     fn on_sync_response(&mut self, peer: PeerId, request_id: OutboundRequestId, response: SyncResponse) {
         if self.hellos.remove(&request_id).is_some() {
             match response {
-                SyncResponse::Hello { record, records } => {
-                    match self.accept_presented_record(peer, &record) {
-                        Ok(()) => {
-                            self.learn_records(&records);
-                            self.request_catch_up(peer, None, 0);
-                            if self.config.discover {
-                                self.redial();
-                            }
-                        }
-                        Err(e) => {
-                            self.refuse(peer, e.to_string());
-                            self.disconnect_refused(&peer);
+                SyncResponse::Hello { record, records } => match self.accept_presented_record(peer, &record) {
+                    Ok(()) => {
+                        self.learn_records(&records);
+                        self.request_catch_up(peer, None, 0);
+                        if self.config.discover {
+                            self.redial();
                         }
                     }
-                }
+                    Err(e) => {
+                        self.refuse(peer, e.to_string());
+                        self.disconnect_refused(&peer);
+                    }
+                },
                 SyncResponse::Refused => warn!(%peer, "p2p: peer refused our record"),
                 SyncResponse::CatchUp { .. } => {
                     self.refuse(peer, "answered a hello with a catch-up".into());
@@ -835,11 +841,9 @@ impl NodeTask {
                 request_response::Event::InboundFailure { peer, .. } => self.disconnect_refused(&peer),
                 request_response::Event::ResponseSent { peer, .. } => self.disconnect_refused(&peer),
             },
-            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event { peer, connection, result })) => {
-                if let Err(error) = result {
-                    debug!(%peer, %error, "p2p: ping failed; closing the connection");
-                    self.swarm.close_connection(connection);
-                }
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event { peer, connection, result: Err(error) })) => {
+                debug!(%peer, %error, "p2p: ping failed; closing the connection");
+                self.swarm.close_connection(connection);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Limits(never)) => match never {},
             SwarmEvent::ConnectionEstablished { peer_id, endpoint, num_established, .. } => {
@@ -855,18 +859,14 @@ impl NodeTask {
                 }
                 self.update_peer_gauges();
             }
-            SwarmEvent::ConnectionClosed { peer_id, num_established, .. } => {
-                if num_established == 0 {
-                    self.book.forget_peer(&peer_id);
-                    self.refused.remove(&peer_id);
-                    self.update_peer_gauges();
-                    self.emit(NodeEvent::PeerDisconnected { peer: peer_id });
-                }
+            SwarmEvent::ConnectionClosed { peer_id, num_established: 0, .. } => {
+                self.book.forget_peer(&peer_id);
+                self.refused.remove(&peer_id);
+                self.update_peer_gauges();
+                self.emit(NodeEvent::PeerDisconnected { peer: peer_id });
             }
-            SwarmEvent::NewListenAddr { address, .. } => {
-                if !self.listen_addresses.contains(&address) {
-                    self.listen_addresses.push(address);
-                }
+            SwarmEvent::NewListenAddr { address, .. } if !self.listen_addresses.contains(&address) => {
+                self.listen_addresses.push(address);
             }
             _ => {}
         }

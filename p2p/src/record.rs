@@ -81,7 +81,8 @@ impl PeerRecord {
     /// Signs the record with the operator's key, which must be the record's operator.
     pub fn sign(self, network: &NetworkId, signer: &dyn SignerSync) -> Result<SignedPeerRecord, RecordError> {
         check_fields(&self)?;
-        let signature = signer.sign_hash_sync(&self.signing_hash(network)).map_err(|e| RecordError::Signing(e.to_string()))?;
+        let signature =
+            signer.sign_hash_sync(&self.signing_hash(network)).map_err(|e| RecordError::Signing(e.to_string()))?;
         let recovered = signature
             .recover_address_from_prehash(&self.signing_hash(network))
             .map_err(|e| RecordError::Signing(e.to_string()))?;

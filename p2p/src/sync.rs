@@ -53,8 +53,14 @@ pub(crate) enum SyncRequest {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum SyncResponse {
-    Hello { record: Vec<u8>, records: Vec<Vec<u8>> },
-    CatchUp { envelopes: Vec<Arc<Vec<u8>>>, truncated: bool },
+    Hello {
+        record: Vec<u8>,
+        records: Vec<Vec<u8>>,
+    },
+    CatchUp {
+        envelopes: Vec<Arc<Vec<u8>>>,
+        truncated: bool,
+    },
     /// The requester has no valid record (or asked before presenting one).
     Refused,
 }
@@ -82,9 +88,10 @@ impl SyncRequest {
         let data = SyncRequestData::abi_decode(bytes).map_err(invalid_data)?;
         match data.kind {
             KIND_HELLO => Ok(Self::Hello { record: data.record.to_vec() }),
-            KIND_CATCH_UP if data.known.len() <= MAX_KNOWN_IDS => {
-                Ok(Self::CatchUp { since_block: data.sinceBlock, known: data.known.into_iter().map(MessageId).collect() })
-            }
+            KIND_CATCH_UP if data.known.len() <= MAX_KNOWN_IDS => Ok(Self::CatchUp {
+                since_block: data.sinceBlock,
+                known: data.known.into_iter().map(MessageId).collect(),
+            }),
             KIND_CATCH_UP => Err(invalid_data(format!("more than {MAX_KNOWN_IDS} known ids"))),
             kind => Err(invalid_data(format!("unknown request kind {kind}"))),
         }
@@ -171,7 +178,11 @@ impl libp2p::request_response::Codec for SyncCodec {
     type Request = SyncRequest;
     type Response = SyncResponse;
 
-    async fn read_request<T: AsyncRead + Unpin + Send>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<SyncRequest> {
+    async fn read_request<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<SyncRequest> {
         SyncRequest::decode(&read_frame(io, MAX_REQUEST_BYTES).await?)
     }
 

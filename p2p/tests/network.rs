@@ -3,6 +3,8 @@
 //! forwarded, oversize refused. Waits are bounded (a test fails after 30 s instead of hanging);
 //! no assertion depends on timing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -82,8 +84,7 @@ async fn until_verified(node: &TestNode, operators: &[&PrivateKeySigner]) {
     expected.sort();
     until("peers verified and subscribed", || async {
         let peers = node.handle.peers().await.unwrap();
-        let mut verified: Vec<_> =
-            peers.iter().filter(|p| p.topics.len() == 2).filter_map(|p| p.operator).collect();
+        let mut verified: Vec<_> = peers.iter().filter(|p| p.topics.len() == 2).filter_map(|p| p.operator).collect();
         verified.sort();
         verified == expected
     })
@@ -92,10 +93,8 @@ async fn until_verified(node: &TestNode, operators: &[&PrivateKeySigner]) {
 
 /// Waits until `peer` is in `node`'s mesh of both topics (so `node` forwards to it).
 async fn until_meshed(node: &TestNode, peer: PeerId) {
-    until("mesh", || async {
-        node.handle.peers().await.unwrap().iter().any(|p| p.peer == peer && p.mesh.len() == 2)
-    })
-    .await;
+    until("mesh", || async { node.handle.peers().await.unwrap().iter().any(|p| p.peer == peer && p.mesh.len() == 2) })
+        .await;
 }
 
 /// The next message event, skipping others.
@@ -339,9 +338,6 @@ async fn oversize_payloads_are_refused_at_publish() {
     let registry = Arc::new(StaticRegistry::new([a.address()], HEAD));
     let node = start(&a, &registry, vec![]).await;
     let error = node.handle.publish(Topic::Proposals, HEAD, hash(HEAD), vec![0; 1025]).await.unwrap_err();
-    assert!(
-        matches!(error, NodeError::PayloadTooLarge { topic: Topic::Proposals, len: 1025, max: 1024 }),
-        "{error}"
-    );
+    assert!(matches!(error, NodeError::PayloadTooLarge { topic: Topic::Proposals, len: 1025, max: 1024 }), "{error}");
     node.handle.publish(Topic::Proposals, HEAD, hash(HEAD), vec![0; 1024]).await.unwrap();
 }

@@ -64,8 +64,8 @@ fn bad_encodings_are_named() {
     unknown_topic.topic = 9;
     let digest = unknown_topic.eip712_signing_hash(&network().domain());
     let signature = signer.sign_hash_sync(&digest).unwrap();
-    let bytes =
-        SignedGossipMessage { message: unknown_topic, signature: Bytes::from(signature.as_bytes().to_vec()) }.abi_encode();
+    let bytes = SignedGossipMessage { message: unknown_topic, signature: Bytes::from(signature.as_bytes().to_vec()) }
+        .abi_encode();
     assert_eq!(SignedEnvelope::decode(&bytes, &network(), 4096), Err(InvalidReason::UnknownTopic));
 
     assert_eq!(

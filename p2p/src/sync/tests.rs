@@ -65,7 +65,8 @@ fn oversized_frames_and_unknown_kinds_are_refused() {
     assert!(error.to_string().contains("unknown request kind 99"), "{error}");
 
     let too_many = vec![B256::ZERO; MAX_KNOWN_IDS + 1];
-    let body = SyncRequestData { kind: KIND_CATCH_UP, record: Bytes::new(), sinceBlock: 0, known: too_many }.abi_encode();
+    let body =
+        SyncRequestData { kind: KIND_CATCH_UP, record: Bytes::new(), sinceBlock: 0, known: too_many }.abi_encode();
     assert!(SyncRequest::decode(&body).is_err());
 }
 
