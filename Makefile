@@ -41,7 +41,7 @@ export KEEPER_ANVIL := $(ANVIL)
 export CARGO_TERM_COLOR ?= never
 
 .PHONY: help setup tools sdk contracts bindings bindings-check vectors build demo load bench-signatures test test-rust test-contracts \
-        lint fmt fmt-check clippy gas clean
+        lint fmt fmt-check clippy gas clean p2p-netns
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -115,6 +115,9 @@ test-contracts: setup ## forge tests (with gas report of the verifier)
 
 test-rust: setup ## cargo tests (unit, vectors, anvil end-to-end)
 	cargo test --workspace --all-targets
+
+p2p-netns: ## The operators' network across network namespaces (root; prints SKIPPED otherwise)
+	cargo test -p keeper-p2p --test netns -- --nocapture
 
 lint: fmt-check clippy ## fmt and clippy checks
 
