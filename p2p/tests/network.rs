@@ -332,6 +332,56 @@ async fn an_unregistered_peers_messages_do_not_propagate() {
     assert_eq!(node_b.handle.metrics().snapshot().proposals.received, 1);
 }
 
+/// A registry whose set can change, as the chain's does.
+struct ChangingRegistry {
+    operators: std::sync::Mutex<Vec<alloy::primitives::Address>>,
+}
+
+impl keeper_p2p::OperatorRegistry for ChangingRegistry {
+    fn head_block(&self) -> u64 {
+        HEAD
+    }
+
+    fn block_hash(&self, number: u64) -> Option<B256> {
+        (number <= HEAD).then(|| StaticRegistry::hash_of(number))
+    }
+
+    fn is_registered(&self, operator: alloy::primitives::Address, _number: u64) -> bool {
+        self.operators.lock().unwrap().contains(&operator)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deregistered_operators_peer_is_refused() {
+    let [a, b] = std::array::from_fn(|_| PrivateKeySigner::random());
+    let registry = Arc::new(ChangingRegistry { operators: std::sync::Mutex::new(vec![a.address(), b.address()]) });
+    let spawn = |signer: &PrivateKeySigner, bootstrap| {
+        keeper_p2p::spawn(
+            config(bootstrap),
+            Keypair::generate_ed25519(),
+            signer.clone(),
+            registry.clone(),
+            Arc::new(AcceptAll),
+        )
+    };
+    let (handle_a, events_a) = spawn(&a, vec![]).await.unwrap();
+    let listen = handle_a.listen_addresses().await.unwrap();
+    let mut node_a = TestNode {
+        address: format!("{}/p2p/{}", listen[0], handle_a.peer_id()).parse().unwrap(),
+        handle: handle_a,
+        events: events_a,
+    };
+    let (handle_b, events_b) = spawn(&b, vec![node_a.address.clone()]).await.unwrap();
+    let node_b = TestNode { address: node_a.address.clone(), handle: handle_b, events: events_b };
+    until_verified(&node_a, &[&b]).await;
+
+    registry.operators.lock().unwrap().retain(|o| *o != b.address());
+    let (peer, reason) = next_refusal(&mut node_a).await;
+    assert_eq!(peer, node_b.handle.peer_id());
+    assert!(reason.contains("no longer registered"), "{reason}");
+    until("B disconnected", || async { node_a.handle.peers().await.unwrap().is_empty() }).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversize_payloads_are_refused_at_publish() {
     let a = PrivateKeySigner::random();

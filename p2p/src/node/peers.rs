@@ -97,3 +97,67 @@ impl RecordBook {
         *total
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::address;
+    use alloy::signers::local::PrivateKeySigner;
+    use libp2p::identity::Keypair;
+
+    use super::*;
+    use crate::config::NetworkId;
+    use crate::record::PeerRecord;
+
+    fn signed(signer: &PrivateKeySigner, peer: PeerId, sequence: u64) -> SignedPeerRecord {
+        let network = NetworkId { chain_id: 1, task_manager: address!("0x00000000000000000000000000000000000000aa") };
+        PeerRecord { operator: signer.address(), peer_id: peer, addresses: vec![], sequence, expires_at: 2_000_000_000 }
+            .sign(&network, signer)
+            .unwrap()
+    }
+
+    fn peer() -> PeerId {
+        Keypair::generate_ed25519().public().to_peer_id()
+    }
+
+    #[test]
+    fn a_newer_record_moves_the_operator_to_its_new_peer() {
+        let operator = PrivateKeySigner::random();
+        let (old, new) = (peer(), peer());
+        let mut book = RecordBook::default();
+        assert!(book.verify_peer(old, signed(&operator, old, 1)).unwrap());
+        assert!(!book.verify_peer(old, signed(&operator, old, 1)).unwrap(), "presenting again is not new");
+        assert!(book.verify_peer(new, signed(&operator, new, 2)).unwrap());
+        assert!(!book.is_verified(&old), "the restarted operator's old peer no longer speaks for it");
+        assert_eq!(book.operator_of(&new), Some(operator.address()));
+        // The old instance presenting its older record again is refused.
+        assert_eq!(
+            book.verify_peer(old, signed(&operator, old, 1)),
+            Err(RecordError::Stale { operator: operator.address(), sequence: 1, known: 2 })
+        );
+    }
+
+    #[test]
+    fn relayed_records_never_verify() {
+        let operator = PrivateKeySigner::random();
+        let relayed = peer();
+        let mut book = RecordBook::default();
+        book.learn(signed(&operator, relayed, 5));
+        assert!(!book.is_verified(&relayed));
+        assert_eq!(book.dialable(0), vec![(relayed, vec![])]);
+        assert_eq!(book.shareable(0).len(), 1);
+        assert!(book.shareable(2_000_000_000).is_empty(), "expired records are not shared");
+        // An older relayed record does not replace a newer one.
+        book.learn(signed(&operator, peer(), 4));
+        assert_eq!(book.dialable(0)[0].0, relayed);
+    }
+
+    #[test]
+    fn penalties_add_up_and_are_forgotten_with_the_peer() {
+        let mut book = RecordBook::default();
+        let p = peer();
+        assert_eq!(book.add_penalty(&p, 2), 2);
+        assert_eq!(book.add_penalty(&p, 3), 5);
+        book.forget_peer(&p);
+        assert_eq!(book.add_penalty(&p, 1), 1);
+    }
+}
