@@ -213,28 +213,26 @@ pub async fn spawn(
     }
     let listen_addresses = listen(&mut swarm, &config.listen).await?;
     let operator = signer.address();
+    let record = sign_record(&config, &listen_addresses, &signer, peer_id)?;
+    let (events, events_rx) = mpsc::unbounded_channel();
     let mut node = NodeTask {
+        log: MessageLog::new(config.log_capacity),
         config,
         swarm,
         signer,
         registry,
         validator,
         metrics: Arc::new(NetworkMetrics::default()),
-        events: mpsc::unbounded_channel().0,
-        record: None,
+        events,
+        record,
         listen_addresses,
         book: RecordBook::default(),
-        log: MessageLog::new(1),
         topics,
         hellos: HashMap::new(),
         catch_ups: HashMap::new(),
         refused: HashSet::new(),
         bootstrap_peers: HashMap::new(),
     };
-    node.log = MessageLog::new(node.config.log_capacity);
-    node.record = Some(node.sign_record()?);
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    node.events = events_tx;
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
     let handle = NodeHandle { commands: commands_tx, metrics: node.metrics.clone(), peer_id, operator };
     node.redial();
@@ -301,6 +299,28 @@ async fn listen(swarm: &mut Swarm<Behaviour>, addresses: &[Multiaddr]) -> Result
     Ok(bound)
 }
 
+/// Our record: the configured external addresses, else the ones we listen on.
+fn sign_record(
+    config: &NodeConfig,
+    listen_addresses: &[Multiaddr],
+    signer: &PrivateKeySigner,
+    peer_id: PeerId,
+) -> Result<SignedPeerRecord, NodeError> {
+    let addresses = if config.external_addresses.is_empty() {
+        listen_addresses.iter().take(crate::record::MAX_RECORD_ADDRESSES).cloned().collect()
+    } else {
+        config.external_addresses.clone()
+    };
+    let record = PeerRecord {
+        operator: signer.address(),
+        peer_id,
+        addresses,
+        sequence: unix_millis(),
+        expires_at: unix_seconds() + config.record_ttl.as_secs(),
+    };
+    Ok(record.sign(&config.network, signer)?)
+}
+
 /// The peer id at the end of an address (`…/p2p/<id>`), if any.
 fn peer_of(address: &Multiaddr) -> Option<PeerId> {
     address.iter().find_map(|p| match p {
@@ -325,7 +345,7 @@ struct NodeTask {
     validator: Arc<dyn MessageValidator>,
     metrics: Arc<NetworkMetrics>,
     events: mpsc::UnboundedSender<NodeEvent>,
-    record: Option<SignedPeerRecord>,
+    record: SignedPeerRecord,
     listen_addresses: Vec<Multiaddr>,
     book: RecordBook,
     log: MessageLog,
@@ -368,37 +388,15 @@ impl NodeTask {
         let _ = self.events.send(event);
     }
 
-    fn sign_record(&self) -> Result<SignedPeerRecord, NodeError> {
-        let addresses = if self.config.external_addresses.is_empty() {
-            self.listen_addresses.iter().take(crate::record::MAX_RECORD_ADDRESSES).cloned().collect()
-        } else {
-            self.config.external_addresses.clone()
-        };
-        let now = unix_seconds();
-        let record = PeerRecord {
-            operator: self.signer.address(),
-            peer_id: *self.swarm.local_peer_id(),
-            addresses,
-            sequence: unix_millis(),
-            expires_at: now + self.config.record_ttl.as_secs(),
-        };
-        Ok(record.sign(&self.config.network, &self.signer)?)
-    }
-
-    fn own_record(&self) -> Option<&SignedPeerRecord> {
-        self.record.as_ref()
-    }
-
     /// Re-signs our record once half its lifetime has passed and says hello again.
     fn refresh_record(&mut self) {
-        let Some(record) = self.own_record() else { return };
         let half_life = self.config.record_ttl.as_secs() / 2;
-        if record.record().expires_at.saturating_sub(unix_seconds()) > half_life {
+        if self.record.record().expires_at.saturating_sub(unix_seconds()) > half_life {
             return;
         }
-        match self.sign_record() {
+        match sign_record(&self.config, &self.listen_addresses, &self.signer, *self.swarm.local_peer_id()) {
             Ok(record) => {
-                self.record = Some(record);
+                self.record = record;
                 let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
                 for peer in peers {
                     self.send_hello(peer);
@@ -437,9 +435,7 @@ impl NodeTask {
                 let _ = reply.send(self.listen_addresses.clone());
             }
             Command::Record { reply } => {
-                if let Some(record) = self.own_record() {
-                    let _ = reply.send(record.clone());
-                }
+                let _ = reply.send(self.record.clone());
             }
             Command::Shutdown => {}
         }
@@ -533,8 +529,7 @@ impl NodeTask {
     }
 
     fn send_hello(&mut self, peer: PeerId) {
-        let Some(record) = self.own_record() else { return };
-        let request = SyncRequest::Hello { record: record.encoded().to_vec() };
+        let request = SyncRequest::Hello { record: self.record.encoded().to_vec() };
         let id = self.swarm.behaviour_mut().sync.send_request(&peer, request);
         self.hellos.insert(id, peer);
     }
@@ -752,7 +747,7 @@ impl NodeTask {
         let response = match request {
             SyncRequest::Hello { record } => match self.accept_presented_record(peer, &record) {
                 Ok(()) => SyncResponse::Hello {
-                    record: self.own_record().map(|r| r.encoded().to_vec()).unwrap_or_default(),
+                    record: self.record.encoded().to_vec(),
                     records: self.book.shareable(unix_seconds()),
                 },
                 Err(e) => {
