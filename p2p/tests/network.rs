@@ -206,6 +206,7 @@ async fn a_late_joiner_catches_up_then_follows_gossip() {
     }
     assert_eq!(caught_up, published, "oldest first, each once");
     until_verified(&node_c, &[&a, &b]).await;
+    until_verified(&node_b, &[&a, &c]).await;
     let id = node_b.handle.publish(Topic::Signatures, HEAD, hash(HEAD), b"after".to_vec()).await.unwrap();
     let received = next_message(&mut node_c).await;
     assert_eq!(received.message.id(), id);
@@ -244,6 +245,7 @@ async fn a_misbehaving_operator_is_scored_down_and_not_forwarded() {
     let node_m = start_with(&m, &registry, loose, Arc::new(AcceptAll)).await;
     until_verified(&node_a, &[&b, &m]).await;
     until_verified(&node_b, &[&a]).await;
+    until_verified(&node_m, &[&a]).await;
     until_meshed(&node_a, node_b.handle.peer_id()).await;
 
     // Four kinds of invalid message from a registered operator, one at a time, then a fifth
@@ -378,7 +380,8 @@ async fn a_deregistered_operators_peer_is_refused() {
     registry.operators.lock().unwrap().retain(|o| *o != b.address());
     let (peer, reason) = next_refusal(&mut node_a).await;
     assert_eq!(peer, node_b.handle.peer_id());
-    assert!(reason.contains("no longer registered"), "{reason}");
+    // Refused by the periodic re-check, or by a hello answer still on its way when B left.
+    assert!(reason.contains("no longer registered") || reason.contains("is not registered"), "{reason}");
     until("B disconnected", || async { node_a.handle.peers().await.unwrap().is_empty() }).await;
 }
 
