@@ -181,4 +181,55 @@ contract TaskManagerGasTest is TaskFixture {
         emit log_named_uint("marginal gas per task (16 operators, 2 absent)", marginal);
         assertLt(marginal, 18_500);
     }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Event jobs (one task per log)
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev `count` event tasks: one log each of `jobCount` event jobs, the logs of a job in distinct blocks, in
+    /// order. A fresh network with 16 operators (2 absent).
+    function _eventBatch(uint256 jobCount, uint256 logsPerJob) internal returns (uint256 gasUsed) {
+        _setUpNetwork(16, 0);
+        uint256 count = jobCount * logsPerJob;
+        TaskInput[] memory tasks = new TaskInput[](count);
+        for (uint256 j; j < jobCount; ++j) {
+            TaskMinimalTarget target = new TaskMinimalTarget();
+            JobSpec memory spec = JobSpecs.spec(
+                JobSpecs.eventTrigger(1, address(0xE0), keccak256("Ping()")),
+                JobSpecs.callAction(address(target), CALL_DATA)
+            );
+            uint256 id = _createJob(spec, 1 ether);
+            touched.push(address(target));
+            touched.push(jobManager.forwarderOf(id));
+            for (uint256 l; l < logsPerJob; ++l) {
+                tasks[j * logsPerJob + l] = _task(id, uint64((10 + l) << 24 | 3), spec, true, CALL_DATA);
+            }
+        }
+        BatchHeader memory header = _header();
+        (NonSigners memory nonSigners, bytes memory signature) = _signBatch(header, tasks, _firstN(2));
+        for (uint256 i; i < touched.length; ++i) {
+            vm.cool(touched[i]);
+        }
+        vm.prank(submitter);
+        taskManager.respondToBatch(header, tasks, nonSigners, signature);
+        gasUsed = vm.lastCallGas().gasTotalUsed;
+        emit log_named_uint(
+            string.concat(
+                "event tasks | jobs ", vm.toString(jobCount), " x logs ", vm.toString(logsPerJob), " | gas per task"
+            ),
+            gasUsed / count
+        );
+    }
+
+    function test_gas_event_single() public {
+        _eventBatch(1, 1);
+    }
+
+    function test_gas_event_32jobs() public {
+        _eventBatch(32, 1);
+    }
+
+    function test_gas_event_oneJob32logs() public {
+        _eventBatch(1, 32);
+    }
 }
