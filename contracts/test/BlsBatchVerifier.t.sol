@@ -304,7 +304,7 @@ contract BlsBatchVerifierTest is BlsTestBase {
         leaves = new TaskLeaf[](count);
         for (uint64 i; i < count; ++i) {
             bytes32 entropy = keccak256(abi.encode(seed, i));
-            leaves[i] = TaskLeaf(uint256(entropy) >> 192, i, keccak256(abi.encode(entropy)));
+            leaves[i] = TaskLeaf(uint256(entropy) >> 192, i, keccak256(abi.encode("spec", entropy)), keccak256(abi.encode(entropy)));
         }
     }
 
@@ -315,7 +315,8 @@ contract BlsBatchVerifierTest is BlsTestBase {
     {
         bytes32[] memory hashes = new bytes32[](leaves.length);
         for (uint256 i; i < leaves.length; ++i) {
-            hashes[i] = BatchDigest.leafHash(leaves[i].jobId, leaves[i].sequence, leaves[i].responseHash);
+            hashes[i] =
+                BatchDigest.leafHash(leaves[i].jobId, leaves[i].sequence, leaves[i].specHash, leaves[i].responseHash);
         }
         root = BatchDigest.merkleRoot(hashes);
         digest =

@@ -6,6 +6,7 @@ import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {BLS12381} from "../libraries/BLS12381.sol";
 import {BatchDigest} from "../libraries/BatchDigest.sol";
 import {IAllocationManager, OperatorSet} from "../interfaces/IAllocationManager.sol";
+import {IDelegationManager} from "../interfaces/IDelegationManager.sol";
 import {IBlsKeyRegistry} from "../interfaces/IBlsKeyRegistry.sol";
 import {IStrategy} from "../interfaces/IStrategy.sol";
 import {BlockCheckpoints} from "./BlockCheckpoints.sol";
@@ -16,24 +17,32 @@ import {BlockCheckpoints} from "./BlockCheckpoints.sol";
 /// The registry keeps, checkpointed by block, the aggregate key of the registered operators, each operator's
 /// weight and the total weight, so a batch signature is checked against the set exactly as it stood at the
 /// batch's reference block.
-/// @dev Weight is the operator's minimum slashable stake in the keeper set (`getMinimumSlashableStake` at the
-/// current block, summed over the set's strategies), not merely allocated stake: it is what could actually be
-/// slashed for a fault, it is zero once the operator stops being slashable, and a pending deallocation keeps
-/// counting only until it completes, which takes EigenLayer's DEALLOCATION_DELAY, longer than any challenge
-/// window, so weight that signs a batch stays slashable while the batch can be challenged. Stake is summed
-/// across strategies in shares; that is only meaningful when the set's strategies are denominated alike (one
-/// token, as on our networks). Weights change only when written: at registration, at deregistration, and by the
-/// permissionless `updateWeights` (the service manager calls it after every slash), so anyone can make the
-/// registry reflect EigenLayer at any time.
+/// @dev Weight is the operator's stake in the keeper set that stays slashable for `slashableHorizon()` blocks from
+/// the block it is read in: `getMinimumSlashableStake` with `futureBlock = block.number + horizon`, summed over the
+/// set's strategies, where the horizon is the shorter of EigenLayer's DEALLOCATION_DELAY and
+/// MIN_WITHDRAWAL_DELAY_BLOCKS (read from chain). A deallocation already queued that completes within the horizon
+/// is left out at once; one queued later completes after the horizon; a withdrawal queued later stays slashable in
+/// EigenLayer's queue for the withdrawal delay; a deregistered operator stays slashable for the deallocation delay.
+/// So weight read in block U is slashable through block U + horizon, whatever the operator does after U.
+/// Weights change only when written: at registration and deregistration, by the permissionless `updateWeights` (the
+/// service manager calls it after every slash) and `updateAllWeights`. Only `updateAllWeights` reads every member
+/// at once, so only it confirms the whole set: the block of its last run is kept with the total weight
+/// (`weightsConfirmedAt`), and the task manager refuses a batch whose reference block is too far after it
+/// (`maxWeightAge`), so every weight that signs was read recently enough to stay slashable through the batch's
+/// challenge deadline. Stake is summed across strategies in shares; that is only meaningful when the set's
+/// strategies are denominated alike (one token, as on our networks; the strategies are fixed when the AVS is
+/// initialised).
+/// Joining needs `minimumStake` of slashable stake (so keys without stake cannot bloat every batch's non-signer
+/// list), an operator that falls below it can be ejected by anyone (`KeeperServiceManager.ejectBelowMinimum`), and an
+/// operator ejected for a proven offence is banned: it can never join again, and its key stays bound to it.
 contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
     using BlockCheckpoints for BlockCheckpoints.History;
 
     /// @notice The id of the keeper operator set within the AVS.
     uint32 public constant OPERATOR_SET_ID = 0;
 
-    /// @notice Upper bound on `minimumWeight`: 2^96 - 1 (about 7.9e28, i.e. 79 billion whole 18-decimal tokens),
-    /// above any sane threshold, so a typo cannot push the threshold into a range where weight arithmetic matters.
-    uint256 public constant MAX_MINIMUM_WEIGHT = type(uint96).max;
+    /// @notice Largest total weight: the set's total is kept in 192 bits beside the block of its confirmation.
+    uint256 public constant MAX_TOTAL_WEIGHT = type(uint192).max;
 
     /// @notice EigenLayer's AllocationManager, read for slashable stake.
     IAllocationManager public immutable allocationManager;
@@ -41,8 +50,11 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
     /// @inheritdoc IBlsKeyRegistry
     address public immutable serviceManager;
 
-    /// @notice Raw stake below this counts as weight 0. Changes apply as weights are next written.
-    uint256 public minimumWeight;
+    /// @inheritdoc IBlsKeyRegistry
+    uint256 public minimumStake;
+
+    /// @inheritdoc IBlsKeyRegistry
+    mapping(address operator => bool) public isBanned;
 
     /// @dev A key in EIP-2537 encoding with the zero top halves of the high words dropped: 3 slots, not 4.
     struct StoredKey {
@@ -74,11 +86,13 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
     /// Zero for a key bound to no one (a bound key's entry has a non-zero block).
     mapping(bytes32 pubkeyHash => BlockCheckpoints.Checkpoint) private _latestKeyWeight;
 
-    /// @dev The latest aggregate key and total weight, and the last block in which either changed, in 4 slots: a
-    /// batch whose reference block is at or after that block reads its signing set here, not from the histories.
+    /// @dev The latest aggregate key, total weight and weight confirmation, and the last block in which any changed,
+    /// in 4 slots: a batch whose reference block is at or after that block reads its signing set here, not from the
+    /// histories. `_totalWeight`'s checkpoints pack the same pair: `confirmedAt << 192 | totalWeight`.
     struct LatestSet {
         uint32 since;
-        uint224 totalWeight;
+        uint32 confirmedAt;
+        uint192 totalWeight;
         uint128 xHi;
         uint128 yHi;
         bytes32 xLo;
@@ -99,8 +113,13 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
     event OperatorWeightUpdated(address indexed operator, uint32 indexed blockNumber, uint256 previous, uint256 weight);
     /// @notice The total weight changed in this block.
     event TotalWeightUpdated(uint32 indexed blockNumber, uint256 previous, uint256 total);
-    /// @notice The owner changed the minimum weight.
-    event MinimumWeightSet(uint256 previous, uint256 minimum);
+    /// @notice `updateAllWeights` read every member's stake in this block: the weights in force from this block on
+    /// were all read in it or later.
+    event WeightsConfirmed(uint32 indexed blockNumber, uint256 operators, uint256 totalWeight);
+    /// @notice The owner lowered the minimum stake to join.
+    event MinimumStakeSet(uint256 previous, uint256 minimum);
+    /// @notice The operator was ejected for a proven offence and may never join again.
+    event OperatorBanned(address indexed operator, bytes32 indexed pubkeyHash);
 
     /// @notice The caller is not the service manager.
     error OnlyServiceManager();
@@ -118,8 +137,15 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
     error InvalidPublicKey();
     /// @notice The proof of possession does not verify for this operator, key and registry.
     error InvalidProofOfPossession();
-    /// @notice The minimum weight is above `MAX_MINIMUM_WEIGHT`.
-    error MinimumWeightTooHigh(uint256 minimum, uint256 max);
+    /// @notice The operator's slashable stake is below the minimum to join.
+    error InsufficientStake(address operator, uint256 stake, uint256 minimum);
+    /// @notice The operator was ejected for a proven offence and may never join again.
+    error OperatorIsBanned(address operator);
+    /// @notice A minimum stake of 0, or above the current one (it can only be lowered: raising it would let anyone
+    /// eject operators that met the rule when they joined).
+    error InvalidMinimumStake(uint256 minimum, uint256 current);
+    /// @notice A member of the operator set is not registered here (the two lists disagree).
+    error MemberNotRegistered(address operator);
     /// @notice A look-up for a block after the current one, whose state is not settled.
     error FutureBlock(uint32 blockNumber, uint256 currentBlock);
     /// @notice A weight does not fit in 224 bits.
@@ -137,20 +163,22 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
 
     /// @param allocationManager_ EigenLayer's AllocationManager (its proxy).
     /// @param serviceManager_ The keeper service manager: the AVS whose operator set 0 this registry serves.
-    /// @param initialOwner Who sets the minimum weight.
-    /// @param minimumWeight_ The initial minimum weight, at most `MAX_MINIMUM_WEIGHT`.
+    /// @param initialOwner Who may lower the minimum stake.
+    /// @param minimumStake_ The slashable stake (in strategy shares) an operator needs to join, at least 1.
     constructor(
         IAllocationManager allocationManager_,
         address serviceManager_,
         address initialOwner,
-        uint256 minimumWeight_
+        uint256 minimumStake_
     ) Ownable(initialOwner) {
         if (address(allocationManager_) == address(0) || serviceManager_ == address(0)) {
             revert InputAddressZero();
         }
+        if (minimumStake_ == 0) revert InvalidMinimumStake(0, 0);
         allocationManager = allocationManager_;
         serviceManager = serviceManager_;
-        _setMinimumWeight(minimumWeight_);
+        minimumStake = minimumStake_;
+        emit MinimumStakeSet(0, minimumStake_);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -159,13 +187,14 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
 
     /// @inheritdoc IBlsKeyRegistry
     /// @dev An operator that registered before may come back only with the same key; its proof is not checked
-    /// again, since the binding already exists. Encoding errors (length, padding, coordinates >= p) revert with
-    /// BLS12381's errors.
+    /// again, since the binding already exists. A banned operator never comes back. Encoding errors (length,
+    /// padding, coordinates >= p) revert with BLS12381's errors.
     function registerOperator(address operator, bytes calldata pubkeyG1, bytes calldata proofOfPossessionG2)
         external
         onlyServiceManager
     {
         if (_registered[operator]) revert OperatorAlreadyRegistered(operator);
+        if (isBanned[operator]) revert OperatorIsBanned(operator);
         BLS12381.G1Point memory pubkey = BLS12381.g1FromBytes(pubkeyG1);
         bytes32 pubkeyHash = keccak256(pubkeyG1);
         bytes32 boundHash = _pubkeyHashes[operator];
@@ -181,7 +210,9 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
             revert OperatorKeyMismatch(operator, boundHash, pubkeyHash);
         }
         // A view call, made before any write: EigenLayer already lists the operator in the set here.
-        uint224 weight = _effectiveWeight(_readStakes(_asArray(operator))[0]);
+        uint256 stake = _readStakes(_asArray(operator))[0];
+        if (stake < minimumStake) revert InsufficientStake(operator, stake, minimumStake);
+        uint224 weight = _toWeight(stake);
 
         if (firstRegistration) {
             _keys[operator] =
@@ -194,9 +225,9 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
         emit OperatorRegistered(operator, pubkeyHash);
         _writeApk(BLS12381.addG1(_latestApk(), pubkey));
         uint32 blockNumber = uint32(block.number);
-        uint256 total = _totalWeight.latest();
+        uint256 total = _latestSet.totalWeight;
         _writeOperatorWeight(operator, blockNumber, weight);
-        _writeTotalWeight(blockNumber, total, total + weight);
+        _writeTotalWeight(blockNumber, total, total + weight, _latestSet.confirmedAt);
     }
 
     /// @inheritdoc IBlsKeyRegistry
@@ -207,8 +238,15 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
         _writeApk(BLS12381.addG1(_latestApk(), BLS12381.negateG1(pubkeyOf(operator))));
         uint32 blockNumber = uint32(block.number);
         uint256 previous = _writeOperatorWeight(operator, blockNumber, 0);
-        uint256 total = _totalWeight.latest();
-        _writeTotalWeight(blockNumber, total, total - previous);
+        uint256 total = _latestSet.totalWeight;
+        _writeTotalWeight(blockNumber, total, total - previous, _latestSet.confirmedAt);
+    }
+
+    /// @inheritdoc IBlsKeyRegistry
+    function banOperator(address operator) external onlyServiceManager {
+        if (isBanned[operator]) return;
+        isBanned[operator] = true;
+        emit OperatorBanned(operator, _pubkeyHashes[operator]);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -229,28 +267,39 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
             // Shrink to the registered ones; the tail stays allocated, unused.
             mstore(registered, count)
         }
-        uint256[] memory stakes = _readStakes(registered);
-
-        uint32 blockNumber = uint32(block.number);
-        uint256 previousTotal = _totalWeight.latest();
-        uint256 total = previousTotal;
-        for (uint256 i; i < count; ++i) {
-            uint224 weight = _effectiveWeight(stakes[i]);
-            // Duplicates in the list are harmless: the second write finds the weight already current.
-            uint256 previous = _operatorWeights[registered[i]].latest();
-            if (previous == weight) continue;
-            _writeOperatorWeight(registered[i], blockNumber, weight);
-            total = total - previous + weight;
+        uint256 previousTotal = _latestSet.totalWeight;
+        uint256 total = _refresh(registered);
+        if (total != previousTotal) {
+            _writeTotalWeight(uint32(block.number), previousTotal, total, _latestSet.confirmedAt);
         }
-        if (total != previousTotal) _writeTotalWeight(blockNumber, previousTotal, total);
     }
 
-    /// @notice Sets the raw stake below which an operator's weight counts as 0.
-    /// @dev Only the owner. Applies to weights as they are next written (registration or `updateWeights`), so
-    /// call `updateWeights` for the set afterwards to apply it everywhere at once.
-    /// @param minimum The new minimum, at most `MAX_MINIMUM_WEIGHT`.
-    function setMinimumWeight(uint256 minimum) external onlyOwner {
-        _setMinimumWeight(minimum);
+    /// @inheritdoc IBlsKeyRegistry
+    /// @dev Reads the members from EigenLayer (`getMembers`, the same set as ours: the registrar callbacks keep the
+    /// two in step) and their stakes in one call, writes the weights that changed, and records this block as the
+    /// set's confirmation, with a total-weight checkpoint even when nothing changed.
+    function updateAllWeights() external {
+        address[] memory members = allocationManager.getMembers(operatorSet());
+        for (uint256 i; i < members.length; ++i) {
+            if (!_registered[members[i]]) revert MemberNotRegistered(members[i]);
+        }
+        uint256 previousTotal = _latestSet.totalWeight;
+        uint256 total = _refresh(members);
+        uint32 blockNumber = uint32(block.number);
+        _writeTotalWeight(blockNumber, previousTotal, total, blockNumber);
+        emit WeightsConfirmed(blockNumber, members.length, total);
+    }
+
+    /// @notice Lowers the slashable stake an operator needs to join.
+    /// @dev Only the owner. It can only be lowered (to at least 1): raising it would let anyone eject operators that
+    /// met the rule when they joined (`KeeperServiceManager.ejectBelowMinimum`), which would hand the quorum to
+    /// whoever is left.
+    /// @param minimum The new minimum, 1..`minimumStake`.
+    function setMinimumStake(uint256 minimum) external onlyOwner {
+        uint256 current = minimumStake;
+        if (minimum == 0 || minimum > current) revert InvalidMinimumStake(minimum, current);
+        minimumStake = minimum;
+        emit MinimumStakeSet(current, minimum);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -282,9 +331,16 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
         external
         view
         notFuture(blockNumber)
-        returns (BLS12381.G1Point memory apk, uint256 totalWeight, uint256 nonSignerWeight, uint256 firstUnknown)
+        returns (
+            BLS12381.G1Point memory apk,
+            uint256 totalWeight,
+            uint256 nonSignerWeight,
+            uint256 firstUnknown,
+            uint256 confirmedAt
+        )
     {
-        // The latest set's words, read once each: since | totalWeight << 32, xHi | yHi << 128, xLo, yLo.
+        // The latest set's words, read once each: since | confirmedAt << 32 | totalWeight << 64, xHi | yHi << 128,
+        // xLo, yLo.
         uint256 head;
         assembly ("memory-safe") {
             head := sload(_latestSet.slot)
@@ -297,12 +353,19 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
                 mstore(add(apk, 0x40), shr(128, his))
                 mstore(add(apk, 0x60), sload(add(_latestSet.slot, 3)))
             }
-            totalWeight = head >> 32;
+            totalWeight = head >> 64;
+            confirmedAt = uint32(head >> 32);
         } else {
             apk = _apkAt(blockNumber);
-            totalWeight = _totalWeight.valueAt(blockNumber);
+            (totalWeight, confirmedAt) = _totalAt(blockNumber);
         }
         (nonSignerWeight, firstUnknown) = _keyWeightsAt(nonSignerPubkeyHashes, blockNumber);
+    }
+
+    /// @dev The total weight and its confirmation block at the end of `blockNumber`, from the history.
+    function _totalAt(uint32 blockNumber) private view returns (uint256 totalWeight, uint256 confirmedAt) {
+        uint256 packed = _totalWeight.valueAt(blockNumber);
+        return (uint192(packed), packed >> 192);
     }
 
     /// @dev The aggregate key at the end of `blockNumber`, from the history.
@@ -336,8 +399,31 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
     }
 
     /// @inheritdoc IBlsKeyRegistry
-    function getTotalWeightAtBlock(uint32 blockNumber) external view notFuture(blockNumber) returns (uint256) {
-        return _totalWeight.valueAt(blockNumber);
+    function getTotalWeightAtBlock(uint32 blockNumber) external view notFuture(blockNumber) returns (uint256 total) {
+        (total,) = _totalAt(blockNumber);
+    }
+
+    /// @inheritdoc IBlsKeyRegistry
+    function weightsConfirmedAtBlock(uint32 blockNumber)
+        external
+        view
+        notFuture(blockNumber)
+        returns (uint256 confirmedAt)
+    {
+        (, confirmedAt) = _totalAt(blockNumber);
+    }
+
+    /// @notice The block of the last `updateAllWeights` (0 if never).
+    /// @return The block.
+    function weightsConfirmedAt() external view returns (uint256) {
+        return _latestSet.confirmedAt;
+    }
+
+    /// @inheritdoc IBlsKeyRegistry
+    function slashableHorizon() public view returns (uint32) {
+        uint32 deallocation = allocationManager.DEALLOCATION_DELAY();
+        uint32 withdrawal = allocationManager.delegation().minWithdrawalDelayBlocks();
+        return deallocation < withdrawal ? deallocation : withdrawal;
     }
 
     /// @inheritdoc IBlsKeyRegistry
@@ -347,7 +433,7 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
         notFuture(blockNumber)
         returns (uint256 weightSum, uint256 totalWeight, uint256 firstUnknown)
     {
-        totalWeight = _totalWeight.valueAt(blockNumber);
+        (totalWeight,) = _totalAt(blockNumber);
         (weightSum, firstUnknown) = _keyWeightsAt(pubkeyHashes, blockNumber);
     }
 
@@ -390,7 +476,7 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
     /// @notice The set's current total weight.
     /// @return The total weight.
     function getTotalWeight() external view returns (uint256) {
-        return _totalWeight.latest();
+        return _latestSet.totalWeight;
     }
 
     /// @notice The number of aggregate-key checkpoints (one per block in which the set changed).
@@ -412,10 +498,7 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
         return _totalWeight.length();
     }
 
-    /// @notice The operator's stake as EigenLayer reports it now, before the minimum-weight rule; what
-    /// `updateWeights` would read.
-    /// @param operator The operator.
-    /// @return The minimum slashable stake in the keeper set, summed over its strategies.
+    /// @inheritdoc IBlsKeyRegistry
     function currentStake(address operator) external view returns (uint256) {
         return _readStakes(_asArray(operator))[0];
     }
@@ -451,20 +534,31 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
     // Internals
     // ---------------------------------------------------------------------------------------------------------
 
-    function _setMinimumWeight(uint256 minimum) private {
-        if (minimum > MAX_MINIMUM_WEIGHT) revert MinimumWeightTooHigh(minimum, MAX_MINIMUM_WEIGHT);
-        emit MinimumWeightSet(minimumWeight, minimum);
-        minimumWeight = minimum;
+    /// @dev Reads `operators`' stakes, writes each weight that changed, and returns the new total weight.
+    /// Duplicates in the list are harmless: the second write finds the weight already current.
+    function _refresh(address[] memory operators) private returns (uint256 total) {
+        uint256[] memory stakes = _readStakes(operators);
+        uint32 blockNumber = uint32(block.number);
+        total = _latestSet.totalWeight;
+        for (uint256 i; i < operators.length; ++i) {
+            uint224 weight = _toWeight(stakes[i]);
+            uint256 previous = _operatorWeights[operators[i]].latest();
+            if (previous == weight) continue;
+            _writeOperatorWeight(operators[i], blockNumber, weight);
+            total = total - previous + weight;
+        }
     }
 
-    /// @dev Each operator's minimum slashable stake now in the keeper set, summed over the set's strategies.
+    /// @dev Each operator's stake in the keeper set that stays slashable through `slashableHorizon()` blocks from
+    /// now, summed over the set's strategies.
     function _readStakes(address[] memory operators) private view returns (uint256[] memory stakes) {
         OperatorSet memory set = operatorSet();
         IStrategy[] memory strategies = allocationManager.getStrategiesInOperatorSet(set);
         stakes = new uint256[](operators.length);
-        if (strategies.length == 0) return stakes;
+        if (strategies.length == 0 || operators.length == 0) return stakes;
+        uint32 futureBlock = uint32(block.number) + slashableHorizon();
         uint256[][] memory perStrategy =
-            allocationManager.getMinimumSlashableStake(set, operators, strategies, uint32(block.number));
+            allocationManager.getMinimumSlashableStake(set, operators, strategies, futureBlock);
         for (uint256 i; i < operators.length; ++i) {
             uint256 sum;
             for (uint256 j; j < strategies.length; ++j) {
@@ -474,9 +568,8 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
         }
     }
 
-    function _effectiveWeight(uint256 stake) private view returns (uint224) {
-        if (stake < minimumWeight) return 0;
-        if (stake > type(uint224).max) revert WeightOverflow(stake);
+    function _toWeight(uint256 stake) private pure returns (uint224) {
+        if (stake > MAX_TOTAL_WEIGHT) revert WeightOverflow(stake);
         // casting to 'uint224' is safe because the line above bounds it
         // forge-lint: disable-next-line(unsafe-typecast)
         return uint224(stake);
@@ -492,15 +585,19 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
         emit OperatorWeightUpdated(operator, blockNumber, previous, weight);
     }
 
-    function _writeTotalWeight(uint32 blockNumber, uint256 previous, uint256 total) private {
-        if (total > type(uint224).max) revert WeightOverflow(total);
-        // casting to 'uint224' is safe because the line above bounds it
+    /// @dev Records the total weight and the block of the last full confirmation from `blockNumber` on, in the
+    /// history and in the latest set.
+    function _writeTotalWeight(uint32 blockNumber, uint256 previous, uint256 total, uint32 confirmedAt) private {
+        if (total > MAX_TOTAL_WEIGHT) revert WeightOverflow(total);
+        // casting to 'uint224' is safe: total fits 192 bits (checked above) and confirmedAt 32
         // forge-lint: disable-next-line(unsafe-typecast)
-        _totalWeight.push(blockNumber, uint224(total));
-        _latestSet.since = blockNumber;
+        _totalWeight.push(blockNumber, uint224((uint256(confirmedAt) << 192) | total));
+        LatestSet storage latest = _latestSet;
+        latest.since = blockNumber;
+        latest.confirmedAt = confirmedAt;
         // forge-lint: disable-next-line(unsafe-typecast)
-        _latestSet.totalWeight = uint224(total);
-        emit TotalWeightUpdated(blockNumber, previous, total);
+        latest.totalWeight = uint192(total);
+        if (total != previous) emit TotalWeightUpdated(blockNumber, previous, total);
     }
 
     function _latestApk() private view returns (BLS12381.G1Point memory) {

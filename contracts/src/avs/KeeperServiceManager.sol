@@ -14,13 +14,25 @@ import {IAVSRegistrar} from "../interfaces/IAVSRegistrar.sol";
 import {IBlsKeyRegistry} from "../interfaces/IBlsKeyRegistry.sol";
 import {IStrategy} from "../interfaces/IStrategy.sol";
 
+/// @dev What the service manager reads of the task manager it is linked to.
+interface ITaskManagerLink {
+    /// @notice The service manager the task manager slashes through.
+    function serviceManager() external view returns (address);
+}
+
 /// @title KeeperServiceManager
 /// @notice The keeper network's address in EigenLayer (the AVS) and its registrar. It publishes the AVS metadata,
-/// owns the keeper operator set (id 0), receives EigenLayer's registration callbacks and hands the operator's BLS
-/// key to the key registry, and is the only caller of `AllocationManager.slashOperator` for the network.
+/// owns the keeper operator set (id 0) and its strategies, receives EigenLayer's registration callbacks and hands the
+/// operator's BLS key to the key registry, and is the only caller of `AllocationManager.slashOperator` and of
+/// ejections for the network.
 /// @dev EigenLayer checks every AVS action against its PermissionController. This contract never appoints an
 /// admin for itself, so it stays its own admin and may call `updateAVSMetadataURI`, `createOperatorSets`,
 /// `setAVSRegistrar`, `slashOperator` and `deregisterFromOperatorSets` for itself with no further set-up.
+/// Powers (docs/protocol.md, "Powers and trust"): only the task manager, linked once, may slash, and only for an
+/// offence it proved, each offence at most once per operator, at most `maxSlashWad`; it ejects (and bans for good)
+/// what it proves. Anyone may eject a member whose slashable stake fell below the registry's minimum. The owner
+/// publishes metadata and links the task manager once; the strategies are fixed when the AVS is initialised (adding
+/// one would let the owner weigh a worthless token, removing one would free stake that signed from slashing).
 contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
     /// @notice The keeper operator set's id.
     uint32 public constant KEEPER_OPERATOR_SET_ID = 0;
@@ -31,73 +43,84 @@ contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
     /// @notice EigenLayer's AllocationManager (its proxy).
     IAllocationManager public immutable allocationManager;
 
+    /// @notice The largest share of an operator's stake one slash may take, in wad (1e18 = all); fixed at deployment.
+    uint256 public immutable maxSlashWad;
+
     /// @notice The key registry, fixed once by `initializeAVS`.
     IBlsKeyRegistry public keyRegistry;
 
-    /// @notice The largest share of an operator's stake one `slashOperator` call may take, in wad (1e18 = all).
-    uint256 public maxSlashWad;
+    /// @notice The task manager: the only slasher, fixed once by `setTaskManager`.
+    address public taskManager;
 
-    /// @notice Contracts (and, until those exist, people) the owner allowed to slash.
-    mapping(address => bool) public isSlasher;
+    /// @dev offence => operator => slashed. An offence is an id the task manager derives from its proof.
+    mapping(bytes32 offence => mapping(address operator => bool)) private _slashed;
+
+    /// @notice Why an operator was ejected.
+    enum EjectionReason {
+        /// A proven offence: the operator is banned for good.
+        Offence,
+        /// Its slashable stake fell below the registry's minimum.
+        BelowMinimumStake
+    }
 
     /// @notice The key registry was wired and the keeper operator set created.
     event AVSInitialized(IBlsKeyRegistry indexed keyRegistry, IStrategy[] strategies, string metadataURI);
-    /// @notice The owner granted or revoked the slasher role.
-    event SlasherSet(address indexed slasher, bool allowed);
-    /// @notice The owner changed the per-call slashing bound.
-    event MaxSlashWadSet(uint256 previous, uint256 maxSlashWad);
-    /// @notice A slasher slashed an operator through this contract.
+    /// @notice The owner linked the task manager (the only slasher) for good.
+    event TaskManagerSet(address indexed taskManager);
+    /// @notice The task manager slashed an operator for an offence.
     event OperatorSlashRequested(
-        address indexed operator,
-        address indexed slasher,
-        uint256 wadToSlash,
-        IStrategy[] strategies,
-        string description
+        address indexed operator, bytes32 indexed offence, uint256 wadToSlash, IStrategy[] strategies, string description
     );
-    /// @notice The owner removed an operator from the keeper set.
-    event OperatorEjected(address indexed operator);
+    /// @notice An operator was removed from the keeper set.
+    event OperatorEjected(address indexed operator, EjectionReason reason);
 
     /// @notice The zero address was given where an account is needed.
     error InputAddressZero();
-    /// @notice `initializeAVS` was already called.
+    /// @notice `initializeAVS` or `setTaskManager` was already called.
     error AlreadyInitialized();
     /// @notice The key registry serves another service manager.
     error KeyRegistryMismatch(address registryServiceManager);
+    /// @notice The task manager slashes through another service manager.
+    error TaskManagerMismatch(address taskManagerServiceManager);
     /// @notice The caller is not EigenLayer's AllocationManager.
     error OnlyAllocationManager();
     /// @notice A callback for another AVS.
     error InvalidAVS(address avs);
     /// @notice A callback for sets other than exactly the keeper set.
     error InvalidOperatorSetIds();
-    /// @notice The caller is not an authorised slasher.
-    error OnlySlasher();
-
-    /// @notice The caller is neither the owner nor an authorised slasher.
-    error OnlyOwnerOrSlasher();
+    /// @notice The caller is not the task manager.
+    error OnlyTaskManager();
     /// @notice The wad to slash is 0 or above `maxSlashWad`.
     error WadToSlashOutOfBounds(uint256 wadToSlash, uint256 maxSlashWad);
     /// @notice The slashing bound is 0 or above 1e18.
     error InvalidMaxSlashWad(uint256 maxSlashWad);
+    /// @notice The operator was already slashed for this offence.
+    error AlreadySlashed(address operator, bytes32 offence);
+    /// @notice The operator is not in the keeper set.
+    error OperatorNotRegistered(address operator);
+    /// @notice The operator's slashable stake is not below the minimum: it cannot be ejected for it.
+    error StakeNotBelowMinimum(address operator, uint256 stake, uint256 minimum);
 
     modifier onlyAllocationManager() {
         if (msg.sender != address(allocationManager)) revert OnlyAllocationManager();
         _;
     }
 
-    modifier onlySlasher() {
-        if (!isSlasher[msg.sender]) revert OnlySlasher();
+    modifier onlyTaskManager() {
+        if (msg.sender != taskManager || msg.sender == address(0)) revert OnlyTaskManager();
         _;
     }
 
     /// @param allocationManager_ EigenLayer's AllocationManager (its proxy).
-    /// @param initialOwner The owner (sets metadata, strategies, slashers and the slashing bound).
-    /// @param maxSlashWad_ The initial per-call slashing bound, 1..1e18.
+    /// @param initialOwner The owner (publishes metadata, initialises the AVS, links the task manager).
+    /// @param maxSlashWad_ The per-slash bound, 1..1e18, fixed for good.
     constructor(IAllocationManager allocationManager_, address initialOwner, uint256 maxSlashWad_)
         Ownable(initialOwner)
     {
         if (address(allocationManager_) == address(0)) revert InputAddressZero();
+        if (maxSlashWad_ == 0 || maxSlashWad_ > WAD) revert InvalidMaxSlashWad(maxSlashWad_);
         allocationManager = allocationManager_;
-        _setMaxSlashWad(maxSlashWad_);
+        maxSlashWad = maxSlashWad_;
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -105,13 +128,13 @@ contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
     // ---------------------------------------------------------------------------------------------------------
 
     /// @notice Wires the key registry and sets the AVS up in EigenLayer: metadata URI, the keeper operator set
-    /// with its strategies, and this contract as the AVS registrar, in the order EigenLayer requires (metadata
-    /// before sets; `supportsAVS` already true).
+    /// with its strategies (fixed for good), and this contract as the AVS registrar, in the order EigenLayer requires
+    /// (metadata before sets; `supportsAVS` already true).
     /// @dev Only the owner, once. It cannot run in the constructor: EigenLayer calls back `supportsAVS`, which
     /// needs this contract's code in place.
     /// @param keyRegistry_ The key registry; must name this contract as its service manager.
     /// @param metadataURI The AVS metadata URI.
-    /// @param strategies The strategies whose stake counts in the keeper set.
+    /// @param strategies The strategies whose stake counts in the keeper set (denominated alike: weights add shares).
     function initializeAVS(IBlsKeyRegistry keyRegistry_, string calldata metadataURI, IStrategy[] calldata strategies)
         external
         onlyOwner
@@ -131,6 +154,18 @@ contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
         allocationManager.setAVSRegistrar(address(this), address(this));
     }
 
+    /// @notice Links the task manager, the only contract that may slash and eject for offences, for good.
+    /// @dev Only the owner, once. The task manager must slash through this contract.
+    /// @param taskManager_ The task manager.
+    function setTaskManager(address taskManager_) external onlyOwner {
+        if (taskManager != address(0)) revert AlreadyInitialized();
+        if (taskManager_ == address(0)) revert InputAddressZero();
+        address linked = ITaskManagerLink(taskManager_).serviceManager();
+        if (linked != address(this)) revert TaskManagerMismatch(linked);
+        taskManager = taskManager_;
+        emit TaskManagerSet(taskManager_);
+    }
+
     /// @notice Publishes a new AVS metadata URI.
     /// @dev Only the owner. EigenLayer emits `AVSMetadataURIUpdated`.
     /// @param metadataURI The URI.
@@ -138,71 +173,31 @@ contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
         allocationManager.updateAVSMetadataURI(address(this), metadataURI);
     }
 
-    /// @notice Adds strategies to the keeper set.
-    /// @dev Only the owner. EigenLayer emits `StrategyAddedToOperatorSet`. Weights change as they are next
-    /// refreshed (`BlsKeyRegistry.updateWeights`).
-    /// @param strategies The strategies.
-    function addStrategies(IStrategy[] calldata strategies) external onlyOwner {
-        allocationManager.addStrategiesToOperatorSet(address(this), KEEPER_OPERATOR_SET_ID, strategies);
-    }
-
-    /// @notice Removes strategies from the keeper set.
-    /// @dev Only the owner. EigenLayer emits `StrategyRemovedFromOperatorSet`. Weights change as they are next
-    /// refreshed.
-    /// @param strategies The strategies.
-    function removeStrategies(IStrategy[] calldata strategies) external onlyOwner {
-        allocationManager.removeStrategiesFromOperatorSet(address(this), KEEPER_OPERATOR_SET_ID, strategies);
-    }
-
-    /// @notice Grants or revokes the right to slash through this contract.
-    /// @dev Only the owner. Meant for the task manager and challenge contracts.
-    /// @param slasher The address.
-    /// @param allowed Whether it may slash.
-    function setSlasher(address slasher, bool allowed) external onlyOwner {
-        if (slasher == address(0)) revert InputAddressZero();
-        isSlasher[slasher] = allowed;
-        emit SlasherSet(slasher, allowed);
-    }
-
-    /// @notice Sets the largest share of stake one `slashOperator` call may take.
-    /// @dev Only the owner.
-    /// @param maxSlashWad_ The bound, 1..1e18.
-    function setMaxSlashWad(uint256 maxSlashWad_) external onlyOwner {
-        _setMaxSlashWad(maxSlashWad_);
-    }
-
-    /// @notice Removes an operator from the keeper set (a key known to be compromised, or an operator proven to
-    /// have equivocated).
-    /// @dev The owner or an authorised slasher (the task manager ejects what it proves equivocation against).
-    /// EigenLayer calls back `deregisterOperator`, which removes the key from the registry's aggregate. The
-    /// operator stays slashable for EigenLayer's DEALLOCATION_DELAY.
-    /// @param operator The operator.
-    function ejectOperator(address operator) external {
-        if (msg.sender != owner() && !isSlasher[msg.sender]) revert OnlyOwnerOrSlasher();
-        emit OperatorEjected(operator);
-        uint32[] memory ids = new uint32[](1);
-        ids[0] = KEEPER_OPERATOR_SET_ID;
-        allocationManager.deregisterFromOperatorSets(DeregisterParams(operator, address(this), ids));
-    }
-
     // ---------------------------------------------------------------------------------------------------------
-    // Slashing
+    // Slashing and ejection
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @notice Slashes `wadToSlash` (out of 1e18) of the operator's stake in every strategy of the keeper set,
-    /// then refreshes its weight in the key registry so the reduction counts at once.
-    /// @dev Only an authorised slasher. EigenLayer reverts if the operator is not slashable by the set.
+    /// @notice Slashes `wadToSlash` (out of 1e18) of the operator's stake in every strategy of the keeper set for
+    /// `offence`, then refreshes its weight in the key registry so the reduction counts at once.
+    /// @dev Only the task manager, with the id of an offence it proved. EigenLayer reverts if the operator is not
+    /// slashable by the set.
     /// @param operator The operator.
     /// @param wadToSlash The share to slash, 1..`maxSlashWad`.
+    /// @param offence The offence's id; an operator is slashed for it at most once.
     /// @param description Why (kept in EigenLayer's `OperatorSlashed` event).
-    function slashOperator(address operator, uint256 wadToSlash, string calldata description) external onlySlasher {
+    function slashOperator(address operator, uint256 wadToSlash, bytes32 offence, string calldata description)
+        external
+        onlyTaskManager
+    {
         if (wadToSlash == 0 || wadToSlash > maxSlashWad) revert WadToSlashOutOfBounds(wadToSlash, maxSlashWad);
+        if (_slashed[offence][operator]) revert AlreadySlashed(operator, offence);
+        _slashed[offence][operator] = true;
         IStrategy[] memory strategies = sortedStrategies();
         uint256[] memory wads = new uint256[](strategies.length);
         for (uint256 i; i < wads.length; ++i) {
             wads[i] = wadToSlash;
         }
-        emit OperatorSlashRequested(operator, msg.sender, wadToSlash, strategies, description);
+        emit OperatorSlashRequested(operator, offence, wadToSlash, strategies, description);
 
         allocationManager.slashOperator(
             address(this), SlashingParams(operator, KEEPER_OPERATOR_SET_ID, strategies, wads, description)
@@ -210,6 +205,28 @@ contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
         address[] memory operators = new address[](1);
         operators[0] = operator;
         keyRegistry.updateWeights(operators);
+    }
+
+    /// @notice Bans an operator for good for a proven offence and removes it from the keeper set if it is in it.
+    /// @dev Only the task manager. EigenLayer calls back `deregisterOperator`, which removes the key from the
+    /// registry's aggregate. The operator stays slashable for EigenLayer's DEALLOCATION_DELAY.
+    /// @param operator The operator.
+    function ejectForOffence(address operator) external onlyTaskManager {
+        keyRegistry.banOperator(operator);
+        if (keyRegistry.isRegistered(operator)) _eject(operator, EjectionReason.Offence);
+    }
+
+    /// @notice Removes a member whose slashable stake (`BlsKeyRegistry.currentStake`) is below the registry's
+    /// `minimumStake`. Anyone may call it: such a member only costs every batch a non-signer entry. It may join again
+    /// once it has the stake (and EigenLayer's deallocation delay has passed).
+    /// @param operator The operator.
+    function ejectBelowMinimum(address operator) external {
+        IBlsKeyRegistry registry = keyRegistry;
+        if (!registry.isRegistered(operator)) revert OperatorNotRegistered(operator);
+        uint256 stake = registry.currentStake(operator);
+        uint256 minimum = registry.minimumStake();
+        if (stake >= minimum) revert StakeNotBelowMinimum(operator, stake, minimum);
+        _eject(operator, EjectionReason.BelowMinimumStake);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -246,6 +263,14 @@ contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
     // Views
     // ---------------------------------------------------------------------------------------------------------
 
+    /// @notice Whether `operator` was slashed for `offence`.
+    /// @param offence The offence id (a batch digest, or the task manager's `equivocationId`).
+    /// @param operator The operator.
+    /// @return True if slashed.
+    function isSlashed(bytes32 offence, address operator) external view returns (bool) {
+        return _slashed[offence][operator];
+    }
+
     /// @notice The keeper operator set.
     /// @return The set (this contract, id 0).
     function operatorSet() public view returns (OperatorSet memory) {
@@ -272,14 +297,15 @@ contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
     // Internals
     // ---------------------------------------------------------------------------------------------------------
 
+    function _eject(address operator, EjectionReason reason) private {
+        emit OperatorEjected(operator, reason);
+        uint32[] memory ids = new uint32[](1);
+        ids[0] = KEEPER_OPERATOR_SET_ID;
+        allocationManager.deregisterFromOperatorSets(DeregisterParams(operator, address(this), ids));
+    }
+
     function _checkCallback(address avs, uint32[] calldata operatorSetIds) private view {
         if (avs != address(this)) revert InvalidAVS(avs);
         if (operatorSetIds.length != 1 || operatorSetIds[0] != KEEPER_OPERATOR_SET_ID) revert InvalidOperatorSetIds();
-    }
-
-    function _setMaxSlashWad(uint256 maxSlashWad_) private {
-        if (maxSlashWad_ == 0 || maxSlashWad_ > WAD) revert InvalidMaxSlashWad(maxSlashWad_);
-        emit MaxSlashWadSet(maxSlashWad, maxSlashWad_);
-        maxSlashWad = maxSlashWad_;
     }
 }

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {IStrategy} from "./IStrategy.sol";
+import {IDelegationManager} from "./IDelegationManager.sol";
 
 /// @notice An operator set: an AVS address and a set id within it.
 struct OperatorSet {
@@ -213,4 +214,8 @@ interface IAllocationManager {
     /// @notice The PermissionController consulted for who may act for an account.
     /// @return The PermissionController.
     function permissionController() external view returns (address);
+
+    /// @notice The DelegationManager whose operator shares the allocations apply to.
+    /// @return The DelegationManager.
+    function delegation() external view returns (IDelegationManager);
 }

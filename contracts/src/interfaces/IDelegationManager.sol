@@ -5,7 +5,7 @@ import {IStrategy} from "./IStrategy.sol";
 
 /// @title IDelegationManager
 /// @notice The subset of EigenLayer's DelegationManager (core v1.3) used by devnet tooling and tests: operator
-/// registration and operator shares. Written from the v1.3 ABI.
+/// registration, operator shares and the withdrawal delay. Written from the v1.3 ABI.
 interface IDelegationManager {
     /// @notice Registers the caller as an operator (delegated to itself).
     /// @param initDelegationApprover Who must approve delegations to it (zero for none).
@@ -27,4 +27,8 @@ interface IDelegationManager {
         external
         view
         returns (uint256[] memory);
+
+    /// @notice Blocks a queued withdrawal waits; its shares stay slashable meanwhile.
+    /// @return The delay.
+    function minWithdrawalDelayBlocks() external view returns (uint32);
 }

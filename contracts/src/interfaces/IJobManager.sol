@@ -72,21 +72,26 @@ struct JobSpec {
     Action action;
     /// The gas the target gets per execution.
     uint32 gasLimit;
-    /// The most one execution may charge, in wei.
+    /// The most one execution may charge, in wei. At least `ITaskManager.minJobFee(gasLimit)` when the job is
+    /// created or updated: the gas limit and a whole batch's fixed cost at the task manager's floor gas price.
     uint80 maxFee;
     /// Unix time after which no task is due; 0 = never.
     uint40 expiry;
 }
 
-/// @notice The per-job state a task reads and writes: one storage slot (96 + 80 + 64 + 8 bits).
+/// @notice The per-job state a task reads and writes: one storage slot (96 + 80 + 64 + 8 + 8 bits).
 struct JobState {
     /// Escrowed fees in wei.
     uint96 balance;
     /// The spec's `maxFee`, kept here so that charging reads no other slot.
     uint80 maxFee;
-    /// Exactly-once watermark: every task below it was performed, consumed or skipped over for good.
+    /// Exactly-once watermark of interval and block jobs: every task below it was performed, consumed or skipped
+    /// over for good (a later task supersedes an earlier one). Always 0 for event jobs.
     uint64 nextSequence;
     JobStatus status;
+    /// Event jobs: each task (one per log) completes on its own, in any order, and is marked in `isTaskDone`; the
+    /// watermark is not used. Fixed at creation (the trigger never changes).
+    bool unordered;
 }
 
 /// @notice What `runTask` is asked to do with a task whose spec hash the task manager computed.
@@ -106,7 +111,8 @@ enum TaskOutcome {
     SpecMismatch,
     /// The job is paused or cancelled. Nothing done.
     JobNotActive,
-    /// The task, or a later one, was already performed or consumed (or the sequence is the largest uint64).
+    /// The task (or, for an interval or block job, a later one) was already performed or consumed (or the sequence is
+    /// the largest uint64).
     AlreadyPerformed,
     /// The escrow cannot pay the most this task may be charged, or it is empty. Nothing done.
     Unfunded,
@@ -135,7 +141,8 @@ enum SpecFault {
     Missing,
     /// Must be zero or empty for the kind.
     NotAllowed,
-    /// Below the lower bound (for expiry: not in the future, or before an interval job's start).
+    /// Below the lower bound (for expiry: not in the future, or before an interval job's start; for the max fee:
+    /// below `ITaskManager.minJobFee(gasLimit)`).
     TooSmall,
     /// Above the upper bound (for bytes and strings: too long).
     TooLarge,
@@ -241,11 +248,12 @@ interface IJobManager {
 
     /// @notice Runs task `sequence` of job `jobId` as `mode` asks, if `specHash` is the hash of the job's current
     /// spec and the job is active. `Perform` calls `target` with `data` and exactly `gasLimit` gas from the job's
-    /// forwarder, then moves min(gasUsed * tx.gasprice + premium, maxFee, balance) of the job's escrow to the fee
-    /// pool; `Perform` and `Consume` make `sequence + 1` the job's `nextSequence` (tasks skipped over can never run),
-    /// all in one storage write. Emits nothing (the task manager's events carry the outcome and the fee).
-    /// @dev Only the task manager. Checks, in order: spec, status, (for `Check`, stop here) watermark, (for
-    /// `Perform`) funds: min(maxFee, gasLimit * tx.gasprice + premium) must not exceed a non-zero balance. Never
+    /// forwarder, then moves min(gasUsed * gasPrice + overheadFee, maxFee, balance) of the job's escrow to the fee
+    /// pool. `Perform` and `Consume` complete the task: an interval or block job's `nextSequence` becomes
+    /// `sequence + 1` (tasks skipped over can never run), an event job's task is marked done on its own. Emits
+    /// nothing (the task manager's events carry the outcome and the fee).
+    /// @dev Only the task manager. Checks, in order: spec, status, (for `Check`, stop here) completion, (for
+    /// `Perform`) funds: min(maxFee, gasLimit * gasPrice + overheadFee) must not exceed a non-zero balance. Never
     /// reverts because of the target: a failing target gives `success = false` and is charged. Reverts
     /// (`JobForwarder.InsufficientGas`) if too little gas is left to give the target `gasLimit`. Owner operations on
     /// jobs revert while the call is in flight.
@@ -256,7 +264,9 @@ interface IJobManager {
     /// @param target The contract to call (`Perform`).
     /// @param data The calldata (`Perform`).
     /// @param gasLimit The gas the target gets (`Perform`).
-    /// @param premium Wei charged on top of the gas (`Perform`).
+    /// @param pricing `gasPrice << 128 | overheadFee` (`Perform`), both below 2^128: the wei per gas the call is
+    /// charged at (the task manager's capped price) and the wei charged on top of the call's gas (the task's share of
+    /// the batch's cost and the premium). One word, so that the call's frame stays within the stack.
     /// @return outcome What was done, or why nothing was.
     /// @return success Whether the target returned without reverting (`Perform` done).
     /// @return gasUsed The gas the call took: target execution and the call itself (`Perform` done).
@@ -269,7 +279,7 @@ interface IJobManager {
         address target,
         bytes calldata data,
         uint256 gasLimit,
-        uint256 premium
+        uint256 pricing
     ) external returns (TaskOutcome outcome, bool success, uint256 gasUsed, uint256 charged);
 
     /// @notice Sends `amount` wei of charged fees to `to`.
@@ -291,6 +301,12 @@ interface IJobManager {
     /// @param jobId The job.
     /// @return The owner (zero for an unknown id).
     function jobOwner(uint256 jobId) external view returns (address);
+
+    /// @notice Whether an event job's task `sequence` was performed or consumed (an unknown job's: false).
+    /// @param jobId The job.
+    /// @param sequence The task.
+    /// @return True if done.
+    function isTaskDone(uint256 jobId, uint64 sequence) external view returns (bool);
 
     /// @notice keccak256(abi.encode(spec)) of a job's current spec.
     /// @param jobId The job.

@@ -11,9 +11,9 @@ struct BatchHeader {
     bytes32 referenceBlockHash;
 }
 
-/// @notice One task of a batch as submitted: which task, the job's current spec (checked against the job manager's
-/// spec hash) and the keepers' response. The signed leaf is `leafHash(jobId, sequence, keccak256(abi.encode(execute,
-/// callData)))`.
+/// @notice One task of a batch as submitted: which task, the job spec the keepers executed and the keepers' response.
+/// The signed leaf is `leafHash(jobId, sequence, keccak256(abi.encode(spec)), keccak256(abi.encode(execute,
+/// callData)))`, so the spec given must be the one signed; the task runs only if it is also the job's current spec.
 struct TaskInput {
     uint256 jobId;
     uint64 sequence;
@@ -38,8 +38,9 @@ struct BatchRecord {
     /// Position of the batch among all accepted batches, from 0; reward claims walk batches in this order.
     uint64 batchIndex;
     uint32 referenceBlockNumber;
-    /// The block the batch was accepted in; challenges about it are open `challengeWindowBlocks` after it.
-    uint32 submittedBlock;
+    /// The last block in which `challengeInvalidResponse` accepts the batch: the block it was accepted in plus the
+    /// challenge window in force then (a later change of the window does not move it).
+    uint32 challengeDeadline;
     /// Who submitted the batch (paid the gas): it is reimbursed `submitterReward`.
     address submitter;
     /// Sum over performed tasks of min(charged, gasUsed * tx.gasprice): the target gas the submitter paid for.
@@ -53,29 +54,32 @@ struct BatchRecord {
     /// keccak256(abi.encodePacked(the non-signers' pubkey hashes, ascending)).
     bytes32 nonSignersHash;
     /// The leaf of the first task of the batch that was provably wrong to sign (not due at the reference block, or a
-    /// response that cannot be right for the job's action), or zero. Non-zero makes every signer slashable.
+    /// response that cannot be right for the action of the spec in the leaf), or zero. Non-zero makes every signer
+    /// slashable.
     bytes32 invalidLeaf;
 }
 
 /// @notice Why a signed task of a batch was not performed.
 enum SkipReason {
-    /// The spec given is not the job's current spec, or the job does not exist.
+    /// The spec the keepers signed is not the job's current spec (the owner updated it since), or the job does not
+    /// exist. Not an offence.
     SpecMismatch,
     /// The job is paused or cancelled.
     JobNotActive,
     /// The job's expiry has passed, or the task's due time is after it.
     Expired,
-    /// The task, or a later one of the job, was already performed (exactly-once watermark).
+    /// The task was already performed (or, for an interval or block job, a later one: exactly-once watermark).
     AlreadyPerformed,
     /// The escrow cannot pay the most this task may cost.
     Unfunded,
-    /// Not due at the reference block (slashable: see `BatchRecord.invalidLeaf`).
+    /// Not due at the reference block by the signed spec's trigger (slashable: see `BatchRecord.invalidLeaf`).
     NotDue,
-    /// The call data cannot be the response for the job's action (slashable).
+    /// The call data cannot be the response for the signed spec's action (slashable).
     InvalidCallData
 }
 
-/// @notice One side of an equivocation proof: a leaf of a batch that `operator` signed, with its own signature.
+/// @notice One side of an equivocation proof: a leaf of a batch that `operator` signed, with its own signature. The
+/// leaf's task and spec hash are the challenge's own arguments.
 struct SignedLeaf {
     BatchHeader header;
     /// The response this batch gives the task.
@@ -156,15 +160,26 @@ interface ITaskManager {
     event PremiumSet(uint96 previous, uint96 premium);
     /// @notice The owner set how old a reference block may be, in blocks.
     event MaxReferenceAgeSet(uint16 previous, uint16 maxReferenceAge);
-    /// @notice The owner set the challenge window, in blocks.
+    /// @notice The owner set the challenge window, in blocks (for batches accepted from now on).
     event ChallengeWindowSet(uint32 previous, uint32 challengeWindowBlocks);
-    /// @notice The owner set the shares of stake slashed per offence (wad, 1e18 = all).
-    event SlashWadsSet(uint64 equivocationWad, uint64 invalidResponseWad);
-    /// @notice `operator` signed two responses for one task; it was slashed `wad`.
+    /// @notice The owner set how many blocks before a batch's reference block the set's weights must have been
+    /// confirmed (`BlsKeyRegistry.updateAllWeights`).
+    event MaxWeightAgeSet(uint32 previous, uint32 maxWeightAge);
+    /// @notice The owner set the most priority fee per gas a task's charge reimburses above the block's base fee.
+    event MaxPriorityFeeSet(uint256 previous, uint256 maxPriorityFee);
+    /// @notice The owner set the gas price at which a job's `maxFee` must pay for its gas and a batch's fixed cost.
+    event MinGasPriceSet(uint256 previous, uint256 minGasPrice);
+    /// @notice The owner named the guardian (who may pause and resume batches).
+    event GuardianSet(address indexed previous, address indexed guardian);
+    /// @notice The guardian paused (`true`) or resumed (`false`) the acceptance of batches.
+    event BatchesPaused(bool paused);
+    /// @notice `operator` signed two responses for one task under one spec; it was slashed `wad` and ejected for
+    /// good.
     event EquivocationProven(
         address indexed operator,
         uint256 indexed jobId,
         uint64 indexed sequence,
+        bytes32 specHash,
         bytes32 digestA,
         bytes32 digestB,
         bytes32 responseA,
@@ -172,7 +187,8 @@ interface ITaskManager {
         uint256 wad,
         address challenger
     );
-    /// @notice `operator` signed batch `digest`, which held the provably wrong leaf `invalidLeaf`; it was slashed.
+    /// @notice `operator` signed batch `digest`, which held the provably wrong leaf `invalidLeaf`; it was slashed and
+    /// ejected for good.
     event InvalidResponseProven(
         address indexed operator, bytes32 indexed digest, bytes32 invalidLeaf, uint256 wad, address challenger
     );
@@ -189,6 +205,13 @@ interface ITaskManager {
     error UnknownReferenceBlock(uint32 referenceBlockNumber, bytes32 referenceBlockHash);
     /// @notice The reference block is more than `maxReferenceAge` blocks old.
     error ReferenceBlockTooOld(uint32 referenceBlockNumber, uint256 currentBlock, uint16 maxReferenceAge);
+    /// @notice The set's weights in force at the reference block were last confirmed at `confirmedAt` (0: never),
+    /// more than `maxWeightAge` blocks before it: they may count stake that is no longer slashable.
+    error StaleWeights(uint32 referenceBlockNumber, uint32 confirmedAt, uint32 maxWeightAge);
+    /// @notice The guardian paused the acceptance of batches.
+    error Paused();
+    /// @notice The caller is not the guardian.
+    error NotGuardian(address caller);
     /// @notice A batch with this digest was already accepted.
     error BatchAlreadyResponded(bytes32 digest);
     /// @notice The non-signers' keys are not in strictly ascending pubkey-hash order (index of the first offender).
@@ -209,8 +232,15 @@ interface ITaskManager {
     error InvalidMaxReferenceAge(uint16 maxReferenceAge);
     /// @notice A challenge window outside `MIN_CHALLENGE_WINDOW`..`MAX_CHALLENGE_WINDOW`.
     error InvalidChallengeWindow(uint32 challengeWindowBlocks);
-    /// @notice A slashing share of 0 or above 1e18.
-    error InvalidSlashWad(uint64 wad);
+    /// @notice A maximum weight age outside 1..`MAX_WEIGHT_AGE`.
+    error InvalidMaxWeightAge(uint32 maxWeightAge);
+    /// @notice A priority fee cap above `MAX_PRIORITY_FEE` or not a multiple of `PRIORITY_FEE_UNIT`.
+    error InvalidMaxPriorityFee(uint256 maxPriorityFee);
+    /// @notice A floor gas price outside `MIN_GAS_PRICE_LOW`..`MIN_GAS_PRICE_HIGH`.
+    error InvalidMinGasPrice(uint256 minGasPrice);
+    /// @notice Weight age + reference age + challenge window (`sum` blocks) exceed the blocks stake stays slashable
+    /// after the registry reads it (`horizon`: EigenLayer's deallocation and withdrawal delays, read from chain).
+    error ExceedsSlashableHorizon(uint256 sum, uint256 horizon);
     /// @notice The record given is not the one stored for the digest (or no batch has that digest).
     error BatchRecordMismatch(bytes32 digest);
     /// @notice The non-signer list given does not hash to the record's `nonSignersHash`.
@@ -223,8 +253,6 @@ interface ITaskManager {
     error NoInvalidResponse(bytes32 digest);
     /// @notice The operator did not sign the batch (no weight at the reference block, or a non-signer).
     error NotASigner(address operator, bytes32 digest);
-    /// @notice The operator was already slashed for this offence.
-    error AlreadySlashed(address operator, bytes32 offence);
     /// @notice The two leaves give the task the same response: no equivocation.
     error SameResponse(bytes32 responseHash);
     /// @notice The operator has no key in the registry.
@@ -268,23 +296,28 @@ interface ITaskManager {
     // Challenges
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @notice Proves that `operator` signed two batches giving task (`jobId`, `sequence`) different responses, and
-    /// slashes it `equivocationSlashWad`. The batches need not have been submitted.
+    /// @notice Proves that `operator` signed two leaves giving task (`jobId`, `sequence`) different responses under
+    /// the same job spec (`specHash`), slashes it `EQUIVOCATION_SLASH_WAD` and ejects it for good. The batches need
+    /// not have been submitted. Responses under different specs are not an offence (the owner may update a job
+    /// between two batches). Each (task, spec) is one offence: an operator is slashed for it at most once.
     /// @param operator The operator.
     /// @param jobId The job.
     /// @param sequence The task.
+    /// @param specHash The spec hash both leaves carry.
     /// @param a One signed leaf.
     /// @param b The other.
     function challengeEquivocation(
         address operator,
         uint256 jobId,
         uint64 sequence,
+        bytes32 specHash,
         SignedLeaf calldata a,
         SignedLeaf calldata b
     ) external;
 
-    /// @notice Slashes signers of an accepted batch that held a provably wrong leaf (`record.invalidLeaf`), within
-    /// the challenge window.
+    /// @notice Slashes signers of an accepted batch that held a provably wrong leaf (`record.invalidLeaf`), up to
+    /// the record's challenge deadline, and ejects them for good. The batch is the offence: each signer is slashed
+    /// for it at most once.
     /// @param digest The batch.
     /// @param record Its record.
     /// @param nonSignerPubkeyHashes Its non-signers, as in `BatchResponded`.
@@ -310,6 +343,13 @@ interface ITaskManager {
     /// @param digest The batch digest.
     /// @return The record hash.
     function batchRecordHash(bytes32 digest) external view returns (bytes32);
+
+    /// @notice The least `maxFee` a job whose target gets `gasLimit` may have: `(gasLimit + SOLO_BATCH_GAS) *
+    /// minGasPrice`, the gas of a batch holding only its task, at the floor gas price. The job manager checks it when
+    /// a job is created or updated.
+    /// @param gasLimit The job's gas limit.
+    /// @return The least max fee, in wei.
+    function minJobFee(uint32 gasLimit) external view returns (uint256);
 
     /// @notice The first batch index `claimant` may still claim.
     /// @param claimant The account.

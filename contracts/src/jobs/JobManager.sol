@@ -24,9 +24,10 @@ import {ITaskManager} from "../interfaces/ITaskManager.sol";
 /// (top-ups by anyone); fees escrowed in the native token; one `JobForwarder` per job, the only sender of the
 /// job's target calls. The task manager runs each task with one call, `runTask` (check, perform, charge, mark done),
 /// and withdraws charged fees from the pool.
-/// @dev Storage per job: `JobState` (balance, max fee, exactly-once watermark, status) in one slot, keyed by the job
-/// id and the hash of the job's current spec; the owner, the spec hash and the trigger hash in three more slots that
-/// a task never reads. The spec itself lives in calldata and events only: the task manager is given it in calldata
+/// @dev Storage per job: `JobState` (balance, max fee, exactly-once watermark, status, whether tasks complete one by
+/// one) in one slot, keyed by the job id and the hash of the job's current spec; the owner, the spec hash and the
+/// trigger hash in three more slots that a task never reads; for event jobs, a bitmap of completed tasks (one bit per
+/// log, 256 sequences per word), keyed by the job id alone so that a spec update keeps it. The spec itself lives in calldata and events only: the task manager is given it in calldata
 /// and hands its hash to `runTask`, which finds the job's state only under the current spec's hash. So one slot read
 /// checks the spec and loads the state, and one write records the charge and the watermark.
 /// The trigger is fixed at creation: changing it would renumber the job's tasks, and a sequence must always name
@@ -60,6 +61,11 @@ contract JobManager is IJobManager, ReentrancyGuardTransient {
     /// @dev A job's hot state under its current spec hash; all zero (status `None`) under any other hash. An update
     /// that changes the spec moves the state to the new hash and clears the old entry.
     mapping(uint256 jobId => mapping(bytes32 specHash => JobState)) private _states;
+
+    /// @dev Event jobs' completed tasks: bit `sequence & 0xff` of word `sequence >> 8` (the logs of one block with
+    /// indices below 256 share a word). Event tasks are not ordered (anyone may submit any signed batch first), so
+    /// each one is marked on its own instead of moving a watermark past the others.
+    mapping(uint256 jobId => mapping(uint256 word => uint256 bits)) private _done;
 
     /// @inheritdoc IJobManager
     /// @dev The fee pool is not kept here: the task manager counts every fee charged (`totalCredited`, in the slot
@@ -97,8 +103,13 @@ contract JobManager is IJobManager, ReentrancyGuardTransient {
         uint96 deposit = _toBalance(jobId, msg.value);
 
         Job storage job = _jobs[jobId];
-        _states[jobId][specHash] =
-            JobState({balance: deposit, maxFee: spec.maxFee, nextSequence: 0, status: JobStatus.Active});
+        _states[jobId][specHash] = JobState({
+            balance: deposit,
+            maxFee: spec.maxFee,
+            nextSequence: 0,
+            status: JobStatus.Active,
+            unordered: spec.trigger.kind == TriggerKind.Event
+        });
         job.owner = msg.sender;
         job.specHash = specHash;
         job.triggerHash = keccak256(abi.encode(spec.trigger));
@@ -192,16 +203,16 @@ contract JobManager is IJobManager, ReentrancyGuardTransient {
         address target,
         bytes calldata data,
         uint256 gasLimit,
-        uint256 premium
+        uint256 pricing
     ) external onlyTaskManager returns (TaskOutcome, bool, uint256, uint256) {
         // No `nonReentrant` around all of it: only the task manager calls this, from its guarded `respondToBatch`,
         // so it is never re-entered. The one call it makes out, the target's, is guarded in `_perform`.
         // The one slot a task reads: a state exists only under the current spec's hash.
         JobState storage slot = _states[jobId][specHash];
-        TaskOutcome outcome = _taskGate(_loadWord(slot), sequence, mode, gasLimit, premium);
+        TaskOutcome outcome = _taskGate(jobId, _loadWord(slot), sequence, mode, _fee(gasLimit, pricing));
         if (outcome != TaskOutcome.Done || mode == TaskMode.Check) return (outcome, false, 0, 0);
-        if (mode == TaskMode.Consume) return _consume(slot, sequence);
-        return _perform(jobId, slot, sequence, target, data, gasLimit, premium);
+        if (mode == TaskMode.Consume) return _consume(jobId, slot, sequence);
+        return _perform(jobId, slot, sequence, target, data, gasLimit, pricing);
     }
 
     /// @inheritdoc IJobManager
@@ -228,6 +239,11 @@ contract JobManager is IJobManager, ReentrancyGuardTransient {
     /// @inheritdoc IJobManager
     function jobOwner(uint256 jobId) external view returns (address) {
         return _jobs[jobId].owner;
+    }
+
+    /// @inheritdoc IJobManager
+    function isTaskDone(uint256 jobId, uint64 sequence) external view returns (bool) {
+        return _isMarked(jobId, sequence);
     }
 
     /// @inheritdoc IJobManager
@@ -290,32 +306,35 @@ contract JobManager is IJobManager, ReentrancyGuardTransient {
         return _states[jobId][_jobs[jobId].specHash];
     }
 
-    /// @dev `JobState`'s packed layout in its slot: balance | maxFee << 96 | nextSequence << 176 | status << 240
-    /// (pinned by test_jobStateIsOneSlot). A task works on the word, with one load and one store.
+    /// @dev `JobState`'s packed layout in its slot: balance | maxFee << 96 | nextSequence << 176 | status << 240 |
+    /// unordered << 248 (pinned by test_jobStateIsOneSlot). A task works on the word, with one load and one store.
     uint256 private constant BALANCE_MASK = (1 << 96) - 1;
     uint256 private constant MAX_FEE_SHIFT = 96;
     uint256 private constant SEQUENCE_SHIFT = 176;
     uint256 private constant STATUS_SHIFT = 240;
+    uint256 private constant UNORDERED_SHIFT = 248;
 
     /// @dev Whether a task may run as `mode` asks: `Done` if so, else why not. The order is the interface's: spec,
-    /// status, (for `Check`, nothing more) watermark, (for `Perform`) funds: the escrow must be non-empty and hold
-    /// the most the task may be charged, min(maxFee, gasLimit * tx.gasprice + premium).
-    function _taskGate(uint256 word, uint64 sequence, TaskMode mode, uint256 gasLimit, uint256 premium)
+    /// status, (for `Check`, nothing more) completion (the watermark, or an event task's own mark), (for `Perform`)
+    /// funds: the escrow must be non-empty and hold the most the task may be charged, min(maxFee, `worst`).
+    function _taskGate(uint256 jobId, uint256 word, uint64 sequence, TaskMode mode, uint256 worst)
         private
         view
         returns (TaskOutcome)
     {
-        uint256 status = word >> STATUS_SHIFT;
+        uint256 status = uint8(word >> STATUS_SHIFT);
         if (status == uint256(JobStatus.None)) return TaskOutcome.SpecMismatch;
         if (status != uint256(JobStatus.Active)) return TaskOutcome.JobNotActive;
         if (mode == TaskMode.Check) return TaskOutcome.Done;
-        // The largest uint64 is refused so that the watermark never wraps.
-        if (sequence < uint64(word >> SEQUENCE_SHIFT) || sequence == type(uint64).max) {
+        // The largest uint64 is refused so that the watermark never wraps (and for event jobs, alike).
+        if (sequence == type(uint64).max) return TaskOutcome.AlreadyPerformed;
+        if (word >> UNORDERED_SHIFT != 0) {
+            if (_isMarked(jobId, sequence)) return TaskOutcome.AlreadyPerformed;
+        } else if (sequence < uint64(word >> SEQUENCE_SHIFT)) {
             return TaskOutcome.AlreadyPerformed;
         }
         if (mode == TaskMode.Perform) {
             uint256 balance = word & BALANCE_MASK;
-            uint256 worst = gasLimit * tx.gasprice + premium;
             uint256 maxFee = uint80(word >> MAX_FEE_SHIFT);
             if (worst > maxFee) worst = maxFee;
             if (balance == 0 || balance < worst) return TaskOutcome.Unfunded;
@@ -323,7 +342,30 @@ contract JobManager is IJobManager, ReentrancyGuardTransient {
         return TaskOutcome.Done;
     }
 
-    /// @dev Calls the target through the job's forwarder, then charges the job gasUsed * tx.gasprice + premium.
+    /// @dev Whether an event job's task is marked done.
+    function _isMarked(uint256 jobId, uint64 sequence) private view returns (bool) {
+        return (_done[jobId][sequence >> 8] >> (sequence & 0xff)) & 1 != 0;
+    }
+
+    /// @dev The job's word with task `sequence` completed: an event task is marked in the bitmap (the word comes back
+    /// unchanged), any other moves the watermark to `sequence + 1`.
+    function _complete(uint256 jobId, uint256 word, uint64 sequence) private returns (uint256) {
+        if (word >> UNORDERED_SHIFT != 0) {
+            _done[jobId][sequence >> 8] |= uint256(1) << (sequence & 0xff);
+            return word;
+        }
+        return (word & ~(uint256(type(uint64).max) << SEQUENCE_SHIFT)) | (uint256(sequence + 1) << SEQUENCE_SHIFT);
+    }
+
+    /// @dev `gas * gasPrice + overheadFee` for `pricing = gasPrice << 128 | overheadFee`.
+    function _fee(uint256 gas, uint256 pricing) private pure returns (uint256) {
+        // Unchecked: a gas count (at most the block's) times a price below 2^128, plus a part below 2^128.
+        unchecked {
+            return gas * (pricing >> 128) + uint128(pricing);
+        }
+    }
+
+    /// @dev Calls the target through the job's forwarder, then charges the job gasUsed * gasPrice + overheadFee.
     /// While the target runs, this contract's reentrancy guard is entered, so that the job's owner operations (and
     /// the guarded entry points) cannot run from inside the call: an update moving the job's state to a new spec
     /// hash between the call and the charge would leave the charge writing the old entry back to life.
@@ -337,8 +379,10 @@ contract JobManager is IJobManager, ReentrancyGuardTransient {
         address target,
         bytes calldata data,
         uint256 gasLimit,
-        uint256 premium
+        uint256 pricing
     ) private returns (TaskOutcome, bool success, uint256 gasUsed, uint256 charged) {
+        // A block of its own: its locals leave the stack before the charge.
+        {
         address forwarder = _forwarderOf(jobId);
         bytes32 guard = _reentrancyGuardStorageSlot();
         bytes4 selector = JobForwarder.forward.selector;
@@ -369,13 +413,17 @@ contract JobManager is IJobManager, ReentrancyGuardTransient {
             gasUsed := mload(add(ptr, 0x20))
             tstore(guard, 0)
         }
-        charged = _chargeTask(slot, sequence, gasUsed * tx.gasprice + premium);
+        }
+        charged = _chargeTask(jobId, slot, sequence, _fee(gasUsed, pricing));
         return (TaskOutcome.Done, success, gasUsed, charged);
     }
 
-    /// @dev Moves min(fee, maxFee, balance) from the job's escrow to the fee pool and advances the watermark past
-    /// `sequence`, in one write of the job's slot.
-    function _chargeTask(JobState storage slot, uint64 sequence, uint256 fee) private returns (uint256 charged) {
+    /// @dev Moves min(fee, maxFee, balance) from the job's escrow to the fee pool and completes the task, in one
+    /// write of the job's slot (and, for an event task, one of its bitmap word).
+    function _chargeTask(uint256 jobId, JobState storage slot, uint64 sequence, uint256 fee)
+        private
+        returns (uint256 charged)
+    {
         // Read again (warm): `topUp` may have raised the balance during the call. Nothing else can change the slot
         // meanwhile: the owner operations are refused while the guard is entered around the call.
         uint256 word = _loadWord(slot);
@@ -386,17 +434,18 @@ contract JobManager is IJobManager, ReentrancyGuardTransient {
         if (charged > balance) charged = balance;
         // The task manager adds `charged` to its count of fees (`totalCredited`) when the batch ends.
         // charged <= balance, the word's low bits: subtracting it takes it from the balance alone.
-        _storeWord(slot, _withNextSequence(word - charged, sequence + 1));
+        _storeWord(slot, _complete(jobId, word - charged, sequence));
     }
 
     /// @dev Marks the task done without a call or a charge. Reads the slot again (warm): the caller's stack is full.
-    function _consume(JobState storage slot, uint64 sequence) private returns (TaskOutcome, bool, uint256, uint256) {
-        _storeWord(slot, _withNextSequence(_loadWord(slot), sequence + 1));
+    function _consume(uint256 jobId, JobState storage slot, uint64 sequence)
+        private
+        returns (TaskOutcome, bool, uint256, uint256)
+    {
+        uint256 word = _loadWord(slot);
+        uint256 completed = _complete(jobId, word, sequence);
+        if (completed != word) _storeWord(slot, completed);
         return (TaskOutcome.Done, false, 0, 0);
-    }
-
-    function _withNextSequence(uint256 word, uint64 next) private pure returns (uint256) {
-        return (word & ~(uint256(type(uint64).max) << SEQUENCE_SHIFT)) | (uint256(next) << SEQUENCE_SHIFT);
     }
 
     function _loadWord(JobState storage slot) private view returns (uint256 word) {
@@ -445,6 +494,10 @@ contract JobManager is IJobManager, ReentrancyGuardTransient {
         if (spec.gasLimit < MIN_GAS_LIMIT) revert InvalidSpec(SpecField.GasLimit, SpecFault.TooSmall);
         if (spec.gasLimit > MAX_GAS_LIMIT) revert InvalidSpec(SpecField.GasLimit, SpecFault.TooLarge);
         if (spec.maxFee == 0) revert InvalidSpec(SpecField.MaxFee, SpecFault.Missing);
+        // A task must be able to pay for itself: its gas and a whole batch's fixed cost at the floor price.
+        if (spec.maxFee < ITaskManager(taskManager).minJobFee(spec.gasLimit)) {
+            revert InvalidSpec(SpecField.MaxFee, SpecFault.TooSmall);
+        }
         uint40 expiry = spec.expiry;
         if (expiry != 0) {
             // An expiry in the past, or before an interval job's first task, would make the job do nothing.

@@ -20,8 +20,11 @@ pragma solidity ^0.8.30;
 ///   they are registered (proof of possession).
 /// - Every precompile answer is checked for length as well as success: on a chain without EIP-2537 a call to
 ///   these addresses succeeds with no output, which must never read as a valid result.
-/// Note that EIP-2537 precompiles consume all gas forwarded to them when they reject an input; we forward all
-/// gas rather than a hard-coded price so that a future repricing cannot break verification.
+/// - An EIP-2537 precompile that rejects its input consumes all the gas forwarded to it, so each call is forwarded
+///   exactly its price (`*_GAS`, EIP-2537's final prices): a point off the curve or outside the subgroup then
+///   costs the caller that price, not the rest of its transaction. A chain that raised these prices would fail
+///   every call (repricing would need a new release); SHA-256 and MODEXP get all gas, as they cannot reject
+///   their fixed-size inputs.
 library BLS12381 {
     /// @notice A G1 point in EIP-2537 encoding: each coordinate is a high word (16 zero bytes and the top 16
     /// bytes of the value) followed by a low word (the bottom 32 bytes).
@@ -66,6 +69,19 @@ library BLS12381 {
     uint256 private constant G2MSM = 0x0e;
     uint256 private constant PAIRING_CHECK = 0x0f;
     uint256 private constant MAP_FP2_TO_G2 = 0x11;
+
+    /// @notice EIP-2537's price of one G1 addition.
+    uint256 internal constant G1ADD_GAS = 375;
+    /// @notice EIP-2537's price of one G2 addition.
+    uint256 internal constant G2ADD_GAS = 600;
+    /// @notice EIP-2537's price of a one-point G1 multiplication (k = 1: 12000 * 1000 / 1000).
+    uint256 internal constant G1MSM_ONE_GAS = 12_000;
+    /// @notice EIP-2537's price of a one-point G2 multiplication (k = 1: 22500 * 1000 / 1000).
+    uint256 internal constant G2MSM_ONE_GAS = 22_500;
+    /// @notice EIP-2537's price of a pairing check of two pairs (32600 * 2 + 37700).
+    uint256 internal constant PAIRING_TWO_GAS = 102_900;
+    /// @notice EIP-2537's price of mapping an Fp2 element to G2.
+    uint256 internal constant MAP_FP2_TO_G2_GAS = 23_800;
 
     /// @dev The base field modulus p as the two words of its 64-byte encoding.
     uint256 internal constant P_HI = 0x000000000000000000000000000000001a0111ea397fe69a4b1ba7b6434bacd7;
@@ -185,8 +201,8 @@ library BLS12381 {
 
     /// @notice Whether a G1 point is usable as a public key: not infinity, on the curve, in the prime-order
     /// subgroup.
-    /// @dev A one-point G1MSM by scalar 1 is the cheapest precompile that checks the subgroup (12,000 gas). A
-    /// rejected point consumes the gas forwarded to the precompile.
+    /// @dev A one-point G1MSM by scalar 1 is the cheapest precompile that checks the subgroup (12,000 gas, all a
+    /// rejected point costs).
     /// @param point The point (coordinates already checked by `g1FromBytes`).
     /// @return valid True if the point is a valid non-identity element of G1.
     function isValidG1(G1Point memory point) internal view returns (bool valid) {
@@ -195,7 +211,7 @@ library BLS12381 {
             let input := mload(0x40)
             mcopy(input, point, 128)
             mstore(add(input, 128), 1)
-            let ok := staticcall(gas(), G1MSM, input, 160, input, 128)
+            let ok := staticcall(G1MSM_ONE_GAS, G1MSM, input, 160, input, 128)
             valid := and(ok, eq(returndatasize(), 128))
         }
     }
@@ -211,7 +227,7 @@ library BLS12381 {
             let input := mload(0x40)
             mcopy(input, point, 256)
             mstore(add(input, 256), 1)
-            let ok := staticcall(gas(), G2MSM, input, 288, input, 256)
+            let ok := staticcall(G2MSM_ONE_GAS, G2MSM, input, 288, input, 256)
             valid := and(ok, eq(returndatasize(), 256))
         }
     }
@@ -386,13 +402,13 @@ library BLS12381 {
             if iszero(ok) { failed := MODEXP }
 
             // Q0 = map(u0), Q1 = map(u1), written next to each other as the G2ADD input.
-            ok := staticcall(gas(), MAP_FP2_TO_G2, elements, 128, mapped, 256)
+            ok := staticcall(MAP_FP2_TO_G2_GAS, MAP_FP2_TO_G2, elements, 128, mapped, 256)
             ok := and(ok, eq(returndatasize(), 256))
-            ok := and(ok, staticcall(gas(), MAP_FP2_TO_G2, add(elements, 128), 128, add(mapped, 256), 256))
+            ok := and(ok, staticcall(MAP_FP2_TO_G2_GAS, MAP_FP2_TO_G2, add(elements, 128), 128, add(mapped, 256), 256))
             ok := and(ok, eq(returndatasize(), 256))
             if and(iszero(ok), iszero(failed)) { failed := MAP_FP2_TO_G2 }
 
-            ok := staticcall(gas(), G2ADD, mapped, 512, point, 256)
+            ok := staticcall(G2ADD_GAS, G2ADD, mapped, 512, point, 256)
             ok := and(ok, eq(returndatasize(), 256))
             if and(iszero(ok), iszero(failed)) { failed := G2ADD }
         }
@@ -433,7 +449,7 @@ library BLS12381 {
             mcopy(add(input, 512), signature, 256)
             // Clear the output word: a call that returns nothing must not leave a stale 1 behind.
             mstore(0x00, 0)
-            let ok := staticcall(gas(), PAIRING_CHECK, input, 768, 0x00, 0x20)
+            let ok := staticcall(PAIRING_TWO_GAS, PAIRING_CHECK, input, 768, 0x00, 0x20)
             valid := and(and(ok, eq(returndatasize(), 0x20)), eq(mload(0x00), 1))
         }
     }
@@ -456,7 +472,7 @@ library BLS12381 {
             let input := mload(0x40)
             mcopy(input, accumulator, 128)
             mcopy(add(input, 128), point, 128)
-            ok := staticcall(gas(), G1ADD, input, 256, accumulator, 128)
+            ok := staticcall(G1ADD_GAS, G1ADD, input, 256, accumulator, 128)
             ok := and(ok, eq(returndatasize(), 128))
         }
         if (!ok) revert PrecompileCallFailed(G1ADD);
@@ -469,7 +485,7 @@ library BLS12381 {
             let input := mload(0x40)
             mcopy(input, accumulator, 256)
             mcopy(add(input, 256), point, 256)
-            ok := staticcall(gas(), G2ADD, input, 512, accumulator, 256)
+            ok := staticcall(G2ADD_GAS, G2ADD, input, 512, accumulator, 256)
             ok := and(ok, eq(returndatasize(), 256))
         }
         if (!ok) revert PrecompileCallFailed(G2ADD);

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.30;
 
-/// @notice One keeper result: the response hash for task (jobId, sequence).
+/// @notice One keeper result: the response hash for task (jobId, sequence), computed under the job spec whose hash
+/// is `specHash`.
 struct TaskLeaf {
     uint256 jobId;
     uint64 sequence;
+    bytes32 specHash;
     bytes32 responseHash;
 }
 
@@ -13,9 +15,9 @@ struct TaskLeaf {
 /// root over a batch, the EIP-712 style domain and digests for a batch and for a key registration, and the two
 /// BLS domain separation tags. `shared/src/batch.rs` implements the same definitions in Rust.
 library BatchDigest {
-    /// @notice keccak256("TaskResponse(uint256 jobId,uint64 sequence,bytes32 responseHash)").
+    /// @notice keccak256("TaskResponse(uint256 jobId,uint64 sequence,bytes32 specHash,bytes32 responseHash)").
     bytes32 internal constant TASK_RESPONSE_TYPEHASH =
-        keccak256("TaskResponse(uint256 jobId,uint64 sequence,bytes32 responseHash)");
+        keccak256("TaskResponse(uint256 jobId,uint64 sequence,bytes32 specHash,bytes32 responseHash)");
 
     /// @notice keccak256("TaskBatch(uint64 referenceBlockNumber,bytes32 referenceBlockHash,bytes32 batchRoot)").
     bytes32 internal constant TASK_BATCH_TYPEHASH =
@@ -52,12 +54,17 @@ library BatchDigest {
     // ---------------------------------------------------------------------------------------------------------
 
     /// @notice The leaf of one task response: keccak256(abi.encode(TASK_RESPONSE_TYPEHASH, jobId, sequence,
-    /// responseHash)).
+    /// specHash, responseHash)).
     /// @param jobId The job.
     /// @param sequence The task's sequence number within the job.
+    /// @param specHash keccak256(abi.encode(spec)) of the job spec the keeper executed.
     /// @param responseHash The keeper's result.
     /// @return leaf The leaf hash.
-    function leafHash(uint256 jobId, uint64 sequence, bytes32 responseHash) internal pure returns (bytes32 leaf) {
+    function leafHash(uint256 jobId, uint64 sequence, bytes32 specHash, bytes32 responseHash)
+        internal
+        pure
+        returns (bytes32 leaf)
+    {
         // abi.encode in unallocated memory: it runs once per leaf, and allocating each time grows memory.
         bytes32 typeHash = TASK_RESPONSE_TYPEHASH;
         assembly ("memory-safe") {
@@ -65,8 +72,9 @@ library BatchDigest {
             mstore(buffer, typeHash)
             mstore(add(buffer, 0x20), jobId)
             mstore(add(buffer, 0x40), and(sequence, 0xffffffffffffffff))
-            mstore(add(buffer, 0x60), responseHash)
-            leaf := keccak256(buffer, 0x80)
+            mstore(add(buffer, 0x60), specHash)
+            mstore(add(buffer, 0x80), responseHash)
+            leaf := keccak256(buffer, 0xa0)
         }
     }
 
@@ -82,12 +90,12 @@ library BatchDigest {
             let buffer := mload(0x40)
             mstore(buffer, typeHash)
             for { let i := 0 } lt(i, leaves.length) { i := add(i, 1) } {
-                // A TaskLeaf in calldata is three words: jobId, sequence, responseHash.
-                let leaf := add(leaves.offset, mul(i, 0x60))
+                // A TaskLeaf in calldata is four words: jobId, sequence, specHash, responseHash.
+                let leaf := add(leaves.offset, shl(7, i))
                 // Reject a sequence that does not fit uint64, as Solidity's ABI decoder would.
                 if shr(64, calldataload(add(leaf, 0x20))) { revert(0, 0) }
-                calldatacopy(add(buffer, 0x20), leaf, 0x60)
-                mstore(add(add(hashes, 0x20), shl(5, i)), keccak256(buffer, 0x80))
+                calldatacopy(add(buffer, 0x20), leaf, 0x80)
+                mstore(add(add(hashes, 0x20), shl(5, i)), keccak256(buffer, 0xa0))
             }
         }
     }

@@ -9,7 +9,7 @@ import {BLS12381} from "../libraries/BLS12381.sol";
 import {BatchDigest} from "../libraries/BatchDigest.sol";
 import {JobSpecHash} from "../libraries/JobSpecHash.sol";
 import {IBlsKeyRegistry} from "../interfaces/IBlsKeyRegistry.sol";
-import {IJobManager, JobSpec, TaskMode, TaskOutcome, TriggerKind, ActionKind} from "../interfaces/IJobManager.sol";
+import {IJobManager, JobSpec, TaskMode, TaskOutcome} from "../interfaces/IJobManager.sol";
 import {
     ITaskManager,
     BatchHeader,
@@ -27,31 +27,43 @@ import {JobManager} from "../jobs/JobManager.sol";
 /// @notice Accepts batches of keeper task responses, each signed once by the keeper set with a BLS aggregate
 /// signature, and performs every task of a batch exactly once through its job's forwarder, charging the job's escrow.
 ///
-/// A batch is a Merkle root over `(jobId, sequence, responseHash)` leaves for one reference block (docs/protocol.md);
-/// the signers sign its EIP-712 `TaskBatch` digest with this contract as verifying contract. One pairing check covers
-/// the whole batch: the signers' key is the registry's aggregate key at the reference block minus the non-signers'
-/// keys, which the submitter lists; the signers' weight is the total weight at that block minus the non-signers'.
+/// A batch is a Merkle root over `(jobId, sequence, specHash, responseHash)` leaves for one reference block
+/// (docs/protocol.md); the signers sign its EIP-712 `TaskBatch` digest with this contract as verifying contract. One
+/// pairing check covers the whole batch: the signers' key is the registry's aggregate key at the reference block minus
+/// the non-signers' keys, which the submitter lists; the signers' weight is the total weight at that block minus the
+/// non-signers'. The set's weights in force at the reference block must have been confirmed at most `maxWeightAge`
+/// blocks before it (`BlsKeyRegistry.updateAllWeights`), and `maxWeightAge + maxReferenceAge + challengeWindowBlocks`
+/// never exceeds the registry's slashable horizon (EigenLayer's deallocation and withdrawal delays, read from chain),
+/// so every weight that signs an accepted batch is still slashable when the batch's challenge deadline passes.
 ///
-/// Fees: a performed task is charged `gasUsed * tx.gasprice + premium`, capped by the job's `maxFee` and balance. The
-/// gas part (at most what was charged) reimburses the submitter; the rest (the premium) is shared by the batch's
-/// signers by weight. A task signed with `execute = false` ("checked, nothing to do") calls nothing and charges
-/// nothing, but consumes its sequence. Rewards are not written per signer: each accepted batch stores one slot, the
-/// hash of its `BatchRecord`, and every account claims its share of the batches it wants, in batch order, by handing
-/// the records back (`claimRewards`). Invariant: the job manager's fee pool = `totalCredited - totalClaimed` (the sum
-/// of the records' rewards minus what was claimed), of which every account's claimable share is a part (the
-/// remainder is rounding dust).
+/// The spec a task is judged by is the one its leaf binds: the submitter hands it in, and its hash must be the
+/// signed one. A spec changed after the reference block makes the task skip (`SpecMismatch`), never an offence.
+///
+/// Fees: a performed task is charged `(gasUsed + overheadGas) * gasPrice + premium`, capped by the job's `maxFee` and
+/// balance, where `gasPrice = min(tx.gasprice, block.basefee + maxPriorityFee)` (a submitter that builds its own
+/// block cannot pay itself more than the capped priority fee) and `overheadGas` is the task's even share of the
+/// batch's fixed cost (signature check, transaction and calldata, record) plus the gas of its own path. The gas part
+/// (at most what was charged) reimburses the submitter; the rest (the premium) is shared by the batch's signers by
+/// weight. A task signed with `execute = false` ("checked, nothing to do") calls nothing and charges nothing, but
+/// completes the task. Rewards are not written per signer: each accepted batch stores one slot, the hash of its
+/// `BatchRecord`, and every account claims its share of the batches it wants, in batch order, by handing the records
+/// back (`claimRewards`). Invariant: the job manager's fee pool = `totalCredited - totalClaimed` (the sum of the
+/// records' rewards minus what was claimed), of which every account's claimable share is a part (the remainder is
+/// rounding dust).
 ///
 /// Gas: per batch, one pairing check, one registry call (one slot per non-signer, four for the set), one new slot
 /// (the record's hash) and one rewritten (the settings word, which holds the batch counter and the count of fees
-/// charged, so the job manager keeps no fee pool slot of its own); per task, one job
-/// manager call that reads and writes one slot of the job (found under the hash of the spec given, which is hashed
-/// from calldata in place) and calls the target through the job's forwarder.
+/// charged, so the job manager keeps no fee pool slot of its own); per task, one job manager call that reads and
+/// writes one slot of the job (found under the hash of the spec given, which is hashed from calldata in place) and
+/// calls the target through the job's forwarder (an event task also writes its completion bit).
 ///
-/// Slashable offences: signing a batch that holds a task not due at the reference block, or a response that cannot
-/// be right for the job's action (the batch is accepted, the task skipped, and the leaf kept in the record so that
-/// `challengeInvalidResponse` can slash the signers during the challenge window); and signing two responses for one
-/// task (`challengeEquivocation`, with both signatures and a Merkle proof of each leaf).
-/// @dev Exactly-once rests on the job manager's watermark (`runTask` advances `nextSequence` past the task) and on
+/// Slashable offences (each slashes through the service manager, at most once per operator and offence, and ejects
+/// the operator for good): signing a batch that holds a task not due at the reference block by the signed spec's
+/// trigger, or a response that cannot be right for the signed spec's action (the batch is accepted, the task skipped,
+/// and the leaf kept in the record so that `challengeInvalidResponse` can slash the signers until the record's
+/// challenge deadline); and signing two responses for one task under one spec (`challengeEquivocation`, with both
+/// signatures and a Merkle proof of each leaf).
+/// @dev Exactly-once rests on the job manager (the watermark of interval and block jobs, a bit per event task) and on
 /// the reentrancy guards: the task's call is made before its charge (the fee depends on the gas it used), and while
 /// it runs, neither this contract's entry points nor the job manager's owner operations and `runTask` can be entered.
 contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
@@ -67,37 +79,71 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     uint16 public constant MAX_QUORUM_BPS = 10_000;
     /// @notice Highest premium per performed task, in wei.
     uint96 public constant MAX_PREMIUM = 0.01 ether;
+    /// @notice The premium is set in whole gwei (it is stored in gwei).
+    uint96 public constant PREMIUM_UNIT = 1 gwei;
     /// @notice Oldest reference block allowed, in blocks: `blockhash` knows only the last 256.
     uint16 public constant MAX_REFERENCE_AGE = 256;
     /// @notice Shortest challenge window, in blocks.
     uint32 public constant MIN_CHALLENGE_WINDOW = 1;
     /// @notice Longest challenge window, in blocks (two weeks of 12-second blocks).
     uint32 public constant MAX_CHALLENGE_WINDOW = 100_800;
+    /// @notice Longest `maxWeightAge`, in blocks.
+    uint32 public constant MAX_WEIGHT_AGE = 100_800;
+    /// @notice Highest priority fee per gas a charge may reimburse above the base fee.
+    uint256 public constant MAX_PRIORITY_FEE = 100 gwei;
+    /// @notice The priority fee cap is set in steps of 0.001 gwei (it is stored in these units).
+    uint256 public constant PRIORITY_FEE_UNIT = 1e6;
+    /// @notice Lowest floor gas price for jobs' max fees (0.001 gwei).
+    uint256 public constant MIN_GAS_PRICE_LOW = 1e6;
+    /// @notice Highest floor gas price for jobs' max fees.
+    uint256 public constant MIN_GAS_PRICE_HIGH = 1000 gwei;
     /// @notice 100% in EigenLayer's slashing units.
     uint64 public constant WAD = 1e18;
+    /// @notice The share of stake slashed for equivocation.
+    uint64 public constant EQUIVOCATION_SLASH_WAD = 0.1e18;
+    /// @notice The share of stake slashed for signing a batch with an invalid response.
+    uint64 public constant INVALID_RESPONSE_SLASH_WAD = 0.05e18;
 
     /// @notice The quorum at deployment: two thirds of the weight.
     uint16 public constant DEFAULT_QUORUM_BPS = 6_667;
-    /// @notice The maximum reference age at deployment.
+    /// @notice The maximum reference age at deployment, if the slashable horizon allows (else an eighth of it).
     uint16 public constant DEFAULT_MAX_REFERENCE_AGE = 64;
-    /// @notice The challenge window at deployment (a day of 12-second blocks).
+    /// @notice The challenge window at deployment (a day of 12-second blocks), if the slashable horizon allows (else
+    /// half of it). The maximum weight age takes the rest of the horizon.
     uint32 public constant DEFAULT_CHALLENGE_WINDOW = 7_200;
-    /// @notice The share slashed for equivocation at deployment.
-    uint64 public constant DEFAULT_EQUIVOCATION_SLASH_WAD = 0.1e18;
-    /// @notice The share slashed for signing an invalid response at deployment.
-    uint64 public constant DEFAULT_INVALID_RESPONSE_SLASH_WAD = 0.05e18;
+    /// @notice The priority fee cap at deployment.
+    uint256 public constant DEFAULT_MAX_PRIORITY_FEE = 2 gwei;
+    /// @notice The floor gas price for jobs' max fees at deployment.
+    uint256 public constant DEFAULT_MIN_GAS_PRICE = 1 gwei;
+
+    /// @notice Gas of a batch holding one task, besides the task's own call, as a transaction: what a job's `maxFee`
+    /// must pay for at the floor gas price (`minJobFee`). Measured: 300k covers 64 operators with 7 non-signers.
+    uint256 public constant SOLO_BATCH_GAS = 300_000;
+    /// @notice Fixed gas of every batch not measured by `gasleft()` at its start: the transaction's 21,000, and the
+    /// record's new slot, the settings write and the `BatchResponded` event after the tasks.
+    uint256 public constant BATCH_BASE_GAS = 50_000;
+    /// @notice Calldata is charged at the non-zero byte price, an upper bound (EIP-2028: 16 gas).
+    uint256 public constant CALLDATA_GAS_PER_BYTE = 16;
+    /// @notice Gas of a task's path besides its target call and its share of the batch: its leaf, its job manager
+    /// call, the job's slot and its event.
+    uint256 public constant TASK_GAS = 12_000;
+    /// @notice Extra gas of an event task: its completion bit, usually in a fresh slot.
+    uint256 public constant EVENT_TASK_GAS = 22_200;
 
     /// @notice `performUpkeep(bytes)`: the only call a Chainlink-style job may make.
     bytes4 public constant PERFORM_UPKEEP_SELECTOR = 0x4585e33b;
 
-    /// @dev EIP-2537's G1ADD precompile.
+    /// @dev EIP-2537's G1ADD precompile, and the gas forwarded to it: its price alone (`BLS12381.G1ADD_GAS`,
+    /// repeated because assembly reads only literal constants), so that a key that is no valid point costs that much
+    /// rather than the whole transaction.
     uint256 private constant G1ADD_PRECOMPILE = 0x0b;
+    uint256 private constant G1ADD_GAS = 375;
     /// @dev The base field modulus p as two words (`BLS12381.P_HI`, `P_LO`), repeated because assembly reads only
     /// literal constants; a wrong word would fail every batch with a non-signer, which the tests submit.
     uint256 private constant P_HI = 0x000000000000000000000000000000001a0111ea397fe69a4b1ba7b6434bacd7;
     uint256 private constant P_LO = 0x64774b84f38512bf6730d2a0f6b0f6241eabfffeb153ffffb9feffffffffaaab;
 
-    /// @dev Tag of equivocation offences in `_slashed`.
+    /// @dev Tag of equivocation offences.
     bytes32 private constant EQUIVOCATION_TAG = keccak256("KeeperNetwork.Equivocation");
 
     // ---------------------------------------------------------------------------------------------------------
@@ -106,10 +152,9 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
 
     /// @notice The key registry: keys, aggregate key and weights by block.
     IBlsKeyRegistry public immutable registry;
-    /// @notice The job manager, created by this contract: specs, escrow, forwarders, the exactly-once watermark and
-    /// the fee pool.
+    /// @notice The job manager, created by this contract: specs, escrow, forwarders, exactly-once and the fee pool.
     IJobManager public immutable jobManager;
-    /// @notice The service manager, through which challenges slash.
+    /// @notice The service manager, through which challenges slash and eject.
     KeeperServiceManager public immutable serviceManager;
 
     /// @dev The domain separator for the chain id at deployment; recomputed if the chain id changes (a fork).
@@ -120,37 +165,51 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     // Storage
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @dev Settings read on every batch, the batch counter and the fee ledger, in one slot: a batch reads it once and
-    /// writes it once, and the job manager writes no slot of its own for the fees a batch charges.
+    /// @dev Everything a batch reads and writes, in one slot: a batch reads it once and writes it once, and the job
+    /// manager writes no slot of its own for the fees a batch charges. Widths: the quorum fits 14 bits, the reference
+    /// age 9, window and weight age 17; the premium is kept in gwei and the priority fee cap in 0.001 gwei.
     struct Config {
         uint16 quorumBps;
         uint16 maxReferenceAge;
-        uint32 challengeWindowBlocks;
-        /// At most `MAX_PREMIUM` (about 2^53), which fits.
-        uint56 premium;
-        /// Batches accepted so far: the next batch's index (2^40 batches is ample).
-        uint40 batchCount;
+        uint24 challengeWindowBlocks;
+        uint24 maxWeightAge;
+        bool paused;
+        /// The premium in `PREMIUM_UNIT`s (MAX_PREMIUM is 1e7 of them).
+        uint24 premiumGwei;
+        /// The priority fee cap in `PRIORITY_FEE_UNIT`s (MAX_PRIORITY_FEE is 1e5 of them).
+        uint24 maxPriorityFeeUnits;
+        /// Batches accepted so far: the next batch's index (2^32 batches is over a century of one per second).
+        uint32 batchCount;
         /// All fees charged by the batches (`totalCredited`): the job manager's fee pool is this minus what was
-        /// withdrawn. A uint96 holds more wei than exists; a charge past it reverts the batch.
-        uint96 credited;
+        /// withdrawn. 2^88 wei is more than twice all the ether there is; a charge past it reverts the batch.
+        uint88 credited;
     }
 
     /// @dev slot 2 (slots 0 and 1 are Ownable2Step's owner and pending owner).
     Config private _config;
-    /// @dev slot 3: the share slashed for an invalid response, and all rewards claimed.
-    uint64 private _invalidResponseSlashWad;
-    uint192 private _totalClaimed;
+    /// @dev Where `Config`'s fields lie in its word (Solidity packs from the low bits; pinned by test_configLayout):
+    /// the batch path reads the word once and takes what it needs, without unpacking the struct.
+    uint256 private constant REFERENCE_AGE_SHIFT = 16;
+    uint256 private constant WINDOW_SHIFT = 32;
+    uint256 private constant WEIGHT_AGE_SHIFT = 56;
+    uint256 private constant PAUSED_SHIFT = 80;
+    uint256 private constant PREMIUM_SHIFT = 88;
+    uint256 private constant PRIORITY_FEE_SHIFT = 112;
+    uint256 private constant BATCH_COUNT_SHIFT = 136;
+    uint256 private constant CREDITED_SHIFT = 168;
+    /// @dev slot 3: all rewards claimed.
+    uint256 private _totalClaimed;
     /// @dev slot 4: batch digest => keccak256(abi.encode(BatchRecord)); zero for a digest never accepted.
     mapping(bytes32 digest => bytes32 recordHash) private _batchRecords;
     /// @dev slot 5: the first batch index each account may still claim.
     mapping(address claimant => uint64 batchIndex) private _nextClaimable;
-    /// @dev slot 6: offence => operator => slashed (offence = batch digest, or an equivocation id).
-    mapping(bytes32 offence => mapping(address operator => bool)) private _slashed;
-    /// @dev slot 7: the share slashed for equivocation (read by challenges only, so not in `_config`).
-    uint64 private _equivocationSlashWad;
+    /// @notice Who may pause and resume the acceptance of batches (zero: no one).
+    address public guardian;
+    /// @notice The gas price at which a job's `maxFee` must pay for its gas and a batch's fixed cost (`minJobFee`).
+    uint96 public minGasPrice;
 
     /// @dev What `respondToBatch` learns while verifying a batch and accumulates over its tasks. `_recordBatch` reads
-    /// it by word offset: keep the order.
+    /// the first seven fields by word offset: keep their order.
     struct BatchContext {
         bytes32 root;
         bytes32[] nonSignerHashes;
@@ -159,14 +218,32 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         uint256 submitterReward;
         uint256 signerReward;
         bytes32 invalidLeaf;
+        /// Each task's spec hash, as its leaf binds it.
+        bytes32[] specHashes;
+        /// The capped price every task's gas is charged at.
+        uint256 gasPrice;
+        /// Each task's share of the batch's fixed cost plus `TASK_GAS`.
+        uint256 overheadGas;
+        /// The premium per performed task, in wei.
+        uint256 premium;
+    }
+
+    modifier onlyGuardian() {
+        if (msg.sender != guardian || msg.sender == address(0)) revert NotGuardian(msg.sender);
+        _;
     }
 
     /// @dev Creates the job manager, whose task manager is then this contract for good (`jobManager()` gives its
-    /// address): the pair is linked at deployment, with no setter and no storage read to check the link.
+    /// address): the pair is linked at deployment, with no setter and no storage read to check the link. The
+    /// challenge window, reference age and weight age start from the registry's slashable horizon: the window is
+    /// `DEFAULT_CHALLENGE_WINDOW` or half the horizon, the reference age `DEFAULT_MAX_REFERENCE_AGE` or an eighth of
+    /// it (at least 1), and the weight age the rest.
     /// @param registry_ The key registry.
-    /// @param serviceManager_ The service manager (must make this contract a slasher for challenges to work).
-    /// @param initialOwner Who sets quorum, premium, reference age, challenge window and slashing shares.
-    constructor(IBlsKeyRegistry registry_, KeeperServiceManager serviceManager_, address initialOwner)
+    /// @param serviceManager_ The service manager (must link this contract as its task manager for challenges).
+    /// @param initialOwner Who sets quorum, premium, fee caps, reference age, challenge window, weight age and the
+    /// guardian.
+    /// @param guardian_ Who may pause and resume batches (zero: no one until the owner names someone).
+    constructor(IBlsKeyRegistry registry_, KeeperServiceManager serviceManager_, address initialOwner, address guardian_)
         Ownable(initialOwner)
     {
         if (address(registry_) == address(0) || address(serviceManager_) == address(0)) revert InputAddressZero();
@@ -176,10 +253,23 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         _cachedChainId = block.chainid;
         _cachedDomainSeparator = BatchDigest.domainSeparator(block.chainid, address(this));
         _setQuorumBps(DEFAULT_QUORUM_BPS);
-        _setMaxReferenceAge(DEFAULT_MAX_REFERENCE_AGE);
-        _setChallengeWindow(DEFAULT_CHALLENGE_WINDOW);
-        _setSlashWads(DEFAULT_EQUIVOCATION_SLASH_WAD, DEFAULT_INVALID_RESPONSE_SLASH_WAD);
+        uint256 horizon = registry_.slashableHorizon();
+        uint256 window = _min(DEFAULT_CHALLENGE_WINDOW, horizon / 2);
+        uint256 age = _min(DEFAULT_MAX_REFERENCE_AGE, horizon / 8);
+        if (age == 0) age = 1;
+        if (window == 0) window = 1;
+        uint256 weightAge = horizon > window + age ? _min(horizon - window - age, MAX_WEIGHT_AGE) : 0;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _setMaxReferenceAge(uint16(age));
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _setChallengeWindow(uint32(window));
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _setMaxWeightAge(uint32(weightAge));
+        _checkHorizon();
         emit PremiumSet(0, 0);
+        _setMaxPriorityFee(DEFAULT_MAX_PRIORITY_FEE);
+        _setMinGasPrice(DEFAULT_MIN_GAS_PRICE);
+        _setGuardian(guardian_);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -193,7 +283,12 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         NonSigners calldata nonSigners,
         bytes calldata signatureG2
     ) external nonReentrant returns (bytes32 digest) {
-        Config memory config = _config;
+        uint256 gasAtStart = gasleft();
+        uint256 config;
+        assembly ("memory-safe") {
+            config := sload(_config.slot)
+        }
+        if (uint8(config >> PAUSED_SHIFT) != 0) revert Paused();
         BatchContext memory context;
         (digest, context) = _verifyBatch(header, tasks, nonSigners.pubkeys, signatureG2, config);
 
@@ -201,6 +296,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         // replaced by the record's hash once the fees are known (a write to a slot already written this
         // transaction costs 100 gas).
         _batchRecords[digest] = bytes32(uint256(1));
+        _priceTasks(context, config, gasAtStart, tasks.length);
 
         uint32 referenceBlock = header.referenceBlockNumber;
         for (uint256 i; i < tasks.length; ++i) {
@@ -210,12 +306,12 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
             assembly ("memory-safe") {
                 freeMemory := mload(0x40)
             }
-            _runTask(tasks[i], referenceBlock, digest, config.premium, context);
+            _runTask(tasks[i], context.specHashes[i], referenceBlock, digest, context);
             assembly ("memory-safe") {
                 mstore(0x40, freeMemory)
             }
         }
-        _recordBatch(digest, header, tasks.length, context);
+        _recordBatch(digest, header, tasks.length, context, uint24(config >> WINDOW_SHIFT));
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -252,6 +348,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         if (amount != 0) jobManager.withdrawFees(to, amount);
     }
 
+
     // ---------------------------------------------------------------------------------------------------------
     // Challenges
     // ---------------------------------------------------------------------------------------------------------
@@ -259,35 +356,31 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc ITaskManager
     /// @dev Each signature is checked on its own against the operator's registered key, over the digest of the batch
     /// root folded from the leaf and its proof, in this contract's domain. No window applies: a signature is
-    /// evidence for as long as EigenLayer lets the operator be slashed. One slash per operator and task.
+    /// evidence for as long as EigenLayer lets the operator be slashed. Not paused by the guardian.
     function challengeEquivocation(
         address operator,
         uint256 jobId,
         uint64 sequence,
+        bytes32 specHash,
         SignedLeaf calldata a,
         SignedLeaf calldata b
     ) external nonReentrant {
         if (a.responseHash == b.responseHash) revert SameResponse(a.responseHash);
         if (registry.pubkeyHashOf(operator) == bytes32(0)) revert UnknownOperator(operator);
         BLS12381.G1Point memory pubkey = registry.pubkeyOf(operator);
-        bytes32 digestA = _checkSignedLeaf(operator, pubkey, jobId, sequence, a);
-        bytes32 digestB = _checkSignedLeaf(operator, pubkey, jobId, sequence, b);
-
-        bytes32 offence = keccak256(abi.encode(EQUIVOCATION_TAG, jobId, sequence));
-        if (_slashed[offence][operator]) revert AlreadySlashed(operator, offence);
-        _slashed[offence][operator] = true;
-        uint64 wad = _equivocationSlashWad;
-        emit EquivocationProven(
-            operator, jobId, sequence, digestA, digestB, a.responseHash, b.responseHash, wad, msg.sender
+        bytes32 digestA = _checkSignedLeaf(operator, pubkey, BatchDigest.leafHash(jobId, sequence, specHash, a.responseHash), a);
+        bytes32 digestB = _checkSignedLeaf(operator, pubkey, BatchDigest.leafHash(jobId, sequence, specHash, b.responseHash), b);
+        _emitEquivocation(operator, jobId, sequence, specHash, digestA, digestB, a.responseHash, b.responseHash);
+        serviceManager.slashOperator(
+            operator, EQUIVOCATION_SLASH_WAD, _equivocationId(jobId, sequence, specHash), "keeper: equivocation"
         );
-        serviceManager.slashOperator(operator, wad, "keeper: equivocation");
-        // An equivocating key is out of the set at once; it stays slashable for EigenLayer's deallocation delay.
-        if (registry.isRegistered(operator)) serviceManager.ejectOperator(operator);
+        // An equivocating key is out of the set for good; it stays slashable for EigenLayer's deallocation delay.
+        serviceManager.ejectForOffence(operator);
     }
 
     /// @inheritdoc ITaskManager
     /// @dev A signer is an operator with weight at the reference block (so its key was in the aggregate) whose key
-    /// is not among the non-signers. One slash per operator and batch.
+    /// is not among the non-signers. The offence is the batch (its digest). Not paused by the guardian.
     function challengeInvalidResponse(
         bytes32 digest,
         BatchRecord calldata record,
@@ -298,29 +391,26 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
             revert BatchRecordMismatch(digest);
         }
         if (record.invalidLeaf == bytes32(0)) revert NoInvalidResponse(digest);
-        uint256 closes = uint256(record.submittedBlock) + _config.challengeWindowBlocks;
-        if (block.number > closes) revert ChallengeWindowClosed(digest, closes);
+        if (block.number > record.challengeDeadline) revert ChallengeWindowClosed(digest, record.challengeDeadline);
         if (keccak256(abi.encodePacked(nonSignerPubkeyHashes)) != record.nonSignersHash) {
             revert NonSignersMismatch(digest);
         }
-        uint64 wad = _invalidResponseSlashWad;
         for (uint256 i; i < operators.length; ++i) {
             address operator = operators[i];
             if (!_signed(operator, record.referenceBlockNumber, nonSignerPubkeyHashes)) {
                 revert NotASigner(operator, digest);
             }
-            if (_slashed[digest][operator]) revert AlreadySlashed(operator, digest);
-            _slashed[digest][operator] = true;
-            emit InvalidResponseProven(operator, digest, record.invalidLeaf, wad, msg.sender);
-            serviceManager.slashOperator(operator, wad, "keeper: invalid response");
+            emit InvalidResponseProven(operator, digest, record.invalidLeaf, INVALID_RESPONSE_SLASH_WAD, msg.sender);
+            serviceManager.slashOperator(operator, INVALID_RESPONSE_SLASH_WAD, digest, "keeper: invalid response");
+            serviceManager.ejectForOffence(operator);
         }
     }
 
     // ---------------------------------------------------------------------------------------------------------
-    // Owner
+    // Owner and guardian
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @notice Sets the share of the set's weight that must sign a batch.
+    /// @notice Sets the share of the set's weight that must sign a batch (for batches accepted from now on).
     /// @dev Only the owner.
     /// @param quorumBps_ The quorum in basis points, `MIN_QUORUM_BPS`..`MAX_QUORUM_BPS`.
     function setQuorumBps(uint16 quorumBps_) external onlyOwner {
@@ -329,36 +419,76 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
 
     /// @notice Sets the premium charged per performed task on top of its gas.
     /// @dev Only the owner.
-    /// @param premium_ The premium in wei, at most `MAX_PREMIUM`.
+    /// @param premium_ The premium in wei, a multiple of `PREMIUM_UNIT`, at most `MAX_PREMIUM`.
     function setPremium(uint96 premium_) external onlyOwner {
-        if (premium_ > MAX_PREMIUM) revert InvalidPremium(premium_);
-        emit PremiumSet(_config.premium, premium_);
-        // casting to 'uint56' is safe because MAX_PREMIUM fits
+        if (premium_ > MAX_PREMIUM || premium_ % PREMIUM_UNIT != 0) revert InvalidPremium(premium_);
+        emit PremiumSet(premium(), premium_);
+        // casting to 'uint24' is safe because MAX_PREMIUM / PREMIUM_UNIT fits
         // forge-lint: disable-next-line(unsafe-typecast)
-        _config.premium = uint56(premium_);
+        _config.premiumGwei = uint24(premium_ / PREMIUM_UNIT);
+    }
+
+    /// @notice Sets the most priority fee per gas a task's charge reimburses above the block's base fee.
+    /// @dev Only the owner.
+    /// @param maxPriorityFee_ Wei per gas, a multiple of `PRIORITY_FEE_UNIT`, at most `MAX_PRIORITY_FEE`.
+    function setMaxPriorityFee(uint256 maxPriorityFee_) external onlyOwner {
+        _setMaxPriorityFee(maxPriorityFee_);
+    }
+
+    /// @notice Sets the gas price at which a job's `maxFee` must pay for its gas and a batch's fixed cost, checked
+    /// when jobs are created or updated (jobs already created keep their fee).
+    /// @dev Only the owner.
+    /// @param minGasPrice_ Wei per gas, `MIN_GAS_PRICE_LOW`..`MIN_GAS_PRICE_HIGH`.
+    function setMinGasPrice(uint256 minGasPrice_) external onlyOwner {
+        _setMinGasPrice(minGasPrice_);
     }
 
     /// @notice Sets how many blocks old a batch's reference block may be when it is submitted.
-    /// @dev Only the owner.
+    /// @dev Only the owner. Weight age + reference age + challenge window must stay within the slashable horizon.
     /// @param maxReferenceAge_ The age in blocks, 1..`MAX_REFERENCE_AGE`.
     function setMaxReferenceAge(uint16 maxReferenceAge_) external onlyOwner {
         _setMaxReferenceAge(maxReferenceAge_);
+        _checkHorizon();
     }
 
-    /// @notice Sets for how many blocks after its acceptance a batch can be challenged.
-    /// @dev Only the owner. Applies to batches already accepted too. Keep it below EigenLayer's deallocation delay, so
-    /// that stake which signed a batch is still slashable when the batch is challenged.
+    /// @notice Sets for how many blocks after its acceptance a batch can be challenged, for batches accepted from now
+    /// on (each record keeps its own deadline).
+    /// @dev Only the owner. Weight age + reference age + challenge window must stay within the slashable horizon.
     /// @param challengeWindowBlocks_ The window, `MIN_CHALLENGE_WINDOW`..`MAX_CHALLENGE_WINDOW`.
     function setChallengeWindow(uint32 challengeWindowBlocks_) external onlyOwner {
         _setChallengeWindow(challengeWindowBlocks_);
+        _checkHorizon();
     }
 
-    /// @notice Sets the shares of stake slashed per offence.
-    /// @dev Only the owner. Each must be 1..1e18, and the service manager also caps them at its `maxSlashWad`.
-    /// @param equivocationWad The share for equivocation.
-    /// @param invalidResponseWad The share for signing a batch with an invalid response.
-    function setSlashWads(uint64 equivocationWad, uint64 invalidResponseWad) external onlyOwner {
-        _setSlashWads(equivocationWad, invalidResponseWad);
+    /// @notice Sets how many blocks before a batch's reference block the set's weights may have been confirmed
+    /// (`BlsKeyRegistry.updateAllWeights`): keepers must confirm them at least this often.
+    /// @dev Only the owner. Weight age + reference age + challenge window must stay within the slashable horizon.
+    /// @param maxWeightAge_ The age in blocks, 1..`MAX_WEIGHT_AGE`.
+    function setMaxWeightAge(uint32 maxWeightAge_) external onlyOwner {
+        _setMaxWeightAge(maxWeightAge_);
+        _checkHorizon();
+    }
+
+    /// @notice Names the guardian, who may pause and resume the acceptance of batches.
+    /// @dev Only the owner. Zero leaves no guardian.
+    /// @param guardian_ The guardian.
+    function setGuardian(address guardian_) external onlyOwner {
+        _setGuardian(guardian_);
+    }
+
+    /// @notice Stops the acceptance of batches (an emergency). Claims, challenges, and every job owner operation
+    /// (refunds included) go on.
+    /// @dev Only the guardian.
+    function pause() external onlyGuardian {
+        _config.paused = true;
+        emit BatchesPaused(true);
+    }
+
+    /// @notice Resumes the acceptance of batches.
+    /// @dev Only the guardian.
+    function unpause() external onlyGuardian {
+        _config.paused = false;
+        emit BatchesPaused(false);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -381,6 +511,11 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     /// @inheritdoc ITaskManager
     function nextClaimableBatch(address claimant) external view returns (uint64) {
         return _nextClaimable[claimant];
+    }
+
+    /// @inheritdoc ITaskManager
+    function minJobFee(uint32 gasLimit) external view returns (uint256) {
+        return (uint256(gasLimit) + SOLO_BATCH_GAS) * minGasPrice;
     }
 
     /// @notice The EIP-712 domain separator of batch digests: name "KeeperNetwork", version "1", this chain, this
@@ -410,28 +545,34 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         return _config.maxReferenceAge;
     }
 
-    /// @notice For how many blocks after acceptance a batch can be challenged.
+    /// @notice For how many blocks after acceptance a batch accepted now can be challenged.
     /// @return The window.
     function challengeWindowBlocks() external view returns (uint32) {
         return _config.challengeWindowBlocks;
     }
 
+    /// @notice How many blocks before a batch's reference block the set's weights may have been confirmed.
+    /// @return The age.
+    function maxWeightAge() external view returns (uint32) {
+        return _config.maxWeightAge;
+    }
+
     /// @notice The premium per performed task, in wei.
     /// @return The premium.
-    function premium() external view returns (uint96) {
-        return _config.premium;
+    function premium() public view returns (uint96) {
+        return uint96(_config.premiumGwei) * PREMIUM_UNIT;
     }
 
-    /// @notice The share of stake slashed for equivocation (wad).
-    /// @return The share.
-    function equivocationSlashWad() external view returns (uint64) {
-        return _equivocationSlashWad;
+    /// @notice The most priority fee per gas a charge reimburses above the base fee, in wei.
+    /// @return The cap.
+    function maxPriorityFee() external view returns (uint256) {
+        return uint256(_config.maxPriorityFeeUnits) * PRIORITY_FEE_UNIT;
     }
 
-    /// @notice The share of stake slashed for signing a batch with an invalid response (wad).
-    /// @return The share.
-    function invalidResponseSlashWad() external view returns (uint64) {
-        return _invalidResponseSlashWad;
+    /// @notice Whether the guardian paused the acceptance of batches.
+    /// @return True if paused.
+    function paused() external view returns (bool) {
+        return _config.paused;
     }
 
     /// @notice The number of batches accepted (the next batch's index).
@@ -452,20 +593,25 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         return _totalClaimed;
     }
 
-    /// @notice Whether `operator` was slashed for `offence` (a batch digest, or `equivocationId(jobId, sequence)`).
-    /// @param offence The offence.
-    /// @param operator The operator.
-    /// @return True if slashed.
-    function isSlashed(bytes32 offence, address operator) external view returns (bool) {
-        return _slashed[offence][operator];
-    }
-
-    /// @notice The offence id of an equivocation on task (`jobId`, `sequence`).
+    /// @notice The offence id of an equivocation on task (`jobId`, `sequence`) under the spec `specHash` (what
+    /// `KeeperServiceManager.isSlashed` is keyed by).
     /// @param jobId The job.
     /// @param sequence The task.
+    /// @param specHash The spec both leaves carry.
     /// @return The id.
-    function equivocationId(uint256 jobId, uint64 sequence) external pure returns (bytes32) {
-        return keccak256(abi.encode(EQUIVOCATION_TAG, jobId, sequence));
+    function equivocationId(uint256 jobId, uint64 sequence, bytes32 specHash) external pure returns (bytes32) {
+        return _equivocationId(jobId, sequence, specHash);
+    }
+
+    /// @notice The weight age + reference age + challenge window now, and the registry's slashable horizon read from
+    /// chain now: the settings are sound while `used <= horizon` (checked whenever a setting changes; an EigenLayer
+    /// upgrade shortening its delays would show here).
+    /// @return used The blocks the settings use.
+    /// @return horizon The blocks a weight stays slashable.
+    function slashableBudget() external view returns (uint256 used, uint256 horizon) {
+        Config memory config = _config;
+        used = uint256(config.maxWeightAge) + config.maxReferenceAge + config.challengeWindowBlocks;
+        horizon = registry.slashableHorizon();
     }
 
     /// @notice What `claimRewards` would pay `claimant` for `claims`, without claiming.
@@ -505,18 +651,28 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev The leaf of each task: leafHash(jobId, sequence, keccak256(abi.encode(execute, callData))).
-    function _leaves(TaskInput[] calldata tasks) private pure returns (bytes32[] memory leaves) {
-        leaves = new bytes32[](tasks.length);
-        for (uint256 i; i < tasks.length; ++i) {
-            leaves[i] = _leafOf(tasks[i]);
+    /// @dev Each task's leaf and spec hash: leafHash(jobId, sequence, keccak256(abi.encode(spec)),
+    /// keccak256(abi.encode(execute, callData))).
+    function _leaves(TaskInput[] calldata tasks)
+        private
+        pure
+        returns (bytes32[] memory leaves, bytes32[] memory specHashes)
+    {
+        uint256 count = tasks.length;
+        leaves = new bytes32[](count);
+        specHashes = new bytes32[](count);
+        for (uint256 i; i < count; ++i) {
+            TaskInput calldata task = tasks[i];
+            bytes32 specHash = JobSpecHash.fromCalldata(task.spec);
+            specHashes[i] = specHash;
+            leaves[i] = _leafOf(task, specHash);
         }
     }
 
-    /// @dev The task's leaf, read straight from calldata (every task is hashed once per batch). The checks are the
-    /// ABI decoder's, so that the fields hashed here are the ones Solidity's accessors later hand to the job manager
-    /// (and an encoding either refuses reverts the batch).
-    function _leafOf(TaskInput calldata task) private pure returns (bytes32 leaf) {
+    /// @dev The task's leaf under `specHash`, read straight from calldata (every task is hashed once per batch). The
+    /// checks are the ABI decoder's, so that the fields hashed here are the ones Solidity's accessors later hand to
+    /// the job manager (and an encoding either refuses reverts the batch).
+    function _leafOf(TaskInput calldata task, bytes32 specHash) private pure returns (bytes32 leaf) {
         bytes32 typeHash = BatchDigest.TASK_RESPONSE_TYPEHASH;
         assembly ("memory-safe") {
             let sequence := calldataload(add(task, 0x20))
@@ -537,12 +693,13 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
             calldatacopy(add(ptr, 0x60), add(data, 0x20), length)
             mstore(add(add(ptr, 0x60), length), 0)
             let response := keccak256(ptr, add(0x60, and(add(length, 31), not(31))))
-            // leafHash(jobId, sequence, responseHash).
+            // leafHash(jobId, sequence, specHash, responseHash).
             mstore(ptr, typeHash)
             mstore(add(ptr, 0x20), calldataload(task))
             mstore(add(ptr, 0x40), sequence)
-            mstore(add(ptr, 0x60), response)
-            leaf := keccak256(ptr, 0x80)
+            mstore(add(ptr, 0x60), specHash)
+            mstore(add(ptr, 0x80), response)
+            leaf := keccak256(ptr, 0xa0)
         }
     }
 
@@ -560,14 +717,14 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Checks the non-signers, the quorum and the aggregate signature; returns the weights and the non-signers'
-    /// pubkey hashes. Quorum is checked before the pairing, the expensive part.
+    /// @dev Checks the non-signers, the weights' freshness, the quorum and the aggregate signature; returns the
+    /// weights and the non-signers' pubkey hashes. Quorum is checked before the pairing, the expensive part.
     function _checkSignature(
         uint32 referenceBlock,
         bytes32 digest,
         BLS12381.G1Point[] calldata nonSignerKeys,
         bytes calldata signatureG2,
-        uint16 quorum
+        uint256 config
     ) private view returns (uint256 signedWeight, uint256 totalWeight, bytes32[] memory hashes) {
         BLS12381.G1Point memory negatedSum;
         bool summed;
@@ -576,8 +733,10 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         // honest keys out of the aggregate. A bound key not in the set at the reference block has weight 0 there,
         // and subtracting it only makes the signature fail.
         BLS12381.G1Point memory apk;
-        (apk, signedWeight, totalWeight) = _signingSet(hashes, referenceBlock);
-        if (signedWeight * BPS < totalWeight * quorum) revert QuorumNotReached(signedWeight, totalWeight, quorum);
+        (apk, signedWeight, totalWeight) = _signingSet(hashes, referenceBlock, uint24(config >> WEIGHT_AGE_SHIFT));
+        if (signedWeight * BPS < totalWeight * uint16(config)) {
+            revert QuorumNotReached(signedWeight, totalWeight, uint16(config));
+        }
 
         if (hashes.length != 0) {
             // Only bound keys get here, and those are valid points; the check stays for defence in depth.
@@ -587,7 +746,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
                 let input := mload(0x40)
                 mcopy(input, apk, 0x80)
                 mcopy(add(input, 0x80), negatedSum, 0x80)
-                summed := staticcall(gas(), G1ADD_PRECOMPILE, input, 0x100, apk, 0x80)
+                summed := staticcall(G1ADD_GAS, G1ADD_PRECOMPILE, input, 0x100, apk, 0x80)
                 summed := and(summed, eq(returndatasize(), 0x80))
             }
             if (!summed) revert BLS12381.PrecompileCallFailed(G1ADD_PRECOMPILE);
@@ -598,36 +757,45 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev The set's aggregate key, the signers' weight (the total minus the non-signers') and the total weight at
-    /// the reference block; reverts if the set had no weight then or a non-signer's key is bound to no operator.
+    /// the reference block; reverts if the set had no weight then, a non-signer's key is bound to no operator, or the
+    /// weights in force then were confirmed more than `maxWeightAge` blocks before it.
     /// `registry.signingSetAtBlock(hashes, referenceBlock)`, called by hand: `_nonSigners` left the call's selector,
     /// offset and block words right before `hashes`, so the list is sent where it lies, without a copy.
-    function _signingSet(bytes32[] memory hashes, uint32 referenceBlock)
+    function _signingSet(bytes32[] memory hashes, uint32 referenceBlock, uint24 maxWeightAge_)
         private
         view
         returns (BLS12381.G1Point memory apk, uint256 signedWeight, uint256 totalWeight)
     {
         uint256 nonSignerWeight;
         uint256 firstUnknown;
+        uint256 confirmedAt;
         address registry_ = address(registry);
         assembly ("memory-safe") {
             mstore(sub(hashes, 0x20), referenceBlock)
             let input := sub(hashes, 0x44)
             let size := add(0x64, shl(5, mload(hashes)))
-            // The answer, 7 words, in scratch past the free pointer.
+            // The answer, 8 words, in scratch past the free pointer.
             let output := mload(0x40)
-            if iszero(staticcall(gas(), registry_, input, size, output, 0xe0)) {
+            if iszero(staticcall(gas(), registry_, input, size, output, 0x100)) {
                 returndatacopy(output, 0, returndatasize())
                 revert(output, returndatasize())
             }
-            // The registry is ours and returns seven words; anything shorter is refused.
-            if lt(returndatasize(), 0xe0) { revert(0, 0) }
+            // The registry is ours and returns eight words; anything shorter is refused.
+            if lt(returndatasize(), 0x100) { revert(0, 0) }
             mcopy(apk, output, 0x80)
             totalWeight := mload(add(output, 0x80))
             nonSignerWeight := mload(add(output, 0xa0))
             firstUnknown := mload(add(output, 0xc0))
+            confirmedAt := mload(add(output, 0xe0))
         }
         if (totalWeight == 0) revert NoWeightAtReferenceBlock(referenceBlock);
         if (firstUnknown != hashes.length) revert UnknownNonSigner(hashes[firstUnknown]);
+        // The registry's confirmation in force at the reference block is at most the block itself.
+        if (confirmedAt == 0 || referenceBlock - confirmedAt > maxWeightAge_) {
+            // casting to 'uint32' is safe: a block number the registry recorded as a uint32
+            // forge-lint: disable-next-line(unsafe-typecast)
+            revert StaleWeights(referenceBlock, uint32(confirmedAt), maxWeightAge_);
+        }
         // Distinct operators' weights at one block add up to at most the total at that block.
         signedWeight = totalWeight - nonSignerWeight;
     }
@@ -635,8 +803,9 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     /// @dev The non-signers' keys summed and negated, straight from calldata (n - 1 G1ADDs for n keys, no copy of the
     /// list; y becomes p - y, as `BLS12381.negateG1` computes it), and their
     /// pubkey hashes (keccak256 of the 128-byte encoding, as the registry hashes them), checked strictly ascending
-    /// so that no key is subtracted twice. `summed` is false if a G1ADD failed (a key that is no valid point); the
-    /// caller reports it only after the registry's checks, which refuse such a key first (it is bound to no one).
+    /// so that no key is subtracted twice. `summed` is false if a G1ADD failed (a key that is no valid point: each
+    /// addition is forwarded only its price, so such a key costs 375 gas, not the batch); the caller reports it only
+    /// after the registry's checks, which refuse such a key first (it is bound to no one).
     /// The hashes are allocated after three words that `_signingSet` fills in as the head of the registry call (the
     /// selector and the list's offset are written here); the record and the event reuse them as they are.
     function _nonSigners(BLS12381.G1Point[] calldata keys)
@@ -678,7 +847,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
                     }
                     mstore(add(add(hashes, 0x20), shl(5, i)), pubkeyHash)
                     previous := pubkeyHash
-                    summed := and(summed, staticcall(gas(), G1ADD_PRECOMPILE, buffer, 0x100, buffer, 0x80))
+                    summed := and(summed, staticcall(G1ADD_GAS, G1ADD_PRECOMPILE, buffer, 0x100, buffer, 0x80))
                     summed := and(summed, eq(returndatasize(), 0x80))
                 }
             }
@@ -696,36 +865,70 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @dev Checks the reference block, computes the leaves, root and digest, refuses a digest already accepted,
-    /// and checks non-signers, quorum and signature.
+    /// and checks non-signers, weights, quorum and signature.
     function _verifyBatch(
         BatchHeader calldata header,
         TaskInput[] calldata tasks,
         BLS12381.G1Point[] calldata nonSignerKeys,
         bytes calldata signatureG2,
-        Config memory config
+        uint256 config
     ) private view returns (bytes32 digest, BatchContext memory context) {
         uint32 referenceBlock = header.referenceBlockNumber;
-        _checkReferenceBlock(referenceBlock, header.referenceBlockHash, config.maxReferenceAge);
+        _checkReferenceBlock(referenceBlock, header.referenceBlockHash, uint16(config >> REFERENCE_AGE_SHIFT));
         if (tasks.length == 0) revert EmptyBatch();
+        bytes32[] memory leaves;
+        (leaves, context.specHashes) = _leaves(tasks);
         // The leaves are folded into the root in place: a task that needs its leaf again (an offence) recomputes it.
-        context.root = BatchDigest.merkleRootInPlace(_leaves(tasks));
+        context.root = BatchDigest.merkleRootInPlace(leaves);
         digest =
             BatchDigest.taskBatchDigest(_domainSeparator(), referenceBlock, header.referenceBlockHash, context.root);
         if (_batchRecords[digest] != bytes32(0)) revert BatchAlreadyResponded(digest);
         (context.signedWeight, context.totalWeight, context.nonSignerHashes) =
-            _checkSignature(referenceBlock, digest, nonSignerKeys, signatureG2, config.quorumBps);
+            _checkSignature(referenceBlock, digest, nonSignerKeys, signatureG2, config);
+    }
+
+    /// @dev The price every task's gas is charged at, min(tx.gasprice, basefee + the priority fee cap), and each
+    /// task's share of the batch's fixed cost: the gas spent so far (the signature check and the leaves), the
+    /// transaction's and the record's (`BATCH_BASE_GAS`) and the calldata's (at the non-zero byte price), split
+    /// evenly over the batch's tasks, plus `TASK_GAS`. Skipped tasks pay nothing: their share falls to the
+    /// submitter, who chose to include them.
+    function _priceTasks(BatchContext memory context, uint256 config, uint256 gasAtStart, uint256 count)
+        private
+        view
+    {
+        // Unchecked: a base fee, a capped priority fee, gas counts and calldata sizes are far from overflowing, and
+        // `count` is not zero (an empty batch reverted).
+        unchecked {
+            uint256 price = block.basefee + uint256(uint24(config >> PRIORITY_FEE_SHIFT)) * PRIORITY_FEE_UNIT;
+            if (tx.gasprice < price) price = tx.gasprice;
+            // The job manager's `pricing` word packs the price into 128 bits; no real base fee comes near 2^64.
+            if (price > type(uint64).max) price = type(uint64).max;
+            context.gasPrice = price;
+            uint256 fixedGas = gasAtStart - gasleft() + BATCH_BASE_GAS + CALLDATA_GAS_PER_BYTE * msg.data.length;
+            context.overheadGas = fixedGas / count + TASK_GAS;
+            context.premium = uint256(uint24(config >> PREMIUM_SHIFT)) * PREMIUM_UNIT;
+        }
     }
 
     /// @dev Builds the record of an accepted batch, stores its hash in place of the mark, counts the batch and its
     /// credit, and emits `BatchResponded`. The event's data is laid out once in memory, by hand: its head holds the
     /// record's ten words inline (a static struct), which are also `abi.encode(record)`, hashed where they lie.
-    function _recordBatch(bytes32 digest, BatchHeader calldata header, uint256 taskCount, BatchContext memory context)
-        private
-    {
-        Config storage config = _config;
-        uint40 batchIndex = config.batchCount;
-        // The batch's fees, added to the ledger with the count in one write of the slot.
-        uint256 credited = uint256(config.credited) + context.submitterReward + context.signerReward;
+    function _recordBatch(
+        bytes32 digest,
+        BatchHeader calldata header,
+        uint256 taskCount,
+        BatchContext memory context,
+        uint24 challengeWindow
+    ) private {
+        // The settings word, read and written once: the batch is counted and its fees added to the ledger.
+        uint256 word;
+        assembly ("memory-safe") {
+            word := sload(_config.slot)
+        }
+        uint256 batchIndex = uint32(word >> BATCH_COUNT_SHIFT);
+        uint256 credited = (word >> CREDITED_SHIFT) + context.submitterReward + context.signerReward;
+        if (batchIndex == type(uint32).max) revert SafeCast.SafeCastOverflowedUintDowncast(32, batchIndex + 1);
+        if (credited > type(uint88).max) revert SafeCast.SafeCastOverflowedUintDowncast(88, credited);
         bytes32[] memory hashes = context.nonSignerHashes;
         bytes32 topic = BatchResponded.selector;
         bytes32 recordHash;
@@ -742,7 +945,8 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
             let record := add(data, 0x80)
             mstore(record, batchIndex)
             mstore(add(record, 0x20), and(calldataload(header), 0xffffffff))
-            mstore(add(record, 0x40), and(number(), 0xffffffff))
+            // The challenge deadline: this block plus the window in force now.
+            mstore(add(record, 0x40), and(add(number(), challengeWindow), 0xffffffff))
             mstore(add(record, 0x60), caller())
             mstore(add(record, 0x80), and(mload(add(context, 0x80)), 0xffffffffffffffffffffffffffffffff))
             mstore(add(record, 0xa0), and(mload(add(context, 0xa0)), 0xffffffffffffffffffffffffffffffff))
@@ -756,32 +960,39 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
             log2(data, add(0x1c0, listSize), topic, digest)
         }
         _batchRecords[digest] = recordHash;
-        config.batchCount = batchIndex + 1;
-        config.credited = SafeCast.toUint96(credited);
+        word = (word & ((uint256(1) << BATCH_COUNT_SHIFT) - 1)) | ((batchIndex + 1) << BATCH_COUNT_SHIFT)
+            | (credited << CREDITED_SHIFT);
+        assembly ("memory-safe") {
+            sstore(_config.slot, word)
+        }
     }
 
     // ---------------------------------------------------------------------------------------------------------
     // Internals: tasks
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @dev Runs one task of an accepted batch with one job manager call: performs and charges it, consumes it, or
+    /// @dev Runs one task of an accepted batch with one job manager call: performs and charges it, completes it, or
     /// skips it with an event. A provably wrong leaf is remembered in `context.invalidLeaf` (the first one).
-    /// The skip reasons are judged in this order: the spec must be the job's before anything else in it is trusted;
-    /// the offences (not due, impossible call data) depend only on what cannot change after the reference block (the
-    /// trigger is immutable, the action is in the spec the signers saw), so they come before the job's status,
-    /// expiry, watermark and balance, which may have changed since.
+    /// The skip reasons are judged in this order: the offences (not due, impossible call data) first, since they
+    /// depend only on what the signers signed (the spec in the leaf, which the submitter hands in, and the reference
+    /// block); then whether that spec is still the job's (the owner may have updated it since: no offence), the job's
+    /// status, expiry, completion and balance, which may have changed since.
     function _runTask(
         TaskInput calldata task,
+        bytes32 specHash,
         uint32 referenceBlock,
         bytes32 digest,
-        uint64 premium_,
         BatchContext memory context
     ) private {
-        (SkipReason own, TaskOutcome outcome, bool success, uint256 gasUsed, uint256 fee) =
-            _execute(task, referenceBlock, premium_);
+        SkipReason own = _ownSkipReason(task, _specOf(task), referenceBlock);
+        bool execute = _executes(task);
+        TaskMode mode = own != SkipReason.SpecMismatch ? TaskMode.Check : execute ? TaskMode.Perform : TaskMode.Consume;
+        uint256 overheadGas = _overheadGas(task, context);
+        (TaskOutcome outcome, bool success, uint256 gasUsed, uint256 fee) =
+            _callRunTask(task, specHash, mode, _pricing(context, overheadGas));
         if (own == SkipReason.SpecMismatch && outcome == TaskOutcome.Done) {
-            if (_executes(task)) {
-                uint256 gasCost = gasUsed * tx.gasprice;
+            if (execute) {
+                uint256 gasCost = (gasUsed + overheadGas) * context.gasPrice;
                 uint256 reimbursement = fee < gasCost ? fee : gasCost;
                 context.submitterReward += reimbursement;
                 context.signerReward += fee - reimbursement;
@@ -790,32 +1001,41 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
                 emit TaskNotExecuted(task.jobId, task.sequence, digest);
             }
         } else {
-            _skip(task, digest, own, outcome, context);
+            _skip(task, specHash, digest, own, outcome, context);
         }
     }
 
-    /// @dev The task's one job manager call, under the hash of the spec given: `Check` if the spec alone says to
-    /// skip the task (`own`, `SpecMismatch` standing for "no reason"), else `Perform` or `Consume`.
-    function _execute(TaskInput calldata task, uint32 referenceBlock, uint64 premium_)
-        private
-        returns (SkipReason own, TaskOutcome outcome, bool success, uint256 gasUsed, uint256 fee)
-    {
-        JobSpec calldata spec = task.spec;
-        own = _ownSkipReason(task, spec, referenceBlock);
-        TaskMode mode =
-            own != SkipReason.SpecMismatch ? TaskMode.Check : _executes(task) ? TaskMode.Perform : TaskMode.Consume;
-        (outcome, success, gasUsed, fee) = _callRunTask(task, JobSpecHash.fromCalldata(spec), mode, premium_);
+    /// @dev The gas a task is charged for besides its call: its share of the batch and `TASK_GAS`, and for an event
+    /// task `EVENT_TASK_GAS` (its completion bit). The trigger kind is read at its canonical offset (the spec's hash
+    /// is the signed one).
+    function _overheadGas(TaskInput calldata task, BatchContext memory context) private pure returns (uint256 gas) {
+        gas = context.overheadGas;
+        // Unchecked: a gas count plus a constant.
+        unchecked {
+            if (JobSpecHash.word(_specOf(task), JobSpecHash.FIELD_TRIGGER_KIND) == 2) gas += EVENT_TASK_GAS;
+        }
     }
 
-    /// @dev `jobManager.runTask(jobId, specHash, sequence, mode, target, callData, gasLimit, premium)`, encoded by
-    /// hand in scratch memory (the task's hot path; Solidity's encoder copies and allocates). Target and gas limit
-    /// are read at the spec's canonical offsets: if the spec is not canonical, its hash is no job's and the job
-    /// manager does nothing with them. A revert of the job manager (a gas shortfall for the target) is passed on.
-    function _callRunTask(TaskInput calldata task, bytes32 specHash, TaskMode mode, uint64 premium_)
+    /// @dev The job manager's `pricing` word for a task: `gasPrice << 128 | (overheadGas * gasPrice + premium)`. Both
+    /// parts are below 2^128: a gas price, and a few million gas at it plus at most `MAX_PREMIUM`.
+    function _pricing(BatchContext memory context, uint256 overheadGas) private pure returns (uint256) {
+        uint256 gasPrice = context.gasPrice;
+        // Unchecked: a gas price below 2^64 (`_priceTasks` caps it) times a gas count, plus at most MAX_PREMIUM.
+        unchecked {
+            return (gasPrice << 128) | (overheadGas * gasPrice + context.premium);
+        }
+    }
+
+    /// @dev `jobManager.runTask(jobId, specHash, sequence, mode, target, callData, gasLimit, pricing)`, encoded by
+    /// hand in scratch memory (the task's hot path; Solidity's encoder copies and allocates). Target and
+    /// gas limit are read at the spec's canonical offsets: the spec's hash is the signed one, so the bytes are the
+    /// canonical encoding of a spec (or of nothing the job manager knows, which then does nothing with them). A
+    /// revert of the job manager (a gas shortfall for the target) is passed on.
+    function _callRunTask(TaskInput calldata task, bytes32 specHash, TaskMode mode, uint256 pricing)
         private
         returns (TaskOutcome outcome, bool success, uint256 gasUsed, uint256 fee)
     {
-        JobSpec calldata spec = task.spec;
+        JobSpec calldata spec = _specOf(task);
         bytes calldata callData = task.callData;
         // Nothing to send unless the call is made.
         if (mode != TaskMode.Perform) callData = callData[:0];
@@ -835,7 +1055,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
             // The data's offset: after the 8 head words.
             mstore(add(ptr, 0xa4), 0x100)
             mstore(add(ptr, 0xc4), and(calldataload(add(spec, 0x140)), 0xffffffff))
-            mstore(add(ptr, 0xe4), premium_)
+            mstore(add(ptr, 0xe4), pricing)
             mstore(add(ptr, 0x104), callData.length)
             calldatacopy(add(ptr, 0x124), callData.offset, callData.length)
             mstore(add(add(ptr, 0x124), callData.length), 0)
@@ -869,6 +1089,13 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
+    /// @dev `task.spec`, located without the decoder's checks, which `_leaves` already made (through `task.spec`).
+    function _specOf(TaskInput calldata task) private pure returns (JobSpec calldata spec) {
+        assembly ("memory-safe") {
+            spec := add(task, calldataload(add(task, 0x40)))
+        }
+    }
+
     /// @dev `task.execute`, read without the decoder's checks, which `_leafOf` already made.
     function _executes(TaskInput calldata task) private pure returns (bool execute) {
         assembly ("memory-safe") {
@@ -876,21 +1103,22 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Emits why a task was skipped, from the job manager's outcome and the spec's own reason, in the order
-    /// above; a slashable reason keeps the leaf.
+    /// @dev Emits why a task was skipped, from the spec's own reason and the job manager's outcome, in the order
+    /// of `_runTask`; a slashable reason keeps the leaf.
     function _skip(
         TaskInput calldata task,
+        bytes32 specHash,
         bytes32 digest,
         SkipReason own,
         TaskOutcome outcome,
         BatchContext memory context
     ) private {
         SkipReason reason;
-        if (outcome == TaskOutcome.SpecMismatch) {
-            reason = SkipReason.SpecMismatch;
-        } else if (own == SkipReason.NotDue || own == SkipReason.InvalidCallData) {
+        if (own == SkipReason.NotDue || own == SkipReason.InvalidCallData) {
             reason = own;
-            if (context.invalidLeaf == bytes32(0)) context.invalidLeaf = _leafOf(task);
+            if (context.invalidLeaf == bytes32(0)) context.invalidLeaf = _leafOf(task, specHash);
+        } else if (outcome == TaskOutcome.SpecMismatch) {
+            reason = SkipReason.SpecMismatch;
         } else if (outcome == TaskOutcome.JobNotActive) {
             reason = SkipReason.JobNotActive;
         } else if (own == SkipReason.Expired) {
@@ -902,6 +1130,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         }
         emit TaskSkipped(task.jobId, task.sequence, digest, reason);
     }
+
 
     /// @dev Why the spec given says the task must be skipped: `NotDue`, `InvalidCallData` or `Expired`, in that
     /// order; `SpecMismatch` stands for "no reason". Fields are read at the spec's canonical offsets and masked to
@@ -1025,16 +1254,15 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         return false;
     }
 
-    /// @dev Folds the batch root from the leaf and its proof, and checks the operator's own signature over the
-    /// batch digest. Returns the digest.
+    /// @dev Folds the batch root from `leaf` and the signed leaf's proof, and checks the operator's own signature over
+    /// the batch digest. Returns the digest.
     function _checkSignedLeaf(
         address operator,
         BLS12381.G1Point memory pubkey,
-        uint256 jobId,
-        uint64 sequence,
+        bytes32 leaf,
         SignedLeaf calldata signed
     ) private view returns (bytes32 digest) {
-        bytes32 node = BatchDigest.leafHash(jobId, sequence, signed.responseHash);
+        bytes32 node = leaf;
         for (uint256 i; i < signed.proof.length; ++i) {
             node = BatchDigest.hashPair(node, signed.proof[i]);
         }
@@ -1047,6 +1275,35 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         if (!valid) revert InvalidOperatorSignature(operator, digest);
     }
 
+    /// @dev `emit EquivocationProven(...)`, in a frame of its own (the challenge's stack is full).
+    function _emitEquivocation(
+        address operator,
+        uint256 jobId,
+        uint64 sequence,
+        bytes32 specHash,
+        bytes32 digestA,
+        bytes32 digestB,
+        bytes32 responseA,
+        bytes32 responseB
+    ) private {
+        emit EquivocationProven(
+            operator,
+            jobId,
+            sequence,
+            specHash,
+            digestA,
+            digestB,
+            responseA,
+            responseB,
+            EQUIVOCATION_SLASH_WAD,
+            msg.sender
+        );
+    }
+
+    function _equivocationId(uint256 jobId, uint64 sequence, bytes32 specHash) private pure returns (bytes32) {
+        return keccak256(abi.encode(EQUIVOCATION_TAG, jobId, sequence, specHash));
+    }
+
     // ---------------------------------------------------------------------------------------------------------
     // Internals: settings
     // ---------------------------------------------------------------------------------------------------------
@@ -1054,6 +1311,15 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     function _domainSeparator() private view returns (bytes32) {
         if (block.chainid == _cachedChainId) return _cachedDomainSeparator;
         return BatchDigest.domainSeparator(block.chainid, address(this));
+    }
+
+    /// @dev Reverts unless weight age + reference age + challenge window fit the registry's slashable horizon (read
+    /// from chain now): then every weight that signs an accepted batch stays slashable through its deadline.
+    function _checkHorizon() private view {
+        Config memory config = _config;
+        uint256 used = uint256(config.maxWeightAge) + config.maxReferenceAge + config.challengeWindowBlocks;
+        uint256 horizon = registry.slashableHorizon();
+        if (used > horizon) revert ExceedsSlashableHorizon(used, horizon);
     }
 
     function _setQuorumBps(uint16 quorumBps_) private {
@@ -1073,14 +1339,41 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     function _setChallengeWindow(uint32 window) private {
         if (window < MIN_CHALLENGE_WINDOW || window > MAX_CHALLENGE_WINDOW) revert InvalidChallengeWindow(window);
         emit ChallengeWindowSet(_config.challengeWindowBlocks, window);
-        _config.challengeWindowBlocks = window;
+        // casting to 'uint24' is safe because MAX_CHALLENGE_WINDOW fits
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _config.challengeWindowBlocks = uint24(window);
     }
 
-    function _setSlashWads(uint64 equivocationWad, uint64 invalidResponseWad) private {
-        if (equivocationWad == 0 || equivocationWad > WAD) revert InvalidSlashWad(equivocationWad);
-        if (invalidResponseWad == 0 || invalidResponseWad > WAD) revert InvalidSlashWad(invalidResponseWad);
-        _equivocationSlashWad = equivocationWad;
-        _invalidResponseSlashWad = invalidResponseWad;
-        emit SlashWadsSet(equivocationWad, invalidResponseWad);
+    function _setMaxWeightAge(uint32 age) private {
+        if (age == 0 || age > MAX_WEIGHT_AGE) revert InvalidMaxWeightAge(age);
+        emit MaxWeightAgeSet(_config.maxWeightAge, age);
+        // casting to 'uint24' is safe because MAX_WEIGHT_AGE fits
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _config.maxWeightAge = uint24(age);
+    }
+
+    function _setMaxPriorityFee(uint256 fee) private {
+        if (fee > MAX_PRIORITY_FEE || fee % PRIORITY_FEE_UNIT != 0) revert InvalidMaxPriorityFee(fee);
+        emit MaxPriorityFeeSet(uint256(_config.maxPriorityFeeUnits) * PRIORITY_FEE_UNIT, fee);
+        // casting to 'uint24' is safe because MAX_PRIORITY_FEE / PRIORITY_FEE_UNIT fits
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _config.maxPriorityFeeUnits = uint24(fee / PRIORITY_FEE_UNIT);
+    }
+
+    function _setMinGasPrice(uint256 price) private {
+        if (price < MIN_GAS_PRICE_LOW || price > MIN_GAS_PRICE_HIGH) revert InvalidMinGasPrice(price);
+        emit MinGasPriceSet(minGasPrice, price);
+        // casting to 'uint96' is safe because MIN_GAS_PRICE_HIGH fits
+        // forge-lint: disable-next-line(unsafe-typecast)
+        minGasPrice = uint96(price);
+    }
+
+    function _setGuardian(address guardian_) private {
+        emit GuardianSet(guardian, guardian_);
+        guardian = guardian_;
+    }
+
+    function _min(uint256 a, uint256 b) private pure returns (uint256) {
+        return a < b ? a : b;
     }
 }

@@ -8,6 +8,7 @@ import {BatchDigest} from "../../src/libraries/BatchDigest.sol";
 import {BlsKeyRegistry} from "../../src/avs/BlsKeyRegistry.sol";
 import {IAllocationManager, OperatorSet, RegisterParams} from "../../src/interfaces/IAllocationManager.sol";
 import {EigenLayerFixture} from "../utils/EigenLayerFixture.sol";
+import {SlasherStub} from "../utils/SlasherStub.sol";
 
 contract BlsKeyRegistryTest is EigenLayerFixture {
     address internal alice = makeAddr("alice");
@@ -26,11 +27,13 @@ contract BlsKeyRegistryTest is EigenLayerFixture {
     event AggregatePubkeyUpdated(uint32 indexed blockNumber, BLS12381.G1Point apk);
     event OperatorWeightUpdated(address indexed operator, uint32 indexed blockNumber, uint256 previous, uint256 weight);
     event TotalWeightUpdated(uint32 indexed blockNumber, uint256 previous, uint256 total);
-    event MinimumWeightSet(uint256 previous, uint256 minimum);
+    event MinimumStakeSet(uint256 previous, uint256 minimum);
+    event WeightsConfirmed(uint32 indexed blockNumber, uint256 operators, uint256 totalWeight);
+    event OperatorBanned(address indexed operator, bytes32 indexed pubkeyHash);
 
     function setUp() public {
         _deployCore();
-        _deployAvs(0);
+        _deployAvs(MINIMUM_STAKE);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -41,42 +44,53 @@ contract BlsKeyRegistryTest is EigenLayerFixture {
         assertEq(address(registry.allocationManager()), address(allocationManager));
         assertEq(registry.serviceManager(), address(serviceManager));
         assertEq(registry.owner(), avsOwner);
-        assertEq(registry.minimumWeight(), 0);
+        assertEq(registry.minimumStake(), MINIMUM_STAKE);
+        assertEq(registry.weightsConfirmedAt(), 0);
         OperatorSet memory set = registry.operatorSet();
         assertEq(set.avs, address(serviceManager));
         assertEq(set.id, 0);
 
         vm.expectEmit();
-        emit MinimumWeightSet(0, 5);
+        emit MinimumStakeSet(0, 5);
         new BlsKeyRegistry(allocationManager, address(serviceManager), avsOwner, 5);
     }
 
     function test_constructor_reverts() public {
         vm.expectRevert(BlsKeyRegistry.InputAddressZero.selector);
-        new BlsKeyRegistry(IAllocationManager(address(0)), address(serviceManager), avsOwner, 0);
+        new BlsKeyRegistry(IAllocationManager(address(0)), address(serviceManager), avsOwner, 1);
         vm.expectRevert(BlsKeyRegistry.InputAddressZero.selector);
-        new BlsKeyRegistry(allocationManager, address(0), avsOwner, 0);
-        uint256 max = registry.MAX_MINIMUM_WEIGHT();
-        vm.expectRevert(abi.encodeWithSelector(BlsKeyRegistry.MinimumWeightTooHigh.selector, max + 1, max));
-        new BlsKeyRegistry(allocationManager, address(serviceManager), avsOwner, max + 1);
+        new BlsKeyRegistry(allocationManager, address(0), avsOwner, 1);
+        vm.expectRevert(abi.encodeWithSelector(BlsKeyRegistry.InvalidMinimumStake.selector, 0, 0));
+        new BlsKeyRegistry(allocationManager, address(serviceManager), avsOwner, 0);
     }
 
-    function test_setMinimumWeight() public {
+    /// The horizon is the shorter of EigenLayer's deallocation and withdrawal delays, read from chain.
+    function test_slashableHorizon_readFromChain() public view {
+        assertEq(registry.slashableHorizon(), DEALLOCATION_DELAY);
+        assertEq(allocationManager.DEALLOCATION_DELAY(), DEALLOCATION_DELAY);
+        assertEq(allocationManager.delegation().minWithdrawalDelayBlocks(), MIN_WITHDRAWAL_DELAY_BLOCKS);
+    }
+
+    /// The minimum stake can only be lowered, to at least 1, by the owner: raising it would let anyone eject
+    /// operators that met it when they joined.
+    function test_setMinimumStake_lowerOnly() public {
         vm.expectEmit(address(registry));
-        emit MinimumWeightSet(0, 100e18);
+        emit MinimumStakeSet(MINIMUM_STAKE, MINIMUM_STAKE / 2);
         vm.prank(avsOwner);
-        registry.setMinimumWeight(100e18);
-        assertEq(registry.minimumWeight(), 100e18);
-    }
+        registry.setMinimumStake(MINIMUM_STAKE / 2);
+        assertEq(registry.minimumStake(), MINIMUM_STAKE / 2);
 
-    function test_setMinimumWeight_reverts() public {
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, stranger));
         vm.prank(stranger);
-        registry.setMinimumWeight(1);
-        uint256 max = registry.MAX_MINIMUM_WEIGHT();
-        vm.expectRevert(abi.encodeWithSelector(BlsKeyRegistry.MinimumWeightTooHigh.selector, max + 1, max));
+        registry.setMinimumStake(1);
+        vm.expectRevert(
+            abi.encodeWithSelector(BlsKeyRegistry.InvalidMinimumStake.selector, MINIMUM_STAKE, MINIMUM_STAKE / 2)
+        );
         vm.prank(avsOwner);
-        registry.setMinimumWeight(max + 1);
+        registry.setMinimumStake(MINIMUM_STAKE);
+        vm.expectRevert(abi.encodeWithSelector(BlsKeyRegistry.InvalidMinimumStake.selector, 0, MINIMUM_STAKE / 2));
+        vm.prank(avsOwner);
+        registry.setMinimumStake(0);
     }
 
     function test_domainSeparatorAndDigest_matchProtocol() public view {
@@ -287,14 +301,62 @@ contract BlsKeyRegistryTest is EigenLayerFixture {
         registry.registerOperator(alice, pubkey, "");
     }
 
-    function test_registerOperator_directlyWithoutStake() public {
-        // A registration the service manager forwards for an operator with no allocation has weight 0.
-        bytes memory pubkey = BLS12381.toBytes(_publicKey(ALICE_KEY));
-        bytes memory proof = _proofOfPossession(alice, ALICE_KEY, pubkey);
+    /// Attack 4 (zero-stake keys): an operator with no slashable stake, or less than the minimum, cannot join, so no
+    /// batch must carry it as a non-signer.
+    function test_register_revertsWithoutMinimumStake() public {
+        // Registered in EigenLayer, nothing allocated: EigenLayer lets it join the set; the registrar refuses.
+        vm.prank(alice);
+        delegationManager.registerAsOperator(address(0), OPERATOR_ALLOCATION_DELAY, "https://operator.example");
+        _expectJoinRevert(
+            alice,
+            _registrationData(alice, ALICE_KEY),
+            abi.encodeWithSelector(BlsKeyRegistry.InsufficientStake.selector, alice, 0, MINIMUM_STAKE)
+        );
+        // Just below the minimum (half of 2e18 - 2 allocated is 1e18 - 1).
+        _prepareOperator(bob, 2 * MINIMUM_STAKE - 2, MAGNITUDE);
+        _expectJoinRevert(
+            bob,
+            _registrationData(bob, BOB_KEY),
+            abi.encodeWithSelector(BlsKeyRegistry.InsufficientStake.selector, bob, MINIMUM_STAKE - 1, MINIMUM_STAKE)
+        );
+        // At the minimum it joins.
+        _prepareOperator(carol, 2 * MINIMUM_STAKE, MAGNITUDE);
+        _joinSet(carol, _registrationData(carol, CAROL_KEY));
+        assertEq(registry.getOperatorWeight(carol), MINIMUM_STAKE);
+        // Straight from the service manager, with no stake at all: refused too.
+        bytes memory pubkey = BLS12381.toBytes(_publicKey(0xd00d));
+        bytes memory proof = _proofOfPossession(stranger, 0xd00d, pubkey);
+        vm.expectRevert(abi.encodeWithSelector(BlsKeyRegistry.InsufficientStake.selector, stranger, 0, MINIMUM_STAKE));
         vm.prank(address(serviceManager));
-        registry.registerOperator(alice, pubkey, proof);
-        assertTrue(registry.isRegistered(alice));
-        assertEq(registry.getOperatorWeight(alice), 0);
+        registry.registerOperator(stranger, pubkey, proof);
+    }
+
+    /// A banned operator can never join again, with its key or any other; its key stays bound to it.
+    function test_register_revertsWhenBanned() public {
+        _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE);
+        bytes32 pubkeyHash = registry.pubkeyHashOf(alice);
+        vm.expectRevert(BlsKeyRegistry.OnlyServiceManager.selector);
+        registry.banOperator(alice);
+        vm.expectEmit(address(registry));
+        emit OperatorBanned(alice, pubkeyHash);
+        vm.prank(address(serviceManager));
+        registry.banOperator(alice);
+        assertTrue(registry.isBanned(alice));
+        _leaveSet(alice);
+        vm.roll(block.number + DEALLOCATION_DELAY + 1);
+        _expectJoinRevert(
+            alice,
+            abi.encode(BLS12381.toBytes(_publicKey(ALICE_KEY)), bytes("")),
+            abi.encodeWithSelector(BlsKeyRegistry.OperatorIsBanned.selector, alice)
+        );
+        // Its key cannot be taken by anyone else.
+        _prepareOperator(bob, STAKE, MAGNITUDE);
+        bytes memory key = BLS12381.toBytes(_publicKey(ALICE_KEY));
+        _expectJoinRevert(
+            bob,
+            abi.encode(key, _proofOfPossession(bob, ALICE_KEY, key)),
+            abi.encodeWithSelector(BlsKeyRegistry.PubkeyAlreadyRegistered.selector, pubkeyHash, alice)
+        );
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -336,7 +398,7 @@ contract BlsKeyRegistryTest is EigenLayerFixture {
         bytes32[] memory hashes = new bytes32[](2);
         hashes[0] = registry.pubkeyHashOf(alice);
         hashes[1] = registry.pubkeyHashOf(bob);
-        (BLS12381.G1Point memory apk, uint256 total, uint256 nonSignerWeight, uint256 firstUnknown) =
+        (BLS12381.G1Point memory apk, uint256 total, uint256 nonSignerWeight, uint256 firstUnknown,) =
             registry.signingSetAtBlock(hashes, both);
         _assertPoint(apk, _publicKey(ALICE_KEY + BOB_KEY));
         assertEq(total, 1500e18);
@@ -351,15 +413,15 @@ contract BlsKeyRegistryTest is EigenLayerFixture {
         vm.roll(block.number + 1);
         _leaveSet(bob);
         uint32 left = uint32(block.number);
-        (apk, total, nonSignerWeight, firstUnknown) = registry.signingSetAtBlock(hashes, both);
+        (apk, total, nonSignerWeight, firstUnknown,) = registry.signingSetAtBlock(hashes, both);
         _assertPoint(apk, _publicKey(ALICE_KEY + BOB_KEY));
         assertEq(total, 1500e18);
         assertEq(nonSignerWeight, 1500e18);
-        (apk, total, nonSignerWeight,) = registry.signingSetAtBlock(hashes, refreshed);
+        (apk, total, nonSignerWeight,,) = registry.signingSetAtBlock(hashes, refreshed);
         _assertPoint(apk, _publicKey(ALICE_KEY + BOB_KEY));
         assertEq(total, 2000e18);
         assertEq(nonSignerWeight, 2000e18);
-        (apk, total, nonSignerWeight,) = registry.signingSetAtBlock(hashes, left);
+        (apk, total, nonSignerWeight,,) = registry.signingSetAtBlock(hashes, left);
         _assertPoint(apk, _publicKey(ALICE_KEY));
         assertEq(total, 1000e18);
         // Bob's key stays bound, with weight 0.
@@ -367,7 +429,7 @@ contract BlsKeyRegistryTest is EigenLayerFixture {
         assertEq(firstUnknown, 2);
 
         hashes[0] = keccak256("unbound");
-        (,, nonSignerWeight, firstUnknown) = registry.signingSetAtBlock(hashes, left);
+        (,, nonSignerWeight, firstUnknown,) = registry.signingSetAtBlock(hashes, left);
         assertEq(nonSignerWeight, 0);
         assertEq(firstUnknown, 0);
 
@@ -482,10 +544,10 @@ contract BlsKeyRegistryTest is EigenLayerFixture {
         _onboard(bob, BOB_KEY, STAKE, MAGNITUDE);
         uint32 before = uint32(block.number);
         vm.roll(block.number + 1);
+        SlasherStub slasher = new SlasherStub(serviceManager);
         vm.prank(avsOwner);
-        serviceManager.setSlasher(avsOwner, true);
-        vm.prank(avsOwner);
-        serviceManager.slashOperator(alice, 0.5e18, "equivocation");
+        serviceManager.setTaskManager(address(slasher));
+        slasher.slash(alice, 0.5e18, keccak256("offence"));
         uint32 slashed = uint32(block.number);
 
         // EigenLayer reports the reduced stake; the service manager already refreshed Alice.
@@ -533,39 +595,90 @@ contract BlsKeyRegistryTest is EigenLayerFixture {
         assertEq(registry.operatorWeightHistoryLength(alice), 1);
     }
 
-    function test_minimumWeight_atRegistrationAndOnRefresh() public {
-        vm.prank(avsOwner);
-        registry.setMinimumWeight(600e18);
-        _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE); // 500 < 600: weight 0, but in the set and the aggregate
-        _onboard(bob, BOB_KEY, 2 * STAKE, MAGNITUDE); // 1000
+    /// Attack 2: a weight counts only stake that stays slashable for the horizon. A deallocation stops counting at the
+    /// next refresh, long before it completes (EigenLayer keeps it slashable until then).
+    function test_weight_leavesOutStakeOnItsWayOut() public {
+        _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE);
+        _onboard(bob, BOB_KEY, STAKE, MAGNITUDE);
+        vm.roll(block.number + 1);
+        _allocate(alice, 0);
+        assertEq(registry.getOperatorWeight(alice), 500e18, "not refreshed yet");
+        assertEq(registry.currentStake(alice), 0, "nothing stays slashable through the horizon");
+        uint32 refreshed = uint32(block.number);
+        registry.updateAllWeights();
         assertEq(registry.getOperatorWeight(alice), 0);
-        assertEq(registry.getOperatorWeight(bob), 1000e18);
-        assertEq(registry.getTotalWeight(), 1000e18);
-        _assertPoint(registry.currentApk(), _publicKey(ALICE_KEY + BOB_KEY));
-
-        vm.roll(block.number + 1);
-        vm.prank(avsOwner);
-        registry.setMinimumWeight(100e18);
-        registry.updateWeights(_list(alice, bob));
-        assertEq(registry.getOperatorWeight(alice), 500e18);
-        assertEq(registry.getTotalWeight(), 1500e18);
-
-        vm.roll(block.number + 1);
-        uint256 max = registry.MAX_MINIMUM_WEIGHT();
-        vm.prank(avsOwner);
-        registry.setMinimumWeight(max);
-        registry.updateWeights(_list(alice, bob));
-        assertEq(registry.getTotalWeight(), 0);
+        assertEq(registry.getTotalWeight(), 500e18);
+        assertEq(registry.weightsConfirmedAt(), refreshed);
+        // EigenLayer's own view: slashable now, gone once the deallocation delay has passed.
+        address[] memory ops = _list(alice);
+        uint256[][] memory now_ =
+            allocationManager.getMinimumSlashableStake(_keeperSet(), ops, _strategies(), uint32(block.number));
+        assertEq(now_[0][0], 500e18);
+        uint256[][] memory then = allocationManager.getMinimumSlashableStake(
+            _keeperSet(), ops, _strategies(), uint32(block.number) + DEALLOCATION_DELAY
+        );
+        assertEq(then[0][0], 0);
     }
 
-    function test_weightIsZeroForStrategyOutsideTheSet() public {
-        _prepareOperator(alice, STAKE, MAGNITUDE);
-        // Removing the only strategy leaves no stake to count.
-        vm.prank(avsOwner);
-        serviceManager.removeStrategies(_strategies());
-        _joinSet(alice, _registrationData(alice, ALICE_KEY));
-        assertEq(registry.getOperatorWeight(alice), 0);
-        assertEq(registry.currentStake(alice), 0);
+    /// `updateAllWeights` reads every member, writes what changed, and records its block as the set's confirmation,
+    /// with a checkpoint even when nothing changed; `updateWeights` and registrations keep the confirmation.
+    function test_updateAllWeights_confirmsTheSet() public {
+        _onboard(alice, ALICE_KEY, STAKE, MAGNITUDE);
+        _onboard(bob, BOB_KEY, STAKE, MAGNITUDE);
+        uint32 joined = uint32(block.number);
+        assertEq(registry.weightsConfirmedAtBlock(joined), 0, "never confirmed");
+
+        vm.roll(block.number + 1);
+        uint32 first = uint32(block.number);
+        uint256 length = registry.totalWeightHistoryLength();
+        vm.expectEmit(address(registry));
+        emit WeightsConfirmed(first, 2, 1000e18);
+        vm.prank(stranger);
+        registry.updateAllWeights();
+        assertEq(registry.totalWeightHistoryLength(), length + 1, "a checkpoint without a change");
+        assertEq(registry.weightsConfirmedAt(), first);
+        assertEq(registry.weightsConfirmedAtBlock(first), first);
+        assertEq(registry.weightsConfirmedAtBlock(joined), 0);
+
+        // A stake change, refreshed for Alice alone: the weights change, the confirmation stays.
+        vm.roll(block.number + 1);
+        _deposit(alice, STAKE);
+        registry.updateWeights(_list(alice));
+        uint32 partial_ = uint32(block.number);
+        assertEq(registry.getTotalWeight(), 1500e18);
+        assertEq(registry.weightsConfirmedAtBlock(partial_), first);
+
+        // Carol joins: the confirmation stays `first`; her weight was read as she joined.
+        _onboard(carol, CAROL_KEY, STAKE, MAGNITUDE);
+        assertEq(registry.weightsConfirmedAt(), first);
+
+        vm.roll(block.number + 1);
+        _deposit(bob, STAKE);
+        uint32 second = uint32(block.number);
+        vm.expectEmit(address(registry));
+        emit OperatorWeightUpdated(bob, second, 500e18, 1000e18);
+        vm.expectEmit(address(registry));
+        emit TotalWeightUpdated(second, 2000e18, 2500e18);
+        vm.expectEmit(address(registry));
+        emit WeightsConfirmed(second, 3, 2500e18);
+        registry.updateAllWeights();
+        assertEq(registry.weightsConfirmedAt(), second);
+
+        // Read back through the signing set: the fast path now, the slow path for older blocks.
+        vm.roll(block.number + 1);
+        (,,,, uint256 confirmed) = registry.signingSetAtBlock(new bytes32[](0), second);
+        assertEq(confirmed, second);
+        (, uint256 total,,, uint256 confirmedThen) = registry.signingSetAtBlock(new bytes32[](0), partial_);
+        assertEq(confirmedThen, first);
+        assertEq(total, 1500e18);
+        (,,,, confirmedThen) = registry.signingSetAtBlock(new bytes32[](0), joined);
+        assertEq(confirmedThen, 0);
+    }
+
+    function test_updateAllWeights_withNoMembers() public {
+        registry.updateAllWeights();
+        assertEq(registry.weightsConfirmedAt(), block.number);
+        assertEq(registry.getTotalWeight(), 0);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -651,7 +764,7 @@ contract BlsKeyRegistryTest is EigenLayerFixture {
             hashes[n++] = pubkeyHash;
             expectedWeight += registry.getOperatorWeightAtBlock(operators[i], b);
         }
-        (BLS12381.G1Point memory apk, uint256 total, uint256 nonSignerWeight, uint256 firstUnknown) =
+        (BLS12381.G1Point memory apk, uint256 total, uint256 nonSignerWeight, uint256 firstUnknown,) =
             registry.signingSetAtBlock(hashes, b);
         _assertPoint(apk, expectedApk);
         assertEq(total, expectedTotal);
@@ -679,6 +792,42 @@ contract BlsKeyRegistryTest is EigenLayerFixture {
         emit log_named_uint("updateWeights, one operator, unchanged", vm.lastCallGas().gasTotalUsed);
         registry.getApkAtBlock(uint32(block.number - 1));
         emit log_named_uint("getApkAtBlock", vm.lastCallGas().gasTotalUsed);
+    }
+
+    /// The refresh keepers run: `updateAllWeights` for 1, 16 and 64 members, with every weight unchanged and with
+    /// every weight changed; storage cooled first, so each figure is a fresh transaction's execution gas.
+    function test_gas_updateAllWeights() public {
+        uint256[3] memory sizes = [uint256(1), 16, 64];
+        uint256 joined;
+        for (uint256 k; k < 3; ++k) {
+            for (; joined < sizes[k]; ++joined) {
+                _onboard(makeAddr(string.concat("member", vm.toString(joined))), 0x1000 + joined, STAKE, MAGNITUDE);
+            }
+            vm.roll(block.number + 1);
+            _coolAll();
+            registry.updateAllWeights();
+            emit log_named_uint(
+                string.concat("updateAllWeights, ", vm.toString(sizes[k]), " members, unchanged"),
+                vm.lastCallGas().gasTotalUsed
+            );
+            for (uint256 i; i < joined; ++i) {
+                _deposit(makeAddr(string.concat("member", vm.toString(i))), 1e18);
+            }
+            vm.roll(block.number + 1);
+            _coolAll();
+            registry.updateAllWeights();
+            emit log_named_uint(
+                string.concat("updateAllWeights, ", vm.toString(sizes[k]), " members, all changed"),
+                vm.lastCallGas().gasTotalUsed
+            );
+        }
+    }
+
+    function _coolAll() internal {
+        vm.cool(address(registry));
+        vm.cool(address(allocationManager));
+        vm.cool(address(delegationManager));
+        vm.cool(address(strategy));
     }
 
     // ---------------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.30;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {BLS12381} from "../../src/libraries/BLS12381.sol";
 import {KeeperServiceManager} from "../../src/avs/KeeperServiceManager.sol";
 import {BlsKeyRegistry} from "../../src/avs/BlsKeyRegistry.sol";
 import {ERC20Strategy} from "../../src/devnet/ERC20Strategy.sol";
@@ -9,34 +10,34 @@ import {IAllocationManager, OperatorSet, RegisterParams} from "../../src/interfa
 import {IBlsKeyRegistry} from "../../src/interfaces/IBlsKeyRegistry.sol";
 import {IStrategy} from "../../src/interfaces/IStrategy.sol";
 import {EigenLayerFixture} from "../utils/EigenLayerFixture.sol";
+import {SlasherStub} from "../utils/SlasherStub.sol";
 
 contract KeeperServiceManagerTest is EigenLayerFixture {
     address internal operator = makeAddr("operator");
-    address internal slasher = makeAddr("slasher");
     address internal stranger = makeAddr("stranger");
     uint256 internal constant SECRET = 0x1234567890abcdef;
     uint256 internal constant STAKE = 1000e18;
     uint64 internal constant MAGNITUDE = 0.5e18;
+    bytes32 internal constant OFFENCE = keccak256("offence");
+
+    /// Stands in for the task manager (the only slasher) in these tests.
+    SlasherStub internal slasher;
 
     event AVSMetadataURIUpdated(address indexed avs, string metadataURI);
     event AVSRegistrarSet(address avs, address registrar);
     event AVSInitialized(IBlsKeyRegistry indexed keyRegistry, IStrategy[] strategies, string metadataURI);
-    event SlasherSet(address indexed slasher, bool allowed);
-    event MaxSlashWadSet(uint256 previous, uint256 maxSlashWad);
+    event TaskManagerSet(address indexed taskManager);
     event OperatorSlashRequested(
-        address indexed operator,
-        address indexed slasher,
-        uint256 wadToSlash,
-        IStrategy[] strategies,
-        string description
+        address indexed operator, bytes32 indexed offence, uint256 wadToSlash, IStrategy[] strategies, string description
     );
-    event OperatorEjected(address indexed operator);
+    event OperatorEjected(address indexed operator, KeeperServiceManager.EjectionReason reason);
 
     function setUp() public {
         _deployCore();
-        _deployAvs(0);
+        _deployAvs(MINIMUM_STAKE);
+        slasher = new SlasherStub(serviceManager);
         vm.prank(avsOwner);
-        serviceManager.setSlasher(slasher, true);
+        serviceManager.setTaskManager(address(slasher));
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -49,12 +50,6 @@ contract KeeperServiceManagerTest is EigenLayerFixture {
         assertEq(serviceManager.maxSlashWad(), MAX_SLASH_WAD);
         assertEq(address(serviceManager.keyRegistry()), address(registry));
         assertEq(serviceManager.KEEPER_OPERATOR_SET_ID(), 0);
-    }
-
-    function test_constructor_emitsMaxSlashWadSet() public {
-        vm.expectEmit();
-        emit MaxSlashWadSet(0, 1e18);
-        new KeeperServiceManager(allocationManager, avsOwner, 1e18);
     }
 
     function test_constructor_revertsOnZeroAllocationManager() public {
@@ -152,87 +147,71 @@ contract KeeperServiceManagerTest is EigenLayerFixture {
         serviceManager.updateAVSMetadataURI("ipfs://new");
     }
 
-    function test_addAndRemoveStrategies() public {
-        IStrategy[] memory extra = new IStrategy[](1);
-        extra[0] = new ERC20Strategy(strategyManager, stakeToken);
-        vm.prank(avsOwner);
-        serviceManager.addStrategies(extra);
-        IStrategy[] memory sorted = serviceManager.sortedStrategies();
-        assertEq(sorted.length, 2);
-        assertLt(uint160(address(sorted[0])), uint160(address(sorted[1])));
-
-        vm.prank(avsOwner);
-        serviceManager.removeStrategies(extra);
-        sorted = serviceManager.sortedStrategies();
-        assertEq(sorted.length, 1);
-        assertEq(address(sorted[0]), address(strategy));
+    /// Attack 7: the task manager is linked once, must slash through this service manager (so an EOA or another
+    /// contract cannot be named), and the owner has no way to slash, add a slasher, eject, or change the strategies.
+    function test_setTaskManager_onceAndOnlyALinkedContract() public {
+        (KeeperServiceManager fresh,) = _freshAvs();
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, stranger));
+        vm.prank(stranger);
+        fresh.setTaskManager(address(slasher));
+        vm.startPrank(avsOwner);
+        vm.expectRevert(KeeperServiceManager.InputAddressZero.selector);
+        fresh.setTaskManager(address(0));
+        // An EOA has no `serviceManager()` to answer.
+        vm.expectRevert();
+        fresh.setTaskManager(stranger);
+        // A task manager of another service manager.
+        vm.expectRevert(abi.encodeWithSelector(KeeperServiceManager.TaskManagerMismatch.selector, serviceManager));
+        fresh.setTaskManager(address(slasher));
+        SlasherStub own = new SlasherStub(fresh);
+        vm.expectEmit(address(fresh));
+        emit TaskManagerSet(address(own));
+        fresh.setTaskManager(address(own));
+        assertEq(fresh.taskManager(), address(own));
+        address another = address(new SlasherStub(fresh));
+        vm.expectRevert(KeeperServiceManager.AlreadyInitialized.selector);
+        fresh.setTaskManager(another);
+        vm.stopPrank();
     }
 
-    function test_addAndRemoveStrategies_revertForNonOwner() public {
-        IStrategy[] memory strategies = _strategies();
-        vm.startPrank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, stranger));
-        serviceManager.addStrategies(strategies);
-        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, stranger));
-        serviceManager.removeStrategies(strategies);
+    function test_ownerHasNoSlashingEjectionOrStrategyPowers() public {
+        _onboard(operator, SECRET, STAKE, MAGNITUDE);
+        vm.startPrank(avsOwner);
+        vm.expectRevert(KeeperServiceManager.OnlyTaskManager.selector);
+        serviceManager.slashOperator(operator, 0.1e18, OFFENCE, "owner");
+        vm.expectRevert(KeeperServiceManager.OnlyTaskManager.selector);
+        serviceManager.ejectForOffence(operator);
+        // The functions of earlier releases are gone: setSlasher, ejectOperator, addStrategies, removeStrategies,
+        // setMaxSlashWad.
+        bytes[5] memory calls = [
+            abi.encodeWithSignature("setSlasher(address,bool)", avsOwner, true),
+            abi.encodeWithSignature("ejectOperator(address)", operator),
+            abi.encodeWithSignature("addStrategies(address[])", new address[](0)),
+            abi.encodeWithSignature("removeStrategies(address[])", _strategies()),
+            abi.encodeWithSignature("setMaxSlashWad(uint256)", 1e18)
+        ];
+        for (uint256 i; i < calls.length; ++i) {
+            (bool ok,) = address(serviceManager).call(calls[i]);
+            assertFalse(ok);
+        }
         vm.stopPrank();
+        assertTrue(registry.isRegistered(operator));
+        assertEq(allocationManager.getStrategiesInOperatorSet(_keeperSet()).length, 1);
     }
 
     function test_sortedStrategies_sortsManyStrategies() public {
-        IStrategy[] memory extra = new IStrategy[](5);
-        for (uint256 i; i < extra.length; ++i) {
-            extra[i] = new ERC20Strategy(strategyManager, stakeToken);
+        (KeeperServiceManager fresh, BlsKeyRegistry freshRegistry) = _freshAvs();
+        IStrategy[] memory many = new IStrategy[](5);
+        for (uint256 i; i < many.length; ++i) {
+            many[i] = new ERC20Strategy(strategyManager, stakeToken);
         }
         vm.prank(avsOwner);
-        serviceManager.addStrategies(extra);
-        IStrategy[] memory sorted = serviceManager.sortedStrategies();
-        assertEq(sorted.length, 6);
+        fresh.initializeAVS(freshRegistry, "uri", many);
+        IStrategy[] memory sorted = fresh.sortedStrategies();
+        assertEq(sorted.length, 5);
         for (uint256 i = 1; i < sorted.length; ++i) {
             assertLt(uint160(address(sorted[i - 1])), uint160(address(sorted[i])));
         }
-    }
-
-    function test_setSlasher() public {
-        vm.expectEmit(address(serviceManager));
-        emit SlasherSet(stranger, true);
-        vm.prank(avsOwner);
-        serviceManager.setSlasher(stranger, true);
-        assertTrue(serviceManager.isSlasher(stranger));
-
-        vm.expectEmit(address(serviceManager));
-        emit SlasherSet(stranger, false);
-        vm.prank(avsOwner);
-        serviceManager.setSlasher(stranger, false);
-        assertFalse(serviceManager.isSlasher(stranger));
-    }
-
-    function test_setSlasher_reverts() public {
-        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, stranger));
-        vm.prank(stranger);
-        serviceManager.setSlasher(stranger, true);
-        vm.expectRevert(KeeperServiceManager.InputAddressZero.selector);
-        vm.prank(avsOwner);
-        serviceManager.setSlasher(address(0), true);
-    }
-
-    function test_setMaxSlashWad() public {
-        vm.expectEmit(address(serviceManager));
-        emit MaxSlashWadSet(MAX_SLASH_WAD, 1e18);
-        vm.prank(avsOwner);
-        serviceManager.setMaxSlashWad(1e18);
-        assertEq(serviceManager.maxSlashWad(), 1e18);
-    }
-
-    function test_setMaxSlashWad_reverts() public {
-        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, stranger));
-        vm.prank(stranger);
-        serviceManager.setMaxSlashWad(1);
-        vm.startPrank(avsOwner);
-        vm.expectRevert(abi.encodeWithSelector(KeeperServiceManager.InvalidMaxSlashWad.selector, 0));
-        serviceManager.setMaxSlashWad(0);
-        vm.expectRevert(abi.encodeWithSelector(KeeperServiceManager.InvalidMaxSlashWad.selector, 1e18 + 1));
-        serviceManager.setMaxSlashWad(1e18 + 1);
-        vm.stopPrank();
     }
 
     function test_ownershipTransferIsTwoStep() public {
@@ -340,31 +319,48 @@ contract KeeperServiceManagerTest is EigenLayerFixture {
     // Ejection
     // ---------------------------------------------------------------------------------------------------------
 
-    function test_ejectOperator() public {
+    /// A proven offence bans the operator for good: it leaves the set, and it can never come back.
+    function test_ejectForOffence_bansForGood() public {
         _onboard(operator, SECRET, STAKE, MAGNITUDE);
         vm.expectEmit(address(serviceManager));
-        emit OperatorEjected(operator);
-        vm.prank(avsOwner);
-        serviceManager.ejectOperator(operator);
+        emit OperatorEjected(operator, KeeperServiceManager.EjectionReason.Offence);
+        slasher.eject(operator);
         assertFalse(allocationManager.isMemberOfOperatorSet(operator, _keeperSet()));
         assertFalse(registry.isRegistered(operator));
+        assertTrue(registry.isBanned(operator));
+        // A second ejection (another offence) is harmless.
+        slasher.eject(operator);
+        // After EigenLayer's delay it could rejoin the set; the registrar refuses.
+        vm.roll(block.number + DEALLOCATION_DELAY + 1);
+        bytes memory data = abi.encode(BLS12381.toBytes(_publicKey(SECRET)), bytes(""));
+        RegisterParams memory params = _registerParams(data);
+        vm.expectRevert(abi.encodeWithSelector(BlsKeyRegistry.OperatorIsBanned.selector, operator));
+        vm.prank(operator);
+        allocationManager.registerForOperatorSets(operator, params);
     }
 
-    function test_ejectOperator_bySlasher() public {
+    /// Anyone may eject a member whose slashable stake fell below the minimum (here: it deallocated), and no one a
+    /// member at or above it.
+    function test_ejectBelowMinimum() public {
         _onboard(operator, SECRET, STAKE, MAGNITUDE);
-        vm.prank(slasher); // authorised in setUp
-        serviceManager.ejectOperator(operator);
-        assertFalse(registry.isRegistered(operator));
-    }
-
-    function test_ejectOperator_reverts() public {
-        _onboard(operator, SECRET, STAKE, MAGNITUDE);
-        vm.expectRevert(KeeperServiceManager.OnlyOwnerOrSlasher.selector);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                KeeperServiceManager.StakeNotBelowMinimum.selector, operator, STAKE / 2, MINIMUM_STAKE
+            )
+        );
         vm.prank(stranger);
-        serviceManager.ejectOperator(operator);
-        vm.expectRevert(IAllocationManager.NotMemberOfSet.selector);
-        vm.prank(avsOwner);
-        serviceManager.ejectOperator(stranger);
+        serviceManager.ejectBelowMinimum(operator);
+        vm.expectRevert(abi.encodeWithSelector(KeeperServiceManager.OperatorNotRegistered.selector, stranger));
+        serviceManager.ejectBelowMinimum(stranger);
+
+        vm.roll(block.number + 1);
+        _allocate(operator, 0);
+        vm.expectEmit(address(serviceManager));
+        emit OperatorEjected(operator, KeeperServiceManager.EjectionReason.BelowMinimumStake);
+        vm.prank(stranger);
+        serviceManager.ejectBelowMinimum(operator);
+        assertFalse(registry.isRegistered(operator));
+        assertFalse(registry.isBanned(operator), "not banned: it may come back with stake");
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -378,9 +374,9 @@ contract KeeperServiceManagerTest is EigenLayerFixture {
 
         IStrategy[] memory strategies = _strategies();
         vm.expectEmit(address(serviceManager));
-        emit OperatorSlashRequested(operator, slasher, 0.5e18, strategies, "equivocation");
-        vm.prank(slasher);
-        serviceManager.slashOperator(operator, 0.5e18, "equivocation");
+        emit OperatorSlashRequested(operator, OFFENCE, 0.5e18, strategies, "test offence");
+        slasher.slash(operator, 0.5e18, OFFENCE);
+        assertTrue(serviceManager.isSlashed(OFFENCE, operator));
 
         // EigenLayer reports half of the 500-token allocation gone (EigenLayer rounds down by a few hundred wei).
         address[] memory operators = new address[](1);
@@ -402,51 +398,34 @@ contract KeeperServiceManagerTest is EigenLayerFixture {
         assertApproxEqAbs(stakeToken.balanceOf(burnAddress), 250e18, 1e6);
     }
 
-    function test_slashOperator_withSeveralStrategies() public {
-        IStrategy[] memory extra = new IStrategy[](3);
-        for (uint256 i; i < extra.length; ++i) {
-            extra[i] = new ERC20Strategy(strategyManager, stakeToken);
-        }
-        vm.prank(avsOwner);
-        serviceManager.addStrategies(extra);
+    /// Attack 7: each offence slashes an operator at most once.
+    function test_slashOperator_onceperOffence() public {
         _onboard(operator, SECRET, STAKE, MAGNITUDE);
-        vm.prank(slasher);
-        serviceManager.slashOperator(operator, 0.1e18, "not due");
-        assertApproxEqAbs(registry.getOperatorWeight(operator), 450e18, 1e6);
+        slasher.slash(operator, 0.1e18, OFFENCE);
+        vm.expectRevert(abi.encodeWithSelector(KeeperServiceManager.AlreadySlashed.selector, operator, OFFENCE));
+        slasher.slash(operator, 0.1e18, OFFENCE);
+        // Another offence is another slash.
+        slasher.slash(operator, 0.1e18, keccak256("another offence"));
+        assertApproxEqAbs(registry.getOperatorWeight(operator), 405e18, 1e6);
     }
 
     function test_slashOperator_revertsForNonSlasher() public {
         _onboard(operator, SECRET, STAKE, MAGNITUDE);
-        vm.expectRevert(KeeperServiceManager.OnlySlasher.selector);
+        vm.expectRevert(KeeperServiceManager.OnlyTaskManager.selector);
         vm.prank(stranger);
-        serviceManager.slashOperator(operator, 0.1e18, "x");
-        // The owner is not a slasher unless it makes itself one.
-        vm.expectRevert(KeeperServiceManager.OnlySlasher.selector);
-        vm.prank(avsOwner);
-        serviceManager.slashOperator(operator, 0.1e18, "x");
+        serviceManager.slashOperator(operator, 0.1e18, OFFENCE, "x");
     }
 
     function test_slashOperator_revertsOutOfBounds() public {
         _onboard(operator, SECRET, STAKE, MAGNITUDE);
-        vm.startPrank(slasher);
         vm.expectRevert(abi.encodeWithSelector(KeeperServiceManager.WadToSlashOutOfBounds.selector, 0, MAX_SLASH_WAD));
-        serviceManager.slashOperator(operator, 0, "x");
+        slasher.slash(operator, 0, OFFENCE);
         vm.expectRevert(
             abi.encodeWithSelector(
                 KeeperServiceManager.WadToSlashOutOfBounds.selector, MAX_SLASH_WAD + 1, MAX_SLASH_WAD
             )
         );
-        serviceManager.slashOperator(operator, MAX_SLASH_WAD + 1, "x");
-        vm.stopPrank();
-    }
-
-    function test_slashOperator_revokedSlasherCannotSlash() public {
-        _onboard(operator, SECRET, STAKE, MAGNITUDE);
-        vm.prank(avsOwner);
-        serviceManager.setSlasher(slasher, false);
-        vm.expectRevert(KeeperServiceManager.OnlySlasher.selector);
-        vm.prank(slasher);
-        serviceManager.slashOperator(operator, 0.1e18, "x");
+        slasher.slash(operator, MAX_SLASH_WAD + 1, OFFENCE);
     }
 
     function test_slashOperator_afterDeregistrationUntilDelayEnds() public {
@@ -454,20 +433,17 @@ contract KeeperServiceManagerTest is EigenLayerFixture {
         _leaveSet(operator);
         // Still slashable during DEALLOCATION_DELAY; the registry weight stays 0 (the operator left).
         vm.roll(block.number + DEALLOCATION_DELAY - 1);
-        vm.prank(slasher);
-        serviceManager.slashOperator(operator, 0.1e18, "late evidence");
+        slasher.slash(operator, 0.1e18, OFFENCE);
         assertEq(registry.getOperatorWeight(operator), 0);
 
         vm.roll(block.number + 2);
         vm.expectRevert(IAllocationManager.OperatorNotSlashable.selector);
-        vm.prank(slasher);
-        serviceManager.slashOperator(operator, 0.1e18, "too late");
+        slasher.slash(operator, 0.1e18, keccak256("too late"));
     }
 
     function test_slashOperator_revertsForNonMember() public {
         vm.expectRevert(IAllocationManager.OperatorNotSlashable.selector);
-        vm.prank(slasher);
-        serviceManager.slashOperator(stranger, 0.1e18, "x");
+        slasher.slash(stranger, 0.1e18, OFFENCE);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -483,8 +459,8 @@ contract KeeperServiceManagerTest is EigenLayerFixture {
         emit log_named_uint("registerForOperatorSets (with callback, PoP, checkpoints)", vm.lastCallGas().gasTotalUsed);
 
         vm.roll(block.number + 1);
-        vm.prank(slasher);
-        serviceManager.slashOperator(operator, 0.1e18, "gas");
+        vm.prank(address(slasher));
+        serviceManager.slashOperator(operator, 0.1e18, OFFENCE, "gas");
         emit log_named_uint("slashOperator (with weight refresh)", vm.lastCallGas().gasTotalUsed);
         emit log_named_uint("core deployment", coreDeploymentGas);
     }
@@ -495,7 +471,7 @@ contract KeeperServiceManagerTest is EigenLayerFixture {
 
     function _freshAvs() internal returns (KeeperServiceManager fresh, BlsKeyRegistry freshRegistry) {
         fresh = new KeeperServiceManager(allocationManager, avsOwner, MAX_SLASH_WAD);
-        freshRegistry = new BlsKeyRegistry(allocationManager, address(fresh), avsOwner, 0);
+        freshRegistry = new BlsKeyRegistry(allocationManager, address(fresh), avsOwner, MINIMUM_STAKE);
     }
 
     function _registerParamsWithIds(uint32[] memory ids, bytes memory data)

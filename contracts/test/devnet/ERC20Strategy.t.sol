@@ -22,7 +22,7 @@ contract ERC20StrategyTest is EigenLayerFixture {
 
     function setUp() public {
         _deployCore();
-        _deployAvs(0);
+        _deployAvs(MINIMUM_STAKE);
     }
 
     function test_constructor() public {

@@ -7,6 +7,7 @@ import {JobSpec, TaskMode, TaskOutcome} from "../../src/interfaces/IJobManager.s
 import {JobManager} from "../../src/jobs/JobManager.sol";
 import {JobForwarder} from "../../src/jobs/JobForwarder.sol";
 import {JobSpecs} from "../utils/JobSpecs.sol";
+import {FeeLedgerStub} from "../utils/FeeLedgerStub.sol";
 import {
     ForwarderGuardedTarget,
     RevertingTarget,
@@ -157,7 +158,8 @@ contract JobForwarderTest is Test {
 /// @dev Jobs end to end through the job manager, called exactly as the task manager will call them.
 contract JobForwarderIntegrationTest is Test {
     JobManager internal jm;
-    address internal taskManager = makeAddr("taskManager");
+    /// The task manager: a stub (the job manager asks it for the least max fee, 0 here).
+    address internal taskManager = address(new FeeLedgerStub());
     address internal alice = makeAddr("alice");
 
     function setUp() public {

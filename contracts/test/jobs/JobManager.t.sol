@@ -696,11 +696,13 @@ contract JobManagerTest is Test {
     }
 
     /// The charge is gas used x gas price + premium, capped by max fee; the worst case decides whether it runs.
-    function test_runTask_chargesGasAtTheGasPrice() public {
+    /// The task manager prices the gas (`pricing = gasPrice << 128 | overheadFee`); `tx.gasprice` plays no part.
+    function test_runTask_chargesGasAtThePriceGiven() public {
         uint256 jobId = _create(1 ether);
-        vm.txGasPrice(10 gwei);
-        (TaskOutcome outcome, bool success, uint256 gasUsed, uint256 charged) =
-            _run(jobId, 0, TaskMode.Perform, address(target), abi.encodeWithSignature("work()"), 1 gwei);
+        vm.txGasPrice(1000 gwei);
+        (TaskOutcome outcome, bool success, uint256 gasUsed, uint256 charged) = _run(
+            jobId, 0, TaskMode.Perform, address(target), abi.encodeWithSignature("work()"), _pricing(10 gwei, 1 gwei)
+        );
         _assertOutcome(outcome, TaskOutcome.Done);
         assertTrue(success);
         assertGt(gasUsed, 0);
@@ -708,11 +710,17 @@ contract JobManagerTest is Test {
 
         // 50,000 gas at 1,000 gwei is 0.05 ether, above max fee (0.01 ether): the worst case is max fee, which the
         // escrow holds, so the task runs; the charge is what it used, capped by max fee.
-        vm.txGasPrice(1000 gwei);
-        (,, gasUsed, charged) = _run(jobId, 1, TaskMode.Perform, address(target), abi.encodeWithSignature("work()"), 0);
+        (,, gasUsed, charged) =
+            _run(jobId, 1, TaskMode.Perform, address(target), abi.encodeWithSignature("work()"), _pricing(1000 gwei, 0));
         assertEq(charged, gasUsed * 1000 gwei);
-        (,,, charged) = _run(jobId, 2, TaskMode.Perform, address(target), abi.encodeWithSignature("work()"), 1 ether);
+        (,,, charged) = _run(
+            jobId, 2, TaskMode.Perform, address(target), abi.encodeWithSignature("work()"), _pricing(1000 gwei, 1 ether)
+        );
         assertEq(charged, JobSpecs.MAX_FEE);
+    }
+
+    function _pricing(uint256 gasPrice, uint256 overheadFee) internal pure returns (uint256) {
+        return (gasPrice << 128) | overheadFee;
     }
 
     function test_runTask_performsChargesAndAdvancesWatermark() public {

@@ -42,7 +42,7 @@ contract BatchDigestTest is BlsTestBase {
     function test_constants() public pure {
         assertEq(
             BatchDigest.TASK_RESPONSE_TYPEHASH,
-            keccak256(bytes("TaskResponse(uint256 jobId,uint64 sequence,bytes32 responseHash)"))
+            keccak256(bytes("TaskResponse(uint256 jobId,uint64 sequence,bytes32 specHash,bytes32 responseHash)"))
         );
         assertEq(
             BatchDigest.TASK_BATCH_TYPEHASH,
@@ -66,11 +66,12 @@ contract BatchDigestTest is BlsTestBase {
     // Leaves and tree
     // ---------------------------------------------------------------------------------------------------------
 
-    function testFuzz_leafHash(uint256 jobId, uint64 sequence, bytes32 responseHash) public view {
-        bytes32 expected = keccak256(abi.encode(BatchDigest.TASK_RESPONSE_TYPEHASH, jobId, sequence, responseHash));
-        assertEq(BatchDigest.leafHash(jobId, sequence, responseHash), expected);
+    function testFuzz_leafHash(uint256 jobId, uint64 sequence, bytes32 specHash, bytes32 responseHash) public view {
+        bytes32 expected =
+            keccak256(abi.encode(BatchDigest.TASK_RESPONSE_TYPEHASH, jobId, sequence, specHash, responseHash));
+        assertEq(BatchDigest.leafHash(jobId, sequence, specHash, responseHash), expected);
         TaskLeaf[] memory leaves = new TaskLeaf[](1);
-        leaves[0] = TaskLeaf(jobId, sequence, responseHash);
+        leaves[0] = TaskLeaf(jobId, sequence, specHash, responseHash);
         assertEq(harness.leafHashes(leaves)[0], expected);
         assertEq(harness.batchRoot(leaves), expected, "one leaf is its own root");
     }
@@ -78,17 +79,23 @@ contract BatchDigestTest is BlsTestBase {
     function test_leafHashes_rejectsSequenceAbove64Bits() public {
         // Hand-made calldata: one TaskLeaf whose sequence word has bit 64 set.
         bytes memory call = abi.encodeWithSelector(
-            harness.batchRoot.selector, uint256(0x20), uint256(1), uint256(7), uint256(1) << 64, keccak256("r")
+            harness.batchRoot.selector,
+            uint256(0x20),
+            uint256(1),
+            uint256(7),
+            uint256(1) << 64,
+            keccak256("s"),
+            keccak256("r")
         );
         (bool ok,) = address(harness).call(call);
         assertFalse(ok);
         // The same with a clean sequence is accepted.
         call = abi.encodeWithSelector(
-            harness.batchRoot.selector, uint256(0x20), uint256(1), uint256(7), uint256(1), keccak256("r")
+            harness.batchRoot.selector, uint256(0x20), uint256(1), uint256(7), uint256(1), keccak256("s"), keccak256("r")
         );
         (bool accepted, bytes memory root) = address(harness).call(call);
         assertTrue(accepted);
-        assertEq(abi.decode(root, (bytes32)), BatchDigest.leafHash(7, 1, keccak256("r")));
+        assertEq(abi.decode(root, (bytes32)), BatchDigest.leafHash(7, 1, keccak256("s"), keccak256("r")));
     }
 
     function testFuzz_hashPair_isCommutative(bytes32 a, bytes32 b) public pure {

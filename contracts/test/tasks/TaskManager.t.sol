@@ -60,7 +60,11 @@ contract TaskManagerTest is TaskFixture {
     event PremiumSet(uint96 previous, uint96 premium);
     event MaxReferenceAgeSet(uint16 previous, uint16 maxReferenceAge);
     event ChallengeWindowSet(uint32 previous, uint32 challengeWindowBlocks);
-    event SlashWadsSet(uint64 equivocationWad, uint64 invalidResponseWad);
+    event MaxWeightAgeSet(uint32 previous, uint32 maxWeightAge);
+    event MaxPriorityFeeSet(uint256 previous, uint256 maxPriorityFee);
+    event MinGasPriceSet(uint256 previous, uint256 minGasPrice);
+    event GuardianSet(address indexed previous, address indexed guardian);
+    event BatchesPaused(bool paused);
     event RewardsClaimed(
         address indexed claimant, address indexed to, uint256 amount, uint64 fromIndex, uint64 toIndex
     );
@@ -68,6 +72,7 @@ contract TaskManagerTest is TaskFixture {
         address indexed operator,
         uint256 indexed jobId,
         uint64 indexed sequence,
+        bytes32 specHash,
         bytes32 digestA,
         bytes32 digestB,
         bytes32 responseA,
@@ -140,6 +145,22 @@ contract TaskManagerTest is TaskFixture {
         return abi.decode(abi.encode(record), (BatchRecord));
     }
 
+    /// @dev The gas a performed task was charged for besides its call, from its fee at `price` (no cap bound).
+    function _overheadGas(uint256 fee, uint256 gasUsed, uint256 price) internal view returns (uint256) {
+        uint256 gasPart = fee - taskManager.premium();
+        assertEq(gasPart % price, 0, "the gas part is whole gas at the price");
+        return gasPart / price - gasUsed;
+    }
+
+    /// @dev Shrinks the challenge window and weight age so the reference age can be `age` within the horizon.
+    function _roomForReferenceAge(uint16 age) internal {
+        vm.startPrank(taskOwner);
+        taskManager.setChallengeWindow(1);
+        taskManager.setMaxWeightAge(1);
+        taskManager.setMaxReferenceAge(age);
+        vm.stopPrank();
+    }
+
     function _absent(uint256 index) internal pure returns (uint256[] memory list) {
         list = new uint256[](1);
         list[0] = index;
@@ -149,8 +170,10 @@ contract TaskManagerTest is TaskFixture {
     // Construction and settings
     // ---------------------------------------------------------------------------------------------------------
 
+    /// The defaults fit the slashable horizon read from chain (the fixture's 50-block delays, a public testnet's):
+    /// window half of it, reference age an eighth, weight age the rest.
     function test_constructor_setsState() public {
-        TaskManager fresh = new TaskManager(registry, serviceManager, taskOwner);
+        TaskManager fresh = new TaskManager(registry, serviceManager, taskOwner, guardian);
         assertEq(address(fresh.registry()), address(registry));
         // Its own job manager, created with it and linked to it for good.
         JobManager created = JobManager(address(fresh.jobManager()));
@@ -160,12 +183,18 @@ contract TaskManagerTest is TaskFixture {
         assertEq(created.nextJobId(), 1);
         assertEq(address(fresh.serviceManager()), address(serviceManager));
         assertEq(fresh.owner(), taskOwner);
+        assertEq(fresh.guardian(), guardian);
+        assertFalse(fresh.paused());
         assertEq(fresh.quorumBps(), fresh.DEFAULT_QUORUM_BPS());
-        assertEq(fresh.maxReferenceAge(), fresh.DEFAULT_MAX_REFERENCE_AGE());
-        assertEq(fresh.challengeWindowBlocks(), fresh.DEFAULT_CHALLENGE_WINDOW());
+        assertEq(fresh.challengeWindowBlocks(), 25);
+        assertEq(fresh.maxReferenceAge(), 6);
+        assertEq(fresh.maxWeightAge(), 19);
+        (uint256 used, uint256 horizon) = fresh.slashableBudget();
+        assertEq(used, 50);
+        assertEq(horizon, 50);
         assertEq(fresh.premium(), 0);
-        assertEq(fresh.equivocationSlashWad(), fresh.DEFAULT_EQUIVOCATION_SLASH_WAD());
-        assertEq(fresh.invalidResponseSlashWad(), fresh.DEFAULT_INVALID_RESPONSE_SLASH_WAD());
+        assertEq(fresh.maxPriorityFee(), fresh.DEFAULT_MAX_PRIORITY_FEE());
+        assertEq(fresh.minGasPrice(), fresh.DEFAULT_MIN_GAS_PRICE());
         assertEq(fresh.batchCount(), 0);
         assertEq(fresh.totalCredited(), 0);
         assertEq(fresh.totalClaimed(), 0);
@@ -175,23 +204,29 @@ contract TaskManagerTest is TaskFixture {
         vm.expectEmit();
         emit QuorumBpsSet(0, 6_667);
         vm.expectEmit();
-        emit MaxReferenceAgeSet(0, 64);
+        emit MaxReferenceAgeSet(0, 6);
         vm.expectEmit();
-        emit ChallengeWindowSet(0, 7_200);
+        emit ChallengeWindowSet(0, 25);
         vm.expectEmit();
-        emit SlashWadsSet(0.1e18, 0.05e18);
+        emit MaxWeightAgeSet(0, 19);
         vm.expectEmit();
         emit PremiumSet(0, 0);
-        new TaskManager(registry, serviceManager, taskOwner);
+        vm.expectEmit();
+        emit MaxPriorityFeeSet(0, 2 gwei);
+        vm.expectEmit();
+        emit MinGasPriceSet(0, 1 gwei);
+        vm.expectEmit();
+        emit GuardianSet(address(0), guardian);
+        new TaskManager(registry, serviceManager, taskOwner, guardian);
     }
 
     function test_constructor_revertsOnZeroAddress() public {
         vm.expectRevert(ITaskManager.InputAddressZero.selector);
-        new TaskManager(IBlsKeyRegistry(address(0)), serviceManager, taskOwner);
+        new TaskManager(IBlsKeyRegistry(address(0)), serviceManager, taskOwner, guardian);
         vm.expectRevert(ITaskManager.InputAddressZero.selector);
-        new TaskManager(registry, KeeperServiceManager(address(0)), taskOwner);
+        new TaskManager(registry, KeeperServiceManager(address(0)), taskOwner, guardian);
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableInvalidOwner.selector, address(0)));
-        new TaskManager(registry, serviceManager, address(0));
+        new TaskManager(registry, serviceManager, address(0), guardian);
     }
 
     function test_setQuorumBps() public {
@@ -225,19 +260,68 @@ contract TaskManagerTest is TaskFixture {
     }
 
     function test_setPremium_reverts() public {
-        vm.prank(taskOwner);
-        vm.expectRevert(abi.encodeWithSelector(ITaskManager.InvalidPremium.selector, uint96(0.01 ether + 1)));
-        taskManager.setPremium(0.01 ether + 1);
+        vm.startPrank(taskOwner);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.InvalidPremium.selector, uint96(0.01 ether + 1 gwei)));
+        taskManager.setPremium(0.01 ether + 1 gwei);
+        // Whole gwei only.
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.InvalidPremium.selector, uint96(1 gwei + 1)));
+        taskManager.setPremium(1 gwei + 1);
+        vm.stopPrank();
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, address(this)));
-        taskManager.setPremium(1);
+        taskManager.setPremium(1 gwei);
+    }
+
+    function test_setMaxPriorityFee() public {
+        vm.expectEmit(address(taskManager));
+        emit MaxPriorityFeeSet(2 gwei, 0.001 gwei);
+        vm.prank(taskOwner);
+        taskManager.setMaxPriorityFee(0.001 gwei);
+        assertEq(taskManager.maxPriorityFee(), 0.001 gwei);
+        vm.prank(taskOwner);
+        taskManager.setMaxPriorityFee(100 gwei);
+        assertEq(taskManager.maxPriorityFee(), 100 gwei);
+    }
+
+    function test_setMaxPriorityFee_reverts() public {
+        vm.startPrank(taskOwner);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.InvalidMaxPriorityFee.selector, 100 gwei + 1e6));
+        taskManager.setMaxPriorityFee(100 gwei + 1e6);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.InvalidMaxPriorityFee.selector, 1e6 + 1));
+        taskManager.setMaxPriorityFee(1e6 + 1);
+        vm.stopPrank();
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, address(this)));
+        taskManager.setMaxPriorityFee(0);
+    }
+
+    function test_setMinGasPrice() public {
+        vm.expectEmit(address(taskManager));
+        emit MinGasPriceSet(1 gwei, 1e6);
+        vm.prank(taskOwner);
+        taskManager.setMinGasPrice(1e6);
+        assertEq(taskManager.minGasPrice(), 1e6);
+        assertEq(taskManager.minJobFee(200_000), 500_000 * 1e6);
+    }
+
+    function test_setMinGasPrice_reverts() public {
+        vm.startPrank(taskOwner);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.InvalidMinGasPrice.selector, 1e6 - 1));
+        taskManager.setMinGasPrice(1e6 - 1);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.InvalidMinGasPrice.selector, 1000 gwei + 1));
+        taskManager.setMinGasPrice(1000 gwei + 1);
+        vm.stopPrank();
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, address(this)));
+        taskManager.setMinGasPrice(1 gwei);
     }
 
     function test_setMaxReferenceAge() public {
+        // Room first: the window shrinks, then the reference age grows.
+        vm.startPrank(taskOwner);
+        taskManager.setChallengeWindow(1);
         vm.expectEmit(address(taskManager));
-        emit MaxReferenceAgeSet(64, 256);
-        vm.prank(taskOwner);
-        taskManager.setMaxReferenceAge(256);
-        assertEq(taskManager.maxReferenceAge(), 256);
+        emit MaxReferenceAgeSet(6, 30);
+        taskManager.setMaxReferenceAge(30);
+        vm.stopPrank();
+        assertEq(taskManager.maxReferenceAge(), 30);
     }
 
     function test_setMaxReferenceAge_reverts() public {
@@ -246,14 +330,16 @@ contract TaskManagerTest is TaskFixture {
         taskManager.setMaxReferenceAge(0);
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.InvalidMaxReferenceAge.selector, uint16(257)));
         taskManager.setMaxReferenceAge(257);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.ExceedsSlashableHorizon.selector, 51, 50));
+        taskManager.setMaxReferenceAge(7);
         vm.stopPrank();
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, address(this)));
-        taskManager.setMaxReferenceAge(10);
+        taskManager.setMaxReferenceAge(5);
     }
 
     function test_setChallengeWindow() public {
         vm.expectEmit(address(taskManager));
-        emit ChallengeWindowSet(7_200, 1);
+        emit ChallengeWindowSet(25, 1);
         vm.prank(taskOwner);
         taskManager.setChallengeWindow(1);
         assertEq(taskManager.challengeWindowBlocks(), 1);
@@ -265,29 +351,68 @@ contract TaskManagerTest is TaskFixture {
         taskManager.setChallengeWindow(0);
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.InvalidChallengeWindow.selector, uint32(100_801)));
         taskManager.setChallengeWindow(100_801);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.ExceedsSlashableHorizon.selector, 51, 50));
+        taskManager.setChallengeWindow(26);
         vm.stopPrank();
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, address(this)));
         taskManager.setChallengeWindow(10);
     }
 
-    function test_setSlashWads() public {
+    function test_setMaxWeightAge() public {
         vm.expectEmit(address(taskManager));
-        emit SlashWadsSet(1e18, 1);
+        emit MaxWeightAgeSet(19, 1);
         vm.prank(taskOwner);
-        taskManager.setSlashWads(1e18, 1);
-        assertEq(taskManager.equivocationSlashWad(), 1e18);
-        assertEq(taskManager.invalidResponseSlashWad(), 1);
+        taskManager.setMaxWeightAge(1);
+        assertEq(taskManager.maxWeightAge(), 1);
     }
 
-    function test_setSlashWads_reverts() public {
+    function test_setMaxWeightAge_reverts() public {
         vm.startPrank(taskOwner);
-        vm.expectRevert(abi.encodeWithSelector(ITaskManager.InvalidSlashWad.selector, uint64(0)));
-        taskManager.setSlashWads(0, 1);
-        vm.expectRevert(abi.encodeWithSelector(ITaskManager.InvalidSlashWad.selector, uint64(1e18 + 1)));
-        taskManager.setSlashWads(1, 1e18 + 1);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.InvalidMaxWeightAge.selector, uint32(0)));
+        taskManager.setMaxWeightAge(0);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.InvalidMaxWeightAge.selector, uint32(100_801)));
+        taskManager.setMaxWeightAge(100_801);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.ExceedsSlashableHorizon.selector, 51, 50));
+        taskManager.setMaxWeightAge(20);
         vm.stopPrank();
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, address(this)));
-        taskManager.setSlashWads(1, 1);
+        taskManager.setMaxWeightAge(10);
+    }
+
+    /// A horizon too short for a 1-block window, reference age and weight age refuses the deployment.
+    function test_constructor_revertsOnTooShortHorizon() public {
+        vm.mockCall(
+            address(registry), abi.encodeWithSelector(IBlsKeyRegistry.slashableHorizon.selector), abi.encode(2)
+        );
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.InvalidMaxWeightAge.selector, uint32(0)));
+        new TaskManager(registry, serviceManager, taskOwner, guardian);
+        vm.mockCall(
+            address(registry), abi.encodeWithSelector(IBlsKeyRegistry.slashableHorizon.selector), abi.encode(3)
+        );
+        TaskManager fresh = new TaskManager(registry, serviceManager, taskOwner, guardian);
+        assertEq(fresh.challengeWindowBlocks() + fresh.maxReferenceAge() + fresh.maxWeightAge(), 3);
+    }
+
+    /// A mainnet-like horizon (14 days of blocks) keeps the window and reference age defaults.
+    function test_constructor_longHorizonKeepsDefaults() public {
+        vm.mockCall(
+            address(registry), abi.encodeWithSelector(IBlsKeyRegistry.slashableHorizon.selector), abi.encode(100_800)
+        );
+        TaskManager fresh = new TaskManager(registry, serviceManager, taskOwner, guardian);
+        assertEq(fresh.challengeWindowBlocks(), 7_200);
+        assertEq(fresh.maxReferenceAge(), 64);
+        assertEq(fresh.maxWeightAge(), 100_800 - 7_200 - 64);
+    }
+
+    function test_setGuardian() public {
+        vm.expectEmit(address(taskManager));
+        emit GuardianSet(guardian, address(this));
+        vm.prank(taskOwner);
+        taskManager.setGuardian(address(this));
+        assertEq(taskManager.guardian(), address(this));
+        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, guardian));
+        vm.prank(guardian);
+        taskManager.setGuardian(guardian);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -305,7 +430,10 @@ contract TaskManagerTest is TaskFixture {
         bytes32 root = keccak256("root");
         assertEq(taskManager.batchDigest(header, root), _digest(header, root));
         assertEq(taskManager.responseHash(true, workCall), keccak256(abi.encode(true, workCall)));
-        assertEq(taskManager.equivocationId(7, 9), keccak256(abi.encode(keccak256("KeeperNetwork.Equivocation"), 7, 9)));
+        assertEq(
+            taskManager.equivocationId(7, 9, keccak256("spec")),
+            keccak256(abi.encode(keccak256("KeeperNetwork.Equivocation"), 7, 9, keccak256("spec")))
+        );
     }
 
     /// The response hash encoded by hand is abi.encode's, whatever the length and padding of the call data.
@@ -328,7 +456,11 @@ contract TaskManagerTest is TaskFixture {
 
         assertTrue(success);
         assertGt(gasUsed, 0);
-        assertEq(fee, gasUsed * 2 gwei + PREMIUM);
+        // The call's gas and its share of the batch (a batch of one: the whole fixed cost), at 2 gwei, plus the
+        // premium.
+        uint256 overhead = _overheadGas(fee, gasUsed, 2 gwei);
+        assertGt(overhead, 200_000);
+        assertLt(overhead, 350_000);
         assertEq(target.count(), 1);
         assertEq(target.lastCaller(), jobManager.forwarderOf(jobId));
         JobState memory state = jobManager.jobState(jobId);
@@ -349,7 +481,7 @@ contract TaskManagerTest is TaskFixture {
             _respondRecorded(header, tasks, _absent(2));
         assertEq(record.batchIndex, 0);
         assertEq(record.referenceBlockNumber, header.referenceBlockNumber);
-        assertEq(record.submittedBlock, block.number);
+        assertEq(record.challengeDeadline, block.number + taskManager.challengeWindowBlocks());
         assertEq(record.submitter, submitter);
         assertEq(record.signedWeight, 3 * OPERATOR_WEIGHT);
         assertEq(record.totalWeight, 4 * OPERATOR_WEIGHT);
@@ -452,7 +584,11 @@ contract TaskManagerTest is TaskFixture {
         BatchHeader memory header = _header();
         uint64 sequence = JobSchedule.eventSequence(header.referenceBlockNumber, 3);
         _respond(header, _one(_task(id, sequence, s, true, hex"01")), _none());
-        assertEq(jobManager.jobState(id).nextSequence, sequence + 1);
+        // An event task completes on its own: its bit, not the watermark.
+        assertTrue(jobManager.isTaskDone(id, sequence));
+        assertFalse(jobManager.isTaskDone(id, sequence - 1));
+        assertEq(jobManager.jobState(id).nextSequence, 0);
+        assertTrue(jobManager.jobState(id).unordered);
     }
 
     function test_respond_manyTasksWithNonSigner() public {
@@ -484,6 +620,7 @@ contract TaskManagerTest is TaskFixture {
         _respond(_header(), tasks, _none());
         Vm.Log[] memory logs = vm.getRecordedLogs();
         uint256 seen;
+        uint256 overhead;
         for (uint256 i; i < logs.length; ++i) {
             if (logs[i].emitter != address(taskManager) || logs[i].topics[0] != ITaskManager.TaskPerformed.selector) {
                 continue;
@@ -492,7 +629,9 @@ contract TaskManagerTest is TaskFixture {
             uint256 id = uint256(logs[i].topics[1]);
             if (id == idB) assertGe(gasUsed, 100_000); // burnt its whole limit
             assertEq(success, id == jobId);
-            assertEq(fee, gasUsed * 1 gwei + PREMIUM);
+            // Every task of the batch pays the same share of it, on top of its own gas.
+            if (seen == 0) overhead = _overheadGas(fee, gasUsed, 1 gwei);
+            assertEq(fee, (gasUsed + overhead) * 1 gwei + PREMIUM);
             ++seen;
         }
         assertEq(seen, 3);
@@ -502,6 +641,7 @@ contract TaskManagerTest is TaskFixture {
     }
 
     function test_respond_feeCappedByMaxFee() public {
+        vm.fee(1000 gwei);
         vm.txGasPrice(1000 gwei);
         _respond(_header(), _one(_workTask(0)), _none());
         assertEq(jobManager.jobState(jobId).balance, DEPOSIT - JobSpecs.MAX_FEE);
@@ -638,6 +778,7 @@ contract TaskManagerTest is TaskFixture {
 
     function test_respond_unfundedForWorstCaseGas() public {
         // 200k gas at 100 gwei is 0.02 ether, above maxFee (0.01): the escrow must hold maxFee.
+        vm.fee(100 gwei);
         vm.txGasPrice(100 gwei);
         JobSpec memory s = _specOf(0);
         uint256 id = _createJob(s, JobSpecs.MAX_FEE - 1);
@@ -785,15 +926,17 @@ contract TaskManagerTest is TaskFixture {
         BatchHeader memory header = _header();
         TaskInput[] memory tasks = _one(_workTask(0));
         (NonSigners memory nonSigners, bytes memory signature) = _signBatch(header, tasks, _none());
-        vm.roll(block.number + 64); // age 65
+        vm.roll(block.number + 6); // age 7
         vm.expectRevert(
             abi.encodeWithSelector(
-                ITaskManager.ReferenceBlockTooOld.selector, header.referenceBlockNumber, block.number, uint16(64)
+                ITaskManager.ReferenceBlockTooOld.selector, header.referenceBlockNumber, block.number, uint16(6)
             )
         );
         taskManager.respondToBatch(header, tasks, nonSigners, signature);
-        vm.prank(taskOwner);
-        taskManager.setMaxReferenceAge(65);
+        vm.startPrank(taskOwner);
+        taskManager.setChallengeWindow(24);
+        taskManager.setMaxReferenceAge(7);
+        vm.stopPrank();
         taskManager.respondToBatch(header, tasks, nonSigners, signature);
     }
 
@@ -898,8 +1041,7 @@ contract TaskManagerTest is TaskFixture {
     }
 
     function test_respond_revertsWhenTheSetHadNoWeight() public {
-        vm.prank(taskOwner);
-        taskManager.setMaxReferenceAge(256);
+        _roomForReferenceAge(48);
         // Test block numbers are small.
         // forge-lint: disable-next-line(unsafe-typecast)
         uint32 ref = uint32(emptySetBlock);
@@ -917,8 +1059,7 @@ contract TaskManagerTest is TaskFixture {
         (NonSigners memory nonSigners, bytes memory signature) = _signBatch(header, tasks, _none());
         _addOperator();
         vm.roll(block.number + 1);
-        vm.prank(taskOwner);
-        taskManager.setMaxReferenceAge(256);
+        _roomForReferenceAge(20);
         taskManager.respondToBatch(header, tasks, nonSigners, signature);
         assertEq(target.count(), 1);
     }
@@ -1010,7 +1151,7 @@ contract TaskManagerTest is TaskFixture {
 
     function testFuzz_feeAccounting(uint64 gasPriceGwei, uint96 premium_, uint8 absentCount) public {
         gasPriceGwei = uint64(bound(gasPriceGwei, 0, 500));
-        premium_ = uint96(bound(premium_, 0, taskManager.MAX_PREMIUM()));
+        premium_ = uint96(bound(premium_, 0, taskManager.MAX_PREMIUM() / 1 gwei)) * 1 gwei;
         absentCount = uint8(bound(absentCount, 0, 1));
         vm.prank(taskOwner);
         taskManager.setPremium(premium_);
@@ -1075,11 +1216,15 @@ contract TaskManagerTest is TaskFixture {
         assertLt(registry.getOperatorWeight(operators[0]), before);
         assertLt(registry.getOperatorWeight(operators[1]), before);
         assertEq(registry.getOperatorWeight(operators[2]), before);
-        assertTrue(taskManager.isSlashed(digest, operators[0]));
+        assertTrue(serviceManager.isSlashed(digest, operators[0]));
+        // Ejected and banned for good.
+        assertFalse(registry.isRegistered(operators[0]));
+        assertTrue(registry.isBanned(operators[1]));
+        assertTrue(registry.isRegistered(operators[2]));
 
         address[] memory again = new address[](1);
         again[0] = operators[1];
-        vm.expectRevert(abi.encodeWithSelector(ITaskManager.AlreadySlashed.selector, operators[1], digest));
+        vm.expectRevert(abi.encodeWithSelector(KeeperServiceManager.AlreadySlashed.selector, operators[1], digest));
         taskManager.challengeInvalidResponse(digest, record, hashes, again);
     }
 
@@ -1104,11 +1249,9 @@ contract TaskManagerTest is TaskFixture {
         forged.invalidLeaf = bytes32(0);
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.BatchRecordMismatch.selector, digest));
         taskManager.challengeInvalidResponse(digest, forged, hashes, list);
-        vm.roll(uint256(record.submittedBlock) + 7_201);
+        vm.roll(uint256(record.challengeDeadline) + 1);
         vm.expectRevert(
-            abi.encodeWithSelector(
-                ITaskManager.ChallengeWindowClosed.selector, digest, uint256(record.submittedBlock) + 7_200
-            )
+            abi.encodeWithSelector(ITaskManager.ChallengeWindowClosed.selector, digest, record.challengeDeadline)
         );
         taskManager.challengeInvalidResponse(digest, record, hashes, list);
     }
@@ -1152,59 +1295,74 @@ contract TaskManagerTest is TaskFixture {
 
     function test_challengeEquivocation_slashes() public {
         (SignedLeaf memory a, SignedLeaf memory b) = _equivocation(1);
+        bytes32 specHash = keccak256(abi.encode(spec));
+        bytes32 offence = taskManager.equivocationId(jobId, 0, specHash);
         uint256 before = registry.currentStake(operators[1]);
         vm.expectEmit(true, true, true, false, address(taskManager));
-        emit EquivocationProven(operators[1], jobId, 0, 0, 0, 0, 0, 0, address(0));
-        taskManager.challengeEquivocation(operators[1], jobId, 0, a, b);
+        emit EquivocationProven(operators[1], jobId, 0, 0, 0, 0, 0, 0, 0, address(0));
+        taskManager.challengeEquivocation(operators[1], jobId, 0, specHash, a, b);
         // EigenLayer rounds the slashed shares in its own favour: a few hundred wei of 450e18. Ejected, the
         // operator is still slashable (DEALLOCATION_DELAY), so EigenLayer still reports its reduced stake.
         assertApproxEqAbs(registry.currentStake(operators[1]), before * 9 / 10, 1e6);
         assertFalse(registry.isRegistered(operators[1]), "ejected");
+        assertTrue(registry.isBanned(operators[1]), "for good");
         assertEq(registry.getOperatorWeight(operators[1]), 0);
-        assertTrue(taskManager.isSlashed(taskManager.equivocationId(jobId, 0), operators[1]));
+        assertTrue(serviceManager.isSlashed(offence, operators[1]));
 
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                ITaskManager.AlreadySlashed.selector, operators[1], taskManager.equivocationId(jobId, 0)
-            )
-        );
-        taskManager.challengeEquivocation(operators[1], jobId, 0, b, a);
+        vm.expectRevert(abi.encodeWithSelector(KeeperServiceManager.AlreadySlashed.selector, operators[1], offence));
+        taskManager.challengeEquivocation(operators[1], jobId, 0, specHash, b, a);
     }
 
     function test_challengeEquivocation_revertsOnSameResponse() public {
         (SignedLeaf memory a,) = _equivocation(1);
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.SameResponse.selector, a.responseHash));
-        taskManager.challengeEquivocation(operators[1], jobId, 0, a, a);
+        taskManager.challengeEquivocation(operators[1], jobId, 0, keccak256(abi.encode(spec)), a, a);
     }
 
     function test_challengeEquivocation_revertsOnAnotherOperatorsSignature() public {
         (SignedLeaf memory a, SignedLeaf memory b) = _equivocation(1);
         vm.expectPartialRevert(ITaskManager.InvalidOperatorSignature.selector);
-        taskManager.challengeEquivocation(operators[2], jobId, 0, a, b);
+        taskManager.challengeEquivocation(operators[2], jobId, 0, keccak256(abi.encode(spec)), a, b);
     }
 
-    function test_challengeEquivocation_revertsOnWrongTaskOrProof() public {
+    function test_challengeEquivocation_revertsOnWrongTaskSpecOrProof() public {
         (SignedLeaf memory a, SignedLeaf memory b) = _equivocation(1);
+        bytes32 specHash = keccak256(abi.encode(spec));
         vm.expectPartialRevert(ITaskManager.InvalidOperatorSignature.selector);
-        taskManager.challengeEquivocation(operators[1], jobId, 1, a, b);
+        taskManager.challengeEquivocation(operators[1], jobId, 1, specHash, a, b);
+        vm.expectPartialRevert(ITaskManager.InvalidOperatorSignature.selector);
+        taskManager.challengeEquivocation(operators[1], jobId, 0, keccak256("another spec"), a, b);
         b.proof[0] = keccak256("wrong sibling");
         vm.expectPartialRevert(ITaskManager.InvalidOperatorSignature.selector);
-        taskManager.challengeEquivocation(operators[1], jobId, 0, a, b);
+        taskManager.challengeEquivocation(operators[1], jobId, 0, specHash, a, b);
     }
 
     function test_challengeEquivocation_revertsOnUnknownOperator() public {
         (SignedLeaf memory a, SignedLeaf memory b) = _equivocation(1);
         address stranger = makeAddr("stranger");
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.UnknownOperator.selector, stranger));
-        taskManager.challengeEquivocation(stranger, jobId, 0, a, b);
+        taskManager.challengeEquivocation(stranger, jobId, 0, keccak256(abi.encode(spec)), a, b);
     }
 
-    function test_challengeEquivocation_revertsWhenNotASlasher() public {
-        (SignedLeaf memory a, SignedLeaf memory b) = _equivocation(1);
-        vm.prank(avsOwner);
-        serviceManager.setSlasher(address(taskManager), false);
-        vm.expectRevert(KeeperServiceManager.OnlySlasher.selector);
-        taskManager.challengeEquivocation(operators[1], jobId, 0, a, b);
+    /// A task manager the service manager does not link cannot slash through it.
+    function test_challengeEquivocation_revertsWhenNotTheLinkedTaskManager() public {
+        TaskManager unlinked = new TaskManager(registry, serviceManager, taskOwner, guardian);
+        BatchHeader memory headerA = BatchHeader(500, keccak256("A"));
+        BatchHeader memory headerB = BatchHeader(501, keccak256("B"));
+        TaskInput[] memory tasksA = _one(_workTask(0));
+        TaskInput[] memory tasksB = _one(_task(jobId, 0, spec, false, ""));
+        bytes32 digestA = BatchDigest.taskBatchDigest(
+            unlinked.domainSeparator(), 500, keccak256("A"), BatchDigest.merkleRoot(_leafHashes(tasksA))
+        );
+        bytes32 digestB = BatchDigest.taskBatchDigest(
+            unlinked.domainSeparator(), 501, keccak256("B"), BatchDigest.merkleRoot(_leafHashes(tasksB))
+        );
+        SignedLeaf memory a =
+            SignedLeaf(headerA, keccak256(abi.encode(true, workCall)), new bytes32[](0), _operatorSignature(1, digestA));
+        SignedLeaf memory b =
+            SignedLeaf(headerB, keccak256(abi.encode(false, bytes(""))), new bytes32[](0), _operatorSignature(1, digestB));
+        vm.expectRevert(KeeperServiceManager.OnlyTaskManager.selector);
+        unlinked.challengeEquivocation(operators[1], jobId, 0, keccak256(abi.encode(spec)), a, b);
     }
 
     // ---------------------------------------------------------------------------------------------------------

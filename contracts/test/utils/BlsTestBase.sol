@@ -83,6 +83,7 @@ abstract contract BlsTestBase is Test {
             leaves[j] = TaskLeaf({
                 jobId: uint256(vm.parseJsonBytes32(json, string.concat(leaf, ".jobId"))),
                 sequence: uint64(vm.parseJsonUint(json, string.concat(leaf, ".sequence"))),
+                specHash: vm.parseJsonBytes32(json, string.concat(leaf, ".specHash")),
                 responseHash: vm.parseJsonBytes32(json, string.concat(leaf, ".responseHash"))
             });
         }

@@ -31,8 +31,9 @@ import {BlsTestBase} from "./BlsTestBase.sol";
 /// keeper AVS wired into it. `_deployCore` and `_deployAvs` are the reference for the Rust deployer.
 abstract contract EigenLayerFixture is BlsTestBase {
     string internal constant VERSION = "v1.3.0";
-    uint32 internal constant MIN_WITHDRAWAL_DELAY_BLOCKS = 10;
-    uint32 internal constant DEALLOCATION_DELAY = 10;
+    /// @dev A public testnet's short delays (50 blocks): the tightest slashable horizon the task manager must fit.
+    uint32 internal constant MIN_WITHDRAWAL_DELAY_BLOCKS = 50;
+    uint32 internal constant DEALLOCATION_DELAY = 50;
     uint32 internal constant ALLOCATION_CONFIGURATION_DELAY = 5;
     /// @dev Operators' own allocation delay: allocations take effect in the block they are made.
     uint32 internal constant OPERATOR_ALLOCATION_DELAY = 0;
@@ -41,6 +42,8 @@ abstract contract EigenLayerFixture is BlsTestBase {
     address internal constant ETH_POS = 0x00000000219ab540356cBB839Cbe05303d7705Fa;
     bytes32 internal constant ERC1967_ADMIN_SLOT = 0xb53127684a568b3173ae13b9f8a6016e243e63b6e8ee1178d6a717850b5d6103;
     uint256 internal constant MAX_SLASH_WAD = 0.5e18;
+    /// @dev The slashable stake an operator needs to join the keeper set (one whole token).
+    uint256 internal constant MINIMUM_STAKE = 1e18;
     string internal constant AVS_METADATA_URI = "https://keeper.example/avs.json";
 
     address internal coreOwner = makeAddr("coreOwner");
@@ -177,7 +180,7 @@ abstract contract EigenLayerFixture is BlsTestBase {
     // AVS
     // ---------------------------------------------------------------------------------------------------------
 
-    function _deployAvs(uint256 minimumWeight) internal {
+    function _deployAvs(uint256 minimumStake) internal {
         stakeToken = new StakeToken("Keeper Stake", "KSTK", avsOwner);
         strategy = new ERC20Strategy(strategyManager, stakeToken);
         IStrategy[] memory strategies = _strategies();
@@ -185,7 +188,7 @@ abstract contract EigenLayerFixture is BlsTestBase {
         strategyManager.addStrategiesToDepositWhitelist(strategies);
 
         serviceManager = new KeeperServiceManager(allocationManager, avsOwner, MAX_SLASH_WAD);
-        registry = new BlsKeyRegistry(allocationManager, address(serviceManager), avsOwner, minimumWeight);
+        registry = new BlsKeyRegistry(allocationManager, address(serviceManager), avsOwner, minimumStake);
         vm.prank(avsOwner);
         serviceManager.initializeAVS(registry, AVS_METADATA_URI, strategies);
     }

@@ -83,6 +83,7 @@ contract JobManagerHandler is Test {
         TaskMode mode = perform ? TaskMode.Perform : TaskMode.Consume;
         premium = bound(premium, 0, 20 ether);
         vm.prank(taskManager);
+        // Gas price 0: the charge is the overhead fee alone (the premium here).
         (outcome,,, fee) = jm.runTask(jobId, specHash, sequence, mode, address(0xBEEF), "", 50_000, premium);
         // As the task manager does when a batch ends.
         FeeLedgerStub(taskManager).credit(fee);

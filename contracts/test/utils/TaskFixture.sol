@@ -19,6 +19,7 @@ abstract contract TaskFixture is EigenLayerFixture {
     uint256 internal constant OPERATOR_WEIGHT = 500e18;
 
     address internal taskOwner = makeAddr("taskOwner");
+    address internal guardian = makeAddr("guardian");
     address internal jobOwner = makeAddr("jobOwner");
     address internal submitter = makeAddr("submitter");
 
@@ -34,19 +35,26 @@ abstract contract TaskFixture is EigenLayerFixture {
 
     function _deployTaskManager(uint256 operatorCount) internal {
         _deployCore();
-        _deployAvs(0);
-        taskManager = new TaskManager(registry, serviceManager, taskOwner);
+        _deployAvs(MINIMUM_STAKE);
+        taskManager = new TaskManager(registry, serviceManager, taskOwner, guardian);
         jobManager = JobManager(address(taskManager.jobManager()));
         vm.prank(avsOwner);
-        serviceManager.setSlasher(address(taskManager), true);
+        serviceManager.setTaskManager(address(taskManager));
         vm.roll(block.number + 1);
         emptySetBlock = block.number;
         vm.roll(block.number + 1);
         for (uint256 i; i < operatorCount; ++i) {
             _addOperator();
         }
+        registry.updateAllWeights();
         vm.roll(block.number + 1);
         vm.deal(jobOwner, 1000 ether);
+    }
+
+    /// @dev Confirms the set's weights in this block (`updateAllWeights`), as keepers do at least every
+    /// `maxWeightAge` blocks.
+    function _confirmWeights() internal {
+        registry.updateAllWeights();
     }
 
     /// @dev Onboards one more operator with a deterministic key and the standard stake.
@@ -73,8 +81,17 @@ abstract contract TaskFixture is EigenLayerFixture {
     // Batches
     // ---------------------------------------------------------------------------------------------------------
 
-    /// @dev Moves one block on and returns the previous one as reference block, with a hash set for it.
+    /// @dev Moves one block on and returns the previous one as reference block, with a hash set for it. Confirms the
+    /// set's weights first (in the reference block) when the last confirmation is more than half the task manager's
+    /// `maxWeightAge` old, as a keeper keeping the set fresh would; tests of stale weights build their headers with
+    /// `_headerAt`.
     function _header() internal returns (BatchHeader memory header) {
+        if (block.number - registry.weightsConfirmedAt() > taskManager.maxWeightAge() / 2) _confirmWeights();
+        return _headerAt();
+    }
+
+    /// @dev `_header` without the confirmation.
+    function _headerAt() internal returns (BatchHeader memory header) {
         vm.roll(block.number + 1);
         uint32 ref = uint32(block.number - 1);
         bytes32 hash = keccak256(abi.encode("block", ref));
@@ -99,7 +116,10 @@ abstract contract TaskFixture is EigenLayerFixture {
         leaves = new bytes32[](tasks.length);
         for (uint256 i; i < tasks.length; ++i) {
             leaves[i] = BatchDigest.leafHash(
-                tasks[i].jobId, tasks[i].sequence, keccak256(abi.encode(tasks[i].execute, tasks[i].callData))
+                tasks[i].jobId,
+                tasks[i].sequence,
+                keccak256(abi.encode(tasks[i].spec)),
+                keccak256(abi.encode(tasks[i].execute, tasks[i].callData))
             );
         }
     }
