@@ -946,7 +946,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
             mstore(record, batchIndex)
             mstore(add(record, 0x20), and(calldataload(header), 0xffffffff))
             // The challenge deadline: this block plus the window in force now.
-            mstore(add(record, 0x40), and(add(number(), challengeWindow), 0xffffffff))
+            mstore(add(record, 0x40), and(add(number(), and(challengeWindow, 0xffffff)), 0xffffffff))
             mstore(add(record, 0x60), caller())
             mstore(add(record, 0x80), and(mload(add(context, 0x80)), 0xffffffffffffffffffffffffffffffff))
             mstore(add(record, 0xa0), and(mload(add(context, 0xa0)), 0xffffffffffffffffffffffffffffffff))
