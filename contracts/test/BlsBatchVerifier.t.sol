@@ -304,7 +304,9 @@ contract BlsBatchVerifierTest is BlsTestBase {
         leaves = new TaskLeaf[](count);
         for (uint64 i; i < count; ++i) {
             bytes32 entropy = keccak256(abi.encode(seed, i));
-            leaves[i] = TaskLeaf(uint256(entropy) >> 192, i, keccak256(abi.encode("spec", entropy)), keccak256(abi.encode(entropy)));
+            leaves[i] = TaskLeaf(
+                uint256(entropy) >> 192, i, keccak256(abi.encode("spec", entropy)), keccak256(abi.encode(entropy))
+            );
         }
     }
 

@@ -69,7 +69,11 @@ contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
     event TaskManagerSet(address indexed taskManager);
     /// @notice The task manager slashed an operator for an offence.
     event OperatorSlashRequested(
-        address indexed operator, bytes32 indexed offence, uint256 wadToSlash, IStrategy[] strategies, string description
+        address indexed operator,
+        bytes32 indexed offence,
+        uint256 wadToSlash,
+        IStrategy[] strategies,
+        string description
     );
     /// @notice An operator was removed from the keeper set.
     event OperatorEjected(address indexed operator, EjectionReason reason);

@@ -383,36 +383,36 @@ contract JobManager is IJobManager, ReentrancyGuardTransient {
     ) private returns (TaskOutcome, bool success, uint256 gasUsed, uint256 charged) {
         // A block of its own: its locals leave the stack before the charge.
         {
-        address forwarder = _forwarderOf(jobId);
-        bytes32 guard = _reentrancyGuardStorageSlot();
-        bytes4 selector = JobForwarder.forward.selector;
-        bytes4 reentrantCall = ReentrancyGuardReentrantCall.selector;
-        assembly ("memory-safe") {
-            // The guard, as `nonReentrant` sets it.
-            if tload(guard) {
-                mstore(0x00, reentrantCall)
-                revert(0x00, 0x04)
+            address forwarder = _forwarderOf(jobId);
+            bytes32 guard = _reentrancyGuardStorageSlot();
+            bytes4 selector = JobForwarder.forward.selector;
+            bytes4 reentrantCall = ReentrancyGuardReentrantCall.selector;
+            assembly ("memory-safe") {
+                // The guard, as `nonReentrant` sets it.
+                if tload(guard) {
+                    mstore(0x00, reentrantCall)
+                    revert(0x00, 0x04)
+                }
+                tstore(guard, 1)
+                let ptr := mload(0x40)
+                mstore(ptr, selector)
+                mstore(add(ptr, 0x04), target)
+                // The data's offset: after the 3 head words.
+                mstore(add(ptr, 0x24), 0x60)
+                mstore(add(ptr, 0x44), gasLimit)
+                mstore(add(ptr, 0x64), data.length)
+                calldatacopy(add(ptr, 0x84), data.offset, data.length)
+                mstore(add(add(ptr, 0x84), data.length), 0)
+                if iszero(call(gas(), forwarder, 0, ptr, add(0x84, and(add(data.length, 31), not(31))), ptr, 0x40)) {
+                    returndatacopy(ptr, 0, returndatasize())
+                    revert(ptr, returndatasize())
+                }
+                // The forwarder is ours and returns two words; anything shorter is refused.
+                if lt(returndatasize(), 0x40) { revert(0, 0) }
+                success := iszero(iszero(mload(ptr)))
+                gasUsed := mload(add(ptr, 0x20))
+                tstore(guard, 0)
             }
-            tstore(guard, 1)
-            let ptr := mload(0x40)
-            mstore(ptr, selector)
-            mstore(add(ptr, 0x04), target)
-            // The data's offset: after the 3 head words.
-            mstore(add(ptr, 0x24), 0x60)
-            mstore(add(ptr, 0x44), gasLimit)
-            mstore(add(ptr, 0x64), data.length)
-            calldatacopy(add(ptr, 0x84), data.offset, data.length)
-            mstore(add(add(ptr, 0x84), data.length), 0)
-            if iszero(call(gas(), forwarder, 0, ptr, add(0x84, and(add(data.length, 31), not(31))), ptr, 0x40)) {
-                returndatacopy(ptr, 0, returndatasize())
-                revert(ptr, returndatasize())
-            }
-            // The forwarder is ours and returns two words; anything shorter is refused.
-            if lt(returndatasize(), 0x40) { revert(0, 0) }
-            success := iszero(iszero(mload(ptr)))
-            gasUsed := mload(add(ptr, 0x20))
-            tstore(guard, 0)
-        }
         }
         charged = _chargeTask(jobId, slot, sequence, _fee(gasUsed, pricing));
         return (TaskOutcome.Done, success, gasUsed, charged);

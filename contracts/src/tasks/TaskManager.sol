@@ -243,10 +243,15 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     /// @param initialOwner Who sets quorum, premium, fee caps, reference age, challenge window, weight age and the
     /// guardian.
     /// @param guardian_ Who may pause and resume batches (zero: no one until the owner names someone).
-    constructor(IBlsKeyRegistry registry_, KeeperServiceManager serviceManager_, address initialOwner, address guardian_)
-        Ownable(initialOwner)
-    {
-        if (address(registry_) == address(0) || address(serviceManager_) == address(0)) revert InputAddressZero();
+    constructor(
+        IBlsKeyRegistry registry_,
+        KeeperServiceManager serviceManager_,
+        address initialOwner,
+        address guardian_
+    ) Ownable(initialOwner) {
+        if (address(registry_) == address(0) || address(serviceManager_) == address(0)) {
+            revert InputAddressZero();
+        }
         registry = registry_;
         jobManager = new JobManager();
         serviceManager = serviceManager_;
@@ -348,7 +353,6 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         if (amount != 0) jobManager.withdrawFees(to, amount);
     }
 
-
     // ---------------------------------------------------------------------------------------------------------
     // Challenges
     // ---------------------------------------------------------------------------------------------------------
@@ -368,8 +372,10 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         if (a.responseHash == b.responseHash) revert SameResponse(a.responseHash);
         if (registry.pubkeyHashOf(operator) == bytes32(0)) revert UnknownOperator(operator);
         BLS12381.G1Point memory pubkey = registry.pubkeyOf(operator);
-        bytes32 digestA = _checkSignedLeaf(operator, pubkey, BatchDigest.leafHash(jobId, sequence, specHash, a.responseHash), a);
-        bytes32 digestB = _checkSignedLeaf(operator, pubkey, BatchDigest.leafHash(jobId, sequence, specHash, b.responseHash), b);
+        bytes32 digestA =
+            _checkSignedLeaf(operator, pubkey, BatchDigest.leafHash(jobId, sequence, specHash, a.responseHash), a);
+        bytes32 digestB =
+            _checkSignedLeaf(operator, pubkey, BatchDigest.leafHash(jobId, sequence, specHash, b.responseHash), b);
         _emitEquivocation(operator, jobId, sequence, specHash, digestA, digestB, a.responseHash, b.responseHash);
         serviceManager.slashOperator(
             operator, EQUIVOCATION_SLASH_WAD, _equivocationId(jobId, sequence, specHash), "keeper: equivocation"
@@ -892,10 +898,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     /// transaction's and the record's (`BATCH_BASE_GAS`) and the calldata's (at the non-zero byte price), split
     /// evenly over the batch's tasks, plus `TASK_GAS`. Skipped tasks pay nothing: their share falls to the
     /// submitter, who chose to include them.
-    function _priceTasks(BatchContext memory context, uint256 config, uint256 gasAtStart, uint256 count)
-        private
-        view
-    {
+    function _priceTasks(BatchContext memory context, uint256 config, uint256 gasAtStart, uint256 count) private view {
         // Unchecked: a base fee, a capped priority fee, gas counts and calldata sizes are far from overflowing, and
         // `count` is not zero (an empty batch reverted).
         unchecked {
@@ -1130,7 +1133,6 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         }
         emit TaskSkipped(task.jobId, task.sequence, digest, reason);
     }
-
 
     /// @dev Why the spec given says the task must be skipped: `NotDue`, `InvalidCallData` or `Expired`, in that
     /// order; `SpecMismatch` stands for "no reason". Fields are read at the spec's canonical offsets and masked to

@@ -28,7 +28,11 @@ contract KeeperServiceManagerTest is EigenLayerFixture {
     event AVSInitialized(IBlsKeyRegistry indexed keyRegistry, IStrategy[] strategies, string metadataURI);
     event TaskManagerSet(address indexed taskManager);
     event OperatorSlashRequested(
-        address indexed operator, bytes32 indexed offence, uint256 wadToSlash, IStrategy[] strategies, string description
+        address indexed operator,
+        bytes32 indexed offence,
+        uint256 wadToSlash,
+        IStrategy[] strategies,
+        string description
     );
     event OperatorEjected(address indexed operator, KeeperServiceManager.EjectionReason reason);
 

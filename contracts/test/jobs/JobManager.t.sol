@@ -710,8 +710,9 @@ contract JobManagerTest is Test {
 
         // 50,000 gas at 1,000 gwei is 0.05 ether, above max fee (0.01 ether): the worst case is max fee, which the
         // escrow holds, so the task runs; the charge is what it used, capped by max fee.
-        (,, gasUsed, charged) =
-            _run(jobId, 1, TaskMode.Perform, address(target), abi.encodeWithSignature("work()"), _pricing(1000 gwei, 0));
+        (,, gasUsed, charged) = _run(
+            jobId, 1, TaskMode.Perform, address(target), abi.encodeWithSignature("work()"), _pricing(1000 gwei, 0)
+        );
         assertEq(charged, gasUsed * 1000 gwei);
         (,,, charged) = _run(
             jobId, 2, TaskMode.Perform, address(target), abi.encodeWithSignature("work()"), _pricing(1000 gwei, 1 ether)

@@ -91,7 +91,13 @@ contract BatchDigestTest is BlsTestBase {
         assertFalse(ok);
         // The same with a clean sequence is accepted.
         call = abi.encodeWithSelector(
-            harness.batchRoot.selector, uint256(0x20), uint256(1), uint256(7), uint256(1), keccak256("s"), keccak256("r")
+            harness.batchRoot.selector,
+            uint256(0x20),
+            uint256(1),
+            uint256(7),
+            uint256(1),
+            keccak256("s"),
+            keccak256("r")
         );
         (bool accepted, bytes memory root) = address(harness).call(call);
         assertTrue(accepted);

@@ -381,14 +381,10 @@ contract TaskManagerTest is TaskFixture {
 
     /// A horizon too short for a 1-block window, reference age and weight age refuses the deployment.
     function test_constructor_revertsOnTooShortHorizon() public {
-        vm.mockCall(
-            address(registry), abi.encodeWithSelector(IBlsKeyRegistry.slashableHorizon.selector), abi.encode(2)
-        );
+        vm.mockCall(address(registry), abi.encodeWithSelector(IBlsKeyRegistry.slashableHorizon.selector), abi.encode(2));
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.InvalidMaxWeightAge.selector, uint32(0)));
         new TaskManager(registry, serviceManager, taskOwner, guardian);
-        vm.mockCall(
-            address(registry), abi.encodeWithSelector(IBlsKeyRegistry.slashableHorizon.selector), abi.encode(3)
-        );
+        vm.mockCall(address(registry), abi.encodeWithSelector(IBlsKeyRegistry.slashableHorizon.selector), abi.encode(3));
         TaskManager fresh = new TaskManager(registry, serviceManager, taskOwner, guardian);
         assertEq(fresh.challengeWindowBlocks() + fresh.maxReferenceAge() + fresh.maxWeightAge(), 3);
     }
@@ -402,6 +398,38 @@ contract TaskManagerTest is TaskFixture {
         assertEq(fresh.challengeWindowBlocks(), 7_200);
         assertEq(fresh.maxReferenceAge(), 64);
         assertEq(fresh.maxWeightAge(), 100_800 - 7_200 - 64);
+    }
+
+    /// The batch path reads the settings word by bit offset; the offsets are where Solidity packs `Config`.
+    function test_configLayout() public {
+        vm.startPrank(taskOwner);
+        taskManager.setQuorumBps(7_001);
+        taskManager.setMaxWeightAge(3);
+        taskManager.setChallengeWindow(11);
+        taskManager.setMaxReferenceAge(5);
+        taskManager.setPremium(7 gwei);
+        taskManager.setMaxPriorityFee(0.003 gwei);
+        vm.stopPrank();
+        vm.prank(guardian);
+        taskManager.pause();
+        uint256 word = uint256(vm.load(address(taskManager), bytes32(uint256(2))));
+        assertEq(uint16(word), 7_001, "quorum at 0");
+        assertEq(uint16(word >> 16), 5, "reference age at 16");
+        assertEq(uint24(word >> 32), 11, "window at 32");
+        assertEq(uint24(word >> 56), 3, "weight age at 56");
+        assertEq(uint8(word >> 80), 1, "paused at 80");
+        assertEq(uint24(word >> 88), 7, "premium (gwei) at 88");
+        assertEq(uint24(word >> 112), 3, "priority fee (0.001 gwei) at 112");
+        vm.prank(guardian);
+        taskManager.unpause();
+        vm.txGasPrice(1 gwei);
+        _respond(_header(), _one(_workTask(0)), _none());
+        _respond(_header(), _one(_task(jobId, 0, spec, true, workCall)), _none());
+        word = uint256(vm.load(address(taskManager), bytes32(uint256(2))));
+        assertEq(uint32(word >> 136), 2, "batch count at 136");
+        assertGt(taskManager.totalCredited(), 0);
+        assertEq(word >> 168, taskManager.totalCredited(), "credited at 168");
+        assertEq(uint16(word), 7_001, "the rest untouched");
     }
 
     function test_setGuardian() public {
@@ -1357,10 +1385,12 @@ contract TaskManagerTest is TaskFixture {
         bytes32 digestB = BatchDigest.taskBatchDigest(
             unlinked.domainSeparator(), 501, keccak256("B"), BatchDigest.merkleRoot(_leafHashes(tasksB))
         );
-        SignedLeaf memory a =
-            SignedLeaf(headerA, keccak256(abi.encode(true, workCall)), new bytes32[](0), _operatorSignature(1, digestA));
-        SignedLeaf memory b =
-            SignedLeaf(headerB, keccak256(abi.encode(false, bytes(""))), new bytes32[](0), _operatorSignature(1, digestB));
+        SignedLeaf memory a = SignedLeaf(
+            headerA, keccak256(abi.encode(true, workCall)), new bytes32[](0), _operatorSignature(1, digestA)
+        );
+        SignedLeaf memory b = SignedLeaf(
+            headerB, keccak256(abi.encode(false, bytes(""))), new bytes32[](0), _operatorSignature(1, digestB)
+        );
         vm.expectRevert(KeeperServiceManager.OnlyTaskManager.selector);
         unlinked.challengeEquivocation(operators[1], jobId, 0, keccak256(abi.encode(spec)), a, b);
     }

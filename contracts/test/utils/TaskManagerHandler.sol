@@ -545,7 +545,8 @@ contract TaskManagerHandler is TaskFixture {
         uint256 i = seed % jobIds.length;
         JobSpec memory spec = specs[i];
         if (kinds[i] == CALL_JOB) {
-            return _task(jobIds[i], referenceBlock, spec, true, abi.encodeCall(SequenceTarget.ping, (type(uint256).max)));
+            return
+                _task(jobIds[i], referenceBlock, spec, true, abi.encodeCall(SequenceTarget.ping, (type(uint256).max)));
         }
         if (kinds[i] == GELATO_JOB) {
             uint64 notDue = uint64(referenceBlock) + 1 + uint64(seed % 100);
