@@ -18,6 +18,7 @@ import {
 } from "../../src/interfaces/IJobManager.sol";
 import {JobManager} from "../../src/jobs/JobManager.sol";
 import {JobForwarder} from "../../src/jobs/JobForwarder.sol";
+import {JobSchedule} from "../../src/jobs/JobSchedule.sol";
 import {JobSpecs} from "../utils/JobSpecs.sol";
 import {FeeLedgerStub} from "../utils/FeeLedgerStub.sol";
 import {ForwarderGuardedTarget, RevertingTarget, ReentrantOwnerTarget, EtherRefuser} from "../utils/JobTargets.sol";
@@ -1024,5 +1025,94 @@ contract JobManagerTest is Test {
         assertEq(writes.length, 1);
         assertEq(writes[0], slot);
         assertEq(uint64(uint256(vm.load(address(jm), slot)) >> 176), 43);
+        assertEq(uint256(vm.load(address(jm), slot)) >> 248, 0, "not unordered");
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Event jobs: tasks complete one by one
+    // ---------------------------------------------------------------------------------------------------------
+
+    function _createEventJob() internal returns (uint256) {
+        JobSpec memory spec = JobSpecs.spec(
+            JobSpecs.eventTrigger(1, address(0xE0), keccak256("Ping()")), JobSpecs.callAction(address(0xBEEF), hex"01")
+        );
+        vm.prank(alice);
+        return jm.createJob{value: 1 ether}(spec);
+    }
+
+    /// An event job's tasks complete in any order, each once; its watermark is not used (a later log's task never
+    /// makes an earlier one's impossible). The flag sits in the job's slot (bit 248) and the marks in a bitmap.
+    function test_eventJob_tasksCompleteInAnyOrder() public {
+        uint256 jobId = _createEventJob();
+        JobState memory state = jm.jobState(jobId);
+        assertTrue(state.unordered);
+        uint64 late = JobSchedule.eventSequence(100, 2);
+        uint64 early = JobSchedule.eventSequence(90, 0);
+        uint64 sameBlock = JobSchedule.eventSequence(100, 1);
+        (TaskOutcome outcome,,,) = _run(jobId, late, TaskMode.Perform, address(0xBEEF), "", 0);
+        _assertOutcome(outcome, TaskOutcome.Done);
+        (outcome,,,) = _run(jobId, early, TaskMode.Consume, address(0), "", 0);
+        _assertOutcome(outcome, TaskOutcome.Done);
+        (outcome,,,) = _run(jobId, sameBlock, TaskMode.Perform, address(0xBEEF), "", 0);
+        _assertOutcome(outcome, TaskOutcome.Done);
+        assertTrue(jm.isTaskDone(jobId, late));
+        assertTrue(jm.isTaskDone(jobId, early));
+        assertTrue(jm.isTaskDone(jobId, sameBlock));
+        assertFalse(jm.isTaskDone(jobId, JobSchedule.eventSequence(100, 0)));
+        assertEq(jm.jobState(jobId).nextSequence, 0);
+        // Each once, performed or consumed.
+        (outcome,,,) = _run(jobId, late, TaskMode.Perform, address(0xBEEF), "", 0);
+        _assertOutcome(outcome, TaskOutcome.AlreadyPerformed);
+        (outcome,,,) = _run(jobId, early, TaskMode.Perform, address(0xBEEF), "", 0);
+        _assertOutcome(outcome, TaskOutcome.AlreadyPerformed);
+        (outcome,,,) = _run(jobId, type(uint64).max, TaskMode.Perform, address(0xBEEF), "", 0);
+        _assertOutcome(outcome, TaskOutcome.AlreadyPerformed);
+        // The marks outlive a spec update.
+        JobSpec memory updated = JobSpecs.spec(
+            JobSpecs.eventTrigger(1, address(0xE0), keccak256("Ping()")), JobSpecs.callAction(address(0xBEEF), hex"02")
+        );
+        vm.prank(alice);
+        jm.updateJob(jobId, updated);
+        (outcome,,,) = _run(jobId, late, TaskMode.Perform, address(0xBEEF), "", 0);
+        _assertOutcome(outcome, TaskOutcome.AlreadyPerformed);
+        assertTrue(jm.jobState(jobId).unordered);
+    }
+
+    function testFuzz_eventJob_eachSequenceOnce(uint64[8] memory sequences) public {
+        uint256 jobId = _createEventJob();
+        for (uint256 i; i < sequences.length; ++i) {
+            uint64 sequence = sequences[i] == type(uint64).max ? 0 : sequences[i];
+            bool seen;
+            for (uint256 j; j < i; ++j) {
+                uint64 earlier = sequences[j] == type(uint64).max ? 0 : sequences[j];
+                if (earlier == sequence) seen = true;
+            }
+            assertEq(jm.isTaskDone(jobId, sequence), seen);
+            (TaskOutcome outcome,,,) = _run(jobId, sequence, TaskMode.Consume, address(0), "", 0);
+            _assertOutcome(outcome, seen ? TaskOutcome.AlreadyPerformed : TaskOutcome.Done);
+            assertTrue(jm.isTaskDone(jobId, sequence));
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // The max fee floor
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// `maxFee` must pay the gas limit and a whole batch at the task manager's floor price (`minJobFee`), at
+    /// creation and at update; jobs created before a higher floor keep their fee.
+    function test_maxFeeFloor() public {
+        FeeLedgerStub(taskManager).setMinGasPrice(1 gwei);
+        JobSpec memory spec = _spec();
+        uint256 floor = (uint256(spec.gasLimit) + 300_000) * 1 gwei;
+        spec.maxFee = uint80(floor - 1);
+        _expectInvalid(spec, SpecField.MaxFee, SpecFault.TooSmall);
+        spec.maxFee = uint80(floor);
+        vm.prank(alice);
+        uint256 jobId = jm.createJob(spec);
+        FeeLedgerStub(taskManager).setMinGasPrice(2 gwei);
+        assertEq(jm.jobState(jobId).maxFee, floor, "kept");
+        vm.expectRevert(abi.encodeWithSelector(IJobManager.InvalidSpec.selector, SpecField.MaxFee, SpecFault.TooSmall));
+        vm.prank(alice);
+        jm.updateJob(jobId, spec);
     }
 }
