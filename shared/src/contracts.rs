@@ -63,7 +63,12 @@ pub use task_manager::TaskManager;
 
 impl From<&crate::batch::TaskLeaf> for BlsBatchVerifier::TaskLeaf {
     fn from(leaf: &crate::batch::TaskLeaf) -> Self {
-        Self { jobId: leaf.task.job_id, sequence: leaf.task.sequence, responseHash: leaf.response_hash }
+        Self {
+            jobId: leaf.task.job_id,
+            sequence: leaf.task.sequence,
+            specHash: leaf.spec_hash,
+            responseHash: leaf.response_hash,
+        }
     }
 }
 

@@ -95,6 +95,7 @@ fn batch_vectors(rng: &mut StdRng) -> Value {
             let leaves: Vec<TaskLeaf> = (0..leaf_count)
                 .map(|i| TaskLeaf {
                     task: TaskId { job_id: U256::from(rng.gen::<u64>()), sequence: (n * 100 + i) as u64 },
+                    spec_hash: B256::from(rng.gen::<[u8; 32]>()),
                     response_hash: B256::from(rng.gen::<[u8; 32]>()),
                 })
                 .collect();
@@ -115,6 +116,7 @@ fn batch_vectors(rng: &mut StdRng) -> Value {
                 "leaves": batch.leaves().iter().map(|l| json!({
                     "jobId": hexs(l.task.job_id.to_be_bytes::<32>()),
                     "sequence": l.task.sequence,
+                    "specHash": hexs(l.spec_hash),
                     "responseHash": hexs(l.response_hash),
                 })).collect::<Vec<_>>(),
                 "leafHashes": batch.leaves().iter().map(|l| hexs(l.hash())).collect::<Vec<_>>(),

@@ -1,6 +1,7 @@
 //! The signed message of the protocol, defined once (`docs/protocol.md`): a batch of
-//! `(jobId, sequence, responseHash)` leaves for one reference block, their Merkle root, and the
-//! EIP-712 typed digest that keepers BLS-sign. `contracts/src/libraries/BatchDigest.sol` computes the
+//! `(jobId, sequence, specHash, responseHash)` leaves for one reference block, their Merkle root, and
+//! the EIP-712 typed digest that keepers BLS-sign. A leaf binds the hash of the job spec the keeper
+//! executed, so a spec changed after signing can never make the signature look wrong. `contracts/src/libraries/BatchDigest.sol` computes the
 //! same bytes; `contracts/test/vectors/bls_vectors.json` pins them across both.
 
 mod merkle;
@@ -36,11 +37,14 @@ pub struct TaskId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TaskLeaf {
     pub task: TaskId,
+    /// `keccak256(abi.encode(spec))` of the job spec the response was computed under.
+    pub spec_hash: B256,
     pub response_hash: B256,
 }
 
 impl TaskLeaf {
-    /// The leaf hash: the EIP-712 struct hash of `TaskResponse(uint256 jobId,uint64 sequence,bytes32 responseHash)`.
+    /// The leaf hash: the EIP-712 struct hash of
+    /// `TaskResponse(uint256 jobId,uint64 sequence,bytes32 specHash,bytes32 responseHash)`.
     pub fn hash(&self) -> B256 {
         typed::task_response_hash(self)
     }

@@ -6,6 +6,7 @@ use super::*;
 fn leaf(job: u64, sequence: u64) -> TaskLeaf {
     TaskLeaf {
         task: TaskId { job_id: U256::from(job), sequence },
+        spec_hash: keccak256(format!("spec {job}")),
         response_hash: keccak256(format!("{job}/{sequence}")),
     }
 }
@@ -23,8 +24,9 @@ fn context() -> BatchContext {
 #[test]
 fn leaf_hash_is_the_typed_struct_hash() {
     let l = leaf(7, 3);
-    let typehash = keccak256("TaskResponse(uint256 jobId,uint64 sequence,bytes32 responseHash)");
-    let expected = keccak256((typehash, l.task.job_id, U256::from(l.task.sequence), l.response_hash).abi_encode());
+    let typehash = keccak256("TaskResponse(uint256 jobId,uint64 sequence,bytes32 specHash,bytes32 responseHash)");
+    let expected =
+        keccak256((typehash, l.task.job_id, U256::from(l.task.sequence), l.spec_hash, l.response_hash).abi_encode());
     assert_eq!(l.hash(), expected);
 }
 
@@ -65,6 +67,10 @@ fn digest_binds_every_field() {
     }
     let mut changed = leaves.clone();
     changed[1].response_hash = B256::repeat_byte(7);
+    assert_ne!(Batch::new(context(), changed).unwrap().digest(), base);
+    // The spec the response was computed under is signed too.
+    let mut changed = leaves.clone();
+    changed[0].spec_hash = B256::repeat_byte(8);
     assert_ne!(Batch::new(context(), changed).unwrap().digest(), base);
     let mut changed = leaves;
     changed[2].task.sequence = 10;

@@ -12,7 +12,7 @@ pub const EIP712_NAME: &str = "KeeperNetwork";
 pub const EIP712_VERSION: &str = "1";
 
 alloy::sol! {
-    struct TaskResponse { uint256 jobId; uint64 sequence; bytes32 responseHash; }
+    struct TaskResponse { uint256 jobId; uint64 sequence; bytes32 specHash; bytes32 responseHash; }
     struct TaskBatch { uint64 referenceBlockNumber; bytes32 referenceBlockHash; bytes32 batchRoot; }
     struct KeyRegistration { address operator; bytes32 pubkeyHash; }
 }
@@ -29,8 +29,13 @@ pub fn domain(chain_id: u64, verifying_contract: Address) -> Eip712Domain {
 }
 
 pub(super) fn task_response_hash(leaf: &TaskLeaf) -> B256 {
-    TaskResponse { jobId: leaf.task.job_id, sequence: leaf.task.sequence, responseHash: leaf.response_hash }
-        .eip712_hash_struct()
+    TaskResponse {
+        jobId: leaf.task.job_id,
+        sequence: leaf.task.sequence,
+        specHash: leaf.spec_hash,
+        responseHash: leaf.response_hash,
+    }
+    .eip712_hash_struct()
 }
 
 pub(super) fn batch_digest(context: &BatchContext, root: B256) -> B256 {
