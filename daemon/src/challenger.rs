@@ -5,8 +5,9 @@
 //!   mismatch is not slashable by itself (only not-due tasks and impossible call data are, and the
 //!   task manager records those), so nothing is submitted for it.
 //! - **Equivocations**: among the signatures this daemon's store holds (an aggregator's collected
-//!   signatures), an operator that signed two batches giving one task different responses is proven
-//!   on chain with `challengeEquivocation`, which slashes and ejects it.
+//!   signatures), an operator that signed two batches giving one task different responses under one
+//!   job spec is proven on chain with `challengeEquivocation`, which slashes and ejects it (responses
+//!   under different specs are no offence: the owner may update a job between two batches).
 
 use std::collections::{HashMap, HashSet};
 
@@ -48,10 +49,11 @@ struct Seen {
 /// reference age can no longer be submitted, and a keeper signs only what it can fetch.
 const SCAN_WINDOW: u64 = 64;
 
-/// What the equivocation watch remembers between blocks.
+/// What the equivocation watch remembers between blocks: the first response each operator signed
+/// for each task under each spec (the leaf's spec hash).
 #[derive(Debug, Default)]
 struct SignatureScan {
-    seen: HashMap<(Address, TaskId), Seen>,
+    seen: HashMap<(Address, TaskId, B256), Seen>,
     /// Signatures already looked at, per batch digest (a proposal gains signatures over time).
     processed: HashMap<B256, (HashSet<Address>, u64)>,
 }
@@ -63,7 +65,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
     let mut head = context.schedule.head_receiver();
     let mut next_block = None::<u64>;
     let mut scan = SignatureScan::default();
-    let mut proven: HashSet<(Address, TaskId)> = HashSet::new();
+    let mut proven: HashSet<(Address, TaskId, B256)> = HashSet::new();
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
@@ -80,9 +82,9 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         }
         match scan_signatures(&context, reference.number, &mut scan).await {
             Ok(conflicts) => {
-                for (operator, task, a, b) in conflicts {
-                    if proven.insert((operator, task)) {
-                        prove(&context, &sender, &shutdown, operator, task, &a, &b).await;
+                for (operator, task, spec_hash, a, b) in conflicts {
+                    if proven.insert((operator, task, spec_hash)) {
+                        prove(&context, &sender, &shutdown, operator, (task, spec_hash), &a, &b).await;
                     }
                 }
             }
@@ -170,15 +172,16 @@ async fn scan_signatures(
     Ok(scan.absorb(rows))
 }
 
-/// An operator that signed two responses for one task: the first signature seen, and the other.
-type Conflict = (Address, TaskId, Seen, Seen);
+/// An operator that signed two responses for one task under one spec (its hash): the first signature
+/// seen, and the other.
+type Conflict = (Address, TaskId, B256, Seen, Seen);
 
 impl SignatureScan {
     /// Takes in proposals with their stored signatures and returns the new conflicts: an operator
-    /// whose signatures give one task two different responses. Several roots signed at one
-    /// reference block are no offence by themselves (a proposal re-made after a dispute has a new
-    /// root and the same responses); only two responses for one task are, as `challengeEquivocation`
-    /// checks.
+    /// whose signatures give one task two different responses under one spec. Several roots signed
+    /// at one reference block are no offence by themselves (a proposal re-made after a dispute has a
+    /// new root and the same responses), nor are responses under two specs; only two responses for
+    /// one task and spec are, as `challengeEquivocation` checks.
     fn absorb(&mut self, rows: Vec<(Batch, Vec<CollectedSignature>)>) -> Vec<Conflict> {
         let mut conflicts = Vec::new();
         for (batch, signatures) in rows {
@@ -188,7 +191,7 @@ impl SignatureScan {
             let fresh: Vec<_> = signatures.into_iter().filter(|s| done.insert(s.operator)).collect();
             for signature in fresh {
                 for (index, leaf) in batch.leaves().iter().enumerate() {
-                    let key = (signature.operator, leaf.task);
+                    let key = (signature.operator, leaf.task, leaf.spec_hash);
                     let entry =
                         Seen { response: leaf.response_hash, digest, index, signature: signature.signature, block };
                     match self.seen.get(&key) {
@@ -196,7 +199,7 @@ impl SignatureScan {
                             self.seen.insert(key, entry);
                         }
                         Some(first) if first.response != leaf.response_hash => {
-                            conflicts.push((signature.operator, leaf.task, first.clone(), entry));
+                            conflicts.push((signature.operator, leaf.task, leaf.spec_hash, first.clone(), entry));
                         }
                         Some(_) => {}
                     }
@@ -214,10 +217,10 @@ fn mismatch(accepted: B256, own: &Outcome) -> Option<B256> {
 }
 
 /// The `challengeEquivocation` call proving that `operator` signed `a` (a leaf of `batch_a`) and
-/// `b` (of `batch_b`), two responses for `task`.
+/// `b` (of `batch_b`), two responses for `task` under the spec whose hash is `spec_hash`.
 fn equivocation_call(
     operator: Address,
-    task: TaskId,
+    (task, spec_hash): (TaskId, B256),
     (batch_a, a): (&Batch, &Seen),
     (batch_b, b): (&Batch, &Seen),
 ) -> Result<TaskManager::challengeEquivocationCall, SubmitError> {
@@ -225,6 +228,7 @@ fn equivocation_call(
         operator,
         jobId: task.job_id,
         sequence: task.sequence,
+        specHash: spec_hash,
         a: signed_leaf(batch_a, a.index, &a.signature)?,
         b: signed_leaf(batch_b, b.index, &b.signature)?,
     })
@@ -235,7 +239,7 @@ async fn prove(
     sender: &TxSender,
     shutdown: &CancellationToken,
     operator: Address,
-    task: TaskId,
+    (task, spec_hash): (TaskId, B256),
     a: &Seen,
     b: &Seen,
 ) {
@@ -248,13 +252,13 @@ async fn prove(
         tracing::warn!(%operator, "challenger: the batches of an equivocation are no longer stored");
         return;
     };
-    let Ok(call) = equivocation_call(operator, task, (&batch_a.batch, a), (&batch_b.batch, b)) else {
+    let Ok(call) = equivocation_call(operator, (task, spec_hash), (&batch_a.batch, a), (&batch_b.batch, b)) else {
         tracing::warn!(%operator, "challenger: could not build the equivocation proof");
         return;
     };
     tracing::warn!(%operator, job = %task.job_id, sequence = task.sequence, "challenger: equivocation seen; proving it");
-    // One proof per (operator, task), also across restarts: the sender refuses a payload twice.
-    let offence = keccak256((operator, task.job_id, task.sequence).abi_encode());
+    // One proof per (operator, task, spec), also across restarts: the sender refuses a payload twice.
+    let offence = keccak256((operator, task.job_id, task.sequence, spec_hash).abi_encode());
     let request = TxRequest {
         kind: TxKind::Challenge,
         payload_ref: offence.to_vec(),

@@ -55,6 +55,7 @@ fn batch(block: u64, jobs: &[u64]) -> Batch {
         .iter()
         .map(|&job| TaskLeaf {
             task: TaskId { job_id: U256::from(job), sequence: block },
+            spec_hash: B256::from(U256::from(job * 5)),
             response_hash: B256::from(U256::from(job * 7)),
         })
         .collect();

@@ -1,7 +1,8 @@
 //! The whole chain side of onboarding on a fresh anvil: the real EigenLayer core and our AVS
 //! deployed from Rust, four operators joining through EigenLayer's own flow with BLS keys and
 //! different stakes, the key registry's keys, aggregate key and weights read back at two blocks,
-//! a slash through the service manager seen by EigenLayer, and a deregistration.
+//! a proven equivocation slashed through the task manager and the service manager and seen by
+//! EigenLayer (the operator ejected for good), and a deregistration.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
@@ -9,14 +10,17 @@ mod common;
 
 use std::time::Instant;
 
+use alloy::primitives::B256;
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use eigen_utils::slashing::core::allocation_manager::AllocationManager;
-use keeper_shared::bls::{PublicKey, SecretKey};
-use keeper_shared::contracts::{BlsKeyRegistry, KeeperServiceManager, StakeToken};
+use keeper_shared::batch::{Batch, BatchContext, TaskId, TaskLeaf};
+use keeper_shared::bls::{PublicKey, SecretKey, SigningDomain};
+use keeper_shared::contracts::{BlsKeyRegistry, KeeperServiceManager, StakeToken, TaskManager};
 use keeper_shared::deployment::Deployment;
 use keeperd::devnet::{deploy_network, mine_blocks, onboard_devnet_operator, NetworkConfig};
 use keeperd::eigenlayer::onboarding;
+use keeperd::jobs::submit::signed_leaf;
 
 const ETHER: u64 = 1_000_000_000_000_000_000;
 
@@ -109,13 +113,27 @@ async fn four_operators_join_stake_changes_and_a_slash_is_seen_by_eigenlayer() {
     assert_eq!(registry.getTotalWeightAtBlock(before).call().await.unwrap(), U256::from(total) * U256::from(ETHER));
     assert_eq!(registry.getTotalWeightAtBlock(after).call().await.unwrap(), U256::from(total + 50) * U256::from(ETHER));
 
-    // Slash half of operator 1's stake through the service manager; EigenLayer reports it.
-    let service_manager = KeeperServiceManager::new(deployment.avs.service_manager, &owner_provider);
-    service_manager.setSlasher(owner, true).send().await.unwrap().get_receipt().await.unwrap();
+    // Only a proof slashes: operator 1 signs two responses for one task under one spec, anyone proves
+    // it to the task manager, which slashes 10% through the service manager and ejects it for good.
     let (op1, _) = operators[1];
     let stake_before = slashable_stake(&owner_provider, &deployment, op1).await;
-    let receipt = service_manager
-        .slashOperator(op1, U256::from(ETHER / 2), "equivocation (test)".into())
+    let task = TaskId { job_id: U256::from(7), sequence: 3 };
+    let spec_hash = B256::repeat_byte(0x5e);
+    let signed = |response: u8, block: u64| {
+        let context = BatchContext {
+            chain_id: deployment.chain_id,
+            task_manager: deployment.avs.task_manager,
+            reference_block_number: block,
+            reference_block_hash: B256::repeat_byte(response),
+        };
+        let leaf = TaskLeaf { task, spec_hash, response_hash: B256::repeat_byte(response) };
+        let batch = Batch::new(context, vec![leaf]).unwrap();
+        let signature = keys[1].sign(batch.digest().as_slice(), SigningDomain::Batch);
+        signed_leaf(&batch, 0, &signature).unwrap()
+    };
+    let task_manager = TaskManager::new(deployment.avs.task_manager, &owner_provider);
+    let receipt = task_manager
+        .challengeEquivocation(op1, task.job_id, task.sequence, spec_hash, signed(1, 10), signed(2, 11))
         .send()
         .await
         .unwrap()
@@ -123,11 +141,15 @@ async fn four_operators_join_stake_changes_and_a_slash_is_seen_by_eigenlayer() {
         .await
         .unwrap();
     assert!(receipt.status());
-    println!("slashOperator gas used {}", receipt.gas_used);
+    println!("challengeEquivocation (slash and ejection) gas used {}", receipt.gas_used);
     let stake_after = slashable_stake(&owner_provider, &deployment, op1).await;
-    let half = stake_before / U256::from(2);
-    assert!(stake_after <= half && half - stake_after < U256::from(1_000u64), "{stake_before} -> {stake_after}");
-    assert_eq!(registry.getOperatorWeight(op1).call().await.unwrap(), stake_after);
+    let kept = stake_before * U256::from(9) / U256::from(10);
+    assert!(stake_after <= kept && kept - stake_after < U256::from(1_000u64), "{stake_before} -> {stake_after}");
+    assert!(!registry.isRegistered(op1).call().await.unwrap(), "ejected");
+    assert!(registry.isBanned(op1).call().await.unwrap(), "for good");
+    let service_manager = KeeperServiceManager::new(deployment.avs.service_manager, &owner_provider);
+    let offence = task_manager.equivocationId(task.job_id, task.sequence, spec_hash).call().await.unwrap();
+    assert!(service_manager.isSlashed(offence, op1).call().await.unwrap());
 
     // Deregistration: the key leaves the aggregate and the weight drops to zero.
     let (op3, op3_provider) = &operators[3];

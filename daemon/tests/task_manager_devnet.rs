@@ -273,7 +273,7 @@ async fn batches_perform_every_job_kind_once_refuse_replays_and_stale_blocks_and
         reference_block_number: reference.number,
         reference_block_hash: reference.hash,
     };
-    let batch = Batch::new(context, submit::leaves(&tasks)).unwrap();
+    let batch = Batch::new(context, submit::leaves(&tasks).unwrap()).unwrap();
     let public: Vec<PublicKey> = keys.iter().map(SecretKey::public_key).collect();
     let submission = build_submission(&batch, &tasks, &public[3..], &sign(&keys[..3], &batch)).unwrap();
     assert_eq!(tm.batchDigest(submission.header.clone(), batch.root()).call().await.unwrap(), batch.digest());
@@ -316,7 +316,7 @@ async fn batches_perform_every_job_kind_once_refuse_replays_and_stale_blocks_and
     let later = latest(&provider).await;
     let again = Batch::new(
         BatchContext { reference_block_number: later.number, reference_block_hash: later.hash, ..context },
-        submit::leaves(&tasks),
+        submit::leaves(&tasks).unwrap(),
     )
     .unwrap();
     let resubmitted = build_submission(&again, &tasks, &public[3..], &sign(&keys[..3], &again))
@@ -333,7 +333,7 @@ async fn batches_perform_every_job_kind_once_refuse_replays_and_stale_blocks_and
     // Reorged: a reference hash the chain does not have.
     let reorged = Batch::new(
         BatchContext { reference_block_hash: B256::repeat_byte(0xee), ..context },
-        submit::leaves(&tasks[..1]),
+        submit::leaves(&tasks[..1]).unwrap(),
     )
     .unwrap();
     let error = rejected(
@@ -346,7 +346,7 @@ async fn batches_perform_every_job_kind_once_refuse_replays_and_stale_blocks_and
     // Too old: beyond the task manager's maximum reference age.
     let max_age = tm.maxReferenceAge().call().await.unwrap();
     mine_blocks(&provider, u64::from(max_age) + 1).await.unwrap();
-    let stale = Batch::new(context, submit::leaves(&tasks[1..2])).unwrap();
+    let stale = Batch::new(context, submit::leaves(&tasks[1..2]).unwrap()).unwrap();
     let error = rejected(
         build_submission(&stale, &tasks[1..2], &public[3..], &sign(&keys[..3], &stale))
             .unwrap()
@@ -360,12 +360,20 @@ async fn batches_perform_every_job_kind_once_refuse_replays_and_stale_blocks_and
     let stake_before = slashable_stake(&provider, &deployment, equivocator).await;
     let gelato = tasks[4].clone();
     let other = BatchTask { response: TaskResponse::nothing_to_do(), ..gelato.clone() };
-    let batch_a = Batch::new(context, submit::leaves(&tasks)).unwrap();
-    let batch_b = Batch::new(context, submit::leaves(std::slice::from_ref(&other))).unwrap();
+    let batch_a = Batch::new(context, submit::leaves(&tasks).unwrap()).unwrap();
+    let batch_b = Batch::new(context, submit::leaves(std::slice::from_ref(&other)).unwrap()).unwrap();
     let leaf_a = signed_leaf(&batch_a, 4, &sign(&keys[..1], &batch_a)).unwrap();
     let leaf_b = signed_leaf(&batch_b, 0, &sign(&keys[..1], &batch_b)).unwrap();
-    let proof =
-        receipt(tm.challengeEquivocation(equivocator, gelato.task.job_id, gelato.task.sequence, leaf_a, leaf_b)).await;
+    let spec_hash = gelato.spec.hash().unwrap();
+    let proof = receipt(tm.challengeEquivocation(
+        equivocator,
+        gelato.task.job_id,
+        gelato.task.sequence,
+        spec_hash,
+        leaf_a,
+        leaf_b,
+    ))
+    .await;
     let proven = proof.decoded_log::<TaskManager::EquivocationProven>().unwrap();
     assert_eq!(proven.operator, equivocator);
     assert_eq!((proven.responseA, proven.responseB), (gelato.response.hash(), other.response.hash()));
@@ -375,9 +383,10 @@ async fn batches_perform_every_job_kind_once_refuse_replays_and_stale_blocks_and
     println!("equivocation: slashable stake {stake_before} -> {stake_after} (wad {wad}), gas used {}", proof.gas_used);
     assert!(stake_after < stake_before);
     assert!(stake_after.abs_diff(expected) < U256::from(1_000u64), "{stake_after} vs {expected}");
-    // The equivocating key is out of the set.
+    // The equivocating key is out of the set, for good.
     let registry = BlsKeyRegistry::new(deployment.avs.key_registry, &provider);
     assert!(!registry.isRegistered(equivocator).call().await.unwrap());
+    assert!(registry.isBanned(equivocator).call().await.unwrap());
     // The other operators keep their stake.
     assert_eq!(slashable_stake(&provider, &deployment, operators[1]).await, U256::from(100u64) * U256::from(ETHER));
 

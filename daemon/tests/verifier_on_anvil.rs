@@ -35,6 +35,7 @@ fn leaves(n: u64) -> Vec<TaskLeaf> {
     (0..n)
         .map(|i| TaskLeaf {
             task: TaskId { job_id: U256::from(100 + i), sequence: i },
+            spec_hash: keccak256([0x5e, i as u8]),
             response_hash: keccak256([i as u8]),
         })
         .collect()

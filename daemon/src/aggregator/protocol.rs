@@ -219,6 +219,8 @@ pub struct LeafView {
     /// Decimal.
     pub job_id: String,
     pub sequence: u64,
+    /// `keccak256(abi.encode(spec))` of the job spec the response was computed under.
+    pub spec_hash: String,
     pub response_hash: String,
 }
 
@@ -274,6 +276,8 @@ pub struct SignatureReceipt {
 pub enum DisputeReason {
     /// The keeper's own response hash differs.
     ResponseMismatch,
+    /// The leaf names a spec hash other than the job's spec this keeper executed.
+    SpecMismatch,
     /// By the keeper's view of the job, this task is not due at the reference block.
     NotDue,
     /// The keeper could not execute the task (e.g. the checker reverted in an unexpected way).
@@ -369,6 +373,7 @@ impl ProposalView {
                 .map(|leaf| LeafView {
                     job_id: leaf.task.job_id.to_string(),
                     sequence: leaf.task.sequence,
+                    spec_hash: leaf.spec_hash.to_string(),
                     response_hash: leaf.response_hash.to_string(),
                 })
                 .collect(),
@@ -393,6 +398,7 @@ impl ProposalView {
                         job_id: parse_u256(&format!("leaves[{i}].jobId"), &leaf.job_id)?,
                         sequence: leaf.sequence,
                     },
+                    spec_hash: parse_b256(&format!("leaves[{i}].specHash"), &leaf.spec_hash)?,
                     response_hash: parse_b256(&format!("leaves[{i}].responseHash"), &leaf.response_hash)?,
                 })
             })

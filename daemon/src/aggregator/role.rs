@@ -49,6 +49,8 @@ pub enum AggregatorError {
     Listen { address: std::net::SocketAddr, source: std::io::Error },
     #[error("aggregator: {0}")]
     Other(String),
+    #[error("aggregator: {0}")]
+    Submit(#[from] crate::jobs::SubmitError),
 }
 
 struct Flight {
@@ -236,7 +238,7 @@ impl Aggregator {
             reference_block_number: reference.number,
             reference_block_hash: reference.hash,
         };
-        let leaves = tasks.iter().map(BatchTask::leaf).collect();
+        let leaves = crate::jobs::submit::leaves(&tasks)?;
         let batch = Batch::new(context, leaves).map_err(|e| AggregatorError::Other(e.to_string()))?;
         let set = self.registry.at(reference.number).await.map_err(|e| AggregatorError::Other(e.to_string()))?;
         let published =
@@ -427,6 +429,10 @@ impl Aggregator {
                 let spec = self.context.schedule.index().await.job(leaf.task.job_id).map(|job| job.spec.clone());
                 let Some(spec) = spec else { break };
                 let Ok(outcome) = execute(&provider, &spec, leaf.task, &reference).await else { break };
+                // The leaf binds the spec it was executed under: the job's spec now must be that one.
+                if spec.hash().ok() != Some(leaf.spec_hash) {
+                    break;
+                }
                 match outcome.response() {
                     Some(response) if response.hash() == leaf.response_hash => {
                         tasks.push(BatchTask { task: leaf.task, spec: (*spec).clone(), response });

@@ -27,11 +27,15 @@ fn batch(block: u64, leaves: &[(u64, u64, u8)]) -> Batch {
         .iter()
         .map(|&(job, sequence, response)| TaskLeaf {
             task: task(job, sequence),
+            spec_hash: SPEC,
             response_hash: B256::repeat_byte(response),
         })
         .collect();
     Batch::new(context, leaves).unwrap()
 }
+
+/// The spec every test leaf was executed under.
+const SPEC: B256 = B256::repeat_byte(0x5e);
 
 struct Operator {
     address: Address,
@@ -76,12 +80,12 @@ fn two_roots_at_one_reference_block_giving_a_task_two_responses_are_proven() {
     assert!(scan.absorb(vec![(a.clone(), vec![signature(&honest, &a), signature(&cheat, &a)])]).is_empty());
     let conflicts = scan.absorb(vec![(b.clone(), vec![signature(&cheat, &b)])]);
     assert_eq!(conflicts.len(), 1, "{conflicts:?}");
-    let (operator, conflicted, first, second) = conflicts[0].clone();
-    assert_eq!((operator, conflicted), (cheat.address, task(1, 0)));
+    let (operator, conflicted, spec_hash, first, second) = conflicts[0].clone();
+    assert_eq!((operator, conflicted, spec_hash), (cheat.address, task(1, 0), SPEC));
     assert_eq!((first.digest, first.index, second.digest, second.index), (a.digest(), 0, b.digest(), 1));
 
-    let call = equivocation_call(operator, conflicted, (&a, &first), (&b, &second)).unwrap();
-    assert_eq!((call.operator, call.jobId, call.sequence), (cheat.address, U256::from(1), 0));
+    let call = equivocation_call(operator, (conflicted, spec_hash), (&a, &first), (&b, &second)).unwrap();
+    assert_eq!((call.operator, call.jobId, call.sequence, call.specHash), (cheat.address, U256::from(1), 0, SPEC));
     for (leaf, batch, index) in [(&call.a, &a, 0), (&call.b, &b, 1)] {
         assert_eq!(leaf.header.referenceBlockNumber, 9);
         assert_eq!(leaf.header.referenceBlockHash, batch.context().reference_block_hash);
@@ -108,4 +112,19 @@ fn a_re_proposal_with_the_same_responses_or_another_operators_response_is_no_equ
     // Another operator signing another response for the task proves nothing about either.
     let other = batch(10, &[(1, 0, 0xee)]);
     assert!(scan.absorb(vec![(other.clone(), vec![signature(&second, &other)])]).is_empty());
+}
+
+/// A job updated between two batches: the same operator's two responses for one task, each under
+/// the spec it executed, are no offence (the contract would refuse the proof).
+#[test]
+fn two_responses_under_two_specs_are_no_equivocation() {
+    let [keeper, _] = operators();
+    let before = batch(9, &[(1, 0, 0xa1)]);
+    let mut leaves = batch(11, &[(1, 0, 0xa2)]).leaves().to_vec();
+    leaves[0].spec_hash = B256::repeat_byte(0x5f);
+    let after = Batch::new(*batch(11, &[(1, 0, 0xa2)]).context(), leaves).unwrap();
+    let mut scan = SignatureScan::default();
+    let rows =
+        vec![(before.clone(), vec![signature(&keeper, &before)]), (after.clone(), vec![signature(&keeper, &after)])];
+    assert!(scan.absorb(rows).is_empty());
 }

@@ -55,7 +55,8 @@ pub async fn run_batch_demo(
     let leaves: Vec<TaskLeaf> = (0..tasks as u64)
         .map(|i| TaskLeaf {
             task: TaskId { job_id: U256::from(i + 1), sequence: 0 },
-            // What a keeper's execution produced; here, a stand-in hash per task.
+            // The spec the keeper executed and what its execution produced; here, stand-in hashes per task.
+            spec_hash: keccak256(format!("spec of job {}", i + 1)),
             response_hash: keccak256(format!("harvest() for job {}", i + 1)),
         })
         .collect();

@@ -19,8 +19,10 @@ pub struct NetworkConfig {
     pub core: CoreConfig,
     /// Largest share of an operator's stake one slash may take (1e18 = all).
     pub max_slash_wad: U256,
-    /// Stake (in strategy shares) below which an operator's weight counts as zero.
-    pub minimum_weight: U256,
+    /// Slashable stake (in strategy shares) an operator needs to join the keeper set.
+    pub minimum_stake: U256,
+    /// Who may pause and resume the task manager's batches (the owner, on a devnet).
+    pub guardian: Address,
 }
 
 impl NetworkConfig {
@@ -28,7 +30,8 @@ impl NetworkConfig {
         Self {
             core: CoreConfig::devnet(owner),
             max_slash_wad: U256::from(500_000_000_000_000_000u64),
-            minimum_weight: U256::from(1_000_000_000_000_000_000u64),
+            minimum_stake: U256::from(1_000_000_000_000_000_000u64),
+            guardian: owner,
         }
     }
 }
@@ -63,7 +66,7 @@ pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -
         core.allocation_manager,
         *service_manager.address(),
         owner,
-        config.minimum_weight,
+        config.minimum_stake,
     )
     .await
     .map_err(EigenLayerError::contract("deploying BlsKeyRegistry"))?;
@@ -75,20 +78,25 @@ pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -
             .await,
     )
     .await?;
-    // The task manager creates its job manager (linked to it for good) in its constructor.
-    let task_manager = TaskManager::deploy(provider, *key_registry.address(), *service_manager.address(), owner)
-        .await
-        .map_err(EigenLayerError::contract("deploying TaskManager"))?;
+    // The task manager creates its job manager (linked to it for good) in its constructor, and takes its
+    // challenge window, reference age and weight age from the core's delays.
+    let task_manager =
+        TaskManager::deploy(provider, *key_registry.address(), *service_manager.address(), owner, config.guardian)
+            .await
+            .map_err(EigenLayerError::contract("deploying TaskManager"))?;
     let job_manager = task_manager
         .jobManager()
         .call()
         .await
         .map_err(EigenLayerError::contract("reading the task manager's job manager"))?;
     confirm(
-        "making the task manager a slasher of the service manager",
-        service_manager.setSlasher(*task_manager.address(), true).send().await,
+        "linking the task manager to the service manager (the only slasher)",
+        service_manager.setTaskManager(*task_manager.address()).send().await,
     )
     .await?;
+    // The set is empty now: confirming it here makes every weight read later (at registration) fresh
+    // enough for batches until the task manager's weight age has passed; keepers confirm it from then on.
+    confirm("confirming the keeper set's weights", key_registry.updateAllWeights().send().await).await?;
     let operator_set_id = service_manager
         .KEEPER_OPERATOR_SET_ID()
         .call()

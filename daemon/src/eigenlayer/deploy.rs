@@ -39,12 +39,15 @@ pub struct CoreConfig {
 }
 
 impl CoreConfig {
-    /// Short delays, so a devnet walks through every flow in a few mined blocks.
+    /// A short allocation configuration delay, so operators join in a few mined blocks; mainnet's
+    /// two weeks (100,800 blocks) of deallocation and withdrawal delay, which bound how long signed
+    /// stake stays slashable: the task manager derives its challenge window (7,200), reference age (64)
+    /// and weight age (93,536) from them.
     pub fn devnet(owner: Address) -> Self {
         Self {
             owner,
-            min_withdrawal_delay_blocks: 5,
-            deallocation_delay: 5,
+            min_withdrawal_delay_blocks: 100_800,
+            deallocation_delay: 100_800,
             allocation_configuration_delay: 1,
             version: "v1.3.0-devnet".into(),
         }

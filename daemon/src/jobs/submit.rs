@@ -61,9 +61,13 @@ pub struct BatchTask {
 }
 
 impl BatchTask {
-    /// The signed leaf.
-    pub fn leaf(&self) -> TaskLeaf {
-        TaskLeaf { task: self.task, response_hash: self.response.hash() }
+    /// The signed leaf: the task, the hash of the spec it was executed under, and its response.
+    pub fn leaf(&self) -> Result<TaskLeaf, SubmitError> {
+        let spec_hash = self
+            .spec
+            .hash()
+            .map_err(|source| SubmitError::Spec { job_id: self.task.job_id, source: Box::new(source) })?;
+        Ok(TaskLeaf { task: self.task, spec_hash, response_hash: self.response.hash() })
     }
 
     /// The task as `respondToBatch` takes it.
@@ -83,7 +87,7 @@ impl BatchTask {
 }
 
 /// The leaves of `tasks`, in order: what `Batch::new` takes.
-pub fn leaves(tasks: &[BatchTask]) -> Vec<TaskLeaf> {
+pub fn leaves(tasks: &[BatchTask]) -> Result<Vec<TaskLeaf>, SubmitError> {
     tasks.iter().map(BatchTask::leaf).collect()
 }
 
@@ -133,7 +137,7 @@ pub fn build_submission(
         return Err(SubmitError::TaskCount { leaves: batch.leaves().len(), tasks: tasks.len() });
     }
     for (index, (leaf, task)) in batch.leaves().iter().zip(tasks).enumerate() {
-        if *leaf != task.leaf() {
+        if *leaf != task.leaf()? {
             return Err(SubmitError::LeafMismatch { index, job_id: task.task.job_id, sequence: task.task.sequence });
         }
     }

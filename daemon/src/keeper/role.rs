@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{AggregatorClient, ClientConfig, ClientError};
 use crate::aggregator::protocol::{Cursor, Dispute, DisputeReason, DisputedTask, SignedBatch};
-use crate::jobs::{execute, Outcome, ReferenceBlock};
+use crate::jobs::{execute, Outcome, ReferenceBlock, SpecError};
 use crate::node::NodeContext;
 use crate::store::{BatchSigningRequest, SlashingProtectionError, Store, StoreError, TaskDue, TaskState};
 
@@ -126,6 +126,13 @@ impl Keeper {
 
         let mut disputed = Vec::new();
         for leaf in batch.leaves() {
+            // The leaf binds a spec, and the chain judges the leaf by it: only the job's spec as this keeper
+            // sees it may be signed, whatever the response (a response signed before included).
+            let own_spec = self.context.schedule.index().await.is_due(leaf.task, &reference).map(|spec| spec.hash());
+            if let Some(dispute) = spec_dispute(leaf, own_spec) {
+                disputed.push(dispute);
+                continue;
+            }
             let signed_before = self.signed_response(leaf.task).await?;
             if signed_before == Some(leaf.response_hash) {
                 continue;
@@ -212,6 +219,18 @@ impl Keeper {
         self.cache.insert((task, reference.hash), result.clone());
         Some(result)
     }
+}
+
+/// Whether a leaf's spec is the one this keeper would execute: `None` if so; else the dispute. `own`
+/// is the job's spec hash by this keeper's view if the task is due at the reference block.
+fn spec_dispute(leaf: &TaskLeaf, own: Option<Result<B256, SpecError>>) -> Option<DisputedTask> {
+    let (reason, detail) = match own {
+        None => (DisputeReason::NotDue, "not due by this keeper's view of the job".to_string()),
+        Some(Ok(hash)) if hash == leaf.spec_hash => return None,
+        Some(Ok(hash)) => (DisputeReason::SpecMismatch, format!("this keeper executes the job's spec {hash}")),
+        Some(Err(e)) => (DisputeReason::ExecutionFailed, e.to_string()),
+    };
+    Some(DisputedTask { task: leaf.task, reason, own_response_hash: None, detail: Some(detail) })
 }
 
 /// The keeper's verdict on a leaf it has not already signed with this very response: `None` signs

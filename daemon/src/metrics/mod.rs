@@ -475,6 +475,7 @@ impl Metrics {
         for task in tasks {
             let reason = match task.reason {
                 DisputeReason::ResponseMismatch => "response_mismatch",
+                DisputeReason::SpecMismatch => "spec_mismatch",
                 DisputeReason::NotDue => "not_due",
                 DisputeReason::ExecutionFailed => "execution_failed",
                 DisputeReason::Unsupported => "unsupported",

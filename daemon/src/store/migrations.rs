@@ -30,6 +30,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         description: "job cache: owner, forwarder, balance and watermark",
         sql: include_str!("sql/0002_job_state.sql"),
     },
+    Migration {
+        version: 3,
+        description: "proposals: leaves bind the spec hash (104 bytes); proposals of the old form dropped",
+        sql: include_str!("sql/0003_leaf_spec_hash.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a keeperd database ("KPRD"), set by the first migration.

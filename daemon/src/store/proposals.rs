@@ -12,8 +12,8 @@ use super::{ReadTx, WriteTx};
 
 const TABLE: &str = "proposals";
 const SIGNATURES: &str = "proposal_signatures";
-/// job id (32) || sequence (8, big-endian) || response hash (32).
-const LEAF_LEN: usize = 72;
+/// job id (32) || sequence (8, big-endian) || spec hash (32) || response hash (32).
+const LEAF_LEN: usize = 104;
 
 /// A stored proposal, rebuilt and checked against its stored root and digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +43,7 @@ fn encode_leaves(leaves: &[TaskLeaf]) -> Vec<u8> {
     for leaf in leaves {
         bytes.extend_from_slice(&leaf.task.job_id.to_be_bytes::<32>());
         bytes.extend_from_slice(&leaf.task.sequence.to_be_bytes());
+        bytes.extend_from_slice(leaf.spec_hash.as_slice());
         bytes.extend_from_slice(leaf.response_hash.as_slice());
     }
     bytes
@@ -60,11 +61,13 @@ fn decode_leaves(bytes: &[u8]) -> Result<Vec<TaskLeaf>> {
         .chunks_exact(LEAF_LEN)
         .map(|leaf| {
             let (job_id, rest) = leaf.split_at(32);
-            let (sequence, response_hash) = rest.split_at(8);
+            let (sequence, rest) = rest.split_at(8);
+            let (spec_hash, response_hash) = rest.split_at(32);
             let mut seq = [0u8; 8];
             seq.copy_from_slice(sequence);
             TaskLeaf {
                 task: TaskId { job_id: U256::from_be_slice(job_id), sequence: u64::from_be_bytes(seq) },
+                spec_hash: B256::from_slice(spec_hash),
                 response_hash: B256::from_slice(response_hash),
             }
         })
@@ -203,8 +206,16 @@ mod tests {
     #[test]
     fn leaves_encoding_round_trips() {
         let leaves = vec![
-            TaskLeaf { task: TaskId { job_id: U256::MAX, sequence: u64::MAX }, response_hash: B256::repeat_byte(7) },
-            TaskLeaf { task: TaskId { job_id: U256::from(1), sequence: 0 }, response_hash: B256::ZERO },
+            TaskLeaf {
+                task: TaskId { job_id: U256::MAX, sequence: u64::MAX },
+                spec_hash: B256::repeat_byte(6),
+                response_hash: B256::repeat_byte(7),
+            },
+            TaskLeaf {
+                task: TaskId { job_id: U256::from(1), sequence: 0 },
+                spec_hash: B256::ZERO,
+                response_hash: B256::ZERO,
+            },
         ];
         let bytes = encode_leaves(&leaves);
         assert_eq!(bytes.len(), 2 * LEAF_LEN);

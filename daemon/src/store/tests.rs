@@ -24,6 +24,7 @@ pub(crate) fn batch(block: u64, leaves: &[(u64, u64, u8)]) -> Batch {
         .iter()
         .map(|&(job, sequence, response)| TaskLeaf {
             task: TaskId { job_id: U256::from(job), sequence },
+            spec_hash: B256::repeat_byte(0x5e),
             response_hash: B256::repeat_byte(response),
         })
         .collect();

@@ -10,8 +10,16 @@ fn batch() -> Batch {
         reference_block_hash: B256::repeat_byte(0x42),
     };
     let leaves = vec![
-        TaskLeaf { task: TaskId { job_id: U256::MAX, sequence: 3 }, response_hash: B256::repeat_byte(1) },
-        TaskLeaf { task: TaskId { job_id: U256::from(7), sequence: u64::MAX }, response_hash: B256::repeat_byte(2) },
+        TaskLeaf {
+            task: TaskId { job_id: U256::MAX, sequence: 3 },
+            spec_hash: B256::repeat_byte(3),
+            response_hash: B256::repeat_byte(1),
+        },
+        TaskLeaf {
+            task: TaskId { job_id: U256::from(7), sequence: u64::MAX },
+            spec_hash: B256::repeat_byte(4),
+            response_hash: B256::repeat_byte(2),
+        },
     ];
     Batch::new(context, leaves).unwrap()
 }

@@ -114,7 +114,7 @@ fn proposal() -> Batch {
         reference_block_number: 9,
         reference_block_hash: B256::repeat_byte(9),
     };
-    Batch::new(context, vec![batch_task(1, 0).leaf(), batch_task(2, 0).leaf()]).unwrap()
+    Batch::new(context, vec![batch_task(1, 0).leaf().unwrap(), batch_task(2, 0).leaf().unwrap()]).unwrap()
 }
 
 fn signed(member: &Member, digest: B256) -> SignedBatch {

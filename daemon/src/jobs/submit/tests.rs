@@ -70,7 +70,7 @@ fn g1_point_spells_the_eip2537_encoding() {
 #[test]
 fn submission_carries_tasks_in_leaf_order() {
     let tasks = vec![task(1, 0, true), task(2, 5, false), task(3, 9, true)];
-    let batch = Batch::new(context(), leaves(&tasks)).unwrap();
+    let batch = Batch::new(context(), leaves(&tasks).unwrap()).unwrap();
     let signers = [key(1), key(2)];
     let signatures: Vec<Signature> =
         signers.iter().map(|k| k.sign(batch.digest().as_slice(), SigningDomain::Batch)).collect();
@@ -96,7 +96,7 @@ fn submission_carries_tasks_in_leaf_order() {
 #[test]
 fn submission_refuses_tasks_that_are_not_the_batch() {
     let tasks = vec![task(1, 0, true), task(2, 5, true)];
-    let batch = Batch::new(context(), leaves(&tasks)).unwrap();
+    let batch = Batch::new(context(), leaves(&tasks).unwrap()).unwrap();
     let aggregate = key(1).sign(batch.digest().as_slice(), SigningDomain::Batch);
 
     let swapped = vec![tasks[1].clone(), tasks[0].clone()];
@@ -116,7 +116,7 @@ fn submission_refuses_tasks_that_are_not_the_batch() {
     ));
 
     let far = BatchContext { reference_block_number: u64::from(u32::MAX) + 1, ..context() };
-    let batch = Batch::new(far, leaves(&tasks)).unwrap();
+    let batch = Batch::new(far, leaves(&tasks).unwrap()).unwrap();
     assert!(matches!(
         build_submission(&batch, &tasks, &[], &aggregate),
         Err(SubmitError::ReferenceBlockTooLarge { .. })
@@ -126,12 +126,12 @@ fn submission_refuses_tasks_that_are_not_the_batch() {
 #[test]
 fn signed_leaf_proves_its_leaf_in_the_batch() {
     let tasks: Vec<BatchTask> = (0..5).map(|i| task(i + 1, i, true)).collect();
-    let batch = Batch::new(context(), leaves(&tasks)).unwrap();
+    let batch = Batch::new(context(), leaves(&tasks).unwrap()).unwrap();
     let signature = key(1).sign(batch.digest().as_slice(), SigningDomain::Batch);
     for (index, task) in tasks.iter().enumerate() {
         let signed = signed_leaf(&batch, index, &signature).unwrap();
         assert_eq!(signed.responseHash, task.response.hash());
-        assert!(verify_proof(task.leaf().hash(), &signed.proof, batch.root()));
+        assert!(verify_proof(task.leaf().unwrap().hash(), &signed.proof, batch.root()));
         assert_eq!(signed.header.referenceBlockNumber, 42);
         assert_eq!(signed.signatureG2.to_vec(), signature.to_eip2537().to_vec());
     }

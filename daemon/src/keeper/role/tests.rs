@@ -23,11 +23,28 @@ fn batch(block: u64, leaves: &[(u64, u64, u8)]) -> Batch {
 }
 
 fn leaf(job: u64, sequence: u64, response: u8) -> TaskLeaf {
-    TaskLeaf { task: TaskId { job_id: U256::from(job), sequence }, response_hash: B256::repeat_byte(response) }
+    TaskLeaf {
+        task: TaskId { job_id: U256::from(job), sequence },
+        spec_hash: B256::repeat_byte(0x5e),
+        response_hash: B256::repeat_byte(response),
+    }
 }
 
 fn hash(byte: u8) -> B256 {
     B256::repeat_byte(byte)
+}
+
+/// A leaf is judged by the spec it names, so a keeper signs only the spec it executes: a leaf naming
+/// another spec (a proposer's forgery, or a job updated since) is disputed, even for a response it
+/// signed before.
+#[test]
+fn a_leaf_naming_another_spec_is_disputed() {
+    let l = leaf(1, 0, 0xa1);
+    assert_eq!(spec_dispute(&l, Some(Ok(B256::repeat_byte(0x5e)))), None);
+    let dispute = spec_dispute(&l, Some(Ok(B256::repeat_byte(0x5f)))).expect("disputed");
+    assert_eq!(dispute.reason, DisputeReason::SpecMismatch);
+    assert_eq!(dispute.task, l.task);
+    assert_eq!(spec_dispute(&l, None).expect("disputed").reason, DisputeReason::NotDue);
 }
 
 #[test]

@@ -16,7 +16,7 @@
 use std::str::FromStr;
 
 use alloy::primitives::{Address, B256, U256};
-use keeper_shared::batch::{TaskId, TaskLeaf};
+use keeper_shared::batch::TaskId;
 use rusqlite::{params, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
@@ -264,8 +264,7 @@ impl SlashingProtection<'_> {
                 }
                 Some(_) => summary.responses_already_recorded += 1,
                 None => {
-                    let leaf = TaskLeaf { task: response.task, response_hash: response.response_hash };
-                    insert_response(&tx, &domain, &leaf, None, now)?;
+                    insert_response(&tx, &domain, response.task, response.response_hash, None, now)?;
                     summary.responses_added += 1;
                 }
             }

@@ -170,7 +170,8 @@ fn recorded_response(conn: &Connection, domain: &Domain, task: TaskId) -> Result
 fn insert_response(
     conn: &Connection,
     domain: &Domain,
-    leaf: &TaskLeaf,
+    task: TaskId,
+    response_hash: B256,
     first_digest: Option<B256>,
     at_ms: i64,
 ) -> Result<()> {
@@ -182,9 +183,9 @@ fn insert_response(
     .execute(params![
         domain.chain_id,
         domain.task_manager.as_slice(),
-        u256_to_sql(leaf.task.job_id),
-        u64_to_sql(RESPONSES, "sequence", leaf.task.sequence)?,
-        leaf.response_hash.as_slice(),
+        u256_to_sql(task.job_id),
+        u64_to_sql(RESPONSES, "sequence", task.sequence)?,
+        response_hash.as_slice(),
         first_digest.as_ref().map(B256::as_slice),
         at_ms
     ])?;
@@ -281,7 +282,7 @@ impl<'a> SlashingProtection<'a> {
                     });
                 }
                 Some(_) => {}
-                None => insert_response(&tx, &domain, leaf, Some(request.digest()), now)?,
+                None => insert_response(&tx, &domain, leaf.task, leaf.response_hash, Some(request.digest()), now)?,
             }
         }
         let row = BatchRow {

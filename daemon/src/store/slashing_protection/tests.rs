@@ -79,9 +79,11 @@ fn the_record_is_per_chain_and_task_manager() {
     let here = batch(10, &[(1, 0, 0xa1)]);
     let mut elsewhere_context = *here.context();
     elsewhere_context.task_manager = Address::repeat_byte(0x78);
-    let elsewhere =
-        Batch::new(elsewhere_context, vec![TaskLeaf { task: task(1, 0), response_hash: B256::repeat_byte(0xff) }])
-            .unwrap();
+    let elsewhere = Batch::new(
+        elsewhere_context,
+        vec![TaskLeaf { task: task(1, 0), spec_hash: B256::repeat_byte(0x5e), response_hash: B256::repeat_byte(0xff) }],
+    )
+    .unwrap();
     let mut sp = store.slashing_protection();
     let _ = sp.check_and_record(&request(&here)).unwrap();
     assert!(matches!(sp.check_and_record(&request(&elsewhere)).unwrap(), SigningDecision::Sign { .. }));
