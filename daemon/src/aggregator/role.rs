@@ -78,6 +78,8 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
     let quorum_bps = task_manager.quorumBps().call().await.map_err(|e| AggregatorError::Other(e.to_string()))?;
     let max_age =
         u64::from(task_manager.maxReferenceAge().call().await.map_err(|e| AggregatorError::Other(e.to_string()))?);
+    let max_weight_age =
+        u64::from(task_manager.maxWeightAge().call().await.map_err(|e| AggregatorError::Other(e.to_string()))?);
     let threshold = QuorumThreshold::from_bps(quorum_bps).map_err(|e| AggregatorError::Config(e.to_string()))?;
     let collector = Collector::new(
         context.store.clone(),
@@ -114,6 +116,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         restored: false,
         next_order: 0,
         shutdown: shutdown.clone(),
+        weights: WeightConfirmation { max_age: max_weight_age, confirmed_at: 0, sent_at: None },
     };
     match sender.recover().await {
         Ok(pending) => {
@@ -136,6 +139,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
                     if !aggregator.restored {
                         aggregator.restore(reference).await;
                     }
+                    aggregator.keep_weights_confirmed(reference.number).await;
                     if let Err(e) = aggregator.propose(reference).await {
                         tracing::warn!(error = %e, "aggregator: proposing failed");
                     }
@@ -193,9 +197,69 @@ struct Aggregator {
     /// The last proposal's order.
     next_order: u64,
     shutdown: CancellationToken,
+    weights: WeightConfirmation,
+}
+
+/// When the keeper set's weights were last confirmed on chain, and this aggregator's own pending
+/// confirmation. The task manager refuses a batch whose reference block is more than `max_age`
+/// blocks after the last `BlsKeyRegistry.updateAllWeights`.
+struct WeightConfirmation {
+    max_age: u64,
+    confirmed_at: u64,
+    /// The head at which this aggregator last sent a confirmation.
+    sent_at: Option<u64>,
+}
+
+impl WeightConfirmation {
+    /// Whether the chain should be asked again: half the weight age has passed since the last
+    /// confirmation seen (someone else may have confirmed since), and no confirmation of ours was sent
+    /// in the last quarter of it.
+    fn due(&self, head: u64) -> bool {
+        head.saturating_sub(self.confirmed_at) >= self.max_age / 2
+            && self.sent_at.is_none_or(|sent| head.saturating_sub(sent) >= (self.max_age / 4).max(1))
+    }
 }
 
 impl Aggregator {
+    /// Keeps the set's weights confirmed: once half the task manager's weight age has passed since
+    /// the last confirmation, sends `updateAllWeights` (anyone may; it also picks up every stake
+    /// change since). Refreshing on EigenLayer's stake events is left to a later change.
+    async fn keep_weights_confirmed(&mut self, head: u64) {
+        if !self.weights.due(head) {
+            return;
+        }
+        let registry = keeper_shared::contracts::BlsKeyRegistry::new(
+            self.context.config.deployment.avs.key_registry,
+            self.context.pool.provider(),
+        );
+        match registry.weightsConfirmedAt().call().await {
+            Ok(confirmed) => self.weights.confirmed_at = confirmed.saturating_to(),
+            Err(e) => {
+                tracing::debug!(error = %e, "aggregator: reading the weights' confirmation failed");
+                return;
+            }
+        }
+        if !self.weights.due(head) {
+            return;
+        }
+        let input =
+            alloy::sol_types::SolCall::abi_encode(&keeper_shared::contracts::BlsKeyRegistry::updateAllWeightsCall {});
+        let request = TxRequest {
+            kind: TxKind::OperatorRegistration,
+            payload_ref: alloy::primitives::keccak256([b"updateAllWeights".as_slice(), &head.to_be_bytes()].concat())
+                .to_vec(),
+            to: self.context.config.deployment.avs.key_registry,
+            input: input.into(),
+            value: U256::ZERO,
+            gas_limit: None,
+        };
+        self.weights.sent_at = Some(head);
+        match self.sender.send(request).await {
+            Ok(_) => tracing::info!(head, "aggregator: confirming the keeper set's weights"),
+            Err(e) => tracing::warn!(error = %e, "aggregator: confirming the keeper set's weights failed"),
+        }
+    }
+
     /// Proposes the due tasks not in flight at `reference`.
     async fn propose(&mut self, reference: ReferenceBlock) -> Result<(), AggregatorError> {
         let provider = self.context.pool.provider();

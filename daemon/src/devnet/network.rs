@@ -39,6 +39,16 @@ impl NetworkConfig {
 /// Deploys everything from the provider's wallet (which becomes every owner) and describes it.
 pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -> Result<Deployment, EigenLayerError> {
     let owner = config.core.owner;
+    // EigenLayer's slashing computes `block.number - MIN_WITHDRAWAL_DELAY_BLOCKS - 1` and reverts on a
+    // younger chain: a fresh devnet first grows past it.
+    let head = provider
+        .get_block_number()
+        .await
+        .map_err(|source| EigenLayerError::Rpc { step: "reading the head".into(), source })?;
+    let oldest_slashable = u64::from(config.core.min_withdrawal_delay_blocks) + 2;
+    if head < oldest_slashable {
+        mine_blocks(provider, oldest_slashable - head).await?;
+    }
     let deploy_block = provider
         .get_block_number()
         .await

@@ -39,15 +39,16 @@ pub struct CoreConfig {
 }
 
 impl CoreConfig {
-    /// A short allocation configuration delay, so operators join in a few mined blocks; mainnet's
-    /// two weeks (100,800 blocks) of deallocation and withdrawal delay, which bound how long signed
-    /// stake stays slashable: the task manager derives its challenge window (7,200), reference age (64)
-    /// and weight age (93,536) from them.
+    /// A short allocation configuration delay, so operators join in a few mined blocks; deallocation
+    /// and withdrawal delays of 200 blocks (public testnets use about 50), which bound how long signed
+    /// stake stays slashable: the task manager derives its challenge window (100), reference age (25)
+    /// and weight age (75) from them. (A longer delay costs a devnet its first blocks: EigenLayer's
+    /// slashing needs a chain older than the withdrawal delay, and anvil mines empty blocks slowly.)
     pub fn devnet(owner: Address) -> Self {
         Self {
             owner,
-            min_withdrawal_delay_blocks: 100_800,
-            deallocation_delay: 100_800,
+            min_withdrawal_delay_blocks: 200,
+            deallocation_delay: 200,
             allocation_configuration_delay: 1,
             version: "v1.3.0-devnet".into(),
         }

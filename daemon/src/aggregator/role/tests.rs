@@ -190,3 +190,22 @@ async fn signatures_from_strangers_or_that_do_not_verify_are_rejected_and_add_no
     assert!(!collector.submit_signature(signed(&m[0], digest)).await.unwrap().quorum_reached);
     assert!(collector.submit_signature(signed(&m[1], digest)).await.unwrap().quorum_reached);
 }
+
+/// The set's weights are confirmed once half the task manager's weight age has passed since the last
+/// confirmation, and this aggregator does not send again while its own may still be pending.
+#[test]
+fn weights_are_confirmed_at_half_their_age_and_not_twice_at_once() {
+    let mut weights = WeightConfirmation { max_age: 76, confirmed_at: 1_000, sent_at: None };
+    assert!(!weights.due(1_037));
+    assert!(weights.due(1_038));
+    weights.sent_at = Some(1_038);
+    assert!(!weights.due(1_056), "its own is pending");
+    assert!(weights.due(1_057), "a quarter of the age later, again");
+    // Confirmed meanwhile (by anyone): not due until half the age after that.
+    weights.confirmed_at = 1_040;
+    assert!(!weights.due(1_077));
+    assert!(weights.due(1_078));
+    // A weight age of 1 still confirms every block, never dividing by zero.
+    let tiny = WeightConfirmation { max_age: 1, confirmed_at: 5, sent_at: Some(5) };
+    assert!(tiny.due(6));
+}
