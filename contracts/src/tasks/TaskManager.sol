@@ -119,16 +119,22 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     /// @notice Gas of a batch holding one task, besides the task's own call, as a transaction: what a job's `maxFee`
     /// must pay for at the floor gas price (`minJobFee`). Measured: 300k covers 64 operators with 7 non-signers.
     uint256 public constant SOLO_BATCH_GAS = 300_000;
-    /// @notice Fixed gas of every batch not measured by `gasleft()` at its start: the transaction's 21,000, and the
-    /// record's new slot, the settings write and the `BatchResponded` event after the tasks.
-    uint256 public constant BATCH_BASE_GAS = 50_000;
-    /// @notice Calldata is charged at the non-zero byte price, an upper bound (EIP-2028: 16 gas).
+    /// @notice Fixed gas of every batch not measured by `gasleft()` after its signature check: the transaction's
+    /// 21,000, the reading of the settings word, and after the tasks the record, the settings write and the
+    /// `BatchResponded` event.
+    uint256 public constant BATCH_BASE_GAS = 36_000;
+    /// @notice Calldata the submitter and the job owners choose (the non-signers, the signature, a task's call data,
+    /// a spec's data and code URL) is charged at the non-zero byte price, an upper bound (EIP-2028: 16 gas).
     uint256 public constant CALLDATA_GAS_PER_BYTE = 16;
+    /// @notice Bytes of a task's ABI encoding besides its variable-length data: its offset in the list, its 5 head
+    /// words, the spec's 21 fixed words (the length words included) and the call data's length word.
+    uint256 public constant TASK_ENCODING_BYTES = 28 * 32;
     /// @notice Gas of a task's path besides its target call and its share of the batch: its leaf, its job manager
-    /// call, the job's slot and its event.
-    uint256 public constant TASK_GAS = 12_000;
+    /// call, the job's slot, its event, its forwarder and target as cold accounts, and its fixed encoding as calldata
+    /// (`TASK_ENCODING_BYTES`, mostly zero bytes: at most 170 of them are not).
+    uint256 public constant TASK_GAS = 21_000;
     /// @notice Extra gas of an event task: its completion bit, usually in a fresh slot.
-    uint256 public constant EVENT_TASK_GAS = 22_200;
+    uint256 public constant EVENT_TASK_GAS = 22_500;
 
     /// @notice `performUpkeep(bytes)`: the only call a Chainlink-style job may make.
     bytes4 public constant PERFORM_UPKEEP_SELECTOR = 0x4585e33b;
@@ -226,6 +232,9 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         uint256 overheadGas;
         /// The premium per performed task, in wei.
         uint256 premium;
+        /// Each task's variable-length calldata (`_variableBytes`), and their sum.
+        uint256[] taskBytes;
+        uint256 variableBytes;
     }
 
     modifier onlyGuardian() {
@@ -311,7 +320,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
             assembly ("memory-safe") {
                 freeMemory := mload(0x40)
             }
-            _runTask(tasks[i], context.specHashes[i], referenceBlock, digest, context);
+            _runTask(tasks[i], i, referenceBlock, digest, context);
             assembly ("memory-safe") {
                 mstore(0x40, freeMemory)
             }
@@ -657,21 +666,51 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev Each task's leaf and spec hash: leafHash(jobId, sequence, keccak256(abi.encode(spec)),
-    /// keccak256(abi.encode(execute, callData))).
+    /// @dev Each task's leaf, spec hash and variable-length calldata (`_variableBytes`), and those bytes summed:
+    /// leafHash(jobId, sequence, keccak256(abi.encode(spec)), keccak256(abi.encode(execute, callData))).
     function _leaves(TaskInput[] calldata tasks)
         private
         pure
-        returns (bytes32[] memory leaves, bytes32[] memory specHashes)
+        returns (
+            bytes32[] memory leaves,
+            bytes32[] memory specHashes,
+            uint256[] memory taskBytes,
+            uint256 variableBytes
+        )
     {
         uint256 count = tasks.length;
         leaves = new bytes32[](count);
         specHashes = new bytes32[](count);
+        taskBytes = new uint256[](count);
         for (uint256 i; i < count; ++i) {
             TaskInput calldata task = tasks[i];
             bytes32 specHash = JobSpecHash.fromCalldata(task.spec);
             specHashes[i] = specHash;
             leaves[i] = _leafOf(task, specHash);
+            uint256 bytes_ = _variableBytes(task);
+            taskBytes[i] = bytes_;
+            // Unchecked: each is capped at three times the calldata's size.
+            unchecked {
+                variableBytes += bytes_;
+            }
+        }
+    }
+
+    /// @dev The bytes of a task's encoding that its job chooses: the call data, the spec's data and code URL, each
+    /// padded to words. Lengths are read where the canonical encoding puts them and capped at the calldata's size
+    /// (a batch whose spec is not canonical fails its signature anyway).
+    function _variableBytes(TaskInput calldata task) private pure returns (uint256 bytes_) {
+        assembly ("memory-safe") {
+            let size := calldatasize()
+            let callDataLength := calldataload(add(task, calldataload(add(task, 0x80))))
+            let spec := add(task, calldataload(add(task, 0x40)))
+            let dataLength := calldataload(add(spec, 0x260))
+            if gt(dataLength, size) { dataLength := size }
+            let paddedData := and(add(dataLength, 31), not(31))
+            let urlLength := calldataload(add(add(spec, 0x280), paddedData))
+            if gt(urlLength, size) { urlLength := size }
+            if gt(callDataLength, size) { callDataLength := size }
+            bytes_ := add(add(and(add(callDataLength, 31), not(31)), paddedData), and(add(urlLength, 31), not(31)))
         }
     }
 
@@ -883,7 +922,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         _checkReferenceBlock(referenceBlock, header.referenceBlockHash, uint16(config >> REFERENCE_AGE_SHIFT));
         if (tasks.length == 0) revert EmptyBatch();
         bytes32[] memory leaves;
-        (leaves, context.specHashes) = _leaves(tasks);
+        (leaves, context.specHashes, context.taskBytes, context.variableBytes) = _leaves(tasks);
         // The leaves are folded into the root in place: a task that needs its leaf again (an offence) recomputes it.
         context.root = BatchDigest.merkleRootInPlace(leaves);
         digest =
@@ -895,8 +934,9 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
 
     /// @dev The price every task's gas is charged at, min(tx.gasprice, basefee + the priority fee cap), and each
     /// task's share of the batch's fixed cost: the gas spent so far (the signature check and the leaves), the
-    /// transaction's and the record's (`BATCH_BASE_GAS`) and the calldata's (at the non-zero byte price), split
-    /// evenly over the batch's tasks, plus `TASK_GAS`. Skipped tasks pay nothing: their share falls to the
+    /// transaction's and the record's (`BATCH_BASE_GAS`) and the calldata no task owns (the header, the
+    /// non-signers, the signature: at the non-zero byte price), split evenly over the batch's tasks, plus
+    /// `TASK_GAS`; `_overheadGas` adds what is the task's own. Skipped tasks pay nothing: their share falls to the
     /// submitter, who chose to include them.
     function _priceTasks(BatchContext memory context, uint256 config, uint256 gasAtStart, uint256 count) private view {
         // Unchecked: a base fee, a capped priority fee, gas counts and calldata sizes are far from overflowing, and
@@ -907,7 +947,9 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
             // The job manager's `pricing` word packs the price into 128 bits; no real base fee comes near 2^64.
             if (price > type(uint64).max) price = type(uint64).max;
             context.gasPrice = price;
-            uint256 fixedGas = gasAtStart - gasleft() + BATCH_BASE_GAS + CALLDATA_GAS_PER_BYTE * msg.data.length;
+            uint256 taskBytes = count * TASK_ENCODING_BYTES + context.variableBytes;
+            uint256 sharedBytes = msg.data.length > taskBytes ? msg.data.length - taskBytes : 0;
+            uint256 fixedGas = gasAtStart - gasleft() + BATCH_BASE_GAS + CALLDATA_GAS_PER_BYTE * sharedBytes;
             context.overheadGas = fixedGas / count + TASK_GAS;
             context.premium = uint256(uint24(config >> PREMIUM_SHIFT)) * PREMIUM_UNIT;
         }
@@ -982,7 +1024,7 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
     /// status, expiry, completion and balance, which may have changed since.
     function _runTask(
         TaskInput calldata task,
-        bytes32 specHash,
+        uint256 index,
         uint32 referenceBlock,
         bytes32 digest,
         BatchContext memory context
@@ -990,9 +1032,9 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         SkipReason own = _ownSkipReason(task, _specOf(task), referenceBlock);
         bool execute = _executes(task);
         TaskMode mode = own != SkipReason.SpecMismatch ? TaskMode.Check : execute ? TaskMode.Perform : TaskMode.Consume;
-        uint256 overheadGas = _overheadGas(task, context);
+        uint256 overheadGas = _overheadGas(task, context.taskBytes[index], context);
         (TaskOutcome outcome, bool success, uint256 gasUsed, uint256 fee) =
-            _callRunTask(task, specHash, mode, _pricing(context, overheadGas));
+            _callRunTask(task, context.specHashes[index], mode, _pricing(context, overheadGas));
         if (own == SkipReason.SpecMismatch && outcome == TaskOutcome.Done) {
             if (execute) {
                 uint256 gasCost = (gasUsed + overheadGas) * context.gasPrice;
@@ -1004,17 +1046,21 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
                 emit TaskNotExecuted(task.jobId, task.sequence, digest);
             }
         } else {
-            _skip(task, specHash, digest, own, outcome, context);
+            _skip(task, context.specHashes[index], digest, own, outcome, context);
         }
     }
 
-    /// @dev The gas a task is charged for besides its call: its share of the batch and `TASK_GAS`, and for an event
-    /// task `EVENT_TASK_GAS` (its completion bit). The trigger kind is read at its canonical offset (the spec's hash
-    /// is the signed one).
-    function _overheadGas(TaskInput calldata task, BatchContext memory context) private pure returns (uint256 gas) {
-        gas = context.overheadGas;
-        // Unchecked: a gas count plus a constant.
+    /// @dev The gas a task is charged for besides its call: its share of the batch and `TASK_GAS`, its own variable
+    /// calldata at the non-zero byte price, and for an event task `EVENT_TASK_GAS` (its completion bit). The
+    /// trigger kind is read at its canonical offset (the spec's hash is the signed one).
+    function _overheadGas(TaskInput calldata task, uint256 taskBytes, BatchContext memory context)
+        private
+        pure
+        returns (uint256 gas)
+    {
+        // Unchecked: gas counts and capped calldata sizes.
         unchecked {
+            gas = context.overheadGas + CALLDATA_GAS_PER_BYTE * taskBytes;
             if (JobSpecHash.word(_specOf(task), JobSpecHash.FIELD_TRIGGER_KIND) == 2) gas += EVENT_TASK_GAS;
         }
     }

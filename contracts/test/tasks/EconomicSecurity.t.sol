@@ -385,6 +385,70 @@ contract EconomicSecurityTest is TaskFixture {
         assertLe(record.submitterReward, cost * 110 / 100);
     }
 
+    /// The batch's fixed cost is paid by its tasks: for batches of 1, 8 and 32 tasks (interval jobs; event jobs;
+    /// Gelato-style jobs whose 1 KB of call data and 512 bytes of resolver data are random, i.e. dense calldata),
+    /// the submitter's reimbursement covers what the transaction cost it (execution, 21,000, calldata at Prague
+    /// prices, 2,600 per cold forwarder and target), and exceeds it by at most 10%.
+    function test_attack5_batchCostIsPaidByItsTasks() public {
+        vm.prank(taskOwner);
+        taskManager.setPremium(0);
+        vm.fee(1 gwei);
+        vm.txGasPrice(1 gwei);
+        uint256[3] memory sizes = [uint256(1), 8, 32];
+        string[3] memory names = ["interval", "event", "dense gelato"];
+        for (uint256 kind; kind < 3; ++kind) {
+            for (uint256 k; k < 3; ++k) {
+                TaskInput[] memory tasks = new TaskInput[](sizes[k]);
+                for (uint256 i; i < sizes[k]; ++i) {
+                    tasks[i] = _costTask(kind, i);
+                }
+                BatchHeader memory header = _header();
+                (NonSigners memory nonSigners, bytes memory signature) = _signBatch(header, tasks, _absent(3));
+                bytes memory callData =
+                    abi.encodeCall(taskManager.respondToBatch, (header, tasks, nonSigners, signature));
+                vm.recordLogs();
+                vm.prank(submitter);
+                taskManager.respondToBatch(header, tasks, nonSigners, signature);
+                uint256 txGas = vm.lastCallGas().gasTotalUsed + 21_000 + _calldataGas(callData) + 5_200 * sizes[k];
+                (BatchRecord memory record,) = _recordOf(vm.getRecordedLogs());
+                uint256 reimbursed = record.submitterReward / 1 gwei;
+                emit log_named_uint(string.concat(names[kind], " tasks: ", vm.toString(sizes[k]), ", tx gas"), txGas);
+                emit log_named_uint("  reimbursed gas", reimbursed);
+                assertGe(reimbursed, txGas, "the submitter is not out of pocket");
+                assertLe(reimbursed, txGas * 110 / 100, "nor paid more than 10% beyond its cost");
+            }
+        }
+    }
+
+    /// @dev A task of a fresh job of `kind` (0 interval, 1 event, 2 Gelato-style with dense data), funded.
+    function _costTask(uint256 kind, uint256 salt) internal returns (TaskInput memory) {
+        NoopTarget noop = new NoopTarget();
+        if (kind == 0) {
+            JobSpec memory s =
+                JobSpecs.spec(JobSpecs.intervalTrigger(T0, 60), JobSpecs.callAction(address(noop), hex"01"));
+            return _task(_createJob(s, 1 ether), 0, s, true, hex"01");
+        }
+        if (kind == 1) {
+            JobSpec memory s = JobSpecs.spec(
+                JobSpecs.eventTrigger(1, address(0xE), keccak256("Ping()")), JobSpecs.callAction(address(noop), hex"01")
+            );
+            uint64 sequence = JobSchedule.eventSequence(uint64(block.number), 0);
+            return _task(_createJob(s, 1 ether), sequence, s, true, hex"01");
+        }
+        JobSpec memory g = JobSpecs.spec(
+            JobSpecs.intervalTrigger(T0, 60), JobSpecs.resolverAction(address(noop), address(0xBEEF), _dense(512, salt))
+        );
+        return _task(_createJob(g, 1 ether), 0, g, true, _dense(1024, salt + 1));
+    }
+
+    /// @dev `length` bytes with no zero byte among them.
+    function _dense(uint256 length, uint256 salt) internal pure returns (bytes memory data) {
+        data = new bytes(length);
+        for (uint256 i; i < length; ++i) {
+            data[i] = bytes1(uint8(uint256(keccak256(abi.encode(salt, i))) % 255) + 1);
+        }
+    }
+
     // ---------------------------------------------------------------------------------------------------------
     // Attack 6: the submitter sets its own reimbursement
     // ---------------------------------------------------------------------------------------------------------

@@ -657,9 +657,12 @@ contract TaskManagerTest is TaskFixture {
             uint256 id = uint256(logs[i].topics[1]);
             if (id == idB) assertGe(gasUsed, 100_000); // burnt its whole limit
             assertEq(success, id == jobId);
-            // Every task of the batch pays the same share of it, on top of its own gas.
-            if (seen == 0) overhead = _overheadGas(fee, gasUsed, 1 gwei);
-            assertEq(fee, (gasUsed + overhead) * 1 gwei + PREMIUM);
+            // Every task of the batch pays the same share of it, on top of its own gas and its own variable calldata
+            // at 16 gas a byte (the work job's 4-byte call data and spec data, each padded to a word; none for the
+            // others).
+            uint256 own = id == jobId ? 16 * 64 : 0;
+            if (seen == 0) overhead = _overheadGas(fee, gasUsed, 1 gwei) - own;
+            assertEq(fee, (gasUsed + overhead + own) * 1 gwei + PREMIUM);
             ++seen;
         }
         assertEq(seen, 3);
