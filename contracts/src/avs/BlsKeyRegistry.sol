@@ -354,6 +354,8 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
                 mstore(add(apk, 0x60), sload(add(_latestSet.slot, 3)))
             }
             totalWeight = head >> 64;
+            // casting to a narrower type is safe: it takes one field out of a packed word, as the layout above defines it
+            // forge-lint: disable-next-line(unsafe-typecast)
             confirmedAt = uint32(head >> 32);
         } else {
             apk = _apkAt(blockNumber);
@@ -365,6 +367,8 @@ contract BlsKeyRegistry is IBlsKeyRegistry, Ownable2Step {
     /// @dev The total weight and its confirmation block at the end of `blockNumber`, from the history.
     function _totalAt(uint32 blockNumber) private view returns (uint256 totalWeight, uint256 confirmedAt) {
         uint256 packed = _totalWeight.valueAt(blockNumber);
+        // casting to a narrower type is safe: it takes one field out of a packed word, as the layout above defines it
+        // forge-lint: disable-next-line(unsafe-typecast)
         return (uint192(packed), packed >> 192);
     }
 

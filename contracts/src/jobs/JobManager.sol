@@ -322,6 +322,8 @@ contract JobManager is IJobManager, ReentrancyGuardTransient {
         view
         returns (TaskOutcome)
     {
+        // casting to a narrower type is safe: it takes one field out of a packed word, as the layout above defines it
+        // forge-lint: disable-next-line(unsafe-typecast)
         uint256 status = uint8(word >> STATUS_SHIFT);
         if (status == uint256(JobStatus.None)) return TaskOutcome.SpecMismatch;
         if (status != uint256(JobStatus.Active)) return TaskOutcome.JobNotActive;
@@ -330,11 +332,15 @@ contract JobManager is IJobManager, ReentrancyGuardTransient {
         if (sequence == type(uint64).max) return TaskOutcome.AlreadyPerformed;
         if (word >> UNORDERED_SHIFT != 0) {
             if (_isMarked(jobId, sequence)) return TaskOutcome.AlreadyPerformed;
+            // casting to a narrower type is safe: it takes one field out of a packed word, as the layout above defines it
+            // forge-lint: disable-next-line(unsafe-typecast)
         } else if (sequence < uint64(word >> SEQUENCE_SHIFT)) {
             return TaskOutcome.AlreadyPerformed;
         }
         if (mode == TaskMode.Perform) {
             uint256 balance = word & BALANCE_MASK;
+            // casting to a narrower type is safe: it takes one field out of a packed word, as the layout above defines it
+            // forge-lint: disable-next-line(unsafe-typecast)
             uint256 maxFee = uint80(word >> MAX_FEE_SHIFT);
             if (worst > maxFee) worst = maxFee;
             if (balance == 0 || balance < worst) return TaskOutcome.Unfunded;
@@ -361,6 +367,8 @@ contract JobManager is IJobManager, ReentrancyGuardTransient {
     function _fee(uint256 gas, uint256 pricing) private pure returns (uint256) {
         // Unchecked: a gas count (at most the block's) times a price below 2^128, plus a part below 2^128.
         unchecked {
+            // casting to a narrower type is safe: it takes one field out of a packed word, as the layout above defines it
+            // forge-lint: disable-next-line(unsafe-typecast)
             return gas * (pricing >> 128) + uint128(pricing);
         }
     }
@@ -428,6 +436,8 @@ contract JobManager is IJobManager, ReentrancyGuardTransient {
         // meanwhile: the owner operations are refused while the guard is entered around the call.
         uint256 word = _loadWord(slot);
         uint256 balance = word & BALANCE_MASK;
+        // casting to a narrower type is safe: it takes one field out of a packed word, as the layout above defines it
+        // forge-lint: disable-next-line(unsafe-typecast)
         uint256 maxFee = uint80(word >> MAX_FEE_SHIFT);
         charged = fee;
         if (charged > maxFee) charged = maxFee;

@@ -302,6 +302,8 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         assembly ("memory-safe") {
             config := sload(_config.slot)
         }
+        // casting to a narrower type is safe: it takes one field out of a packed word, as the layout above defines it
+        // forge-lint: disable-next-line(unsafe-typecast)
         if (uint8(config >> PAUSED_SHIFT) != 0) revert Paused();
         BatchContext memory context;
         (digest, context) = _verifyBatch(header, tasks, nonSigners.pubkeys, signatureG2, config);
@@ -325,6 +327,8 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
                 mstore(0x40, freeMemory)
             }
         }
+        // casting to a narrower type is safe: it takes one field out of a packed word, as the layout above defines it
+        // forge-lint: disable-next-line(unsafe-typecast)
         _recordBatch(digest, header, tasks.length, context, uint24(config >> WINDOW_SHIFT));
     }
 
@@ -778,8 +782,14 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         // honest keys out of the aggregate. A bound key not in the set at the reference block has weight 0 there,
         // and subtracting it only makes the signature fail.
         BLS12381.G1Point memory apk;
+        // casting to a narrower type is safe: it takes one field out of a packed word, as the layout above defines it
+        // forge-lint: disable-next-line(unsafe-typecast)
         (apk, signedWeight, totalWeight) = _signingSet(hashes, referenceBlock, uint24(config >> WEIGHT_AGE_SHIFT));
+        // casting to a narrower type is safe: it takes one field out of a packed word, as the layout above defines it
+        // forge-lint: disable-next-line(unsafe-typecast)
         if (signedWeight * BPS < totalWeight * uint16(config)) {
+            // casting to a narrower type is safe: it takes one field out of a packed word, as the layout above defines it
+            // forge-lint: disable-next-line(unsafe-typecast)
             revert QuorumNotReached(signedWeight, totalWeight, uint16(config));
         }
 
@@ -919,6 +929,8 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         uint256 config
     ) private view returns (bytes32 digest, BatchContext memory context) {
         uint32 referenceBlock = header.referenceBlockNumber;
+        // casting to a narrower type is safe: it takes one field out of a packed word, as the layout above defines it
+        // forge-lint: disable-next-line(unsafe-typecast)
         _checkReferenceBlock(referenceBlock, header.referenceBlockHash, uint16(config >> REFERENCE_AGE_SHIFT));
         if (tasks.length == 0) revert EmptyBatch();
         bytes32[] memory leaves;
@@ -942,6 +954,8 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         // Unchecked: a base fee, a capped priority fee, gas counts and calldata sizes are far from overflowing, and
         // `count` is not zero (an empty batch reverted).
         unchecked {
+            // casting to a narrower type is safe: it takes one field out of a packed word, as the layout above defines it
+            // forge-lint: disable-next-line(unsafe-typecast)
             uint256 price = block.basefee + uint256(uint24(config >> PRIORITY_FEE_SHIFT)) * PRIORITY_FEE_UNIT;
             if (tx.gasprice < price) price = tx.gasprice;
             // The job manager's `pricing` word packs the price into 128 bits; no real base fee comes near 2^64.
@@ -951,6 +965,8 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
             uint256 sharedBytes = msg.data.length > taskBytes ? msg.data.length - taskBytes : 0;
             uint256 fixedGas = gasAtStart - gasleft() + BATCH_BASE_GAS + CALLDATA_GAS_PER_BYTE * sharedBytes;
             context.overheadGas = fixedGas / count + TASK_GAS;
+            // casting to a narrower type is safe: it takes one field out of a packed word, as the layout above defines it
+            // forge-lint: disable-next-line(unsafe-typecast)
             context.premium = uint256(uint24(config >> PREMIUM_SHIFT)) * PREMIUM_UNIT;
         }
     }
@@ -970,6 +986,8 @@ contract TaskManager is ITaskManager, Ownable2Step, ReentrancyGuardTransient {
         assembly ("memory-safe") {
             word := sload(_config.slot)
         }
+        // casting to a narrower type is safe: it takes one field out of a packed word, as the layout above defines it
+        // forge-lint: disable-next-line(unsafe-typecast)
         uint256 batchIndex = uint32(word >> BATCH_COUNT_SHIFT);
         uint256 credited = (word >> CREDITED_SHIFT) + context.submitterReward + context.signerReward;
         if (batchIndex == type(uint32).max) revert SafeCast.SafeCastOverflowedUintDowncast(32, batchIndex + 1);

@@ -1104,8 +1104,12 @@ contract JobManagerTest is Test {
         FeeLedgerStub(taskManager).setMinGasPrice(1 gwei);
         JobSpec memory spec = _spec();
         uint256 floor = (uint256(spec.gasLimit) + 300_000) * 1 gwei;
+        // Test values: the cast keeps what the test put there.
+        // forge-lint: disable-next-line(unsafe-typecast)
         spec.maxFee = uint80(floor - 1);
         _expectInvalid(spec, SpecField.MaxFee, SpecFault.TooSmall);
+        // Test values: the cast keeps what the test put there.
+        // forge-lint: disable-next-line(unsafe-typecast)
         spec.maxFee = uint80(floor);
         vm.prank(alice);
         uint256 jobId = jm.createJob(spec);

@@ -59,6 +59,8 @@ contract EconomicSecurityTest is TaskFixture {
             vm.warp(T0 + round * 3600);
             JobSpec memory signed = spec;
             BatchHeader memory header = _header();
+            // Test values: the cast keeps what the test put there.
+            // forge-lint: disable-next-line(unsafe-typecast)
             TaskInput[] memory tasks = _one(_task(jobId, uint64(round), signed, true, workCall));
             (NonSigners memory nonSigners, bytes memory signature) = _signBatch(header, tasks, _none());
 
@@ -70,6 +72,7 @@ contract EconomicSecurityTest is TaskFixture {
             spec = changed;
 
             // The signature over the signed spec does not cover the changed one.
+            // forge-lint: disable-next-line(unsafe-typecast)
             TaskInput[] memory swapped = _one(_task(jobId, uint64(round), changed, true, workCall));
             vm.expectRevert(ITaskManager.InvalidSignature.selector);
             vm.prank(jobOwner);
@@ -77,6 +80,8 @@ contract EconomicSecurityTest is TaskFixture {
 
             // Submitted as signed (by the owner, front-running the aggregator): accepted, the task skipped.
             vm.expectEmit(address(taskManager));
+            // Test values: the cast keeps what the test put there.
+            // forge-lint: disable-next-line(unsafe-typecast)
             emit ITaskManager.TaskSkipped(jobId, uint64(round), _batchDigest(header, tasks), SkipReason.SpecMismatch);
             vm.recordLogs();
             vm.prank(jobOwner);
@@ -239,10 +244,11 @@ contract EconomicSecurityTest is TaskFixture {
         header = _headerAt();
         TaskInput[] memory tasks = _one(_workTask(0));
         (NonSigners memory nonSigners, bytes memory signature) = _signBatch(header, tasks, _none());
+        // Test values: a block number of the test.
+        // forge-lint: disable-next-line(unsafe-typecast)
+        uint32 confirmedAt = uint32(confirmed);
         vm.expectRevert(
-            abi.encodeWithSelector(
-                ITaskManager.StaleWeights.selector, header.referenceBlockNumber, uint32(confirmed), maxAge
-            )
+            abi.encodeWithSelector(ITaskManager.StaleWeights.selector, header.referenceBlockNumber, confirmedAt, maxAge)
         );
         taskManager.respondToBatch(header, tasks, nonSigners, signature);
     }
@@ -342,12 +348,18 @@ contract EconomicSecurityTest is TaskFixture {
         jobManager.createJob{value: 1 ether}(s);
         uint256 floor = taskManager.minJobFee(5_000_000);
         assertEq(floor, (5_000_000 + taskManager.SOLO_BATCH_GAS()) * 1 gwei);
+        // Test values: the cast keeps what the test put there.
+        // forge-lint: disable-next-line(unsafe-typecast)
         s.maxFee = uint80(floor - 1);
         vm.expectRevert(abi.encodeWithSelector(IJobManager.InvalidSpec.selector, SpecField.MaxFee, SpecFault.TooSmall));
         vm.prank(jobOwner);
         jobManager.createJob{value: 1 ether}(s);
+        // Test values: the cast keeps what the test put there.
+        // forge-lint: disable-next-line(unsafe-typecast)
         s.maxFee = uint80(floor);
         uint256 id = _createJob(s, 1 ether);
+        // Test values: the cast keeps what the test put there.
+        // forge-lint: disable-next-line(unsafe-typecast)
         s.maxFee = uint80(floor - 1);
         vm.expectRevert(abi.encodeWithSelector(IJobManager.InvalidSpec.selector, SpecField.MaxFee, SpecFault.TooSmall));
         vm.prank(jobOwner);
@@ -550,6 +562,8 @@ contract EconomicSecurityTest is TaskFixture {
         (bool ok, bytes memory ret) = address(taskManager).call{gas: 3_000_000}(call);
         uint256 used = before - gasleft();
         assertFalse(ok);
+        // Test values: the cast keeps what the test put there.
+        // forge-lint: disable-next-line(unsafe-typecast)
         assertEq(bytes4(ret), ITaskManager.InvalidSignature.selector);
         emit log_named_uint("batch with an off-curve signature: gas", used);
         assertLt(used, 400_000);
@@ -569,6 +583,8 @@ contract EconomicSecurityTest is TaskFixture {
         );
         uint256 used = before - gasleft();
         assertFalse(ok);
+        // Test values: the cast keeps what the test put there.
+        // forge-lint: disable-next-line(unsafe-typecast)
         assertEq(bytes4(ret), BlsKeyRegistry.InvalidPublicKey.selector);
         emit log_named_uint("registration with an off-curve key: gas", used);
         assertLt(used, 400_000);

@@ -413,12 +413,26 @@ contract TaskManagerTest is TaskFixture {
         vm.prank(guardian);
         taskManager.pause();
         uint256 word = uint256(vm.load(address(taskManager), bytes32(uint256(2))));
+        // Test values: the cast keeps what the test put there.
+        // forge-lint: disable-next-line(unsafe-typecast)
         assertEq(uint16(word), 7_001, "quorum at 0");
+        // Test values: the cast keeps what the test put there.
+        // forge-lint: disable-next-line(unsafe-typecast)
         assertEq(uint16(word >> 16), 5, "reference age at 16");
+        // Test values: the cast keeps what the test put there.
+        // forge-lint: disable-next-line(unsafe-typecast)
         assertEq(uint24(word >> 32), 11, "window at 32");
+        // Test values: the cast keeps what the test put there.
+        // forge-lint: disable-next-line(unsafe-typecast)
         assertEq(uint24(word >> 56), 3, "weight age at 56");
+        // Test values: the cast keeps what the test put there.
+        // forge-lint: disable-next-line(unsafe-typecast)
         assertEq(uint8(word >> 80), 1, "paused at 80");
+        // Test values: the cast keeps what the test put there.
+        // forge-lint: disable-next-line(unsafe-typecast)
         assertEq(uint24(word >> 88), 7, "premium (gwei) at 88");
+        // Test values: the cast keeps what the test put there.
+        // forge-lint: disable-next-line(unsafe-typecast)
         assertEq(uint24(word >> 112), 3, "priority fee (0.001 gwei) at 112");
         vm.prank(guardian);
         taskManager.unpause();
@@ -426,9 +440,13 @@ contract TaskManagerTest is TaskFixture {
         _respond(_header(), _one(_workTask(0)), _none());
         _respond(_header(), _one(_task(jobId, 0, spec, true, workCall)), _none());
         word = uint256(vm.load(address(taskManager), bytes32(uint256(2))));
+        // Test values: the cast keeps what the test put there.
+        // forge-lint: disable-next-line(unsafe-typecast)
         assertEq(uint32(word >> 136), 2, "batch count at 136");
         assertGt(taskManager.totalCredited(), 0);
         assertEq(word >> 168, taskManager.totalCredited(), "credited at 168");
+        // Test values: the cast keeps what the test put there.
+        // forge-lint: disable-next-line(unsafe-typecast)
         assertEq(uint16(word), 7_001, "the rest untouched");
     }
 

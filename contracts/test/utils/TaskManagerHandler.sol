@@ -255,6 +255,8 @@ contract TaskManagerHandler is TaskFixture {
         vm.prank(submitter);
         try taskManager.respondToBatch(batch.header, batch.tasks, batch.nonSigners, batch.signature) {}
         catch (bytes memory reason) {
+            // Test values: the cast keeps what the test put there.
+            // forge-lint: disable-next-line(unsafe-typecast)
             bytes4 selector = bytes4(reason);
             bool expected = selector == ITaskManager.StaleWeights.selector
                 || selector == ITaskManager.ReferenceBlockTooOld.selector
@@ -318,6 +320,8 @@ contract TaskManagerHandler is TaskFixture {
         uint256 i = jobSeed % jobIds.length;
         if (kinds[i] == CALL_JOB) return;
         guilty[operator] = true;
+        // Test values: the cast keeps what the test put there.
+        // forge-lint: disable-next-line(unsafe-typecast)
         uint64 sequence = uint64(jobSeed >> 128);
         bytes32 specHash = keccak256(abi.encode(specs[i]));
         SignedLeaf memory a = _signedLeaf(index, jobIds[i], sequence, specs[i], 1);
@@ -549,6 +553,8 @@ contract TaskManagerHandler is TaskFixture {
                 _task(jobIds[i], referenceBlock, spec, true, abi.encodeCall(SequenceTarget.ping, (type(uint256).max)));
         }
         if (kinds[i] == GELATO_JOB) {
+            // Test values: the cast keeps what the test put there.
+            // forge-lint: disable-next-line(unsafe-typecast)
             uint64 notDue = uint64(referenceBlock) + 1 + uint64(seed % 100);
             return _task(jobIds[i], notDue, spec, true, abi.encodeCall(SequenceTarget.perform, (notDue)));
         }
@@ -562,6 +568,8 @@ contract TaskManagerHandler is TaskFixture {
         view
         returns (SignedLeaf memory leaf)
     {
+        // Test values: the cast keeps what the test put there.
+        // forge-lint: disable-next-line(unsafe-typecast)
         BatchHeader memory header = BatchHeader(uint32(variant), keccak256(abi.encode("equivocation", variant)));
         TaskInput[] memory tasks = _one(_task(jobId, sequence, spec, true, abi.encode(variant)));
         leaf = SignedLeaf(
