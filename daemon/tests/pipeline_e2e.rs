@@ -600,15 +600,15 @@ async fn unfunded_job_stops_when_its_escrow_runs_out() {
     let mut net = Net::setup(&[100, 200, 300], 0).await;
     let now = net.now().await;
     // The fee of a task is min((gasUsed + its share of the batch) * gasPrice + premium, maxFee,
-    // balance). The owner lowers the task manager's floor gas price to its least (0.001 gwei), and
-    // the job's maxFee is the floor that gives, (gas limit + a batch of one) * 0.001 gwei: a batch's
-    // gas alone costs more than that at any gas price anvil reaches, so each task costs exactly
-    // maxFee, and 2.5 x maxFee pays for two.
+    // balance). The job's maxFee is the least the task manager accepts, minJobFee(gas limit), and the
+    // owner sets the premium to that: each task costs exactly maxFee whatever anvil's gas price, and
+    // 2.5 x maxFee pays for two.
     let task_manager = TaskManager::new(net.deployment.avs.task_manager, &net.provider);
-    let least = task_manager.MIN_GAS_PRICE_LOW().call().await.unwrap();
-    let lowered = task_manager.setMinGasPrice(least).send().await.unwrap().get_receipt().await.unwrap();
-    assert!(lowered.status());
     let max_fee: u128 = task_manager.minJobFee(GAS_LIMIT).call().await.unwrap().to();
+    let premium = task_manager.PREMIUM_UNIT().call().await.unwrap();
+    let premium = max_fee.div_ceil(premium.to()) * premium.to::<u128>();
+    let set = task_manager.setPremium(premium.try_into().unwrap()).send().await.unwrap().get_receipt().await.unwrap();
+    assert!(set.status());
     let mut spec = net.counter_job(now, 2);
     spec.max_fee = max_fee;
     let poor = net.create_job(&spec, U256::from(max_fee * 5 / 2)).await;
