@@ -336,12 +336,17 @@ contract EconomicSecurityTest is TaskFixture {
     // Attack 5: jobs that make keepers pay
     // ---------------------------------------------------------------------------------------------------------
 
+    /// An interval job whose 5M-gas target burns all the gas it is given.
+    function _guzzlerSpec() private returns (JobSpec memory s) {
+        GasGuzzlerTarget guzzler = new GasGuzzlerTarget();
+        s = JobSpecs.spec(JobSpecs.intervalTrigger(T0, 60), JobSpecs.callAction(address(guzzler), ""));
+        s.gasLimit = 5_000_000;
+    }
+
     /// A job whose `maxFee` cannot pay its gas limit and a batch's fixed cost at the floor price is refused at
     /// creation and at update.
     function test_attack5_maxFeeFloorAtCreationAndUpdate() public {
-        GasGuzzlerTarget guzzler = new GasGuzzlerTarget();
-        JobSpec memory s = JobSpecs.spec(JobSpecs.intervalTrigger(T0, 60), JobSpecs.callAction(address(guzzler), ""));
-        s.gasLimit = 5_000_000;
+        JobSpec memory s = _guzzlerSpec();
         s.maxFee = 1;
         vm.expectRevert(abi.encodeWithSelector(IJobManager.InvalidSpec.selector, SpecField.MaxFee, SpecFault.TooSmall));
         vm.prank(jobOwner);
@@ -370,9 +375,7 @@ contract EconomicSecurityTest is TaskFixture {
     /// price as base fee, reimburses the submitter at least what the transaction cost it. Measured: the call's gas
     /// plus 21,000 and the calldata at Prague prices, against the record's `submitterReward`.
     function test_attack5_soloBatchAtTheFloorPaysItsSubmitter() public {
-        GasGuzzlerTarget guzzler = new GasGuzzlerTarget();
-        JobSpec memory s = JobSpecs.spec(JobSpecs.intervalTrigger(T0, 60), JobSpecs.callAction(address(guzzler), ""));
-        s.gasLimit = 5_000_000;
+        JobSpec memory s = _guzzlerSpec();
         s.maxFee = uint80(taskManager.minJobFee(5_000_000));
         uint256 id = _createJob(s, 1 ether);
         vm.prank(taskOwner);

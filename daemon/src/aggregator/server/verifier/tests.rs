@@ -130,7 +130,11 @@ fn proposal() -> Batch {
         reference_block_number: 9,
         reference_block_hash: B256::repeat_byte(9),
     };
-    let leaf = TaskLeaf { task: TaskId { job_id: U256::from(1), sequence: 0 }, response_hash: B256::repeat_byte(3) };
+    let leaf = TaskLeaf {
+        task: TaskId { job_id: U256::from(1), sequence: 0 },
+        spec_hash: B256::repeat_byte(2),
+        response_hash: B256::repeat_byte(3),
+    };
     Batch::new(context, vec![leaf]).unwrap()
 }
 
