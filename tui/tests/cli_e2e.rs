@@ -451,7 +451,7 @@ async fn direct_mode_without_a_daemon() {
         "--emitter",
         "0x3333333333333333333333333333333333333333",
         "--max-fee",
-        "1000000",
+        "0.01ether",
     ])
     .json();
     let list: JobList = ctl(&["--json", "job", "list"]).json();
