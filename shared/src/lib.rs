@@ -1,5 +1,5 @@
-//! Library shared by `keeperd` and `keeperctl`: protocol types, BLS12-381 signatures,
-//! encrypted keystores and contract bindings.
+//! Library shared by `keeperd` and `keeperctl`: the job domain, protocol types, BLS12-381
+//! signatures, encrypted keystores and contract bindings.
 //!
 //! Only [`bls`] and [`keystore`] touch secret key material.
 
@@ -7,5 +7,8 @@ pub mod api;
 pub mod batch;
 pub mod bls;
 pub mod contracts;
+pub mod decimal;
 pub mod deployment;
+pub mod job;
 pub mod keystore;
+mod named_enum;

@@ -171,8 +171,8 @@ impl Watch {
             hub.publish(Event::TaskState {
                 job_id: task.job_id,
                 sequence: task.sequence,
-                from: transition.from.map(convert::task_state),
-                to: convert::task_state(transition.to),
+                from: transition.from,
+                to: transition.to,
                 detail: transition.detail,
             });
         }
@@ -185,7 +185,7 @@ impl Watch {
                 hub.publish(Event::Job {
                     job_id: job.job_id,
                     change,
-                    status: convert::job_status(job.status),
+                    status: job.status,
                     balance_wei: job.balance,
                     block: job.updated_at_block,
                 });

@@ -194,7 +194,7 @@ async fn status(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Rep
             error: None,
             task_counts: counts
                 .into_iter()
-                .map(|(state, count)| TaskCount { state: convert::task_state(state), count })
+                .map(|(state, count)| TaskCount { state, count })
                 .collect(),
         },
         Err(error) => {
@@ -225,7 +225,7 @@ async fn status(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Rep
 async fn list_jobs(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Reply {
     let query = JobsQuery::parse(query.as_deref())?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    let status = query.status.map(convert::store_job_status);
+    let status = query.status;
     let records = state
         .context
         .store
@@ -267,7 +267,7 @@ async fn get_job(State(state): State<ApiState>, Path(id): Path<String>, RawQuery
 async fn list_tasks(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Reply {
     let query = TasksQuery::parse(query.as_deref())?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
-    let task_state = query.state.map(convert::store_task_state);
+    let task_state = query.state;
     let after = query.after.map(|a| TaskId { job_id: a.job_id, sequence: a.sequence });
     let from_ms = query.from.map(secs_to_ms);
     let to_ms = query.to.map(secs_to_ms);

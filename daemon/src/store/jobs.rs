@@ -4,22 +4,16 @@
 use alloy::primitives::{Address, U256};
 use rusqlite::params;
 
-use super::codec::{enum_col, now_ms, text_enum, u256_col, u256_to_sql, u64_col, u64_to_sql};
+use super::codec::{enum_col, now_ms, u256_col, u256_to_sql, u64_col, u64_to_sql};
 use super::error::Result;
 use super::error::StoreError;
 use super::{ReadTx, WriteTx};
 
 const TABLE: &str = "jobs";
 
-text_enum! {
-    /// A job's lifecycle as the job manager reports it.
-    pub enum JobStatus {
-        Active => "active",
-        Paused => "paused",
-        Cancelled => "cancelled",
-        Expired => "expired",
-    }
-}
+/// A job's status (`keeper_shared::job`), stored as its name: TEXT that the CHECK constraint of
+/// `jobs.status` lists, read back with [`JobStatus::parse`].
+pub use keeper_shared::job::JobStatus;
 
 /// One cached job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +55,7 @@ fn decode(row: &rusqlite::Row<'_>) -> Result<JobRecord> {
     Ok(JobRecord {
         job_id: u256_col(row, TABLE, "job_id")?,
         spec: row.get("spec")?,
-        status: enum_col(row, TABLE, "status", JobStatus::from_db)?,
+        status: enum_col(row, TABLE, "status", JobStatus::parse)?,
         updated_at_block: u64_col(row, TABLE, "updated_at_block")?,
         owner: opt_address(row, "owner")?,
         forwarder: opt_address(row, "forwarder")?,

@@ -4,36 +4,16 @@ use alloy::primitives::{B256, U256};
 use keeper_shared::batch::TaskId;
 use rusqlite::{params, Row};
 
-use super::codec::{
-    enum_col, now_ms, opt_b256_col, opt_u64_col, text_enum, u256_col, u256_to_sql, u64_col, u64_to_sql,
-};
+use super::codec::{enum_col, now_ms, opt_b256_col, opt_u64_col, u256_col, u256_to_sql, u64_col, u64_to_sql};
 use super::error::{Result, StoreError};
 use super::{ReadTx, WriteTx};
 
 const TABLE: &str = "tasks";
 const HISTORY: &str = "task_history";
 
-text_enum! {
-    /// Where a task is in the pipeline.
-    pub enum TaskState {
-        /// Derived from its job's trigger; waiting to be executed.
-        Due => "due",
-        /// Executed at its reference block; the response hash is known.
-        Executed => "executed",
-        /// This keeper signed a batch containing it.
-        Signed => "signed",
-        /// (Aggregator) put in a batch proposal.
-        Proposed => "proposed",
-        /// (Aggregator) its batch was sent to the task manager.
-        Submitted => "submitted",
-        /// Performed on chain.
-        Performed => "performed",
-        /// Gave up on it (execution error, reverted submission past retries).
-        Failed => "failed",
-        /// Left out of a batch (disputed leaf, expired); it may be proposed again.
-        Dropped => "dropped",
-    }
-}
+/// A task's state (`keeper_shared::job`), stored as its name: TEXT that the CHECK constraints of
+/// `tasks.state` and `task_history.{from,to}_state` list, read back with [`TaskState::parse`].
+pub use keeper_shared::job::TaskState;
 
 /// When a task is due: at a time, at a block, or both (at least one is set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -74,7 +54,7 @@ const COLUMNS: &str = "job_id, sequence, state, due_at_ms, due_block, response_h
 fn decode(row: &Row<'_>) -> Result<TaskRecord> {
     Ok(TaskRecord {
         task: TaskId { job_id: u256_col(row, TABLE, "job_id")?, sequence: u64_col(row, TABLE, "sequence")? },
-        state: enum_col(row, TABLE, "state", TaskState::from_db)?,
+        state: enum_col(row, TABLE, "state", TaskState::parse)?,
         due: TaskDue { at_ms: row.get("due_at_ms")?, block: opt_u64_col(row, TABLE, "due_block")? },
         response_hash: opt_b256_col(row, TABLE, "response_hash")?,
         created_at_ms: row.get("created_at_ms")?,
@@ -241,7 +221,7 @@ impl ReadTx<'_> {
         let mut rows = stmt.query([])?;
         let mut counts = Vec::new();
         while let Some(row) = rows.next()? {
-            counts.push((enum_col(row, TABLE, "state", TaskState::from_db)?, u64_col(row, TABLE, "n")?));
+            counts.push((enum_col(row, TABLE, "state", TaskState::parse)?, u64_col(row, TABLE, "n")?));
         }
         Ok(counts)
     }
@@ -329,13 +309,13 @@ fn transition(row: &rusqlite::Row<'_>) -> Result<TaskTransition> {
     let from: Option<String> = row.get("from_state")?;
     let from = from
         .map(|text| {
-            TaskState::from_db(&text)
+            TaskState::parse(&text)
                 .ok_or_else(|| StoreError::invalid(HISTORY, "from_state", format!("unknown value {text:?}")))
         })
         .transpose()?;
     Ok(TaskTransition {
         from,
-        to: enum_col(row, HISTORY, "to_state", TaskState::from_db)?,
+        to: enum_col(row, HISTORY, "to_state", TaskState::parse)?,
         at_ms: row.get("at_ms")?,
         detail: row.get("detail")?,
     })

@@ -273,6 +273,7 @@ fn enum_check_constraints_match_the_rust_enums() {
     store.write(|tx| tx.upsert_job(&job(1))).unwrap();
     for status in JobStatus::ALL {
         store.write(|tx| tx.upsert_job(&JobRecord { status: *status, ..job(1) })).unwrap();
+        assert_eq!(store.read(|r| r.job(U256::from(1))).unwrap().unwrap().status, *status, "read back");
     }
     for (sequence, state) in TaskState::ALL.iter().enumerate() {
         let task = TaskId { job_id: U256::from(1), sequence: sequence as u64 };
@@ -282,6 +283,7 @@ fn enum_check_constraints_match_the_rust_enums() {
                 tx.transition_task(task, *state, None, None)
             })
             .unwrap();
+        assert_eq!(store.read(|r| r.task(task)).unwrap().unwrap().state, *state, "read back");
     }
     let conn = &store.conn;
     assert!(conn.execute("UPDATE tasks SET state = 'pending'", []).is_err());

@@ -21,7 +21,9 @@
 //! | POST | `/v1/operator/deregister` (no body) | [`OperatorWriteResponse`] |
 //!
 //! Request bodies are read with [`parse_body`]; job specs are checked with
-//! [`job_spec::validate_spec`] (keeperctl can run the same check before sending).
+//! [`job_spec::validate_spec`] (keeperctl can run the same check before sending). The job domain's
+//! types the API carries (the spec, job and task states, the next due task) are `crate::job`'s,
+//! re-exported here.
 //!
 //! Every error answers with an HTTP status and an [`ApiError`] body.
 
@@ -36,6 +38,7 @@ pub use query::{
     parse_decimal_u256, parse_empty, parse_job_id, JobsQuery, RecentEventsQuery, TaskCursor, TasksQuery, DEFAULT_LIMIT,
     MAX_LIMIT,
 };
+pub use crate::job::{Action, EventFilter, JobSpec, JobStatus, NextDue, TaskState, Trigger};
 pub use types::*;
 pub use write::*;
 

@@ -6,7 +6,8 @@ use std::str::FromStr;
 use alloy::primitives::U256;
 
 use super::error::{ApiError, ErrorCode};
-use super::types::{JobStatus, TaskState};
+pub use crate::decimal::parse_decimal_u256;
+use crate::job::{JobStatus, TaskState};
 
 /// Items per page when the client does not say.
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -67,14 +68,6 @@ impl FromStr for TaskCursor {
             sequence: sequence.parse().map_err(|_| invalid())?,
         })
     }
-}
-
-/// A decimal number (no sign, no `0x`), as job ids appear in paths and queries.
-pub fn parse_decimal_u256(text: &str) -> Option<U256> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    U256::from_str_radix(text, 10).ok()
 }
 
 /// A job id from a path or query (`field` names it in the error).

@@ -3,85 +3,11 @@
 //! seconds (`*_secs`) or milliseconds (`*_ms`). Unknown fields are ignored when reading, so an older
 //! client keeps working against a newer daemon that adds some.
 
-use alloy::primitives::{Address, Bytes, B256, U256};
+use alloy::primitives::{Address, B256, U256};
 use serde::{Deserialize, Serialize};
 
-/// Serde for a `U256` as a decimal string (JSON numbers lose precision above 2^53).
-pub mod decimal {
-    use alloy::primitives::U256;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &U256, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(value)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<U256, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        super::super::query::parse_decimal_u256(&text)
-            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a decimal number")))
-    }
-}
-
-/// Serde for a `u128` as a decimal string.
-pub mod decimal_u128 {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &u128, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(value)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u128, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(|_| serde::de::Error::custom(format!("{text:?} is not a decimal number")))
-    }
-}
-
-macro_rules! named_enum {
-    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+ }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($(#[$vmeta])* $variant,)+ }
-
-        impl $name {
-            pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $text,)+ }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-named_enum! {
-    /// A job's lifecycle as the job manager reports it.
-    pub enum JobStatus {
-        Active => "active",
-        Paused => "paused",
-        Cancelled => "cancelled",
-        Expired => "expired",
-    }
-}
-
-named_enum! {
-    /// Where a task is in the pipeline (see the daemon's store).
-    pub enum TaskState {
-        Due => "due",
-        Executed => "executed",
-        Signed => "signed",
-        Proposed => "proposed",
-        Submitted => "submitted",
-        Performed => "performed",
-        Failed => "failed",
-        Dropped => "dropped",
-    }
-}
+use crate::job::{JobSpec, JobStatus, NextDue, TaskState};
+use crate::named_enum::named_enum;
 
 // ---------------------------------------------------------------------------------------------
 // GET /v1/status
@@ -199,43 +125,21 @@ pub struct TaskCount {
 pub struct JobList {
     pub jobs: Vec<JobView>,
     /// Pass as `after` for the next page (`null`: this was the last).
-    #[serde(with = "opt_decimal")]
+    #[serde(with = "crate::decimal::opt_u256")]
     pub next: Option<U256>,
-}
-
-/// Serde for an optional `U256` as a decimal string or `null`.
-pub mod opt_decimal {
-    use alloy::primitives::U256;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(value: &Option<U256>, serializer: S) -> Result<S::Ok, S::Error> {
-        match value {
-            Some(value) => serializer.collect_str(value),
-            None => serializer.serialize_none(),
-        }
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<U256>, D::Error> {
-        Option::<String>::deserialize(deserializer)?
-            .map(|text| {
-                super::super::query::parse_decimal_u256(&text)
-                    .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a decimal number")))
-            })
-            .transpose()
-    }
 }
 
 /// `GET /v1/jobs/{id}`, and each job of a list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobView {
-    #[serde(with = "decimal")]
+    #[serde(with = "crate::decimal::u256")]
     pub id: U256,
     pub status: JobStatus,
     pub owner: Address,
     /// The only sender of the job's target calls.
     pub forwarder: Address,
     /// Escrow left.
-    #[serde(with = "decimal")]
+    #[serde(with = "crate::decimal::u256")]
     pub balance_wei: U256,
     /// Every sequence below it is performed or skipped for good.
     pub watermark: u64,
@@ -243,61 +147,7 @@ pub struct JobView {
     pub updated_at_block: u64,
     /// The next task, as of the processed head (`null` for event jobs and jobs that are not active).
     pub next_due: Option<NextDue>,
-    pub spec: JobSpecView,
-}
-
-/// When a job's next task is due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NextDue {
-    pub sequence: u64,
-    /// Due already at the processed head (and not yet performed).
-    pub due_now: bool,
-    /// Unix time it is due at (interval jobs).
-    pub at_secs: Option<u64>,
-    /// Block it is due at (block jobs).
-    pub at_block: Option<u64>,
-}
-
-/// A job's spec, readable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobSpecView {
-    pub trigger: TriggerView,
-    pub action: ActionView,
-    pub gas_limit: u32,
-    #[serde(with = "decimal_u128")]
-    pub max_fee_wei: u128,
-    /// Unix time after which no task is due (`null` or absent: never).
-    #[serde(default)]
-    pub expiry_secs: Option<u64>,
-}
-
-/// When a job's tasks are due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum TriggerView {
-    /// Task `n` is due at unix time `start + n * period`.
-    Interval { start_secs: u64, period_secs: u64 },
-    /// Task `n` is due at block `start + n * period`.
-    Block { start_block: u64, period_blocks: u64 },
-    /// One task per matching log from `start_block` on; `topics` filter topics 1-3, a `null` one
-    /// (or all three, when absent) matching anything.
-    Event {
-        start_block: u64,
-        emitter: Address,
-        topic0: B256,
-        #[serde(default)]
-        topics: [Option<B256>; 3],
-    },
-}
-
-/// What a job's task does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ActionView {
-    Call { target: Address, data: Bytes },
-    ChainlinkUpkeep { target: Address, check_data: Bytes },
-    GelatoResolver { target: Address, resolver: Address, resolver_data: Bytes },
-    Script { target: Address, args: Bytes, code_url: String, code_hash: B256 },
+    pub spec: JobSpec,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -315,7 +165,7 @@ pub struct TaskList {
 /// One task.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskView {
-    #[serde(with = "decimal")]
+    #[serde(with = "crate::decimal::u256")]
     pub job_id: U256,
     pub sequence: u64,
     pub state: TaskState,
@@ -366,7 +216,7 @@ pub enum Event {
     /// A task was created or moved to another state in this daemon's pipeline (`from` is `null`
     /// when it was created).
     TaskState {
-        #[serde(with = "decimal")]
+        #[serde(with = "crate::decimal::u256")]
         job_id: U256,
         sequence: u64,
         from: Option<TaskState>,
@@ -375,11 +225,11 @@ pub enum Event {
     },
     /// A job was created, or its spec, status or escrow changed, as the scheduler indexed it.
     Job {
-        #[serde(with = "decimal")]
+        #[serde(with = "crate::decimal::u256")]
         job_id: U256,
         change: JobChange,
         status: JobStatus,
-        #[serde(with = "decimal")]
+        #[serde(with = "crate::decimal::u256")]
         balance_wei: U256,
         block: u64,
     },
@@ -387,7 +237,7 @@ pub enum Event {
     Health { subsystem: String, healthy: bool, detail: Option<String> },
     /// The task manager performed, skipped or did not execute a task of a batch.
     TaskOutcome {
-        #[serde(with = "decimal")]
+        #[serde(with = "crate::decimal::u256")]
         job_id: U256,
         sequence: u64,
         /// The batch's digest.
@@ -433,9 +283,9 @@ impl Event {
 pub enum TaskOutcomeView {
     Performed {
         success: bool,
-        #[serde(with = "decimal")]
+        #[serde(with = "crate::decimal::u256")]
         gas_used: U256,
-        #[serde(with = "decimal")]
+        #[serde(with = "crate::decimal::u256")]
         fee_wei: U256,
     },
     NotExecuted,

@@ -10,14 +10,14 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ErrorCode};
-use super::types::{decimal, decimal_u128, JobSpecView};
+use crate::job::JobSpec;
 
 /// `POST /v1/jobs`: create a job owned by the daemon's operator, funded with `funding_wei`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateJobRequest {
-    pub spec: JobSpecView,
+    pub spec: JobSpec,
     /// Escrow deposited with the job (may be 0: top it up later).
-    #[serde(with = "decimal")]
+    #[serde(with = "crate::decimal::u256")]
     pub funding_wei: U256,
 }
 
@@ -25,7 +25,7 @@ pub struct CreateJobRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateJobResponse {
     /// The new job's id, from the transaction's `JobCreated` log.
-    #[serde(with = "decimal")]
+    #[serde(with = "crate::decimal::u256")]
     pub job_id: U256,
     /// The only sender of the job's calls.
     pub forwarder: Address,
@@ -36,13 +36,13 @@ pub struct CreateJobResponse {
 /// with (the job manager refuses a new one: cancel and create instead).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateJobRequest {
-    pub spec: JobSpecView,
+    pub spec: JobSpec,
 }
 
 /// `POST /v1/jobs/{id}/topup`: add escrow (anyone may top up any job).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopUpRequest {
-    #[serde(with = "decimal")]
+    #[serde(with = "crate::decimal::u256")]
     pub amount_wei: U256,
 }
 
@@ -53,7 +53,7 @@ pub struct EmptyRequest {}
 /// The answer of `PUT /v1/jobs/{id}` and `POST /v1/jobs/{id}/{pause,resume,cancel,topup}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobWriteResponse {
-    #[serde(with = "decimal")]
+    #[serde(with = "crate::decimal::u256")]
     pub job_id: U256,
     pub tx: TxOutcome,
 }
@@ -65,7 +65,7 @@ pub struct TxOutcome {
     pub block_number: u64,
     pub block_hash: Option<B256>,
     pub gas_used: u64,
-    #[serde(with = "decimal_u128")]
+    #[serde(with = "crate::decimal::u128")]
     pub effective_gas_price_wei: u128,
 }
 
@@ -145,7 +145,7 @@ pub struct OperatorView {
     /// In the keeper set now (the key registry's `isRegistered`).
     pub registered: bool,
     /// Its weight in the registry now (stake counted for quorums).
-    #[serde(with = "decimal")]
+    #[serde(with = "crate::decimal::u256")]
     pub stake: U256,
     /// Its BLS public key (EIP-2537 G1 encoding), if registered.
     pub bls_pubkey: Option<Bytes>,

@@ -11,10 +11,12 @@
 //! An expiry of `None` (0 on chain) means never; `Some(0)` is read the same way.
 
 use alloy::primitives::{Address, B256};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::execute::TaskResponse;
+use super::response::TaskResponse;
 use super::spec::{Action, JobSpec, Trigger};
+use super::state::JobStatus;
 use super::ReferenceBlock;
 
 /// Bits of an event sequence that hold the log index.
@@ -140,6 +142,40 @@ pub fn latest_due_sequence(spec: &JobSpec, reference: &ReferenceBlock) -> Option
     }
 }
 
+/// When a job's next task is due, as the control API shows it (`JobView.next_due`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextDue {
+    pub sequence: u64,
+    /// Due already at the head (and not yet performed).
+    pub due_now: bool,
+    /// Unix time it is due at (interval jobs).
+    pub at_secs: Option<u64>,
+    /// Block it is due at (block jobs).
+    pub at_block: Option<u64>,
+}
+
+/// The job's next task: the latest one due at `head` if the watermark has not passed it, else the
+/// first one after it (before any head: the watermark's). `None` for event jobs, whose sequences
+/// come from logs, and for an interval task due after the expiry, which is never due.
+pub fn next_due(spec: &JobSpec, watermark: u64, head: Option<&ReferenceBlock>) -> Option<NextDue> {
+    let (start, period, by_time) = match spec.trigger {
+        Trigger::Interval { start, period } => (start, period, true),
+        Trigger::Block { start, period } => (start, period, false),
+        Trigger::Event(_) => return None,
+    };
+    let latest = head.and_then(|head| latest_due_sequence(spec, head));
+    let (sequence, due_now) = match latest {
+        Some(latest) if latest >= watermark => (latest, true),
+        Some(latest) => (watermark.max(latest.saturating_add(1)), false),
+        None => (watermark, false),
+    };
+    let at = u64::try_from(due_at(start, period, sequence)).ok()?;
+    if by_time && !due_now && !not_expired(spec.expiry, at) {
+        return None;
+    }
+    Some(NextDue { sequence, due_now, at_secs: by_time.then_some(at), at_block: (!by_time).then_some(at) })
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The task manager's judgement of a signed task
 // ---------------------------------------------------------------------------------------------------------
@@ -212,6 +248,32 @@ pub enum OnChainStatus {
     Active,
     Paused,
     Cancelled,
+}
+
+impl OnChainStatus {
+    /// The contract's enum value.
+    pub fn from_u8(value: u8) -> Option<Self> {
+        Some(match value {
+            0 => Self::None,
+            1 => Self::Active,
+            2 => Self::Paused,
+            3 => Self::Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// The job's status as the control API shows it at a block of time `now`: `None` for a job id
+    /// that was never created; an active job past its expiry (`now` after it, as the task manager
+    /// judges) is expired.
+    pub fn job_status(self, expiry: Option<u64>, now: u64) -> Option<JobStatus> {
+        Some(match self {
+            Self::None => return None,
+            Self::Active if !not_expired(expiry, now) => JobStatus::Expired,
+            Self::Active => JobStatus::Active,
+            Self::Paused => JobStatus::Paused,
+            Self::Cancelled => JobStatus::Cancelled,
+        })
+    }
 }
 
 /// The job's hot state as the task manager reads it when the batch lands.

@@ -1,6 +1,7 @@
 use alloy::primitives::{address, b256, bytes, keccak256, Address, Bytes, Log, B256, U256};
 use alloy::sol_types::{SolEvent, SolValue};
-use keeper_shared::contracts::JobManager;
+
+use crate::contracts::JobManager;
 
 use super::*;
 
@@ -183,4 +184,31 @@ fn job_created_and_updated_logs_decode_with_their_spec_checked() {
     assert_eq!(decode_job_log(&log_of(&fees)).unwrap(), None);
     let empty = Log::new_unchecked(TARGET, vec![], Bytes::new());
     assert_eq!(decode_job_log(&empty).unwrap(), None);
+}
+
+/// The control API's JSON of every kind, as the API's own view types wrote it before the spec became
+/// one type (captured from them): the wire format is unchanged.
+const WIRE_JSON: [&str; 6] = [
+    r#"{"trigger":{"kind":"interval","start_secs":1000,"period_secs":60},"action":{"kind":"call","target":"0x00000000000000000000000000000000000000a1","data":"0xd09de08a"},"gas_limit":200000,"max_fee_wei":"10000000000000000","expiry_secs":null}"#,
+    r#"{"trigger":{"kind":"block","start_block":10,"period_blocks":5},"action":{"kind":"call","target":"0x00000000000000000000000000000000000000a1","data":"0xd09de08a"},"gas_limit":200000,"max_fee_wei":"10000000000000000","expiry_secs":9999}"#,
+    r#"{"trigger":{"kind":"event","start_block":7,"emitter":"0x00000000000000000000000000000000000000c3","topic0":"0x0559884fd3a460db3073b7fc896cc77986f16e378210ded43186175bf646fc5f","topics":[null,"0x0000000000000000000000000000000000000000000000000000000000000000","0x0303030303030303030303030303030303030303030303030303030303030303"]},"action":{"kind":"call","target":"0x00000000000000000000000000000000000000a1","data":"0xd09de08a"},"gas_limit":200000,"max_fee_wei":"10000000000000000","expiry_secs":null}"#,
+    r#"{"trigger":{"kind":"interval","start_secs":1,"period_secs":1},"action":{"kind":"chainlink_upkeep","target":"0x00000000000000000000000000000000000000a1","check_data":"0x"},"gas_limit":200000,"max_fee_wei":"10000000000000000","expiry_secs":null}"#,
+    r#"{"trigger":{"kind":"block","start_block":1,"period_blocks":1},"action":{"kind":"gelato_resolver","target":"0x00000000000000000000000000000000000000a1","resolver":"0x00000000000000000000000000000000000000b2","resolver_data":"0xcf5303cf"},"gas_limit":200000,"max_fee_wei":"10000000000000000","expiry_secs":null}"#,
+    r#"{"trigger":{"kind":"block","start_block":1,"period_blocks":1},"action":{"kind":"script","target":"0x00000000000000000000000000000000000000a1","args":"0x01","code_url":"https://example.invalid/job.js","code_hash":"0x2dc081a8d6d4714c79b5abd2e9b08c3a33b4ef1dcf946ef8b8cf6c495014f47b"},"gas_limit":200000,"max_fee_wei":"10000000000000000","expiry_secs":null}"#,
+];
+
+#[test]
+fn json_is_the_control_apis_and_round_trips() {
+    for (spec, json) in every_kind().iter().zip(WIRE_JSON) {
+        assert_eq!(serde_json::to_string(spec).unwrap(), json);
+        assert_eq!(&serde_json::from_str::<JobSpec>(json).unwrap(), spec);
+    }
+    // An absent expiry, and absent event topics, mean none.
+    let short = r#"{"trigger":{"kind":"event","start_block":7,"emitter":"0x00000000000000000000000000000000000000c3","topic0":"0x0559884fd3a460db3073b7fc896cc77986f16e378210ded43186175bf646fc5f"},"action":{"kind":"call","target":"0x00000000000000000000000000000000000000a1","data":"0x"},"gas_limit":1,"max_fee_wei":"1"}"#;
+    let spec: JobSpec = serde_json::from_str(short).unwrap();
+    assert_eq!(spec.expiry, None);
+    assert!(matches!(spec.trigger, Trigger::Event(EventFilter { topics: [None, None, None], start: 7, .. })));
+    // Amounts are decimal strings: a JSON number is refused rather than rounded.
+    let number = WIRE_JSON[0].replace(r#""max_fee_wei":"10000000000000000""#, r#""max_fee_wei":10000000000000000"#);
+    assert!(serde_json::from_str::<JobSpec>(&number).is_err());
 }

@@ -3,7 +3,7 @@
 use alloy::primitives::{address, bytes, Address, Bytes, B256};
 
 use super::*;
-use crate::jobs::spec::EventFilter;
+use crate::job::spec::EventFilter;
 
 const EMITTER: Address = address!("0x000000000000000000000000000000000000000e");
 
@@ -265,4 +265,60 @@ fn skip_reason_values_match_the_contract_enum() {
     assert_eq!(SkipReason::from_u8(5), Some(SkipReason::NotDue));
     assert_eq!(SkipReason::from_u8(6), Some(SkipReason::InvalidCallData));
     assert_eq!(SkipReason::from_u8(7), None);
+}
+
+fn interval(start: u64, period: u64, expiry: Option<u64>) -> JobSpec {
+    spec(Trigger::Interval { start, period }, expiry)
+}
+
+#[test]
+fn next_due_is_the_pending_task_or_the_first_after_the_head() {
+    let every_10s = interval(100, 10, None);
+    // At t=125 task 2 (due 120) is due; the watermark 2 has not passed it.
+    let due = next_due(&every_10s, 2, Some(&reference(1, 125))).unwrap();
+    assert_eq!((due.sequence, due.due_now, due.at_secs, due.at_block), (2, true, Some(120), None));
+    // Watermark 0: the latest due task is still task 2 (earlier ones need never run).
+    let due = next_due(&every_10s, 0, Some(&reference(1, 125))).unwrap();
+    assert_eq!((due.sequence, due.due_now, due.at_secs), (2, true, Some(120)));
+    // Watermark 3: task 2 is done, task 3 (due 130) comes next.
+    let due = next_due(&every_10s, 3, Some(&reference(1, 125))).unwrap();
+    assert_eq!((due.sequence, due.due_now, due.at_secs), (3, false, Some(130)));
+    // Before the start, and before any head: the watermark's task.
+    let due = next_due(&every_10s, 0, Some(&reference(1, 50))).unwrap();
+    assert_eq!((due.sequence, due.due_now, due.at_secs), (0, false, Some(100)));
+    assert_eq!(next_due(&every_10s, 4, None).unwrap().sequence, 4);
+    let block = JobSpec { trigger: Trigger::Block { start: 0, period: 10 }, ..every_10s.clone() };
+    let due = next_due(&block, 0, Some(&reference(25, 1))).unwrap();
+    assert_eq!((due.sequence, due.due_now, due.at_block, due.at_secs), (2, true, Some(20), None));
+    let due = next_due(&block, 3, Some(&reference(25, 1))).unwrap();
+    assert_eq!((due.sequence, due.due_now, due.at_block), (3, false, Some(30)));
+    assert_eq!(next_due(&spec(event_trigger(0), None), 0, Some(&reference(10, 10))), None);
+}
+
+/// The rule the daemon's and keeperctl's copies disagreed on: an interval task due after the expiry
+/// is never due (`JobSchedule.isIntervalDue`), so it is not shown as the next one.
+#[test]
+fn next_due_never_names_an_interval_task_past_the_expiry() {
+    // Task 3 would be due at 130, after the expiry 125.
+    assert_eq!(next_due(&interval(100, 10, Some(125)), 3, Some(&reference(1, 125))), None);
+    assert_eq!(next_due(&interval(100, 10, Some(125)), 3, None), None);
+    // Due exactly at the expiry: still due.
+    let due = next_due(&interval(100, 10, Some(130)), 3, Some(&reference(1, 125))).unwrap();
+    assert_eq!((due.sequence, due.at_secs), (3, Some(130)));
+    // The last task before the expiry, due and not performed, stays due after the expiry has passed.
+    let due = next_due(&interval(100, 10, Some(125)), 2, Some(&reference(1, 200))).unwrap();
+    assert_eq!((due.sequence, due.due_now), (2, true));
+}
+
+#[test]
+fn on_chain_status_values_and_the_api_status() {
+    assert_eq!(OnChainStatus::from_u8(0), Some(OnChainStatus::None));
+    assert_eq!(OnChainStatus::from_u8(3), Some(OnChainStatus::Cancelled));
+    assert_eq!(OnChainStatus::from_u8(4), None);
+    assert_eq!(OnChainStatus::None.job_status(None, 0), None);
+    assert_eq!(OnChainStatus::Paused.job_status(Some(10), 20), Some(JobStatus::Paused));
+    // Expired once the time is after the expiry, as the task manager judges (`Expired` skips).
+    assert_eq!(OnChainStatus::Active.job_status(Some(10), 10), Some(JobStatus::Active));
+    assert_eq!(OnChainStatus::Active.job_status(Some(10), 11), Some(JobStatus::Expired));
+    assert_eq!(OnChainStatus::Active.job_status(None, u64::MAX), Some(JobStatus::Active));
 }

@@ -1,5 +1,6 @@
-//! A job's spec as the daemon handles it: one Rust type whose variants carry exactly the fields a
-//! trigger or action kind uses, converted to and from the contracts' flat `JobSpec` struct.
+//! A job's spec: one Rust type whose variants carry exactly the fields a trigger or action kind uses,
+//! converted to and from the contracts' flat `JobSpec` struct, and read and written as the control
+//! API's JSON (field names with their units: `start_secs`, `period_blocks`, `max_fee_wei`).
 //!
 //! The job manager stores only `keccak256(abi.encode(spec))` and the task manager re-hashes the
 //! spec it is given, so the conversion must round-trip bit for bit: every spec the job manager
@@ -9,9 +10,10 @@
 use alloy::primitives::aliases::{U40, U80};
 use alloy::primitives::{keccak256, Address, Bytes, Log, B256, U256};
 use alloy::sol_types::{SolEvent, SolValue};
-use keeper_shared::contracts::JobManager;
-use keeper_shared::contracts::TaskManager;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+use crate::contracts::{JobManager, TaskManager};
 
 /// Why a spec could not be converted, decoded or trusted. Field names are the contract's.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -35,31 +37,46 @@ pub enum SpecError {
 }
 
 /// When a job's tasks are due (`contracts/src/interfaces/IJobManager.sol`, `Trigger`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Trigger {
     /// Task `n` is due at unix time `start + n * period`.
-    Interval { start: u64, period: u64 },
+    Interval {
+        #[serde(rename = "start_secs")]
+        start: u64,
+        #[serde(rename = "period_secs")]
+        period: u64,
+    },
     /// Task `n` is due at block `start + n * period`.
-    Block { start: u64, period: u64 },
+    Block {
+        #[serde(rename = "start_block")]
+        start: u64,
+        #[serde(rename = "period_blocks")]
+        period: u64,
+    },
     /// One task per matching log, from block `start` on.
     Event(EventFilter),
 }
 
 /// Which logs trigger an event job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct EventFilter {
     /// The first block whose logs count.
+    #[serde(rename = "start_block")]
     pub start: u64,
     /// The contract whose logs count.
     pub emitter: Address,
     /// The log's topic 0 (the event signature): always filtered on.
     pub topic0: B256,
-    /// Filters on topics 1, 2 and 3: `Some(value)` must match (zero included), `None` matches anything.
+    /// Filters on topics 1, 2 and 3: `Some(value)` must match (zero included), `None` matches anything
+    /// (in JSON `null`, or all three when the field is absent).
+    #[serde(default)]
     pub topics: [Option<B256>; 3],
 }
 
 /// What a job's task does (`Action` in the contract).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
     /// Send `data` to `target`.
     Call { target: Address, data: Bytes },
@@ -96,18 +113,21 @@ impl Action {
 }
 
 /// Everything a job's owner sets.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct JobSpec {
     pub trigger: Trigger,
     pub action: Action,
     /// The gas the target gets per execution.
     pub gas_limit: u32,
     /// The most one execution may charge, in wei (below 2^80).
+    #[serde(rename = "max_fee_wei", with = "crate::decimal::u128")]
     pub max_fee: u128,
-    /// Unix time after which no task is due (below 2^40); `None` = never.
+    /// Unix time after which no task is due (below 2^40); `None` = never (in JSON `null` or absent).
+    #[serde(rename = "expiry_secs", default)]
     pub expiry: Option<u64>,
 }
 
+// The contract's `kind` values (`IJobManager.sol`, `TriggerKind` and `ActionKind`).
 const TRIGGER_INTERVAL: u8 = 0;
 const TRIGGER_BLOCK: u8 = 1;
 const TRIGGER_EVENT: u8 = 2;

@@ -1,0 +1,60 @@
+//! A job's status and a task's state: one definition each. The daemon's store keeps their names as
+//! TEXT (its CHECK constraints list them), the control API as JSON strings, and keeperctl takes them
+//! as flag values (`--status`, `--state`; the `clap` feature derives `clap::ValueEnum`).
+
+use crate::named_enum::named_enum;
+
+named_enum! {
+    /// A job's lifecycle as the job manager reports it.
+    #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+    pub enum JobStatus {
+        Active => "active",
+        Paused => "paused",
+        Cancelled => "cancelled",
+        Expired => "expired",
+    }
+}
+
+named_enum! {
+    /// Where a task is in a daemon's pipeline.
+    #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+    pub enum TaskState {
+        /// Derived from its job's trigger; waiting to be executed.
+        Due => "due",
+        /// Executed at its reference block; the response hash is known.
+        Executed => "executed",
+        /// This keeper signed a batch containing it.
+        Signed => "signed",
+        /// (Aggregator) put in a batch proposal.
+        Proposed => "proposed",
+        /// (Aggregator) its batch was sent to the task manager.
+        Submitted => "submitted",
+        /// Performed on chain.
+        Performed => "performed",
+        /// Gave up on it (execution error, reverted submission past retries).
+        Failed => "failed",
+        /// Left out of a batch (disputed leaf, expired); it may be proposed again.
+        Dropped => "dropped",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn names_are_the_json_strings_and_parse_back() {
+        for state in TaskState::ALL {
+            assert_eq!(serde_json::to_string(state).unwrap(), format!("\"{state}\""));
+            assert_eq!(TaskState::parse(state.as_str()), Some(*state));
+        }
+        for status in JobStatus::ALL {
+            assert_eq!(serde_json::to_string(status).unwrap(), format!("\"{status}\""));
+            assert_eq!(JobStatus::parse(status.as_str()), Some(*status));
+        }
+        assert_eq!(TaskState::parse("pending"), None);
+        assert_eq!(JobStatus::parse("Active"), None);
+    }
+}
