@@ -18,7 +18,7 @@ use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use keeper_shared::api::{
     ApiError, ErrorCode, Event, EventRecord, JobList, JobStatus, JobView, RecentEvents, StatusResponse, TaskDetail,
-    TaskList, TaskState, TriggerView,
+    TaskList, TaskState,
 };
 use keeper_shared::contracts::JobManager;
 use keeperd::devnet::{deploy_network, NetworkConfig};
@@ -272,7 +272,7 @@ async fn every_endpoint_answers_and_malformed_requests_get_their_codes() {
     let rest: JobList = get(socket, "/v1/jobs?limit=1&after=2");
     assert!(rest.jobs.is_empty() && rest.next.is_none());
     let job: JobView = get(socket, "/v1/jobs/1");
-    assert!(matches!(job.spec.trigger, TriggerView::Interval { period_secs: 2, .. }));
+    assert!(matches!(job.spec.trigger, Trigger::Interval { period: 2, .. }));
     assert_eq!(job.balance_wei, U256::from(10u64).pow(U256::from(18u64)));
     assert!(job.next_due.is_some_and(|d| d.at_secs.is_some()));
 

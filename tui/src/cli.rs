@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use keeper_shared::api::{JobStatus, TaskState};
 
 use crate::exit::CliResult;
-use crate::{chain, commands, keys};
+use crate::{commands, job, keys};
 
 const AFTER_HELP: &str = "\
 Daemon: commands other than `keys` and `completions` talk to keeperd's control API on its Unix
@@ -245,7 +245,7 @@ pub struct JobShowArgs {
 pub struct JobListArgs {
     /// Only jobs with this status.
     #[arg(long, value_enum)]
-    pub status: Option<JobStatusArg>,
+    pub status: Option<JobStatus>,
     /// Start after this job id (the previous page's `next`).
     #[arg(long, value_name = "ID")]
     pub after: Option<String>,
@@ -257,25 +257,6 @@ pub struct JobListArgs {
     pub all: bool,
     #[command(flatten)]
     pub chain: ChainArgs,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum JobStatusArg {
-    Active,
-    Paused,
-    Cancelled,
-    Expired,
-}
-
-impl From<JobStatusArg> for JobStatus {
-    fn from(s: JobStatusArg) -> Self {
-        match s {
-            JobStatusArg::Active => Self::Active,
-            JobStatusArg::Paused => Self::Paused,
-            JobStatusArg::Cancelled => Self::Cancelled,
-            JobStatusArg::Expired => Self::Expired,
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -299,7 +280,7 @@ pub enum TaskCommand {
 pub struct TaskListArgs {
     /// Only tasks in this state.
     #[arg(long, value_enum)]
-    pub state: Option<TaskStateArg>,
+    pub state: Option<TaskState>,
     /// Only tasks of this job.
     #[arg(long, value_name = "ID")]
     pub job: Option<String>,
@@ -318,33 +299,6 @@ pub struct TaskListArgs {
     /// Follow `next` to the last page.
     #[arg(long)]
     pub all: bool,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum TaskStateArg {
-    Due,
-    Executed,
-    Signed,
-    Proposed,
-    Submitted,
-    Performed,
-    Failed,
-    Dropped,
-}
-
-impl From<TaskStateArg> for TaskState {
-    fn from(s: TaskStateArg) -> Self {
-        match s {
-            TaskStateArg::Due => Self::Due,
-            TaskStateArg::Executed => Self::Executed,
-            TaskStateArg::Signed => Self::Signed,
-            TaskStateArg::Proposed => Self::Proposed,
-            TaskStateArg::Submitted => Self::Submitted,
-            TaskStateArg::Performed => Self::Performed,
-            TaskStateArg::Failed => Self::Failed,
-            TaskStateArg::Dropped => Self::Dropped,
-        }
-    }
 }
 
 #[derive(Debug, Args)]
@@ -499,10 +453,7 @@ pub fn run(cli: Cli) -> CliResult {
             runtime()?.block_on(async move {
                 match command {
                     Command::Status => commands::status(&context).await,
-                    Command::Job(job) => match chain::Direct::from_command(&job)? {
-                        Some(direct) => chain::run(&context, direct, job).await,
-                        None => commands::job(&context, job).await,
-                    },
+                    Command::Job(command) => job::run(&context, command).await,
                     Command::Task(task) => commands::task(&context, task).await,
                     Command::Events(args) => commands::events(&context, &args).await,
                     Command::Operator(op) => commands::operator(&context, op).await,
@@ -542,6 +493,27 @@ mod tests {
         let args = create(&["--signature", "f(int256,uint256)", "--args", "-7", "8", "--interval", "1h"]);
         assert_eq!(args.spec.args, ["-7", "8"]);
         assert_eq!(args.spec.interval.as_deref(), Some("1h"));
+    }
+
+    /// The flags take the states by the names the API and the daemon's store use.
+    #[test]
+    fn state_flags_take_the_api_names() {
+        for state in TaskState::ALL {
+            let value = state.to_possible_value().unwrap();
+            assert_eq!(value.get_name(), state.as_str());
+            let cli = Cli::try_parse_from(["keeperctl", "task", "list", "--state", state.as_str()]).unwrap();
+            assert!(
+                matches!(cli.command, Command::Task(TaskCommand::List(TaskListArgs { state: Some(s), .. })) if s == *state)
+            );
+        }
+        for status in JobStatus::ALL {
+            assert_eq!(status.to_possible_value().unwrap().get_name(), status.as_str());
+            let cli = Cli::try_parse_from(["keeperctl", "job", "list", "--status", status.as_str()]).unwrap();
+            assert!(
+                matches!(cli.command, Command::Job(JobCommand::List(JobListArgs { status: Some(s), .. })) if s == *status)
+            );
+        }
+        assert!(Cli::try_parse_from(["keeperctl", "task", "list", "--state", "pending"]).is_err());
     }
 
     #[test]

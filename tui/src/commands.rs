@@ -1,23 +1,21 @@
-//! The commands that talk to keeperd's control API, and the printers the direct-chain job
-//! commands share (the same output either way).
+//! The commands that talk to keeperd's control API (the job commands, which can also go to the
+//! chain, are `crate::job`), and what every command needs: the [`Context`] and argument parsing.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use alloy::primitives::U256;
-use keeper_shared::api::job_spec::{validate_funding, SpecContext};
+use keeper_shared::api::job_spec::validate_funding;
 use keeper_shared::api::{
-    self, CreateJobRequest, CreateJobResponse, EmptyRequest, Event, EventRecord, JobAction, JobList, JobView,
-    JobWriteResponse, JobsQuery, OperatorList, OperatorWriteResponse, RecentEventsQuery, RegisterOperatorRequest,
-    StatusResponse, TaskCursor, TaskDetail, TaskList, TaskOutcomeView, TasksQuery, TopUpRequest, TxOutcome,
-    UpdateJobRequest,
+    self, EmptyRequest, Event, EventRecord, OperatorList, OperatorWriteResponse, RecentEventsQuery,
+    RegisterOperatorRequest, StatusResponse, TaskCursor, TaskDetail, TaskList, TaskOutcomeView, TasksQuery,
 };
 use keeperctl::client::{default_socket, Client, StreamItem};
 
-use crate::cli::{EventsArgs, JobCommand, JobListArgs, OperatorCommand, TaskCommand};
+use crate::cli::{EventsArgs, OperatorCommand, TaskCommand};
 use crate::exit::{CliError, CliResult};
 use crate::jobspec::{self, parse_amount, parse_job_id, Defaults};
-use crate::output::{self, print_fields, print_json, Table};
+use crate::output::{self, print_fields, print_json, tx_line, Table};
 
 /// `--from`/`--to` of `task list`, as unix seconds.
 fn time_flag(flag: &str, text: Option<&str>) -> Result<Option<u64>, CliError> {
@@ -41,11 +39,11 @@ impl Context {
         Self { socket: socket.unwrap_or_else(default_socket), timeout, json }
     }
 
-    fn client(&self) -> CliResult<Client> {
+    pub fn client(&self) -> CliResult<Client> {
         Ok(Client::new(&self.socket)?.with_timeout(self.timeout))
     }
 
-    fn write_client(&self) -> CliResult<Client> {
+    pub fn write_client(&self) -> CliResult<Client> {
         Ok(Client::new(&self.socket)?.with_timeout(self.timeout.max(MIN_WRITE_TIMEOUT)))
     }
 }
@@ -54,7 +52,7 @@ pub fn job_id(text: &str) -> CliResult<U256> {
     parse_job_id(text).map_err(CliError::invalid)
 }
 
-pub fn amount(field: &str, text: &str, allow_zero: bool) -> CliResult<U256> {
+pub fn amount(field: &'static str, text: &str, allow_zero: bool) -> CliResult<U256> {
     let wei = parse_amount(text)
         .map_err(|e| CliError::invalid(api::ApiError::field(api::ErrorCode::InvalidValue, field, e)))?;
     validate_funding(field, wei, allow_zero).map_err(CliError::invalid)?;
@@ -117,150 +115,6 @@ pub async fn status(context: &Context) -> CliResult {
 }
 
 // ---------------------------------------------------------------------------------------------
-// job
-// ---------------------------------------------------------------------------------------------
-
-pub async fn job(context: &Context, command: JobCommand) -> CliResult {
-    match command {
-        JobCommand::Create(args) => {
-            let spec = jobspec::spec_from_args(&args.spec, Defaults::local(), &SpecContext::default())
-                .map_err(CliError::invalid)?;
-            let funding_wei = amount("--fund", &args.fund, true)?;
-            let request = CreateJobRequest { spec, funding_wei };
-            let created: CreateJobResponse = context.write_client()?.post(api::JOBS_PATH, &request).await?;
-            print_created(context.json, &created)
-        }
-        JobCommand::Update(args) => {
-            let id = job_id(&args.id)?;
-            let spec = jobspec::spec_from_args(&args.spec, Defaults::local(), &SpecContext::default())
-                .map_err(CliError::invalid)?;
-            let answer: JobWriteResponse =
-                context.write_client()?.put(&api::job_path(id), &UpdateJobRequest { spec }).await?;
-            print_job_write(context.json, "updated", &answer)
-        }
-        JobCommand::Pause(args) => job_action(context, &args.id, JobAction::Pause, "paused").await,
-        JobCommand::Resume(args) => job_action(context, &args.id, JobAction::Resume, "resumed").await,
-        JobCommand::Cancel(args) => job_action(context, &args.id, JobAction::Cancel, "cancelled").await,
-        JobCommand::TopUp(args) => {
-            let id = job_id(&args.id)?;
-            let amount_wei = amount("amount_wei", &args.amount, false)?;
-            let path = api::job_action_path(id, JobAction::TopUp);
-            let answer: JobWriteResponse = context.write_client()?.post(&path, &TopUpRequest { amount_wei }).await?;
-            print_job_write(context.json, "topped up", &answer)
-        }
-        JobCommand::Show(args) => {
-            let id = job_id(&args.id)?;
-            let job = context.client()?.job(id).await?;
-            print_job(context.json, &job)
-        }
-        JobCommand::List(args) => {
-            let client = context.client()?;
-            let mut query = JobsQuery {
-                status: args.status.map(Into::into),
-                after: args.after.as_deref().map(job_id).transpose()?,
-                limit: args.limit,
-            };
-            let mut list = client.jobs(&query).await?;
-            while args.all && list.next.is_some() {
-                query.after = list.next;
-                let page = client.jobs(&query).await?;
-                list.jobs.extend(page.jobs);
-                list.next = page.next;
-            }
-            print_jobs(context.json, &list, &args)
-        }
-    }
-}
-
-async fn job_action(context: &Context, id: &str, action: JobAction, done: &str) -> CliResult {
-    let path = api::job_action_path(job_id(id)?, action);
-    let answer: JobWriteResponse = context.write_client()?.post(&path, &EmptyRequest {}).await?;
-    print_job_write(context.json, done, &answer)
-}
-
-fn tx_line(tx: &TxOutcome) -> String {
-    format!("transaction {} in block {} ({} gas)", tx.tx_hash, tx.block_number, tx.gas_used)
-}
-
-pub fn print_created(json: bool, created: &CreateJobResponse) -> CliResult {
-    if json {
-        return print_json(created);
-    }
-    // The id alone on stdout's first line, for `id=$(keeperctl job create ... | head -1)`.
-    println!("{}", created.job_id);
-    eprintln!("created job {} (forwarder {}): {}", created.job_id, created.forwarder, tx_line(&created.tx));
-    Ok(())
-}
-
-pub fn print_job_write(json: bool, done: &str, answer: &JobWriteResponse) -> CliResult {
-    if json {
-        return print_json(answer);
-    }
-    println!("job {} {done}: {}", answer.job_id, tx_line(&answer.tx));
-    Ok(())
-}
-
-pub fn print_job(json: bool, job: &JobView) -> CliResult {
-    if json {
-        return print_json(job);
-    }
-    let mut fields = vec![
-        ("job", job.id.to_string()),
-        ("status", job.status.to_string()),
-        ("owner", job.owner.to_string()),
-        ("forwarder", job.forwarder.to_string()),
-        ("escrow", output::ether(job.balance_wei)),
-        ("watermark", format!("{} (every task below is done for good)", job.watermark)),
-        ("next due", next_due(job)),
-    ];
-    fields.extend(output::spec_lines(&job.spec));
-    fields.push(("as of block", job.updated_at_block.to_string()));
-    print_fields(&fields);
-    Ok(())
-}
-
-fn next_due(job: &JobView) -> String {
-    match &job.next_due {
-        None => "-".to_owned(),
-        Some(next) => {
-            let when = match (next.at_secs, next.at_block) {
-                (Some(secs), _) => output::time_secs(secs),
-                (None, Some(block)) => format!("block {block}"),
-                (None, None) => String::new(),
-            };
-            let now = if next.due_now { " (due now)" } else { "" };
-            format!("task {} {when}{now}", next.sequence)
-        }
-    }
-}
-
-fn print_jobs(json: bool, list: &JobList, args: &JobListArgs) -> CliResult {
-    if json {
-        return print_json(list);
-    }
-    let mut table = Table::new(&["ID", "STATUS", "ESCROW", "NEXT DUE", "TRIGGER", "ACTION"]);
-    for job in &list.jobs {
-        table.row(vec![
-            job.id.to_string(),
-            job.status.to_string(),
-            output::ether(job.balance_wei),
-            next_due(job),
-            output::trigger(&job.spec.trigger),
-            output::action(&job.spec.action),
-        ]);
-    }
-    if table.is_empty() {
-        eprintln!("no jobs");
-    } else {
-        table.print();
-    }
-    if let (Some(next), false) = (list.next, args.all) {
-        eprintln!("more: --after {next} (or --all)");
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
 // task
 // ---------------------------------------------------------------------------------------------
 
@@ -273,7 +127,7 @@ pub async fn task(context: &Context, command: TaskCommand) -> CliResult {
                 None => None,
             };
             let mut query = TasksQuery {
-                state: args.state.map(Into::into),
+                state: args.state,
                 job: args.job.as_deref().map(job_id).transpose()?,
                 from: time_flag("--from", args.from.as_deref())?,
                 to: time_flag("--to", args.to.as_deref())?,

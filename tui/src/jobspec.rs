@@ -1,6 +1,6 @@
-//! The job spec from `job create`/`job update` flags or a spec file, as the API's [`JobSpecView`],
-//! checked by the one validation keeperd runs too (`keeper_shared::api::job_spec`), with each
-//! error naming the field and, for flags, the flag.
+//! The job spec from `job create`/`job update` flags or a spec file, as the job domain's
+//! [`JobSpec`], checked by the one validation keeperd runs too (`keeper_shared::job::validate`), with
+//! each error naming the field and, for flags, the flag.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -9,7 +9,8 @@ use alloy::dyn_abi::{DynSolType, JsonAbiExt};
 use alloy::json_abi::Function;
 use alloy::primitives::{keccak256, Address, Bytes, B256, U256};
 use keeper_shared::api::job_spec::{validate_spec, SpecContext};
-use keeper_shared::api::{parse_body, ActionView, ApiError, ErrorCode, JobSpecView, TriggerView};
+use keeper_shared::api::{parse_body, ApiError, ErrorCode};
+use keeper_shared::job::{Action, EventFilter, JobSpec, Trigger};
 
 use crate::cli::SpecArgs;
 
@@ -146,7 +147,7 @@ impl Defaults {
 
 /// The spec the flags (or `--file`) describe, validated (with `context`: what is known of the
 /// chain). Errors name the API field and the flag.
-pub fn spec_from_args(args: &SpecArgs, defaults: Defaults, context: &SpecContext) -> Result<JobSpecView, ApiError> {
+pub fn spec_from_args(args: &SpecArgs, defaults: Defaults, context: &SpecContext) -> Result<JobSpec, ApiError> {
     let spec = match &args.file {
         Some(file) => {
             if has_spec_flags(args) {
@@ -228,16 +229,16 @@ fn name_flag(mut error: ApiError) -> ApiError {
     error
 }
 
-fn spec_from_flags(args: &SpecArgs, defaults: Defaults) -> Result<JobSpecView, ApiError> {
+fn spec_from_flags(args: &SpecArgs, defaults: Defaults) -> Result<JobSpec, ApiError> {
     let target = match &args.target {
         Some(text) => parse_address("--target", text)?,
         None => return Err(invalid("spec.action.target", "required (flag --target)")),
     };
     let trigger = if let Some(interval) = &args.interval {
         let period_secs = parse_duration(interval).map_err(|e| invalid("--interval", e))?;
-        TriggerView::Interval { start_secs: args.start.unwrap_or(defaults.now_secs), period_secs }
+        Trigger::Interval { start: args.start.unwrap_or(defaults.now_secs), period: period_secs }
     } else if let Some(period_blocks) = args.every_blocks {
-        TriggerView::Block { start_block: args.start_block.unwrap_or(0), period_blocks }
+        Trigger::Block { start: args.start_block.unwrap_or(0), period: period_blocks }
     } else if let Some(event) = &args.on_event {
         let emitter = match &args.emitter {
             Some(text) => parse_address("--emitter", text)?,
@@ -250,11 +251,11 @@ fn spec_from_flags(args: &SpecArgs, defaults: Defaults) -> Result<JobSpecView, A
             }
         }
         let start_block = args.start_block.or(defaults.block).unwrap_or(0);
-        TriggerView::Event { start_block, emitter, topic0: event_topic(event)?, topics }
+        Trigger::Event(EventFilter { start: start_block, emitter, topic0: event_topic(event)?, topics })
     } else {
         return Err(invalid("spec.trigger", "required: one of --interval, --every-blocks, --on-event"));
     };
-    if args.start_block.is_some() && matches!(trigger, TriggerView::Interval { .. }) {
+    if args.start_block.is_some() && matches!(trigger, Trigger::Interval { .. }) {
         return Err(invalid("--start-block", "applies to --every-blocks and --on-event (use --start with --interval)"));
     }
     let action = if let Some(checker) = &args.checker {
@@ -264,20 +265,20 @@ fn spec_from_flags(args: &SpecArgs, defaults: Defaults) -> Result<JobSpecView, A
             (None, Some(signature)) => encode_call("--checker-signature", signature, &[])?,
             (None, None) => encode_call("--checker-signature", "checker()", &[])?,
         };
-        ActionView::GelatoResolver { target, resolver, resolver_data }
+        Action::GelatoResolver { target, resolver, resolver_data }
     } else if args.upkeep {
         let check_data = match &args.check_data {
             Some(hex) => parse_hex("--check-data", hex)?,
             None => Bytes::new(),
         };
-        ActionView::ChainlinkUpkeep { target, check_data }
+        Action::ChainlinkUpkeep { target, check_data }
     } else {
         let data = match (&args.calldata, &args.signature) {
             (Some(hex), _) => parse_hex("--calldata", hex)?,
             (None, Some(signature)) => encode_call("--signature", signature, &args.args)?,
             (None, None) => Bytes::new(),
         };
-        ActionView::Call { target, data }
+        Action::Call { target, data }
     };
     let max_fee_wei = match &args.max_fee {
         Some(text) => {
@@ -298,7 +299,7 @@ fn spec_from_flags(args: &SpecArgs, defaults: Defaults) -> Result<JobSpecView, A
                 .map_err(|_| invalid("--expiry", format!("{text:?} is not unix seconds or +DURATION")))?,
         }),
     };
-    Ok(JobSpecView { trigger, action, gas_limit: args.gas_limit, max_fee_wei, expiry_secs })
+    Ok(JobSpec { trigger, action, gas_limit: args.gas_limit, max_fee: max_fee_wei, expiry: expiry_secs })
 }
 
 /// A time flag: unix seconds, or `-DURATION` before `now_secs` (`-1h`, `-30m`).
@@ -312,7 +313,7 @@ pub fn parse_past_time(flag: &str, text: &str, now_secs: u64) -> Result<u64, Api
 
 /// A spec file: the API's `spec` object in JSON, or the same shape in TOML (chosen by the
 /// extension; `.toml` is TOML, anything else JSON). Unknown fields are refused by name.
-pub fn read_spec_file(path: &Path) -> Result<JobSpecView, ApiError> {
+pub fn read_spec_file(path: &Path) -> Result<JobSpec, ApiError> {
     let name = path.display();
     let text = std::fs::read_to_string(path).map_err(|e| invalid("--file", format!("{name}: {e}")))?;
     let json = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml")) {
@@ -322,7 +323,7 @@ pub fn read_spec_file(path: &Path) -> Result<JobSpecView, ApiError> {
     } else {
         text.into_bytes()
     };
-    parse_body::<JobSpecView>(&json).map_err(|e| {
+    parse_body::<JobSpec>(&json).map_err(|e| {
         let field = e.field.as_deref().map(|f| format!("spec.{f}")).unwrap_or_else(|| "spec".to_owned());
         let mut error = ApiError::field(ErrorCode::InvalidValue, field, format!("in {name}: {}", e.message));
         error.code = e.code;
@@ -379,15 +380,15 @@ mod tests {
     #[test]
     fn flags_make_each_kind_of_spec() {
         let spec = spec_from_args(&args(), DEFAULTS, &SpecContext::default()).unwrap();
-        assert_eq!(spec.trigger, TriggerView::Interval { start_secs: 1_000, period_secs: 60 });
-        assert_eq!(spec.max_fee_wei, 10u128.pow(16));
-        assert!(matches!(&spec.action, ActionView::Call { data, .. } if data.is_empty()));
+        assert_eq!(spec.trigger, Trigger::Interval { start: 1_000, period: 60 });
+        assert_eq!(spec.max_fee, 10u128.pow(16));
+        assert!(matches!(&spec.action, Action::Call { data, .. } if data.is_empty()));
 
         let mut call = args();
         call.signature = Some("transfer(address,uint256)".into());
         call.args = vec!["0x2222222222222222222222222222222222222222".into(), "5".into()];
         let spec = spec_from_args(&call, DEFAULTS, &SpecContext::default()).unwrap();
-        let ActionView::Call { data, .. } = &spec.action else { panic!() };
+        let Action::Call { data, .. } = &spec.action else { panic!() };
         // transfer(address,uint256)'s selector is a9059cbb (ERC-20).
         assert_eq!(&data[..4], &[0xa9, 0x05, 0x9c, 0xbb]);
         assert_eq!(data.len(), 4 + 64);
@@ -399,8 +400,8 @@ mod tests {
         event.emitter = Some("0x3333333333333333333333333333333333333333".into());
         event.topics = vec!["*".into(), format!("0x{}", "ab".repeat(32))];
         let spec = spec_from_args(&event, DEFAULTS, &SpecContext::default()).unwrap();
-        let TriggerView::Event { start_block, topic0, topics, .. } = spec.trigger else { panic!() };
-        assert_eq!(start_block, 77);
+        let Trigger::Event(EventFilter { start, topic0, topics, .. }) = spec.trigger else { panic!() };
+        assert_eq!(start, 77);
         // keccak256("Transfer(address,address,uint256)"), the ERC-20 Transfer topic.
         assert_eq!(topic0.to_string(), "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef");
         assert_eq!(topics, [None, Some(B256::repeat_byte(0xab)), None]);
@@ -408,7 +409,7 @@ mod tests {
         let mut gelato = args();
         gelato.checker = Some("0x4444444444444444444444444444444444444444".into());
         let spec = spec_from_args(&gelato, DEFAULTS, &SpecContext::default()).unwrap();
-        let ActionView::GelatoResolver { resolver_data, .. } = &spec.action else { panic!() };
+        let Action::GelatoResolver { resolver_data, .. } = &spec.action else { panic!() };
         assert_eq!(resolver_data.len(), 4, "checker() selector");
 
         let mut blocks = args();
@@ -416,8 +417,8 @@ mod tests {
         blocks.every_blocks = Some(10);
         blocks.upkeep = true;
         let spec = spec_from_args(&blocks, DEFAULTS, &SpecContext::default()).unwrap();
-        assert_eq!(spec.trigger, TriggerView::Block { start_block: 0, period_blocks: 10 });
-        assert!(matches!(spec.action, ActionView::ChainlinkUpkeep { .. }));
+        assert_eq!(spec.trigger, Trigger::Block { start: 0, period: 10 });
+        assert!(matches!(spec.action, Action::ChainlinkUpkeep { .. }));
     }
 
     #[test]
@@ -474,7 +475,7 @@ data = "0xd09de08a"
             SpecArgs { file: Some(toml_file.clone()), gas_limit: SpecArgs::DEFAULT_GAS_LIMIT, ..Default::default() };
         let spec = spec_from_args(&file_args, DEFAULTS, &SpecContext::default()).unwrap();
         assert_eq!(spec.gas_limit, 200_000);
-        assert_eq!(spec.expiry_secs, None);
+        assert_eq!(spec.expiry, None);
 
         let json_file = dir.path().join("job.json");
         let mut value = serde_json::to_value(&spec).unwrap();

@@ -4,10 +4,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-mod chain;
 mod cli;
 mod commands;
 mod exit;
+mod job;
 mod jobspec;
 mod keys;
 mod output;

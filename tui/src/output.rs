@@ -1,7 +1,8 @@
 //! Human output: aligned tables and readable values; `--json` output is the API's own types.
 
 use alloy::primitives::U256;
-use keeper_shared::api::{ActionView, JobSpecView, TriggerView};
+use keeper_shared::api::TxOutcome;
+use keeper_shared::job::{Action, JobSpec, Trigger};
 use serde::Serialize;
 
 use crate::exit::CliResult;
@@ -102,30 +103,31 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// A transaction in a few words.
+pub fn tx_line(tx: &TxOutcome) -> String {
+    format!("transaction {} in block {} ({} gas)", tx.tx_hash, tx.block_number, tx.gas_used)
+}
+
 /// A trigger in a few words.
-pub fn trigger(trigger: &TriggerView) -> String {
+pub fn trigger(trigger: &Trigger) -> String {
     match trigger {
-        TriggerView::Interval { start_secs, period_secs } => {
-            format!("every {period_secs}s from {}", time_secs(*start_secs))
-        }
-        TriggerView::Block { start_block, period_blocks } => {
-            format!("every {period_blocks} blocks from block {start_block}")
-        }
-        TriggerView::Event { start_block, emitter, topic0, .. } => {
-            let topic = topic0.to_string();
+        Trigger::Interval { start, period } => format!("every {period}s from {}", time_secs(*start)),
+        Trigger::Block { start, period } => format!("every {period} blocks from block {start}"),
+        Trigger::Event(filter) => {
+            let topic = filter.topic0.to_string();
             let short = format!("{}…{}", &topic[..10], &topic[topic.len() - 4..]);
-            format!("on event {short} of {emitter} from block {start_block}")
+            format!("on event {short} of {} from block {}", filter.emitter, filter.start)
         }
     }
 }
 
 /// An action in a few words.
-pub fn action(action: &ActionView) -> String {
+pub fn action(action: &Action) -> String {
     match action {
-        ActionView::Call { target, data } => format!("call {target} with {}", short_hex(data)),
-        ActionView::ChainlinkUpkeep { target, .. } => format!("upkeep {target}"),
-        ActionView::GelatoResolver { target, resolver, .. } => format!("call {target} when resolver {resolver} says"),
-        ActionView::Script { target, code_url, .. } => format!("script {code_url} for {target}"),
+        Action::Call { target, data } => format!("call {target} with {}", short_hex(data)),
+        Action::ChainlinkUpkeep { target, .. } => format!("upkeep {target}"),
+        Action::GelatoResolver { target, resolver, .. } => format!("call {target} when resolver {resolver} says"),
+        Action::Script { target, code_url, .. } => format!("script {code_url} for {target}"),
     }
 }
 
@@ -142,13 +144,13 @@ fn short_hex(data: &[u8]) -> String {
 }
 
 /// The lines of a spec, for `job show` and the writes' confirmations.
-pub fn spec_lines(spec: &JobSpecView) -> Vec<(&'static str, String)> {
+pub fn spec_lines(spec: &JobSpec) -> Vec<(&'static str, String)> {
     vec![
         ("trigger", trigger(&spec.trigger)),
         ("action", action(&spec.action)),
         ("gas limit", spec.gas_limit.to_string()),
-        ("max fee", ether(U256::from(spec.max_fee_wei))),
-        ("expiry", spec.expiry_secs.map(time_secs).unwrap_or_else(|| "never".to_owned())),
+        ("max fee", ether(U256::from(spec.max_fee))),
+        ("expiry", spec.expiry.map(time_secs).unwrap_or_else(|| "never".to_owned())),
     ]
 }
 

@@ -21,9 +21,10 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use keeper_shared::api::{
-    ActionView, CreateJobResponse, ErrorCode, EventRecord, JobList, JobStatus, JobView, JobWriteResponse, OperatorList,
-    StatusResponse, TaskDetail, TaskList, TriggerView,
+    CreateJobResponse, ErrorCode, EventRecord, JobList, JobStatus, JobView, JobWriteResponse, OperatorList,
+    StatusResponse, TaskDetail, TaskList,
 };
+use keeper_shared::job::{Action, Trigger};
 use keeperd::devnet::{deploy_network, NetworkConfig};
 
 const ETHER: u128 = 1_000_000_000_000_000_000;
@@ -209,10 +210,15 @@ fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// The column names of a human table (its first line), whatever the columns' widths.
+fn header(run: &Run) -> Vec<&str> {
+    run.stdout.lines().next().unwrap_or_default().split_whitespace().collect()
+}
+
 /// An interval job's start (an update must keep the trigger).
 fn start_of(job: &JobView) -> String {
     match job.spec.trigger {
-        TriggerView::Interval { start_secs, .. } => start_secs.to_string(),
+        Trigger::Interval { start, .. } => start.to_string(),
         other => panic!("{other:?}"),
     }
 }
@@ -269,8 +275,8 @@ async fn daemon_mode_every_subcommand_and_error_code() {
         (run.code == 0).then(|| run.json())
     });
     assert_eq!((job.owner, job.status, job.balance_wei), (operator, JobStatus::Active, U256::from(ETHER / 10)));
-    assert!(matches!(job.spec.trigger, TriggerView::Interval { period_secs: 2, .. }));
-    assert!(matches!(&job.spec.action, ActionView::Call { data, .. } if data[..] == [0xd0, 0x9d, 0xe0, 0x8a]));
+    assert!(matches!(job.spec.trigger, Trigger::Interval { period: 2, .. }));
+    assert!(matches!(&job.spec.action, Action::Call { data, .. } if data[..] == [0xd0, 0x9d, 0xe0, 0x8a]));
     let list: JobList = eventually("three jobs", || {
         let list: JobList = ctl(&["--json", "job", "list"]).json();
         (list.jobs.len() == 3).then_some(list)
@@ -282,6 +288,7 @@ async fn daemon_mode_every_subcommand_and_error_code() {
     assert_eq!(all.jobs.len(), 3);
     let human = ctl(&["job", "list"]);
     assert!(human.stdout.starts_with("ID") && human.stdout.lines().count() == 4, "{}", human.stdout);
+    assert_eq!(header(&human), ["ID", "STATUS", "ESCROW", "NEXT", "DUE", "TRIGGER", "ACTION"], "{}", human.stdout);
 
     // Writes: update, pause, resume, top-up, cancel.
     let updated: JobWriteResponse = ctl(&[
@@ -369,13 +376,14 @@ async fn daemon_mode_every_subcommand_and_error_code() {
     let no_bls = ctl(&["--json", "operator", "register"]).error(4);
     assert_eq!(no_bls["api"]["code"], "no_operator_key");
     // A job owned by someone else (created straight on chain by account 2).
+    let rpc = chain.anvil.endpoint();
     let direct: CreateJobResponse = keeperctl(
         &create_flags(&[
             "--json",
             "--interval",
             "1h",
             "--rpc-url",
-            &chain.anvil.endpoint(),
+            &rpc,
             "--deployment",
             chain.deployment.to_str().unwrap(),
         ]),
@@ -387,6 +395,29 @@ async fn daemon_mode_every_subcommand_and_error_code() {
     });
     let foreign = ctl(&["--json", "job", "pause", &direct.job_id.to_string()]).error(4);
     assert_eq!(foreign["api"]["code"], "not_job_owner");
+    // The job commands are written once: the chain backend reads the same jobs into the same values,
+    // and prints them in the same table, as the daemon.
+    let on_chain = |args: &[&str]| {
+        let mut full = args.to_vec();
+        full.extend_from_slice(&["--rpc-url", &rpc, "--deployment", chain.deployment.to_str().unwrap()]);
+        keeperctl(&full, &[])
+    };
+    let via_chain: JobList = on_chain(&["--json", "job", "list"]).json();
+    let via_daemon: JobList = ctl(&["--json", "job", "list"]).json();
+    assert_eq!(via_daemon.jobs.len(), 4);
+    assert_eq!(via_chain.jobs.len(), 4);
+    for (daemon, chain) in via_daemon.jobs.iter().zip(&via_chain.jobs) {
+        assert_eq!(
+            (daemon.id, daemon.status, daemon.owner, daemon.forwarder, daemon.balance_wei, &daemon.spec),
+            (chain.id, chain.status, chain.owner, chain.forwarder, chain.balance_wei, &chain.spec)
+        );
+    }
+    let (daemon, chain_list) = (ctl(&["job", "list"]), on_chain(&["job", "list"]));
+    assert_eq!(header(&daemon), header(&chain_list), "{}\n{}", daemon.stdout, chain_list.stdout);
+    assert_eq!(daemon.stdout.lines().count(), chain_list.stdout.lines().count());
+    for run in [ctl(&["job", "list", "--status", "expired"]), on_chain(&["job", "list", "--status", "expired"])] {
+        assert_eq!((run.code, run.stdout.as_str(), run.stderr.trim()), (0, "", "no jobs"), "{}", run.stderr);
+    }
     // 3: no daemon at the socket, or one that never answers.
     let nowhere = chain.dir.path().join("nowhere.sock");
     let gone = keeperctl(&["--json", "--socket", nowhere.to_str().unwrap(), "status"], &[]).error(3);
@@ -427,9 +458,11 @@ async fn direct_mode_without_a_daemon() {
     assert_eq!(created.job_id, U256::from(1u64));
     let job: JobView = ctl(&["--json", "job", "show", "1"]).json();
     assert_eq!((job.owner, job.status, job.forwarder), (chain.address(3), JobStatus::Active, created.forwarder));
-    assert_eq!(job.spec.trigger, TriggerView::Block { start_block: 0, period_blocks: 10 });
-    assert_eq!(job.spec.max_fee_wei, ETHER / 100);
+    assert_eq!(job.spec.trigger, Trigger::Block { start: 0, period: 10 });
+    assert_eq!(job.spec.max_fee, ETHER / 100);
     assert!(job.next_due.is_some());
+    let human = ctl(&["job", "show", "1"]);
+    assert!(human.stdout.contains("next due:") && human.stdout.contains("every 10 blocks"), "{}", human.stdout);
 
     // A Gelato-style job and an event job, from flags.
     let _: CreateJobResponse =
@@ -456,8 +489,19 @@ async fn direct_mode_without_a_daemon() {
     .json();
     let list: JobList = ctl(&["--json", "job", "list"]).json();
     assert_eq!(list.jobs.len(), 3);
-    assert!(matches!(list.jobs[1].spec.action, ActionView::GelatoResolver { .. }));
-    assert!(matches!(list.jobs[2].spec.trigger, TriggerView::Event { .. }));
+    assert!(matches!(list.jobs[1].spec.action, Action::GelatoResolver { .. }));
+    assert!(matches!(list.jobs[2].spec.trigger, Trigger::Event(_)));
+    // Pages, as from the daemon.
+    let page: JobList = ctl(&["--json", "job", "list", "--limit", "1"]).json();
+    assert_eq!((page.jobs.len(), page.next), (1, Some(U256::from(1u64))));
+    let all: JobList = ctl(&["--json", "job", "list", "--limit", "1", "--all"]).json();
+    assert_eq!(all.jobs, list.jobs);
+    let human = ctl(&["job", "list", "--limit", "2"]);
+    assert_eq!(header(&human), ["ID", "STATUS", "ESCROW", "NEXT", "DUE", "TRIGGER", "ACTION"], "{}", human.stdout);
+    assert_eq!(human.stdout.lines().count(), 3, "{}", human.stdout);
+    assert!(human.stderr.contains("more: --after 2 (or --all)"), "{}", human.stderr);
+    let none = ctl(&["job", "list", "--status", "paused"]);
+    assert_eq!((none.code, none.stdout.as_str(), none.stderr.trim()), (0, "", "no jobs"), "{}", none.stderr);
 
     let updated: JobWriteResponse =
         ctl(&["--json", "job", "update", "1", "--target", TARGET, "--every-blocks", "10", "--max-fee", "0.02ether"])
@@ -467,7 +511,7 @@ async fn direct_mode_without_a_daemon() {
     let _: JobWriteResponse = ctl(&["--json", "job", "resume", "1"]).json();
     let _: JobWriteResponse = ctl(&["--json", "job", "top-up", "1", "0.25ether"]).json();
     let job: JobView = ctl(&["--json", "job", "show", "1"]).json();
-    assert_eq!((job.balance_wei, job.spec.max_fee_wei), (U256::from(ETHER * 3 / 4), ETHER / 50));
+    assert_eq!((job.balance_wei, job.spec.max_fee), (U256::from(ETHER * 3 / 4), ETHER / 50));
     let _: JobWriteResponse = ctl(&["--json", "job", "cancel", "1"]).json();
     let job: JobView = ctl(&["--json", "job", "show", "1"]).json();
     assert_eq!((job.status, job.balance_wei), (JobStatus::Cancelled, U256::ZERO));

@@ -6,9 +6,8 @@ mod console_support;
 use alloy::primitives::{Address, Bytes, U256};
 use console_support::*;
 use crossterm::event::KeyCode;
-use keeper_shared::api::{
-    ActionView, ApiError, CreateJobRequest, ErrorCode, JobSpecView, RegisterOperatorRequest, TriggerView,
-};
+use keeper_shared::api::{ApiError, CreateJobRequest, ErrorCode, RegisterOperatorRequest};
+use keeper_shared::job::{self, JobSpec, Trigger};
 use keeperctl::console::{Action, ApiEvent, App, Command, Connection, Modal};
 
 fn jobs_view() -> App {
@@ -47,15 +46,15 @@ fn fill_interval_job(app: &mut App) {
 
 fn expected_request() -> CreateJobRequest {
     CreateJobRequest {
-        spec: JobSpecView {
-            trigger: TriggerView::Interval { start_secs: 1_767_000_000, period_secs: 60 },
-            action: ActionView::Call {
+        spec: JobSpec {
+            trigger: Trigger::Interval { start: 1_767_000_000, period: 60 },
+            action: job::Action::Call {
                 target: Address::repeat_byte(0x11),
                 data: Bytes::from(vec![0xd0, 0x9d, 0xe0, 0x8a]),
             },
             gas_limit: 300_000,
-            max_fee_wei: 10_000_000_000_000_000,
-            expiry_secs: None,
+            max_fee: 10_000_000_000_000_000,
+            expiry: None,
         },
         funding_wei: U256::from(1_000_000_000_000_000_000u128),
     }

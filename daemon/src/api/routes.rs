@@ -192,10 +192,7 @@ async fn status(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Rep
         Ok(counts) => DatabaseHealth {
             ok: true,
             error: None,
-            task_counts: counts
-                .into_iter()
-                .map(|(state, count)| TaskCount { state, count })
-                .collect(),
+            task_counts: counts.into_iter().map(|(state, count)| TaskCount { state, count }).collect(),
         },
         Err(error) => {
             tracing::warn!(%error, "control API: the database did not answer the status query");

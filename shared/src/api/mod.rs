@@ -33,12 +33,12 @@ mod query;
 mod types;
 mod write;
 
+pub use crate::job::{Action, EventFilter, JobSpec, JobStatus, NextDue, TaskState, Trigger};
 pub use error::{ApiError, ErrorCode};
 pub use query::{
     parse_decimal_u256, parse_empty, parse_job_id, JobsQuery, RecentEventsQuery, TaskCursor, TasksQuery, DEFAULT_LIMIT,
     MAX_LIMIT,
 };
-pub use crate::job::{Action, EventFilter, JobSpec, JobStatus, NextDue, TaskState, Trigger};
 pub use types::*;
 pub use write::*;
 

@@ -29,7 +29,9 @@ pub enum SpecError {
     #[error("job spec: trigger.topics[{index}]: set although its mask bit is clear")]
     UnfilteredTopic { index: usize },
     #[error("job spec: {field}: {value} does not fit in {bits} bits")]
-    OutOfRange { field: &'static str, value: u128, bits: u32 },
+    // The value as a U256 rather than a u128: the latter's 16-byte alignment would make every
+    // `Result<_, SpecError>` 16 bytes larger.
+    OutOfRange { field: &'static str, value: U256, bits: u32 },
     #[error("job spec: not an ABI-encoded JobSpec: {0}")]
     Decode(String),
     #[error("job {job_id}: event {event} carries spec hash {event_hash}, but the spec hashes to {computed}")]
@@ -141,13 +143,13 @@ impl JobSpec {
     pub fn to_job_manager(&self) -> Result<JobManager::JobSpec, SpecError> {
         let max_fee = U80::try_from(self.max_fee).map_err(|_| SpecError::OutOfRange {
             field: "maxFee",
-            value: self.max_fee,
+            value: U256::from(self.max_fee),
             bits: 80,
         })?;
         let expiry = self.expiry.unwrap_or(0);
         let expiry = U40::try_from(expiry).map_err(|_| SpecError::OutOfRange {
             field: "expiry",
-            value: u128::from(expiry),
+            value: U256::from(expiry),
             bits: 40,
         })?;
         Ok(JobManager::JobSpec {

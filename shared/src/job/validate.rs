@@ -313,7 +313,10 @@ mod tests {
         let too_much = validate_funding("funding_wei", U256::from(1u64) << 96, true).unwrap_err();
         assert_eq!(too_much.to_string(), "funding_wei: must be below 2^96 (a job's escrow is a uint96)");
         assert_eq!(validate_funding("funding_wei", (U256::from(1u64) << 96) - U256::from(1u64), true), Ok(()));
-        assert_eq!(validate_funding("amount_wei", U256::ZERO, false).unwrap_err().to_string(), "amount_wei: must be > 0");
+        assert_eq!(
+            validate_funding("amount_wei", U256::ZERO, false).unwrap_err().to_string(),
+            "amount_wei: must be > 0"
+        );
         assert_eq!(validate_funding("funding_wei", U256::ZERO, true), Ok(()));
     }
 }

@@ -1,6 +1,6 @@
 //! The console's forms: registering the local operator and creating a job. Each field is text (or
 //! one of a few choices); submitting parses every field, then runs the same validation the daemon
-//! runs (`keeper_shared::api::validate_spec`, `validate_funding`), and an error names the field it
+//! runs (`keeper_shared::job::validate`, through `keeper_shared::api::job_spec`), and an error names the field it
 //! is about, which the form marks and focuses.
 
 use std::str::FromStr;
@@ -8,11 +8,9 @@ use std::str::FromStr;
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::sol_types::SolCall;
 use keeper_shared::api::job_spec::{spec_to_abi, validate_funding, validate_spec, SpecContext};
-use keeper_shared::api::{
-    parse_decimal_u256, ActionView, ApiError, CreateJobRequest, JobSpecView, RegisterOperatorRequest, TriggerView,
-    FULL_MAGNITUDE,
-};
+use keeper_shared::api::{parse_decimal_u256, ApiError, CreateJobRequest, RegisterOperatorRequest, FULL_MAGNITUDE};
 use keeper_shared::contracts::JobManager;
+use keeper_shared::job::{Action, EventFilter, JobSpec, Trigger};
 
 /// One field of a form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -285,10 +283,10 @@ pub fn read_job_form(form: &mut Form, now_secs: Option<u64>) -> Result<CreateJob
 fn parse_job_form(form: &Form) -> Result<CreateJobRequest, FormError> {
     let start = parse_u64(form, "trigger.start")?;
     let trigger = match form.value("trigger.kind") {
-        "interval" => TriggerView::Interval { start_secs: start, period_secs: parse_u64(form, "trigger.period")? },
-        "block" => TriggerView::Block { start_block: start, period_blocks: parse_u64(form, "trigger.period")? },
-        _ => TriggerView::Event {
-            start_block: start,
+        "interval" => Trigger::Interval { start, period: parse_u64(form, "trigger.period")? },
+        "block" => Trigger::Block { start, period: parse_u64(form, "trigger.period")? },
+        _ => Trigger::Event(EventFilter {
+            start,
             emitter: parse_address(form, "trigger.emitter")?,
             topic0: parse_b256(form, "trigger.topic0")?
                 .ok_or_else(|| field_error("trigger.topic0", "required (the event's signature hash)"))?,
@@ -297,19 +295,17 @@ fn parse_job_form(form: &Form) -> Result<CreateJobRequest, FormError> {
                 parse_b256(form, "trigger.topic2")?,
                 parse_b256(form, "trigger.topic3")?,
             ],
-        },
+        }),
     };
     let target = parse_address(form, "action.target")?;
     let data = parse_bytes(form, "action.data")?;
     let action = match form.value("action.kind") {
-        "call" => ActionView::Call { target, data },
-        "chainlink_upkeep" => ActionView::ChainlinkUpkeep { target, check_data: data },
-        "gelato_resolver" => ActionView::GelatoResolver {
-            target,
-            resolver: parse_address(form, "action.resolver")?,
-            resolver_data: data,
-        },
-        _ => ActionView::Script {
+        "call" => Action::Call { target, data },
+        "chainlink_upkeep" => Action::ChainlinkUpkeep { target, check_data: data },
+        "gelato_resolver" => {
+            Action::GelatoResolver { target, resolver: parse_address(form, "action.resolver")?, resolver_data: data }
+        }
+        _ => Action::Script {
             target,
             args: data,
             code_url: form.value("action.code_url").to_owned(),
@@ -336,7 +332,8 @@ fn parse_job_form(form: &Form) -> Result<CreateJobRequest, FormError> {
         parse_decimal_u256(funding_text)
             .ok_or_else(|| field_error("funding_wei", format!("{funding_text:?} is not a whole number of wei")))?
     };
-    Ok(CreateJobRequest { spec: JobSpecView { trigger, action, gas_limit, max_fee_wei, expiry_secs }, funding_wei })
+    let spec = JobSpec { trigger, action, gas_limit, max_fee: max_fee_wei, expiry: expiry_secs };
+    Ok(CreateJobRequest { spec, funding_wei })
 }
 
 /// What the daemon will send for a job creation: `JobManager.createJob(spec)` with the funding
@@ -422,7 +419,7 @@ mod tests {
     fn a_filled_form_reads_into_the_request() {
         let mut form = filled_job_form();
         let request = read_job_form(&mut form, None).unwrap();
-        assert_eq!(request.spec.trigger, TriggerView::Interval { start_secs: 1_767_000_000, period_secs: 60 });
+        assert_eq!(request.spec.trigger, Trigger::Interval { start: 1_767_000_000, period: 60 });
         assert_eq!(request.spec.gas_limit, 300_000);
         assert_eq!(request.funding_wei, U256::from(10u64).pow(U256::from(18)));
         let preview = preview_job(request).unwrap();

@@ -6,7 +6,7 @@
 
 use alloy::primitives::U256;
 use keeper_shared::api::{
-    ActionView, EndpointState, JobStatus, JobView, SyncState, TaskDetail, TaskState, TaskView, TriggerView,
+    Action, EndpointState, JobStatus, JobView, SyncState, TaskDetail, TaskState, TaskView, Trigger,
 };
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -375,17 +375,17 @@ fn task_row(task: &TaskView, now_ms: i64) -> Row<'static> {
 // Jobs
 // ---------------------------------------------------------------------------------------------
 
-fn trigger_text(trigger: &TriggerView) -> String {
+fn trigger_text(trigger: &Trigger) -> String {
     match trigger {
-        TriggerView::Interval { period_secs, .. } => format!("every {period_secs}s"),
-        TriggerView::Block { period_blocks, .. } => format!("every {period_blocks} blk"),
-        TriggerView::Event { .. } => "on event".to_owned(),
+        Trigger::Interval { period, .. } => format!("every {period}s"),
+        Trigger::Block { period, .. } => format!("every {period} blk"),
+        Trigger::Event(_) => "on event".to_owned(),
     }
 }
 
 /// Escrow for fewer than [`LOW_ESCROW_TASKS`] tasks at the maximum fee.
 fn low_escrow(job: &JobView) -> bool {
-    job.balance_wei < U256::from(job.spec.max_fee_wei).saturating_mul(U256::from(LOW_ESCROW_TASKS))
+    job.balance_wei < U256::from(job.spec.max_fee).saturating_mul(U256::from(LOW_ESCROW_TASKS))
 }
 
 fn next_due_text(job: &JobView) -> String {
@@ -464,38 +464,37 @@ fn draw_jobs(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Span::raw(short_addr(&job.forwarder)),
     ])];
     let trigger = match job.spec.trigger {
-        TriggerView::Interval { start_secs, period_secs } => {
-            format!("interval, every {period_secs}s from {}", clock(start_secs as i64 * 1000))
-        }
-        TriggerView::Block { start_block, period_blocks } => {
-            format!("block, every {period_blocks} blocks from #{start_block}")
-        }
-        TriggerView::Event { start_block, emitter, topic0, .. } => {
-            format!("event {} of {} from #{start_block}", short_hash(&topic0.to_string()), short_addr(&emitter))
-        }
+        Trigger::Interval { start, period } => format!("interval, every {period}s from {}", clock(start as i64 * 1000)),
+        Trigger::Block { start, period } => format!("block, every {period} blocks from #{start}"),
+        Trigger::Event(filter) => format!(
+            "event {} of {} from #{}",
+            short_hash(&filter.topic0.to_string()),
+            short_addr(&filter.emitter),
+            filter.start
+        ),
     };
     lines.push(Line::from(vec![Span::styled("trigger ", DIM), Span::raw(trigger)]));
     let action = match &job.spec.action {
-        ActionView::Call { target, data } => format!("call {} ({} bytes)", short_addr(target), data.len()),
-        ActionView::ChainlinkUpkeep { target, .. } => format!("upkeep {}", short_addr(target)),
-        ActionView::GelatoResolver { target, resolver, .. } => {
+        Action::Call { target, data } => format!("call {} ({} bytes)", short_addr(target), data.len()),
+        Action::ChainlinkUpkeep { target, .. } => format!("upkeep {}", short_addr(target)),
+        Action::GelatoResolver { target, resolver, .. } => {
             format!("{} when {} says", short_addr(target), short_addr(resolver))
         }
-        ActionView::Script { target, code_url, .. } => format!("script {code_url} on {}", short_addr(target)),
+        Action::Script { target, code_url, .. } => format!("script {code_url} on {}", short_addr(target)),
     };
     lines.push(Line::from(vec![Span::styled("action  ", DIM), Span::raw(action)]));
     lines.push(Line::from(vec![
         Span::styled("gas ", DIM),
         Span::raw(job.spec.gas_limit.to_string()),
         Span::styled("  max fee ", DIM),
-        Span::raw(eth(U256::from(job.spec.max_fee_wei))),
+        Span::raw(eth(U256::from(job.spec.max_fee))),
         Span::styled("  expiry ", DIM),
-        Span::raw(job.spec.expiry_secs.map_or("never".to_owned(), |e| clock(e as i64 * 1000))),
+        Span::raw(job.spec.expiry.map_or("never".to_owned(), |e| clock(e as i64 * 1000))),
     ]));
-    let tasks_left = if job.spec.max_fee_wei == 0 {
+    let tasks_left = if job.spec.max_fee == 0 {
         String::new()
     } else {
-        format!(" (~{} tasks)", job.balance_wei / U256::from(job.spec.max_fee_wei))
+        format!(" (~{} tasks)", job.balance_wei / U256::from(job.spec.max_fee))
     };
     let mut escrow = vec![Span::styled("escrow  ", DIM), Span::raw(format!("{}{tasks_left}", eth(job.balance_wei)))];
     if low_escrow(job) {
@@ -725,19 +724,17 @@ fn draw_preview(frame: &mut Frame<'_>, app: &App, preview: &CreateJobPreview, bo
     let from =
         app.status.as_ref().and_then(|s| s.operator).map_or("the daemon's operator".to_owned(), |a| a.to_string());
     let trigger = match spec.trigger {
-        TriggerView::Interval { start_secs, period_secs } => format!("interval every {period_secs}s from {start_secs}"),
-        TriggerView::Block { start_block, period_blocks } => {
-            format!("block every {period_blocks} blocks from #{start_block}")
-        }
-        TriggerView::Event { start_block, emitter, .. } => format!("event of {emitter} from #{start_block}"),
+        Trigger::Interval { start, period } => format!("interval every {period}s from {start}"),
+        Trigger::Block { start, period } => format!("block every {period} blocks from #{start}"),
+        Trigger::Event(filter) => format!("event of {} from #{}", filter.emitter, filter.start),
     };
     let action = match &spec.action {
-        ActionView::Call { target, data } => format!("call {target} data {}", short_hash(&data.to_string())),
-        ActionView::ChainlinkUpkeep { target, .. } => format!("chainlink upkeep {target}"),
-        ActionView::GelatoResolver { target, resolver, .. } => {
+        Action::Call { target, data } => format!("call {target} data {}", short_hash(&data.to_string())),
+        Action::ChainlinkUpkeep { target, .. } => format!("chainlink upkeep {target}"),
+        Action::GelatoResolver { target, resolver, .. } => {
             format!("gelato {target} resolver {}", short_addr(resolver))
         }
-        ActionView::Script { target, code_url, .. } => format!("script {code_url} on {}", short_addr(target)),
+        Action::Script { target, code_url, .. } => format!("script {code_url} on {}", short_addr(target)),
     };
     let row = |label: &'static str, value: String| {
         Line::from(vec![Span::styled(format!("{label:<10}"), DIM), Span::raw(value)])
@@ -749,8 +746,8 @@ fn draw_preview(frame: &mut Frame<'_>, app: &App, preview: &CreateJobPreview, bo
         row("trigger", trigger),
         row("action", action),
         row("gas limit", spec.gas_limit.to_string()),
-        row("max fee", format!("{} wei per task", spec.max_fee_wei)),
-        row("expiry", spec.expiry_secs.map_or("never".to_owned(), |e| e.to_string())),
+        row("max fee", format!("{} wei per task", spec.max_fee)),
+        row("expiry", spec.expiry.map_or("never".to_owned(), |e| e.to_string())),
         row(
             "calldata",
             format!(

@@ -5,10 +5,11 @@
 use alloy::primitives::{Address, Bytes, B256, U256};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use keeper_shared::api::{
-    ActionView, BlockView, DatabaseHealth, EndpointState, Event, EventRecord, Health, JobSpecView, JobStatus, JobView,
-    NextDue, OperatorView, RpcEndpointHealth, SchedulerHealth, StatusResponse, SyncState, SyncStatus, TaskCount,
-    TaskOutcomeView, TaskState, TaskView, TriggerView,
+    BlockView, DatabaseHealth, EndpointState, Event, EventRecord, Health, JobStatus, JobView, NextDue, OperatorView,
+    RpcEndpointHealth, SchedulerHealth, StatusResponse, SyncState, SyncStatus, TaskCount, TaskOutcomeView, TaskState,
+    TaskView,
 };
+use keeper_shared::job::{self, JobSpec, Trigger};
 use keeperctl::console::{draw, App};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -81,15 +82,15 @@ pub fn job(id: u64, status: JobStatus, balance_wei: u128) -> JobView {
         watermark: 11,
         updated_at_block: 40,
         next_due: Some(NextDue { sequence: 12, due_now: true, at_secs: Some(1_767_000_060), at_block: None }),
-        spec: JobSpecView {
-            trigger: TriggerView::Interval { start_secs: 1_767_000_000, period_secs: 5 },
-            action: ActionView::Call {
+        spec: JobSpec {
+            trigger: Trigger::Interval { start: 1_767_000_000, period: 5 },
+            action: job::Action::Call {
                 target: Address::repeat_byte(0x11),
                 data: Bytes::from(vec![0xd0, 0x9d, 0xe0, 0x8a]),
             },
             gas_limit: 300_000,
-            max_fee_wei: 10_000_000_000_000_000,
-            expiry_secs: None,
+            max_fee: 10_000_000_000_000_000,
+            expiry: None,
         },
     }
 }

@@ -129,10 +129,10 @@ fn malformed_specs_are_refused() {
 fn out_of_range_numbers_are_refused() {
     let mut s = every_kind()[0].clone();
     s.max_fee = 1 << 80;
-    assert_eq!(s.encode(), Err(SpecError::OutOfRange { field: "maxFee", value: 1 << 80, bits: 80 }));
+    assert_eq!(s.encode(), Err(SpecError::OutOfRange { field: "maxFee", value: U256::from(1u128 << 80), bits: 80 }));
     s.max_fee = (1 << 80) - 1;
     s.expiry = Some(1 << 40);
-    assert_eq!(s.encode(), Err(SpecError::OutOfRange { field: "expiry", value: 1 << 40, bits: 40 }));
+    assert_eq!(s.encode(), Err(SpecError::OutOfRange { field: "expiry", value: U256::from(1u64 << 40), bits: 40 }));
 }
 
 fn log_of<E: SolEvent>(event: &E) -> Log {
