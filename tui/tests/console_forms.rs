@@ -3,11 +3,10 @@
 
 mod console_support;
 
-use alloy::primitives::{Address, Bytes, U256};
+use alloy::primitives::U256;
 use console_support::*;
 use crossterm::event::KeyCode;
 use keeper_shared::api::{ApiError, CreateJobRequest, ErrorCode, RegisterOperatorRequest};
-use keeper_shared::job::{self, JobSpec, Trigger};
 use keeperctl::console::{Action, ApiEvent, App, Command, Connection, Modal};
 
 fn jobs_view() -> App {
@@ -45,19 +44,7 @@ fn fill_interval_job(app: &mut App) {
 }
 
 fn expected_request() -> CreateJobRequest {
-    CreateJobRequest {
-        spec: JobSpec {
-            trigger: Trigger::Interval { start: 1_767_000_000, period: 60 },
-            action: job::Action::Call {
-                target: Address::repeat_byte(0x11),
-                data: Bytes::from(vec![0xd0, 0x9d, 0xe0, 0x8a]),
-            },
-            gas_limit: 300_000,
-            max_fee: 10_000_000_000_000_000,
-            expiry: None,
-        },
-        funding_wei: U256::from(1_000_000_000_000_000_000u128),
-    }
+    CreateJobRequest { spec: call_spec(60), funding_wei: U256::from(1_000_000_000_000_000_000u128) }
 }
 
 #[test]

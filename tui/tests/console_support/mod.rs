@@ -82,16 +82,21 @@ pub fn job(id: u64, status: JobStatus, balance_wei: u128) -> JobView {
         watermark: 11,
         updated_at_block: 40,
         next_due: Some(NextDue { sequence: 12, due_now: true, at_secs: Some(1_767_000_060), at_block: None }),
-        spec: JobSpec {
-            trigger: Trigger::Interval { start: 1_767_000_000, period: 5 },
-            action: job::Action::Call {
-                target: Address::repeat_byte(0x11),
-                data: Bytes::from(vec![0xd0, 0x9d, 0xe0, 0x8a]),
-            },
-            gas_limit: 300_000,
-            max_fee: 10_000_000_000_000_000,
-            expiry: None,
+        spec: call_spec(5),
+    }
+}
+
+/// An interval job from 1767000000 calling `increment()` on 0x1111…, at the forms' defaults.
+pub fn call_spec(period: u64) -> JobSpec {
+    JobSpec {
+        trigger: Trigger::Interval { start: 1_767_000_000, period },
+        action: job::Action::Call {
+            target: Address::repeat_byte(0x11),
+            data: Bytes::from(vec![0xd0, 0x9d, 0xe0, 0x8a]),
         },
+        gas_limit: 300_000,
+        max_fee: 10_000_000_000_000_000,
+        expiry: None,
     }
 }
 
