@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use keeper_shared::api::{JobStatus, TaskState};
+use keeper_shared::job::{JobStatus, TaskState};
 
 use crate::exit::CliResult;
 use crate::{commands, job, keys};
@@ -244,7 +245,7 @@ pub struct JobShowArgs {
 #[derive(Debug, Args)]
 pub struct JobListArgs {
     /// Only jobs with this status.
-    #[arg(long, value_enum)]
+    #[arg(long, value_name = "STATUS", value_parser = named(JobStatus::ALL, JobStatus::as_str))]
     pub status: Option<JobStatus>,
     /// Start after this job id (the previous page's `next`).
     #[arg(long, value_name = "ID")]
@@ -279,7 +280,7 @@ pub enum TaskCommand {
 #[derive(Debug, Args)]
 pub struct TaskListArgs {
     /// Only tasks in this state.
-    #[arg(long, value_enum)]
+    #[arg(long, value_name = "STATE", value_parser = named(TaskState::ALL, TaskState::as_str))]
     pub state: Option<TaskState>,
     /// Only tasks of this job.
     #[arg(long, value_name = "ID")]
@@ -430,6 +431,17 @@ pub enum Kdf {
     Pbkdf2,
 }
 
+/// The values of a flag that takes one of the job domain's named states (`--status`, `--state`):
+/// their names, as the API and the daemon's store spell them, listed in `--help` and completions.
+fn named<T: Copy + Send + Sync + 'static>(
+    all: &'static [T],
+    name: fn(T) -> &'static str,
+) -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(all.iter().map(|value| name(*value))).try_map(move |text| {
+        all.iter().copied().find(|value| name(*value) == text).ok_or_else(|| format!("unknown value {text:?}"))
+    })
+}
+
 fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
     crate::jobspec::parse_duration(text).map(std::time::Duration::from_secs)
 }
@@ -495,23 +507,33 @@ mod tests {
         assert_eq!(args.spec.interval.as_deref(), Some("1h"));
     }
 
-    /// The flags take the states by the names the API and the daemon's store use.
+    /// The flags take the states by the names the API and the daemon's store use, and list them.
     #[test]
     fn state_flags_take_the_api_names() {
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let values = |path: &[&str], flag: &str| -> Vec<String> {
+            let mut sub = &command;
+            for name in path {
+                sub = sub.find_subcommand(name).unwrap();
+            }
+            let arg = sub.get_arguments().find(|a| a.get_id() == flag).unwrap();
+            arg.get_possible_values().iter().map(|v| v.get_name().to_owned()).collect()
+        };
+        let names = |all: &[&str]| all.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let states: Vec<&str> = TaskState::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(values(&["task", "list"], "state"), names(&states));
+        let statuses: Vec<&str> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(values(&["job", "list"], "status"), names(&statuses));
         for state in TaskState::ALL {
-            let value = state.to_possible_value().unwrap();
-            assert_eq!(value.get_name(), state.as_str());
             let cli = Cli::try_parse_from(["keeperctl", "task", "list", "--state", state.as_str()]).unwrap();
-            assert!(
-                matches!(cli.command, Command::Task(TaskCommand::List(TaskListArgs { state: Some(s), .. })) if s == *state)
-            );
+            let Command::Task(TaskCommand::List(args)) = cli.command else { panic!("not task list") };
+            assert_eq!(args.state, Some(*state));
         }
         for status in JobStatus::ALL {
-            assert_eq!(status.to_possible_value().unwrap().get_name(), status.as_str());
             let cli = Cli::try_parse_from(["keeperctl", "job", "list", "--status", status.as_str()]).unwrap();
-            assert!(
-                matches!(cli.command, Command::Job(JobCommand::List(JobListArgs { status: Some(s), .. })) if s == *status)
-            );
+            let Command::Job(JobCommand::List(args)) = cli.command else { panic!("not job list") };
+            assert_eq!(args.status, Some(*status));
         }
         assert!(Cli::try_parse_from(["keeperctl", "task", "list", "--state", "pending"]).is_err());
     }

@@ -8,9 +8,7 @@ use super::error::{ApiError, ErrorCode};
 use crate::contracts::JobManager;
 use crate::job::{self, InvalidSpec, JobSpec};
 
-pub use crate::job::validate::{
-    SpecContext, MAX_ACTION_DATA_LENGTH, MAX_BALANCE_BITS, MAX_CODE_URL_LENGTH, MAX_GAS_LIMIT, MIN_GAS_LIMIT,
-};
+pub use crate::job::SpecContext;
 
 /// The API error for a rule broken by the spec at `prefix` in the request (e.g. `spec`).
 pub fn invalid_spec(prefix: &str, error: &InvalidSpec) -> ApiError {

@@ -1,12 +1,11 @@
 //! A job's status and a task's state: one definition each. The daemon's store keeps their names as
 //! TEXT (its CHECK constraints list them), the control API as JSON strings, and keeperctl takes them
-//! as flag values (`--status`, `--state`; the `clap` feature derives `clap::ValueEnum`).
+//! as flag values (`--status`, `--state`).
 
 use crate::named_enum::named_enum;
 
 named_enum! {
     /// A job's lifecycle as the job manager reports it.
-    #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
     pub enum JobStatus {
         Active => "active",
         Paused => "paused",
@@ -17,7 +16,6 @@ named_enum! {
 
 named_enum! {
     /// Where a task is in a daemon's pipeline.
-    #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
     pub enum TaskState {
         /// Derived from its job's trigger; waiting to be executed.
         Due => "due",

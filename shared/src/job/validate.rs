@@ -91,7 +91,7 @@ fn invalid(field: &'static str, rule: SpecRule) -> InvalidSpec {
 }
 
 /// The JSON name of the action's bytes field (`data`, `check_data`, ...), within the spec.
-pub fn action_data_field(action: &Action) -> &'static str {
+fn action_data_field(action: &Action) -> &'static str {
     match action {
         Action::Call { .. } => "action.data",
         Action::ChainlinkUpkeep { .. } => "action.check_data",

@@ -20,7 +20,7 @@ use keeper_shared::api::{
 use keeper_shared::contracts::JobManager;
 use keeper_shared::deployment::Deployment;
 use keeper_shared::job::schedule::OnChainStatus;
-use keeper_shared::job::{decode_job_log, next_due, JobEvent, JobSpec, ReferenceBlock};
+use keeper_shared::job::{decode_job_log, next_due, JobEvent, JobSpec, JobStatus, ReferenceBlock};
 use keeper_shared::keystore::prompt::{read_password, Purpose};
 use tokio::sync::OnceCell;
 
@@ -234,8 +234,7 @@ impl Session {
         let spec = self.current_spec(id, spec_hash).await?;
         let Some(status) = status.job_status(spec.expiry, head.timestamp) else { return Ok(None) };
         let watermark: u64 = state.nextSequence;
-        let next_due =
-            (status == keeper_shared::job::JobStatus::Active).then(|| next_due(&spec, watermark, Some(head))).flatten();
+        let next_due = (status == JobStatus::Active).then(|| next_due(&spec, watermark, Some(head))).flatten();
         Ok(Some(JobView {
             id,
             status,
