@@ -12,3 +12,9 @@ pub mod deployment;
 pub mod job;
 pub mod keystore;
 mod named_enum;
+
+/// What [`named_enum!`] expands to needs, reachable from other crates.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde;
+}

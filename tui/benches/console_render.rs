@@ -12,7 +12,7 @@ use std::hint::black_box;
 use alloy::primitives::{B256, U256};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use keeper_shared::api::{BlockView, Event, EventRecord, TaskOutcomeView, TaskState, TaskView};
+use keeper_shared::api::{BlockView, Event, EventRecord, OutcomeKind, TaskState, TaskView};
 use keeperctl::console::{draw, ApiEvent, App};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -64,7 +64,7 @@ fn events(first_id: u64) -> Vec<ApiEvent> {
                     job_id: U256::from(1 + (i * 7 % TASKS) / 100),
                     sequence: (i * 7) % 100,
                     batch: B256::repeat_byte(2),
-                    outcome: TaskOutcomeView::Performed {
+                    outcome: OutcomeKind::Performed {
                         success: true,
                         gas_used: U256::from(39_248u64),
                         fee_wei: U256::from(62_836_048u64),

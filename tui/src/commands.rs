@@ -7,8 +7,8 @@ use std::time::Duration;
 use alloy::primitives::U256;
 use keeper_shared::api::job_spec::validate_funding;
 use keeper_shared::api::{
-    self, EmptyRequest, Event, EventRecord, OperatorList, OperatorWriteResponse, RecentEventsQuery,
-    RegisterOperatorRequest, StatusResponse, TaskCursor, TaskDetail, TaskList, TaskOutcomeView, TasksQuery,
+    self, EmptyRequest, Event, EventRecord, OperatorList, OperatorWriteResponse, OutcomeKind, RecentEventsQuery,
+    RegisterOperatorRequest, StatusResponse, TaskCursor, TaskDetail, TaskList, TasksQuery,
 };
 use keeperctl::client::{default_socket, Client, StreamItem};
 
@@ -255,14 +255,14 @@ fn print_event(json: bool, record: &EventRecord) -> CliResult {
         Event::NewHead { block } => format!("new head  block {} {}", block.number, block.hash),
         Event::TaskOutcome { job_id, sequence, batch, outcome } => {
             let outcome = match outcome {
-                TaskOutcomeView::Performed { success: true, gas_used, fee_wei } => {
+                OutcomeKind::Performed { success: true, gas_used, fee_wei } => {
                     format!("performed ({gas_used} gas, fee {})", output::ether(*fee_wei))
                 }
-                TaskOutcomeView::Performed { success: false, gas_used, .. } => {
+                OutcomeKind::Performed { success: false, gas_used, .. } => {
                     format!("performed, target reverted ({gas_used} gas)")
                 }
-                TaskOutcomeView::NotExecuted => "not executed".to_owned(),
-                TaskOutcomeView::Skipped { reason } => format!("skipped (reason {reason})"),
+                OutcomeKind::NotExecuted => "not executed".to_owned(),
+                OutcomeKind::Skipped { reason } => format!("skipped (reason {reason})"),
             };
             format!("task      job {job_id} sequence {sequence}: {outcome} in batch {batch}")
         }

@@ -1,14 +1,11 @@
 //! The daemon's records in the control API's shapes (`keeper_shared::api`). Jobs and tasks carry the
 //! job domain's own types (`keeper_shared::job`): the spec, its next due task and the states.
 
-use keeper_shared::api::{
-    BlockView, EndpointState as ApiEndpointState, Event, JobView, RpcEndpointHealth, TaskOutcomeView,
-    TaskTransitionView, TaskView,
-};
+use keeper_shared::api::{BlockView, Event, JobView, RpcEndpointHealth, TaskTransitionView, TaskView};
 use keeper_shared::job::{next_due, JobSpec, ReferenceBlock, SpecError};
 
-use crate::chain::{EndpointHealth, EndpointState};
-use crate::scheduler::{OutcomeKind, TaskOutcome};
+use crate::chain::EndpointHealth;
+use crate::scheduler::TaskOutcome;
 use crate::store::{JobRecord, JobStatus, TaskRecord, TaskTransition};
 
 pub fn block_view(block: &ReferenceBlock) -> BlockView {
@@ -58,18 +55,11 @@ pub fn transition_view(transition: &TaskTransition) -> TaskTransitionView {
 }
 
 pub fn outcome_event(outcome: &TaskOutcome) -> Event {
-    let view = match outcome.kind {
-        OutcomeKind::Performed { success, gas_used, fee } => {
-            TaskOutcomeView::Performed { success, gas_used, fee_wei: fee }
-        }
-        OutcomeKind::NotExecuted => TaskOutcomeView::NotExecuted,
-        OutcomeKind::Skipped { reason } => TaskOutcomeView::Skipped { reason },
-    };
     Event::TaskOutcome {
         job_id: outcome.task.job_id,
         sequence: outcome.task.sequence,
         batch: outcome.digest,
-        outcome: view,
+        outcome: outcome.kind.clone(),
     }
 }
 
@@ -78,11 +68,7 @@ pub fn outcome_event(outcome: &TaskOutcome) -> Event {
 pub fn endpoint_health(health: &EndpointHealth) -> RpcEndpointHealth {
     let endpoint = redact_url(&health.url);
     RpcEndpointHealth {
-        state: match health.state {
-            EndpointState::Healthy => ApiEndpointState::Healthy,
-            EndpointState::Degraded => ApiEndpointState::Degraded,
-            EndpointState::Down => ApiEndpointState::Down,
-        },
+        state: health.state,
         consecutive_failures: health.consecutive_failures,
         last_error: health.last_error.as_ref().map(|e| e.replace(&health.url, &endpoint)),
         last_latency_ms: health.last_latency.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),

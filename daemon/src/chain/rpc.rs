@@ -69,27 +69,8 @@ impl RpcPoolConfig {
     }
 }
 
-/// Where an endpoint stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum EndpointState {
-    /// Last call succeeded.
-    Healthy,
-    /// Failed recently, fewer than `down_after` times in a row; still used if nothing is healthy.
-    Degraded,
-    /// Failed `down_after` times in a row; used only when every endpoint is down, until a probe
-    /// succeeds.
-    Down,
-}
-
-impl fmt::Display for EndpointState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Healthy => "healthy",
-            Self::Degraded => "degraded",
-            Self::Down => "down",
-        })
-    }
-}
+/// Where an endpoint stands: the control API's type, so status shows it as the pool keeps it.
+pub use keeper_shared::api::EndpointState;
 
 /// One endpoint's health, for status and metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@ pub mod execute;
 pub mod submit;
 
 pub use keeper_shared::job::{
-    decode_job_log, response_hash, schedule, spec, Action, EventFilter, JobEvent, JobSpec, ReferenceBlock,
+    decode_job_log, response_hash, schedule, spec, Action, EventFilter, JobEvent, JobSpec, OutcomeKind, ReferenceBlock,
     ScheduleError, SkipReason, SpecError, TaskResponse, Trigger,
 };
 

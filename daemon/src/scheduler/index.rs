@@ -11,7 +11,7 @@ use keeper_shared::batch::TaskId;
 use keeper_shared::contracts::TaskManager;
 
 use crate::jobs::schedule::{event_sequence, latest_due_sequence, matches_log};
-use crate::jobs::{decode_job_log, JobEvent, JobSpec, ReferenceBlock, Trigger};
+use crate::jobs::{decode_job_log, JobEvent, JobSpec, OutcomeKind, ReferenceBlock, Trigger};
 use crate::store::{JobRecord, JobStatus};
 
 /// Why a log could not be applied.
@@ -204,7 +204,7 @@ impl JobIndex {
             TaskOutcome {
                 task: TaskId { job_id: e.jobId, sequence: e.sequence },
                 digest: e.digest,
-                kind: OutcomeKind::Performed { success: e.success, gas_used: e.gasUsed, fee: e.fee },
+                kind: OutcomeKind::Performed { success: e.success, gas_used: e.gasUsed, fee_wei: e.fee },
             }
         } else if topic0 == TaskManager::TaskNotExecuted::SIGNATURE_HASH {
             let e = TaskManager::TaskNotExecuted::decode_log_data(log.data()).map_err(bad)?;
@@ -319,13 +319,6 @@ pub struct TaskOutcome {
     /// The batch.
     pub digest: B256,
     pub kind: OutcomeKind,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OutcomeKind {
-    Performed { success: bool, gas_used: U256, fee: U256 },
-    NotExecuted,
-    Skipped { reason: u8 },
 }
 
 #[cfg(test)]

@@ -23,7 +23,8 @@ use keeper_shared::deployment::Deployment;
 use tokio::sync::{broadcast, watch, RwLock};
 use tokio_util::sync::CancellationToken;
 
-pub use index::{DueTask, IndexError, Job, JobIndex, OutcomeKind, TaskOutcome};
+pub use crate::jobs::OutcomeKind;
+pub use index::{DueTask, IndexError, Job, JobIndex, TaskOutcome};
 
 use crate::chain::{
     BlockFollower, BlockRef, FollowerConfig, FollowerError, FollowerEvent, RpcError, RpcPool, StartFrom,

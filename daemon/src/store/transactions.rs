@@ -5,15 +5,13 @@
 use alloy::primitives::{Address, B256};
 use rusqlite::{params, Row};
 
-use super::codec::{
-    address_col, b256_col, enum_col, now_ms, opt_b256_col, opt_u64_col, text_enum, u64_col, u64_to_sql,
-};
+use super::codec::{address_col, b256_col, enum_col, now_ms, opt_b256_col, opt_u64_col, u64_col, u64_to_sql};
 use super::error::{Result, StoreError};
 use super::{ReadTx, WriteTx};
 
 const TABLE: &str = "transactions";
 
-text_enum! {
+keeper_shared::named_enum! {
     /// What a transaction does.
     pub enum TxKind {
         /// `respondToTasks`: a batch with its aggregate signature (payload: the batch digest).
@@ -27,7 +25,7 @@ text_enum! {
     }
 }
 
-text_enum! {
+keeper_shared::named_enum! {
     /// Where a sent transaction stands.
     pub enum TxStatus {
         Pending => "pending",
@@ -77,11 +75,11 @@ fn decode(row: &Row<'_>) -> Result<StoredTransaction> {
             sender: address_col(row, TABLE, "sender")?,
             nonce: u64_col(row, TABLE, "nonce")?,
             tx_hash: b256_col(row, TABLE, "tx_hash")?,
-            kind: enum_col(row, TABLE, "kind", TxKind::from_db)?,
+            kind: enum_col(row, TABLE, "kind", TxKind::parse)?,
             payload_ref: row.get("payload_ref")?,
             raw: row.get("raw")?,
         },
-        status: enum_col(row, TABLE, "status", TxStatus::from_db)?,
+        status: enum_col(row, TABLE, "status", TxStatus::parse)?,
         replaced_by: opt_b256_col(row, TABLE, "replaced_by")?,
         block_number: opt_u64_col(row, TABLE, "block_number")?,
         created_at_ms: row.get("created_at_ms")?,

@@ -22,7 +22,7 @@
 //!
 //! Request bodies are read with [`parse_body`]; job specs are checked with
 //! [`job_spec::validate_spec`] (keeperctl can run the same check before sending). The job domain's
-//! types the API carries (the spec, job and task states, the next due task) are `crate::job`'s,
+//! types the API carries (the spec, job and task states, the next due task, a task's outcome) are `crate::job`'s,
 //! re-exported here.
 //!
 //! Every error answers with an HTTP status and an [`ApiError`] body.
@@ -33,7 +33,7 @@ mod query;
 mod types;
 mod write;
 
-pub use crate::job::{Action, EventFilter, JobSpec, JobStatus, NextDue, TaskState, Trigger};
+pub use crate::job::{Action, EventFilter, JobSpec, JobStatus, NextDue, OutcomeKind, TaskState, Trigger};
 pub use error::{ApiError, ErrorCode};
 pub use query::{
     parse_decimal_u256, parse_empty, parse_job_id, JobsQuery, RecentEventsQuery, TaskCursor, TasksQuery, DEFAULT_LIMIT,

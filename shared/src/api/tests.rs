@@ -106,7 +106,7 @@ fn events_carry_their_type_and_round_trip() {
             job_id: U256::from(2u64),
             sequence: 5,
             batch: b256!("0x00000000000000000000000000000000000000000000000000000000000000aa"),
-            outcome: TaskOutcomeView::Skipped { reason: 2 },
+            outcome: OutcomeKind::Skipped { reason: 2 },
         },
     };
     let json = serde_json::to_value(&record).unwrap();

@@ -6,8 +6,8 @@
 use alloy::primitives::{Address, B256, U256};
 use serde::{Deserialize, Serialize};
 
-use crate::job::{JobSpec, JobStatus, NextDue, TaskState};
-use crate::named_enum::named_enum;
+use crate::job::{JobSpec, JobStatus, NextDue, OutcomeKind, TaskState};
+use crate::named_enum;
 
 // ---------------------------------------------------------------------------------------------
 // GET /v1/status
@@ -72,10 +72,16 @@ pub struct Health {
 }
 
 named_enum! {
-    /// An RPC endpoint's state in the daemon's failover pool.
+    /// An RPC endpoint's state in the daemon's failover pool (keeperd's `chain::RpcPool` keeps it).
+    /// Ordered best first: the pool picks the least state, then the lowest index.
+    #[derive(PartialOrd, Ord)]
     pub enum EndpointState {
+        /// Last call succeeded.
         Healthy => "healthy",
+        /// Failed recently, fewer than `down_after` times in a row; still used if nothing is healthy.
         Degraded => "degraded",
+        /// Failed `down_after` times in a row; used only when every endpoint is down, until a probe
+        /// succeeds.
         Down => "down",
     }
 }
@@ -242,7 +248,7 @@ pub enum Event {
         sequence: u64,
         /// The batch's digest.
         batch: B256,
-        outcome: TaskOutcomeView,
+        outcome: OutcomeKind,
     },
     /// An event type this build does not know (sent by a newer server).
     #[serde(other)]
@@ -275,24 +281,6 @@ impl Event {
             Self::Unknown => "unknown",
         }
     }
-}
-
-/// What the task manager did with a task.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum TaskOutcomeView {
-    Performed {
-        success: bool,
-        #[serde(with = "crate::decimal::u256")]
-        gas_used: U256,
-        #[serde(with = "crate::decimal::u256")]
-        fee_wei: U256,
-    },
-    NotExecuted,
-    /// Skipped by the task manager; `reason` is its `SkipReason` code.
-    Skipped {
-        reason: u8,
-    },
 }
 
 /// `GET /v1/events/recent`.

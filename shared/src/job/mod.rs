@@ -1,12 +1,14 @@
 //! The job domain, defined once for keeperd and keeperctl: a job's spec and its conversions to and
 //! from the contracts' struct (`spec`), the job manager's rules for a spec (`validate`), when a task
 //! is due and what the task manager does with a signed one (`schedule`), a keeper's response to a
-//! task (`response`), and the states of jobs and tasks (`state`).
+//! task (`response`), what the task manager did with it (`outcome`), and the states of jobs and
+//! tasks (`state`).
 //!
 //! The spec is also what the control API carries: its JSON form is this type's serde form
 //! (`{"trigger":{"kind":"interval","start_secs":…,"period_secs":…},"action":{…},"gas_limit":…,
 //! "max_fee_wei":"…","expiry_secs":…}`), so there is no second "view" type to keep in step.
 
+pub mod outcome;
 pub mod response;
 pub mod schedule;
 pub mod spec;
@@ -15,6 +17,7 @@ pub mod validate;
 
 use alloy::primitives::B256;
 
+pub use outcome::OutcomeKind;
 pub use response::{response_hash, TaskResponse};
 pub use schedule::{next_due, NextDue, ScheduleError, SkipReason};
 pub use spec::{decode_job_log, Action, EventFilter, JobEvent, JobSpec, SpecError, Trigger};

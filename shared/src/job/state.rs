@@ -2,7 +2,7 @@
 //! TEXT (its CHECK constraints list them), the control API as JSON strings, and keeperctl takes them
 //! as flag values (`--status`, `--state`).
 
-use crate::named_enum::named_enum;
+use crate::named_enum;
 
 named_enum! {
     /// A job's lifecycle as the job manager reports it.
@@ -54,5 +54,10 @@ mod tests {
         }
         assert_eq!(TaskState::parse("pending"), None);
         assert_eq!(JobStatus::parse("Active"), None);
+        // JSON reads only the names, and a wrong one is refused naming what would have been right.
+        assert_eq!(serde_json::from_str::<JobStatus>("\"paused\"").unwrap(), JobStatus::Paused);
+        let error = serde_json::from_str::<JobStatus>("\"Paused\"").unwrap_err().to_string();
+        assert!(error.contains("unknown variant `Paused`") && error.contains("`paused`"), "{error}");
+        assert!(serde_json::from_str::<TaskState>("3").is_err());
     }
 }

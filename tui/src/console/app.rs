@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, VecDeque};
 use alloy::primitives::U256;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use keeper_shared::api::{
-    ApiError, CreateJobRequest, Event, EventRecord, JobStatus, JobView, OperatorView, RegisterOperatorRequest,
-    StatusResponse, TaskDetail, TaskOutcomeView, TaskState, TaskView,
+    ApiError, CreateJobRequest, Event, EventRecord, JobStatus, JobView, OperatorView, OutcomeKind,
+    RegisterOperatorRequest, StatusResponse, TaskDetail, TaskState, TaskView,
 };
 
 use super::events::EventLog;
@@ -345,9 +345,9 @@ impl App {
             Event::Health { .. } | Event::Unknown => {}
             Event::TaskOutcome { job_id, sequence, outcome, .. } => {
                 let state = match outcome {
-                    TaskOutcomeView::Performed { .. } => TaskState::Performed,
-                    TaskOutcomeView::Skipped { .. } => TaskState::Dropped,
-                    TaskOutcomeView::NotExecuted => TaskState::Failed,
+                    OutcomeKind::Performed { .. } => TaskState::Performed,
+                    OutcomeKind::Skipped { .. } => TaskState::Dropped,
+                    OutcomeKind::NotExecuted => TaskState::Failed,
                 };
                 if state == TaskState::Performed {
                     match self.throughput.back_mut() {

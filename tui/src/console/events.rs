@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use crossterm::event::{KeyCode, KeyEvent};
-use keeper_shared::api::{Event, EventRecord, TaskOutcomeView};
+use keeper_shared::api::{Event, EventRecord, OutcomeKind};
 
 use super::format;
 
@@ -148,14 +148,14 @@ fn describe(event: &Event) -> (&'static str, String) {
         Event::Unknown => ("unknown", "an event this keeperctl does not know".to_owned()),
         Event::TaskOutcome { job_id, sequence, batch, outcome } => {
             let what = match outcome {
-                TaskOutcomeView::Performed { success: true, gas_used, fee_wei } => {
+                OutcomeKind::Performed { success: true, gas_used, fee_wei } => {
                     format!("performed, gas {gas_used}, fee {fee_wei} wei")
                 }
-                TaskOutcomeView::Performed { success: false, gas_used, .. } => {
+                OutcomeKind::Performed { success: false, gas_used, .. } => {
                     format!("performed, call reverted, gas {gas_used}")
                 }
-                TaskOutcomeView::NotExecuted => "not executed".to_owned(),
-                TaskOutcomeView::Skipped { reason } => format!("skipped (reason {reason})"),
+                OutcomeKind::NotExecuted => "not executed".to_owned(),
+                OutcomeKind::Skipped { reason } => format!("skipped (reason {reason})"),
             };
             ("task", format!("job {job_id} task {sequence} {what} batch {}", format::short_hash(&batch.to_string())))
         }

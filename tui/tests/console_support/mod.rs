@@ -6,7 +6,7 @@ use alloy::primitives::{Address, Bytes, B256, U256};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use keeper_shared::api::{
     BlockView, DatabaseHealth, EndpointState, Event, EventRecord, Health, JobStatus, JobView, NextDue, OperatorView,
-    RpcEndpointHealth, SchedulerHealth, StatusResponse, SyncState, SyncStatus, TaskCount, TaskOutcomeView, TaskState,
+    OutcomeKind, RpcEndpointHealth, SchedulerHealth, StatusResponse, SyncState, SyncStatus, TaskCount, TaskState,
     TaskView,
 };
 use keeper_shared::job::{self, JobSpec, Trigger};
@@ -146,7 +146,7 @@ pub fn performed(id: u64, job: u64, sequence: u64) -> EventRecord {
             job_id: U256::from(job),
             sequence,
             batch: B256::repeat_byte(0x4e),
-            outcome: TaskOutcomeView::Performed {
+            outcome: OutcomeKind::Performed {
                 success: true,
                 gas_used: U256::from(39_248u64),
                 fee_wei: U256::from(62_836_048u64),
