@@ -11,7 +11,7 @@ use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::{keccak256, Address, Bytes, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionRequest;
-use alloy::sol_types::{SolCall, SolEvent, SolInterface};
+use alloy::sol_types::{SolCall, SolInterface};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use eigen_utils::slashing::core::allocation_manager::{AllocationManager, IAllocationManagerTypes};
@@ -23,6 +23,7 @@ use keeper_shared::api::{
     TxOutcome, UpdateJobRequest, FULL_MAGNITUDE,
 };
 use keeper_shared::contracts::{BlsKeyRegistry, JobManager, KeeperServiceManager};
+use keeper_shared::job::created_job;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -252,12 +253,7 @@ pub async fn create_job(State(state): State<ApiState>, raw: Body) -> Reply {
     )
     .await?
     .ok_or_else(|| chain_failure("reading the receipt", "the node has none for a mined transaction"))?;
-    let created = receipt
-        .inner
-        .logs()
-        .iter()
-        .filter(|log| log.address() == job_manager(&state))
-        .find_map(|log| JobManager::JobCreated::decode_log_data(log.data()).ok())
+    let created = created_job(receipt.inner.logs(), job_manager(&state))
         .ok_or_else(|| chain_failure("reading the receipt", "no JobCreated log"))?;
     ok(&CreateJobResponse { job_id: created.jobId, forwarder: created.forwarder, tx })
 }

@@ -20,7 +20,7 @@ use alloy::primitives::B256;
 pub use outcome::OutcomeKind;
 pub use response::{response_hash, TaskResponse};
 pub use schedule::{next_due, NextDue, ScheduleError, SkipReason};
-pub use spec::{decode_job_log, Action, EventFilter, JobEvent, JobSpec, SpecError, Trigger};
+pub use spec::{created_job, decode_job_log, Action, EventFilter, JobEvent, JobSpec, SpecError, Trigger};
 pub use state::{JobStatus, TaskState};
 pub use validate::{validate_funding, validate_spec, InvalidSpec, SpecContext, SpecRule};
 

@@ -402,6 +402,15 @@ impl JobEvent {
     }
 }
 
+/// The job a `createJob` transaction created: the `JobCreated` log that `job_manager` emitted among
+/// the receipt's `logs` (another contract's log of the same signature does not count).
+pub fn created_job<L: AsRef<Log>>(logs: &[L], job_manager: Address) -> Option<JobManager::JobCreated> {
+    logs.iter()
+        .map(AsRef::as_ref)
+        .filter(|log| log.address == job_manager)
+        .find_map(|log| JobManager::JobCreated::decode_log_data(&log.data).ok())
+}
+
 /// Decodes a job manager log (an RPC log or a primitive one); `Ok(None)` for a log that is none of
 /// `JobEvent`'s. The caller filters by address: any contract can emit these signatures.
 pub fn decode_job_log<L: AsRef<Log>>(log: &L) -> Result<Option<JobEvent>, SpecError> {

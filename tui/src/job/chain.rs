@@ -20,7 +20,7 @@ use keeper_shared::api::{
 use keeper_shared::contracts::JobManager;
 use keeper_shared::deployment::Deployment;
 use keeper_shared::job::schedule::OnChainStatus;
-use keeper_shared::job::{decode_job_log, next_due, JobEvent, JobSpec, JobStatus, ReferenceBlock};
+use keeper_shared::job::{created_job, decode_job_log, next_due, JobEvent, JobSpec, JobStatus, ReferenceBlock};
 use keeper_shared::keystore::prompt::{read_password, Purpose};
 use tokio::sync::OnceCell;
 
@@ -112,12 +112,7 @@ impl JobBackend for Chain {
         let session = self.session().await?;
         let manager = session.manager();
         let receipt = send(session, manager.createJob(abi).value(funding).send().await, "createJob").await?;
-        let created = receipt
-            .inner
-            .logs()
-            .iter()
-            .filter(|log| log.address() == session.deployment.avs.job_manager)
-            .find_map(|log| JobManager::JobCreated::decode_log_data(log.data()).ok())
+        let created = created_job(receipt.inner.logs(), session.deployment.avs.job_manager)
             .ok_or_else(|| eyre::eyre!("createJob succeeded but its receipt has no JobCreated log"))?;
         Ok(CreateJobResponse { job_id: created.jobId, forwarder: created.forwarder, tx: tx_outcome(&receipt) })
     }

@@ -164,6 +164,16 @@ fn job_created_and_updated_logs_decode_with_their_spec_checked() {
     );
     assert_eq!(event.job_id(), U256::from(3));
 
+    // A receipt's JobCreated counts only from the job manager it was sent to.
+    let forged =
+        Log { address: TARGET, ..log_of(&JobManager::JobCreated { jobId: U256::from(66), ..created.clone() }) };
+    let receipt = [log_of(&JobManager::JobPaused { jobId: U256::from(1) }), forged.clone(), log_of(&created)];
+    assert_eq!(
+        created_job(&receipt, Address::repeat_byte(9)).map(|e| (e.jobId, e.forwarder)),
+        Some((U256::from(3), RESOLVER))
+    );
+    assert!(created_job(&[forged], Address::repeat_byte(9)).is_none());
+
     let updated = JobManager::JobUpdated {
         jobId: U256::from(3),
         specHash: keccak256("something else"),
