@@ -87,6 +87,74 @@ async fn fails_over_when_the_primary_dies_and_returns_to_it_once_it_is_back() {
     prober.await.unwrap();
 }
 
+/// Log lines written while a guard from [`capture_logs`] is alive.
+#[derive(Clone, Default)]
+struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLogs {
+    fn lines_with(&self, needle: &str) -> Vec<String> {
+        let text = String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned();
+        text.lines().filter(|line| line.contains(needle)).map(str::to_owned).collect()
+    }
+}
+
+/// An endpoint that dies and comes back: each state change is logged once at warn (with the URL
+/// redacted) and counted by the metric, however many calls fail in between.
+#[tokio::test]
+async fn endpoint_state_changes_are_logged_once_and_counted() {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let port = free_port();
+    let primary = anvil_on(port, 1001);
+    let backup = anvil_on(free_port(), 1002);
+    let metrics = std::sync::Arc::new(keeperd::metrics::Metrics::new().unwrap());
+    // A query stands for a provider's API key (anvil ignores it): it must not reach the log.
+    let mut primary_url = primary.endpoint_url();
+    primary_url.set_query(Some("apikey=secret-api-key"));
+    let config =
+        RpcPoolConfig { metrics: Some(metrics.clone()), ..test_config(vec![primary_url, backup.endpoint_url()]) };
+    let pool = RpcPool::new(config).unwrap();
+    assert_eq!(chain_id(&pool).await.unwrap(), 1001);
+
+    drop(primary);
+    for _ in 0..10 {
+        assert_eq!(chain_id(&pool).await.unwrap(), 1002);
+    }
+    let shutdown = CancellationToken::new();
+    let prober = pool.spawn_prober(shutdown.clone());
+    wait_for_state(&pool, 0, EndpointState::Down).await;
+    let _primary = anvil_on(port, 1001);
+    wait_for_state(&pool, 0, EndpointState::Healthy).await;
+    shutdown.cancel();
+    prober.await.unwrap();
+
+    let changes = |state: &str| metrics.rpc_endpoint_state_changes.with_label_values(&["0", state]).get();
+    assert_eq!((changes("degraded"), changes("down"), changes("healthy")), (1, 1, 1));
+    assert_eq!(metrics.rpc_endpoint_state_changes.with_label_values(&["1", "down"]).get(), 0);
+    let changed = logs.lines_with("rpc endpoint state changed");
+    assert_eq!(changed.len(), 2, "healthy→degraded and degraded→down, once each: {changed:#?}");
+    assert!(changed.iter().all(|line| line.contains("WARN") && line.contains("index=0")), "{changed:#?}");
+    assert_eq!(logs.lines_with("rpc endpoint recovered").len(), 1);
+    assert!(logs.lines_with("secret-api-key").is_empty(), "the URL's key is redacted in logs");
+}
+
 #[tokio::test]
 async fn a_revert_is_typed_and_not_retried() {
     let anvil = common::anvil();

@@ -66,7 +66,7 @@ pub fn outcome_event(outcome: &TaskOutcome) -> Event {
 /// An endpoint's health with its URL cut to scheme, host and port: providers put API keys in the
 /// path or the user part, and the API should not hand them to every script that asks for status.
 pub fn endpoint_health(health: &EndpointHealth) -> RpcEndpointHealth {
-    let endpoint = redact_url(&health.url);
+    let endpoint = crate::chain::redact_url(&health.url);
     RpcEndpointHealth {
         state: health.state,
         consecutive_failures: health.consecutive_failures,
@@ -75,35 +75,5 @@ pub fn endpoint_health(health: &EndpointHealth) -> RpcEndpointHealth {
         requests_total: health.requests_total,
         failures_total: health.failures_total,
         endpoint,
-    }
-}
-
-fn redact_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(parsed) => {
-            let host = parsed.host_str().unwrap_or("?");
-            let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
-            let hidden = if parsed.path().len() > 1 || parsed.query().is_some() || !parsed.username().is_empty() {
-                "/…"
-            } else {
-                ""
-            };
-            format!("{}://{host}{port}{hidden}", parsed.scheme())
-        }
-        Err(_) => "(unparsable URL)".into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-
-    #[test]
-    fn endpoint_urls_lose_their_secrets() {
-        assert_eq!(redact_url("https://mainnet.infura.io/v3/0123abcd"), "https://mainnet.infura.io/…");
-        assert_eq!(redact_url("http://user:pw@10.0.0.1:8545/"), "http://10.0.0.1:8545/…");
-        assert_eq!(redact_url("http://127.0.0.1:8545/"), "http://127.0.0.1:8545");
     }
 }

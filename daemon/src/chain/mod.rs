@@ -11,7 +11,7 @@ pub mod sender;
 
 pub use follower::{BlockFollower, BlockRef, FollowerConfig, FollowerError, FollowerEvent, Reorg, StartFrom};
 pub use rpc::{
-    classify_payload, classify_transport, CallError, EndpointHealth, EndpointState, ErrorClass, PoolConfigError,
-    PoolTransport, RpcError, RpcPool, RpcPoolConfig,
+    classify_payload, classify_transport, redact_url, CallError, EndpointHealth, EndpointState, ErrorClass,
+    PoolConfigError, PoolTransport, RpcError, RpcPool, RpcPoolConfig,
 };
 pub use sender::{bumped_fee, MinedTx, SenderConfig, SenderError, TrackedTx, TxRequest, TxSender};

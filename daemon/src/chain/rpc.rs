@@ -412,6 +412,7 @@ impl Shared {
 
     fn record(&self, index: usize, latency: Duration, failure: Option<String>) {
         let mut health = self.endpoints[index].health();
+        let before = health.state;
         health.requests_total += 1;
         health.last_latency = Some(latency);
         match failure {
@@ -429,6 +430,28 @@ impl Shared {
                 };
                 health.last_error = Some(error);
             }
+        }
+        let after = health.state;
+        let reason = health.last_error.clone();
+        drop(health);
+        if after != before {
+            self.state_changed(index, before, after, reason);
+        }
+    }
+
+    /// Logs an endpoint's state change once (operators see a failover as it happens, not only in
+    /// `keeperctl status`) and counts it; the URL is redacted, its path and user part may hold keys.
+    fn state_changed(&self, index: usize, before: EndpointState, after: EndpointState, reason: Option<String>) {
+        let url = self.endpoints[index].url.as_str();
+        let endpoint = redact_url(url);
+        if after == EndpointState::Healthy {
+            tracing::warn!(endpoint = %endpoint, index, from = %before, to = %after, "rpc endpoint recovered");
+        } else {
+            let reason = reason.map(|r| r.replace(url, &endpoint)).unwrap_or_default();
+            tracing::warn!(endpoint = %endpoint, index, from = %before, to = %after, %reason, "rpc endpoint state changed");
+        }
+        if let Some(metrics) = &self.config.metrics {
+            metrics.observe_rpc_state_change(index, after);
         }
     }
 
@@ -456,6 +479,24 @@ impl Shared {
             }
             self.record(index, started.elapsed(), failure);
         }
+    }
+}
+
+/// An endpoint URL cut to scheme, host and port: providers put API keys in the path or the user
+/// part, and neither logs nor the control API should hand them out.
+pub fn redact_url(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => {
+            let host = parsed.host_str().unwrap_or("?");
+            let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+            let hidden = if parsed.path().len() > 1 || parsed.query().is_some() || !parsed.username().is_empty() {
+                "/…"
+            } else {
+                ""
+            };
+            format!("{}://{host}{port}{hidden}", parsed.scheme())
+        }
+        Err(_) => "(unparsable URL)".into(),
     }
 }
 
@@ -587,6 +628,13 @@ mod tests {
 
     fn payload(code: i64, message: &'static str) -> ErrorPayload {
         ErrorPayload { code, message: Cow::Borrowed(message), data: None }
+    }
+
+    #[test]
+    fn endpoint_urls_lose_their_secrets() {
+        assert_eq!(redact_url("https://mainnet.infura.io/v3/0123abcd"), "https://mainnet.infura.io/…");
+        assert_eq!(redact_url("http://user:pw@10.0.0.1:8545/"), "http://10.0.0.1:8545/…");
+        assert_eq!(redact_url("http://127.0.0.1:8545/"), "http://127.0.0.1:8545");
     }
 
     #[test]

@@ -20,6 +20,7 @@
 //! | `keeper_rpc_errors_total` | counter | `method`, `endpoint` | attempts the endpoint failed |
 //! | `keeper_rpc_request_duration_seconds` | histogram | `method` | one attempt's duration |
 //! | `keeper_rpc_endpoint_healthy` | gauge | `endpoint` | 1 healthy, 0 degraded or down |
+//! | `keeper_rpc_endpoint_state_changes_total` | counter | `endpoint`, `state` | endpoint state changes, by new state |
 //! | `keeper_jobs` | gauge | `state` | jobs in the index by status |
 //! | `keeper_jobs_escrow_low` | gauge | | active jobs whose escrow pays < `escrow_low_tasks` tasks |
 //! | `keeper_tasks` | gauge | `state` | task records in the store by state |
@@ -112,6 +113,7 @@ pub struct Metrics {
     pub rpc_errors: IntCounterVec,
     pub rpc_duration: HistogramVec,
     pub rpc_endpoint_healthy: IntGaugeVec,
+    pub rpc_endpoint_state_changes: IntCounterVec,
 
     pub jobs: IntGaugeVec,
     pub jobs_escrow_low: IntGauge,
@@ -273,6 +275,16 @@ impl Metrics {
                 "endpoint",
                 &[],
             )?,
+            rpc_endpoint_state_changes: b.add(
+                "keeper_rpc_endpoint_state_changes_total",
+                IntCounterVec::new(
+                    Opts::new(
+                        "keeper_rpc_endpoint_state_changes_total",
+                        "RPC endpoint state changes (healthy, degraded, down) by endpoint index and new state",
+                    ),
+                    &["endpoint", "state"],
+                ),
+            )?,
 
             jobs: b.gauge_vec("keeper_jobs", "Jobs in the scheduler's index by status", "state", &job_states)?,
             jobs_escrow_low: b.gauge(
@@ -425,6 +437,12 @@ impl Metrics {
             errors.inc();
         }
         self.rpc_duration.with_label_values(&[method]).observe(duration.as_secs_f64());
+    }
+
+    /// Endpoint `endpoint` (its index in the configuration) changed to `state`.
+    pub fn observe_rpc_state_change(&self, endpoint: usize, state: crate::chain::EndpointState) {
+        let endpoint = endpoint.to_string();
+        self.rpc_endpoint_state_changes.with_label_values(&[endpoint.as_str(), state.as_str()]).inc();
     }
 
     /// A task outcome from a log of block `included`; `job` is its job in the index (for the due
