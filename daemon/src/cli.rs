@@ -27,6 +27,9 @@ pub enum Command {
     /// every kind, and print each task as the task manager performs it. Ctrl-C stops the daemons
     /// and anvil.
     Devnet(DevnetArgs),
+    /// Public networks' EigenLayer core (README, "Run on a public testnet").
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// The load benchmark (README, "Load benchmark"): a devnet with many interval jobs, measured
     /// over a window of due times.
     #[command(hide = true)]
@@ -65,6 +68,27 @@ pub struct BenchLoadArgs {
     /// Operator 0 runs keeper and aggregator only (isolates the challenger's cost).
     #[arg(long)]
     pub no_challenger: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NetworkCommand {
+    /// Check a network against the chain an RPC endpoint serves: the chain id must match, every
+    /// core proxy and strategy must have code, every strategy must be whitelisted; prints the
+    /// core's version and delays (from chain) and each strategy's token.
+    Check {
+        /// A built-in network (`sepolia`, `hoodi`) or a network file (JSON, the shape of
+        /// shared/networks/hoodi.json).
+        #[arg(long)]
+        network: String,
+        /// JSON-RPC endpoint of that chain.
+        #[arg(long, env = "KEEPERD_RPC_URL")]
+        rpc_url: String,
+        /// Print the report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the built-in networks.
+    List,
 }
 
 #[derive(Debug, clap::Args)]
@@ -211,6 +235,15 @@ pub fn run(cli: Cli) -> eyre::Result<()> {
             Some(_) => Ok(()),
             None => Err(eyre::eyre!("interrupted before the devnet walk-through finished")),
         },
+        Command::Network(NetworkCommand::Check { network, rpc_url, json }) => {
+            runtime.block_on(crate::network_check::run(&network, &rpc_url, json, &mut std::io::stdout()))
+        }
+        Command::Network(NetworkCommand::List) => {
+            for name in keeper_shared::network::Network::presets() {
+                println!("{name}");
+            }
+            Ok(())
+        }
         Command::BenchLoad(args) => {
             let report_file = args.report.clone();
             let config = args.into();

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod keeper;
 pub mod logging;
 pub mod metrics;
+pub mod network_check;
 pub mod node;
 pub mod roles;
 pub mod scheduler;

@@ -12,6 +12,7 @@ pub mod deployment;
 pub mod job;
 pub mod keystore;
 mod named_enum;
+pub mod network;
 
 /// What [`named_enum!`] expands to needs, reachable from other crates.
 #[doc(hidden)]
