@@ -371,7 +371,8 @@ pub struct NewKeyArgs {
     /// Where to write the keystore; refused if the file exists.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Key derivation function protecting the keystore (BLS keystores only; ECDSA keystores use scrypt).
+    /// Key derivation function protecting the keystore (EIP-2335 for BLS keys, Web3 Secret Storage v3
+    /// for ECDSA keys: the same parameters in both).
     #[arg(long, value_enum, default_value_t = Kdf::Scrypt)]
     pub kdf: Kdf,
     #[command(flatten)]
@@ -425,7 +426,7 @@ pub struct ExportArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Kdf {
-    /// scrypt, n = 2^18, r = 8, p = 1 (EIP-2335's standard parameters).
+    /// scrypt, n = 2^18, r = 8, p = 1 (EIP-2335's and geth's standard parameters).
     Scrypt,
     /// PBKDF2-HMAC-SHA256, c = 2^18.
     Pbkdf2,

@@ -60,7 +60,7 @@ pub fn new_bls(args: &NewKeyArgs, json: bool) -> eyre::Result<()> {
 
 pub fn new_ecdsa(args: &NewKeyArgs, json: bool) -> eyre::Result<()> {
     let password = read_password(args.password.password_file.as_deref(), Purpose::New)?;
-    let signer = ecdsa::create(&args.out, &password, WriteMode::CreateNew)
+    let signer = ecdsa::create(&args.out, &password, kdf_choice(args.kdf), WriteMode::CreateNew)
         .wrap_err_with(|| format!("writing --out {}", args.out.display()))?;
     KeyInfo {
         kind: "ecdsa",
@@ -118,7 +118,7 @@ pub fn import(args: &ImportArgs, json: bool) -> eyre::Result<()> {
             KeyInfo { kind: "bls", file, public_key: Some(key.public_key().to_string()), address: None }
         }
         KeyKind::Ecdsa => {
-            let signer = ecdsa::import(&args.out, &secret, &password, WriteMode::CreateNew)
+            let signer = ecdsa::import(&args.out, &secret, &password, kdf_choice(args.kdf), WriteMode::CreateNew)
                 .wrap_err_with(|| format!("writing --out {file}"))?;
             KeyInfo { kind: "ecdsa", file, public_key: None, address: Some(signer.address().to_checksum(None)) }
         }

@@ -145,6 +145,7 @@ impl Daemon {
             &keystore,
             &chain.anvil.keys()[1].to_bytes(),
             "pw",
+            keeper_shared::keystore::KdfChoice::insecure_fast(),
             keeper_shared::keystore::WriteMode::CreateNew,
         )
         .unwrap();
@@ -524,6 +525,7 @@ async fn direct_mode_without_a_daemon() {
         &keystore,
         &chain.anvil.keys()[4].to_bytes(),
         "pw",
+        keeper_shared::keystore::KdfChoice::insecure_fast(),
         keeper_shared::keystore::WriteMode::CreateNew,
     )
     .unwrap();

@@ -99,7 +99,7 @@ pub fn write_operator_files(
     std::fs::write(&password_file, &password)?;
     std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600))?;
     Keystore::from_secret_key(key, "", &password, DEVNET_KDF)?.write_to(dir.join("bls.json"), WriteMode::Replace)?;
-    ecdsa::import(dir.join("ecdsa.json"), signer.to_bytes().as_slice(), &password, WriteMode::Replace)?;
+    ecdsa::import(dir.join("ecdsa.json"), signer.to_bytes().as_slice(), &password, DEVNET_KDF, WriteMode::Replace)?;
     let roles = roles.iter().map(|r| format!("\"{r}\"")).collect::<Vec<_>>().join(", ");
     // Its own metrics port per daemon, known in advance so a Prometheus targets file can list it.
     let metrics = format!("127.0.0.1:{}", free_port()?);

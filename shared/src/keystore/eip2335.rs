@@ -11,7 +11,6 @@
 
 use std::{fmt, path::Path};
 
-use aes::cipher::{KeyIvInit, StreamCipher};
 use rand::{rngs::OsRng, RngCore};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -21,7 +20,7 @@ use zeroize::Zeroizing;
 use super::{
     fields::JsonObject,
     file::{self, WriteMode},
-    kdf::{KdfChoice, DERIVED_KEY_LEN},
+    kdf::{apply_keystream, KdfChoice, KdfParamsJson, AES_KEY_LEN, DERIVED_KEY_LEN, IV_LEN},
     password::eip2335_password_bytes,
     KeystoreError, Result,
 };
@@ -33,14 +32,10 @@ pub const PUBKEY_LEN: usize = 48;
 
 const VERSION: u32 = 4;
 const SALT_LEN: usize = 32;
-const IV_LEN: usize = 16;
 const CHECKSUM_LEN: usize = 32;
-const AES_KEY_LEN: usize = 16;
 
 const CHECKSUM_FUNCTION: &str = "sha256";
 const CIPHER_FUNCTION: &str = "aes-128-ctr";
-
-type Aes128Ctr = ctr::Ctr128BE<aes::Aes128>;
 
 /// An EIP-2335 keystore: one encrypted BLS secret key and its public metadata.
 #[derive(Clone, PartialEq, Eq)]
@@ -163,17 +158,7 @@ impl Keystore {
 
     /// The keystore as pretty-printed JSON, fields in the order of the EIP's examples.
     pub fn to_json(&self) -> Result<String> {
-        let kdf_params = match self.kdf {
-            KdfChoice::Scrypt { log_n, r, p } => {
-                KdfParamsJson::Scrypt { dklen: DERIVED_KEY_LEN, n: 1u32 << log_n, p, r, salt: hex::encode(&self.salt) }
-            }
-            KdfChoice::Pbkdf2 { c } => KdfParamsJson::Pbkdf2 {
-                dklen: DERIVED_KEY_LEN,
-                c,
-                prf: KdfChoice::pbkdf2_prf(),
-                salt: hex::encode(&self.salt),
-            },
-        };
+        let kdf_params = self.kdf.params_json(&self.salt);
         let json = KeystoreJson {
             crypto: CryptoJson {
                 kdf: ModuleJson { function: self.kdf.function_name(), params: kdf_params, message: String::new() },
@@ -251,11 +236,6 @@ impl fmt::Debug for Keystore {
     }
 }
 
-fn apply_keystream(key: &[u8; DERIVED_KEY_LEN], iv: &[u8; IV_LEN], data: &mut [u8]) {
-    // EIP-2335: AES-128 takes the first 16 bytes of the derived key.
-    Aes128Ctr::new(key[..AES_KEY_LEN].into(), iv.into()).apply_keystream(data);
-}
-
 /// SHA-256(key[16..32] || ciphertext), as EIP-2335 defines the password check.
 fn checksum(key: &[u8; DERIVED_KEY_LEN], ciphertext: &[u8]) -> [u8; CHECKSUM_LEN] {
     Sha256::new().chain_update(&key[AES_KEY_LEN..]).chain_update(ciphertext).finalize().into()
@@ -301,13 +281,6 @@ struct ModuleJson<P> {
     function: &'static str,
     params: P,
     message: String,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum KdfParamsJson {
-    Scrypt { dklen: usize, n: u32, p: u32, r: u32, salt: String },
-    Pbkdf2 { dklen: usize, c: u32, prf: &'static str, salt: String },
 }
 
 #[derive(Serialize)]

@@ -76,45 +76,6 @@ pub(crate) fn write_private_file(dest: &Path, contents: &[u8], mode: WriteMode) 
     install(&tmp.0, dest, &dir, mode)
 }
 
-/// Moves a finished, private file `tmp` (same filesystem as `dest`) to `dest`.
-pub(crate) fn install_private_file(tmp: &Path, dest: &Path, mode: WriteMode) -> Result<()> {
-    fs::set_permissions(tmp, Permissions::from_mode(FILE_MODE)).map_err(|e| io_error("set permissions of", tmp, e))?;
-    File::open(tmp).and_then(|f| f.sync_all()).map_err(|e| io_error("flush", tmp, e))?;
-    install(tmp, dest, &parent_dir(dest), mode)
-}
-
-/// A 0700 directory beside a future key file, removed with its contents on drop. For
-/// writers (such as `eth-keystore`) that create the file themselves with default
-/// permissions: inside this directory nobody else can reach it.
-pub(crate) struct PrivateTempDir {
-    path: PathBuf,
-}
-
-impl PrivateTempDir {
-    /// Creates the directory next to `dest` (so the final rename stays on one
-    /// filesystem), after the same checks as [`write_private_file`].
-    pub(crate) fn beside(dest: &Path, mode: WriteMode) -> Result<Self> {
-        let dir = prepare_destination(dest, mode)?;
-        let path = dir.join(hidden_temp_name(dest, "tmpdir"));
-        DirBuilder::new().mode(DIR_MODE).create(&path).map_err(|e| io_error("create temporary directory", &path, e))?;
-        let this = Self { path };
-        fs::set_permissions(&this.path, Permissions::from_mode(DIR_MODE))
-            .map_err(|e| io_error("set permissions of", &this.path, e))?;
-        Ok(this)
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for PrivateTempDir {
-    fn drop(&mut self) {
-        // Best effort: only encrypted data or nothing is left inside.
-        let _ = fs::remove_dir_all(&self.path);
-    }
-}
-
 /// A temporary file removed on drop unless it was moved away first.
 struct TempPath(PathBuf);
 
@@ -255,32 +216,6 @@ pub(crate) mod tests {
             Err(KeystoreError::AlreadyExists { .. })
         ));
         assert!(!root.path().join("nowhere").exists());
-    }
-
-    #[test]
-    fn private_temp_dir_is_0700_and_removed_on_drop() {
-        let root = tempfile::tempdir().unwrap();
-        let dest = root.path().join("keys/key.json");
-        let tmp = PrivateTempDir::beside(&dest, WriteMode::CreateNew).unwrap();
-        let tmp_path = tmp.path().to_owned();
-        assert_eq!(tmp_path.parent(), dest.parent());
-        assert_eq!(mode_of(&tmp_path), 0o700);
-        fs::write(tmp_path.join("inner"), b"x").unwrap();
-        drop(tmp);
-        assert!(!tmp_path.exists());
-    }
-
-    #[test]
-    fn install_moves_and_restricts() {
-        let root = tempfile::tempdir().unwrap();
-        let dest = root.path().join("key.json");
-        let tmp = PrivateTempDir::beside(&dest, WriteMode::CreateNew).unwrap();
-        let inner = tmp.path().join("k");
-        fs::write(&inner, b"data").unwrap();
-        fs::set_permissions(&inner, Permissions::from_mode(0o644)).unwrap();
-        install_private_file(&inner, &dest, WriteMode::CreateNew).unwrap();
-        assert_eq!(mode_of(&dest), 0o600);
-        assert!(!inner.exists());
     }
 
     #[test]

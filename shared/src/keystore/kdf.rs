@@ -1,9 +1,11 @@
-//! Password-based key derivation shared by both keystore formats.
+//! Password-based key derivation and the AES-128-CTR cipher shared by both keystore formats.
 //!
 //! EIP-2335 and Web3 Secret Storage name their KDF parameters identically (`dklen`, `n`,
 //! `r`, `p`, `salt` for scrypt; `c`, `dklen`, `prf`, `salt` for PBKDF2), so one reader
 //! validates both, including files that `eth-keystore` would otherwise panic on.
 
+use aes::cipher::{KeyIvInit, StreamCipher};
+use serde::Serialize;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
@@ -11,6 +13,27 @@ use super::{fields::JsonObject, KeystoreError, Result};
 
 /// Length of the derived key: 16 bytes of AES-128 key, then 16 bytes for the checksum.
 pub(crate) const DERIVED_KEY_LEN: usize = 32;
+/// The AES-128 key: the derived key's first half.
+pub(crate) const AES_KEY_LEN: usize = 16;
+/// Length of the AES-128-CTR initialisation vector.
+pub(crate) const IV_LEN: usize = 16;
+
+type Aes128Ctr = ctr::Ctr128BE<aes::Aes128>;
+
+/// Encrypts or decrypts `data` in place with AES-128-CTR under the derived key's first 16 bytes,
+/// as both EIP-2335 and Web3 Secret Storage do.
+pub(crate) fn apply_keystream(key: &[u8; DERIVED_KEY_LEN], iv: &[u8; IV_LEN], data: &mut [u8]) {
+    Aes128Ctr::new(key[..AES_KEY_LEN].into(), iv.into()).apply_keystream(data);
+}
+
+/// A KDF's parameters as both formats write them (EIP-2335's `kdf.params`, Web3 Secret Storage's
+/// `kdfparams`).
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(crate) enum KdfParamsJson {
+    Scrypt { dklen: usize, n: u32, p: u32, r: u32, salt: String },
+    Pbkdf2 { dklen: usize, c: u32, prf: &'static str, salt: String },
+}
 
 /// Upper bound on the memory an scrypt derivation may ask for (128·r·n bytes). The
 /// standard 2^18, r = 8 needs 256 MiB; without a bound a hostile or corrupt file could
@@ -129,16 +152,24 @@ impl KdfChoice {
         Ok((choice, salt))
     }
 
+    /// The parameters to write beside `salt`.
+    pub(crate) fn params_json(&self, salt: &[u8]) -> KdfParamsJson {
+        match *self {
+            Self::Scrypt { log_n, r, p } => {
+                KdfParamsJson::Scrypt { dklen: DERIVED_KEY_LEN, n: 1u32 << log_n, p, r, salt: hex::encode(salt) }
+            }
+            Self::Pbkdf2 { c } => {
+                KdfParamsJson::Pbkdf2 { dklen: DERIVED_KEY_LEN, c, prf: PBKDF2_PRF, salt: hex::encode(salt) }
+            }
+        }
+    }
+
     /// The JSON `function` name.
     pub(crate) fn function_name(&self) -> &'static str {
         match self {
             Self::Scrypt { .. } => "scrypt",
             Self::Pbkdf2 { .. } => "pbkdf2",
         }
-    }
-
-    pub(crate) const fn pbkdf2_prf() -> &'static str {
-        PBKDF2_PRF
     }
 }
 
