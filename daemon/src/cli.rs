@@ -142,6 +142,9 @@ pub struct RunArgs {
     /// File holding the keystores' password; otherwise $KEEPER_KEYSTORE_PASSWORD, otherwise a prompt.
     #[arg(long, env = "KEEPERD_PASSWORD_FILE")]
     pub password_file: Option<PathBuf>,
+    /// File holding the BLS keystore's own password, if it differs from the ECDSA keystore's.
+    #[arg(long, env = "KEEPERD_BLS_PASSWORD_FILE")]
+    pub bls_password_file: Option<PathBuf>,
     /// Where the aggregator role serves keepers (ip:port).
     #[arg(long, env = "KEEPERD_AGGREGATOR_LISTEN")]
     pub aggregator_listen: Option<String>,
@@ -186,6 +189,7 @@ impl RunArgs {
             ecdsa_keystore: self.ecdsa_keystore,
             bls_keystore: self.bls_keystore,
             password_file: self.password_file,
+            bls_password_file: self.bls_password_file,
             aggregator_listen: self.aggregator_listen,
             aggregator_url: self.aggregator_url,
             api_socket: self.api_socket,

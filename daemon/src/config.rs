@@ -121,6 +121,7 @@ pub struct FileOperator {
     pub ecdsa_keystore: Option<PathBuf>,
     pub bls_keystore: Option<PathBuf>,
     pub password_file: Option<PathBuf>,
+    pub bls_password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -166,6 +167,7 @@ impl FileConfig {
             &mut file.operator.ecdsa_keystore,
             &mut file.operator.bls_keystore,
             &mut file.operator.password_file,
+            &mut file.operator.bls_password_file,
             &mut file.api.socket,
             &mut file.log.dir,
         ]
@@ -200,6 +202,7 @@ pub struct Overrides {
     pub ecdsa_keystore: Option<PathBuf>,
     pub bls_keystore: Option<PathBuf>,
     pub password_file: Option<PathBuf>,
+    pub bls_password_file: Option<PathBuf>,
     pub aggregator_listen: Option<String>,
     pub aggregator_url: Option<String>,
     pub api_socket: Option<PathBuf>,
@@ -215,8 +218,12 @@ pub struct OperatorKeys {
     pub ecdsa_keystore: PathBuf,
     /// EIP-2335 keystore of the BLS key registered in the key registry (keepers only).
     pub bls_keystore: Option<PathBuf>,
-    /// The keystores' password; otherwise `$KEEPER_KEYSTORE_PASSWORD`, otherwise the terminal.
+    /// The ECDSA keystore's password (and the BLS keystore's, unless `bls_password_file` names its
+    /// own); otherwise `$KEEPER_KEYSTORE_PASSWORD`, otherwise the terminal.
     pub password_file: Option<PathBuf>,
+    /// The BLS keystore's own password, for a key that arrived with its own (an imported EIP-2335
+    /// keystore).
+    pub bls_password_file: Option<PathBuf>,
 }
 
 /// Chain access.
@@ -286,6 +293,7 @@ impl Config {
         let ecdsa_keystore = overrides.ecdsa_keystore.or(file.operator.ecdsa_keystore);
         let bls_keystore = overrides.bls_keystore.or(file.operator.bls_keystore);
         let password_file = overrides.password_file.or(file.operator.password_file);
+        let bls_password_file = overrides.bls_password_file.or(file.operator.bls_password_file);
         let needs_signer = roles.keeper || roles.aggregator || roles.challenger;
         let operator = match ecdsa_keystore {
             Some(ecdsa_keystore) => {
@@ -296,7 +304,13 @@ impl Config {
                 if let Some(pw) = &password_file {
                     require_file("operator.password_file", pw)?;
                 }
-                Some(OperatorKeys { ecdsa_keystore, bls_keystore, password_file })
+                if let Some(pw) = &bls_password_file {
+                    if bls_keystore.is_none() {
+                        return Err(invalid("operator.bls_password_file", "set, but no operator.bls_keystore is"));
+                    }
+                    require_file("operator.bls_password_file", pw)?;
+                }
+                Some(OperatorKeys { ecdsa_keystore, bls_keystore, password_file, bls_password_file })
             }
             None if needs_signer => return Err(invalid(
                 "operator.ecdsa_keystore",

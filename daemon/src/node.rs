@@ -66,8 +66,13 @@ pub fn unlock_operator(config: &Config) -> eyre::Result<Option<Operator>> {
         Some(path) => {
             let keystore =
                 Keystore::read_from(path).wrap_err_with(|| format!("operator.bls_keystore {}", path.display()))?;
+            let own = keys.bls_password_file.as_deref().map(|file| read_password(Some(file), Purpose::Existing));
+            let bls_password = match own {
+                Some(read) => read.wrap_err("operator.bls_password_file")?,
+                None => password.clone(),
+            };
             let key = keystore
-                .decrypt_secret_key(&password)
+                .decrypt_secret_key(&bls_password)
                 .wrap_err_with(|| format!("operator.bls_keystore {}", path.display()))?;
             Some(Arc::new(key))
         }

@@ -209,3 +209,37 @@ fn bad_metrics_settings_name_their_field() {
     let error = FileConfig::read(&path).unwrap_err().to_string();
     assert!(error.contains("unknown field `port`"), "{error}");
 }
+
+/// The BLS keystore may have its own password: `bls_password_file` unlocks it while the ECDSA
+/// keystore keeps `password_file`; without it one password opens both, and a BLS password file
+/// without a BLS keystore is refused by name.
+#[test]
+fn the_bls_keystore_can_have_its_own_password() {
+    use keeper_shared::bls::SecretKey;
+    use keeper_shared::keystore::{ecdsa, KdfChoice, Keystore, WriteMode};
+    let setup = Setup::new();
+    let dir = setup.dir.path();
+    let fast = KdfChoice::insecure_fast();
+    let signer = ecdsa::import(dir.join("op.json"), &[7u8; 32], "ecdsa-pw", fast, WriteMode::Replace).unwrap();
+    let key = SecretKey::random(&mut rand::rngs::OsRng);
+    Keystore::from_secret_key(&key, "", "bls-pw", fast)
+        .unwrap()
+        .write_to(dir.join("bls.json"), WriteMode::Replace)
+        .unwrap();
+    std::fs::write(dir.join("pw"), "ecdsa-pw\n").unwrap();
+    std::fs::write(dir.join("bls-pw"), "bls-pw\n").unwrap();
+
+    let own = FULL.replace("password_file = \"pw\"", "password_file = \"pw\"\nbls_password_file = \"bls-pw\"");
+    let config = Config::resolve(setup.file(&own), Overrides::default()).unwrap();
+    let operator = crate::node::unlock_operator(&config).unwrap().unwrap();
+    assert_eq!(operator.address, signer.address());
+    assert_eq!(operator.bls.unwrap().public_key(), key.public_key());
+
+    let shared = Config::resolve(setup.file(FULL), Overrides::default()).unwrap();
+    let error = format!("{:#}", crate::node::unlock_operator(&shared).unwrap_err());
+    assert!(error.contains("operator.bls_keystore"), "one password for both fails on the BLS keystore: {error}");
+
+    let no_bls = own.replace("bls_keystore = \"bls.json\"\n", "");
+    let error = setup.error(&no_bls, Overrides::default());
+    assert!(error.contains("`operator.bls_password_file`") && error.contains("no operator.bls_keystore"), "{error}");
+}
