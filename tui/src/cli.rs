@@ -352,7 +352,8 @@ pub enum KeysCommand {
     /// Show what a keystore holds without its secret: the BLS public key (no password needed) or,
     /// for an ECDSA keystore, the address (needs the password).
     Show(ShowArgs),
-    /// Encrypt an existing secret key (hex, from a file or stdin) into a new keystore.
+    /// Encrypt an existing secret key (hex, from a file or stdin) into a new keystore, or bring in
+    /// an existing keystore (checked, then re-encrypted or copied).
     Import(ImportArgs),
     /// Decrypt a keystore and write its secret key, hex, to a new file (mode 0600).
     Export(ExportArgs),
@@ -396,18 +397,31 @@ pub enum KeyKind {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["secret_file", "keystore"]))]
 pub struct ImportArgs {
     #[arg(long, value_enum)]
     pub kind: KeyKind,
     /// The file holding the secret key as hex (0x optional); `-` reads stdin. Never a command-line
     /// argument: those are visible to other users.
     #[arg(long, value_name = "FILE")]
-    pub secret_file: PathBuf,
+    pub secret_file: Option<PathBuf>,
+    /// An existing keystore of that kind instead (EIP-2335 for bls, e.g. from a validator client or
+    /// another AVS; Web3 v3 for ecdsa, e.g. from geth or cast): opened with its password to check it,
+    /// then re-encrypted under the new password, or copied unchanged with --copy.
+    #[arg(long, value_name = "FILE")]
+    pub keystore: Option<PathBuf>,
+    /// File holding the --keystore's current password; otherwise $KEEPER_KEYSTORE_PASSWORD, otherwise
+    /// a prompt.
+    #[arg(long, value_name = "FILE", requires = "keystore")]
+    pub keystore_password_file: Option<PathBuf>,
+    /// Write the --keystore unchanged (its password and KDF stay) once it opened.
+    #[arg(long, requires = "keystore")]
+    pub copy: bool,
     /// Where to write the keystore; refused if the file exists.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// Key derivation function (BLS keystores only).
-    #[arg(long, value_enum, default_value_t = Kdf::Scrypt)]
+    /// Key derivation function of the new keystore.
+    #[arg(long, value_enum, default_value_t = Kdf::Scrypt, conflicts_with = "copy")]
     pub kdf: Kdf,
     #[command(flatten)]
     pub password: PasswordArgs,

@@ -106,20 +106,74 @@ fn read_secret(path: &std::path::Path) -> eyre::Result<Zeroizing<Vec<u8>>> {
 }
 
 pub fn import(args: &ImportArgs, json: bool) -> eyre::Result<()> {
-    let secret = read_secret(&args.secret_file)?;
+    if let Some(keystore) = &args.keystore {
+        return import_keystore(args, keystore, json);
+    }
+    let Some(secret_file) = &args.secret_file else {
+        return Err(eyre::eyre!("name the key: --secret-file or --keystore"));
+    };
+    let secret = read_secret(secret_file)?;
     let password = read_password(args.password.password_file.as_deref(), Purpose::New)?;
+    write_keystore(args, &secret, &password)?.print(json)
+}
+
+/// Encrypts `secret` (of `args.kind`) into `args.out` under `password`.
+fn write_keystore(args: &ImportArgs, secret: &[u8], password: &str) -> eyre::Result<KeyInfo> {
     let file = args.out.display().to_string();
-    let info = match args.kind {
+    Ok(match args.kind {
         KeyKind::Bls => {
-            let key = SecretKey::from_bytes(&secret).wrap_err("--secret-file: not a BLS12-381 secret key")?;
-            Keystore::from_secret_key(&key, "", &password, kdf_choice(args.kdf))?
+            let key = SecretKey::from_bytes(secret).wrap_err("--secret-file: not a BLS12-381 secret key")?;
+            Keystore::from_secret_key(&key, "", password, kdf_choice(args.kdf))?
                 .write_to(&args.out, WriteMode::CreateNew)
                 .wrap_err_with(|| format!("writing --out {file}"))?;
             KeyInfo { kind: "bls", file, public_key: Some(key.public_key().to_string()), address: None }
         }
         KeyKind::Ecdsa => {
-            let signer = ecdsa::import(&args.out, &secret, &password, kdf_choice(args.kdf), WriteMode::CreateNew)
+            let signer = ecdsa::import(&args.out, secret, password, kdf_choice(args.kdf), WriteMode::CreateNew)
                 .wrap_err_with(|| format!("writing --out {file}"))?;
+            KeyInfo { kind: "ecdsa", file, public_key: None, address: Some(signer.address().to_checksum(None)) }
+        }
+    })
+}
+
+/// `keys import --keystore`: opens the keystore with its password (which proves it holds the key it
+/// names), then copies it unchanged or re-encrypts its secret under the new password.
+fn import_keystore(args: &ImportArgs, source: &std::path::Path, json: bool) -> eyre::Result<()> {
+    let name = source.display().to_string();
+    let old_password = read_password(args.keystore_password_file.as_deref(), Purpose::Existing)
+        .wrap_err("the --keystore's password")?;
+    let secret = match args.kind {
+        KeyKind::Bls => {
+            let keystore = Keystore::read_from(source).wrap_err_with(|| format!("--keystore {name}"))?;
+            let key = keystore.decrypt_secret_key(&old_password).wrap_err_with(|| format!("--keystore {name}"))?;
+            Zeroizing::new(key.to_bytes().to_vec())
+        }
+        KeyKind::Ecdsa => {
+            let signer = ecdsa::load(source, &old_password).wrap_err_with(|| format!("--keystore {name}"))?;
+            Zeroizing::new(signer.to_bytes().to_vec())
+        }
+    };
+    if !args.copy {
+        let password = read_password(args.password.password_file.as_deref(), Purpose::New)?;
+        return write_keystore(args, &secret, &password)?.print(json);
+    }
+    let text = std::fs::read(source).wrap_err_with(|| format!("reading --keystore {name}"))?;
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&args.out)
+        .wrap_err_with(|| format!("creating --out {}", args.out.display()))?;
+    out.write_all(&text).wrap_err_with(|| format!("writing --out {}", args.out.display()))?;
+    let file = args.out.display().to_string();
+    let info = match args.kind {
+        KeyKind::Bls => {
+            let key = SecretKey::from_bytes(&secret).wrap_err_with(|| format!("--keystore {name}"))?;
+            KeyInfo { kind: "bls", file, public_key: Some(key.public_key().to_string()), address: None }
+        }
+        KeyKind::Ecdsa => {
+            let signer = alloy::signers::local::PrivateKeySigner::from_slice(&secret)
+                .wrap_err_with(|| format!("--keystore {name}"))?;
             KeyInfo { kind: "ecdsa", file, public_key: None, address: Some(signer.address().to_checksum(None)) }
         }
     };

@@ -169,3 +169,86 @@ fn secrets_round_trip_through_import_and_export() {
     assert_eq!(zero.status.code(), Some(1));
     assert!(!d.join("z.json").exists());
 }
+
+/// An operator arriving with keystores (EIP-2335 from a validator client, Web3 v3 from geth)
+/// imports the files themselves: opened with their password first, then re-encrypted under a new
+/// password or copied unchanged; a wrong password writes nothing.
+#[test]
+fn existing_keystores_are_imported_checked_then_re_encrypted_or_copied() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("old"), "old-password\n").unwrap();
+    std::fs::write(d.join("new"), "new-password\n").unwrap();
+    std::fs::write(d.join("wrong"), "guess\n").unwrap();
+    let bls = json(&keeperctl(
+        &["--json", "keys", "new-bls", "--out", "validator.json", "--kdf", "pbkdf2", "--password-file", "old"],
+        d,
+    ));
+    let ecdsa = json(&keeperctl(
+        &["--json", "keys", "new-ecdsa", "--out", "geth.json", "--kdf", "pbkdf2", "--password-file", "old"],
+        d,
+    ));
+
+    for (kind, source, id) in [("bls", "validator.json", "publicKey"), ("ecdsa", "geth.json", "address")] {
+        let expected = if kind == "bls" { &bls[id] } else { &ecdsa[id] };
+        let import = |out: &str, extra: &[&str]| {
+            let mut args = vec![
+                "--json",
+                "keys",
+                "import",
+                "--kind",
+                kind,
+                "--keystore",
+                source,
+                "--keystore-password-file",
+                "old",
+                "--out",
+                out,
+            ];
+            args.extend_from_slice(extra);
+            keeperctl(&args, d)
+        };
+        let re_encrypted = format!("{kind}-new.json");
+        let imported = json(&import(&re_encrypted, &["--kdf", "pbkdf2", "--password-file", "new"]));
+        assert_eq!(&imported[id], expected, "{kind}");
+        let shown = json(&keeperctl(&["--json", "keys", "show", &re_encrypted, "--password-file", "new"], d));
+        assert_eq!(&shown[id], expected, "{kind}: the new keystore opens with the new password");
+        let stale = keeperctl(&["keys", "export", &re_encrypted, "--out", "x.hex", "--password-file", "old"], d);
+        assert_eq!(stale.status.code(), Some(1), "{kind}: the old password no longer opens it");
+
+        let copied = format!("{kind}-copy.json");
+        let imported = json(&import(&copied, &["--copy"]));
+        assert_eq!(&imported[id], expected);
+        assert_eq!(std::fs::read(d.join(&copied)).unwrap(), std::fs::read(d.join(source)).unwrap());
+        assert_eq!(std::fs::metadata(d.join(&copied)).unwrap().permissions().mode() & 0o777, 0o600);
+
+        let wrong_out = format!("{kind}-wrong.json");
+        let wrong = keeperctl(
+            &[
+                "keys",
+                "import",
+                "--kind",
+                kind,
+                "--keystore",
+                source,
+                "--keystore-password-file",
+                "wrong",
+                "--out",
+                &wrong_out,
+                "--password-file",
+                "new",
+            ],
+            d,
+        );
+        assert_eq!(wrong.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&wrong.stderr);
+        assert!(stderr.contains(source), "{kind}: {stderr}");
+        assert!(!d.join(&wrong_out).exists());
+    }
+
+    let both = keeperctl(
+        &["keys", "import", "--kind", "bls", "--keystore", "validator.json", "--secret-file", "x", "--out", "y"],
+        d,
+    );
+    assert_eq!(both.status.code(), Some(2), "--keystore and --secret-file exclude each other");
+}
