@@ -823,6 +823,35 @@ contract BlsKeyRegistryTest is EigenLayerFixture {
         }
     }
 
+    /// The refresh keeperd sends when EigenLayer reports a change of one member's stake (an allocation update, a
+    /// slash): `updateWeights` of that member alone, in sets of 1, 16 and 64 members; storage cooled first.
+    function test_gas_updateWeights_oneMemberOfASet() public {
+        uint256[3] memory sizes = [uint256(1), 16, 64];
+        uint256 joined;
+        for (uint256 k; k < 3; ++k) {
+            for (; joined < sizes[k]; ++joined) {
+                _onboard(makeAddr(string.concat("member", vm.toString(joined))), 0x1000 + joined, STAKE, MAGNITUDE);
+            }
+            address changed = makeAddr("member0");
+            _deposit(changed, 1e18);
+            vm.roll(block.number + 1);
+            _coolAll();
+            registry.updateWeights(_list(changed));
+            emit log_named_uint(
+                string.concat("updateWeights of 1 changed member, ", vm.toString(sizes[k]), " members"),
+                vm.lastCallGas().gasTotalUsed
+            );
+            assertEq(registry.getOperatorWeight(changed), registry.currentStake(changed));
+            vm.roll(block.number + 1);
+            _coolAll();
+            registry.updateWeights(_list(changed));
+            emit log_named_uint(
+                string.concat("updateWeights of 1 unchanged member, ", vm.toString(sizes[k]), " members"),
+                vm.lastCallGas().gasTotalUsed
+            );
+        }
+    }
+
     function _coolAll() internal {
         vm.cool(address(registry));
         vm.cool(address(allocationManager));

@@ -29,7 +29,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::operators::RegistryView;
 use super::quorum::QuorumThreshold;
+use super::fees::{FeeRule, Shortfall};
 use super::server::{Collector, CollectorConfig, CollectorEvent, HttpLimits};
+use super::weights::WeightKeeper;
 use crate::chain::{TrackedTx, TxRequest, TxSender};
 use crate::jobs::submit::BatchTask;
 use crate::jobs::{build_submission, execute, Outcome, ReferenceBlock};
@@ -80,6 +82,8 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         u64::from(task_manager.maxReferenceAge().call().await.map_err(|e| AggregatorError::Other(e.to_string()))?);
     let max_weight_age =
         u64::from(task_manager.maxWeightAge().call().await.map_err(|e| AggregatorError::Other(e.to_string()))?);
+    let solo_batch_gas: u64 =
+        task_manager.SOLO_BATCH_GAS().call().await.map_err(|e| AggregatorError::Other(e.to_string()))?.saturating_to();
     let threshold = QuorumThreshold::from_bps(quorum_bps).map_err(|e| AggregatorError::Config(e.to_string()))?;
     let collector = Collector::new(
         context.store.clone(),
@@ -116,7 +120,15 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         restored: false,
         next_order: 0,
         shutdown: shutdown.clone(),
-        weights: WeightConfirmation { max_age: max_weight_age, confirmed_at: 0, sent_at: None },
+        weights: WeightKeeper::new(
+            context.pool.clone(),
+            Arc::clone(&sender),
+            Arc::clone(&context.metrics),
+            deployment,
+            max_weight_age,
+        ),
+        fees: FeeRule { solo_batch_gas },
+        unprofitable: HashSet::new(),
     };
     match sender.recover().await {
         Ok(pending) => {
@@ -139,9 +151,12 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
                     if !aggregator.restored {
                         aggregator.restore(reference).await;
                     }
-                    aggregator.keep_weights_confirmed(reference.number).await;
-                    if let Err(e) = aggregator.propose(reference).await {
-                        tracing::warn!(error = %e, "aggregator: proposing failed");
+                    // Proposing only while every batch's challenge window ends before its signers'
+                    // stake can leave (the weight keeper logs and counts the refusal).
+                    if aggregator.weights.on_head(reference.number).await.is_ok() {
+                        if let Err(e) = aggregator.propose(reference).await {
+                            tracing::warn!(error = %e, "aggregator: proposing failed");
+                        }
                     }
                     aggregator.expire(reference.number);
                 }
@@ -197,69 +212,13 @@ struct Aggregator {
     /// The last proposal's order.
     next_order: u64,
     shutdown: CancellationToken,
-    weights: WeightConfirmation,
-}
-
-/// When the keeper set's weights were last confirmed on chain, and this aggregator's own pending
-/// confirmation. The task manager refuses a batch whose reference block is more than `max_age`
-/// blocks after the last `BlsKeyRegistry.updateAllWeights`.
-struct WeightConfirmation {
-    max_age: u64,
-    confirmed_at: u64,
-    /// The head at which this aggregator last sent a confirmation.
-    sent_at: Option<u64>,
-}
-
-impl WeightConfirmation {
-    /// Whether the chain should be asked again: half the weight age has passed since the last
-    /// confirmation seen (someone else may have confirmed since), and no confirmation of ours was sent
-    /// in the last quarter of it.
-    fn due(&self, head: u64) -> bool {
-        head.saturating_sub(self.confirmed_at) >= self.max_age / 2
-            && self.sent_at.is_none_or(|sent| head.saturating_sub(sent) >= (self.max_age / 4).max(1))
-    }
+    weights: WeightKeeper,
+    fees: FeeRule,
+    /// Tasks unprofitable at the last proposal (each is recorded and counted once while it stays so).
+    unprofitable: HashSet<TaskId>,
 }
 
 impl Aggregator {
-    /// Keeps the set's weights confirmed: once half the task manager's weight age has passed since
-    /// the last confirmation, sends `updateAllWeights` (anyone may; it also picks up every stake
-    /// change since). Refreshing on EigenLayer's stake events is left to a later change.
-    async fn keep_weights_confirmed(&mut self, head: u64) {
-        if !self.weights.due(head) {
-            return;
-        }
-        let registry = keeper_shared::contracts::BlsKeyRegistry::new(
-            self.context.config.deployment.avs.key_registry,
-            self.context.pool.provider(),
-        );
-        match registry.weightsConfirmedAt().call().await {
-            Ok(confirmed) => self.weights.confirmed_at = confirmed.saturating_to(),
-            Err(e) => {
-                tracing::debug!(error = %e, "aggregator: reading the weights' confirmation failed");
-                return;
-            }
-        }
-        if !self.weights.due(head) {
-            return;
-        }
-        let input =
-            alloy::sol_types::SolCall::abi_encode(&keeper_shared::contracts::BlsKeyRegistry::updateAllWeightsCall {});
-        let request = TxRequest {
-            kind: TxKind::OperatorRegistration,
-            payload_ref: alloy::primitives::keccak256([b"updateAllWeights".as_slice(), &head.to_be_bytes()].concat())
-                .to_vec(),
-            to: self.context.config.deployment.avs.key_registry,
-            input: input.into(),
-            value: U256::ZERO,
-            gas_limit: None,
-        };
-        self.weights.sent_at = Some(head);
-        match self.sender.send(request).await {
-            Ok(_) => tracing::info!(head, "aggregator: confirming the keeper set's weights"),
-            Err(e) => tracing::warn!(error = %e, "aggregator: confirming the keeper set's weights failed"),
-        }
-    }
-
     /// Proposes the due tasks not in flight at `reference`.
     async fn propose(&mut self, reference: ReferenceBlock) -> Result<(), AggregatorError> {
         let provider = self.context.pool.provider();
@@ -267,10 +226,18 @@ impl Aggregator {
         let premium = crate::scheduler::premium(&self.context.pool, self.context.config.deployment.avs.task_manager)
             .await
             .map_err(|e| AggregatorError::Other(e.to_string()))?;
+        let base_fee = provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .map_err(|e| AggregatorError::Other(e.to_string()))?
+            .and_then(|block| block.header.base_fee_per_gas)
+            .map_or(0, u128::from);
         let due = self.context.schedule.index().await.due_tasks(&reference, gas_price, premium);
         let skip = self.disputed.get(&reference.number).cloned().unwrap_or_default();
+        let (due, unprofitable) = split_unprofitable(&self.fees, proposable(due, &self.in_flight, &skip), base_fee);
+        self.record_unprofitable(unprofitable, reference.number).await;
         let mut tasks = Vec::new();
-        for due in proposable(due, &self.in_flight, &skip) {
+        for due in due {
             match execute(&provider, &due.spec, due.task, &reference).await {
                 Ok(outcome) => match outcome {
                     Outcome::Unsupported { reason } => {
@@ -566,6 +533,43 @@ impl Aggregator {
         }
     }
 
+    /// Records the tasks left out as unprofitable, with the numbers, each once until it is proposed.
+    async fn record_unprofitable(&mut self, tasks: Vec<(DueTask, Shortfall)>, block: u64) {
+        // Forget the ones no longer due (performed, or an interval job's next sequence took over).
+        let now: HashSet<TaskId> = tasks.iter().map(|(due, _)| due.task).collect();
+        let before = std::mem::replace(&mut self.unprofitable, now);
+        let mut fresh: Vec<(TaskId, String)> = Vec::new();
+        for (due, shortfall) in tasks {
+            if before.contains(&due.task) {
+                continue;
+            }
+            self.context.metrics.observe_unprofitable(&due.spec.action);
+            tracing::info!(job = %due.task.job_id, sequence = due.task.sequence, %shortfall, "aggregator: left out");
+            fresh.push((due.task, shortfall.to_string()));
+        }
+        if fresh.is_empty() {
+            return;
+        }
+        let result = self
+            .context
+            .store
+            .with(move |store| {
+                store.write(|tx| {
+                    for (task, reason) in &fresh {
+                        if tx.task(*task)?.is_none() {
+                            tx.insert_task(*task, TaskDue { at_ms: None, block: Some(block) })?;
+                        }
+                        tx.transition_task(*task, TaskState::Unprofitable, None, Some(reason))?;
+                    }
+                    Ok::<_, StoreError>(())
+                })
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "aggregator: recording unprofitable tasks failed");
+        }
+    }
+
     /// Records task states for operators and the console (best effort: no safety depends on it).
     async fn record(&self, tasks: &[BatchTask], state: TaskState, block: u64) {
         let items: BTreeMap<TaskId, B256> = tasks.iter().map(|t| (t.task, t.response.hash())).collect();
@@ -594,6 +598,23 @@ impl Aggregator {
 /// submission, none disputed at this reference block.
 fn proposable(due: Vec<DueTask>, in_flight: &HashSet<TaskId>, disputed: &HashSet<TaskId>) -> Vec<DueTask> {
     due.into_iter().filter(|d| !in_flight.contains(&d.task) && !disputed.contains(&d.task)).collect()
+}
+
+/// The due tasks whose job pays for them at `base_fee`, and the others with what they lack.
+fn split_unprofitable(
+    fees: &FeeRule,
+    due: Vec<DueTask>,
+    base_fee: u128,
+) -> (Vec<DueTask>, Vec<(DueTask, Shortfall)>) {
+    let mut profitable = Vec::new();
+    let mut unprofitable = Vec::new();
+    for task in due {
+        match fees.check(&task.spec, base_fee) {
+            Ok(()) => profitable.push(task),
+            Err(shortfall) => unprofitable.push((task, shortfall)),
+        }
+    }
+    (profitable, unprofitable)
 }
 
 /// Whether the chain performed (or skipped past) one of `tasks` since it was proposed, by the

@@ -37,6 +37,9 @@
 //! | `keeper_signatures_rate_limited_total` | counter | `operator` | offenders' signatures refused unverified |
 //! | `keeper_signature_pairing_checks_total` | counter | | pairing checks the signature verifier computed |
 //! | `keeper_disputes_received_total` | counter | | disputes received (aggregator) |
+//! | `keeper_tasks_unprofitable_total` | counter | `job` | tasks left out: maxFee below the cost at the base fee, by job kind |
+//! | `keeper_weight_updates_total` | counter | `trigger` | weight refreshes sent (aggregator) |
+//! | `keeper_slashable_budget_exceeded` | gauge | | 1 while the task manager's bounds exceed EigenLayer's horizon |
 //! | `keeper_quorum_duration_seconds` | histogram | | proposal to quorum |
 //! | `keeper_batch_submissions_total` | counter | `result` | batch transactions by result |
 //! | `keeper_batch_gas_used` | histogram | | gas of each mined batch |
@@ -94,6 +97,11 @@ pub const SIGNATURE_RESULTS: [&str; 5] = ["added", "duplicate", "invalid", "rate
 pub const SUBMISSION_RESULTS: [&str; 4] = ["sent", "not_sent", "accepted", "failed"];
 /// `keeper_tasks_disputed_total{reason}` (the protocol's dispute reasons).
 pub const DISPUTE_REASONS: [&str; 5] = ["response_mismatch", "not_due", "execution_failed", "unsupported", "other"];
+/// `keeper_tasks_unprofitable_total{job}`: the job's kind (its action), a closed set.
+pub const JOB_KINDS: [&str; 4] = ["call", "chainlink_upkeep", "gelato_resolver", "script"];
+/// `keeper_weight_updates_total{trigger}`: `updateWeights` after EigenLayer reported a member's stake
+/// change, `updateAllWeights` as the periodic confirmation.
+pub const WEIGHT_UPDATE_TRIGGERS: [&str; 2] = ["stake_change", "confirmation"];
 /// `keeper_equivocation_proofs_total{result}`.
 pub const PROOF_RESULTS: [&str; 2] = ["accepted", "failed"];
 
@@ -133,6 +141,9 @@ pub struct Metrics {
     pub signatures_rate_limited: IntCounterVec,
     pub signature_pairing_checks: IntCounter,
     pub disputes_received: IntCounter,
+    pub tasks_unprofitable: IntCounterVec,
+    pub weight_updates: IntCounterVec,
+    pub slashable_budget_exceeded: IntGauge,
     pub quorum_duration: Histogram,
     pub batch_submissions: IntCounterVec,
     pub batch_gas_used: Histogram,
@@ -352,6 +363,24 @@ impl Metrics {
                 "Pairing checks the aggregator's signature verifier computed (one per round when all are valid)",
             )?,
             disputes_received: b.counter("keeper_disputes_received_total", "Disputes received from keepers")?,
+            tasks_unprofitable: b.counter_vec(
+                "keeper_tasks_unprofitable_total",
+                "Tasks the aggregator left out because their job's maxFee cannot pay at the current base fee, by \
+                 job kind (counted when a task becomes unprofitable, not at every block it stays so)",
+                "job",
+                &JOB_KINDS,
+            )?,
+            weight_updates: b.counter_vec(
+                "keeper_weight_updates_total",
+                "Key registry weight refreshes the aggregator sent, by what triggered them",
+                "trigger",
+                &WEIGHT_UPDATE_TRIGGERS,
+            )?,
+            slashable_budget_exceeded: b.gauge(
+                "keeper_slashable_budget_exceeded",
+                "1 while maxWeightAge + maxReferenceAge + challengeWindowBlocks exceed the slashable horizon read \
+                 from EigenLayer (the aggregator proposes nothing meanwhile), else 0",
+            )?,
             quorum_duration: b.histogram(
                 "keeper_quorum_duration_seconds",
                 "Time from publishing a proposal to reaching its stake quorum",
@@ -486,6 +515,17 @@ impl Metrics {
             let block = blocks.iter().find(|b| Some(b.number) == *number);
             self.observe_outcome(outcome, index.job(outcome.task.job_id), block);
         }
+    }
+
+    /// A task the aggregator leaves out as unprofitable (once per task, when it becomes so).
+    pub fn observe_unprofitable(&self, action: &crate::jobs::Action) {
+        let kind = match action {
+            crate::jobs::Action::Call { .. } => "call",
+            crate::jobs::Action::ChainlinkUpkeep { .. } => "chainlink_upkeep",
+            crate::jobs::Action::GelatoResolver { .. } => "gelato_resolver",
+            crate::jobs::Action::Script { .. } => "script",
+        };
+        self.tasks_unprofitable.with_label_values(&[kind]).inc();
     }
 
     /// Leaves this keeper disputes, by reason.

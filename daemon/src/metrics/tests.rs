@@ -72,6 +72,13 @@ fn known_label_values_start_at_zero() {
     for role in ROLES {
         assert_eq!(sample(&text, &format!("keeper_role_enabled{{role=\"{role}\"}}")), Some(0.0));
     }
+    for kind in JOB_KINDS {
+        assert_eq!(sample(&text, &format!("keeper_tasks_unprofitable_total{{job=\"{kind}\"}}")), Some(0.0));
+    }
+    for trigger in WEIGHT_UPDATE_TRIGGERS {
+        assert_eq!(sample(&text, &format!("keeper_weight_updates_total{{trigger=\"{trigger}\"}}")), Some(0.0));
+    }
+    assert_eq!(sample(&text, "keeper_slashable_budget_exceeded"), Some(0.0));
 }
 
 #[test]
@@ -82,7 +89,13 @@ fn counters_and_histograms_move() {
     metrics.observe_rpc("eth_call", 1, Duration::from_millis(30), false);
     metrics.observe_batch_mined(250_000, 64);
     metrics.observe_chain(Some(120), Some(100), 2);
+    metrics.observe_unprofitable(&crate::jobs::Action::Call {
+        target: alloy::primitives::Address::ZERO,
+        data: Default::default(),
+    });
     let text = metrics.encode().unwrap();
+    assert_eq!(sample(&text, r#"keeper_tasks_unprofitable_total{job="call"}"#), Some(1.0));
+    assert_eq!(sample(&text, r#"keeper_tasks_unprofitable_total{job="script"}"#), Some(0.0));
     assert_eq!(sample(&text, r#"keeper_role_enabled{role="keeper"}"#), Some(1.0));
     assert_eq!(sample(&text, r#"keeper_role_enabled{role="aggregator"}"#), Some(0.0));
     assert_eq!(sample(&text, r#"keeper_rpc_requests_total{endpoint="1",method="eth_call"}"#), Some(2.0));

@@ -35,6 +35,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         description: "proposals: leaves bind the spec hash (104 bytes); proposals of the old form dropped",
         sql: include_str!("sql/0003_leaf_spec_hash.sql"),
     },
+    Migration {
+        version: 4,
+        description: "tasks: new state 'unprofitable'",
+        sql: include_str!("sql/0004_task_state_unprofitable.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a keeperd database ("KPRD"), set by the first migration.
@@ -79,5 +84,62 @@ mod tests {
         for (index, step) in MIGRATIONS.iter().enumerate() {
             assert_eq!(step.version, index as i64 + 1, "{}", step.description);
         }
+    }
+
+    /// Schema 4 rebuilds the task tables: a database at schema 3 keeps its tasks and their history,
+    /// the history still refers to its task, and the new state is accepted.
+    #[test]
+    fn schema_4_keeps_tasks_and_history_and_accepts_unprofitable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keeper.db");
+        let mut conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        for step in &MIGRATIONS[..3] {
+            conn.execute_batch(step.sql).unwrap_or_else(|e| panic!("{}: {e}", step.description));
+            conn.pragma_update(None, "user_version", step.version).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO jobs (job_id, spec, status, updated_at_block, updated_at_ms)
+                 VALUES (zeroblob(32), x'00', 'active', 1, 1);
+             INSERT INTO tasks VALUES (zeroblob(32), 7, 'dropped', NULL, 9, NULL, 1, 2);
+             INSERT INTO task_history (job_id, sequence, from_state, to_state, at_ms, detail)
+                 VALUES (zeroblob(32), 7, NULL, 'due', 1, NULL), (zeroblob(32), 7, 'due', 'dropped', 2, 'why');",
+        )
+        .unwrap();
+        assert!(conn.execute("UPDATE tasks SET state = 'unprofitable'", []).is_err(), "schema 3 lacks the state");
+
+        migrate(&mut conn, &path).unwrap();
+        assert_eq!(schema_version(&conn).unwrap(), 4);
+        let kept: (String, i64, i64) = conn
+            .query_row(
+                "SELECT t.state, t.due_block, (SELECT count(*) FROM task_history h WHERE h.sequence = t.sequence)
+                 FROM tasks t",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, ("dropped".to_owned(), 9, 2));
+        let detail: Option<String> = conn
+            .query_row("SELECT detail FROM task_history ORDER BY id DESC LIMIT 1", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(detail.as_deref(), Some("why"));
+        conn.execute("UPDATE tasks SET state = 'unprofitable'", []).unwrap();
+        conn.execute(
+            "INSERT INTO task_history (job_id, sequence, from_state, to_state, at_ms)
+             VALUES (zeroblob(32), 7, 'dropped', 'unprofitable', 3)",
+            [],
+        )
+        .unwrap();
+        assert!(conn.execute("UPDATE tasks SET state = 'pending'", []).is_err(), "still a closed list");
+        let orphan = conn.execute(
+            "INSERT INTO task_history (job_id, sequence, to_state, at_ms) VALUES (zeroblob(32), 8, 'due', 4)",
+            [],
+        );
+        assert!(orphan.is_err(), "the history's foreign key names the rebuilt tasks table");
+        assert!(conn.execute("UPDATE task_history SET detail = 'x'", []).is_err(), "history is append-only");
+        let violations: i64 = conn
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(violations, 0);
     }
 }

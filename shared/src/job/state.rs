@@ -33,6 +33,9 @@ named_enum! {
         Failed => "failed",
         /// Left out of a batch (disputed leaf, expired); it may be proposed again.
         Dropped => "dropped",
+        /// (Aggregator) left out because its job's `maxFee` cannot pay for it at the current base fee
+        /// (the history's detail says by how much); proposed once the base fee allows it again.
+        Unprofitable => "unprofitable",
     }
 }
 

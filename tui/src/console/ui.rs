@@ -336,6 +336,7 @@ fn abbrev(state: TaskState) -> &'static str {
         TaskState::Performed => "perf",
         TaskState::Failed => "fail",
         TaskState::Dropped => "drop",
+        TaskState::Unprofitable => "unpr",
     }
 }
 
@@ -343,7 +344,7 @@ fn state_style(state: TaskState) -> Style {
     match state {
         TaskState::Performed => GOOD,
         TaskState::Failed | TaskState::Dropped => BAD,
-        TaskState::Due => WARN,
+        TaskState::Due | TaskState::Unprofitable => WARN,
         _ => Style::new(),
     }
 }

@@ -62,6 +62,24 @@ fn a_proposal_skips_tasks_in_flight_and_tasks_disputed_at_its_block() {
     assert_eq!(all.len(), 2, "another sequence of the same jobs is proposable");
 }
 
+/// A job whose maxFee cannot pay at the base fee is left out with what it lacks; the same task is
+/// proposable again once the base fee falls.
+#[test]
+fn unprofitable_tasks_are_left_out_until_the_base_fee_falls() {
+    let fees = FeeRule { solo_batch_gas: 300_000 };
+    let mut poor = due(2, 0);
+    // (100k + 300k) gas: pays up to 10 gwei.
+    poor.spec = Arc::new(JobSpec { max_fee: 400_000 * 10_000_000_000, ..spec() });
+    let (kept, left) = split_unprofitable(&fees, vec![due(1, 0), poor.clone()], 20_000_000_000);
+    assert_eq!(kept.iter().map(|d| d.task).collect::<Vec<_>>(), vec![task(1, 0)]);
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].0.task, task(2, 0));
+    assert_eq!(left[0].1.needed, U256::from(400_000u128 * 20_000_000_000));
+    let (kept, left) = split_unprofitable(&fees, vec![due(1, 0), poor], 10_000_000_000);
+    assert_eq!(kept.len(), 2, "at 10 gwei it pays again");
+    assert!(left.is_empty());
+}
+
 #[test]
 fn disputed_tasks_are_dropped_and_the_rest_proposed_again_in_order() {
     let tasks = vec![batch_task(1, 0), batch_task(2, 0), batch_task(3, 0)];
@@ -189,23 +207,4 @@ async fn signatures_from_strangers_or_that_do_not_verify_are_rejected_and_add_no
     // The genuine signatures still count.
     assert!(!collector.submit_signature(signed(&m[0], digest)).await.unwrap().quorum_reached);
     assert!(collector.submit_signature(signed(&m[1], digest)).await.unwrap().quorum_reached);
-}
-
-/// The set's weights are confirmed once half the task manager's weight age has passed since the last
-/// confirmation, and this aggregator does not send again while its own may still be pending.
-#[test]
-fn weights_are_confirmed_at_half_their_age_and_not_twice_at_once() {
-    let mut weights = WeightConfirmation { max_age: 76, confirmed_at: 1_000, sent_at: None };
-    assert!(!weights.due(1_037));
-    assert!(weights.due(1_038));
-    weights.sent_at = Some(1_038);
-    assert!(!weights.due(1_056), "its own is pending");
-    assert!(weights.due(1_057), "a quarter of the age later, again");
-    // Confirmed meanwhile (by anyone): not due until half the age after that.
-    weights.confirmed_at = 1_040;
-    assert!(!weights.due(1_077));
-    assert!(weights.due(1_078));
-    // A weight age of 1 still confirms every block, never dividing by zero.
-    let tiny = WeightConfirmation { max_age: 1, confirmed_at: 5, sent_at: Some(5) };
-    assert!(tiny.due(6));
 }
