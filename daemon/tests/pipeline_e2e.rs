@@ -5,7 +5,9 @@
 //!
 //! 1. pause, resume and cancel; 2. escrow running out; 3. an operator offline; 4. kill -9 of the
 //!    aggregator and of a keeper at several points, restarted on the same data dir; 5. reorgs at
-//!    confirmation depth 0, one of them while a keeper is down.
+//!    confirmation depth 0, one of them while a keeper is down; 6. (issue 13) a job updated between
+//!    signing and submission, an operator deallocating, and a job unprofitable at the base fee (its
+//!    reason read with the real `keeperctl task show` on the aggregator's socket).
 //!
 //! Each test owns every process it starts (guards kill on drop). On failure the temp dir is kept
 //! and its path printed with the tail of every daemon's log (`PIPELINE_E2E_KEEP=1` keeps it always).
@@ -29,7 +31,10 @@ use alloy::rpc::types::{Filter, TransactionReceipt};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
 use keeper_shared::bls::SecretKey;
-use keeper_shared::contracts::{JobManager, SampleCounter, SampleOracle, SamplePriceMirror, TaskManager};
+use eigen_utils::slashing::core::allocation_manager::AllocationManager;
+use keeper_shared::contracts::{
+    BlsKeyRegistry, JobManager, SampleCounter, SampleOracle, SamplePriceMirror, TaskManager,
+};
 use keeper_shared::deployment::Deployment;
 use keeperd::devnet::pipeline::{free_port, performed_tasks, write_operator_files};
 use keeperd::devnet::{deploy_network, onboard_devnet_operator, NetworkConfig, FULL_MAGNITUDE};
@@ -41,6 +46,7 @@ const ETHER: u64 = 1_000_000_000_000_000_000;
 const GAS_LIMIT: u32 = 300_000;
 const MAX_FEE: u128 = 10_000_000_000_000_000;
 /// `SkipReason` values of `TaskSkipped` (contracts/src/interfaces/ITaskManager.sol).
+const SKIP_SPEC_MISMATCH: u8 = 0;
 const SKIP_JOB_NOT_ACTIVE: u8 = 1;
 const SKIP_ALREADY_PERFORMED: u8 = 3;
 const SKIP_UNFUNDED: u8 = 4;
@@ -480,6 +486,56 @@ impl Net {
         SamplePriceMirror::new(self.mirror, &self.provider).syncs().call().await.unwrap().to::<u64>()
     }
 
+    /// Operator `i`'s address and a provider signing as it.
+    fn operator(&self, i: usize) -> (Address, DynProvider) {
+        let signer = PrivateKeySigner::from(self._anvil.keys()[i + 1].clone());
+        let address = signer.address();
+        let provider = ProviderBuilder::new()
+            .wallet(EthereumWallet::from(signer))
+            .connect_http(self._anvil.endpoint_url())
+            .erased();
+        (address, provider)
+    }
+
+    fn registry(&self) -> BlsKeyRegistry::BlsKeyRegistryInstance<&DynProvider> {
+        BlsKeyRegistry::new(self.deployment.avs.key_registry, &self.provider)
+    }
+
+    /// Every operator's stake in the keeper set that stays slashable (what a challenge could take).
+    async fn slashable_stakes(&self) -> Vec<U256> {
+        let mut stakes = Vec::new();
+        for i in 0..self.operators.len() {
+            stakes.push(self.registry().currentStake(self.operator(i).0).call().await.unwrap());
+        }
+        stakes
+    }
+
+    /// Every `OperatorSlashed` of the canonical chain.
+    async fn slashings(&self) -> usize {
+        let filter = Filter::new()
+            .address(self.deployment.eigenlayer.allocation_manager)
+            .event_signature(AllocationManager::OperatorSlashed::SIGNATURE_HASH)
+            .from_block(self.deployment.deploy_block);
+        self.provider.get_logs(&filter).await.unwrap().len()
+    }
+
+    /// Runs the real `keeperctl` with `args` against operator `i`'s control socket; its stdout.
+    fn keeperctl(&self, i: usize, args: &[&str]) -> String {
+        let socket = self.operators[i].config.parent().unwrap().join("data/keeperd.sock");
+        let output = Command::new(keeperctl_binary())
+            .arg("--socket")
+            .arg(&socket)
+            .args(args)
+            .env_remove("KEEPERD_SOCKET")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "keeperctl {args:?}: {}\n{stdout}{stderr}", output.status);
+        stdout
+    }
+
     async fn job_balance(&self, job: &TestJob) -> U256 {
         U256::from(self.job_manager().jobState(job.id).call().await.unwrap().balance)
     }
@@ -497,6 +553,27 @@ impl Drop for Net {
             }
         }
     }
+}
+
+/// The keeperctl binary of this build: keeperd's tests do not depend on the keeperctl crate, so it is
+/// built here once (a no-op when up to date) and found beside this test's target dir, as
+/// keeperctl's own tests find keeperd.
+fn keeperctl_binary() -> &'static Path {
+    static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "keeperctl", "--bin", "keeperctl"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "building keeperctl");
+        // target/debug/deps/<test>-… -> target/debug/keeperctl
+        let exe = std::env::current_exe().unwrap();
+        let binary = exe.parent().unwrap().parent().unwrap().join("keeperctl");
+        assert!(binary.exists(), "{}", binary.display());
+        binary
+    })
 }
 
 /// Sends `call` and waits for its successful receipt. The gas limit is fixed: under interval mining
@@ -859,5 +936,233 @@ async fn reorg_scenario(mine_dropped_again: bool) {
     assert_counter_matches(&net, &performed, &counter).await;
     let noticed = net.daemons.iter().flatten().filter(|d| d.log_text().contains("chain reorganised")).count();
     assert_eq!(noticed, 3, "every daemon's scheduler saw the reorg");
+    net.check_logs();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Economic security (issue 13)
+// ---------------------------------------------------------------------------------------------------------
+
+/// A job whose maxFee is the least the task manager accepts (its gas limit and a solo batch at the
+/// 1 gwei floor) is left out while the base fee is 50 gwei: `keeperctl task show` on the aggregator
+/// says `unprofitable` with the fee needed and the maxFee. Once the base fee falls back the same task
+/// is proposed and performed (an unprofitable task is retried at every block).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unprofitable_job_is_left_out_with_its_reason_and_performed_once_fees_fall() {
+    const HIGH_BASE_FEE: u128 = 50_000_000_000;
+    keeperctl_binary(); // built before the clock starts
+    let mut net = Net::setup(&[100, 200, 300], 0).await;
+    let task_manager = TaskManager::new(net.deployment.avs.task_manager, &net.provider);
+    let max_fee: u128 = task_manager.minJobFee(GAS_LIMIT).call().await.unwrap().to();
+    let solo: u64 = task_manager.SOLO_BATCH_GAS().call().await.unwrap().to();
+    let mut spec = net.mirror_job();
+    spec.max_fee = max_fee;
+    let job = net.create_job(&spec, U256::from(ETHER)).await;
+    let provider = net.provider.clone();
+    let set_fee = || async {
+        let fee = (U256::from(HIGH_BASE_FEE),);
+        provider.raw_request::<_, ()>("anvil_setNextBlockBaseFeePerGas".into(), fee).await.unwrap();
+    };
+    let reported = net.report(7).await;
+    let sequence = net.oracle_sequences().await.into_iter().next_back().unwrap();
+    // The latest block has the high base fee before any daemon looks.
+    set_fee().await;
+    net.provider.raw_request::<_, String>("evm_mine".into(), ()).await.unwrap();
+    set_fee().await;
+    net.mine_every_second().await;
+    for i in 0..3 {
+        net.start(i);
+    }
+    // The base fee stays high until the aggregator has judged the task (each block lowers it by up
+    // to 12.5%, so it is set again for every next block meanwhile).
+    let task = format!("{}", job.id);
+    let show = ["task", "show", task.as_str(), &sequence.to_string()];
+    let deadline = Instant::now() + SOON;
+    let shown = loop {
+        net.check_running();
+        set_fee().await;
+        let socket_ready = net.operators[0].config.parent().unwrap().join("data/keeperd.sock").exists();
+        if socket_ready {
+            let out = net.keeperctl(0, &["--json", "task", "list", "--state", "unprofitable", "--job", &task]);
+            let list: keeper_shared::api::TaskList = serde_json::from_str(&out).unwrap();
+            if list.tasks.iter().any(|t| t.sequence == sequence) {
+                break net.keeperctl(0, &show);
+            }
+        }
+        if Instant::now() > deadline {
+            net.fail("the task was never shown as unprofitable");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let needed = (u128::from(GAS_LIMIT) + u128::from(solo)) * HIGH_BASE_FEE;
+    assert!(shown.contains("unprofitable"), "{shown}");
+    let reason = shown.lines().find(|l| l.trim_start().starts_with("reason")).unwrap_or_else(|| panic!("{shown}"));
+    assert!(reason.contains(&format!("needs {needed} wei")), "{reason}");
+    assert!(reason.contains(&format!("maxFee is {max_fee} wei")), "{reason}");
+    assert!(reason.contains(&format!("base fee {HIGH_BASE_FEE} wei")), "{reason}");
+    let none: Vec<_> = of(&net.performed().await, &job);
+    assert!(none.is_empty(), "performed while unprofitable: {none:?}");
+
+    // Fees fall back (about 12.5% a block from 50 gwei to the 1 gwei the maxFee pays for): performed.
+    let performed =
+        net.wait_performed("the task performed once fees fell", Duration::from_secs(90), |p| !of(p, &job).is_empty()).await;
+    let tasks = of(&performed, &job);
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].sequence, sequence);
+    assert!(tasks[0].block > reported);
+    // The aggregator's store follows the chain's outcome within a block or two.
+    let deadline = Instant::now() + SOON;
+    let detail = loop {
+        let out = net.keeperctl(0, &["--json", "task", "show", task.as_str(), &sequence.to_string()]);
+        let detail: keeper_shared::api::TaskDetail = serde_json::from_str(&out).unwrap();
+        if detail.task.state == keeper_shared::job::TaskState::Performed || Instant::now() > deadline {
+            break detail;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(detail.task.state, keeper_shared::job::TaskState::Performed, "{detail:?}");
+    let states: Vec<_> = detail.history.iter().map(|step| step.to).collect();
+    assert!(states.contains(&keeper_shared::job::TaskState::Unprofitable), "history: {states:?}");
+    assert_eq!(net.mirror_syncs().await, 1);
+    net.check_logs();
+}
+
+/// A job updated (new target and call data) after the keepers signed a batch holding its task and
+/// before that batch is mined: the batch lands after the update, the task manager skips the leaf
+/// (its spec is no longer the job's), the challenger finds nothing to prove, nobody's slashable
+/// stake moves, and the task is performed later under the new spec.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_updated_between_signing_and_submission_slashes_nobody_and_runs_its_new_spec() {
+    let mut net = Net::setup(&[100, 200, 300], 0).await;
+    // Old spec: on each oracle answer, counter.increment(). New spec: mirror.sync().
+    let mut old = net.mirror_job();
+    old.action = Action::Call { target: net.counter, data: SampleCounter::incrementCall {}.abi_encode().into() };
+    let job = net.create_job(&old, U256::from(ETHER)).await;
+    receipt_of(SampleCounter::new(net.mirror, &net.provider).setForwarder(job.forwarder, true)).await;
+    let stakes = net.slashable_stakes().await;
+    net.mine_every_second().await;
+    for i in 0..3 {
+        net.start(i);
+    }
+    // The pipeline runs: a first answer is performed under the old spec.
+    net.report(1).await;
+    net.wait_performed("a first task", SOON, |p| !of(p, &job).is_empty()).await;
+    assert_eq!(net.counter_calls(&job).await, 1);
+
+    // Mining stops; the next answer's block is mined by hand, the keepers sign, the aggregator sends.
+    net.provider.raw_request::<_, ()>("evm_setIntervalMining".into(), (0u64,)).await.unwrap();
+    let from = net.daemon(0).log_len();
+    let oracle = SampleOracle::new(net.oracle, &net.provider);
+    let pending = oracle.report(I256::try_from(2).unwrap()).gas(3_000_000).send().await.unwrap();
+    net.provider.raw_request::<_, String>("evm_mine".into(), ()).await.unwrap();
+    assert!(pending.get_receipt().await.unwrap().status());
+    let sequence = net.oracle_sequences().await.into_iter().next_back().unwrap();
+    net.wait_log(0, from, "aggregator: batch sent", SOON).await;
+
+    // The owner's update goes first in the next block (a higher priority fee than the batch's).
+    let mut new = old.clone();
+    new.action = Action::Call { target: net.mirror, data: SamplePriceMirror::syncCall {}.abi_encode().into() };
+    let update = net
+        .job_manager()
+        .updateJob(job.id, new.to_job_manager().unwrap())
+        .gas(3_000_000)
+        .max_priority_fee_per_gas(100_000_000_000)
+        .max_fee_per_gas(1_000_000_000_000)
+        .send()
+        .await
+        .unwrap();
+    net.provider.raw_request::<_, String>("evm_mine".into(), ()).await.unwrap();
+    let update = update.get_receipt().await.unwrap();
+    assert!(update.status());
+    let block = update.block_number.unwrap();
+    net.mine_every_second().await;
+    let skipped = net.skipped(&job).await;
+    assert!(
+        skipped.contains(&(sequence, block, SKIP_SPEC_MISMATCH)),
+        "the batch signed under the old spec landed after the update, skipped: {skipped:?} (update in block {block})"
+    );
+
+    // Performed later under the new spec, once.
+    let performed = net
+        .wait_performed("the task performed under the new spec", SOON, |p| {
+            of(p, &job).iter().any(|t| t.sequence == sequence)
+        })
+        .await;
+    assert_eq!(net.mirror_syncs().await, 1, "the new spec's call");
+    assert_eq!(net.counter_calls(&job).await, 1, "the old spec's call never ran again");
+    assert_eq!(of(&performed, &job).len(), 2);
+    // Give the challenger (operator 0) a few blocks to act on the skipped and the performed batch.
+    let head = net.head().await;
+    while net.head().await < head + 5 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(net.slashings().await, 0, "nobody slashed");
+    assert_eq!(net.slashable_stakes().await, stakes, "every operator's slashable stake unchanged");
+    net.check_logs();
+}
+
+/// Operator 0 (100 of 1000) deallocates all its stake from the keeper set. The aggregator sees
+/// EigenLayer's AllocationUpdated and refreshes that member's weight with `updateWeights` (not
+/// waiting for the periodic `updateAllWeights`): its weight is 0 from then on, long before the
+/// deallocation takes effect and the stake could leave, and batches keep landing with the rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deallocating_operator_stops_counting_before_it_can_leave_and_the_rest_go_on() {
+    let mut net = Net::setup(&[100, 200, 300, 400], 3).await;
+    let now = net.now().await;
+    let job = net.create_job(&net.counter_job(now, 2), U256::from(ETHER)).await;
+    net.mine_every_second().await;
+    for i in 0..4 {
+        net.start(i);
+    }
+    net.wait_performed("a first task", SOON, |p| !of(p, &job).is_empty()).await;
+    let (leaver, leaver_provider) = net.operator(0);
+    assert!(net.registry().getOperatorWeight(leaver).call().await.unwrap() > U256::ZERO);
+
+    let deallocated = keeperd::eigenlayer::onboarding::allocate(&leaver_provider, &net.deployment, leaver, 0)
+        .await
+        .unwrap();
+    let dealloc_block = deallocated.block_number.unwrap();
+    let delay: u64 = AllocationManager::new(net.deployment.eigenlayer.allocation_manager, &net.provider)
+        .DEALLOCATION_DELAY()
+        .call()
+        .await
+        .unwrap()
+        .into();
+    // The refresh: an OperatorWeightUpdated to 0 for the leaver, sent as updateWeights.
+    let deadline = Instant::now() + SOON;
+    let (refresh_block, refresh_tx) = loop {
+        net.check_running();
+        let filter = Filter::new()
+            .address(net.deployment.avs.key_registry)
+            .event_signature(BlsKeyRegistry::OperatorWeightUpdated::SIGNATURE_HASH)
+            .topic1(leaver.into_word())
+            .from_block(dealloc_block);
+        let logs = net.provider.get_logs(&filter).await.unwrap();
+        let zeroed = logs.iter().find(|log| {
+            BlsKeyRegistry::OperatorWeightUpdated::decode_log_data(log.data()).unwrap().weight.is_zero()
+        });
+        if let Some(log) = zeroed {
+            break (log.block_number.unwrap(), log.transaction_hash.unwrap());
+        }
+        if Instant::now() > deadline {
+            net.fail("the deallocating operator's weight was not refreshed");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let tx = net.provider.get_transaction_by_hash(refresh_tx).await.unwrap().unwrap();
+    let input = alloy::consensus::Transaction::input(&tx);
+    assert_eq!(&input[..4], BlsKeyRegistry::updateWeightsCall::SELECTOR, "refreshed by updateWeights");
+    assert!(
+        refresh_block < dealloc_block + delay,
+        "weight gone in block {refresh_block}, before the deallocation takes effect after block {}",
+        dealloc_block + delay
+    );
+    assert_eq!(net.registry().getOperatorWeight(leaver).call().await.unwrap(), U256::ZERO);
+
+    // Batches keep landing without the leaver's weight: 900 of 900 remain, above the quorum.
+    let performed = net
+        .wait_performed("tasks performed after the refresh", SOON, |p| count_after(p, &job, refresh_block) >= 3)
+        .await;
+    assert_counter_matches(&net, &performed, &job).await;
     net.check_logs();
 }

@@ -8,7 +8,7 @@ use alloy::primitives::U256;
 use keeper_shared::api::job_spec::validate_funding;
 use keeper_shared::api::{
     self, EmptyRequest, Event, EventRecord, OperatorList, OperatorWriteResponse, OutcomeKind, RecentEventsQuery,
-    RegisterOperatorRequest, StatusResponse, TaskCursor, TaskDetail, TaskList, TasksQuery,
+    RegisterOperatorRequest, StatusResponse, TaskCursor, TaskDetail, TaskList, TaskState, TasksQuery,
 };
 use keeperctl::client::{default_socket, Client, StreamItem};
 
@@ -188,6 +188,9 @@ pub async fn task(context: &Context, command: TaskCommand) -> CliResult {
                 ),
                 ("response hash", task.response_hash.map(|h| h.to_string()).unwrap_or_else(|| "-".into())),
             ]);
+            if let Some(reason) = unprofitable_reason(&detail) {
+                print_fields(&[("reason", reason.to_owned())]);
+            }
             println!();
             let mut table = Table::new(&["AT", "FROM", "TO", "DETAIL"]);
             for step in &detail.history {
@@ -202,6 +205,15 @@ pub async fn task(context: &Context, command: TaskCommand) -> CliResult {
             Ok(())
         }
     }
+}
+
+/// Why an unprofitable task is left out (the fee it needs against its job's maxFee at the base fee
+/// then), as the aggregator recorded it.
+fn unprofitable_reason(detail: &TaskDetail) -> Option<&str> {
+    if detail.task.state != TaskState::Unprofitable {
+        return None;
+    }
+    detail.history.iter().rev().find(|step| step.to == TaskState::Unprofitable)?.detail.as_deref()
 }
 
 // ---------------------------------------------------------------------------------------------
