@@ -27,9 +27,9 @@ use keeper_shared::batch::{Batch, BatchContext, TaskId};
 use keeper_shared::contracts::TaskManager;
 use tokio_util::sync::CancellationToken;
 
+use super::fees::{FeeRule, Shortfall};
 use super::operators::RegistryView;
 use super::quorum::QuorumThreshold;
-use super::fees::{FeeRule, Shortfall};
 use super::server::{Collector, CollectorConfig, CollectorEvent, HttpLimits};
 use super::weights::WeightKeeper;
 use crate::chain::{TrackedTx, TxRequest, TxSender};
@@ -601,11 +601,7 @@ fn proposable(due: Vec<DueTask>, in_flight: &HashSet<TaskId>, disputed: &HashSet
 }
 
 /// The due tasks whose job pays for them at `base_fee`, and the others with what they lack.
-fn split_unprofitable(
-    fees: &FeeRule,
-    due: Vec<DueTask>,
-    base_fee: u128,
-) -> (Vec<DueTask>, Vec<(DueTask, Shortfall)>) {
+fn split_unprofitable(fees: &FeeRule, due: Vec<DueTask>, base_fee: u128) -> (Vec<DueTask>, Vec<(DueTask, Shortfall)>) {
     let mut profitable = Vec::new();
     let mut unprofitable = Vec::new();
     for task in due {

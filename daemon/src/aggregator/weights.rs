@@ -214,7 +214,11 @@ impl WeightKeeper {
                     match budget.check() {
                         Err(e) if !was_exceeded => tracing::error!(error = %e, "aggregator: not proposing"),
                         Ok(()) if was_exceeded => {
-                            tracing::info!(used = budget.used, horizon = budget.horizon, "aggregator: budget fits again")
+                            tracing::info!(
+                                used = budget.used,
+                                horizon = budget.horizon,
+                                "aggregator: budget fits again"
+                            )
                         }
                         _ => {}
                     }
@@ -265,10 +269,11 @@ impl WeightKeeper {
                         ])
                         .from_block(from)
                         .to_block(to);
-                    let logs = provider
-                        .get_logs(&filter)
-                        .await
-                        .map_err(|e| WeightsError::Logs { from, to, reason: e.to_string() })?;
+                    let logs = provider.get_logs(&filter).await.map_err(|e| WeightsError::Logs {
+                        from,
+                        to,
+                        reason: e.to_string(),
+                    })?;
                     for log in &logs {
                         self.observe(log, head, horizon);
                     }
@@ -314,7 +319,8 @@ impl WeightKeeper {
     async fn stale(&self, operators: &BTreeSet<Address>) -> Result<Vec<Address>, WeightsError> {
         let provider = self.pool.provider();
         let registry = BlsKeyRegistry::new(self.registry, &provider);
-        let call = |call: &'static str| move |e: alloy::contract::Error| WeightsError::Call { call, reason: e.to_string() };
+        let call =
+            |call: &'static str| move |e: alloy::contract::Error| WeightsError::Call { call, reason: e.to_string() };
         let mut stale = Vec::new();
         for operator in operators {
             if !registry.isRegistered(*operator).call().await.map_err(call("isRegistered"))? {

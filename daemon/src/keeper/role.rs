@@ -133,7 +133,7 @@ impl Keeper {
                 disputed.push(dispute);
                 continue;
             }
-            let signed_before = self.signed_response(leaf.task).await?;
+            let signed_before = self.signed_response(leaf.task, leaf.spec_hash).await?;
             if signed_before == Some(leaf.response_hash) {
                 continue;
             }
@@ -175,7 +175,7 @@ impl Keeper {
         Ok(Verdict::Signed)
     }
 
-    async fn signed_response(&self, task: TaskId) -> Result<Option<B256>, KeeperError> {
+    async fn signed_response(&self, task: TaskId, spec_hash: B256) -> Result<Option<B256>, KeeperError> {
         let deployment = &self.context.config.deployment;
         let (chain_id, task_manager) = (deployment.chain_id, deployment.avs.task_manager);
         let found = self
@@ -184,7 +184,7 @@ impl Keeper {
             .with(move |store| {
                 store
                     .slashing_protection()
-                    .signed_response(chain_id, task_manager, task)
+                    .signed_response(chain_id, task_manager, task, spec_hash)
                     .map_err(|e| StoreError::Task(e.to_string()))
             })
             .await?;

@@ -40,6 +40,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         description: "tasks: new state 'unprofitable'",
         sql: include_str!("sql/0004_task_state_unprofitable.sql"),
     },
+    Migration {
+        version: 5,
+        description: "slashing protection: responses keyed by task and spec hash",
+        sql: include_str!("sql/0005_signed_response_spec.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a keeperd database ("KPRD"), set by the first migration.
@@ -109,7 +114,7 @@ mod tests {
         assert!(conn.execute("UPDATE tasks SET state = 'unprofitable'", []).is_err(), "schema 3 lacks the state");
 
         migrate(&mut conn, &path).unwrap();
-        assert_eq!(schema_version(&conn).unwrap(), 4);
+        assert_eq!(schema_version(&conn).unwrap(), SCHEMA_VERSION);
         let kept: (String, i64, i64) = conn
             .query_row(
                 "SELECT t.state, t.due_block, (SELECT count(*) FROM task_history h WHERE h.sequence = t.sequence)
@@ -119,9 +124,8 @@ mod tests {
             )
             .unwrap();
         assert_eq!(kept, ("dropped".to_owned(), 9, 2));
-        let detail: Option<String> = conn
-            .query_row("SELECT detail FROM task_history ORDER BY id DESC LIMIT 1", [], |row| row.get(0))
-            .unwrap();
+        let detail: Option<String> =
+            conn.query_row("SELECT detail FROM task_history ORDER BY id DESC LIMIT 1", [], |row| row.get(0)).unwrap();
         assert_eq!(detail.as_deref(), Some("why"));
         conn.execute("UPDATE tasks SET state = 'unprofitable'", []).unwrap();
         conn.execute(
@@ -137,9 +141,31 @@ mod tests {
         );
         assert!(orphan.is_err(), "the history's foreign key names the rebuilt tasks table");
         assert!(conn.execute("UPDATE task_history SET detail = 'x'", []).is_err(), "history is append-only");
-        let violations: i64 = conn
-            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |row| row.get(0))
-            .unwrap();
+        let violations: i64 =
+            conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |row| row.get(0)).unwrap();
         assert_eq!(violations, 0);
+    }
+
+    /// Schema 5 keys signed responses by task and spec: a response recorded before it keeps its task
+    /// under the unknown spec (zero hash, which conflicts with every spec), and stays append-only.
+    #[test]
+    fn schema_5_keeps_signed_responses_under_an_unknown_spec() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keeper.db");
+        let mut conn = Connection::open(&path).unwrap();
+        for step in &MIGRATIONS[..4] {
+            conn.execute_batch(step.sql).unwrap();
+            conn.pragma_update(None, "user_version", step.version).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO signed_responses VALUES (31337, zeroblob(20), zeroblob(32), 3, x'a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1', NULL, 5);",
+        )
+        .unwrap();
+        migrate(&mut conn, &path).unwrap();
+        let (spec, sequence): (Vec<u8>, i64) = conn
+            .query_row("SELECT spec_hash, sequence FROM signed_responses", [], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap();
+        assert_eq!((spec, sequence), (vec![0u8; 32], 3));
+        assert!(conn.execute("DELETE FROM signed_responses", []).is_err(), "append-only");
     }
 }

@@ -129,7 +129,10 @@ fn slashing_protection_refuses_a_second_response_for_a_task_across_a_store_reope
     assert!(disputes.iter().all(|d| d.reason == DisputeReason::Other
         && d.detail.as_deref().is_some_and(|text| text.starts_with("slashing protection"))));
     // The response signed before is what the keeper finds when it judges the next proposal.
-    let before = store.slashing_protection().signed_response(CHAIN_ID, TASK_MANAGER, leaf(1, 1, 0).task).unwrap();
+    let before = store
+        .slashing_protection()
+        .signed_response(CHAIN_ID, TASK_MANAGER, leaf(1, 1, 0).task, leaf(1, 1, 0).spec_hash)
+        .unwrap();
     let before = before.map(|signed| signed.response_hash);
     assert_eq!(before, Some(hash(0xa2)));
     assert!(leaf_dispute(&leaf(1, 1, 0xcc), before, Ok(hash(0xcc))).is_some());

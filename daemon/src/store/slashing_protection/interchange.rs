@@ -1,11 +1,13 @@
 //! Moving the record between machines, in the spirit of EIP-3076's interchange format: a JSON file
 //! with metadata naming the signing domain (chain id and task manager) and the format version, and
-//! the list of signed `(jobId, sequence, responseHash)`. Integers are decimal strings (as in
-//! EIP-3076, so no JSON reader rounds them), hashes and addresses `0x` hex.
+//! the list of signed `(jobId, sequence, specHash, responseHash)`. Integers are decimal strings (as in
+//! EIP-3076, so no JSON reader rounds them), hashes and addresses `0x` hex. Version 2 added
+//! `spec_hash` (the spec the leaf named); a response without one (version 1, or omitted) is recorded
+//! as signed under an unknown spec, which conflicts with every spec. Both versions are read.
 //!
 //! ```json
-//! { "metadata": { "interchange_format_version": "1", "chain_id": "31337", "task_manager": "0x..." },
-//!   "signed_responses": [ { "job_id": "7", "sequence": "3", "response_hash": "0x..." } ],
+//! { "metadata": { "interchange_format_version": "2", "chain_id": "31337", "task_manager": "0x..." },
+//!   "signed_responses": [ { "job_id": "7", "sequence": "3", "spec_hash": "0x...", "response_hash": "0x..." } ],
 //!   "signed_batches": [ { "digest": "0x...", "root": "0x...", "reference_block_number": "120",
 //!                         "reference_block_hash": "0x...", "leaf_count": "1" } ] }
 //! ```
@@ -21,13 +23,15 @@ use rusqlite::{params, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    insert_response, record_batch, recorded_response, BatchRow, Domain, Result, SlashingProtection,
+    conflicting, insert_response, record_batch, recorded_responses, BatchRow, Domain, Result, SlashingProtection,
     SlashingProtectionError, BATCHES,
 };
 use crate::store::codec::{b256_col, now_ms, u64_col, u64_to_sql};
 
-/// The version of the interchange format this code writes and reads.
-pub const INTERCHANGE_FORMAT_VERSION: &str = "1";
+/// The version of the interchange format this code writes (it also reads [`INTERCHANGE_FORMAT_V1`]).
+pub const INTERCHANGE_FORMAT_VERSION: &str = "2";
+/// The first version: responses without spec hashes.
+pub const INTERCHANGE_FORMAT_V1: &str = "1";
 
 /// The record of one signing domain, ready to be written as JSON or imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +51,8 @@ pub struct InterchangeMetadata {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InterchangeResponse {
     pub task: TaskId,
+    /// `None`: signed under an unknown spec (conflicts with every spec).
+    pub spec_hash: Option<B256>,
     pub response_hash: B256,
 }
 
@@ -90,6 +96,8 @@ struct WireMetadata {
 struct WireResponse {
     job_id: String,
     sequence: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    spec_hash: Option<String>,
     response_hash: String,
 }
 
@@ -151,6 +159,7 @@ impl Interchange {
                 .map(|r| WireResponse {
                     job_id: r.task.job_id.to_string(),
                     sequence: r.task.sequence.to_string(),
+                    spec_hash: r.spec_hash.map(|spec| spec.to_string()),
                     response_hash: r.response_hash.to_string(),
                 })
                 .collect(),
@@ -172,7 +181,8 @@ impl Interchange {
     /// Parses and checks a record written by [`Interchange::to_json`] (or by hand in that format).
     pub fn from_json(text: &str) -> Result<Self> {
         let wire: WireInterchange = serde_json::from_str(text)?;
-        if wire.metadata.interchange_format_version != INTERCHANGE_FORMAT_VERSION {
+        let version = wire.metadata.interchange_format_version.as_str();
+        if version != INTERCHANGE_FORMAT_VERSION && version != INTERCHANGE_FORMAT_V1 {
             return Err(SlashingProtectionError::InterchangeVersion {
                 found: wire.metadata.interchange_format_version,
                 supported: INTERCHANGE_FORMAT_VERSION,
@@ -191,6 +201,12 @@ impl Interchange {
                         job_id: parse_u256("signed_responses.job_id", &r.job_id)?,
                         sequence: parse_u64("signed_responses.sequence", &r.sequence)?,
                     },
+                    spec_hash: r
+                        .spec_hash
+                        .as_deref()
+                        .map(|spec| parse_b256("signed_responses.spec_hash", spec))
+                        .transpose()?
+                        .filter(|spec| *spec != super::UNKNOWN_SPEC),
                     response_hash: parse_b256("signed_responses.response_hash", &r.response_hash)?,
                 })
             })
@@ -226,7 +242,7 @@ impl SlashingProtection<'_> {
         let signed_responses = self
             .responses(&domain, None)?
             .into_iter()
-            .map(|r| InterchangeResponse { task: r.task, response_hash: r.response_hash })
+            .map(|r| InterchangeResponse { task: r.task, spec_hash: r.spec_hash, response_hash: r.response_hash })
             .collect();
         let mut stmt = self.conn.prepare_cached(
             "SELECT digest, root, reference_block_number, reference_block_hash, leaf_count FROM signed_batches
@@ -253,20 +269,19 @@ impl SlashingProtection<'_> {
         let mut summary = ImportSummary::default();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for response in &record.signed_responses {
-            match recorded_response(&tx, &domain, response.task)? {
-                Some(recorded) if recorded != response.response_hash => {
-                    return Err(SlashingProtectionError::ImportConflict {
-                        job_id: response.task.job_id,
-                        sequence: response.task.sequence,
-                        recorded,
-                        imported: response.response_hash,
-                    });
-                }
-                Some(_) => summary.responses_already_recorded += 1,
-                None => {
-                    insert_response(&tx, &domain, response.task, response.response_hash, None, now)?;
-                    summary.responses_added += 1;
-                }
+            let recorded = recorded_responses(&tx, &domain, response.task, response.spec_hash)?;
+            if let Some(recorded) = conflicting(&recorded, response.response_hash) {
+                return Err(SlashingProtectionError::ImportConflict {
+                    job_id: response.task.job_id,
+                    sequence: response.task.sequence,
+                    recorded,
+                    imported: response.response_hash,
+                });
+            }
+            if insert_response(&tx, &domain, response.task, response.spec_hash, response.response_hash, None, now)? {
+                summary.responses_added += 1;
+            } else {
+                summary.responses_already_recorded += 1;
             }
         }
         for batch in &record.signed_batches {

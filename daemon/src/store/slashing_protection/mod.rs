@@ -1,10 +1,12 @@
 //! The keeper's slashing-protection record, the same idea as EIP-3076 for Ethereum validators.
 //!
 //! Equivocation, the slashable offence a keeper can commit by accident, is signing two batches that
-//! give the same task different responses (`docs/protocol.md`). So before a batch signature leaves
-//! the process, [`SlashingProtection::check_and_record`] checks, in one exclusive SQLite
-//! transaction, every leaf against every response this key ever signed in the same domain
-//! (chain id, task manager), records the new ones and the batch, and commits with fsync. Only then
+//! give the same task, under the same job spec, different responses (`docs/protocol.md`: a leaf names
+//! its spec's hash, and the chain proves equivocation per task and spec). So before a batch signature
+//! leaves the process, [`SlashingProtection::check_and_record`] checks, in one exclusive SQLite
+//! transaction, every leaf against every response this key ever signed for its task under its spec
+//! (or under an unknown spec: a response recorded without one conflicts with every spec) in the same
+//! domain (chain id, task manager), records the new ones and the batch, and commits with fsync. Only then
 //! does it answer [`SigningDecision::Sign`]. A crash after the commit leaves a record of a signature
 //! that may never have been sent, which is safe; there is no point at which a signature exists
 //! without its record.
@@ -125,6 +127,9 @@ impl SigningDecision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SignedResponse {
     pub task: TaskId,
+    /// The spec its leaf named; `None` when unknown (recorded before schema 5, or imported from a
+    /// record without spec hashes): such a response conflicts with every spec.
+    pub spec_hash: Option<B256>,
     pub response_hash: B256,
     /// The batch it was first signed in; `None` if it came from an imported record.
     pub first_digest: Option<B256>,
@@ -149,47 +154,66 @@ impl Domain {
     }
 }
 
-/// The recorded response for `task` in `domain`, if any.
-fn recorded_response(conn: &Connection, domain: &Domain, task: TaskId) -> Result<Option<B256>> {
+/// How an unknown spec is stored (no keccak output is zero).
+const UNKNOWN_SPEC: B256 = B256::ZERO;
+
+/// The responses recorded for `task` in `domain` that a new response under `spec` must agree with:
+/// those under `spec` and those under an unknown spec; for an unknown `spec` (`None`), all of them.
+fn recorded_responses(conn: &Connection, domain: &Domain, task: TaskId, spec: Option<B256>) -> Result<Vec<B256>> {
     let mut stmt = conn.prepare_cached(
         "SELECT response_hash FROM signed_responses
-         WHERE chain_id = ?1 AND task_manager = ?2 AND job_id = ?3 AND sequence = ?4",
+         WHERE chain_id = ?1 AND task_manager = ?2 AND job_id = ?3 AND sequence = ?4
+           AND (?5 IS NULL OR spec_hash = ?5 OR spec_hash = ?6)
+         ORDER BY spec_hash",
     )?;
     let mut rows = stmt.query(params![
         domain.chain_id,
         domain.task_manager.as_slice(),
         u256_to_sql(task.job_id),
-        u64_to_sql(RESPONSES, "sequence", task.sequence)?
+        u64_to_sql(RESPONSES, "sequence", task.sequence)?,
+        spec.as_ref().map(B256::as_slice),
+        UNKNOWN_SPEC.as_slice()
     ])?;
-    match rows.next()? {
-        Some(row) => Ok(Some(b256_col(row, RESPONSES, "response_hash")?)),
-        None => Ok(None),
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(b256_col(row, RESPONSES, "response_hash")?);
     }
+    Ok(out)
 }
 
+/// The first of `recorded` that differs from `response`.
+fn conflicting(recorded: &[B256], response: B256) -> Option<B256> {
+    recorded.iter().copied().find(|previous| *previous != response)
+}
+
+/// Records `response_hash` for `task` under `spec` unless that exact (task, spec) is recorded; says
+/// whether it was new. Call only after [`recorded_responses`] found no conflict.
 fn insert_response(
     conn: &Connection,
     domain: &Domain,
     task: TaskId,
+    spec: Option<B256>,
     response_hash: B256,
     first_digest: Option<B256>,
     at_ms: i64,
-) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO signed_responses (chain_id, task_manager, job_id, sequence, response_hash, first_digest,
-                                       signed_at_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        domain.chain_id,
-        domain.task_manager.as_slice(),
-        u256_to_sql(task.job_id),
-        u64_to_sql(RESPONSES, "sequence", task.sequence)?,
-        response_hash.as_slice(),
-        first_digest.as_ref().map(B256::as_slice),
-        at_ms
-    ])?;
-    Ok(())
+) -> Result<bool> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO signed_responses (chain_id, task_manager, job_id, sequence, spec_hash,
+                                                     response_hash, first_digest, signed_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            domain.chain_id,
+            domain.task_manager.as_slice(),
+            u256_to_sql(task.job_id),
+            u64_to_sql(RESPONSES, "sequence", task.sequence)?,
+            spec.unwrap_or(UNKNOWN_SPEC).as_slice(),
+            response_hash.as_slice(),
+            first_digest.as_ref().map(B256::as_slice),
+            at_ms
+        ])?;
+    Ok(inserted == 1)
 }
 
 /// A signed batch as stored, for comparing a digest's record with what it is claimed to be.
@@ -271,19 +295,18 @@ impl<'a> SlashingProtection<'a> {
         // checks and the inserts (the data-dir lock already keeps other daemons out).
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for leaf in request.leaves() {
-            match recorded_response(&tx, &domain, leaf.task)? {
-                Some(previous) if previous != leaf.response_hash => {
-                    // Dropping `tx` rolls back whatever earlier leaves inserted.
-                    return Err(SlashingProtectionError::ConflictingResponse {
-                        job_id: leaf.task.job_id,
-                        sequence: leaf.task.sequence,
-                        previous,
-                        proposed: leaf.response_hash,
-                    });
-                }
-                Some(_) => {}
-                None => insert_response(&tx, &domain, leaf.task, leaf.response_hash, Some(request.digest()), now)?,
+            let spec = Some(leaf.spec_hash);
+            if let Some(previous) = conflicting(&recorded_responses(&tx, &domain, leaf.task, spec)?, leaf.response_hash)
+            {
+                // Dropping `tx` rolls back whatever earlier leaves inserted.
+                return Err(SlashingProtectionError::ConflictingResponse {
+                    job_id: leaf.task.job_id,
+                    sequence: leaf.task.sequence,
+                    previous,
+                    proposed: leaf.response_hash,
+                });
             }
+            insert_response(&tx, &domain, leaf.task, spec, leaf.response_hash, Some(request.digest()), now)?;
         }
         let row = BatchRow {
             chain_id: domain.chain_id,
@@ -299,15 +322,17 @@ impl<'a> SlashingProtection<'a> {
         Ok(if first { SigningDecision::Sign { digest } } else { SigningDecision::AlreadySigned { digest } })
     }
 
-    /// The response recorded for `task` in the domain (chain id, task manager), if any.
+    /// The response recorded for `task` under the spec `spec_hash` (or under an unknown spec) in the
+    /// domain (chain id, task manager), if any: what a new leaf for that task and spec must repeat.
     pub fn signed_response(
         &self,
         chain_id: u64,
         task_manager: Address,
         task: TaskId,
+        spec_hash: B256,
     ) -> Result<Option<SignedResponse>> {
         let domain = Domain::new(chain_id, task_manager)?;
-        Ok(self.responses(&domain, Some(task))?.into_iter().next())
+        Ok(self.responses(&domain, Some(task))?.into_iter().find(|r| r.spec_hash.is_none_or(|spec| spec == spec_hash)))
     }
 
     /// Whether this keeper signed `digest`.
@@ -322,9 +347,9 @@ impl<'a> SlashingProtection<'a> {
             None => (None, None),
         };
         let mut stmt = self.conn.prepare_cached(
-            "SELECT job_id, sequence, response_hash, first_digest, signed_at_ms FROM signed_responses
+            "SELECT job_id, sequence, spec_hash, response_hash, first_digest, signed_at_ms FROM signed_responses
              WHERE chain_id = ?1 AND task_manager = ?2 AND (?3 IS NULL OR (job_id = ?3 AND sequence = ?4))
-             ORDER BY job_id, sequence",
+             ORDER BY job_id, sequence, spec_hash",
         )?;
         let mut rows = stmt.query(params![domain.chain_id, domain.task_manager.as_slice(), job, sequence])?;
         let mut out = Vec::new();
@@ -334,6 +359,7 @@ impl<'a> SlashingProtection<'a> {
                     job_id: u256_col(row, RESPONSES, "job_id")?,
                     sequence: u64_col(row, RESPONSES, "sequence")?,
                 },
+                spec_hash: Some(b256_col(row, RESPONSES, "spec_hash")?).filter(|spec| *spec != UNKNOWN_SPEC),
                 response_hash: b256_col(row, RESPONSES, "response_hash")?,
                 first_digest: opt_b256_col(row, RESPONSES, "first_digest")?,
                 signed_at_ms: row.get("signed_at_ms")?,

@@ -11,6 +11,9 @@ fn request(batch: &Batch) -> BatchSigningRequest {
     BatchSigningRequest::from(batch)
 }
 
+/// The spec hash `crate::store::tests::batch` puts in every leaf.
+const SPEC: B256 = B256::repeat_byte(0x5e);
+
 fn task(job: u64, sequence: u64) -> TaskId {
     TaskId { job_id: U256::from(job), sequence }
 }
@@ -40,7 +43,7 @@ fn the_same_response_in_another_batch_is_allowed() {
     let mut sp = store.slashing_protection();
     assert!(matches!(sp.check_and_record(&request(&first)).unwrap(), SigningDecision::Sign { .. }));
     assert_eq!(sp.check_and_record(&request(&second)).unwrap(), SigningDecision::Sign { digest: second.digest() });
-    let recorded = sp.signed_response(CHAIN_ID, TASK_MANAGER, task(1, 1)).unwrap().unwrap();
+    let recorded = sp.signed_response(CHAIN_ID, TASK_MANAGER, task(1, 1), SPEC).unwrap().unwrap();
     assert_eq!(recorded.response_hash, B256::repeat_byte(0xa2));
     assert_eq!(recorded.first_digest, Some(first.digest()), "the first batch that signed it");
     assert_eq!(count(&store, "signed_responses"), 3);
@@ -64,8 +67,8 @@ fn a_different_response_is_refused_and_nothing_of_the_batch_is_recorded() {
         other => panic!("expected ConflictingResponse, got {other:?}"),
     }
     assert!(!sp.has_signed(conflicting.digest()).unwrap());
-    assert_eq!(sp.signed_response(CHAIN_ID, TASK_MANAGER, task(2, 0)).unwrap(), None);
-    assert_eq!(sp.signed_response(CHAIN_ID, TASK_MANAGER, task(2, 1)).unwrap(), None);
+    assert_eq!(sp.signed_response(CHAIN_ID, TASK_MANAGER, task(2, 0), SPEC).unwrap(), None);
+    assert_eq!(sp.signed_response(CHAIN_ID, TASK_MANAGER, task(2, 1), SPEC).unwrap(), None);
     // So a later batch may still give (2, 0) and (2, 1) other responses than the refused one did.
     let later = batch(12, &[(2, 0, 0xd1), (2, 1, 0xd2)]);
     assert!(matches!(sp.check_and_record(&request(&later)).unwrap(), SigningDecision::Sign { .. }));
@@ -149,7 +152,8 @@ fn export_and_import_round_trip() {
     let json = exported.to_json().unwrap();
 
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(value["metadata"]["interchange_format_version"], "1");
+    assert_eq!(value["metadata"]["interchange_format_version"], "2");
+    assert_eq!(value["signed_responses"][0]["spec_hash"], SPEC.to_string());
     assert_eq!(value["metadata"]["chain_id"], "31337");
     assert_eq!(value["signed_responses"][2]["job_id"], u64::MAX.to_string(), "decimal, in job id order");
     assert_eq!(value["signed_responses"][0]["response_hash"], B256::repeat_byte(0xa1).to_string());
@@ -180,7 +184,7 @@ fn export_and_import_round_trip() {
         sp.check_and_record(&request(&first)).unwrap(),
         SigningDecision::AlreadySigned { digest: first.digest() }
     );
-    let imported = sp.signed_response(CHAIN_ID, TASK_MANAGER, task(1, 0)).unwrap().unwrap();
+    let imported = sp.signed_response(CHAIN_ID, TASK_MANAGER, task(1, 0), SPEC).unwrap().unwrap();
     assert_eq!(imported.first_digest, None);
 }
 
@@ -191,8 +195,8 @@ fn an_import_that_conflicts_is_refused_whole() {
     let record = Interchange {
         metadata: InterchangeMetadata { chain_id: CHAIN_ID, task_manager: TASK_MANAGER },
         signed_responses: vec![
-            InterchangeResponse { task: task(5, 0), response_hash: B256::repeat_byte(1) },
-            InterchangeResponse { task: task(1, 0), response_hash: B256::repeat_byte(2) },
+            InterchangeResponse { task: task(5, 0), spec_hash: None, response_hash: B256::repeat_byte(1) },
+            InterchangeResponse { task: task(1, 0), spec_hash: Some(SPEC), response_hash: B256::repeat_byte(2) },
         ],
         signed_batches: vec![],
     };
@@ -202,13 +206,13 @@ fn an_import_that_conflicts_is_refused_whole() {
             if recorded == B256::repeat_byte(0xa1) && imported == B256::repeat_byte(2)),
         "{err}"
     );
-    assert_eq!(store.slashing_protection().signed_response(CHAIN_ID, TASK_MANAGER, task(5, 0)).unwrap(), None);
+    assert_eq!(store.slashing_protection().signed_response(CHAIN_ID, TASK_MANAGER, task(5, 0), SPEC).unwrap(), None);
 
     // Two different responses for one task inside the same file conflict with each other.
     let contradictory = Interchange {
         signed_responses: vec![
-            InterchangeResponse { task: task(6, 0), response_hash: B256::repeat_byte(1) },
-            InterchangeResponse { task: task(6, 0), response_hash: B256::repeat_byte(2) },
+            InterchangeResponse { task: task(6, 0), spec_hash: None, response_hash: B256::repeat_byte(1) },
+            InterchangeResponse { task: task(6, 0), spec_hash: None, response_hash: B256::repeat_byte(2) },
         ],
         ..record
     };
@@ -223,13 +227,17 @@ fn an_import_that_conflicts_is_refused_whole() {
 fn malformed_interchange_files_are_refused() {
     let good = Interchange {
         metadata: InterchangeMetadata { chain_id: 1, task_manager: TASK_MANAGER },
-        signed_responses: vec![InterchangeResponse { task: task(1, 2), response_hash: B256::repeat_byte(3) }],
+        signed_responses: vec![InterchangeResponse {
+            task: task(1, 2),
+            spec_hash: Some(SPEC),
+            response_hash: B256::repeat_byte(3),
+        }],
         signed_batches: vec![],
     }
     .to_json()
     .unwrap();
     assert!(Interchange::from_json(&good).is_ok());
-    let version = good.replace(r#""interchange_format_version": "1""#, r#""interchange_format_version": "2""#);
+    let version = good.replace(r#""interchange_format_version": "2""#, r#""interchange_format_version": "3""#);
     assert!(matches!(Interchange::from_json(&version), Err(SlashingProtectionError::InterchangeVersion { .. })));
     let sign = good.replace(r#""sequence": "2""#, r#""sequence": "+2""#);
     assert!(matches!(
@@ -362,7 +370,7 @@ fn a_signing_decision_survives_sigkill_right_after_it_returns() {
     let mut sp = store.slashing_protection();
     assert!(sp.has_signed(signed.digest()).unwrap());
     for leaf in signed.leaves() {
-        let recorded = sp.signed_response(CHAIN_ID, TASK_MANAGER, leaf.task).unwrap().unwrap();
+        let recorded = sp.signed_response(CHAIN_ID, TASK_MANAGER, leaf.task, leaf.spec_hash).unwrap().unwrap();
         assert_eq!(recorded.response_hash, leaf.response_hash);
     }
     let conflicting = batch(8, &[(4, 1, 0x99)]);
@@ -420,4 +428,59 @@ fn the_record_stays_whole_when_killed_while_signing_many_batches() {
             Err(SlashingProtectionError::ConflictingResponse { .. })
         ));
     }
+}
+
+/// The chain proves equivocation per task and spec: after the job's spec changed, a new response for
+/// the same task under the new spec may be signed; under the old spec it still may not.
+#[test]
+fn a_task_may_get_a_new_response_under_a_new_spec_only() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut sp = store.slashing_protection();
+    let old = batch(10, &[(1, 0, 0xa1)]);
+    let _ = sp.check_and_record(&request(&old)).unwrap();
+    let leaf = |spec: B256, response: u8| TaskLeaf {
+        task: task(1, 0),
+        spec_hash: spec,
+        response_hash: B256::repeat_byte(response),
+    };
+    let context = *old.context();
+    let new_spec = Batch::new(context, vec![leaf(B256::repeat_byte(0x77), 0xb2)]).unwrap();
+    assert!(matches!(sp.check_and_record(&request(&new_spec)).unwrap(), SigningDecision::Sign { .. }));
+    let old_spec_again = Batch::new(context, vec![leaf(SPEC, 0xb2)]).unwrap();
+    assert!(matches!(
+        sp.check_and_record(&request(&old_spec_again)),
+        Err(SlashingProtectionError::ConflictingResponse { previous, .. }) if previous == B256::repeat_byte(0xa1)
+    ));
+    let under_new = sp.signed_response(CHAIN_ID, TASK_MANAGER, task(1, 0), B256::repeat_byte(0x77)).unwrap().unwrap();
+    assert_eq!(under_new.response_hash, B256::repeat_byte(0xb2));
+    assert_eq!(
+        sp.signed_response(CHAIN_ID, TASK_MANAGER, task(1, 0), SPEC).unwrap().unwrap().response_hash,
+        B256::repeat_byte(0xa1)
+    );
+}
+
+/// A response recorded without its spec (imported from a version 1 record, or signed before the
+/// record knew specs) binds the task under every spec.
+#[test]
+fn a_response_of_unknown_spec_conflicts_with_every_spec() {
+    let mut store = Store::open_in_memory().unwrap();
+    let v1 = format!(
+        r#"{{ "metadata": {{ "interchange_format_version": "1", "chain_id": "{CHAIN_ID}", "task_manager": "{TASK_MANAGER}" }},
+             "signed_responses": [ {{ "job_id": "1", "sequence": "0", "response_hash": "{}" }} ] }}"#,
+        B256::repeat_byte(0xa1)
+    );
+    let record = Interchange::from_json(&v1).unwrap();
+    assert_eq!(record.signed_responses[0].spec_hash, None);
+    let mut sp = store.slashing_protection();
+    assert_eq!(sp.import(&record).unwrap().responses_added, 1);
+    assert!(matches!(
+        sp.check_and_record(&request(&batch(10, &[(1, 0, 0xb2)]))),
+        Err(SlashingProtectionError::ConflictingResponse { .. })
+    ));
+    assert!(matches!(
+        sp.check_and_record(&request(&batch(10, &[(1, 0, 0xa1)]))).unwrap(),
+        SigningDecision::Sign { .. }
+    ));
+    let found = sp.signed_response(CHAIN_ID, TASK_MANAGER, task(1, 0), B256::repeat_byte(0x99)).unwrap().unwrap();
+    assert_eq!((found.spec_hash, found.response_hash), (None, B256::repeat_byte(0xa1)));
 }
