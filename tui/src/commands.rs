@@ -8,7 +8,7 @@ use alloy::primitives::U256;
 use keeper_shared::api::job_spec::validate_funding;
 use keeper_shared::api::{
     self, EmptyRequest, Event, EventRecord, OperatorList, OperatorWriteResponse, OutcomeKind, RecentEventsQuery,
-    RegisterOperatorRequest, StatusResponse, TaskCursor, TaskDetail, TaskList, TaskState, TasksQuery,
+    RegisterOperatorRequest, StatusResponse, TaskCursor, TaskDetail, TaskList, TasksQuery,
 };
 use keeperctl::client::{default_socket, Client, StreamItem};
 
@@ -188,7 +188,7 @@ pub async fn task(context: &Context, command: TaskCommand) -> CliResult {
                 ),
                 ("response hash", task.response_hash.map(|h| h.to_string()).unwrap_or_else(|| "-".into())),
             ]);
-            if let Some(reason) = unprofitable_reason(&detail) {
+            if let Some(reason) = detail.unprofitable_reason() {
                 print_fields(&[("reason", reason.to_owned())]);
             }
             println!();
@@ -205,15 +205,6 @@ pub async fn task(context: &Context, command: TaskCommand) -> CliResult {
             Ok(())
         }
     }
-}
-
-/// Why an unprofitable task is left out (the fee it needs against its job's maxFee at the base fee
-/// then), as the aggregator recorded it.
-fn unprofitable_reason(detail: &TaskDetail) -> Option<&str> {
-    if detail.task.state != TaskState::Unprofitable {
-        return None;
-    }
-    detail.history.iter().rev().find(|step| step.to == TaskState::Unprofitable)?.detail.as_deref()
 }
 
 // ---------------------------------------------------------------------------------------------

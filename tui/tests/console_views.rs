@@ -198,6 +198,40 @@ fn selecting_a_job_reads_its_tasks_into_the_history() {
     assert_eq!(app.follow_up(), None);
 }
 
+/// An unprofitable task's dialog shows the whole reason (fee needed, maxFee, base fee), not only the
+/// history's cut detail column.
+#[test]
+fn an_unprofitable_tasks_dialog_shows_its_whole_reason() {
+    let mut app = app_with_status();
+    app.apply(ApiEvent::Tasks {
+        states: vec![TaskState::Unprofitable],
+        tasks: vec![task(1, 0, TaskState::Unprofitable)],
+    });
+    app.handle_key(ch('3'));
+    let key_1_0 = (U256::from(1), 0);
+    assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::Send(Command::LoadTask(key_1_0)));
+    let reason = "unprofitable: needs 30000000000000000 wei ((gas limit 300000 + batch 300000) x base fee \
+                  50000000000 wei), maxFee is 600000000000000 wei";
+    let detail = TaskDetail {
+        task: task(1, 0, TaskState::Unprofitable),
+        history: vec![
+            TaskTransitionView { from: None, to: TaskState::Due, at_ms: NOW_MS - 2_000, detail: None },
+            TaskTransitionView {
+                from: Some(TaskState::Due),
+                to: TaskState::Unprofitable,
+                at_ms: NOW_MS - 1_000,
+                detail: Some(reason.to_owned()),
+            },
+        ],
+    };
+    app.apply(ApiEvent::TaskDetail { key: key_1_0, result: Ok(detail) });
+    let text: String = screen(&app).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("state unprofitable"), "{text}");
+    for part in ["needs 30000000000000000 wei", "base fee", "maxFee is 600000000000000 wei"] {
+        assert!(text.contains(part), "{part}: {text}");
+    }
+}
+
 #[test]
 fn enter_on_a_task_opens_its_state_history() {
     let mut app = app_with_status();

@@ -191,6 +191,17 @@ pub struct TaskDetail {
     pub history: Vec<TaskTransitionView>,
 }
 
+impl TaskDetail {
+    /// Why an unprofitable task is left out (the fee it needs against its job's maxFee at the base fee
+    /// then), as the aggregator recorded it in the transition to `unprofitable`; `None` in other states.
+    pub fn unprofitable_reason(&self) -> Option<&str> {
+        if self.task.state != TaskState::Unprofitable {
+            return None;
+        }
+        self.history.iter().rev().find(|step| step.to == TaskState::Unprofitable)?.detail.as_deref()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskTransitionView {
     /// `null` for the entry that created the task.

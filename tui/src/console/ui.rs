@@ -643,8 +643,16 @@ fn draw_task_detail(
             Span::styled("response ", DIM),
             Span::raw(task.response_hash.map_or("-".to_owned(), |h| short_hash(&h.to_string()))),
         ]),
-        Line::styled(format!("{:<9}{:<11}{:<11}{:<8}detail", "at", "from", "to", "after"), DIM),
     ];
+    // The history's detail column is cut at the dialog's width; the reason a task waits is shown whole.
+    if let Some(reason) = detail.unprofitable_reason() {
+        let width = usize::from(inner.width.max(1));
+        let text: Vec<char> = reason.chars().collect();
+        for chunk in text.chunks(width) {
+            lines.push(Line::styled(chunk.iter().collect::<String>(), WARN));
+        }
+    }
+    lines.push(Line::styled(format!("{:<9}{:<11}{:<11}{:<8}detail", "at", "from", "to", "after"), DIM));
     let fit = (inner.height as usize).saturating_sub(lines.len());
     let history = &detail.history;
     let (skip, rows) = if history.len() > fit {
