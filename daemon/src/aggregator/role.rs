@@ -31,7 +31,7 @@ use super::fees::{FeeRule, Shortfall};
 use super::operators::RegistryView;
 use super::quorum::QuorumThreshold;
 use super::server::{Collector, CollectorConfig, CollectorEvent, HttpLimits};
-use super::weights::WeightKeeper;
+use super::weights::{WeightKeeper, WeightsError};
 use crate::chain::{TrackedTx, TxRequest, TxSender};
 use crate::jobs::submit::BatchTask;
 use crate::jobs::{build_submission, execute, Outcome, ReferenceBlock};
@@ -153,10 +153,15 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
                     }
                     // Proposing only while every batch's challenge window ends before its signers'
                     // stake can leave (the weight keeper logs and counts the refusal).
-                    if aggregator.weights.on_head(reference.number).await.is_ok() {
-                        if let Err(e) = aggregator.propose(reference).await {
-                            tracing::warn!(error = %e, "aggregator: proposing failed");
+                    match aggregator.weights.on_head(reference.number).await {
+                        Ok(()) => {
+                            if let Err(e) = aggregator.propose(reference).await {
+                                tracing::warn!(error = %e, "aggregator: proposing failed");
+                            }
                         }
+                        // Logged once at error level when it starts, and counted.
+                        Err(WeightsError::BudgetExceedsHorizon { .. }) => {}
+                        Err(e) => tracing::warn!(error = %e, "aggregator: not proposing at this block"),
                     }
                     aggregator.expire(reference.number);
                 }
