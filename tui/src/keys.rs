@@ -158,13 +158,7 @@ fn import_keystore(args: &ImportArgs, source: &std::path::Path, json: bool) -> e
         return write_keystore(args, &secret, &password)?.print(json);
     }
     let text = std::fs::read(source).wrap_err_with(|| format!("reading --keystore {name}"))?;
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&args.out)
-        .wrap_err_with(|| format!("creating --out {}", args.out.display()))?;
-    out.write_all(&text).wrap_err_with(|| format!("writing --out {}", args.out.display()))?;
+    write_new_private_file(&args.out, &text)?;
     let file = args.out.display().to_string();
     let info = match args.kind {
         KeyKind::Bls => {
@@ -197,15 +191,20 @@ pub fn export(args: &ExportArgs, json: bool) -> eyre::Result<()> {
         Err(err) => return Err(err).wrap_err_with(|| format!("reading {file}")),
     };
     let text = Zeroizing::new(format!("0x{}\n", hex::encode(&secret[..])));
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&args.out)
-        .wrap_err_with(|| format!("creating --out {}", args.out.display()))?;
-    out.write_all(text.as_bytes()).wrap_err_with(|| format!("writing --out {}", args.out.display()))?;
+    write_new_private_file(&args.out, text.as_bytes())?;
     if !json {
         eprintln!("wrote the secret key to {} (mode 0600): keep it offline", args.out.display());
     }
     info.print(json)
+}
+
+/// Writes `contents` to `--out`, a new file of mode 0600 (an existing file is never replaced).
+fn write_new_private_file(out: &std::path::Path, contents: &[u8]) -> eyre::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .wrap_err_with(|| format!("creating --out {}", out.display()))?;
+    file.write_all(contents).wrap_err_with(|| format!("writing --out {}", out.display()))
 }
