@@ -1,8 +1,8 @@
 //! The job domain, defined once for keeperd and keeperctl: a job's spec and its conversions to and
 //! from the contracts' struct (`spec`), the job manager's rules for a spec (`validate`), when a task
 //! is due and what the task manager does with a signed one (`schedule`), a keeper's response to a
-//! task (`response`), what the task manager did with it (`outcome`), and the states of jobs and
-//! tasks (`state`).
+//! task (`response`), what the task manager did with it (`outcome`), why a target reverted
+//! (`revert`), and the states of jobs and tasks (`state`).
 //!
 //! The spec is also what the control API carries: its JSON form is this type's serde form
 //! (`{"trigger":{"kind":"interval","start_secs":…,"period_secs":…},"action":{…},"gas_limit":…,
@@ -10,6 +10,7 @@
 
 pub mod outcome;
 pub mod response;
+pub mod revert;
 pub mod schedule;
 pub mod spec;
 pub mod state;
@@ -19,6 +20,7 @@ use alloy::primitives::B256;
 
 pub use outcome::OutcomeKind;
 pub use response::{response_hash, TaskResponse};
+pub use revert::RevertReason;
 pub use schedule::{next_due, NextDue, ScheduleError, SkipReason};
 pub use spec::{created_job, decode_job_log, Action, EventFilter, JobEvent, JobSpec, SpecError, Trigger};
 pub use state::{JobStatus, TaskState};

@@ -103,6 +103,18 @@ impl Action {
         }
     }
 
+    /// Whether the action decides at check time whether there is anything to do (a checker, a resolver,
+    /// a script), so that two checks of one job before the first one's perform lands would both see the
+    /// same work and the second perform would revert at the target. Such a job has at most one task in
+    /// flight, its next check at a reference block after the previous task's outcome (docs/protocol.md,
+    /// "Condition jobs"); a Call always does the same thing and needs no such rule.
+    pub fn is_condition(&self) -> bool {
+        match self {
+            Self::Call { .. } => false,
+            Self::ChainlinkUpkeep { .. } | Self::GelatoResolver { .. } | Self::Script { .. } => true,
+        }
+    }
+
     /// The contract's name of the kind (for messages).
     pub fn kind_name(&self) -> &'static str {
         match self {

@@ -29,13 +29,17 @@ named_enum! {
         Submitted => "submitted",
         /// Performed on chain.
         Performed => "performed",
-        /// Gave up on it (execution error, reverted submission past retries).
+        /// Its target reverted, on chain or in the simulation before sending (the reason is in its history),
+        /// or it was given up (execution error, reverted submission past retries).
         Failed => "failed",
         /// Left out of a batch (disputed leaf, expired); it may be proposed again.
         Dropped => "dropped",
         /// (Aggregator) left out because its job's `maxFee` cannot pay for it at the current base fee
         /// (the history's detail says by how much); proposed once the base fee allows it again.
         Unprofitable => "unprofitable",
+        /// (Condition jobs) checked at a reference block: nothing to do. Kept off chain, never proposed:
+        /// a later sequence supersedes it.
+        NothingToDo => "nothing_to_do",
     }
 }
 

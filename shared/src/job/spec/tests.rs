@@ -222,3 +222,20 @@ fn json_is_the_control_apis_and_round_trips() {
     let number = WIRE_JSON[0].replace(r#""max_fee_wei":"10000000000000000""#, r#""max_fee_wei":10000000000000000"#);
     assert!(serde_json::from_str::<JobSpec>(&number).is_err());
 }
+
+#[test]
+fn only_checker_resolver_and_script_actions_are_conditions() {
+    let kinds: Vec<(&str, bool)> =
+        every_kind().iter().map(|spec| (spec.action.kind_name(), spec.action.is_condition())).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("Call", false),
+            ("Call", false),
+            ("Call", false),
+            ("ChainlinkUpkeep", true),
+            ("GelatoResolver", true),
+            ("Script", true),
+        ]
+    );
+}
