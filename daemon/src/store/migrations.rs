@@ -45,6 +45,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         description: "slashing protection: responses keyed by task and spec hash",
         sql: include_str!("sql/0005_signed_response_spec.sql"),
     },
+    Migration {
+        version: 6,
+        description: "task states checked by the code, not a CHECK list (new states need no rebuild)",
+        sql: include_str!("sql/0006_task_state_text.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a keeperd database ("KPRD"), set by the first migration.

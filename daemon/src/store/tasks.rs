@@ -11,9 +11,8 @@ use super::{ReadTx, WriteTx};
 const TABLE: &str = "tasks";
 const HISTORY: &str = "task_history";
 
-/// A task's state (`keeper_shared::job`), stored as its name in `tasks.state` and
-/// `task_history.{from,to}_state` (no CHECK lists the names since schema 4), read back with
-/// [`TaskState::parse`]: an unknown name is an error naming the table and column.
+/// A task's state (`keeper_shared::job`), stored as its name: TEXT read back with [`TaskState::parse`],
+/// which refuses an unknown name (schema 6 dropped the CHECK lists, so a new state needs no rebuild).
 pub use keeper_shared::job::TaskState;
 
 /// When a task is due: at a time, at a block, or both (at least one is set).

@@ -286,10 +286,57 @@ fn enum_check_constraints_match_the_rust_enums() {
         assert_eq!(store.read(|r| r.task(task)).unwrap().unwrap().state, *state, "read back");
     }
     let conn = &store.conn;
-    assert!(conn.execute("UPDATE tasks SET state = 'pending'", []).is_err());
+    // A task state is checked when read (schema 6): an unknown name is an error naming the column.
+    assert!(conn.execute("UPDATE tasks SET state = ''", []).is_err());
+    conn.execute("UPDATE tasks SET state = 'pending'", []).unwrap();
+    let error = store.read(|r| r.task(TaskId { job_id: U256::from(1), sequence: 0 })).unwrap_err().to_string();
+    assert!(error.contains("state") && error.contains("pending"), "{error}");
+    let conn = &store.conn;
     assert!(conn.execute("UPDATE jobs SET status = 'gone'", []).is_err());
     assert!(conn.execute("UPDATE task_history SET detail = 'x'", []).is_err(), "history is append-only");
     assert!(conn.execute("DELETE FROM task_history", []).is_err(), "history is append-only");
     let zero_hash = B256::ZERO;
     assert!(conn.execute("UPDATE tasks SET response_hash = ?1", [&zero_hash.as_slice()[..31]]).is_err());
+}
+
+#[test]
+fn schema_6_keeps_tasks_and_history_and_takes_new_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keeper.db");
+    {
+        // A database at schema 3 with a job, a task and its history, as an older keeperd left it.
+        let mut conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        let tx = conn.transaction().unwrap();
+        for step in &migrations::MIGRATIONS[..3] {
+            tx.execute_batch(step.sql).unwrap();
+        }
+        tx.pragma_update(None, "user_version", 3).unwrap();
+        tx.commit().unwrap();
+        let id = U256::from(7).to_be_bytes::<32>();
+        conn.execute(
+            "INSERT INTO jobs (job_id, spec, status, updated_at_block, updated_at_ms) VALUES (?1, x'00', 'active', 1, 1)",
+            [id.as_slice()],
+        )
+        .unwrap();
+        conn.execute("INSERT INTO tasks VALUES (?1, 3, 'performed', NULL, 9, NULL, 1, 2)", [id.as_slice()]).unwrap();
+        conn.execute(
+            "INSERT INTO task_history (job_id, sequence, from_state, to_state, at_ms, detail)
+             VALUES (?1, 3, 'due', 'performed', 2, 'landed')",
+            [id.as_slice()],
+        )
+        .unwrap();
+        assert!(conn.execute("UPDATE tasks SET state = 'nothing_to_do'", []).is_err(), "schema 3 lists the states");
+    }
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let task = TaskId { job_id: U256::from(7), sequence: 3 };
+    assert_eq!(store.read(|r| r.task(task)).unwrap().unwrap().state, TaskState::Performed);
+    store.write(|tx| tx.transition_task(task, TaskState::NothingToDo, None, Some("checked"))).unwrap();
+    assert_eq!(store.read(|r| r.task(task)).unwrap().unwrap().state, TaskState::NothingToDo);
+    let history: i64 = store.conn.query_row("SELECT count(*) FROM task_history", [], |row| row.get(0)).unwrap();
+    assert_eq!(history, 2, "the old history row is kept and the new one appended");
+    assert!(store.conn.execute("DELETE FROM task_history", []).is_err(), "history is still append-only");
+    let fk: i64 = store.conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |row| row.get(0)).unwrap();
+    assert_eq!(fk, 0);
 }
