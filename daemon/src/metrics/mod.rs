@@ -88,6 +88,9 @@ pub enum MetricsError {
 pub const ROLES: [&str; 4] = ["scheduler", "keeper", "aggregator", "challenger"];
 /// `keeper_task_outcomes_total{outcome}`.
 pub const OUTCOMES: [&str; 4] = ["performed", "reverted", "not_executed", "skipped"];
+/// `keeper_tasks_failed_total`'s reason for a perform that reverted on chain (the event carries no revert
+/// data).
+pub const REVERTED_ON_CHAIN: &str = "reverted_on_chain";
 /// `keeper_signatures_received_total{result}`: verified and counted, sent again, failed
 /// verification, not verified (an offender over its allowance), refused otherwise (unknown
 /// operator or proposal, conflicting signature).
@@ -127,6 +130,7 @@ pub struct Metrics {
     pub jobs_escrow_low: IntGauge,
     pub tasks: IntGaugeVec,
     pub task_outcomes: IntCounterVec,
+    pub tasks_failed: IntCounterVec,
     pub task_latency_seconds: Histogram,
     pub task_latency_blocks: Histogram,
 
@@ -314,6 +318,18 @@ impl Metrics {
                 "outcome",
                 &OUTCOMES,
             )?,
+            tasks_failed: b.add(
+                "keeper_tasks_failed_total",
+                IntCounterVec::new(
+                    Opts::new(
+                        "keeper_tasks_failed_total",
+                        "Tasks whose target reverted, by job and reason: reverted_on_chain (a TaskPerformed with \
+                         success false), or the custom error's name, error_string, panic, unknown or empty when the \
+                         aggregator's simulation before sending reverted (the task was left out)",
+                    ),
+                    &["job", "reason"],
+                ),
+            )?,
             task_latency_seconds: b.histogram(
                 "keeper_task_latency_seconds",
                 "Interval jobs: time of the block that performed a task minus its due time",
@@ -484,6 +500,9 @@ impl Metrics {
             OutcomeKind::Skipped { .. } => "skipped",
         };
         self.task_outcomes.with_label_values(&[name]).inc();
+        if let OutcomeKind::Performed { success: false, .. } = outcome.kind {
+            self.observe_task_failed(outcome.task.job_id, REVERTED_ON_CHAIN);
+        }
         let (Some(job), Some(block), OutcomeKind::Performed { .. }) = (job, included, &outcome.kind) else { return };
         let sequence = outcome.task.sequence;
         match job.spec.trigger {
@@ -501,6 +520,13 @@ impl Metrics {
                 self.task_latency_blocks.observe(block.number.saturating_sub(due) as f64);
             }
         }
+    }
+
+    /// A task of `job` failed for `reason` (a bounded name: [`REVERTED_ON_CHAIN`] or a
+    /// [`keeper_shared::job::RevertReason::label`]). The job id is a label: one series per job that ever
+    /// failed, as many as the job manager has jobs at most.
+    pub fn observe_task_failed(&self, job: U256, reason: &str) {
+        self.tasks_failed.with_label_values(&[job.to_string().as_str(), reason]).inc();
     }
 
     /// The outcomes of processed `blocks`, each with the number of the block whose log carried it.

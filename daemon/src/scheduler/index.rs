@@ -38,6 +38,10 @@ pub struct Job {
     /// Every sequence below it is performed or skipped for good.
     pub next_sequence: u64,
     pub updated_at_block: u64,
+    /// The block of the last task outcome of this job the index applied (not stored: after a restart
+    /// `updated_at_block`, which is at or after it, stands in). A condition job's next task is checked
+    /// only at a reference block at or after it (docs/protocol.md, "Condition jobs").
+    pub last_outcome_block: u64,
 }
 
 impl Job {
@@ -69,6 +73,7 @@ impl Job {
             balance: record.balance,
             next_sequence: record.next_sequence,
             updated_at_block: record.updated_at_block,
+            last_outcome_block: record.updated_at_block,
         })
     }
 
@@ -163,6 +168,7 @@ impl JobIndex {
                         balance: deposit,
                         next_sequence: 0,
                         updated_at_block: block,
+                        last_outcome_block: block,
                     },
                 );
             }
@@ -215,6 +221,11 @@ impl JobIndex {
             }
         } else if topic0 == TaskManager::TaskSkipped::SIGNATURE_HASH {
             let e = TaskManager::TaskSkipped::decode_log_data(log.data()).map_err(bad)?;
+            // A skip moves no watermark, but it is the task's outcome on chain: a condition job's next
+            // check may follow it.
+            if let Some(job) = self.jobs.get_mut(&e.jobId) {
+                job.last_outcome_block = job.last_outcome_block.max(block);
+            }
             return Ok(Some(TaskOutcome {
                 task: TaskId { job_id: e.jobId, sequence: e.sequence },
                 digest: e.digest,
@@ -226,6 +237,7 @@ impl JobIndex {
         let task = outcome.task;
         if let Some(job) = self.jobs.get_mut(&task.job_id) {
             job.next_sequence = job.next_sequence.max(task.sequence.saturating_add(1));
+            job.last_outcome_block = job.last_outcome_block.max(block);
         }
         if let Some(pending) = self.event_tasks.get_mut(&task.job_id) {
             pending.retain(|&sequence| sequence > task.sequence);

@@ -380,18 +380,11 @@ impl Scheduler {
                         tx.insert_task(*task, *when)?;
                     }
                     for outcome in &outcomes {
-                        let (state, detail) = match &outcome.kind {
-                            OutcomeKind::Performed { success: true, .. } => (TaskState::Performed, None),
-                            OutcomeKind::Performed { success: false, .. } => {
-                                (TaskState::Performed, Some("the target reverted"))
-                            }
-                            OutcomeKind::NotExecuted => (TaskState::Performed, Some("checked: nothing to do")),
-                            OutcomeKind::Skipped { .. } => (TaskState::Dropped, Some("skipped by the task manager")),
-                        };
+                        let (state, detail) = outcome_state(&outcome.kind);
                         if tx.task(outcome.task)?.is_none() {
                             tx.insert_task(outcome.task, TaskDue { at_ms: None, block: Some(cursor.block_number) })?;
                         }
-                        tx.transition_task(outcome.task, state, None, detail)?;
+                        tx.transition_task(outcome.task, state, None, Some(detail.as_str()))?;
                     }
                     tx.set_cursor(CURSOR_STREAM, cursor)
                 })
@@ -430,6 +423,24 @@ impl Scheduler {
             logs.sort_by_key(|log| (log.block_number, log.log_index));
         }
         Ok(logs)
+    }
+}
+
+/// A task's state and history detail for what the task manager did with it: a perform whose target
+/// reverted is `failed` (the event carries no revert data; the gas was charged as the fee says), a
+/// "nothing to do" consumed on chain (batches of older aggregators) is `nothing_to_do`.
+fn outcome_state(kind: &OutcomeKind) -> (TaskState, String) {
+    match kind {
+        OutcomeKind::Performed { success: true, .. } => (TaskState::Performed, "performed on chain".into()),
+        OutcomeKind::Performed { success: false, gas_used, fee_wei } => (
+            TaskState::Failed,
+            format!("reverted on chain: the target reverted (gas used {gas_used}, fee charged {fee_wei} wei)"),
+        ),
+        OutcomeKind::NotExecuted => (TaskState::NothingToDo, "checked: nothing to do (consumed on chain)".into()),
+        OutcomeKind::Skipped { reason } => {
+            let name = crate::jobs::SkipReason::from_u8(*reason).map_or_else(|| reason.to_string(), |r| format!("{r:?}"));
+            (TaskState::Dropped, format!("skipped by the task manager: {name}"))
+        }
     }
 }
 

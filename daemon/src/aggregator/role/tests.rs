@@ -49,6 +49,7 @@ fn job(id: u64, next_sequence: u64) -> Job {
         balance: U256::from(10u128.pow(18)),
         next_sequence,
         updated_at_block: 1,
+        last_outcome_block: 1,
     }
 }
 
