@@ -277,7 +277,7 @@ async fn batches_perform_every_job_kind_once_refuse_replays_and_stale_blocks_and
     let public: Vec<PublicKey> = keys.iter().map(SecretKey::public_key).collect();
     let submission = build_submission(&batch, &tasks, &public[3..], &sign(&keys[..3], &batch)).unwrap();
     assert_eq!(tm.batchDigest(submission.header.clone(), batch.root()).call().await.unwrap(), batch.digest());
-    assert_eq!(submission.simulate(&provider, task_manager, owner).await.unwrap(), batch.digest());
+    assert_eq!(submission.simulate(&provider, task_manager, owner, &[], &[]).await.unwrap(), batch.digest());
     let accepted = submission.send(&provider, task_manager, owner).await.unwrap();
     println!("batch of {} tasks, 3 of 4 signers: gas used {}", tasks.len(), accepted.gas_used);
     assert_eq!(accepted.digest, batch.digest());
@@ -309,7 +309,7 @@ async fn batches_perform_every_job_kind_once_refuse_replays_and_stale_blocks_and
     assert_eq!(mirror.answer().call().await.unwrap(), alloy::primitives::I256::try_from(1234).unwrap());
 
     // Replayed: the same batch again is refused.
-    let replay = rejected(submission.simulate(&provider, task_manager, owner).await);
+    let replay = rejected(submission.simulate(&provider, task_manager, owner, &[], &[]).await);
     assert!(matches!(replay, TaskManager::TaskManagerErrors::BatchAlreadyResponded(_)), "{replay:?}");
     // The same tasks in a new batch (new reference block) are accepted but skipped: exactly once.
     mine_blocks(&provider, 1).await.unwrap();
@@ -339,7 +339,7 @@ async fn batches_perform_every_job_kind_once_refuse_replays_and_stale_blocks_and
     let error = rejected(
         build_submission(&reorged, &tasks[..1], &public[3..], &sign(&keys[..3], &reorged))
             .unwrap()
-            .simulate(&provider, task_manager, owner)
+            .simulate(&provider, task_manager, owner, &[], &[])
             .await,
     );
     assert!(matches!(error, TaskManager::TaskManagerErrors::UnknownReferenceBlock(_)), "{error:?}");
@@ -350,7 +350,7 @@ async fn batches_perform_every_job_kind_once_refuse_replays_and_stale_blocks_and
     let error = rejected(
         build_submission(&stale, &tasks[1..2], &public[3..], &sign(&keys[..3], &stale))
             .unwrap()
-            .simulate(&provider, task_manager, owner)
+            .simulate(&provider, task_manager, owner, &[], &[])
             .await,
     );
     assert!(matches!(error, TaskManager::TaskManagerErrors::ReferenceBlockTooOld(_)), "{error:?}");

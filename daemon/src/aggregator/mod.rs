@@ -11,4 +11,5 @@ pub mod protocol;
 pub mod quorum;
 pub mod role;
 pub mod server;
+pub mod single_flight;
 pub mod weights;

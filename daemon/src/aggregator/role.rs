@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::primitives::{B256, U256};
+use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
 use keeper_shared::batch::{Batch, BatchContext, TaskId};
 use keeper_shared::contracts::TaskManager;
@@ -32,9 +32,10 @@ use super::operators::RegistryView;
 use super::quorum::QuorumThreshold;
 use super::server::{Collector, CollectorConfig, CollectorEvent, HttpLimits};
 use super::weights::{WeightKeeper, WeightsError};
+use super::single_flight::{busy_jobs, ConditionGate};
 use crate::chain::{TrackedTx, TxRequest, TxSender};
-use crate::jobs::submit::BatchTask;
-use crate::jobs::{build_submission, execute, Outcome, ReferenceBlock};
+use crate::jobs::submit::{simulate_task_call, BatchTask};
+use crate::jobs::{build_submission, execute, Outcome, ReferenceBlock, RevertReason, SubmitError};
 use crate::node::NodeContext;
 use crate::scheduler::{DueTask, JobIndex};
 use crate::store::{StoreError, TaskDue, TaskState, TxKind};
@@ -102,7 +103,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
     let server = tokio::spawn(super::server::serve(listener, router, limits, shutdown.child_token()));
     tracing::info!(%listen, quorum_bps, "aggregator: serving keepers");
 
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<B256>();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(B256, u64)>();
 
     let mut aggregator = Aggregator {
         context: context.clone(),
@@ -129,6 +130,8 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         ),
         fees: FeeRule { solo_batch_gas },
         unprofitable: HashSet::new(),
+        gate: ConditionGate::default(),
+        failures_reported: HashSet::new(),
     };
     match sender.recover().await {
         Ok(pending) => {
@@ -178,10 +181,11 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => tracing::warn!(missed = n, "aggregator: missed collector events"),
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             },
-            Some(digest) = done_rx.recv() => {
+            Some((digest, settled_at)) = done_rx.recv() => {
                 if let Some(tasks) = aggregator.submitted.remove(&digest) {
                     for task in tasks {
                         aggregator.in_flight.remove(&task);
+                        aggregator.gate.settled(task, settled_at);
                     }
                 }
             }
@@ -208,8 +212,9 @@ struct Aggregator {
     window: Duration,
     max_tasks: usize,
     sender: Arc<TxSender>,
-    /// Reports a submitted batch's transaction settled (mined, reverted or given up).
-    done: tokio::sync::mpsc::UnboundedSender<B256>,
+    /// Reports a submitted batch's transaction settled (mined, reverted or given up), with the block it
+    /// settled in (the chain's head when it was given up).
+    done: tokio::sync::mpsc::UnboundedSender<(B256, u64)>,
     /// Tasks of submitted batches, by digest, until their transaction settles.
     submitted: HashMap<B256, Vec<TaskId>>,
     /// Whether stored proposals were re-published since start.
@@ -221,6 +226,10 @@ struct Aggregator {
     fees: FeeRule,
     /// Tasks unprofitable at the last proposal (each is recorded and counted once while it stays so).
     unprofitable: HashSet<TaskId>,
+    /// Condition jobs: one task in flight, the next check after the previous outcome.
+    gate: ConditionGate,
+    /// Tasks already recorded as failed by a simulation (re-checked later, recorded and counted once).
+    failures_reported: HashSet<TaskId>,
 }
 
 impl Aggregator {
@@ -237,30 +246,94 @@ impl Aggregator {
             .map_err(|e| AggregatorError::Other(e.to_string()))?
             .and_then(|block| block.header.base_fee_per_gas)
             .map_or(0, u128::from);
-        let due = self.context.schedule.index().await.due_tasks(&reference, gas_price, premium);
         let skip = self.disputed.get(&reference.number).cloned().unwrap_or_default();
-        let (due, unprofitable) = split_unprofitable(&self.fees, proposable(due, &self.in_flight, &skip), base_fee);
+        let (due, forwarders) = {
+            let index = self.context.schedule.index().await;
+            self.gate.prune(&index);
+            let busy = busy_jobs(&self.in_flight);
+            let due: Vec<DueTask> = proposable(index.due_tasks(&reference, gas_price, premium), &self.in_flight, &skip)
+                .into_iter()
+                .filter(|due| self.gate.allows(due, &busy, &index, &reference))
+                .collect();
+            let forwarders: HashMap<U256, Address> =
+                due.iter().filter_map(|d| index.job(d.task.job_id).map(|job| (job.id, job.forwarder))).collect();
+            (due, forwarders)
+        };
+        let (due, unprofitable) = split_unprofitable(&self.fees, due, base_fee);
         self.record_unprofitable(unprofitable, reference.number).await;
         let mut tasks = Vec::new();
+        let mut idle = Vec::new();
+        let mut failed = Vec::new();
         for due in due {
-            match execute(&provider, &due.spec, due.task, &reference).await {
-                Ok(outcome) => match outcome {
-                    Outcome::Unsupported { reason } => {
-                        tracing::debug!(job = %due.task.job_id, %reason, "aggregator: task not supported");
-                    }
-                    other => {
-                        if let Some(response) = other.response() {
-                            tasks.push(BatchTask { task: due.task, spec: (*due.spec).clone(), response });
-                        }
-                    }
+            let outcome = match execute(&provider, &due.spec, due.task, &reference).await {
+                Ok(outcome) => outcome,
+                Err(e) => {
+                    tracing::warn!(error = %e, "aggregator: executing a due task failed");
+                    continue;
+                }
+            };
+            let response = match &outcome {
+                Outcome::Unsupported { reason } => {
+                    tracing::debug!(job = %due.task.job_id, %reason, "aggregator: task not supported");
+                    continue;
+                }
+                Outcome::CheckFailed(failure) if due.spec.action.is_condition() => {
+                    idle.push((
+                        due.task,
+                        format!("checked at block {}: the check failed: {failure:?}", reference.number),
+                    ));
+                    self.gate.nothing_to_do(due.task);
+                    continue;
+                }
+                other => match other.response() {
+                    Some(response) => response,
+                    None => continue,
                 },
-                Err(e) => tracing::warn!(error = %e, "aggregator: executing a due task failed"),
+            };
+            // "Checked, nothing to do" never goes on chain: a later sequence supersedes it.
+            if !response.execute && due.spec.action.is_condition() {
+                idle.push((due.task, format!("checked at block {}: nothing to do", reference.number)));
+                self.gate.nothing_to_do(due.task);
+                continue;
+            }
+            let task = BatchTask { task: due.task, spec: (*due.spec).clone(), response };
+            let forwarder = forwarders.get(&due.task.job_id).copied().unwrap_or_default();
+            match simulate_task_call(&provider, forwarder, &task).await {
+                Ok(Ok(())) => tasks.push(task),
+                Ok(Err(reason)) => failed.push((due.task, reason)),
+                Err(e) => tracing::warn!(error = %e, "aggregator: simulating a task's call failed; checking it later"),
             }
             if tasks.len() >= self.max_tasks {
                 break;
             }
         }
+        self.record_details(&idle, TaskState::NothingToDo, reference.number).await;
+        self.target_reverts(&failed, reference.number).await;
         self.publish(reference, tasks).await
+    }
+
+    /// Tasks left out because their target would revert: recorded `failed` with the decoded reason and
+    /// counted (once per task; the task is checked again at a later block and may yet be proposed).
+    async fn target_reverts(&mut self, failed: &[(TaskId, RevertReason)], block: u64) {
+        let mut fresh = Vec::new();
+        for (task, reason) in failed {
+            if self.failures_reported.len() > 100_000 {
+                self.failures_reported.clear();
+            }
+            if !self.failures_reported.insert(*task) {
+                continue;
+            }
+            tracing::info!(
+                job = %task.job_id,
+                sequence = task.sequence,
+                %reason,
+                "aggregator: the task's target would revert; leaving it out"
+            );
+            self.context.metrics.observe_task_failed(task.job_id, reason.label());
+            fresh
+                .push((*task, format!("the target would revert: {reason} (simulated; left out, checked again later)")));
+        }
+        self.record_details(&fresh, TaskState::Failed, block).await;
     }
 
     async fn publish(&mut self, reference: ReferenceBlock, tasks: Vec<BatchTask>) -> Result<(), AggregatorError> {
@@ -366,17 +439,35 @@ impl Aggregator {
                 return;
             }
         };
-        self.record(&flight.tasks, TaskState::Submitted, flight.reference.number).await;
         let task_manager = self.context.config.deployment.avs.task_manager;
+        let forwarders: Vec<Address> = {
+            let index = self.context.schedule.index().await;
+            flight.tasks.iter().map(|t| index.job(t.task.job_id).map(|job| job.forwarder).unwrap_or_default()).collect()
+        };
         // A batch that would revert is not sent (its gas would be lost): the simulation names the error.
-        if let Err(error) =
-            submission.simulate(&self.context.pool.provider(), task_manager, self.sender.address()).await
-        {
+        // A task whose own target would revert is left out and the rest proposed again.
+        let simulated = submission
+            .simulate(&self.context.pool.provider(), task_manager, self.sender.address(), &flight.tasks, &forwarders)
+            .await;
+        if let Err(error) = simulated {
+            self.release(&flight.tasks);
+            if let SubmitError::TargetsWouldRevert { tasks } = error {
+                let reference = flight.reference;
+                let left_out: Vec<TaskId> = tasks.iter().map(|(task, _)| *task).collect();
+                self.disputed.entry(reference.number).or_default().extend(left_out.iter().copied());
+                self.target_reverts(&tasks, reference.number).await;
+                let keep = without_disputed(flight.tasks, &left_out);
+                tracing::info!(%digest, left_out = left_out.len(), kept = keep.len(), "aggregator: re-proposing without them");
+                if let Err(e) = self.publish(reference, keep).await {
+                    tracing::warn!(error = %e, "aggregator: re-proposing failed");
+                }
+                return;
+            }
             tracing::warn!(%digest, %error, "aggregator: the batch would be rejected; not sending it");
             self.context.metrics.batch_submissions.with_label_values(&["not_sent"]).inc();
-            self.release(&flight.tasks);
             return;
         }
+        self.record(&flight.tasks, TaskState::Submitted, flight.reference.number).await;
         let request = TxRequest {
             kind: TxKind::RespondToTasks,
             payload_ref: digest.to_vec(),
@@ -411,8 +502,9 @@ impl Aggregator {
         let (metrics, task_count) = (Arc::clone(&self.context.metrics), tasks.len());
         self.submitted.insert(digest, tasks);
         let (sender, done, shutdown) = (Arc::clone(&self.sender), self.done.clone(), self.shutdown.clone());
+        let pool = self.context.pool.clone();
         tokio::spawn(async move {
-            match sender.wait(&tracked.payload_ref, &shutdown).await {
+            let settled_at = match sender.wait(&tracked.payload_ref, &shutdown).await {
                 Ok(mined) => {
                     metrics.observe_batch_mined(mined.gas_used, task_count);
                     tracing::info!(
@@ -422,13 +514,16 @@ impl Aggregator {
                         gas = mined.gas_used,
                         "aggregator: batch accepted"
                     );
+                    mined.block_number
                 }
                 Err(error) => {
                     metrics.batch_submissions.with_label_values(&["failed"]).inc();
                     tracing::warn!(%digest, %error, "aggregator: batch transaction failed");
+                    // Given up: whatever it did is on chain by the head now (0 if the node cannot say).
+                    pool.provider().get_block_number().await.unwrap_or(0)
                 }
-            }
-            let _ = done.send(digest);
+            };
+            let _ = done.send((digest, settled_at));
         });
     }
 
@@ -555,23 +650,32 @@ impl Aggregator {
         if fresh.is_empty() {
             return;
         }
+        self.record_details(&fresh, TaskState::Unprofitable, block).await;
+    }
+
+    /// Records task states with a history detail each (best effort, as [`Self::record`]).
+    async fn record_details(&self, tasks: &[(TaskId, String)], state: TaskState, block: u64) {
+        if tasks.is_empty() {
+            return;
+        }
+        let items = tasks.to_vec();
         let result = self
             .context
             .store
             .with(move |store| {
                 store.write(|tx| {
-                    for (task, reason) in &fresh {
+                    for (task, detail) in &items {
                         if tx.task(*task)?.is_none() {
                             tx.insert_task(*task, TaskDue { at_ms: None, block: Some(block) })?;
                         }
-                        tx.transition_task(*task, TaskState::Unprofitable, None, Some(reason))?;
+                        tx.transition_task(*task, state, None, Some(detail))?;
                     }
                     Ok::<_, StoreError>(())
                 })
             })
             .await;
         if let Err(e) = result {
-            tracing::warn!(error = %e, "aggregator: recording unprofitable tasks failed");
+            tracing::warn!(error = %e, "aggregator: recording task states failed");
         }
     }
 

@@ -9,7 +9,7 @@ pub mod submit;
 
 pub use keeper_shared::job::{
     decode_job_log, response_hash, schedule, spec, Action, EventFilter, JobEvent, JobSpec, OutcomeKind, ReferenceBlock,
-    ScheduleError, SkipReason, SpecError, TaskResponse, Trigger,
+    RevertReason, ScheduleError, SkipReason, SpecError, TaskResponse, Trigger,
 };
 
 pub use execute::{execute, CheckFailure, ExecuteError, Outcome, CHECK_GAS_LIMIT};

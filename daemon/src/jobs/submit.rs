@@ -10,6 +10,7 @@ use alloy::transports::{RpcError, TransportError};
 use keeper_shared::batch::{Batch, BatchError, TaskId, TaskLeaf};
 use keeper_shared::bls::{PublicKey, Signature};
 use keeper_shared::contracts::task_manager::{TaskManager, BLS12381};
+use keeper_shared::job::RevertReason;
 use thiserror::Error;
 
 use super::execute::TaskResponse;
@@ -50,6 +51,52 @@ pub enum SubmitError {
     },
     #[error("submit: waiting for the receipt: {0}")]
     Receipt(#[from] alloy::providers::PendingTransactionError),
+    #[error("submit: {} task(s) would revert at their target: {}", .tasks.len(), describe_reverts(.tasks))]
+    TargetsWouldRevert { tasks: Vec<(TaskId, RevertReason)> },
+}
+
+fn describe_reverts(tasks: &[(TaskId, RevertReason)]) -> String {
+    let named: Vec<String> = tasks
+        .iter()
+        .map(|(task, reason)| format!("job {} sequence {}: {reason}", task.job_id, task.sequence))
+        .collect();
+    named.join("; ")
+}
+
+/// Gas an `eth_call` needs besides the target's execution: the 21,000 of a transaction and its call
+/// data at the non-zero byte price (EIP-2028), so the target gets at least its job's gas limit.
+fn call_overhead_gas(call_data: &[u8]) -> u64 {
+    21_000 + 16 * call_data.len() as u64
+}
+
+/// Simulates a task's call as the job's forwarder makes it (`JobForwarder.forward`: from the forwarder to
+/// the target, with the call data and the job's gas limit) at the node's latest state: `Err` with the
+/// decoded reason if the target would revert. `Ok` for a task that calls nothing. A node error is
+/// returned as is, so the caller can tell "would revert" from "could not ask".
+pub async fn simulate_task_call<P: Provider>(
+    provider: &P,
+    forwarder: Address,
+    task: &BatchTask,
+) -> Result<Result<(), RevertReason>, TransportError> {
+    if !task.response.execute {
+        return Ok(Ok(()));
+    }
+    let call_data = &task.response.call_data;
+    let request = TransactionRequest::default()
+        .from(forwarder)
+        .to(task.spec.action.target())
+        .input(call_data.clone().into())
+        .gas_limit(u64::from(task.spec.gas_limit).saturating_add(call_overhead_gas(call_data)));
+    match provider.call(request).await {
+        Ok(_) => Ok(Ok(())),
+        Err(RpcError::ErrorResp(payload)) => match payload.as_revert_data() {
+            Some(data) => Ok(Err(RevertReason::decode(&data))),
+            // A node answering with an error but no data (e.g. "execution reverted" without a reason).
+            None if payload.message.contains("revert") => Ok(Err(RevertReason::Empty)),
+            None => Err(RpcError::ErrorResp(payload)),
+        },
+        Err(error) => Err(error),
+    }
 }
 
 /// One task of a batch: which task, the job's spec (the task manager checks its hash) and the response.
@@ -200,13 +247,31 @@ impl BatchSubmission {
         self.call().abi_encode().into()
     }
 
-    /// Runs the call as an `eth_call` from `from`: the digest, or the task manager's custom error.
+    /// What sending would do, at the node's latest state: first each task's own call as its forwarder
+    /// makes it (`forwarders[i]` for task `i`; a target that would revert is named with its reason in
+    /// [`SubmitError::TargetsWouldRevert`], so the caller can leave those tasks out), then the whole
+    /// call as an `eth_call` from `from`: the digest, or the task manager's custom error. One simulation
+    /// path for both: the aggregator calls nothing else before sending.
     pub async fn simulate<P: Provider>(
         &self,
         provider: &P,
         task_manager: Address,
         from: Address,
+        tasks: &[BatchTask],
+        forwarders: &[Address],
     ) -> Result<B256, SubmitError> {
+        let mut reverting = Vec::new();
+        for (task, forwarder) in tasks.iter().zip(forwarders) {
+            let simulated = simulate_task_call(provider, *forwarder, task)
+                .await
+                .map_err(|source| SubmitError::Rpc { step: "simulating a task's call", source })?;
+            if let Err(reason) = simulated {
+                reverting.push((task.task, reason));
+            }
+        }
+        if !reverting.is_empty() {
+            return Err(SubmitError::TargetsWouldRevert { tasks: reverting });
+        }
         let request = TransactionRequest::default().from(from).to(task_manager).input(self.calldata().into());
         let returned = provider.call(request).await.map_err(|error| rejection(error, "simulating respondToBatch"))?;
         TaskManager::respondToBatchCall::abi_decode_returns(&returned)

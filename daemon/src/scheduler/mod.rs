@@ -438,7 +438,8 @@ fn outcome_state(kind: &OutcomeKind) -> (TaskState, String) {
         ),
         OutcomeKind::NotExecuted => (TaskState::NothingToDo, "checked: nothing to do (consumed on chain)".into()),
         OutcomeKind::Skipped { reason } => {
-            let name = crate::jobs::SkipReason::from_u8(*reason).map_or_else(|| reason.to_string(), |r| format!("{r:?}"));
+            let name =
+                crate::jobs::SkipReason::from_u8(*reason).map_or_else(|| reason.to_string(), |r| format!("{r:?}"));
             (TaskState::Dropped, format!("skipped by the task manager: {name}"))
         }
     }
