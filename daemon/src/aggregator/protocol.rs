@@ -284,6 +284,9 @@ pub enum DisputeReason {
     ExecutionFailed,
     /// The job kind is one this keeper does not run.
     Unsupported,
+    /// A condition job whose previous task (signed by this keeper) may still land, or landed after
+    /// this leaf's reference block: checking the next one now would see the same work twice.
+    PreviousInFlight,
     Other,
 }
 

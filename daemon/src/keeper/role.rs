@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use alloy::primitives::B256;
+use alloy::primitives::{B256, U256};
 use alloy::providers::Provider;
 use keeper_shared::batch::{Batch, TaskId, TaskLeaf};
 use keeper_shared::bls::SigningDomain;
@@ -51,7 +51,14 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
     let url =
         context.config.aggregator_url().ok_or_else(|| KeeperError::Config("aggregator.url: not configured".into()))?;
     let client = AggregatorClient::new(url.as_str(), ClientConfig::default())?;
-    let mut keeper = Keeper { context, client, cursor: None, cache: HashMap::new() };
+    let mut keeper = Keeper {
+        context,
+        client,
+        cursor: None,
+        cache: HashMap::new(),
+        last_signed: HashMap::new(),
+        max_reference_age: None,
+    };
     tracing::info!(aggregator = %url, "keeper: started");
     loop {
         match keeper.poll().await {
@@ -74,6 +81,13 @@ struct Keeper {
     cursor: Option<Cursor>,
     /// Own responses by (task, reference block hash): a proposal re-sent is not executed twice.
     cache: HashMap<(TaskId, B256), Result<B256, (DisputeReason, String)>>,
+    /// Condition jobs: the last task this keeper signed, by job, with its reference block (the
+    /// single-flight rule: the next one is signed only once this one's outcome is on chain, or it can
+    /// no longer land). In memory: after a restart the aggregator's rule stands alone until the next
+    /// signature.
+    last_signed: HashMap<U256, SignedCondition>,
+    /// The task manager's `maxReferenceAge`, read once.
+    max_reference_age: Option<u64>,
 }
 
 impl Keeper {
@@ -124,8 +138,25 @@ impl Keeper {
         }
         let reference = ReferenceBlock::of(&block.header);
 
+        let max_age = self.max_reference_age().await;
         let mut disputed = Vec::new();
+        let mut conditions = Vec::new();
         for leaf in batch.leaves() {
+            let condition = {
+                let index = self.context.schedule.index().await;
+                index
+                    .job(leaf.task.job_id)
+                    .filter(|job| job.spec.action.is_condition())
+                    .map(|job| job.last_outcome_block)
+            };
+            if let Some(last_outcome_block) = condition {
+                let previous = self.last_signed.get(&leaf.task.job_id).copied();
+                if let Some(dispute) = in_flight_dispute(leaf.task, &reference, previous, last_outcome_block, max_age) {
+                    disputed.push(dispute);
+                    continue;
+                }
+                conditions.push(leaf.task);
+            }
             // The leaf binds a spec, and the chain judges the leaf by it: only the job's spec as this keeper
             // sees it may be signed, whatever the response (a response signed before included).
             let own_spec = self.context.schedule.index().await.is_due(leaf.task, &reference).map(|spec| spec.hash());
@@ -164,6 +195,15 @@ impl Keeper {
         let signature = key.sign(digest.as_slice(), SigningDomain::Batch);
         let signed = SignedBatch { operator: self.operator_address(), digest, signature };
         let receipt = self.client.post_signature(&signed).await?;
+        for task in conditions {
+            let entry = self
+                .last_signed
+                .entry(task.job_id)
+                .or_insert(SignedCondition { sequence: task.sequence, reference_block });
+            if task.sequence >= entry.sequence {
+                *entry = SignedCondition { sequence: task.sequence, reference_block };
+            }
+        }
         self.context.metrics.batches_signed.inc();
         tracing::info!(
             %digest,
@@ -173,6 +213,27 @@ impl Keeper {
             "keeper: signed batch"
         );
         Ok(Verdict::Signed)
+    }
+
+    /// The task manager's `maxReferenceAge` (its largest allowed value if the chain cannot say: a longer
+    /// wait, never a double check).
+    async fn max_reference_age(&mut self) -> u64 {
+        if let Some(age) = self.max_reference_age {
+            return age;
+        }
+        let provider = self.context.pool.provider();
+        let task_manager =
+            keeper_shared::contracts::TaskManager::new(self.context.config.deployment.avs.task_manager, &provider);
+        match task_manager.maxReferenceAge().call().await {
+            Ok(age) => {
+                self.max_reference_age = Some(u64::from(age));
+                u64::from(age)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "keeper: reading maxReferenceAge failed");
+                MAX_REFERENCE_AGE_BOUND
+            }
+        }
     }
 
     async fn signed_response(&self, task: TaskId, spec_hash: B256) -> Result<Option<B256>, KeeperError> {
@@ -219,6 +280,45 @@ impl Keeper {
         self.cache.insert((task, reference.hash), result.clone());
         Some(result)
     }
+}
+
+/// `TaskManager.setMaxReferenceAge`'s upper bound (docs/protocol.md, "Powers and trust").
+const MAX_REFERENCE_AGE_BOUND: u64 = 256;
+
+/// The last task of a condition job this keeper signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SignedCondition {
+    sequence: u64,
+    reference_block: u64,
+}
+
+/// The single-flight rule for a leaf of a condition job at `reference`: `None` signs it. The previous
+/// task this keeper signed for the job (`previous`) must have its outcome on chain at or before the
+/// reference block (`last_outcome_block`, by this keeper's index, is after the previous reference
+/// block and at most this one), or be unable to land any more (its reference block is more than
+/// `max_age` blocks before this one: the task manager refuses it). The same task again is fine.
+fn in_flight_dispute(
+    task: TaskId,
+    reference: &ReferenceBlock,
+    previous: Option<SignedCondition>,
+    last_outcome_block: u64,
+    max_age: u64,
+) -> Option<DisputedTask> {
+    let previous = previous.filter(|p| p.sequence < task.sequence)?;
+    let landed = last_outcome_block > previous.reference_block && last_outcome_block <= reference.number;
+    let expired = reference.number > previous.reference_block.saturating_add(max_age);
+    if landed || expired {
+        return None;
+    }
+    Some(DisputedTask {
+        task,
+        reason: DisputeReason::PreviousInFlight,
+        own_response_hash: None,
+        detail: Some(format!(
+            "this keeper signed sequence {} at block {} and its outcome is not on chain by block {}",
+            previous.sequence, previous.reference_block, reference.number
+        )),
+    })
 }
 
 /// Whether a leaf's spec is the one this keeper would execute: `None` if so; else the dispute. `own`

@@ -99,7 +99,8 @@ pub const SIGNATURE_RESULTS: [&str; 5] = ["added", "duplicate", "invalid", "rate
 /// sender refused), mined and successful, failed after broadcast.
 pub const SUBMISSION_RESULTS: [&str; 4] = ["sent", "not_sent", "accepted", "failed"];
 /// `keeper_tasks_disputed_total{reason}` (the protocol's dispute reasons).
-pub const DISPUTE_REASONS: [&str; 5] = ["response_mismatch", "not_due", "execution_failed", "unsupported", "other"];
+pub const DISPUTE_REASONS: [&str; 6] =
+    ["response_mismatch", "not_due", "execution_failed", "unsupported", "previous_in_flight", "other"];
 /// `keeper_tasks_unprofitable_total{job}`: the job's kind (its action), a closed set.
 pub const JOB_KINDS: [&str; 4] = ["call", "chainlink_upkeep", "gelato_resolver", "script"];
 /// `keeper_weight_updates_total{trigger}`: `updateWeights` after EigenLayer reported a member's stake
@@ -563,6 +564,7 @@ impl Metrics {
                 DisputeReason::NotDue => "not_due",
                 DisputeReason::ExecutionFailed => "execution_failed",
                 DisputeReason::Unsupported => "unsupported",
+                DisputeReason::PreviousInFlight => "previous_in_flight",
                 DisputeReason::Other => "other",
             };
             self.tasks_disputed.with_label_values(&[reason]).inc();

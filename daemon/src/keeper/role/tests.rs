@@ -137,3 +137,27 @@ fn slashing_protection_refuses_a_second_response_for_a_task_across_a_store_reope
     assert_eq!(before, Some(hash(0xa2)));
     assert!(leaf_dispute(&leaf(1, 1, 0xcc), before, Ok(hash(0xcc))).is_some());
 }
+
+/// The single-flight rule of condition jobs: a keeper that signed sequence 471 at block 100 does not
+/// sign 472 before 471's outcome is on chain at or before 472's reference block, unless 471 can no
+/// longer land (its reference block is more than maxReferenceAge old).
+#[test]
+fn a_condition_jobs_next_task_is_disputed_while_the_previous_may_still_land() {
+    let previous = Some(SignedCondition { sequence: 471, reference_block: 100 });
+    let next = TaskId { job_id: U256::from(1), sequence: 472 };
+    let at = |number: u64| ReferenceBlock { number, hash: B256::repeat_byte(1), timestamp: number };
+    // 471 has not landed (the last outcome is from before it was signed): disputed.
+    let dispute = in_flight_dispute(next, &at(101), previous, 90, 25).expect("disputed");
+    assert_eq!(dispute.reason, DisputeReason::PreviousInFlight);
+    // 471 landed in block 103, but 472 was checked at block 102, before it: disputed.
+    assert!(in_flight_dispute(next, &at(102), previous, 103, 25).is_some());
+    // Checked at or after the block 471 landed in: signed.
+    assert_eq!(in_flight_dispute(next, &at(103), previous, 103, 25), None);
+    // 471 never landed and its reference block is too old for the task manager now: signed.
+    assert_eq!(in_flight_dispute(next, &at(126), previous, 90, 25), None);
+    assert!(in_flight_dispute(next, &at(125), previous, 90, 25).is_some());
+    // The same task again (re-proposed) and a first task are never held back.
+    let same = TaskId { job_id: U256::from(1), sequence: 471 };
+    assert_eq!(in_flight_dispute(same, &at(101), previous, 90, 25), None);
+    assert_eq!(in_flight_dispute(next, &at(101), None, 90, 25), None);
+}
