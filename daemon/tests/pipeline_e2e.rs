@@ -33,7 +33,8 @@ use alloy::sol_types::{SolCall, SolEvent};
 use eigen_utils::slashing::core::allocation_manager::AllocationManager;
 use keeper_shared::bls::SecretKey;
 use keeper_shared::contracts::{
-    BlsKeyRegistry, JobManager, SampleCounter, SampleOracle, SamplePriceMirror, TaskManager,
+    BlsKeyRegistry, JobManager, SampleCounter, SampleLiquidationBook, SampleOracle, SamplePriceMirror, SampleVault,
+    SampleVaultResolver, TaskManager,
 };
 use keeper_shared::deployment::Deployment;
 use keeperd::devnet::pipeline::{free_port, performed_tasks, write_operator_files};
@@ -515,6 +516,16 @@ impl Net {
         let filter = Filter::new()
             .address(self.deployment.eigenlayer.allocation_manager)
             .event_signature(AllocationManager::OperatorSlashed::SIGNATURE_HASH)
+            .from_block(self.deployment.deploy_block);
+        self.provider.get_logs(&filter).await.unwrap().len()
+    }
+
+    /// Every `TaskNotExecuted` ("checked, nothing to do" on chain) of `job`.
+    async fn not_executed(&self, job: &TestJob) -> usize {
+        let filter = Filter::new()
+            .address(self.deployment.avs.task_manager)
+            .event_signature(TaskManager::TaskNotExecuted::SIGNATURE_HASH)
+            .topic1(job.id)
             .from_block(self.deployment.deploy_block);
         self.provider.get_logs(&filter).await.unwrap().len()
     }
@@ -1181,5 +1192,159 @@ async fn a_deallocating_operator_stops_counting_before_it_can_leave_and_the_rest
         .wait_performed("tasks performed after the refresh", SOON, |p| count_after(p, &job, refresh_block) >= 3)
         .await;
     assert_counter_matches(&net, &performed, &job).await;
+    net.check_logs();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Condition jobs (issue 15)
+// ---------------------------------------------------------------------------------------------------------
+
+const ONE: u128 = 1_000_000_000_000_000_000;
+
+/// A stock Chainlink-style upkeep (SampleLiquidationBook: `checkUpkeep` behind `cannotExecute`, a
+/// `performUpkeep` that re-checks its `performData` and reverts `NotUnderwater` when it is stale),
+/// checked every block while three counter jobs and an event job load the pipeline: every position
+/// is liquidated exactly once and not one `performUpkeep` reverts (before the single-flight rule, the
+/// next sequence was checked while the previous one was in flight, saw the same position, and
+/// reverted on chain). Once the book is clear, its "nothing to do" checks never reach the chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chainlink_upkeep_under_load_never_double_fires() {
+    const POSITIONS: u64 = 8;
+    let mut net = Net::setup(&[100, 200, 300], 0).await;
+    let owner = net.provider.get_accounts().await.unwrap()[0];
+    let provider = net.provider.clone();
+    let book = SampleLiquidationBook::deploy(&provider, owner, U256::from(2000 * ONE)).await.unwrap();
+    for _ in 0..POSITIONS {
+        receipt_of(book.openPosition(ONE, 1500 * ONE)).await;
+    }
+    // At 1000 every position is under water.
+    receipt_of(book.setPrice(U256::from(1000 * ONE))).await;
+    let head = net.head().await;
+    let upkeep = net
+        .create_job(
+            &JobSpec {
+                trigger: Trigger::Block { start: head, period: 1 },
+                action: Action::ChainlinkUpkeep { target: *book.address(), check_data: Default::default() },
+                gas_limit: GAS_LIMIT,
+                max_fee: MAX_FEE,
+                expiry: None,
+            },
+            U256::from(ETHER),
+        )
+        .await;
+    let now = net.now().await;
+    let mut load = Vec::new();
+    for _ in 0..3 {
+        load.push(net.create_job(&net.counter_job(now, 1), U256::from(ETHER)).await);
+    }
+    let mirror = net.create_job(&net.mirror_job(), U256::from(ETHER)).await;
+    net.mine_every_second().await;
+    for i in 0..3 {
+        net.start(i);
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reporter = spawn_reporter(net.provider.clone(), net.oracle, Duration::from_millis(1500), stop.clone());
+    net.wait_performed("every position liquidated", Duration::from_secs(120), |p| {
+        of(p, &upkeep).iter().filter(|t| t.success).count() as u64 >= POSITIONS
+    })
+    .await;
+    // A few more blocks of checks with nothing left to do.
+    let cleared = net.head().await;
+    let performed = net
+        .wait_performed("the load jobs go on", SOON, |p| load.iter().all(|job| count_after(p, job, cleared + 4) >= 1))
+        .await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = reporter.await;
+    let upkeeps = of(&performed, &upkeep);
+    let reverted: Vec<_> = upkeeps.iter().filter(|p| !p.success).collect();
+    if !reverted.is_empty() {
+        net.fail(&format!("{} of {} performUpkeep calls reverted: {reverted:?}", reverted.len(), upkeeps.len()));
+    }
+    assert_eq!(upkeeps.len() as u64, POSITIONS, "one perform per position");
+    assert_eq!(book.liquidations().call().await.unwrap(), U256::from(POSITIONS));
+    assert_eq!(net.not_executed(&upkeep).await, 0, "'nothing to do' went on chain");
+    // The load jobs keep running while this reads the chain, so only their successes are compared.
+    for job in &load {
+        assert!(of(&performed, job).iter().all(|p| p.success), "a counter call reverted");
+    }
+    assert!(!of(&performed, &mirror).is_empty());
+    net.check_logs();
+}
+
+/// A stock Gelato resolver (SampleVaultResolver: `checker()` says false until 100 rewards are
+/// pending) on a 2 s interval: its false ticks put nothing on chain (no `TaskNotExecuted`), its true
+/// ticks are performed, and every harvest succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gelato_resolver_that_mostly_says_no_puts_nothing_on_chain() {
+    let mut net = Net::setup(&[100, 200, 300], 0).await;
+    let owner = net.provider.get_accounts().await.unwrap()[0];
+    let provider = net.provider.clone();
+    let vault = SampleVault::deploy(&provider, owner).await.unwrap();
+    let resolver = SampleVaultResolver::deploy(&provider, *vault.address(), U256::from(100)).await.unwrap();
+    let now = net.now().await;
+    let harvest = net
+        .create_job(
+            &JobSpec {
+                trigger: Trigger::Interval { start: now, period: 2 },
+                action: Action::GelatoResolver {
+                    target: *vault.address(),
+                    resolver: *resolver.address(),
+                    resolver_data: SampleVaultResolver::checkerCall {}.abi_encode().into(),
+                },
+                gas_limit: GAS_LIMIT,
+                max_fee: MAX_FEE,
+                expiry: None,
+            },
+            U256::from(ETHER),
+        )
+        .await;
+    net.mine_every_second().await;
+    for i in 0..3 {
+        net.start(i);
+    }
+    // Three rounds: some false ticks, then rewards worth a harvest, then wait for it.
+    for round in 1..=3u64 {
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        receipt_of(vault.accrue(U256::from(150))).await;
+        net.wait_performed("the harvest", SOON, |p| of(p, &harvest).len() as u64 >= round).await;
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let performed = net.performed().await;
+    let harvests = of(&performed, &harvest);
+    assert_eq!(harvests.len(), 3, "one harvest per accrual: {harvests:?}");
+    assert!(harvests.iter().all(|p| p.success), "a harvest reverted: {harvests:?}");
+    assert_eq!(vault.harvests().call().await.unwrap(), U256::from(3));
+    let not_executed = net.not_executed(&harvest).await;
+    if not_executed != 0 {
+        net.fail(&format!("{not_executed} 'nothing to do' tasks went on chain"));
+    }
+    net.check_logs();
+}
+
+/// A job whose target refuses its forwarder (never allowed: `ForwarderNotAllowed`) is never called
+/// on chain: the aggregator's simulation from the forwarder reverts, the task is left out and
+/// recorded failed with the decoded reason; the other job goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_refuses_the_forwarder_is_left_out_with_its_reason() {
+    let mut net = Net::setup(&[100, 200, 300], 0).await;
+    let now = net.now().await;
+    let manager = net.job_manager();
+    let spec = net.counter_job(now, 2);
+    let created = receipt(manager.createJob(spec.to_job_manager().unwrap()).value(U256::from(ETHER))).await;
+    let refused = created
+        .inner
+        .logs()
+        .iter()
+        .find_map(|log| JobManager::JobCreated::decode_log_data(log.data()).ok().map(|e| e.jobId))
+        .unwrap();
+    let other = net.create_job(&net.counter_job(now, 2), U256::from(ETHER)).await;
+    net.mine_every_second().await;
+    for i in 0..3 {
+        net.start(i);
+    }
+    net.wait_log(0, 0, "ForwarderNotAllowed", SOON).await;
+    let performed = net.wait_performed("the other job", SOON, |p| of(p, &other).len() >= 3).await;
+    assert!(performed.iter().all(|p| p.job != refused), "the refused job's target was called");
+    assert_counter_matches(&net, &performed, &other).await;
     net.check_logs();
 }
