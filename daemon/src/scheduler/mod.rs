@@ -426,23 +426,22 @@ impl Scheduler {
     }
 }
 
-/// A task's state and history detail for what the task manager did with it: a perform whose target
-/// reverted is `failed` (the event carries no revert data; the gas was charged as the fee says), a
-/// "nothing to do" consumed on chain (batches of older aggregators) is `nothing_to_do`.
+/// A task's state ([`OutcomeKind::task_state`]) and history detail for what the task manager did with
+/// it (the event of a reverted perform carries no revert data; the fee says what was charged).
 fn outcome_state(kind: &OutcomeKind) -> (TaskState, String) {
-    match kind {
-        OutcomeKind::Performed { success: true, .. } => (TaskState::Performed, "performed on chain".into()),
-        OutcomeKind::Performed { success: false, gas_used, fee_wei } => (
-            TaskState::Failed,
-            format!("reverted on chain: the target reverted (gas used {gas_used}, fee charged {fee_wei} wei)"),
-        ),
-        OutcomeKind::NotExecuted => (TaskState::NothingToDo, "checked: nothing to do (consumed on chain)".into()),
+    let detail = match kind {
+        OutcomeKind::Performed { success: true, .. } => "performed on chain".to_owned(),
+        OutcomeKind::Performed { success: false, gas_used, fee_wei } => {
+            format!("reverted on chain: the target reverted (gas used {gas_used}, fee charged {fee_wei} wei)")
+        }
+        OutcomeKind::NotExecuted => "checked: nothing to do (consumed on chain)".to_owned(),
         OutcomeKind::Skipped { reason } => {
             let name =
                 crate::jobs::SkipReason::from_u8(*reason).map_or_else(|| reason.to_string(), |r| format!("{r:?}"));
-            (TaskState::Dropped, format!("skipped by the task manager: {name}"))
+            format!("skipped by the task manager: {name}")
         }
-    }
+    };
+    (kind.task_state(), detail)
 }
 
 /// When a due task was due, for the store.

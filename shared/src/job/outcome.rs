@@ -22,3 +22,35 @@ pub enum OutcomeKind {
     /// Skipped by the task manager; `reason` is its `SkipReason` code ([`super::SkipReason::from_u8`]).
     Skipped { reason: u8 },
 }
+
+impl OutcomeKind {
+    /// The task's state once this outcome is on chain, the same in keeperd's store and keeperctl's
+    /// console: a perform whose target reverted is `failed`, a consumed "nothing to do" is
+    /// `nothing_to_do`, a skip is `dropped` (it may be proposed again if still due).
+    pub fn task_state(&self) -> super::TaskState {
+        use super::TaskState;
+        match self {
+            Self::Performed { success: true, .. } => TaskState::Performed,
+            Self::Performed { success: false, .. } => TaskState::Failed,
+            Self::NotExecuted => TaskState::NothingToDo,
+            Self::Skipped { .. } => TaskState::Dropped,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::U256;
+
+    use super::*;
+    use crate::job::TaskState;
+
+    #[test]
+    fn a_reverted_perform_is_failed_and_nothing_to_do_is_its_own_state() {
+        let performed = |success| OutcomeKind::Performed { success, gas_used: U256::from(1), fee_wei: U256::from(2) };
+        assert_eq!(performed(true).task_state(), TaskState::Performed);
+        assert_eq!(performed(false).task_state(), TaskState::Failed);
+        assert_eq!(OutcomeKind::NotExecuted.task_state(), TaskState::NothingToDo);
+        assert_eq!(OutcomeKind::Skipped { reason: 4 }.task_state(), TaskState::Dropped);
+    }
+}

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, VecDeque};
 use alloy::primitives::U256;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use keeper_shared::api::{
-    ApiError, CreateJobRequest, Event, EventRecord, JobStatus, JobView, OperatorView, OutcomeKind,
-    RegisterOperatorRequest, StatusResponse, TaskDetail, TaskState, TaskView,
+    ApiError, CreateJobRequest, Event, EventRecord, JobStatus, JobView, OperatorView, RegisterOperatorRequest,
+    StatusResponse, TaskDetail, TaskState, TaskView,
 };
 
 use super::events::EventLog;
@@ -344,11 +344,7 @@ impl App {
             }
             Event::Health { .. } | Event::Unknown => {}
             Event::TaskOutcome { job_id, sequence, outcome, .. } => {
-                let state = match outcome {
-                    OutcomeKind::Performed { .. } => TaskState::Performed,
-                    OutcomeKind::Skipped { .. } => TaskState::Dropped,
-                    OutcomeKind::NotExecuted => TaskState::Failed,
-                };
+                let state = outcome.task_state();
                 if state == TaskState::Performed {
                     match self.throughput.back_mut() {
                         Some(count) => *count += 1,

@@ -15,7 +15,7 @@ pub type TaskKey = (U256, u64);
 pub const DEFAULT_TASK_CAPACITY: usize = 100_000;
 
 /// States a task leaves no more: evicted first when the queue is full.
-const FINISHED: [TaskState; 3] = [TaskState::Performed, TaskState::Dropped, TaskState::Failed];
+const FINISHED: [TaskState; 4] = [TaskState::Performed, TaskState::Dropped, TaskState::Failed, TaskState::NothingToDo];
 
 fn state_index(state: TaskState) -> usize {
     TaskState::ALL.iter().position(|s| *s == state).unwrap_or(0)

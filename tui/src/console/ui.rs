@@ -337,6 +337,7 @@ fn abbrev(state: TaskState) -> &'static str {
         TaskState::Failed => "fail",
         TaskState::Dropped => "drop",
         TaskState::Unprofitable => "unpr",
+        TaskState::NothingToDo => "idle",
     }
 }
 
@@ -352,7 +353,8 @@ fn state_style(state: TaskState) -> Style {
 /// Finished tasks: due to last update; others: how long they have waited since due.
 fn latency(task: &TaskView, now_ms: i64) -> String {
     let since = task.due_at_ms.unwrap_or(task.created_at_ms);
-    let finished = matches!(task.state, TaskState::Performed | TaskState::Failed | TaskState::Dropped);
+    let finished =
+        matches!(task.state, TaskState::Performed | TaskState::Failed | TaskState::Dropped | TaskState::NothingToDo);
     duration(if finished { task.updated_at_ms } else { now_ms } - since)
 }
 
