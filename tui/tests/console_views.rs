@@ -152,6 +152,25 @@ fn jobs_view_shows_spec_escrow_warning_next_due_and_history() {
 }
 
 #[test]
+fn the_job_panel_counts_failed_tasks_and_warns_about_a_target_that_keeps_reverting() {
+    let mut app = app_with_status();
+    let mut failing = job(1, JobStatus::Active, 1_000_000_000_000_000_000);
+    failing.tasks_failed = 4;
+    failing.warning = Some("the target keeps reverting (its last 3 tasks failed): ForwarderNotAllowed".into());
+    app.apply(ApiEvent::Jobs(vec![failing]));
+    app.apply(ApiEvent::Tasks {
+        states: vec![TaskState::Failed],
+        tasks: vec![task(1, 10, TaskState::Failed), task(1, 11, TaskState::NothingToDo)],
+    });
+    app.handle_key(ch('4'));
+    let text = screen(&app);
+    assert!(text.contains("watermark 11  failed 4"), "{text}");
+    assert!(text.contains("! the target keeps reverting"), "{text}");
+    assert!(text.contains("10        failed"), "{text}");
+    assert!(text.contains("11        nothing_to_do  "), "{text}");
+}
+
+#[test]
 fn selecting_a_job_reads_its_tasks_into_the_history() {
     let mut app = app_with_status();
     let mut far = job(2, JobStatus::Active, 1_000_000_000_000_000_000);

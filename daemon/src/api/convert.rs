@@ -6,10 +6,30 @@ use keeper_shared::job::{next_due, JobSpec, ReferenceBlock, SpecError};
 
 use crate::chain::EndpointHealth;
 use crate::scheduler::TaskOutcome;
-use crate::store::{JobRecord, JobStatus, TaskRecord, TaskTransition};
+use crate::store::{JobFailures, JobRecord, JobStatus, TaskRecord, TaskTransition};
 
 pub fn block_view(block: &ReferenceBlock) -> BlockView {
     BlockView { number: block.number, hash: block.hash, timestamp_secs: block.timestamp }
+}
+
+/// A job whose latest this many finished tasks all failed gets a warning.
+pub const KEEPS_REVERTING: u32 = 3;
+
+/// A cached job as the API shows it, with its failures in this daemon's store; `head` is the
+/// scheduler's last processed block.
+pub fn job_view_with_failures(
+    record: &JobRecord,
+    failures: &JobFailures,
+    head: Option<&ReferenceBlock>,
+) -> Result<JobView, SpecError> {
+    let mut view = job_view(record, head)?;
+    view.tasks_failed = failures.failed;
+    if failures.in_a_row >= KEEPS_REVERTING {
+        let reason = failures.last_reason.as_deref().unwrap_or("no reason recorded");
+        view.warning =
+            Some(format!("the target keeps reverting (its last {} tasks failed): {reason}", failures.in_a_row));
+    }
+    Ok(view)
 }
 
 /// A cached job as the API shows it; `head` is the scheduler's last processed block.
@@ -29,6 +49,8 @@ pub fn job_view(record: &JobRecord, head: Option<&ReferenceBlock>) -> Result<Job
         updated_at_block: record.updated_at_block,
         next_due,
         spec,
+        tasks_failed: 0,
+        warning: None,
     })
 }
 

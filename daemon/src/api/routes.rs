@@ -226,13 +226,24 @@ async fn list_jobs(State(state): State<ApiState>, RawQuery(query): RawQuery) -> 
     let records = state
         .context
         .store
-        .with(move |store| store.read(|tx| tx.jobs(status, query.after, limit)))
+        .with(move |store| {
+            store.read(|tx| {
+                let records = tx.jobs(status, query.after, limit)?;
+                let failures = records
+                    .iter()
+                    .map(|r| tx.job_failures(r.job_id, convert::KEEPS_REVERTING))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok::<_, crate::store::StoreError>((records, failures))
+            })
+        })
         .await
         .map_err(|e| internal("reading the jobs", &e))?;
+    let (records, failures) = records;
     let head = state.context.schedule.head();
     let jobs = records
         .iter()
-        .map(|record| convert::job_view(record, head.as_ref()))
+        .zip(&failures)
+        .map(|(record, failures)| convert::job_view_with_failures(record, failures, head.as_ref()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| internal("decoding a cached job spec", &e))?;
     let full = u32::try_from(jobs.len()).is_ok_and(|n| n == limit);
@@ -246,17 +257,22 @@ async fn get_job(State(state): State<ApiState>, Path(id): Path<String>, RawQuery
     let record = state
         .context
         .store
-        .with(move |store| store.read(|tx| tx.job(id)))
+        .with(move |store| {
+            store.read(|tx| match tx.job(id)? {
+                Some(record) => Ok(Some((record, tx.job_failures(id, convert::KEEPS_REVERTING)?))),
+                None => Ok::<_, crate::store::StoreError>(None),
+            })
+        })
         .await
         .map_err(|e| internal("reading the job", &e))?;
-    let record = record.ok_or_else(|| {
+    let (record, failures) = record.ok_or_else(|| {
         ApiError::field(
             ErrorCode::JobNotFound,
             "id",
             format!("job {id} is not known to this daemon (not created, or not indexed yet)"),
         )
     })?;
-    let view = convert::job_view(&record, state.context.schedule.head().as_ref())
+    let view = convert::job_view_with_failures(&record, &failures, state.context.schedule.head().as_ref())
         .map_err(|e| internal("decoding the cached job spec", &e))?;
     ok(&view)
 }

@@ -44,7 +44,7 @@ pub use slashing_protection::{
     BatchSigningRequest, ImportSummary, Interchange, InterchangeBatch, InterchangeMetadata, InterchangeResponse,
     SignedResponse, SigningDecision, SlashingProtection, SlashingProtectionError, INTERCHANGE_FORMAT_VERSION,
 };
-pub use tasks::{TaskDue, TaskPage, TaskRecord, TaskState, TaskTransition};
+pub use tasks::{JobFailures, TaskDue, TaskPage, TaskRecord, TaskState, TaskTransition};
 pub use transactions::{NewTransaction, StoredTransaction, TxKind, TxStatus};
 
 use lock::DataDirLock;

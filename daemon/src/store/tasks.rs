@@ -15,6 +15,15 @@ const HISTORY: &str = "task_history";
 /// which refuses an unknown name (schema 6 dropped the CHECK lists, so a new state needs no rebuild).
 pub use keeper_shared::job::TaskState;
 
+/// A job's failed tasks, as [`ReadTx::job_failures`] reads them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JobFailures {
+    pub failed: u64,
+    /// Failed tasks among the job's latest finished ones, before the first that was performed.
+    pub in_a_row: u32,
+    pub last_reason: Option<String>,
+}
+
 /// When a task is due: at a time, at a block, or both (at least one is set).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct TaskDue {
@@ -147,6 +156,39 @@ impl ReadTx<'_> {
             _ => {}
         }
         self.tasks_created_between(state, job_id, None, None, after, limit)
+    }
+
+    /// A job's failed tasks in this store: how many, how many of its latest finished tasks (performed
+    /// or failed, highest sequences first, at most `window`) failed in a row, and the reason of the
+    /// latest failure (its history detail).
+    pub fn job_failures(&self, job_id: U256, window: u32) -> Result<JobFailures> {
+        let id = u256_to_sql(job_id);
+        let failed: i64 = self
+            .conn
+            .prepare_cached("SELECT count(*) FROM tasks WHERE job_id = ?1 AND state = 'failed'")?
+            .query_row(params![id], |row| row.get(0))?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT state FROM tasks WHERE job_id = ?1 AND state IN ('performed', 'failed')
+             ORDER BY sequence DESC LIMIT ?2",
+        )?;
+        let mut rows = stmt.query(params![id, window])?;
+        let mut in_a_row = 0;
+        while let Some(row) = rows.next()? {
+            if enum_col(row, TABLE, "state", TaskState::parse)? != TaskState::Failed {
+                break;
+            }
+            in_a_row += 1;
+        }
+        let last_reason = self
+            .conn
+            .prepare_cached(
+                "SELECT detail FROM task_history WHERE job_id = ?1 AND to_state = 'failed' ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row(params![id], |row| row.get::<_, Option<String>>(0))
+            .map(Some)
+            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?
+            .flatten();
+        Ok(JobFailures { failed: u64::try_from(failed).unwrap_or(0), in_a_row, last_reason })
     }
 
     /// Every state `task` went through, oldest first.

@@ -154,6 +154,13 @@ pub struct JobView {
     /// The next task, as of the processed head (`null` for event jobs and jobs that are not active).
     pub next_due: Option<NextDue>,
     pub spec: JobSpec,
+    /// Tasks of the job whose target reverted (on chain, or in the simulation before sending), in this
+    /// daemon's records.
+    #[serde(default)]
+    pub tasks_failed: u64,
+    /// Something the job's owner should fix, e.g. a target that keeps reverting (`null`: nothing).
+    #[serde(default)]
+    pub warning: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -509,7 +509,12 @@ fn draw_jobs(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Span::raw(next_due_text(job)),
         Span::styled("  watermark ", DIM),
         Span::raw(job.watermark.to_string()),
+        Span::styled("  failed ", DIM),
+        Span::styled(job.tasks_failed.to_string(), if job.tasks_failed > 0 { BAD } else { Style::new() }),
     ]));
+    if let Some(warning) = &job.warning {
+        lines.push(Line::from(Span::styled(format!("! {warning}"), BAD.add_modifier(Modifier::BOLD))));
+    }
     let block = Block::bordered().title(format!("Job {} ({})", job.id, job.status));
     let inner = block.inner(detail);
     frame.render_widget(block, detail);
@@ -525,7 +530,8 @@ fn draw_jobs(frame: &mut Frame<'_>, app: &App, area: Rect) {
         ])
     });
     let header = Row::new(vec!["task", "state", "updated", "latency"]).style(DIM);
-    let widths = [Constraint::Length(9), Constraint::Length(10), Constraint::Length(9), Constraint::Length(8)];
+    // The state column fits the longest name (nothing_to_do).
+    let widths = [Constraint::Length(9), Constraint::Length(14), Constraint::Length(9), Constraint::Length(8)];
     frame.render_widget(Table::new(rows, widths).header(header), history);
 }
 

@@ -240,6 +240,9 @@ impl Session {
             updated_at_block: head.number,
             next_due,
             spec,
+            // The chain keeps no task records: failures are a daemon's (keeperctl --socket).
+            tasks_failed: 0,
+            warning: None,
         }))
     }
 

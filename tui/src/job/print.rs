@@ -37,9 +37,16 @@ pub fn job(json: bool, job: &JobView) -> CliResult {
         ("watermark", format!("{} (every task below is done for good)", job.watermark)),
         ("next due", next_due(job)),
     ];
+    fields.push(("failed", format!("{} tasks (the target reverted; `task list --state failed`)", job.tasks_failed)));
     fields.extend(output::spec_lines(&job.spec));
     fields.push(("as of block", job.updated_at_block.to_string()));
+    if let Some(warning) = &job.warning {
+        fields.push(("warning", warning.clone()));
+    }
     print_fields(&fields);
+    if let Some(warning) = &job.warning {
+        eprintln!("warning: job {}: {warning}", job.id);
+    }
     Ok(())
 }
 

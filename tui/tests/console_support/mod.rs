@@ -83,6 +83,8 @@ pub fn job(id: u64, status: JobStatus, balance_wei: u128) -> JobView {
         updated_at_block: 40,
         next_due: Some(NextDue { sequence: 12, due_now: true, at_secs: Some(1_767_000_060), at_block: None }),
         spec: call_spec(5),
+        tasks_failed: 0,
+        warning: None,
     }
 }
 

@@ -150,3 +150,24 @@ fn filtered_listing_pages_through_any_mix_of_state_and_job() {
     let page = store.read(|r| r.tasks_filtered(None, Some(U256::from(2)), Some(id(3, 0)), 10)).unwrap();
     assert!(page.tasks.is_empty() && page.next.is_none());
 }
+
+#[test]
+fn a_jobs_failures_are_counted_with_the_latest_run_and_reason() {
+    let mut store = store_with_jobs(&[1, 2]);
+    let states =
+        [TaskState::Failed, TaskState::Performed, TaskState::Failed, TaskState::NothingToDo, TaskState::Failed];
+    store
+        .write(|tx| {
+            for (sequence, state) in states.iter().enumerate() {
+                let task = id(1, sequence as u64);
+                tx.insert_task(task, TaskDue { at_ms: None, block: Some(1) })?;
+                tx.transition_task(task, *state, None, Some(&format!("reason {sequence}")))?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let failures = store.read(|r| r.job_failures(U256::from(1), 3)).unwrap();
+    // Finished tasks, newest first: 4 failed, 2 failed, 1 performed (nothing to do is not finished work).
+    assert_eq!(failures, JobFailures { failed: 3, in_a_row: 2, last_reason: Some("reason 4".into()) });
+    assert_eq!(store.read(|r| r.job_failures(U256::from(2), 3)).unwrap(), JobFailures::default());
+}
