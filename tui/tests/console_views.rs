@@ -171,6 +171,16 @@ fn the_job_panel_counts_failed_tasks_and_warns_about_a_target_that_keeps_reverti
 }
 
 #[test]
+fn a_job_with_one_wei_of_escrow_is_unfunded_not_due_now() {
+    let mut app = app_with_status();
+    app.apply(ApiEvent::Jobs(vec![job(1, JobStatus::Active, 1)]));
+    app.handle_key(ch('4'));
+    let text = screen(&app);
+    assert!(!text.contains("#12 now"), "{text}");
+    assert!(text.contains("next    unfunded"), "{text}");
+}
+
+#[test]
 fn selecting_a_job_reads_its_tasks_into_the_history() {
     let mut app = app_with_status();
     let mut far = job(2, JobStatus::Active, 1_000_000_000_000_000_000);

@@ -80,12 +80,7 @@ impl Job {
     /// Whether the escrow can pay the most a task may cost at `gas_price` plus `premium` (the task
     /// manager skips an unfunded task, so proposing it would waste a leaf).
     pub fn is_funded(&self, gas_price: u128, premium: u128) -> bool {
-        if self.balance.is_zero() {
-            return false;
-        }
-        let worst = U256::from(self.spec.gas_limit) * U256::from(gas_price) + U256::from(premium);
-        let worst = worst.min(U256::from(self.spec.max_fee));
-        self.balance >= worst
+        keeper_shared::job::is_funded(&self.spec, self.balance, gas_price, premium)
     }
 }
 

@@ -360,8 +360,10 @@ impl Scheduler {
             let mut index = self.index.write().await;
             let records = index.take_dirty().iter().map(Job::to_record).collect::<Result<Vec<_>, _>>()?;
             let due: Vec<(TaskId, TaskDue)> = match reference {
+                // At the floor price: a job whose escrow cannot pay even then (1 wei) has no due task
+                // (the aggregator judges at the chain's price when it proposes).
                 Some(reference) => index
-                    .due_tasks(&reference, 0, 0)
+                    .due_tasks(&reference, keeper_shared::job::FLOOR_GAS_PRICE, 0)
                     .into_iter()
                     .map(|task| (task.task, due_of(&task, &reference)))
                     .collect(),

@@ -87,14 +87,23 @@ fn job_view_json_is_readable_and_round_trips() {
             max_fee: 10u128.pow(16),
             expiry: None,
         },
+        tasks_failed: 2,
+        warning: Some("the target keeps reverting".into()),
     };
     let json = serde_json::to_value(&view).unwrap();
     assert_eq!(json["id"], U256::MAX.to_string());
+    assert_eq!(json["tasks_failed"], 2);
     assert_eq!(json["balance_wei"], "1000000000000000000");
     assert_eq!(json["spec"]["trigger"]["kind"], "interval");
     assert_eq!(json["spec"]["action"]["data"], "0xd09de08a");
     assert_eq!(json["spec"]["max_fee_wei"], "10000000000000000");
-    assert_eq!(serde_json::from_value::<JobView>(json).unwrap(), view);
+    assert_eq!(serde_json::from_value::<JobView>(json.clone()).unwrap(), view);
+    // A daemon from before the failure fields: they default to none.
+    let mut older = json;
+    older.as_object_mut().unwrap().remove("tasks_failed");
+    older.as_object_mut().unwrap().remove("warning");
+    let read = serde_json::from_value::<JobView>(older).unwrap();
+    assert_eq!((read.tasks_failed, read.warning), (0, None));
 }
 
 #[test]

@@ -163,6 +163,15 @@ pub struct JobView {
     pub warning: Option<String>,
 }
 
+impl JobView {
+    /// An active job whose escrow cannot pay for a task at any gas price (e.g. 1 wei): the task manager
+    /// would skip its tasks, so none is "due now" and clients say "unfunded".
+    pub fn is_unfunded(&self) -> bool {
+        self.status == JobStatus::Active
+            && !crate::job::is_funded(&self.spec, self.balance_wei, crate::job::FLOOR_GAS_PRICE, 0)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // GET /v1/tasks, /v1/tasks/{job}/{sequence}
 // ---------------------------------------------------------------------------------------------

@@ -193,6 +193,22 @@ pub fn validate_funding(field: &'static str, amount: U256, allow_zero: bool) -> 
     Ok(())
 }
 
+/// Whether an escrow of `balance` can pay for a task of `spec` at `gas_price` plus `premium`: the job
+/// manager's rule (`_taskGate`: a task whose worst charge, `gasLimit * gasPrice + premium` capped at
+/// `maxFee`, exceeds the balance is skipped as `Unfunded`; an empty escrow always is).
+pub fn is_funded(spec: &JobSpec, balance: U256, gas_price: u128, premium: u128) -> bool {
+    if balance.is_zero() {
+        return false;
+    }
+    let worst = U256::from(spec.gas_limit) * U256::from(gas_price) + U256::from(premium);
+    balance >= worst.min(U256::from(spec.max_fee))
+}
+
+/// The least gas price any chain charges (1 wei): a job unfunded at it is unfunded at every price. What
+/// keeperd's scheduler and keeperctl judge a job by when they know no price (its escrow of 1 wei never
+/// pays for a task, so it is shown "unfunded", never "due now").
+pub const FLOOR_GAS_PRICE: u128 = 1;
+
 #[cfg(test)]
 mod tests {
     use alloy::primitives::{address, Bytes, B256};
@@ -318,5 +334,15 @@ mod tests {
             "amount_wei: must be > 0"
         );
         assert_eq!(validate_funding("funding_wei", U256::ZERO, true), Ok(()));
+    }
+
+    #[test]
+    fn one_wei_of_escrow_funds_nothing_at_any_price() {
+        let spec = call_spec();
+        assert!(!is_funded(&spec, U256::from(1), FLOOR_GAS_PRICE, 0));
+        assert!(!is_funded(&spec, U256::ZERO, 0, 0), "an empty escrow never pays");
+        assert!(is_funded(&spec, U256::from(100_000), FLOOR_GAS_PRICE, 0), "gas limit x 1 wei");
+        // Capped by the max fee: a balance of max fee pays at any price.
+        assert!(is_funded(&spec, U256::from(spec.max_fee), 10u128.pow(12), 10u128.pow(18)));
     }
 }

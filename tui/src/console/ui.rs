@@ -392,6 +392,9 @@ fn low_escrow(job: &JobView) -> bool {
 }
 
 fn next_due_text(job: &JobView) -> String {
+    if job.is_unfunded() {
+        return "unfunded".to_owned();
+    }
     match job.next_due {
         None => "-".to_owned(),
         Some(next) if next.due_now => format!("#{} now", next.sequence),

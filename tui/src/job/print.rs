@@ -78,6 +78,9 @@ pub fn jobs(json: bool, list: &JobList, all: bool) -> CliResult {
 }
 
 fn next_due(job: &JobView) -> String {
+    if job.is_unfunded() {
+        return "unfunded (top the escrow up)".to_owned();
+    }
     match &job.next_due {
         None => "-".to_owned(),
         Some(next) => {
