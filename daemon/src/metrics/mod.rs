@@ -25,6 +25,7 @@
 //! | `keeper_jobs_escrow_low` | gauge | | active jobs whose escrow pays < `escrow_low_tasks` tasks |
 //! | `keeper_tasks` | gauge | `state` | task records in the store by state |
 //! | `keeper_task_outcomes_total` | counter | `outcome` | task manager outcomes seen |
+//! | `keeper_tasks_failed_total` | counter | `job`, `reason` | tasks whose target reverted (on chain, or simulated before sending) |
 //! | `keeper_task_latency_seconds` | histogram | | interval jobs: inclusion time − due time |
 //! | `keeper_task_latency_blocks` | histogram | | block/event jobs: inclusion block − due block |
 //! | `keeper_batches_signed_total` | counter | | batches this keeper signed |

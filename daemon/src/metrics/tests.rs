@@ -33,6 +33,8 @@ fn every_metric_is_declared_once_with_a_conventional_name() {
     metrics.rpc_endpoint_healthy.with_label_values(&["0"]).set(1);
     metrics.observe_signature_invalid(Address::ZERO);
     metrics.observe_signature_rate_limited(Address::ZERO);
+    metrics.observe_task_failed(U256::from(1), REVERTED_ON_CHAIN);
+    metrics.observe_rpc_state_change(0, crate::chain::EndpointState::Down);
     let text = metrics.encode().unwrap();
     let types = declared(&text);
     let documented: Vec<&str> = include_str!("mod.rs")
