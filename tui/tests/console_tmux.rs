@@ -351,9 +351,9 @@ async fn console_in_tmux_creates_a_job_through_the_form_and_shows_it_performed()
     assert!(has_row(&created, "1", &format!("{PERIOD_SECS}s")), "{created}");
     assert!(created.contains(&format!("interval, every {PERIOD_SECS}s from")), "{created}");
 
-    // Tasks view (key 3), filtered to performed tasks (`F` steps back from "all": unprofitable,
-    // dropped, failed, performed), until one of job 1's tasks shows as performed.
-    world.tmux.keys(&["3", "F", "F", "F", "F"]);
+    // Tasks view (key 3), filtered to performed tasks (`F` steps back from "all": nothing_to_do,
+    // unprofitable, dropped, failed, performed), until one of job 1's tasks shows as performed.
+    world.tmux.keys(&["3", "F", "F", "F", "F", "F"]);
     world.wait_for("the performed filter", SOON, |s| s.contains("(f: performed)")).await;
     world.wait_for("a performed task of job 1", PERFORMED, |s| has_row(s, "1", "performed")).await;
     assert!(world.devnet.count_of_job_1().await >= U256::from(1), "the counter saw no increment from job 1");
