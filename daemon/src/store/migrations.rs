@@ -102,7 +102,7 @@ mod tests {
     fn schema_4_keeps_tasks_and_history_and_accepts_unprofitable() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keeper.db");
-        let mut conn = Connection::open(&path).unwrap();
+        let conn = Connection::open(&path).unwrap();
         conn.pragma_update(None, "foreign_keys", true).unwrap();
         for step in &MIGRATIONS[..3] {
             conn.execute_batch(step.sql).unwrap_or_else(|e| panic!("{}: {e}", step.description));
@@ -118,8 +118,11 @@ mod tests {
         .unwrap();
         assert!(conn.execute("UPDATE tasks SET state = 'unprofitable'", []).is_err(), "schema 3 lacks the state");
 
-        migrate(&mut conn, &path).unwrap();
-        assert_eq!(schema_version(&conn).unwrap(), SCHEMA_VERSION);
+        // Schema 4 alone (schema 6 drops the closed list; its own test covers it).
+        let step = &MIGRATIONS[3];
+        conn.execute_batch(step.sql).unwrap();
+        conn.pragma_update(None, "user_version", step.version).unwrap();
+        assert_eq!(schema_version(&conn).unwrap(), 4);
         let kept: (String, i64, i64) = conn
             .query_row(
                 "SELECT t.state, t.due_block, (SELECT count(*) FROM task_history h WHERE h.sequence = t.sequence)
