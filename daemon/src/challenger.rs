@@ -1,7 +1,7 @@
 //! The challenger role. Two watches, at each block the scheduler processes:
 //! - **Responses on chain**: every accepted batch (`BatchResponded`) is read back from its
-//!   transaction, and each task is re-executed at the batch's reference block; a response that
-//!   differs from this daemon's own is reported (log, and `keeper_challenger_mismatches_total`). A
+//!   transaction, and each task is re-executed at the batch's reference block (script jobs too, run as a
+//!   keeper runs them); a response that differs from this daemon's own is reported (log, and `keeper_challenger_mismatches_total`). A
 //!   mismatch is not slashable by itself (only not-due tasks and impossible call data are, and the
 //!   task manager records those), so nothing is submitted for it.
 //! - **Equivocations**: among the signatures this daemon's store holds (an aggregator's collected
@@ -119,7 +119,18 @@ async fn check_responses(context: &NodeContext, from: u64, to: u64) -> Result<()
             let task = TaskId { job_id: input.jobId, sequence: input.sequence };
             let Ok(spec) = JobSpec::decode(&input.spec.abi_encode()) else { continue };
             let signed = crate::jobs::response_hash(input.execute, &input.callData);
-            match execute(&provider, &spec, task, &reference).await {
+            match execute(&provider, &context.scripts, &spec, task, &reference).await {
+                Ok(Outcome::ScriptFailed { reason }) => {
+                    // The quorum signed a result this daemon's run of the script does not reach (its limits,
+                    // its fetch): nothing to compare, but worth an operator's look.
+                    tracing::warn!(
+                        job = %task.job_id,
+                        sequence = task.sequence,
+                        tx = %hash,
+                        %reason,
+                        "challenger: cannot re-execute a performed script task"
+                    );
+                }
                 Ok(outcome) => {
                     if let Some(own) = mismatch(signed, &outcome) {
                         context.metrics.challenger_mismatches.inc();

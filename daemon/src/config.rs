@@ -26,6 +26,9 @@ pub enum ConfigError {
     Parse { path: PathBuf, message: String },
     #[error("config: `{field}`: {reason}")]
     Invalid { field: &'static str, reason: String },
+    /// A `[script]` setting (the error names its field).
+    #[error(transparent)]
+    Script(#[from] keeper_script::ConfigError),
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -104,6 +107,9 @@ pub struct FileConfig {
     pub metrics: FileMetrics,
     #[serde(default)]
     pub log: crate::logging::FileLog,
+    /// Script jobs: fetching, the module cache (default `<data_dir>/scripts`), limits per trigger kind.
+    #[serde(default)]
+    pub script: keeper_script::ScriptConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -170,6 +176,7 @@ impl FileConfig {
             &mut file.operator.bls_password_file,
             &mut file.api.socket,
             &mut file.log.dir,
+            &mut file.script.cache.dir,
         ]
         .into_iter()
         .flatten()
@@ -268,6 +275,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Where logs go, in which format, at which level.
     pub log: crate::logging::LogConfig,
+    /// Script jobs (`[script]`), validated; the cache directory is always set.
+    pub script: keeper_script::ScriptConfig,
 }
 
 impl Config {
@@ -345,6 +354,9 @@ impl Config {
 
         let metrics = resolve_metrics(file.metrics, overrides.metrics_listen)?;
         let log = crate::logging::LogConfig::resolve(file.log, overrides.log, &data_dir)?;
+        let mut script = file.script;
+        script.cache.dir.get_or_insert_with(|| data_dir.join("scripts"));
+        script.validate("script")?;
 
         Ok(Self {
             data_dir,
@@ -358,6 +370,7 @@ impl Config {
             api_socket,
             metrics,
             log,
+            script,
         })
     }
 

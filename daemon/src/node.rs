@@ -54,6 +54,8 @@ pub struct NodeContext {
     pub schedule: ScheduleView,
     /// Every metric of this daemon (served on `[metrics] listen`).
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Fetches, caches and runs script jobs' code (keeper, aggregator and challenger share its caches).
+    pub scripts: Arc<keeper_script::ScriptRunner>,
 }
 
 /// Unlocks the operator's keystores (one password for both).
@@ -123,8 +125,17 @@ pub async fn run(config: Config, operator: Option<Operator>, shutdown: Cancellat
         )),
         None => None,
     };
-    let context =
-        NodeContext { config: Arc::clone(&config), pool: pool.clone(), store, operator, sender, schedule, metrics };
+    let scripts = Arc::new(keeper_script::ScriptRunner::new(&config.script).wrap_err("setting up script jobs")?);
+    let context = NodeContext {
+        config: Arc::clone(&config),
+        pool: pool.clone(),
+        store,
+        operator,
+        sender,
+        schedule,
+        metrics,
+        scripts,
+    };
     tracing::info!(
         roles = ?config.roles.names(),
         operator = ?context.operator.as_ref().map(|o| o.address),

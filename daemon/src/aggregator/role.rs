@@ -112,6 +112,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         flights: HashMap::new(),
         in_flight: HashSet::new(),
         disputed: HashMap::new(),
+        script_failed: HashSet::new(),
         max_age,
         window: config.aggregator.quorum_window,
         max_tasks: config.aggregator.max_batch_tasks,
@@ -208,6 +209,9 @@ struct Aggregator {
     in_flight: HashSet<TaskId>,
     /// Tasks disputed at a reference block: not proposed again at that block.
     disputed: HashMap<u64, HashSet<TaskId>>,
+    /// Tasks whose script failed: ended (state `failed`, with the reason), never executed again. Only the
+    /// still-due ones are kept, so the set stays as small as the due list.
+    script_failed: HashSet<TaskId>,
     max_age: u64,
     window: Duration,
     max_tasks: usize,
@@ -246,12 +250,16 @@ impl Aggregator {
             .map_err(|e| AggregatorError::Other(e.to_string()))?
             .and_then(|block| block.header.base_fee_per_gas)
             .map_or(0, u128::from);
-        let skip = self.disputed.get(&reference.number).cloned().unwrap_or_default();
+        let mut skip = self.disputed.get(&reference.number).cloned().unwrap_or_default();
         let (due, forwarders) = {
             let index = self.context.schedule.index().await;
             self.gate.prune(&index);
+            let all_due = index.due_tasks(&reference, gas_price, premium);
+            // A task whose script failed ends there; forget it once it is no longer due.
+            self.script_failed.retain(|task| all_due.iter().any(|d| d.task == *task));
+            skip.extend(self.script_failed.iter().copied());
             let busy = busy_jobs(&self.in_flight);
-            let due: Vec<DueTask> = proposable(index.due_tasks(&reference, gas_price, premium), &self.in_flight, &skip)
+            let due: Vec<DueTask> = proposable(all_due, &self.in_flight, &skip)
                 .into_iter()
                 .filter(|due| self.gate.allows(due, &busy, &index, &reference))
                 .collect();
@@ -265,7 +273,7 @@ impl Aggregator {
         let mut idle = Vec::new();
         let mut failed = Vec::new();
         for due in due {
-            let outcome = match execute(&provider, &due.spec, due.task, &reference).await {
+            let outcome = match execute(&provider, &self.context.scripts, &due.spec, due.task, &reference).await {
                 Ok(outcome) => outcome,
                 Err(e) => {
                     tracing::warn!(error = %e, "aggregator: executing a due task failed");
@@ -275,6 +283,18 @@ impl Aggregator {
             let response = match &outcome {
                 Outcome::Unsupported { reason } => {
                     tracing::debug!(job = %due.task.job_id, %reason, "aggregator: task not supported");
+                    continue;
+                }
+                Outcome::ScriptFailed { reason } => {
+                    tracing::warn!(
+                        job = %due.task.job_id,
+                        sequence = due.task.sequence,
+                        %reason,
+                        "aggregator: the job's script failed; the task ends unsigned"
+                    );
+                    self.context.metrics.script_failures.inc();
+                    self.script_failed.insert(due.task);
+                    self.record_details(&[(due.task, reason.clone())], TaskState::Failed, reference.number).await;
                     continue;
                 }
                 Outcome::CheckFailed(failure) if due.spec.action.is_condition() => {
@@ -559,7 +579,9 @@ impl Aggregator {
             for leaf in batch.leaves() {
                 let spec = self.context.schedule.index().await.job(leaf.task.job_id).map(|job| job.spec.clone());
                 let Some(spec) = spec else { break };
-                let Ok(outcome) = execute(&provider, &spec, leaf.task, &reference).await else { break };
+                let Ok(outcome) = execute(&provider, &self.context.scripts, &spec, leaf.task, &reference).await else {
+                    break;
+                };
                 // The leaf binds the spec it was executed under: the job's spec now must be that one.
                 if spec.hash().ok() != Some(leaf.spec_hash) {
                     break;

@@ -7,7 +7,12 @@
 //!   returns `(true, performData)`, the call data is `performUpkeep(performData)`.
 //! - GelatoResolver: `eth_call` of the resolver with the spec's data, likewise; if it returns
 //!   `(true, execPayload)`, the call data is `execPayload`.
-//! - Script: not run by this daemon yet ([`Outcome::Unsupported`]).
+//! - Script: the module at `codeUrl` (checked against `codeHash`, cached) runs in keeper-script's sandbox with the
+//!   limits of the job's trigger kind, every chain read pinned to the reference block by hash; it answers the
+//!   call data (`execute = true`) or "nothing to do" (`execute = false`, like a checker saying no). A script
+//!   that fails (unreachable or oversized code, a hash mismatch, out of fuel, a trap, ...) is
+//!   [`Outcome::ScriptFailed`]: the task ends with that reason and the keeper signs nothing for it. Only the
+//!   node failing a chain read is an [`ExecuteError`], retried like a checker's.
 //!
 //! "Nothing to do" is always `execute = false` with empty call data, whatever else the checker returned
 //! (Chainlink's `performData`, Gelato's reason), so that all keepers sign the same response.
@@ -28,8 +33,11 @@ use alloy::transports::{RpcError, TransportError};
 use keeper_shared::batch::TaskId;
 use thiserror::Error;
 
+use keeper_script::{
+    AlloyChain, BlockContext, JobKind, RunError, ScriptError, ScriptInput, ScriptOutcome, ScriptRunner,
+};
 pub use keeper_shared::job::TaskResponse;
-use keeper_shared::job::{Action, JobSpec, ReferenceBlock};
+use keeper_shared::job::{Action, JobSpec, ReferenceBlock, Trigger};
 
 /// The gas a checker simulation may use. Fixed, so that a checker running out of gas fails for every
 /// keeper alike (a node's default `eth_call` cap differs between clients); the order of the check gas
@@ -56,6 +64,13 @@ pub enum ExecuteError {
         #[source]
         source: TransportError,
     },
+    #[error("job {job_id} task {sequence}: script: {source}")]
+    ScriptChain {
+        job_id: U256,
+        sequence: u64,
+        #[source]
+        source: keeper_script::ChainError,
+    },
 }
 
 /// Why a checker gave no usable answer.
@@ -78,6 +93,8 @@ pub enum Outcome {
     CheckFailed(CheckFailure),
     /// This daemon cannot execute the task; there is nothing to sign.
     Unsupported { reason: String },
+    /// The job's script gave no result (the task's failure reason); there is nothing to sign.
+    ScriptFailed { reason: String },
 }
 
 impl Outcome {
@@ -86,15 +103,16 @@ impl Outcome {
         match self {
             Self::Respond(response) => Some(response.clone()),
             Self::CheckFailed(_) => Some(TaskResponse::nothing_to_do()),
-            Self::Unsupported { .. } => None,
+            Self::Unsupported { .. } | Self::ScriptFailed { .. } => None,
         }
     }
 }
 
-/// Executes task `task` of a job with `spec` at the reference block. The task's id only labels errors:
-/// the answer depends on the spec and the block's state, never on the sequence.
+/// Executes task `task` of a job with `spec` at the reference block. The task's id labels errors (and a
+/// script is given its job id); the answer depends on the spec and the block's state, never on the sequence.
 pub async fn execute<P: Provider>(
     provider: &P,
+    scripts: &ScriptRunner,
     spec: &JobSpec,
     task: TaskId,
     reference: &ReferenceBlock,
@@ -127,9 +145,30 @@ pub async fn execute<P: Provider>(
                 None => Outcome::CheckFailed(CheckFailure::Malformed { returned }),
             })
         }
-        Action::Script { code_url, .. } => Ok(Outcome::Unsupported {
-            reason: format!("script jobs are not run by this daemon yet (code at {code_url})"),
-        }),
+        Action::Script { args, code_url, code_hash, .. } => {
+            let block = BlockContext { number: reference.number, hash: reference.hash, timestamp: reference.timestamp };
+            let input = ScriptInput { job_id: task.job_id, args: args.clone(), block };
+            let chain = AlloyChain::new(provider, block);
+            match scripts.run(script_kind(&spec.trigger), code_url, *code_hash, &input, &chain).await {
+                Ok(report) => Ok(Outcome::Respond(match report.outcome {
+                    ScriptOutcome::Perform { call_data } => TaskResponse::perform(call_data),
+                    ScriptOutcome::Skip { .. } => TaskResponse::nothing_to_do(),
+                })),
+                Err(ScriptError::Run(RunError::Chain(source))) => {
+                    Err(ExecuteError::ScriptChain { job_id: task.job_id, sequence: task.sequence, source })
+                }
+                Err(error) => Ok(Outcome::ScriptFailed { reason: error.to_string() }),
+            }
+        }
+    }
+}
+
+/// The limits a script runs under: those of its job's trigger kind.
+pub fn script_kind(trigger: &Trigger) -> JobKind {
+    match trigger {
+        Trigger::Interval { .. } => JobKind::Interval,
+        Trigger::Block { .. } => JobKind::Block,
+        Trigger::Event(_) => JobKind::Event,
     }
 }
 
@@ -241,5 +280,6 @@ mod tests {
             Some(TaskResponse::nothing_to_do())
         );
         assert_eq!(Outcome::Unsupported { reason: "x".into() }.response(), None);
+        assert_eq!(Outcome::ScriptFailed { reason: "out of fuel".into() }.response(), None);
     }
 }

@@ -265,17 +265,24 @@ impl Keeper {
         let spec = self.context.schedule.index().await.is_due(task, reference);
         let result = match spec {
             None => Err((DisputeReason::NotDue, "not due by this keeper's view of the job".to_string())),
-            Some(spec) => match execute(&self.context.pool.provider(), &spec, task, reference).await {
-                Ok(outcome @ (Outcome::Respond(_) | Outcome::CheckFailed(_))) => match outcome.response() {
-                    Some(response) => Ok(response.hash()),
-                    None => Err((DisputeReason::ExecutionFailed, "no response".to_string())),
-                },
-                Ok(Outcome::Unsupported { reason }) => Err((DisputeReason::Unsupported, reason)),
-                Err(e) => {
-                    tracing::debug!(error = %e, "keeper: executing a task failed; judging later");
-                    return None;
+            Some(spec) => {
+                match execute(&self.context.pool.provider(), &self.context.scripts, &spec, task, reference).await {
+                    Ok(outcome @ (Outcome::Respond(_) | Outcome::CheckFailed(_))) => match outcome.response() {
+                        Some(response) => Ok(response.hash()),
+                        None => Err((DisputeReason::ExecutionFailed, "no response".to_string())),
+                    },
+                    Ok(Outcome::Unsupported { reason }) => Err((DisputeReason::Unsupported, reason)),
+                    Ok(Outcome::ScriptFailed { reason }) => {
+                        tracing::warn!(job = %task.job_id, sequence = task.sequence, %reason, "keeper: the job's script failed");
+                        self.context.metrics.script_failures.inc();
+                        Err((DisputeReason::ExecutionFailed, reason))
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "keeper: executing a task failed; judging later");
+                        return None;
+                    }
                 }
-            },
+            }
         };
         self.cache.insert((task, reference.hash), result.clone());
         Some(result)

@@ -45,6 +45,7 @@
 //! | `keeper_batch_submissions_total` | counter | `result` | batch transactions by result |
 //! | `keeper_batch_gas_used` | histogram | | gas of each mined batch |
 //! | `keeper_batch_tasks` | histogram | | tasks of each mined batch |
+//! | `keeper_script_failures_total` | counter | | script runs that gave no result (task failed, nothing signed) |
 //! | `keeper_challenger_mismatches_total` | counter | | performed responses differing from own |
 //! | `keeper_equivocation_proofs_total` | counter | `result` | equivocation proofs sent |
 //! | `keeper_operator_registered` | gauge | | 1 if the operator is in the key registry |
@@ -155,6 +156,7 @@ pub struct Metrics {
     pub batch_gas_used: Histogram,
     pub batch_tasks: Histogram,
 
+    pub script_failures: IntCounter,
     pub challenger_mismatches: IntCounter,
     pub equivocation_proofs: IntCounterVec,
 
@@ -413,6 +415,10 @@ impl Metrics {
             batch_gas_used: b.histogram("keeper_batch_gas_used", "Gas used by each mined batch", &BATCH_GAS)?,
             batch_tasks: b.histogram("keeper_batch_tasks", "Tasks in each mined batch", &BATCH_TASKS)?,
 
+            script_failures: b.counter(
+                "keeper_script_failures_total",
+                "Script runs that gave no result: the task failed and nothing was signed for it",
+            )?,
             challenger_mismatches: b.counter(
                 "keeper_challenger_mismatches_total",
                 "Performed responses that differ from this daemon's own execution",
