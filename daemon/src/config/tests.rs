@@ -243,3 +243,20 @@ fn the_bls_keystore_can_have_its_own_password() {
     let error = setup.error(&no_bls, Overrides::default());
     assert!(error.contains("`operator.bls_password_file`") && error.contains("no operator.bls_keystore"), "{error}");
 }
+
+#[test]
+fn the_script_table_defaults_its_cache_under_the_data_dir_and_names_fields_past_their_caps() {
+    let setup = Setup::new();
+    let config = Config::resolve(setup.file(FULL), Overrides::default()).unwrap();
+    assert_eq!(config.script.cache.dir, Some(setup.dir.path().join("data/scripts")));
+    assert_eq!(config.script.limits, keeper_script::config::KindLimits::default());
+
+    let text = format!("{FULL}[script]\ncache.dir = \"modules\"\n[script.limits.event]\nfuel = 1000000\n");
+    let config = Config::resolve(setup.file(&text), Overrides::default()).unwrap();
+    assert_eq!(config.script.cache.dir, Some(setup.dir.path().join("modules")));
+    assert_eq!(config.script.limits.event.fuel, 1_000_000);
+
+    let text = format!("{FULL}[script.limits.block]\nmemory_bytes = 1099511627776\n");
+    let error = setup.error(&text, Overrides::default());
+    assert!(error.contains("`script.limits.block.memory_bytes`") && error.contains("hard cap"), "{error}");
+}
