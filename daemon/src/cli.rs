@@ -111,6 +111,10 @@ pub struct DevnetArgs {
     /// Stop after this many seconds; with --until-performed, failing if it was not reached.
     #[arg(long, default_value_t = 86_400)]
     pub duration: u64,
+    /// The script SDK's built examples, served to the keepers for the script jobs [default: this
+    /// checkout's sdk/assemblyscript/build, built by `make setup`].
+    #[arg(long)]
+    pub script_examples: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -272,6 +276,7 @@ impl From<DevnetArgs> for devnet::DevnetConfig {
             interval_secs: args.interval,
             until_performed: args.until_performed,
             duration: std::time::Duration::from_secs(args.duration),
+            script_examples: args.script_examples.unwrap_or_else(devnet::scripts::default_examples_dir),
         }
     }
 }

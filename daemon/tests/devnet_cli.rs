@@ -8,7 +8,8 @@ use std::net::TcpStream;
 use std::process::Command;
 
 /// The whole pipeline through the real binaries: anvil, EigenLayer, three `keeperd run` daemons,
-/// and a sample job of every trigger and action kind, each performed (the devnet itself fails if a
+/// and a sample job of every trigger and action kind (the SDK's two example scripts, served by the
+/// devnet, included), each performed (the devnet itself fails if a
 /// task is performed twice).
 #[test]
 fn devnet_keepers_perform_every_kind_of_job_and_stop_cleanly() {
@@ -35,11 +36,14 @@ fn devnet_keepers_perform_every_kind_of_job_and_stop_cleanly() {
         "(Chainlink-style: liquidation book checkUpkeep/performUpkeep)",
         "(Gelato-style: vault harvest when the resolver says so)",
         "(event: mirror.sync() on each oracle AnswerUpdated)",
+        "script server: the SDK's examples on http://127.0.0.1:",
+        "(script: time window, counter.increment() from 00:00 to 24:00 UTC)",
+        "(script: price deviation, mirror.sync() when the oracle moved > 0.01%)",
         "done: stopping anvil",
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }
-    for kind in ["interval", "block", "Chainlink-style", "Gelato-style", "event"] {
+    for kind in ["interval", "block", "Chainlink-style", "Gelato-style", "event", "script: time", "script: price"] {
         assert!(
             stdout.lines().any(|l| l.starts_with("performed: ") && l.contains(kind)),
             "{kind} not performed:\n{stdout}"

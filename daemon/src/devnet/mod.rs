@@ -6,6 +6,7 @@ mod anvil;
 mod batch_demo;
 mod network;
 pub mod pipeline;
+pub mod scripts;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -46,6 +47,9 @@ pub struct DevnetConfig {
     pub until_performed: Option<u64>,
     /// Stop after this long (fails if `until_performed` was not reached by then).
     pub duration: Duration,
+    /// Where the SDK's example modules are (`sdk/assemblyscript/build`); served to the keepers for the
+    /// devnet's script jobs.
+    pub script_examples: PathBuf,
 }
 
 /// Starts anvil, deploys and onboards, runs the keepers on sample jobs, and stops everything, also
@@ -149,7 +153,18 @@ async fn walk_through(
         total / U256::from(FULL_MAGNITUDE)
     )?;
 
-    let samples = pipeline::create_sample_jobs(&owner_provider, &deployment, owner, config.interval_secs).await?;
+    let mut samples = pipeline::create_sample_jobs(&owner_provider, &deployment, owner, config.interval_secs).await?;
+    let script_server = scripts::ScriptServer::examples(&config.script_examples).await?;
+    writeln!(out, "script server: the SDK's examples on http://{}/scripts/", script_server.address())?;
+    scripts::create_example_jobs(
+        &owner_provider,
+        &deployment,
+        owner,
+        &mut samples,
+        &script_server,
+        config.interval_secs,
+    )
+    .await?;
     for job in &samples.jobs {
         writeln!(out, "job {}: {}", job.id, job.name)?;
     }
@@ -188,6 +203,7 @@ async fn walk_through(
     for keeper in &mut keepers {
         keeper.stop(Duration::from_secs(10));
     }
+    script_server.stop();
     let run = result?;
     if let Some(until) = config.until_performed {
         if let Some((job, n)) = run.performed.iter().find(|(_, n)| **n < until) {
