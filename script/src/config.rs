@@ -36,6 +36,16 @@ impl JobKind {
     /// Every kind, in the order of the configuration file.
     pub const ALL: [JobKind; 3] = [JobKind::Interval, JobKind::Block, JobKind::Event];
 
+    /// The kind whose limits a job's script runs under: its trigger's.
+    pub fn of_trigger(trigger: &keeper_shared::job::Trigger) -> Self {
+        use keeper_shared::job::Trigger;
+        match trigger {
+            Trigger::Interval { .. } => JobKind::Interval,
+            Trigger::Block { .. } => JobKind::Block,
+            Trigger::Event(_) => JobKind::Event,
+        }
+    }
+
     /// The kind's name in the configuration.
     pub fn name(self) -> &'static str {
         match self {

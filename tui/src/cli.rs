@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use keeper_shared::job::{JobStatus, TaskState};
 
 use crate::exit::CliResult;
-use crate::{commands, job, keys};
+use crate::{commands, job, keys, script};
 
 const AFTER_HELP: &str = "\
 Daemon: commands other than `keys` and `completions` talk to keeperd's control API on its Unix
@@ -65,6 +65,9 @@ pub enum Command {
     /// keystores per Web3 Secret Storage).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Run a script job's WebAssembly module locally, as keepers run it (its result, fuel and time).
+    #[command(subcommand)]
+    Script(ScriptCommand),
     /// The operator console: a full-screen view of the daemon (status, operators, tasks, jobs,
     /// events) with job and operator actions. Needs a terminal.
     Tui,
@@ -138,8 +141,9 @@ pub struct SpecArgs {
     /// The function to call, e.g. 'harvest()' or 'transfer(address,uint256)'; encoded with --args.
     #[arg(long, value_name = "SIG")]
     pub signature: Option<String>,
-    /// The function's arguments, in order (with --signature).
-    #[arg(long, num_args = 0.., value_name = "ARG", requires = "signature", allow_negative_numbers = true)]
+    /// The function's arguments, in order (with --signature); with --script, the script's arguments as one
+    /// hex value (the job's `args`, e.g. `cast abi-encode` output).
+    #[arg(long, num_args = 0.., value_name = "ARG", allow_negative_numbers = true)]
     pub args: Vec<String>,
 
     /// Trigger: every DURATION (`60s`, `5m`, `1h`, `1d`, or seconds).
@@ -183,6 +187,13 @@ pub struct SpecArgs {
     /// With --upkeep: checkUpkeep's `checkData`, hex (default empty).
     #[arg(long, value_name = "HEX", requires = "upkeep")]
     pub check_data: Option<String>,
+    /// Action: a script job running this WebAssembly module (its keccak256 is the job's codeHash; it is
+    /// checked against the keeper_v1 host interface), published at --code-url.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["upkeep", "checker", "calldata", "signature"], requires = "code_url")]
+    pub script: Option<PathBuf>,
+    /// With --script: where keepers fetch the module (https://, http://, ipfs://).
+    #[arg(long, value_name = "URL", requires = "script")]
+    pub code_url: Option<String>,
 
     /// Gas the target gets per execution.
     #[arg(long, value_name = "GAS", default_value_t = 300_000)]
@@ -202,8 +213,65 @@ pub struct CreateArgs {
     /// Escrow to deposit with the job: wei, or with a unit (`0.1ether`).
     #[arg(long, value_name = "AMOUNT", default_value = "0")]
     pub fund: String,
+    /// With --script: the chain the dry run reads (at its latest block) before the job is registered
+    /// [default: --rpc-url].
+    #[arg(long, value_name = "URL", requires = "script")]
+    pub dry_run_rpc: Option<String>,
+    /// With --script: register the job without running the module once first.
+    #[arg(long, requires = "script", conflicts_with = "dry_run_rpc")]
+    pub no_dry_run: bool,
     #[command(flatten)]
     pub chain: ChainArgs,
+}
+
+// ---------------------------------------------------------------------------------------------
+// script
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Subcommand)]
+pub enum ScriptCommand {
+    /// Run a module once at a block (default: the latest) with the limits keepers use by default,
+    /// and print its result, the fuel it used and its time.
+    Run(ScriptRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScriptRunArgs {
+    /// The WebAssembly module (e.g. built with the AssemblyScript SDK in sdk/assemblyscript).
+    pub module: PathBuf,
+    /// The chain the script reads.
+    #[arg(long, value_name = "URL")]
+    pub rpc_url: String,
+    /// The script's arguments, hex (what a job's `args` hold).
+    #[arg(long, value_name = "HEX")]
+    pub args: Option<String>,
+    /// Run at this block instead of the latest.
+    #[arg(long, value_name = "N")]
+    pub block: Option<u64>,
+    /// The job id the script is told.
+    #[arg(long, value_name = "ID", default_value_t = 0)]
+    pub job_id: u64,
+    /// Whose default limits apply: the trigger kind of the job the script is for.
+    #[arg(long, value_enum, default_value_t = ScriptKind::Interval)]
+    pub kind: ScriptKind,
+}
+
+/// A job's trigger kind, as far as script limits go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScriptKind {
+    Interval,
+    Block,
+    Event,
+}
+
+impl From<ScriptKind> for keeper_script::JobKind {
+    fn from(kind: ScriptKind) -> Self {
+        match kind {
+            ScriptKind::Interval => Self::Interval,
+            ScriptKind::Block => Self::Block,
+            ScriptKind::Event => Self::Event,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -485,6 +553,7 @@ pub fn run(cli: Cli) -> CliResult {
                     Command::Events(args) => commands::events(&context, &args).await,
                     Command::Operator(op) => commands::operator(&context, op).await,
                     Command::Tui => commands::console(&context).await,
+                    Command::Script(ScriptCommand::Run(args)) => script::run(&args, json).await,
                     Command::Keys(_) | Command::Completions { .. } => Ok(()),
                 }
             })

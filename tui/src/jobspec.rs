@@ -180,6 +180,8 @@ fn has_spec_flags(args: &SpecArgs) -> bool {
         checker_signature,
         upkeep,
         check_data,
+        script,
+        code_url,
         gas_limit,
         max_fee,
         expiry,
@@ -200,6 +202,8 @@ fn has_spec_flags(args: &SpecArgs) -> bool {
         || checker_signature.is_some()
         || *upkeep
         || check_data.is_some()
+        || script.is_some()
+        || code_url.is_some()
         || *gas_limit != SpecArgs::DEFAULT_GAS_LIMIT
         || max_fee.is_some()
         || expiry.is_some()
@@ -220,6 +224,9 @@ fn name_flag(mut error: ApiError) -> ApiError {
         Some("action.check_data") => "--check-data",
         Some("action.resolver_data") => "--checker-calldata",
         Some("action.resolver") => "--checker",
+        Some("action.code_url") => "--code-url",
+        Some("action.code_hash") => "--script",
+        Some("action.args") => "--args",
         Some("gas_limit") => "--gas-limit",
         Some("max_fee_wei") => "--max-fee",
         Some("expiry_secs") => "--expiry",
@@ -258,7 +265,23 @@ fn spec_from_flags(args: &SpecArgs, defaults: Defaults) -> Result<JobSpec, ApiEr
     if args.start_block.is_some() && matches!(trigger, Trigger::Interval { .. }) {
         return Err(invalid("--start-block", "applies to --every-blocks and --on-event (use --start with --interval)"));
     }
-    let action = if let Some(checker) = &args.checker {
+    if !args.args.is_empty() && args.signature.is_none() && args.script.is_none() {
+        return Err(invalid("--args", "needs --signature (the function's arguments) or --script (the script's)"));
+    }
+    let action = if let Some(path) = &args.script {
+        let code_url = args
+            .code_url
+            .clone()
+            .ok_or_else(|| invalid("spec.action.code_url", "required with --script (flag --code-url)"))?;
+        let script_args = match args.args.as_slice() {
+            [] => Bytes::new(),
+            [hex] => parse_hex("--args", hex)?,
+            _ => return Err(invalid("--args", "a script takes its arguments as one hex value")),
+        };
+        let module = crate::script::LocalModule::load("--script", path, keeper_script::JobKind::of_trigger(&trigger))
+            .map_err(|e| invalid("--script", format!("{:#}", e.report)))?;
+        Action::Script { target, args: script_args, code_url, code_hash: module.code_hash }
+    } else if let Some(checker) = &args.checker {
         let resolver = parse_address("--checker", checker)?;
         let resolver_data = match (&args.checker_calldata, &args.checker_signature) {
             (Some(hex), _) => parse_hex("--checker-calldata", hex)?,

@@ -11,6 +11,7 @@ mod job;
 mod jobspec;
 mod keys;
 mod output;
+mod script;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

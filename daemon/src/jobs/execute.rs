@@ -37,7 +37,7 @@ use keeper_script::{
     AlloyChain, BlockContext, JobKind, RunError, ScriptError, ScriptInput, ScriptOutcome, ScriptRunner,
 };
 pub use keeper_shared::job::TaskResponse;
-use keeper_shared::job::{Action, JobSpec, ReferenceBlock, Trigger};
+use keeper_shared::job::{Action, JobSpec, ReferenceBlock};
 
 /// The gas a checker simulation may use. Fixed, so that a checker running out of gas fails for every
 /// keeper alike (a node's default `eth_call` cap differs between clients); the order of the check gas
@@ -149,7 +149,7 @@ pub async fn execute<P: Provider>(
             let block = BlockContext { number: reference.number, hash: reference.hash, timestamp: reference.timestamp };
             let input = ScriptInput { job_id: task.job_id, args: args.clone(), block };
             let chain = AlloyChain::new(provider, block);
-            match scripts.run(script_kind(&spec.trigger), code_url, *code_hash, &input, &chain).await {
+            match scripts.run(JobKind::of_trigger(&spec.trigger), code_url, *code_hash, &input, &chain).await {
                 Ok(report) => Ok(Outcome::Respond(match report.outcome {
                     ScriptOutcome::Perform { call_data } => TaskResponse::perform(call_data),
                     ScriptOutcome::Skip { .. } => TaskResponse::nothing_to_do(),
@@ -163,14 +163,6 @@ pub async fn execute<P: Provider>(
     }
 }
 
-/// The limits a script runs under: those of its job's trigger kind.
-pub fn script_kind(trigger: &Trigger) -> JobKind {
-    match trigger {
-        Trigger::Interval { .. } => JobKind::Interval,
-        Trigger::Block { .. } => JobKind::Block,
-        Trigger::Event(_) => JobKind::Event,
-    }
-}
 
 /// A checker's `(bool, bytes)`, strictly decoded (a non-canonical encoding counts as malformed).
 pub fn decode_check(returned: &[u8]) -> Option<(bool, Bytes)> {

@@ -12,5 +12,5 @@ pub use keeper_shared::job::{
     RevertReason, ScheduleError, SkipReason, SpecError, TaskResponse, Trigger,
 };
 
-pub use execute::{execute, script_kind, CheckFailure, ExecuteError, Outcome, CHECK_GAS_LIMIT};
+pub use execute::{execute, CheckFailure, ExecuteError, Outcome, CHECK_GAS_LIMIT};
 pub use submit::{build_submission, BatchSubmission, BatchTask, SubmitError, SubmitReceipt};

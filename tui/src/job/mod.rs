@@ -6,6 +6,8 @@ mod chain;
 mod daemon;
 mod print;
 
+use std::io::Write;
+
 use alloy::primitives::U256;
 use keeper_shared::api::job_spec::SpecContext;
 use keeper_shared::api::{CreateJobResponse, JobAction, JobList, JobView, JobWriteResponse, JobsQuery};
@@ -80,6 +82,9 @@ async fn run_on(context: &Context, backend: &impl JobBackend, command: JobComman
             let funding = amount("--fund", &args.fund, true)?;
             let (defaults, spec_context) = backend.spec_context().await?;
             let spec = jobspec::spec_from_args(&args.spec, defaults, &spec_context).map_err(CliError::invalid)?;
+            if let Some(path) = &args.spec.script {
+                dry_run(json, &args, path, &spec).await?;
+            }
             print::created(json, &backend.create(&spec, funding).await?)
         }
         JobCommand::Update(args) => {
@@ -116,6 +121,29 @@ async fn run_on(context: &Context, backend: &impl JobBackend, command: JobComman
             print::jobs(json, &list, args.all)
         }
     }
+}
+
+/// Runs a script job's module once at the latest block before the job is registered, and prints the
+/// result on stderr (stdout keeps the command's own output); a module that fails stops the command.
+async fn dry_run(json: bool, args: &crate::cli::CreateArgs, path: &std::path::Path, spec: &JobSpec) -> CliResult {
+    use keeper_shared::job::Action;
+    let Action::Script { args: script_args, .. } = &spec.action else { return Ok(()) };
+    let module = crate::script::LocalModule::load("--script", path, keeper_script::JobKind::of_trigger(&spec.trigger))?;
+    if args.no_dry_run {
+        return Ok(());
+    }
+    let Some(rpc_url) = args.dry_run_rpc.as_ref().or(args.chain.rpc_url.as_ref()) else {
+        return Err(CliError::usage(
+            "--script: the dry run needs a chain: --dry-run-rpc URL (or --rpc-url), or skip it with --no-dry-run",
+        ));
+    };
+    let summary = module.run_at(rpc_url, None, U256::ZERO, script_args.clone()).await?;
+    if !json {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "dry run of {} ({} bytes) at the latest block:", path.display(), module.size);
+        let _ = summary.print(&mut err);
+    }
+    Ok(())
 }
 
 async fn act(json: bool, backend: &impl JobBackend, id: U256, write: JobWrite) -> CliResult {
