@@ -180,3 +180,72 @@ fn register_operator_validates_then_confirms() {
     };
     assert_eq!(app.handle_key(ch('y')), Action::Send(Command::RegisterOperator(expected)));
 }
+
+/// Opens the job form and fills an interval script job whose module is the file at `module`.
+fn fill_script_job(app: &mut App, module: &str) {
+    app.handle_key(ch('n'));
+    down(app, 2);
+    type_text(app, "60");
+    // action kind: call → chainlink_upkeep → gelato_resolver → script
+    down(app, 1);
+    for _ in 0..3 {
+        app.handle_key(key(KeyCode::Right));
+    }
+    down(app, 1);
+    type_text(app, "0x1111111111111111111111111111111111111111");
+    down(app, 1);
+    type_text(app, "0x2a");
+    down(app, 1);
+    type_text(app, module);
+    down(app, 1);
+    type_text(app, "https://example.org/job.wasm");
+    // code hash (empty: the file's), gas limit, max fee
+    down(app, 3);
+    type_text(app, "10000000000000000");
+}
+
+#[test]
+fn a_script_job_takes_its_code_hash_from_the_checked_module_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("job.wasm");
+    let code = wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "run")))"#).unwrap();
+    std::fs::write(&module, &code).unwrap();
+    let mut app = jobs_view();
+    fill_script_job(&mut app, module.to_str().unwrap());
+    let text = screen(&app);
+    assert!(text.contains("‹ script ›") && text.contains(" module file") && text.contains(" code url"), "{text}");
+    assert!(!text.contains(" resolver"), "{text}");
+    assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::None, "Enter previews");
+    let Action::Send(Command::CreateJob(request)) = app.handle_key(ch('y')) else { panic!("{}", screen(&app)) };
+    assert_eq!(
+        request.spec.action,
+        keeper_shared::job::Action::Script {
+            target: alloy::primitives::Address::repeat_byte(0x11),
+            args: alloy::primitives::Bytes::from(vec![0x2a]),
+            code_url: "https://example.org/job.wasm".to_owned(),
+            code_hash: alloy::primitives::keccak256(&code),
+        }
+    );
+}
+
+#[test]
+fn a_module_keepers_would_refuse_is_refused_on_its_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("job.wasm");
+    let code = wat::parse_str(r#"(module (import "wasi" "clock" (func)) (memory (export "memory") 1) (func (export "run")))"#)
+        .unwrap();
+    std::fs::write(&module, code).unwrap();
+    let mut app = jobs_view();
+    fill_script_job(&mut app, module.to_str().unwrap());
+    assert_eq!(app.handle_key(key(KeyCode::Enter)), Action::None);
+    let text = screen(&app);
+    assert!(matches!(app.modal, Some(Modal::JobForm(_))), "{text}");
+    assert!(text.contains("action.module:") && text.contains("!module file"), "{text}");
+
+    // A file that is not there names its field too.
+    let mut app = jobs_view();
+    fill_script_job(&mut app, "/nonexistent/job.wasm");
+    app.handle_key(key(KeyCode::Enter));
+    let text = screen(&app);
+    assert!(text.contains("action.module: /nonexistent/job.wasm"), "{text}");
+}

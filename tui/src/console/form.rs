@@ -156,8 +156,9 @@ pub fn job_form() -> Form {
             Field::text("action.target", "target", "0x contract the job calls"),
             Field::text("action.data", "calldata", "0x hex"),
             Field::text("action.resolver", "resolver", "0x checker contract"),
-            Field::text("action.code_url", "code url", "where the script is"),
-            Field::text("action.code_hash", "code hash", "0x keccak256 of the code"),
+            Field::text("action.module", "module file", "local .wasm: checked, gives the hash"),
+            Field::text("action.code_url", "code url", "where keepers fetch it"),
+            Field::text("action.code_hash", "code hash", "0x keccak256, empty: the file's"),
             Field::text("gas_limit", "gas limit", "21000..=5000000"),
             Field::text("max_fee_wei", "max fee (wei)", "per task"),
             Field::text("expiry_secs", "expiry", "unix secs, empty: never"),
@@ -183,7 +184,7 @@ pub fn update_job_form(form: &mut Form) {
                 trigger == "event"
             }
             "action.resolver" => action == "gelato_resolver",
-            "action.code_url" | "action.code_hash" => action == "script",
+            "action.module" | "action.code_url" | "action.code_hash" => action == "script",
             _ => true,
         };
         match field.id {
@@ -262,6 +263,26 @@ fn parse_bytes(form: &Form, id: &'static str) -> Result<Bytes, FormError> {
     Bytes::from_str(text).map_err(|_| field_error(id, format!("{text:?} is not 0x-prefixed hex bytes")))
 }
 
+/// A script job's code hash: the module file's keccak256 once the file passed the keepers' interface check
+/// (so a job is never registered for a module keepers would refuse), else the hash typed in; both must agree.
+fn script_code_hash(form: &Form, trigger: &Trigger) -> Result<B256, FormError> {
+    let typed = parse_b256(form, "action.code_hash")?;
+    let path = form.value("action.module");
+    if path.is_empty() {
+        return Ok(typed.unwrap_or_default());
+    }
+    let code = std::fs::read(path).map_err(|e| field_error("action.module", format!("{path}: {e}")))?;
+    let limits = *keeper_script::ScriptConfig::default().limits.of(keeper_script::JobKind::of_trigger(trigger));
+    keeper_script::Sandbox::new(limits).compile(&code).map_err(|e| field_error("action.module", e))?;
+    let hash = alloy::primitives::keccak256(&code);
+    match typed {
+        Some(typed) if typed != hash => {
+            Err(field_error("action.code_hash", format!("{typed} is not the module file's hash {hash}")))
+        }
+        _ => Ok(hash),
+    }
+}
+
 /// Reads the job form into a request: parse errors name the form field, then the shared
 /// validation runs (`now_secs`: the chain's time, when known, for the expiry rule).
 pub fn read_job_form(form: &mut Form, now_secs: Option<u64>) -> Result<CreateJobRequest, FormError> {
@@ -309,7 +330,7 @@ fn parse_job_form(form: &Form) -> Result<CreateJobRequest, FormError> {
             target,
             args: data,
             code_url: form.value("action.code_url").to_owned(),
-            code_hash: parse_b256(form, "action.code_hash")?.unwrap_or_default(),
+            code_hash: script_code_hash(form, &trigger)?,
         },
     };
     let gas_limit = parse_u64(form, "gas_limit")?;
