@@ -31,9 +31,8 @@ impl LocalModule {
     pub fn load(flag: &str, path: &Path, kind: JobKind) -> CliResult<Self> {
         let code = std::fs::read(path).map_err(|e| CliError::usage(format!("{flag}: {}: {e}", path.display())))?;
         let sandbox = Sandbox::new(*ScriptConfig::default().limits.of(kind));
-        let compiled = sandbox
-            .compile(&code)
-            .map_err(|e| CliError::usage(format!("{flag}: {}: {e}", path.display())))?;
+        let compiled =
+            sandbox.compile(&code).map_err(|e| CliError::usage(format!("{flag}: {}: {e}", path.display())))?;
         Ok(Self { code_hash: keccak256(&code), size: code.len(), sandbox, compiled })
     }
 
@@ -101,7 +100,9 @@ impl RunSummary {
     /// The human form: the result line first, then the costs and the script's logs.
     pub fn print(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
         match (&self.call_data, &self.skip_reason) {
-            (Some(call_data), _) => writeln!(out, "result: perform, call data {call_data} ({} bytes)", call_data.len())?,
+            (Some(call_data), _) => {
+                writeln!(out, "result: perform, call data {call_data} ({} bytes)", call_data.len())?
+            }
             (None, reason) => writeln!(out, "result: nothing to do: {}", reason.as_deref().unwrap_or(""))?,
         }
         writeln!(out, "block: {} ({})", self.block, self.block_hash)?;

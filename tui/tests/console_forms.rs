@@ -232,8 +232,9 @@ fn a_script_job_takes_its_code_hash_from_the_checked_module_file() {
 fn a_module_keepers_would_refuse_is_refused_on_its_field() {
     let dir = tempfile::tempdir().unwrap();
     let module = dir.path().join("job.wasm");
-    let code = wat::parse_str(r#"(module (import "wasi" "clock" (func)) (memory (export "memory") 1) (func (export "run")))"#)
-        .unwrap();
+    let code =
+        wat::parse_str(r#"(module (import "wasi" "clock" (func)) (memory (export "memory") 1) (func (export "run")))"#)
+            .unwrap();
     std::fs::write(&module, code).unwrap();
     let mut app = jobs_view();
     fill_script_job(&mut app, module.to_str().unwrap());

@@ -112,7 +112,8 @@ async fn script_run_and_job_create_with_a_script() {
 
     // job create --script, straight on chain: the code hash computed, the dry run printed, the job registered.
     let signer = PrivateKeySigner::from(anvil.keys()[0].clone());
-    let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(anvil.endpoint_url());
+    let provider =
+        ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(anvil.endpoint_url());
     let deployment = deploy_network(&provider, &NetworkConfig::devnet(signer.address())).await.unwrap();
     let deployment_file = dir.path().join("deployment.json");
     deployment.write(&deployment_file).unwrap();

@@ -163,7 +163,6 @@ pub async fn execute<P: Provider>(
     }
 }
 
-
 /// A checker's `(bool, bytes)`, strictly decoded (a non-canonical encoding counts as malformed).
 pub fn decode_check(returned: &[u8]) -> Option<(bool, Bytes)> {
     <(bool, Bytes)>::abi_decode_params_validate(returned).ok()
