@@ -128,7 +128,6 @@ async fn run_on(context: &Context, backend: &impl JobBackend, command: JobComman
 async fn dry_run(json: bool, args: &crate::cli::CreateArgs, path: &std::path::Path, spec: &JobSpec) -> CliResult {
     use keeper_shared::job::Action;
     let Action::Script { args: script_args, .. } = &spec.action else { return Ok(()) };
-    let module = crate::script::LocalModule::load("--script", path, keeper_script::JobKind::of_trigger(&spec.trigger))?;
     if args.no_dry_run {
         return Ok(());
     }
@@ -137,6 +136,7 @@ async fn dry_run(json: bool, args: &crate::cli::CreateArgs, path: &std::path::Pa
             "--script: the dry run needs a chain: --dry-run-rpc URL (or --rpc-url), or skip it with --no-dry-run",
         ));
     };
+    let module = crate::script::LocalModule::load("--script", path, keeper_script::JobKind::of_trigger(&spec.trigger))?;
     let summary = module.run_at(rpc_url, None, U256::ZERO, script_args.clone()).await?;
     if !json {
         let mut err = std::io::stderr().lock();
