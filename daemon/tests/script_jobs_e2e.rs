@@ -175,6 +175,12 @@ impl Net {
     }
 }
 
+/// The hash of job `job`'s spec as the daemon behind `store` indexed it (signed responses are kept per spec).
+fn spec_hash(store: &mut Store, job: U256) -> alloy::primitives::B256 {
+    let record = store.read(|tx| tx.job(job)).unwrap().unwrap_or_else(|| panic!("job {job} not indexed"));
+    JobSpec::decode(&record.spec).unwrap().hash().unwrap()
+}
+
 fn runs() -> u64 {
     std::env::var("SCRIPT_E2E_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(10)
 }
@@ -202,9 +208,10 @@ async fn three_keepers_sign_identical_responses_for_the_example_scripts() {
             let responses: Vec<_> = stores
                 .iter_mut()
                 .map(|store| {
+                    let spec = spec_hash(store, *job);
                     store
                         .slashing_protection()
-                        .signed_response(deployment.chain_id, deployment.avs.task_manager, task)
+                        .signed_response(deployment.chain_id, deployment.avs.task_manager, task, spec)
                         .unwrap()
                         .map(|signed| signed.response_hash)
                 })
@@ -277,11 +284,12 @@ async fn a_hostile_script_fails_its_tasks_with_the_reason_and_the_daemon_perform
         })
         .unwrap();
     assert!(!failures.is_empty(), "no failed task of the hostile job:\n{}", net.logs());
+    let spec = spec_hash(&mut store, hostile_job);
     for (task, reason) in &failures {
         assert!(reason.contains("out of fuel"), "{reason}");
         let signed = store
             .slashing_protection()
-            .signed_response(net.deployment.chain_id, net.deployment.avs.task_manager, *task)
+            .signed_response(net.deployment.chain_id, net.deployment.avs.task_manager, *task, spec)
             .unwrap();
         assert!(signed.is_none(), "the keeper signed a response for the hostile job's {task:?}: {signed:?}");
     }
