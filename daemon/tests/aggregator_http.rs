@@ -91,7 +91,7 @@ async fn start(store: Store, limits: HttpLimits) -> Running {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
     let router = server::router(collector.clone(), &limits);
-    let task = tokio::spawn(server::serve(listener, router, limits, shutdown.clone()));
+    let task = tokio::spawn(server::serve(listener, router, limits, server::error_body, shutdown.clone()));
     Running { url, collector, shutdown, task }
 }
 
@@ -332,7 +332,7 @@ async fn an_aggregator_that_is_down_is_retryable() {
 }
 
 #[tokio::test]
-async fn a_client_that_never_sends_its_headers_is_disconnected() {
+async fn a_client_that_never_completes_its_headers_gets_a_json_408() {
     let dir = tempfile::tempdir().unwrap();
     let limits = HttpLimits { header_read_timeout: Duration::from_millis(200), ..HttpLimits::default() };
     let running = start(Store::open(dir.path().join("db")).unwrap(), limits).await;
@@ -342,5 +342,9 @@ async fn a_client_that_never_sends_its_headers_is_disconnected() {
     // The bound only keeps a broken server from hanging the test; the server closes far sooner.
     let read = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut buffer)).await;
     assert!(read.is_ok(), "the server kept a silent connection open");
+    let text = String::from_utf8(buffer).unwrap();
+    assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
+    let body: ApiError = serde_json::from_str(text.split_once("\r\n\r\n").unwrap().1).unwrap();
+    assert_eq!(body.code, ErrorCode::Timeout, "{text}");
     running.stop().await;
 }

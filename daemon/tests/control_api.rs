@@ -750,3 +750,103 @@ async fn writes_reach_the_chain_and_the_read_api_and_bad_ones_get_their_codes() 
     }
     assert!(daemon.terminate().success(), "{}", daemon.log());
 }
+
+/// Sends `request` on a fresh connection (write errors ignored: the server may answer and close
+/// before reading it all) and reads until the server closes: (status, error body).
+fn raw_error(socket: &Path, request: Vec<u8>) -> (u16, ApiError) {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let _ = writer.write_all(&request);
+    });
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    let _ = sender.join();
+    parse_raw(&bytes)
+}
+
+fn parse_raw(bytes: &[u8]) -> (u16, ApiError) {
+    let text = String::from_utf8_lossy(bytes);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no complete answer: {text:?}"));
+    let status = head.strip_prefix("HTTP/1.1 ").and_then(|s| s.get(..3)).and_then(|s| s.parse().ok());
+    let status = status.unwrap_or_else(|| panic!("not an HTTP answer: {head}"));
+    assert!(head.to_ascii_lowercase().contains("content-type: application/json"), "{head}");
+    (status, serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}")))
+}
+
+/// A connection that sent `request` and read the answer's head (`200` expected); kept open.
+fn open_stream(socket: &Path) -> std::os::unix::net::UnixStream {
+    use std::io::{Read, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream.write_all(b"GET /v1/events HTTP/1.1\r\nHost: keeperd\r\n\r\n").unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "the stream closed: {}", String::from_utf8_lossy(&head));
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 200 "), "{}", String::from_utf8_lossy(&head));
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_has_a_json_body_and_a_request_over_a_cap_is_refused_at_once() {
+    let env = env().await;
+    let mut daemon = Daemon::start(&env, &env.dir.path().join("data"), "keeperd.log");
+    wait_ready(&mut daemon, &env.socket).await;
+    let socket = env.socket.as_path();
+
+    // What hyper refuses before any route sees it.
+    let long_uri = format!("GET /v1/{} HTTP/1.1\r\nHost: keeperd\r\n\r\n", "a".repeat(70_000));
+    let huge_header = format!("GET /v1/status HTTP/1.1\r\nHost: keeperd\r\nX-Big: {}\r\n\r\n", "b".repeat(600_000));
+    let cases: Vec<(&str, Vec<u8>, u16, ErrorCode)> = vec![
+        ("bad request line", b"GARBAGE\r\n\r\n".to_vec(), 400, ErrorCode::BadRequest),
+        ("bad version", b"GET /v1/status HTTP/7.1\r\nHost: k\r\n\r\n".to_vec(), 400, ErrorCode::BadRequest),
+        ("bad header", b"GET /v1/status HTTP/1.1\r\nHo st: k\r\n\r\n".to_vec(), 400, ErrorCode::BadRequest),
+        ("long URI", long_uri.into_bytes(), 414, ErrorCode::UriTooLong),
+        ("huge header", huge_header.into_bytes(), 431, ErrorCode::HeadersTooLarge),
+        ("partial headers", b"GET /v1/status HTTP/1.1\r\nHost: k".to_vec(), 408, ErrorCode::Timeout),
+    ];
+    for (what, request, want_status, want_code) in cases {
+        let (status, error) = raw_error(socket, request);
+        assert_eq!((status, error.code), (want_status, want_code), "{what}: {error}");
+        assert_eq!(want_code.http_status(), want_status);
+    }
+
+    // Event streams have their own cap, below the connections': reads still get through.
+    let streams: Vec<_> = (0..keeperd::api::MAX_EVENT_STREAMS).map(|_| open_stream(socket)).collect();
+    let _: StatusResponse = get(socket, "/v1/status");
+    let (status, error) = raw_error(socket, b"GET /v1/events HTTP/1.1\r\nHost: keeperd\r\n\r\n".to_vec());
+    assert_eq!((status, error.code), (503, ErrorCode::Unavailable), "{error}");
+    assert!(error.message.contains("event streams"), "{error}");
+
+    // Every connection slot taken (streams plus clients that never finish their headers): the next
+    // connection is answered 503 instead of waiting in the backlog.
+    let max = keeperd::api::limits().max_connections;
+    let slow: Vec<_> = (streams.len()..max)
+        .map(|_| {
+            use std::io::Write;
+            let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+            stream.write_all(b"GET /v1/status HTTP/1.1\r\n").unwrap();
+            stream
+        })
+        .collect();
+    let (status, error) = raw_error(socket, b"GET /v1/status HTTP/1.1\r\nHost: keeperd\r\n\r\n".to_vec());
+    assert_eq!((status, error.code), (503, ErrorCode::Unavailable), "{error}");
+    // The slow ones get their 408; once they are gone, requests are served again.
+    for mut stream in slow {
+        use std::io::Read;
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut bytes = Vec::new();
+        let _ = stream.read_to_end(&mut bytes);
+        assert_eq!(parse_raw(&bytes).1.code, ErrorCode::Timeout);
+    }
+    drop(streams);
+    let _: StatusResponse = get(socket, "/v1/status");
+    tokio::time::sleep(Duration::from_secs(1)).await; // the server notices the closed streams at their next event
+    assert!(!stream_events(socket, 2).is_empty(), "stream slots are given back when streams close");
+    assert!(daemon.terminate().success(), "{}", daemon.log());
+}

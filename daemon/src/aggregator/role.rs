@@ -100,7 +100,8 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         .map_err(|source| AggregatorError::Listen { address: listen, source })?;
     let limits = HttpLimits::default();
     let router = super::server::router(collector.clone(), &limits);
-    let server = tokio::spawn(super::server::serve(listener, router, limits, shutdown.child_token()));
+    let server =
+        tokio::spawn(super::server::serve(listener, router, limits, super::server::error_body, shutdown.child_token()));
     tracing::info!(%listen, quorum_bps, "aggregator: serving keepers");
 
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(B256, u64)>();

@@ -3,7 +3,8 @@
 //!
 //! The socket is 0600 in a private directory ([`ControlSocket`]); on top of that, every request's
 //! peer uid (`SO_PEERCRED`) must be the daemon's ([`authorize`]). The serve loop is the aggregator's
-//! (connection cap, header-read and request timeouts, graceful shutdown); bodies are capped.
+//! (connection cap answered `503`, header-read and request timeouts, JSON bodies for hyper's own
+//! errors, graceful shutdown); bodies are capped, and event streams have their own cap.
 
 mod convert;
 mod events;
@@ -14,6 +15,8 @@ mod writes;
 
 use std::time::Duration;
 
+use axum::http::StatusCode;
+use keeper_shared::api::{ApiError, ErrorCode};
 use tokio_util::sync::CancellationToken;
 
 pub use events::EventHub;
@@ -45,8 +48,25 @@ pub async fn serve(
     let limits = limits();
     let router = routes::router(routes::ApiState::new(context, hub, socket.uid(), shutdown.clone()), &limits);
     tracing::info!(socket = %socket.path().display(), "control API listening");
-    serve_http(listener, router, limits, shutdown).await;
+    serve_http(listener, router, limits, error_body, shutdown).await;
     feeder.abort();
     drop(socket);
     Ok(())
+}
+
+/// Event streams open at once: fewer than the connections, so reads always find a slot. One more
+/// is refused `503 unavailable` at once.
+pub const MAX_EVENT_STREAMS: usize = 32;
+
+/// The control API's error body for an answer of the serve loop (hyper's parse errors, a header
+/// read timeout, a connection over the cap).
+pub fn error_body(status: StatusCode, message: &str) -> Vec<u8> {
+    let code = match status {
+        StatusCode::REQUEST_TIMEOUT => ErrorCode::Timeout,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ErrorCode::HeadersTooLarge,
+        StatusCode::URI_TOO_LONG => ErrorCode::UriTooLong,
+        _ => ErrorCode::BadRequest,
+    };
+    serde_json::to_vec(&ApiError::new(code, message)).unwrap_or_default()
 }

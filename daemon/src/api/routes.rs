@@ -2,6 +2,7 @@
 //! event feed, and the writes (`writes`), behind the peer-uid check and the size and time limits.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::providers::Provider;
@@ -20,7 +21,7 @@ use keeper_shared::api::{
 };
 use keeper_shared::batch::TaskId;
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::events::EventHub;
@@ -42,11 +43,14 @@ pub struct ApiState {
     uid: u32,
     max_body_bytes: usize,
     shutdown: CancellationToken,
+    /// One permit per open event stream ([`super::MAX_EVENT_STREAMS`]).
+    streams: Arc<Semaphore>,
 }
 
 impl ApiState {
     pub fn new(context: NodeContext, hub: EventHub, uid: u32, shutdown: CancellationToken) -> Self {
-        Self { context, hub, uid, max_body_bytes: super::limits().max_body_bytes, shutdown }
+        let streams = Arc::new(Semaphore::new(super::MAX_EVENT_STREAMS));
+        Self { context, hub, uid, max_body_bytes: super::limits().max_body_bytes, shutdown, streams }
     }
 
     pub(super) fn context(&self) -> &NodeContext {
@@ -357,9 +361,20 @@ async fn stream_events(State(state): State<ApiState>, headers: HeaderMap, RawQue
             ApiError::field(ErrorCode::InvalidValue, "Last-Event-ID", "not an event id this server issued")
         })?),
     };
+    let permit = Arc::clone(&state.streams).try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            ErrorCode::Unavailable,
+            format!(
+                "event streams: all {} are open; close one or read {}",
+                super::MAX_EVENT_STREAMS,
+                api::RECENT_EVENTS_PATH
+            ),
+        )
+    })?;
     let (replay, receiver) = state.hub.subscribe(after);
-    let live =
-        futures_util::stream::unfold((receiver, state.shutdown.clone()), |(mut receiver, shutdown)| async move {
+    let live = futures_util::stream::unfold(
+        (receiver, state.shutdown.clone(), permit),
+        |(mut receiver, shutdown, permit)| async move {
             let next = tokio::select! {
                 () = shutdown.cancelled() => return None,
                 next = receiver.recv() => next,
@@ -371,8 +386,9 @@ async fn stream_events(State(state): State<ApiState>, headers: HeaderMap, RawQue
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,
             };
-            Some((Ok::<_, Infallible>(item), (receiver, shutdown)))
-        });
+            Some((Ok::<_, Infallible>(item), (receiver, shutdown, permit)))
+        },
+    );
     let stream = futures_util::stream::iter(replay.iter().map(|r| Ok(sse_event(r))).collect::<Vec<_>>()).chain(live);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
 }

@@ -20,6 +20,11 @@ pub enum ErrorCode {
     BodyTooLarge,
     /// No such route.
     NotFound,
+    /// A request that is not valid HTTP/1.1 (request line, method, version, a header).
+    BadRequest,
+    /// Request headers above the server's buffer.
+    HeadersTooLarge,
+    UriTooLong,
     JobNotFound,
     TaskNotFound,
     MethodNotAllowed,
@@ -56,6 +61,9 @@ impl ErrorCode {
             Self::TxPending => 504,
             Self::NotFound | Self::JobNotFound | Self::TaskNotFound => 404,
             Self::MethodNotAllowed => 405,
+            Self::BadRequest => 400,
+            Self::HeadersTooLarge => 431,
+            Self::UriTooLong => 414,
             Self::Timeout => 408,
             Self::BodyTooLarge => 413,
             Self::Unavailable => 503,
@@ -74,6 +82,9 @@ impl ErrorCode {
             Self::JobNotFound => "job_not_found",
             Self::TaskNotFound => "task_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::BadRequest => "bad_request",
+            Self::HeadersTooLarge => "headers_too_large",
+            Self::UriTooLong => "uri_too_long",
             Self::PeerForbidden => "peer_forbidden",
             Self::NotJobOwner => "not_job_owner",
             Self::NoOperatorKey => "no_operator_key",

@@ -19,11 +19,13 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use serde::Serialize;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::collector::{Collector, CollectorError};
+use super::hyper_errors::{self, ErrorBody, JsonErrors};
 use crate::aggregator::protocol::{
     parse_b256, ApiError, Cursor, DisputePost, ErrorCode, ProposalsQuery, SignaturePost, DISPUTES_PATH, PROPOSALS_PATH,
     PROPOSAL_ROUTE, SIGNATURES_PATH, STATUS_PATH,
@@ -39,7 +41,7 @@ pub struct HttpLimits {
     pub request_timeout: Duration,
     /// Longest time a client may take to send a request's headers (against slow-header clients).
     pub header_read_timeout: Duration,
-    /// Connections served at once; more wait in the listen backlog.
+    /// Connections served at once; more are answered `503`.
     pub max_connections: usize,
     /// On shutdown, how long in-flight requests may take to finish.
     pub shutdown_grace: Duration,
@@ -76,51 +78,113 @@ pub fn router(collector: Collector, limits: &HttpLimits) -> Router {
 /// finish for at most [`HttpLimits::shutdown_grace`] and returns. Each request carries its
 /// connection's peer address as [`ConnectInfo`] (the control API's listener puts the peer's
 /// credentials there).
-pub async fn serve<L>(mut listener: L, router: Router, limits: HttpLimits, shutdown: CancellationToken)
-where
+///
+/// Every error a client gets has the server's JSON body (`errors`): hyper's own answers to requests
+/// it cannot parse are rewritten ([`JsonErrors`]), a request whose head does not arrive within
+/// [`HttpLimits::header_read_timeout`] gets a `408`, and a connection above
+/// [`HttpLimits::max_connections`] is answered `503` at once rather than left in the backlog
+/// behind the connections being served (up to as many again; beyond that it is closed).
+pub async fn serve<L>(
+    mut listener: L,
+    router: Router,
+    limits: HttpLimits,
+    errors: ErrorBody,
+    shutdown: CancellationToken,
+) where
     L: Listener,
     L::Addr: Clone + Send + Sync + 'static,
 {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let refusals = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let busy = busy_router(errors, limits.max_connections);
     let connections = TaskTracker::new();
     loop {
-        let slot = tokio::select! {
-            biased;
-            () = shutdown.cancelled() => break,
-            slot = Arc::clone(&slots).acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => break, // never closed
-            },
-        };
         let (io, peer) = tokio::select! {
             biased;
             () = shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let service = TowerToHyperService::new(router.clone().layer(Extension(ConnectInfo(peer))));
+        let (slot, router, header_read_timeout) = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => (slot, router.clone(), limits.header_read_timeout),
+            Err(_) => match Arc::clone(&refusals).try_acquire_owned() {
+                Ok(slot) => (slot, busy.clone(), REFUSAL_HEADER_TIMEOUT),
+                Err(_) => {
+                    tracing::debug!("http: too many connections, even to refuse; closing one");
+                    continue;
+                }
+            },
+        };
+        let service = TowerToHyperService::new(router.layer(Extension(ConnectInfo(peer))));
         let shutdown = shutdown.clone();
-        let (header_read_timeout, grace) = (limits.header_read_timeout, limits.shutdown_grace);
+        let grace = limits.shutdown_grace;
         connections.spawn(async move {
             let _slot = slot;
-            let mut builder = http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
-            let connection = builder.serve_connection(TokioIo::new(io), service);
-            tokio::pin!(connection);
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, "http: connection ended with an error");
+            let mut io = JsonErrors::new(io, errors);
+            let result = {
+                let mut builder = http1::Builder::new();
+                builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).writev(false);
+                let connection = builder.serve_connection(TokioIo::new(&mut io), service);
+                tokio::pin!(connection);
+                tokio::select! {
+                    result = connection.as_mut() => result,
+                    () = shutdown.cancelled() => {
+                        connection.as_mut().graceful_shutdown();
+                        let _ = tokio::time::timeout(grace, connection).await;
+                        Ok(())
                     }
                 }
-                () = shutdown.cancelled() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(grace, connection).await;
+            };
+            match result {
+                Err(e) if e.is_timeout() && io.awaits_a_request() => {
+                    let message = format!("the request's headers did not arrive within {header_read_timeout:?}");
+                    let answer = hyper_errors::response(StatusCode::REQUEST_TIMEOUT, errors, &message);
+                    let io = io.get_mut();
+                    let _ = tokio::time::timeout(grace, async {
+                        io.write_all(&answer).await?;
+                        io.shutdown().await
+                    })
+                    .await;
                 }
+                Err(e) => tracing::debug!(error = %e, "http: connection ended with an error"),
+                Ok(()) => {}
             }
         });
     }
     connections.close();
     connections.wait().await;
+}
+
+/// How long a connection over the cap may take to send the request it is refused.
+const REFUSAL_HEADER_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Answers every request `503` and closes: for connections above the cap.
+fn busy_router(errors: ErrorBody, max_connections: usize) -> Router {
+    let body = Bytes::from(errors(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &format!("connections: all {max_connections} are in use; retry shortly"),
+    ));
+    Router::new().fallback(move || {
+        let body = body.clone();
+        async move {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, "application/json"), (header::CONNECTION, "close")],
+                body,
+            )
+        }
+    })
+}
+
+/// The aggregator's error body for an answer of the serve loop.
+pub fn error_body(status: StatusCode, message: &str) -> Vec<u8> {
+    let code = match status {
+        StatusCode::REQUEST_TIMEOUT => ErrorCode::Timeout,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ErrorCode::HeadersTooLarge,
+        StatusCode::URI_TOO_LONG => ErrorCode::UriTooLong,
+        _ => ErrorCode::BadRequest,
+    };
+    serde_json::to_vec(&ApiError::new(code, message)).unwrap_or_default()
 }
 
 fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {

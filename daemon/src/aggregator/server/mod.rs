@@ -5,7 +5,7 @@
 //! let collector = Collector::new(store, CollectorConfig::default())?;
 //! collector.publish(batch, operator_set).await?;            // keepers can now fetch and sign it
 //! let router = server::router(collector.clone(), &limits);
-//! tokio::spawn(server::serve(tcp_listener, router, limits, shutdown.clone()));
+//! tokio::spawn(server::serve(tcp_listener, router, limits, server::error_body, shutdown.clone()));
 //! // on CollectorEvent::QuorumReached { digest }: wait a little for more signers, then
 //! let certificate = collector.certificate(digest)?;          // submit it, then
 //! collector.close(digest);
@@ -13,8 +13,10 @@
 
 mod collector;
 mod http;
+mod hyper_errors;
 mod verifier;
 
 pub use collector::{ClosedProposal, Collector, CollectorConfig, CollectorError, CollectorEvent, Published};
-pub use http::{router, serve, HttpLimits};
+pub use http::{error_body, router, serve, HttpLimits};
+pub use hyper_errors::ErrorBody;
 pub use verifier::{OffenderPolicy, Verdict};
