@@ -1348,3 +1348,284 @@ async fn a_target_that_refuses_the_forwarder_is_left_out_with_its_reason() {
     assert_counter_matches(&net, &performed, &other).await;
     net.check_logs();
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// A flood on the control API (issue 15)
+// ---------------------------------------------------------------------------------------------------------
+
+/// What the flood saw of the API's answers.
+#[derive(Debug, Default)]
+struct FloodTally {
+    requests: u64,
+    answers: u64,
+    /// Error answers (status >= 400) without a JSON `code`.
+    bodiless_errors: u64,
+    /// 5xx answers other than `503 unavailable` (a cap).
+    server_errors: u64,
+    refused_503: u64,
+}
+
+/// Sends `request` on a fresh connection and reads the answer (the server closes: every request
+/// says `Connection: close`, and a malformed one is closed after its answer).
+fn flood_request(socket: &Path, request: &[u8], tally: &std::sync::Mutex<FloodTally>) {
+    use std::os::unix::net::UnixStream;
+    let Ok(mut stream) = UnixStream::connect(socket) else { return };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(15)));
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(15)));
+    let _ = stream.write_all(request);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    let mut tally = tally.lock().unwrap();
+    tally.requests += 1;
+    let text = String::from_utf8_lossy(&bytes);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else { return };
+    let Some(status) = head.strip_prefix("HTTP/1.1 ").and_then(|s| s.get(..3)).and_then(|s| s.parse::<u16>().ok())
+    else {
+        return;
+    };
+    tally.answers += 1;
+    if status >= 400 {
+        let json: Option<serde_json::Value> = serde_json::from_str(body).ok();
+        if json.as_ref().and_then(|j| j.get("code")).is_none() {
+            tally.bodiless_errors += 1;
+        }
+    }
+    if status == 503 {
+        tally.refused_503 += 1;
+    } else if status >= 500 {
+        tally.server_errors += 1;
+    }
+}
+
+/// Malformed and abusive requests of every kind, one per connection, until `stop`.
+fn malformed_requests(seed: u64) -> Vec<Vec<u8>> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let random: Vec<u8> = (0..rng.gen_range(1..4096)).map(|_| rng.gen()).collect();
+    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n").into_bytes();
+    let post = |path: &str, body: &str| {
+        format!("POST {path} HTTP/1.1\r\nHost: k\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}", body.len())
+            .into_bytes()
+    };
+    vec![
+        random,
+        b"BREW /v1/status HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n".to_vec(),
+        b"GET /v1/status HTTP/3.7\r\n\r\n".to_vec(),
+        b"GET /v1/status\r\n\r\n".to_vec(),
+        format!("GET /v1/status HTTP/1.1\r\nX: {}\r\n\r\n", "h".repeat(500_000)).into_bytes(),
+        get(&format!("/v1/{}", "u".repeat(70_000))),
+        post("/v1/jobs", &"x".repeat(100_000)),
+        post("/v1/jobs", "{\"spec\": [1, 2, {\"x\""),
+        post("/v1/jobs", "[]"),
+        post(
+            "/v1/jobs/1/topup",
+            "{\"amount_wei\":\"99999999999999999999999999999999999999999999999999999999999999999999999999999999\"}",
+        ),
+        get("/v1/tasks?limit=99999999999999999999"),
+        get("/v1/jobs/340282366920938463463374607431768211456340282366920938463463374607431768211456"),
+        get("/v1/tasks/1/-1"),
+        get("/v1/tasks/%ZZ/1"),
+        get("/v1/tasks?state=due&state=due"),
+        get("/v1/nope"),
+        get("/v1/tasks?limit=1000"),
+        get("/v1/operators"),
+        get("/v1/events/recent?limit=1000"),
+    ]
+}
+
+/// Floods the control socket at `socket` from plain threads until `stop`: malformed requests,
+/// `parallel` connections at once doing heavy reads, slowloris clients, and `streams` event
+/// streams held open.
+fn spawn_flood(
+    socket: PathBuf,
+    parallel: usize,
+    streams: usize,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (std::sync::Arc<std::sync::Mutex<FloodTally>>, Vec<std::thread::JoinHandle<()>>) {
+    use std::sync::atomic::Ordering;
+    let tally = std::sync::Arc::new(std::sync::Mutex::new(FloodTally::default()));
+    let mut threads = Vec::new();
+    // Malformed requests, back to back, from four threads.
+    for worker in 0..4u64 {
+        let (socket, stop, tally) = (socket.clone(), stop.clone(), tally.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut round = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                for request in malformed_requests(worker * 1_000_000 + round) {
+                    flood_request(&socket, &request, &tally);
+                }
+                round += 1;
+            }
+        }));
+    }
+    // `parallel` connections at once, each a heavy read, again and again.
+    {
+        let (socket, stop, tally) = (socket.clone(), stop.clone(), tally.clone());
+        threads.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let wave: Vec<_> = (0..parallel)
+                    .map(|i| {
+                        let (socket, tally) = (socket.clone(), tally.clone());
+                        let path = ["/v1/tasks?limit=1000", "/v1/status", "/v1/jobs", "/v1/operators"][i % 4];
+                        std::thread::spawn(move || {
+                            let request = format!("GET {path} HTTP/1.1\r\nHost: k\r\nConnection: close\r\n\r\n");
+                            flood_request(&socket, request.as_bytes(), &tally);
+                        })
+                    })
+                    .collect();
+                for thread in wave {
+                    let _ = thread.join();
+                }
+            }
+        }));
+    }
+    // Slowloris: a header byte a second on 16 connections, reopened when the server closes them.
+    {
+        let (socket, stop) = (socket.clone(), stop.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut slow: Vec<std::os::unix::net::UnixStream> = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                while slow.len() < 16 {
+                    match std::os::unix::net::UnixStream::connect(&socket) {
+                        Ok(stream) => slow.push(stream),
+                        Err(_) => break,
+                    }
+                }
+                slow.retain_mut(|stream| stream.write_all(b"X").is_ok());
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }));
+    }
+    // Event streams, held open (those over the cap are refused and retried).
+    {
+        let (socket, stop) = (socket, stop);
+        threads.push(std::thread::spawn(move || {
+            let mut open: Vec<std::os::unix::net::UnixStream> = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                open.truncate(streams.min(open.len()));
+                while open.len() < streams {
+                    let Ok(mut stream) = std::os::unix::net::UnixStream::connect(&socket) else { break };
+                    let _ = stream.write_all(b"GET /v1/events HTTP/1.1\r\nHost: k\r\n\r\n");
+                    open.push(stream);
+                }
+                std::thread::sleep(Duration::from_secs(2));
+                // Drain what the open streams sent, so they stay live, and drop the closed ones.
+                open.retain_mut(|stream| {
+                    let _ = stream.set_nonblocking(true);
+                    let mut buffer = [0u8; 65536];
+                    loop {
+                        match stream.read(&mut buffer) {
+                            Ok(0) => return false,
+                            Ok(_) => continue,
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+                            Err(_) => return false,
+                        }
+                    }
+                });
+            }
+        }));
+    }
+    (tally, threads)
+}
+
+/// Due-to-performed latency of `job`'s interval tasks (every `period` s from `start`), in seconds
+/// of chain time (a block a second), for the tasks due in `[from, to)`.
+async fn interval_latencies(
+    net: &Net,
+    performed: &[Performed],
+    job: &TestJob,
+    start: u64,
+    period: u64,
+    from: u64,
+    to: u64,
+) -> Vec<u64> {
+    let mut latencies = Vec::new();
+    for task in of(performed, job) {
+        let due = start + task.sequence * period;
+        if due < from || due >= to {
+            continue;
+        }
+        let block = net.provider.get_block_by_number(task.block.into()).await.unwrap().unwrap();
+        latencies.push(block.header.timestamp.saturating_sub(due));
+    }
+    latencies.sort_unstable();
+    latencies
+}
+
+fn percentile(sorted: &[u64], p: usize) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() * p).div_ceil(100)).clamp(1, sorted.len()) - 1]
+}
+
+/// The issue-15 flood against the aggregator's control socket (malformed requests of every kind,
+/// 400 connections at once, slowloris, 40 event streams for a cap of 32) costs no task: every
+/// interval task due before the end is performed, every oracle answer is mirrored once, nothing is
+/// skipped, every error answer has a JSON body, and no answer is a 5xx other than a cap's 503.
+/// Latency is measured from the chain (a quiet phase, then the flood) and printed; the assertion on
+/// it is a generous bound, the numbers go in the README.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_on_the_control_api_costs_no_task() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    const AGGREGATOR: usize = 2;
+    const PERIOD: u64 = 2;
+    let mut net = Net::setup(&[100, 200, 300], AGGREGATOR).await;
+    let start = net.now().await + 5;
+    let job = net.create_job(&net.counter_job(start, PERIOD), U256::from(ETHER)).await;
+    let mirror = net.create_job(&net.mirror_job(), U256::from(ETHER)).await;
+    net.mine_every_second().await;
+    for i in 0..3 {
+        net.start(i);
+    }
+    net.wait_performed("a first task", SOON, |p| !of(p, &job).is_empty()).await;
+    let reporting = Arc::new(AtomicBool::new(false));
+    let reporter = spawn_reporter(net.provider.clone(), net.oracle, Duration::from_secs(3), reporting.clone());
+
+    let quiet_from = net.now().await;
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let flood_from = net.now().await;
+    let socket = net.dir().join(format!("operator-{AGGREGATOR}/data/keeperd.sock"));
+    assert!(socket.exists(), "{}", socket.display());
+    let flooding = Arc::new(AtomicBool::new(false));
+    let (tally, threads) = spawn_flood(socket, 400, 40, flooding.clone());
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    flooding.store(true, Ordering::SeqCst);
+    let flood_to = net.now().await;
+    for thread in threads {
+        tokio::task::block_in_place(|| thread.join().unwrap());
+    }
+    reporting.store(true, Ordering::SeqCst);
+    reporter.await.unwrap();
+
+    // Every task due before the flood ended, and every oracle answer, performed once.
+    let last_due = (flood_to - start) / PERIOD;
+    net.wait_performed("every task due during the flood", SOON, |p| {
+        of(p, &job).iter().filter(|t| t.sequence <= last_due).count() as u64 == last_due + 1
+    })
+    .await;
+    let sequences = net.oracle_sequences().await;
+    let performed = net
+        .wait_performed("every oracle answer mirrored", SOON, |p| {
+            of(p, &mirror).iter().map(|t| t.sequence).collect::<BTreeSet<u64>>() == sequences
+        })
+        .await;
+    assert!(net.skipped(&job).await.is_empty(), "skipped: {:?}", net.skipped(&job).await);
+    assert!(net.skipped(&mirror).await.is_empty(), "skipped: {:?}", net.skipped(&mirror).await);
+    assert_counter_matches(&net, &performed, &job).await;
+
+    let tally = std::mem::take(&mut *tally.lock().unwrap());
+    let quiet = interval_latencies(&net, &performed, &job, start, PERIOD, quiet_from, flood_from).await;
+    let flood = interval_latencies(&net, &performed, &job, start, PERIOD, flood_from, flood_to).await;
+    eprintln!(
+        "flood: {tally:?}; due-to-performed latency in s of chain time (1 block/s): quiet n={} p50={} p99={} max={}; flood n={} p50={} p99={} max={}",
+        quiet.len(), percentile(&quiet, 50), percentile(&quiet, 99), quiet.last().copied().unwrap_or(0),
+        flood.len(), percentile(&flood, 50), percentile(&flood, 99), flood.last().copied().unwrap_or(0),
+    );
+    assert!(tally.answers > 1000, "the flood reached the API: {tally:?}");
+    assert_eq!((tally.bodiless_errors, tally.server_errors), (0, 0), "{tally:?}");
+    assert!(percentile(&flood, 99) <= 10, "p99 latency under the flood: {flood:?}");
+    net.check_logs();
+}

@@ -37,7 +37,43 @@ pub fn limits() -> HttpLimits {
 }
 
 /// Serves the control API on `socket` until `shutdown`; the socket file is removed on return.
+///
+/// The API runs on its own thread and runtime, apart from the pipeline's: however many clients
+/// connect and whatever they send, the scheduler, keeper and aggregator keep their workers (a
+/// flood of requests once cost tasks when both shared one runtime). Its reads of the store go one
+/// at a time ([`routes::ApiState`]), so the pipeline waits behind at most one of them.
 pub async fn serve(
+    socket: ControlSocket,
+    context: NodeContext,
+    shutdown: CancellationToken,
+) -> Result<(), SocketError> {
+    let path = socket.path().to_path_buf();
+    let thread_error = |step, source| SocketError::Io { path: path.clone(), step, source };
+    let (done, finished) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("keeperd-api".into())
+        .spawn(move || {
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .max_blocking_threads(BLOCKING_THREADS)
+                .thread_name("keeperd-api-blocking")
+                .build()
+                .map_err(|source| SocketError::Io {
+                    path: socket.path().to_path_buf(),
+                    step: "starting the API's runtime",
+                    source,
+                })
+                .and_then(|runtime| runtime.block_on(serve_here(socket, context, shutdown)));
+            let _ = done.send(result);
+        })
+        .map_err(|source| thread_error("starting the API's thread", source))?;
+    finished.await.unwrap_or_else(|_| Err(thread_error("serving", std::io::Error::other("the API's thread panicked"))))
+}
+
+/// Threads the API's runtime may use for store reads (they go one at a time) and other blocking work.
+const BLOCKING_THREADS: usize = 4;
+
+async fn serve_here(
     mut socket: ControlSocket,
     context: NodeContext,
     shutdown: CancellationToken,

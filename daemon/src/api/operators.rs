@@ -68,9 +68,8 @@ pub async fn list_operators(State(state): State<ApiState>, RawQuery(query): RawQ
     addresses.extend(local);
 
     let min_block = context.schedule.head().map_or(0, |h| h.number.saturating_sub(SIGNATURE_WINDOW_BLOCKS));
-    let (proposals, seen) = context
-        .store
-        .with(move |store| {
+    let (proposals, seen) = state
+        .store(move |store| {
             store.read(|tx| {
                 let proposals = tx.proposals_since_block(min_block)?;
                 let mut seen: BTreeMap<Address, Seen> = BTreeMap::new();

@@ -28,7 +28,7 @@ use super::events::EventHub;
 use super::socket::{authorize, Peer};
 use super::{convert, operators, writes, HttpLimits};
 use crate::node::NodeContext;
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 
 /// How long `/v1/status` waits for the chain's latest block number.
 const CHAIN_HEAD_TIMEOUT: Duration = Duration::from_secs(2);
@@ -45,16 +45,30 @@ pub struct ApiState {
     shutdown: CancellationToken,
     /// One permit per open event stream ([`super::MAX_EVENT_STREAMS`]).
     streams: Arc<Semaphore>,
+    /// One permit: the API's store reads go one at a time, so the pipeline's writes wait behind at
+    /// most one of them however many clients ask at once.
+    store_turn: Arc<Semaphore>,
 }
 
 impl ApiState {
     pub fn new(context: NodeContext, hub: EventHub, uid: u32, shutdown: CancellationToken) -> Self {
         let streams = Arc::new(Semaphore::new(super::MAX_EVENT_STREAMS));
-        Self { context, hub, uid, max_body_bytes: super::limits().max_body_bytes, shutdown, streams }
+        let store_turn = Arc::new(Semaphore::new(1));
+        Self { context, hub, uid, max_body_bytes: super::limits().max_body_bytes, shutdown, streams, store_turn }
     }
 
     pub(super) fn context(&self) -> &NodeContext {
         &self.context
+    }
+
+    /// Runs `f` with the store, after the API's other store reads ([`ApiState::store_turn`]).
+    pub(super) async fn store<T, E>(&self, f: impl FnOnce(&mut Store) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let _turn = self.store_turn.acquire().await;
+        self.context.store.with(f).await
     }
 
     pub(super) fn shutdown(&self) -> &CancellationToken {
@@ -192,7 +206,7 @@ async fn status(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Rep
         (Some(_), Some(behind)) if behind <= SYNCED_WITHIN_BLOCKS => SyncState::Synced,
         (Some(_), Some(_)) => SyncState::Syncing,
     };
-    let database = match context.store.with(|store| store.read(|tx| tx.task_counts())).await {
+    let database = match state.store(|store| store.read(|tx| tx.task_counts())).await {
         Ok(counts) => DatabaseHealth {
             ok: true,
             error: None,
@@ -228,9 +242,7 @@ async fn list_jobs(State(state): State<ApiState>, RawQuery(query): RawQuery) -> 
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     let status = query.status;
     let records = state
-        .context
-        .store
-        .with(move |store| {
+        .store(move |store| {
             store.read(|tx| {
                 let records = tx.jobs(status, query.after, limit)?;
                 let failures = records
@@ -259,9 +271,7 @@ async fn get_job(State(state): State<ApiState>, Path(id): Path<String>, RawQuery
     parse_empty(query.as_deref())?;
     let id = parse_job_id("id", &id)?;
     let record = state
-        .context
-        .store
-        .with(move |store| {
+        .store(move |store| {
             store.read(|tx| match tx.job(id)? {
                 Some(record) => Ok(Some((record, tx.job_failures(id, convert::KEEPS_REVERTING)?))),
                 None => Ok::<_, crate::store::StoreError>(None),
@@ -289,9 +299,7 @@ async fn list_tasks(State(state): State<ApiState>, RawQuery(query): RawQuery) ->
     let from_ms = query.from.map(secs_to_ms);
     let to_ms = query.to.map(secs_to_ms);
     let page = state
-        .context
-        .store
-        .with(move |store| {
+        .store(move |store| {
             store.read(|tx| match (from_ms, to_ms) {
                 (None, None) => tx.tasks_filtered(task_state, query.job, after, limit),
                 _ => tx.tasks_created_between(task_state, query.job, from_ms, to_ms, after, limit),
@@ -317,14 +325,10 @@ async fn get_task(
 ) -> Reply {
     parse_empty(query.as_deref())?;
     let job_id = parse_job_id("job", &job)?;
-    let sequence = sequence.parse::<u64>().map_err(|_| {
-        ApiError::field(ErrorCode::InvalidValue, "sequence", format!("{sequence:?} is not a task sequence number"))
-    })?;
+    let sequence = api::parse_sequence("sequence", &sequence)?;
     let task = TaskId { job_id, sequence };
     let found = state
-        .context
-        .store
-        .with(move |store| {
+        .store(move |store| {
             store.read(|tx| match tx.task(task)? {
                 Some(record) => Ok::<_, StoreError>(Some((record, tx.task_history(task)?))),
                 None => Ok(None),

@@ -266,7 +266,7 @@ pub async fn update_job(State(state): State<ApiState>, Path(id): Path<String>, r
     let context = SpecContext { now_secs: Some(chain_time(&state).await?), job_manager: Some(job_manager(&state)) };
     let spec = spec_to_abi("spec", &request.spec, &context)?;
     // The trigger is fixed at creation: say so by name rather than by a revert, when the job is indexed.
-    let cached = state.context().store.with(move |store| store.read(|tx| tx.job(id))).await.ok().flatten();
+    let cached = state.store(move |store| store.read(|tx| tx.job(id))).await.ok().flatten();
     if let Some(view) = cached.and_then(|record| super::convert::job_view(&record, None).ok()) {
         if view.spec.trigger != request.spec.trigger {
             return Err(Failure(ApiError::field(

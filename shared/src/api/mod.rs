@@ -36,8 +36,8 @@ mod write;
 pub use crate::job::{Action, EventFilter, JobSpec, JobStatus, NextDue, OutcomeKind, TaskState, Trigger};
 pub use error::{ApiError, ErrorCode};
 pub use query::{
-    parse_decimal_u256, parse_empty, parse_job_id, JobsQuery, RecentEventsQuery, TaskCursor, TasksQuery, DEFAULT_LIMIT,
-    MAX_LIMIT,
+    parse_decimal_u256, parse_empty, parse_job_id, parse_sequence, JobsQuery, RecentEventsQuery, TaskCursor,
+    TasksQuery, DEFAULT_LIMIT, MAX_LIMIT,
 };
 pub use types::*;
 pub use write::*;

@@ -76,6 +76,13 @@ pub fn parse_job_id(field: &str, text: &str) -> Result<U256, ApiError> {
         .ok_or_else(|| ApiError::field(ErrorCode::InvalidValue, field, format!("{text:?} is not a decimal job id")))
 }
 
+/// A task's sequence number in a path: decimal digits only (`+0` and ` 1` are refused, as job ids are).
+pub fn parse_sequence(field: &str, text: &str) -> Result<u64, ApiError> {
+    text.bytes().all(|b| b.is_ascii_digit()).then(|| text.parse::<u64>().ok()).flatten().ok_or_else(|| {
+        ApiError::field(ErrorCode::InvalidValue, field, format!("{text:?} is not a task sequence number"))
+    })
+}
+
 impl JobsQuery {
     pub fn parse(query: Option<&str>) -> Result<Self, ApiError> {
         let mut out = Self::default();

@@ -191,8 +191,13 @@ fn request_bodies_name_the_bad_or_unknown_field() {
     let request: CreateJobRequest = parse_body(good.as_bytes()).unwrap();
     assert_eq!((request.funding_wei, request.spec.expiry), (U256::from(5u64), None));
     let cases = [
-        // Inside a tagged trigger or action, serde names the object, not the field.
-        (good.replace("\"period_secs\":60", "\"period_secs\":\"x\""), Some("spec.trigger")),
+        // Inside a tagged trigger or action too, the field at fault is named.
+        (good.replace("\"period_secs\":60", "\"period_secs\":\"x\""), Some("spec.trigger.period_secs")),
+        (good.replace("\"data\":\"0x\"", "\"data\":\"\""), Some("spec.action.data")),
+        (good.replace("\"data\":\"0x\"", "\"data\":\"d09de08a\""), Some("spec.action.data")),
+        (good.replace("\"data\":\"0x\"", "\"data\":\"0xzz\""), Some("spec.action.data")),
+        ("[]".to_owned(), None),
+        (r#"{"spec":[],"funding_wei":"5"}"#.to_owned(), Some("spec")),
         (good.replace("\"gas_limit\":100000", "\"gas_limit\":-1"), Some("spec.gas_limit")),
         (good.replace("\"gas_limit\"", "\"gas_limt\""), Some("spec")),
         (good.replace("\"funding_wei\":\"5\"", "\"funding_wei\":\"5\",\"fundng\":1"), Some("fundng")),
@@ -206,6 +211,9 @@ fn request_bodies_name_the_bad_or_unknown_field() {
     }
     let _: EmptyRequest = parse_body(b"").unwrap();
     let _: EmptyRequest = parse_body(b" {} ").unwrap();
+    let err = parse_body::<EmptyRequest>(b"[]").unwrap_err();
+    assert_eq!((err.code, err.message.as_str()), (ErrorCode::BadJson, "body: must be a JSON object"));
+    assert_eq!(parse_body::<RegisterOperatorRequest>(b"[]").unwrap_err().code, ErrorCode::BadJson);
     assert_eq!(parse_body::<EmptyRequest>(b"{\"x\":1}").unwrap_err().field.as_deref(), Some("x"));
     let register: RegisterOperatorRequest = parse_body(b"{}").unwrap();
     assert_eq!((register.metadata_uri.as_str(), register.magnitude), ("", None));

@@ -170,31 +170,64 @@ pub fn parse_body<T: DeserializeOwned + Serialize>(body: &[u8]) -> Result<T, Api
     let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ApiError::new(ErrorCode::BadJson, format!("body: not JSON: {e}")))?;
-    let parsed: T = serde_path_to_error::deserialize(value.clone()).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
+    // serde reads a struct from an array too (`[]` as an empty request): every body is an object.
+    if !value.is_object() {
+        return Err(ApiError::new(ErrorCode::BadJson, "body: must be a JSON object"));
+    }
+    let parsed: T = deserialize_at_path(&value).map_err(|(path, message)| {
         if path == "." {
-            ApiError::new(ErrorCode::BadJson, format!("body: {inner}"))
+            ApiError::new(ErrorCode::BadJson, format!("body: {message}"))
         } else {
-            ApiError::field(ErrorCode::BadJson, path, inner)
+            ApiError::field(ErrorCode::BadJson, refine_path::<T>(&value, &path, &message), message)
         }
     })?;
-    // Unknown fields: what the input has and the parsed value, written back, does not. A typo in
-    // an optional field would otherwise be silently dropped.
+    // Unknown fields, and arrays where an object belongs: what the input has and the parsed value,
+    // written back, does not. A typo in an optional field would otherwise be silently dropped.
     let known = serde_json::to_value(&parsed)
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("body: re-encoding: {e}")))?;
-    if let Some(path) = unknown_field(&value, &known, "") {
-        return Err(ApiError::field(ErrorCode::BadJson, path, "unknown field"));
+    if let Some((path, reason)) = unknown_field(&value, &known, "") {
+        return Err(ApiError::field(ErrorCode::BadJson, path, reason));
     }
     Ok(parsed)
 }
 
-fn unknown_field(input: &serde_json::Value, known: &serde_json::Value, path: &str) -> Option<String> {
+fn deserialize_at_path<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, (String, String)> {
+    serde_path_to_error::deserialize(value.clone()).map_err(|e| (e.path().to_string(), e.into_inner().to_string()))
+}
+
+/// serde's path stops at an internally tagged enum (`spec.action`): it reads the object whole.
+/// The field at fault is the one whose removal turns the error into "missing field" for it (the
+/// tag, `kind`, always does: it is named only when no other field does).
+fn refine_path<T: DeserializeOwned>(value: &serde_json::Value, path: &str, message: &str) -> String {
+    let pointer = format!("/{}", path.replace('.', "/"));
+    let Some(serde_json::Value::Object(object)) = value.pointer(&pointer) else { return path.to_owned() };
+    if !object.contains_key("kind") || message.starts_with("missing field") {
+        return path.to_owned();
+    }
+    let mut culprits = object.keys().filter(|key| {
+        let mut without = value.clone();
+        if let Some(serde_json::Value::Object(inner)) = without.pointer_mut(&pointer) {
+            inner.remove(key.as_str());
+        }
+        deserialize_at_path::<T>(&without)
+            .err()
+            .is_some_and(|(_, changed)| changed != message && changed.starts_with(&format!("missing field `{key}`")))
+    });
+    let first = culprits.next();
+    let key = match (first, culprits.next()) {
+        (Some(tag), Some(other)) if tag == "kind" => other,
+        (Some(key), _) => key,
+        (None, _) => return path.to_owned(),
+    };
+    format!("{path}.{key}")
+}
+
+fn unknown_field(input: &serde_json::Value, known: &serde_json::Value, path: &str) -> Option<(String, &'static str)> {
     use serde_json::Value;
     let join = |key: &str| if path.is_empty() { key.to_owned() } else { format!("{path}.{key}") };
     match (input, known) {
         (Value::Object(input), Value::Object(known)) => input.iter().find_map(|(key, value)| match known.get(key) {
-            None => Some(join(key)),
+            None => Some((join(key), "unknown field")),
             Some(known) => unknown_field(value, known, &join(key)),
         }),
         (Value::Array(input), Value::Array(known)) => input
@@ -202,7 +235,8 @@ fn unknown_field(input: &serde_json::Value, known: &serde_json::Value, path: &st
             .zip(known)
             .enumerate()
             .find_map(|(i, (value, known))| unknown_field(value, known, &format!("{path}[{i}]"))),
-        (Value::Object(input), _) => input.keys().next().map(|key| join(key)),
+        (Value::Array(_), Value::Object(_)) => Some((path.to_owned(), "must be a JSON object")),
+        (Value::Object(input), _) => input.keys().next().map(|key| (join(key), "unknown field")),
         _ => None,
     }
 }

@@ -81,15 +81,46 @@ pub struct EventFilter {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
     /// Send `data` to `target`.
-    Call { target: Address, data: Bytes },
+    Call {
+        target: Address,
+        #[serde(deserialize_with = "hex_0x")]
+        data: Bytes,
+    },
     /// Simulate `target.checkUpkeep(check_data)` from the zero address; if it says so, call
     /// `target.performUpkeep(performData)`.
-    ChainlinkUpkeep { target: Address, check_data: Bytes },
+    ChainlinkUpkeep {
+        target: Address,
+        #[serde(deserialize_with = "hex_0x")]
+        check_data: Bytes,
+    },
     /// Call `resolver` with `resolver_data`; if it returns `(true, execPayload)`, send `execPayload` to `target`.
-    GelatoResolver { target: Address, resolver: Address, resolver_data: Bytes },
+    GelatoResolver {
+        target: Address,
+        resolver: Address,
+        #[serde(deserialize_with = "hex_0x")]
+        resolver_data: Bytes,
+    },
     /// Fetch the code at `code_url`, check it against `code_hash`, run it with `args`; send what it returns to
     /// `target`.
-    Script { target: Address, args: Bytes, code_url: String, code_hash: B256 },
+    Script {
+        target: Address,
+        #[serde(deserialize_with = "hex_0x")]
+        args: Bytes,
+        code_url: String,
+        code_hash: B256,
+    },
+}
+
+/// Byte strings in a spec are `0x`-hex, as they are written: `""` or `"d09d"` would be read as
+/// empty or as hex by alloy's lenient parser, and a typo should not pass as calldata.
+fn hex_0x<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Bytes, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    let Some(digits) = text.strip_prefix("0x") else {
+        return Err(serde::de::Error::custom(format!("{text:?} is not 0x-hex (write empty bytes as \"0x\")")));
+    };
+    alloy::primitives::hex::decode(digits)
+        .map(Bytes::from)
+        .map_err(|e| serde::de::Error::custom(format!("{text:?} is not 0x-hex: {e}")))
 }
 
 impl Action {
