@@ -195,6 +195,7 @@ impl Client {
             pending: SseFrame::default(),
             failures: 0,
             reconnect: true,
+            fresh: false,
         }
     }
 
@@ -272,6 +273,8 @@ pub struct EventStream {
     /// Consecutive failed connection attempts.
     failures: usize,
     reconnect: bool,
+    /// No event read yet on the current connection.
+    fresh: bool,
 }
 
 /// The fields of one SSE event being read.
@@ -310,6 +313,7 @@ impl EventStream {
                 match self.connect().await {
                     Ok(response) => {
                         self.response = Some(response);
+                        self.fresh = true;
                         if reconnected {
                             self.failures = 0;
                             return Some(Ok(StreamItem::Reconnected));
@@ -390,6 +394,12 @@ impl EventStream {
             let data = frame.data.join("\n");
             return Some(match serde_json::from_str::<EventRecord>(&data) {
                 Ok(record) => {
+                    // The daemon replays only ids above our `Last-Event-ID`: a lower first id on a new
+                    // connection is a daemon that restarted and numbers from scratch (keeperd before
+                    // issue 15 did). Start over from its ids rather than drop them all as seen.
+                    if std::mem::take(&mut self.fresh) && self.last_id.is_some_and(|last| record.id <= last) {
+                        self.last_id = None;
+                    }
                     if self.last_id.is_some_and(|last| record.id <= last) {
                         // Already yielded (a replay overlapping what we saw).
                         return None;
@@ -446,6 +456,12 @@ mod tests {
         s.buffer.clear();
         s.buffer.extend_from_slice(b"data: {\"id\":9,\"at_ms\":5,\"event\":{\"type\":\"new_head\",\"block\":{\"number\":4,\"hash\":\"0x0000000000000000000000000000000000000000000000000000000000000001\",\"timestamp_secs\":7}}}\n\n");
         assert!(s.take_buffered().is_none());
+        // A new connection whose first event is at or below the last id: a restarted daemon that
+        // numbers from scratch. Its events are yielded, not dropped.
+        s.fresh = true;
+        s.buffer.extend_from_slice(b"data: {\"id\":2,\"at_ms\":5,\"event\":{\"type\":\"new_head\",\"block\":{\"number\":4,\"hash\":\"0x0000000000000000000000000000000000000000000000000000000000000001\",\"timestamp_secs\":7}}}\n\n");
+        assert!(matches!(s.take_buffered(), Some(Ok(StreamItem::Event(r))) if r.id == 2));
+        assert_eq!(s.last_event_id(), Some(2));
     }
 
     #[test]

@@ -45,9 +45,13 @@ impl Default for EventHub {
 
 impl EventHub {
     pub fn new() -> Self {
+        Self::starting_at(first_id(now_ms()))
+    }
+
+    fn starting_at(first_id: u64) -> Self {
         let (sender, _) = broadcast::channel(STREAM_BUFFER);
         Self {
-            inner: Arc::new(Mutex::new(Ring { next_id: 1, recent: VecDeque::with_capacity(RECENT_CAPACITY) })),
+            inner: Arc::new(Mutex::new(Ring { next_id: first_id, recent: VecDeque::with_capacity(RECENT_CAPACITY) })),
             sender,
         }
     }
@@ -116,6 +120,16 @@ impl EventHub {
             }
         }
     }
+}
+
+/// The first event id of a daemon run: its start time in milliseconds times 1000. Ids go up by one
+/// per event within a run, and a restarted daemon starts above every id the previous run issued (it
+/// would have to publish 1000 events per millisecond of its life to catch up), so a client that
+/// drops ids it has seen never drops a new run's events, and its `Last-Event-ID` from before the
+/// restart replays everything the new run remembers. Below 2^53 until the year 2255, so the ids stay
+/// exact in JavaScript too.
+fn first_id(now_ms: i64) -> u64 {
+    u64::try_from(now_ms).unwrap_or(0).saturating_mul(1000).max(1)
 }
 
 /// How often the health of the RPC endpoints and the database is compared.
@@ -267,8 +281,22 @@ mod tests {
     }
 
     #[test]
+    fn a_restarted_hub_numbers_above_every_id_of_the_run_before() {
+        let before = EventHub::new();
+        let mut last = 0;
+        for n in 0..5000 {
+            last = before.publish(head(n)).id;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        let after = EventHub::new();
+        assert!(after.publish(head(0)).id > last);
+        assert_eq!(first_id(1_767_000_000_000), 1_767_000_000_000_000);
+        assert!(first_id(9_000_000_000_000) < 1 << 53, "exact in JavaScript until 2255");
+    }
+
+    #[test]
     fn events_are_numbered_remembered_and_replayed_after_an_id() {
-        let hub = EventHub::new();
+        let hub = EventHub::starting_at(1);
         for n in 0..(RECENT_CAPACITY as u64 + 5) {
             hub.publish(head(n));
         }
