@@ -149,8 +149,17 @@ impl Daemon {
             keeper_shared::keystore::WriteMode::CreateNew,
         )
         .unwrap();
+        Self::spawn(chain)
+    }
+
+    /// `keeperd run` on the chain's files (the operator's keystore written by [`Daemon::start`]);
+    /// its stderr appended to `keeperd.log`.
+    fn spawn(chain: &Chain) -> Self {
+        let dir = chain.dir.path();
+        let (password, keystore) = (dir.join("password"), dir.join("operator.json"));
         let socket = dir.join("run/keeperd.sock");
         let log = dir.join("keeperd.log");
+        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
         let child = Command::new(keeperd_binary())
             .args(["run", "--roles", "scheduler", "--rpc-url", &chain.anvil.endpoint()])
             .arg("--deployment")
@@ -166,7 +175,7 @@ impl Daemon {
             .env("RUST_LOG", "warn,keeperd=info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let mut daemon = Self { child, socket, log };
@@ -580,4 +589,90 @@ fn help_and_completions_need_no_daemon() {
     assert_eq!(bash.code, 0);
     assert!(bash.stdout.contains("keeperctl") && bash.stdout.contains("top-up"), "{}", &bash.stdout[..200]);
     assert_eq!(keeperctl(&["completions", "nosh"], &[]).code, 2);
+}
+
+/// kill -9 of the daemon and a restart on the same data dir: `keeperctl events --follow` (one
+/// process throughout) prints the new daemon's events, and the console's runtime reconnects and
+/// delivers them (its state refreshes: a listing and new events after the restart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_follow_and_the_console_carry_on_after_the_daemon_is_killed_and_restarted() {
+    use keeperctl::console::{ApiEvent, Connection};
+    use tokio::sync::mpsc;
+    let chain = Chain::start().await;
+    let mut daemon = Daemon::start(&chain);
+
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_keeperctl"))
+        .args(["--json", "--socket", daemon.socket(), "events", "--follow", "--limit", "1"])
+        .env_remove("KEEPERD_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<EventRecord>();
+    let stdout = follow.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if lines_tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let (console_tx, mut console) = mpsc::channel(4096);
+    let (_commands, command_rx) = mpsc::unbounded_channel();
+    let runtime = tokio::spawn(keeperctl::console::runtime::serve(
+        keeperctl::client::Client::new(daemon.socket()).unwrap(),
+        console_tx,
+        command_rx,
+    ));
+    let first = lines.recv_timeout(Duration::from_secs(30)).expect("an event before the restart");
+
+    daemon.child.kill().unwrap(); // SIGKILL
+    daemon.child.wait().unwrap();
+    let killed_at_ms =
+        i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap();
+    let _restarted = {
+        let mut restarted = Daemon::spawn(&chain);
+        std::mem::swap(&mut daemon, &mut restarted);
+        restarted // the killed one, reaped already
+    };
+
+    // keeperctl prints the new run's events (ids above the old run's, times after the kill).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let after = loop {
+        let record = lines.recv_timeout(deadline.saturating_duration_since(Instant::now())).unwrap_or_else(|_| {
+            let _ = follow.kill();
+            let mut stderr = String::new();
+            let _ = follow.stderr.take().unwrap().read_to_string(&mut stderr);
+            panic!("keeperctl events --follow printed nothing after the restart: {stderr}\n{}", daemon.log())
+        });
+        if record.at_ms > killed_at_ms {
+            break record;
+        }
+    };
+    assert!(after.id > first.id, "{after:?} after {first:?}");
+
+    // The console: disconnected, connected again, read again, and new events delivered.
+    let mut seen = Vec::new();
+    let (mut reconnected, mut relisted, mut new_event) = (false, false, false);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(reconnected && relisted && new_event) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(Some(event)) = tokio::time::timeout(left, console.recv()).await else {
+            panic!("the console did not resynchronise (reconnected {reconnected}, listed {relisted}, new event {new_event}): {seen:#?}")
+        };
+        match &event {
+            ApiEvent::Connection(Connection::Disconnected { .. }) => reconnected = false,
+            ApiEvent::Connection(Connection::Connected) => reconnected = true,
+            ApiEvent::Tasks { .. } if reconnected => relisted = true,
+            ApiEvent::Event(record) if record.at_ms > killed_at_ms => new_event = true,
+            _ => {}
+        }
+        seen.push(event);
+    }
+    runtime.abort();
+    let _ = follow.kill();
+    let _ = follow.wait();
 }
