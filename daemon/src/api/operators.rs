@@ -44,12 +44,19 @@ impl Seen {
 
 pub async fn list_operators(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Reply {
     parse_empty(query.as_deref())?;
+    let chain_turn = state.chain_turn().await;
     let context = state.context();
     let deployment = &context.config.deployment;
     let registry_address = deployment.avs.key_registry;
+    // Registrations and departures, in chain order: the MISSED column counts only proposals made
+    // while an operator was in the set, and keeps them after it leaves.
     let filter = Filter::new()
         .address(registry_address)
-        .event_signature(BlsKeyRegistry::OperatorRegistered::SIGNATURE_HASH)
+        .event_signature(vec![
+            BlsKeyRegistry::OperatorRegistered::SIGNATURE_HASH,
+            BlsKeyRegistry::OperatorDeregistered::SIGNATURE_HASH,
+            BlsKeyRegistry::OperatorBanned::SIGNATURE_HASH,
+        ])
         .from_block(deployment.deploy_block)
         .to_block(BlockNumberOrTag::Latest);
     let logs = tokio::time::timeout(
@@ -59,11 +66,17 @@ pub async fn list_operators(State(state): State<ApiState>, RawQuery(query): RawQ
     .await
     .map_err(|_| chain("reading the key registry's logs", "timed out"))?
     .map_err(|e| chain("reading the key registry's logs", e))?;
-    let mut addresses: BTreeSet<Address> = logs
-        .iter()
-        .filter_map(|log| BlsKeyRegistry::OperatorRegistered::decode_log_data(log.data()).ok())
-        .map(|event| event.operator)
-        .collect();
+    let mut membership = Membership::default();
+    for log in &logs {
+        let (Some(block), Some(operator)) = (log.block_number, log.topics().get(1)) else { continue };
+        let operator = Address::from_word(*operator);
+        match log.topic0() {
+            Some(&BlsKeyRegistry::OperatorRegistered::SIGNATURE_HASH) => membership.joined(operator, block),
+            Some(_) => membership.left(operator, block),
+            None => {}
+        }
+    }
+    let mut addresses: BTreeSet<Address> = membership.operators().collect();
     let local = context.operator.as_ref().map(|o| o.address);
     addresses.extend(local);
 
@@ -73,8 +86,11 @@ pub async fn list_operators(State(state): State<ApiState>, RawQuery(query): RawQ
             store.read(|tx| {
                 let proposals = tx.proposals_since_block(min_block)?;
                 let mut seen: BTreeMap<Address, Seen> = BTreeMap::new();
+                let mut signers = Vec::with_capacity(proposals.len());
                 for proposal in &proposals {
+                    let mut signed_by = BTreeSet::new();
                     for signature in tx.signatures(proposal.batch.digest())? {
+                        signed_by.insert(signature.operator);
                         let entry = seen.entry(signature.operator).or_default();
                         entry.signed += 1;
                         entry.last_ms = entry.last_ms.max(Some(signature.received_at_ms));
@@ -83,8 +99,9 @@ pub async fn list_operators(State(state): State<ApiState>, RawQuery(query): RawQ
                         let latency = signature.received_at_ms.saturating_sub(proposal.created_at_ms);
                         entry.latencies_ms.push(u64::try_from(latency).unwrap_or(0));
                     }
+                    signers.push((proposal.batch.context().reference_block_number, signed_by));
                 }
-                Ok::<_, StoreError>((proposals.len() as u64, seen))
+                Ok::<_, StoreError>((signers, seen))
             })
         })
         .await
@@ -114,16 +131,73 @@ pub async fn list_operators(State(state): State<ApiState>, RawQuery(query): RawQ
             pubkey_hash: (!hash.is_zero()).then_some(hash),
             last_seen_ms: seen.last_ms,
             signed: seen.signed,
-            missed: if registered { proposals.saturating_sub(seen.signed) } else { 0 },
+            missed: proposals
+                .iter()
+                .filter(|(block, signed_by)| membership.member_at(address, *block) && !signed_by.contains(&address))
+                .count() as u64,
             signature_latency_ms: seen.median_latency_ms(),
         });
     }
+    drop(chain_turn);
     ok(&OperatorList { operators })
+}
+
+/// When each operator was in the keeper set: `[joined, left)` block ranges, from the key registry's
+/// logs in chain order.
+#[derive(Debug, Default)]
+struct Membership {
+    ranges: BTreeMap<Address, Vec<(u64, Option<u64>)>>,
+}
+
+impl Membership {
+    fn joined(&mut self, operator: Address, block: u64) {
+        let ranges = self.ranges.entry(operator).or_default();
+        if !ranges.last().is_some_and(|(_, left)| left.is_none()) {
+            ranges.push((block, None));
+        }
+    }
+
+    fn left(&mut self, operator: Address, block: u64) {
+        if let Some((_, left @ None)) = self.ranges.get_mut(&operator).and_then(|r| r.last_mut()) {
+            *left = Some(block);
+        }
+    }
+
+    fn operators(&self) -> impl Iterator<Item = Address> + '_ {
+        self.ranges.keys().copied()
+    }
+
+    /// Whether `operator` was in the set for a proposal at reference block `block` (a registration
+    /// in that very block counts: the key registry's checkpoint is at the block).
+    fn member_at(&self, operator: Address, block: u64) -> bool {
+        self.ranges.get(&operator).is_some_and(|ranges| {
+            ranges.iter().any(|(joined, left)| *joined <= block && left.is_none_or(|left| block < left))
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Seen;
+    use alloy::primitives::Address;
+
+    use super::{Membership, Seen};
+
+    #[test]
+    fn membership_counts_only_blocks_while_registered_and_keeps_the_past() {
+        let (a, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        let mut membership = Membership::default();
+        membership.joined(a, 10);
+        membership.left(a, 20);
+        membership.joined(a, 30);
+        membership.joined(b, 15);
+        assert!(!membership.member_at(a, 9), "before it registered");
+        assert!(membership.member_at(a, 10) && membership.member_at(a, 19));
+        assert!(!membership.member_at(a, 20) && !membership.member_at(a, 29), "while out of the set");
+        assert!(membership.member_at(a, 1000), "back in");
+        assert!(!membership.member_at(b, 14) && membership.member_at(b, 15));
+        assert!(!membership.member_at(Address::ZERO, 15));
+        assert_eq!(membership.operators().count(), 2);
+    }
 
     #[test]
     fn signature_latency_is_the_median_and_absent_without_signatures() {

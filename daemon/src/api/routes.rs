@@ -48,13 +48,17 @@ pub struct ApiState {
     /// One permit: the API's store reads go one at a time, so the pipeline's writes wait behind at
     /// most one of them however many clients ask at once.
     store_turn: Arc<Semaphore>,
+    /// One permit, for the same reason: the API's reads of the chain (the pipeline's RPC endpoints)
+    /// go one request at a time.
+    chain_turn: Arc<Semaphore>,
 }
 
 impl ApiState {
     pub fn new(context: NodeContext, hub: EventHub, uid: u32, shutdown: CancellationToken) -> Self {
         let streams = Arc::new(Semaphore::new(super::MAX_EVENT_STREAMS));
-        let store_turn = Arc::new(Semaphore::new(1));
-        Self { context, hub, uid, max_body_bytes: super::limits().max_body_bytes, shutdown, streams, store_turn }
+        let (store_turn, chain_turn) = (Arc::new(Semaphore::new(1)), Arc::new(Semaphore::new(1)));
+        let max_body_bytes = super::limits().max_body_bytes;
+        Self { context, hub, uid, max_body_bytes, shutdown, streams, store_turn, chain_turn }
     }
 
     pub(super) fn context(&self) -> &NodeContext {
@@ -69,6 +73,11 @@ impl ApiState {
     {
         let _turn = self.store_turn.acquire().await;
         self.context.store.with(f).await
+    }
+
+    /// Waits for the API's turn to read the chain; the turn lasts as long as the guard.
+    pub(super) async fn chain_turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.chain_turn.acquire().await.ok()
     }
 
     pub(super) fn shutdown(&self) -> &CancellationToken {
@@ -191,10 +200,13 @@ async fn status(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Rep
     parse_empty(query.as_deref())?;
     let context = &state.context;
     let head = context.schedule.head();
-    let chain_block = tokio::time::timeout(CHAIN_HEAD_TIMEOUT, context.pool.provider().get_block_number())
-        .await
-        .ok()
-        .and_then(Result::ok);
+    let chain_block = tokio::time::timeout(CHAIN_HEAD_TIMEOUT, async {
+        let _turn = state.chain_turn().await;
+        context.pool.provider().get_block_number().await
+    })
+    .await
+    .ok()
+    .and_then(Result::ok);
     let confirmations = context.config.chain.confirmations;
     let blocks_behind = match (head, chain_block) {
         (Some(head), Some(latest)) => Some(latest.saturating_sub(confirmations).saturating_sub(head.number)),
