@@ -17,7 +17,7 @@ use keeper_shared::bls::SigningDomain;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{AggregatorClient, ClientConfig, ClientError};
-use crate::aggregator::protocol::{Cursor, Dispute, DisputeReason, DisputedTask, SignedBatch};
+use crate::aggregator::protocol::{Cursor, Dispute, DisputeReason, DisputedTask, ErrorCode, SignedBatch};
 use crate::jobs::{execute, Outcome, ReferenceBlock, SpecError};
 use crate::node::NodeContext;
 use crate::store::{BatchSigningRequest, SlashingProtectionError, Store, StoreError, TaskDue, TaskState};
@@ -60,11 +60,29 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         max_reference_age: None,
     };
     tracing::info!(aggregator = %url, "keeper: started");
+    // A keeper outside the set is refused every poll until it registers: said once, then counted.
+    let mut told_unknown = false;
     loop {
         match keeper.poll().await {
             Ok(()) => {}
             Err(KeeperError::Client(e)) if e.is_retryable() => {
                 tracing::debug!(error = %e, "keeper: aggregator unreachable; retrying");
+            }
+            Err(KeeperError::Client(e)) if e.code() == Some(ErrorCode::UnknownOperator) => {
+                keeper.context.metrics.signatures_refused.with_label_values(&["unknown_operator"]).inc();
+                if std::mem::replace(&mut told_unknown, true) {
+                    tracing::debug!(error = %e, "keeper: not in the keeper set");
+                } else {
+                    tracing::warn!(
+                        error = %e,
+                        "keeper: the aggregator does not count this operator (not registered in the keeper set yet, or deregistered); its signatures are refused until it registers"
+                    );
+                }
+            }
+            Err(KeeperError::Client(e)) if e.code() == Some(ErrorCode::ProposalClosed) => {
+                // Normal: the quorum was reached (or the proposal dropped) before this signature arrived.
+                keeper.context.metrics.signatures_refused.with_label_values(&["proposal_closed"]).inc();
+                tracing::debug!(error = %e, "keeper: signature arrived after the proposal closed");
             }
             Err(e) => tracing::warn!(error = %e, "keeper: poll failed"),
         }

@@ -30,6 +30,7 @@
 //! | `keeper_task_latency_blocks` | histogram | | block/event jobs: inclusion block − due block |
 //! | `keeper_batches_signed_total` | counter | | batches this keeper signed |
 //! | `keeper_tasks_disputed_total` | counter | `reason` | leaves this keeper disputed |
+//! | `keeper_signatures_refused_total` | counter | `reason` | this keeper's signatures the aggregator refused |
 //! | `keeper_slashing_protection_refusals_total` | counter | | signatures refused by the record |
 //! | `keeper_batches_proposed_total` | counter | | proposals published (aggregator) |
 //! | `keeper_tasks_proposed_total` | counter | | tasks in those proposals |
@@ -100,6 +101,9 @@ pub const SIGNATURE_RESULTS: [&str; 5] = ["added", "duplicate", "invalid", "rate
 /// `keeper_batch_submissions_total{result}`: broadcast, not broadcast (the simulation or the
 /// sender refused), mined and successful, failed after broadcast.
 pub const SUBMISSION_RESULTS: [&str; 4] = ["sent", "not_sent", "accepted", "failed"];
+/// `keeper_signatures_refused_total{reason}`: the refusals a keeper expects in normal operation.
+pub const KEEPER_REFUSALS: [&str; 2] = ["unknown_operator", "proposal_closed"];
+
 /// `keeper_tasks_disputed_total{reason}` (the protocol's dispute reasons).
 pub const DISPUTE_REASONS: [&str; 6] =
     ["response_mismatch", "not_due", "execution_failed", "unsupported", "previous_in_flight", "other"];
@@ -139,6 +143,8 @@ pub struct Metrics {
 
     pub batches_signed: IntCounter,
     pub tasks_disputed: IntCounterVec,
+    /// This keeper's signatures the aggregator refused, by [`KEEPER_REFUSALS`].
+    pub signatures_refused: IntCounterVec,
     pub slashing_protection_refusals: IntCounter,
 
     pub batches_proposed: IntCounter,
@@ -351,6 +357,12 @@ impl Metrics {
                 "Leaves of proposals this keeper disputed, by reason",
                 "reason",
                 &DISPUTE_REASONS,
+            )?,
+            signatures_refused: b.counter_vec(
+                "keeper_signatures_refused_total",
+                "This keeper's signatures the aggregator refused: unknown_operator (not in the keeper set), proposal_closed (late)",
+                "reason",
+                &KEEPER_REFUSALS,
             )?,
             slashing_protection_refusals: b.counter(
                 "keeper_slashing_protection_refusals_total",
