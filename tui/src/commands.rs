@@ -109,7 +109,7 @@ pub async fn status(context: &Context) -> CliResult {
             endpoint.last_error.clone().unwrap_or_else(|| "-".into()),
         ]);
     }
-    println!();
+    crate::output::line(format_args!(""));
     rpc.print();
     Ok(())
 }
@@ -191,7 +191,7 @@ pub async fn task(context: &Context, command: TaskCommand) -> CliResult {
             if let Some(reason) = detail.unprofitable_reason() {
                 print_fields(&[("reason", reason.to_owned())]);
             }
-            println!();
+            crate::output::line(format_args!(""));
             let mut table = Table::new(&["AT", "FROM", "TO", "DETAIL"]);
             for step in &detail.history {
                 table.row(vec![
@@ -284,7 +284,7 @@ fn print_event(json: bool, record: &EventRecord) -> CliResult {
         }
         Event::Unknown => "an event this keeperctl does not know (a newer keeperd?)".to_owned(),
     };
-    println!("{} #{:<6} {what}", output::time_ms(record.at_ms), record.id);
+    crate::output::line(format_args!("{} #{:<6} {what}", output::time_ms(record.at_ms), record.id));
     Ok(())
 }
 
@@ -342,13 +342,13 @@ fn print_operator_write(json: bool, answer: &OperatorWriteResponse) -> CliResult
     if json {
         return print_json(answer);
     }
-    println!("operator {}", answer.operator);
+    crate::output::line(format_args!("operator {}", answer.operator));
     for step in &answer.steps {
         let name = serde_json::to_value(step.step).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         match (&step.tx, &step.skipped) {
-            (Some(tx), _) => println!("  {name}: {}", tx_line(tx)),
-            (None, Some(why)) => println!("  {name}: skipped ({why})"),
-            (None, None) => println!("  {name}"),
+            (Some(tx), _) => crate::output::line(format_args!("  {name}: {}", tx_line(tx))),
+            (None, Some(why)) => crate::output::line(format_args!("  {name}: skipped ({why})")),
+            (None, None) => crate::output::line(format_args!("  {name}")),
         }
     }
     Ok(())

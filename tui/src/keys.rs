@@ -27,10 +27,10 @@ struct KeyInfo {
 impl KeyInfo {
     fn print(&self, json: bool) -> eyre::Result<()> {
         if json {
-            println!("{}", serde_json::to_string(self)?);
+            crate::output::line(format_args!("{}", serde_json::to_string(self)?));
         } else {
             let id = self.public_key.as_deref().or(self.address.as_deref()).unwrap_or_default();
-            println!("{} key {id} in {}", self.kind, self.file);
+            crate::output::line(format_args!("{} key {id} in {}", self.kind, self.file));
         }
         Ok(())
     }

@@ -8,9 +8,26 @@ use serde::Serialize;
 use crate::exit::CliResult;
 
 /// Prints `value` as one line of JSON on stdout.
+/// Writes a line to stdout. A reader that went away (`keeperctl task list --all | head -1`) ends
+/// the command quietly with exit code 0, as `seq 1000 | head -1` does: nobody is left to tell, and
+/// `println!` would panic.
+pub fn line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let written = out.write_fmt(args).and_then(|()| out.write_all(b"\n")).and_then(|()| out.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("error: writing to stdout: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> CliResult {
     let text = serde_json::to_string(value).map_err(|e| eyre::eyre!("encoding JSON output: {e}"))?;
-    println!("{text}");
+    line(format_args!("{text}"));
     Ok(())
 }
 
@@ -61,7 +78,7 @@ impl Table {
     }
 
     pub fn print(&self) {
-        println!("{}", self.render());
+        line(format_args!("{}", self.render()));
     }
 }
 
@@ -158,7 +175,7 @@ pub fn spec_lines(spec: &JobSpec) -> Vec<(&'static str, String)> {
 pub fn print_fields(fields: &[(&str, String)]) {
     let width = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
     for (key, value) in fields {
-        println!("{:<width$} {value}", format!("{key}:"));
+        line(format_args!("{:<width$} {value}", format!("{key}:")));
     }
 }
 

@@ -675,4 +675,28 @@ async fn events_follow_and_the_console_carry_on_after_the_daemon_is_killed_and_r
     runtime.abort();
     let _ = follow.kill();
     let _ = follow.wait();
+
+    // `keeperctl events --follow | head -1`: the reader goes away, keeperctl exits 0 without a word.
+    let mut head = Command::new(env!("CARGO_BIN_EXE_keeperctl"))
+        .args(["--socket", daemon.socket(), "events", "--follow", "--limit", "1"])
+        .env_remove("KEEPERD_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut byte = [0u8; 1];
+    head.stdout.as_mut().unwrap().read_exact(&mut byte).unwrap();
+    drop(head.stdout.take());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = head.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "keeperctl kept running with nobody reading");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut stderr = String::new();
+    head.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!((status.code(), stderr.as_str()), (Some(0), ""), "a closed stdout ends keeperctl quietly");
 }

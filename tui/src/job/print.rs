@@ -11,7 +11,7 @@ pub fn created(json: bool, created: &CreateJobResponse) -> CliResult {
         return print_json(created);
     }
     // The id alone on stdout's first line, for `id=$(keeperctl job create ... | head -1)`.
-    println!("{}", created.job_id);
+    crate::output::line(format_args!("{}", created.job_id));
     eprintln!("created job {} (forwarder {}): {}", created.job_id, created.forwarder, tx_line(&created.tx));
     Ok(())
 }
@@ -20,7 +20,7 @@ pub fn job_write(json: bool, done: &str, answer: &JobWriteResponse) -> CliResult
     if json {
         return print_json(answer);
     }
-    println!("job {} {done}: {}", answer.job_id, tx_line(&answer.tx));
+    crate::output::line(format_args!("job {} {done}: {}", answer.job_id, tx_line(&answer.tx)));
     Ok(())
 }
 
