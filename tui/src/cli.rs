@@ -12,12 +12,14 @@ use crate::{commands, job, keys, script};
 const AFTER_HELP: &str = "\
 Daemon: commands other than `keys` and `completions` talk to keeperd's control API on its Unix
 socket: --socket, else $KEEPERD_SOCKET, else $XDG_RUNTIME_DIR/keeperd/keeperd.sock (the user's
-daemon on the default data directory). `job` commands also work without a daemon, straight
+daemon on the default data directory), or without $XDG_RUNTIME_DIR the default data directory's
+${XDG_DATA_HOME:-~/.local/share}/keeperd/keeperd.sock. A devnet prints each daemon's socket. `job` commands also work without a daemon, straight
 against the chain: give --rpc-url, --deployment and a key (--keystore, or --private-key /
 $ETH_PRIVATE_KEY as Foundry's cast accepts).
 
-Output: human text and tables on stdout; with --json one JSON document per command (a JSON line
-per event for `events --follow`). Errors go to stderr (a JSON object with --json).
+Output: human text and tables on stdout; with --json one JSON document per command, except
+`events`, which prints one JSON line per event (recent and live alike). Errors go to stderr (a JSON
+object with --json).
 
 Exit codes: 0 done; 1 failed otherwise (files, keystores); 2 usage error (bad flags, a job spec
 refused by local validation); 3 daemon (or RPC endpoint) unreachable or not answering;
@@ -32,7 +34,8 @@ pub struct Cli {
     /// Print machine-readable JSON on stdout instead of human text.
     #[arg(long, global = true)]
     pub json: bool,
-    /// keeperd's control socket [default: $XDG_RUNTIME_DIR/keeperd/keeperd.sock].
+    /// keeperd's control socket [default: $XDG_RUNTIME_DIR/keeperd/keeperd.sock, or without
+    /// $XDG_RUNTIME_DIR ${XDG_DATA_HOME:-~/.local/share}/keeperd/keeperd.sock].
     #[arg(long, global = true, env = "KEEPERD_SOCKET", value_name = "PATH")]
     pub socket: Option<PathBuf>,
     /// Give up on a daemon request after this long (writes wait for their transaction's receipt
@@ -56,7 +59,8 @@ pub enum Command {
     /// Inspect the tasks the daemon tracks.
     #[command(subcommand)]
     Task(TaskCommand),
-    /// The daemon's recent events, or (--follow) the live stream.
+    /// The daemon's recent events, or (--follow) the live stream. With --json: one JSON line per
+    /// event (an event record), recent and live alike.
     Events(EventsArgs),
     /// Register or deregister the daemon's operator in the keeper set; show the operators.
     #[command(subcommand)]

@@ -55,8 +55,16 @@ impl CliError {
         Self { exit: Exit::Usage, report: eyre::eyre!("{}", error.message), api: Some(Box::new(error)) }
     }
 
+    /// A refusal, as `context: message`; a message that already starts with the context (the
+    /// direct-mode calls name themselves, `pauseJob: ...`) is not prefixed twice.
     pub fn rejected(error: ApiError, context: impl std::fmt::Display) -> Self {
-        Self { exit: Exit::Rejected, report: eyre::eyre!("{context}: {}", error.message), api: Some(Box::new(error)) }
+        let context = context.to_string();
+        let report = if error.message.starts_with(&format!("{context}: ")) {
+            eyre::eyre!("{}", error.message)
+        } else {
+            eyre::eyre!("{context}: {}", error.message)
+        };
+        Self { exit: Exit::Rejected, report, api: Some(Box::new(error)) }
     }
 
     pub fn unreachable(message: impl std::fmt::Display) -> Self {
@@ -117,3 +125,22 @@ impl From<ClientError> for CliError {
 }
 
 pub type CliResult<T = ()> = Result<T, CliError>;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use keeper_shared::api::{ApiError, ErrorCode};
+
+    use super::CliError;
+
+    #[test]
+    fn a_refusal_names_its_context_once() {
+        let named = ApiError::new(ErrorCode::Reverted, "pauseJob: the job manager refused: InvalidJobStatus");
+        let error = CliError::rejected(named, "pauseJob");
+        assert_eq!(format!("{}", error.report), "pauseJob: the job manager refused: InvalidJobStatus");
+        let bare = ApiError::new(ErrorCode::JobNotFound, "id: job 9 is not known");
+        let error = CliError::rejected(bare, "POST /v1/jobs/9/pause");
+        assert_eq!(format!("{}", error.report), "POST /v1/jobs/9/pause: id: job 9 is not known");
+    }
+}
