@@ -511,8 +511,13 @@ fn require_file(field: &'static str, path: &Path) -> Result<(), ConfigError> {
 fn default_api_socket(data_dir: &Path, data_dir_given: bool) -> PathBuf {
     match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty() && !data_dir_given) {
         Some(dir) => PathBuf::from(dir).join("keeperd").join("keeperd.sock"),
-        None => data_dir.join("keeperd.sock"),
+        None => data_dir_api_socket(data_dir),
     }
+}
+
+/// Where a daemon given `data_dir` listens by default.
+pub fn data_dir_api_socket(data_dir: &Path) -> PathBuf {
+    data_dir.join("keeperd.sock")
 }
 
 /// `$XDG_DATA_HOME/keeperd`, else `~/.local/share/keeperd`.

@@ -43,6 +43,14 @@ fn devnet_keepers_perform_every_kind_of_job_and_stop_cleanly() {
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }
+    // Each daemon's control socket, with the line to attach to it.
+    for i in 0..3 {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("keeper {i}: control socket ")))
+            .unwrap_or_else(|| panic!("no socket line for keeper {i}:\n{stdout}"));
+        assert!(line.contains(&format!("operator-{i}/data/keeperd.sock; attach: keeperctl --socket ")), "{line}");
+    }
     for kind in ["interval", "block", "Chainlink-style", "Gelato-style", "event", "script: time", "script: price"] {
         assert!(
             stdout.lines().any(|l| l.starts_with("performed: ") && l.contains(kind)),

@@ -189,6 +189,15 @@ async fn walk_through(
         writeln!(out, "keeper {}: metrics on http://{}/metrics", target.index, target.listen)?;
     }
     writeln!(out, "Prometheus targets in {} (dashboards/README.md)", targets_file.display())?;
+    for (i, (_, config_file)) in configs.iter().enumerate() {
+        let socket = pipeline::api_socket(config_file);
+        writeln!(
+            out,
+            "keeper {i}: control socket {}; attach: keeperctl --socket {} tui",
+            socket.display(),
+            socket.display()
+        )?;
+    }
     out.flush()?;
     let result = pipeline::watch(
         &owner_provider,

@@ -161,6 +161,12 @@ pub fn metrics_listen(config: &Path) -> eyre::Result<String> {
         .ok_or_else(|| eyre!("{}: no [metrics] listen", config.display()))
 }
 
+/// The control socket of the daemon of `config` (written by [`write_operator_files`]: its data
+/// directory is `data` next to the file, and a daemon given a data directory listens in it).
+pub fn api_socket(config: &Path) -> PathBuf {
+    crate::config::data_dir_api_socket(&config.parent().unwrap_or(Path::new(".")).join("data"))
+}
+
 /// One daemon as a Prometheus scrape target.
 #[derive(Debug, Clone)]
 pub struct MetricsTarget {
