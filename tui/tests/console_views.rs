@@ -40,6 +40,26 @@ fn overview_shows_chain_sync_roles_health_and_throughput() {
 }
 
 #[test]
+fn at_80x24_roles_and_the_disconnect_reason_are_abbreviated_not_cut() {
+    let mut app = App::new();
+    app.apply(ApiEvent::Tick { now_ms: NOW_MS });
+    let mut all_roles = status();
+    all_roles.roles = ["scheduler", "keeper", "aggregator", "challenger"].map(str::to_owned).to_vec();
+    app.apply(ApiEvent::Status(all_roles));
+    app.apply(ApiEvent::Connection(Connection::Disconnected {
+        error: "Connection refused (os error 111)".to_owned(),
+        attempt: 5,
+    }));
+    let lines = render(&app, 80, 24);
+    let text = lines.join("\n");
+    assert!(text.contains("roles    sched, keep, aggr, chal"), "{text}");
+    assert!(lines[0].ends_with("✕ retry 5: Connection…"), "whole words: {}", lines[0]);
+    let wide = render(&app, 160, 40);
+    assert!(wide.join("\n").contains("roles    scheduler, keeper, aggregator, challenger"));
+    assert!(wide[0].ends_with("✕ disconnected, retry 5: Connection refused (os error 111)"), "{}", wide[0]);
+}
+
+#[test]
 fn overview_waits_for_the_first_status() {
     let app = App::new();
     let text = screen(&app);
@@ -52,7 +72,7 @@ fn header_follows_the_connection_and_keeps_the_last_data() {
     let mut app = app_with_status();
     app.apply(ApiEvent::Connection(Connection::Disconnected { error: "no socket there".to_owned(), attempt: 2 }));
     let lines = render(&app, 80, 24);
-    assert!(lines[0].contains(" 5 Events  ✕ disconnected, retry 2"), "tabs whole, state cut: {}", lines[0]);
+    assert!(lines[0].ends_with(" 5 Events   ✕ retry 2: no socket there"), "tabs whole, reason kept: {}", lines[0]);
     assert!(render(&app, 120, 24)[0].ends_with("✕ disconnected, retry 2: no socket there"), "wider: all of it");
     assert!(lines.join("\n").contains("chain    31337"), "last known state stays on screen");
     app.apply(ApiEvent::Connection(Connection::Connected));

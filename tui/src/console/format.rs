@@ -53,3 +53,45 @@ mod tests {
         assert_eq!(short_hash("0x9c1234567890abcdef"), "0x9c12…cdef");
     }
 }
+
+/// The daemon's roles in `width` columns: in full when they fit, else abbreviated
+/// (`sched, keep, aggr, chal`), rather than cut mid-word.
+pub fn roles(roles: &[String], width: usize) -> String {
+    let full = roles.join(", ");
+    if full.chars().count() <= width {
+        return full;
+    }
+    let short: Vec<&str> = roles
+        .iter()
+        .map(|role| match role.as_str() {
+            "scheduler" => "sched",
+            "keeper" => "keep",
+            "aggregator" => "aggr",
+            "challenger" => "chal",
+            other => other,
+        })
+        .collect();
+    let joined = short.join(", ");
+    if joined.chars().count() <= width {
+        joined
+    } else {
+        short.join(",")
+    }
+}
+
+/// `text` in at most `width` characters: whole words, then `…` (never a word cut in half, so a
+/// reason reads as far as it goes).
+pub fn fit_words(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut out = String::new();
+    for word in text.split(' ') {
+        let next = if out.is_empty() { word.to_owned() } else { format!("{out} {word}") };
+        if next.chars().count() + 1 > width {
+            break;
+        }
+        out = next;
+    }
+    format!("{out}…")
+}

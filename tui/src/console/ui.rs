@@ -16,7 +16,7 @@ use ratatui::Frame;
 
 use super::app::{App, Connection, Modal, View, LOW_ESCROW_TASKS};
 use super::form::{CreateJobPreview, Form};
-use super::format::{clock, duration, eth, short_addr, short_hash};
+use super::format::{clock, duration, eth, fit_words, roles, short_addr, short_hash};
 
 const ACCENT: Color = Color::Cyan;
 const DIM: Style = Style::new().fg(Color::DarkGray);
@@ -53,15 +53,26 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
 }
 
 fn draw_header(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    // The tabs take 52 columns (and a gap): the state gets the rest (at least 14), shortened to fit
+    // (the disconnect reason word by word) rather than cut.
+    let room = usize::from(area.width.saturating_sub(53).max(14));
     let (mark, text, style) = match &app.connection {
         Connection::Connected => ("●", "connected".to_owned(), GOOD),
         Connection::Connecting { attempt: 1 } => ("◌", "connecting".to_owned(), WARN),
         Connection::Connecting { attempt } => ("◌", format!("reconnecting (try {attempt})"), WARN),
-        Connection::Disconnected { error, attempt } => ("✕", format!("disconnected, retry {attempt}: {error}"), BAD),
+        Connection::Disconnected { error, attempt } => {
+            let full = format!("disconnected, retry {attempt}: {error}");
+            let text = if full.chars().count() + 2 <= room {
+                full
+            } else {
+                let prefix = format!("retry {attempt}: ");
+                format!("{prefix}{}", fit_words(error, room.saturating_sub(prefix.chars().count() + 2)))
+            };
+            ("✕", text, BAD)
+        }
     };
     let status = format!("{mark} {text}");
-    // The tabs take 52 columns (and a gap): the state gets the rest (at least 14), cut if it must be.
-    let status_width = (status.chars().count() as u16).min(area.width.saturating_sub(53).max(14));
+    let status_width = (status.chars().count() as u16).min(room as u16);
     let [tabs, conn] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(status_width)]).areas(area);
     let mut spans = Vec::new();
     for (i, view) in View::ALL.iter().enumerate() {
@@ -139,7 +150,10 @@ fn draw_overview(frame: &mut Frame<'_>, app: &App, area: Rect) {
             Span::styled("sync     ", DIM),
             Span::styled(format!("{}{behind}", status.sync.state), sync_style),
         ]),
-        Line::from(vec![Span::styled("roles    ", DIM), Span::raw(status.roles.join(", "))]),
+        Line::from(vec![
+            Span::styled("roles    ", DIM),
+            Span::raw(roles(&status.roles, usize::from(chain.width.saturating_sub(11)))),
+        ]),
         Line::from(vec![
             Span::styled("operator ", DIM),
             Span::raw(status.operator.map_or("none (no key)".to_owned(), |a| short_addr(&a))),
