@@ -40,20 +40,6 @@ pub fn duration(ms: i64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn renders() {
-        assert_eq!(eth(U256::from(1_500_000_000_000_000_000u128)), "1.5000 ETH");
-        assert_eq!(eth(U256::from(62_836_048u64)), "0.0000 ETH");
-        assert_eq!(clock(3_723_000), "01:02:03");
-        assert_eq!(duration(61_000), "1m");
-        assert_eq!(short_hash("0x9c1234567890abcdef"), "0x9c12…cdef");
-    }
-}
-
 /// The daemon's roles in `width` columns: in full when they fit, else abbreviated
 /// (`sched, keep, aggr, chal`), rather than cut mid-word.
 pub fn roles(roles: &[String], width: usize) -> String {
@@ -94,4 +80,18 @@ pub fn fit_words(text: &str, width: usize) -> String {
         out = next;
     }
     format!("{out}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders() {
+        assert_eq!(eth(U256::from(1_500_000_000_000_000_000u128)), "1.5000 ETH");
+        assert_eq!(eth(U256::from(62_836_048u64)), "0.0000 ETH");
+        assert_eq!(clock(3_723_000), "01:02:03");
+        assert_eq!(duration(61_000), "1m");
+        assert_eq!(short_hash("0x9c1234567890abcdef"), "0x9c12…cdef");
+    }
 }
