@@ -9,7 +9,7 @@ use crate::devnet;
 
 /// Keeper network daemon (testnet software: do not secure real value with it).
 #[derive(Debug, Parser)]
-#[command(name = "keeperd", version, about, long_about = None)]
+#[command(name = "keeperd", version = keeper_shared::version::long(), about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

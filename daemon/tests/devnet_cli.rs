@@ -86,7 +86,7 @@ fn devnet_with_a_missing_anvil_is_a_clear_error() {
 #[test]
 fn help_and_version() {
     let version = Command::new(env!("CARGO_BIN_EXE_keeperd")).arg("--version").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), format!("keeperd {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), format!("keeperd {}", keeper_shared::version::long()));
     let help = Command::new(env!("CARGO_BIN_EXE_keeperd")).arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("devnet"));
     let bad = Command::new(env!("CARGO_BIN_EXE_keeperd")).args(["devnet", "--keepers", "0"]).output().unwrap();

@@ -192,7 +192,7 @@ async fn metrics_move_when_the_pipeline_performs_tasks() {
     };
     let s = &samples_now;
 
-    let version = env!("CARGO_PKG_VERSION");
+    let version = keeper_shared::version::long();
     assert_eq!(value(s, &format!("keeper_build_info{{version=\"{version}\"}}")), 1.0);
     for role in ["scheduler", "keeper", "aggregator", "challenger"] {
         assert_eq!(value(s, &format!("keeper_role_enabled{{role=\"{role}\"}}")), 1.0, "{role}");

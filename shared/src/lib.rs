@@ -13,6 +13,7 @@ pub mod job;
 pub mod keystore;
 mod named_enum;
 pub mod network;
+pub mod version;
 
 /// What [`named_enum!`] expands to needs, reachable from other crates.
 #[doc(hidden)]

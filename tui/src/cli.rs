@@ -29,7 +29,7 @@ refused by local validation); 3 daemon (or RPC endpoint) unreachable or not answ
 ///
 /// Machine-readable output goes to stdout with --json; messages and prompts go to stderr.
 #[derive(Debug, Parser)]
-#[command(name = "keeperctl", version, about, long_about, after_long_help = AFTER_HELP)]
+#[command(name = "keeperctl", version = keeper_shared::version::long(), about, long_about, after_long_help = AFTER_HELP)]
 pub struct Cli {
     /// Print machine-readable JSON on stdout instead of human text.
     #[arg(long, global = true)]

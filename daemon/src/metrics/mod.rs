@@ -453,7 +453,7 @@ impl Metrics {
             registry: b.registry,
             listen: OnceLock::new(),
         };
-        metrics.build_info.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        metrics.build_info.with_label_values(&[keeper_shared::version::long()]).set(1);
         Ok(metrics)
     }
 

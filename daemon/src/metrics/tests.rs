@@ -63,7 +63,7 @@ fn every_metric_is_declared_once_with_a_conventional_name() {
 fn known_label_values_start_at_zero() {
     let metrics = Metrics::new().unwrap();
     let text = metrics.encode().unwrap();
-    let version = env!("CARGO_PKG_VERSION");
+    let version = keeper_shared::version::long();
     assert_eq!(sample(&text, &format!("keeper_build_info{{version=\"{version}\"}}")), Some(1.0));
     for outcome in OUTCOMES {
         assert_eq!(sample(&text, &format!("keeper_task_outcomes_total{{outcome=\"{outcome}\"}}")), Some(0.0));
