@@ -40,7 +40,7 @@ endif
 export KEEPER_ANVIL := $(ANVIL)
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: help setup tools sdk contracts bindings bindings-check vectors build demo load bench-signatures test test-rust test-contracts \
+.PHONY: help setup tools sdk contracts bindings bindings-check vectors build release demo load bench-signatures test test-rust test-contracts \
         lint fmt fmt-check clippy gas clean p2p-netns
 
 help: ## List the targets
@@ -97,6 +97,23 @@ vectors: ## Regenerate contracts/test/vectors/ (Rust-made BLS vectors) and contr
 
 build: setup ## Build keeperd and keeperctl
 	cargo build --workspace --bins
+
+# The commit `--version` names (keeper_shared::version): read at compile time by option_env!, not by a
+# build script, so ordinary builds do not rebuild on every commit. Only `make release` sets it: set in
+# the debug profile, each switch between `make build` and `cargo test` would rebuild every workspace crate.
+RELEASE_BINS := keeperd keeperctl
+RELEASE_DIR = $${CARGO_TARGET_DIR:-target}/release
+
+release: ## Optimised keeperd and keeperctl (target/release), --version naming the commit; prints their sizes
+	export KEEPER_GIT_COMMIT="$$(git rev-parse --short HEAD)$$(git diff --quiet HEAD 2>/dev/null || echo -dirty)"; \
+	cargo build --release $(addprefix -p ,$(RELEASE_BINS)) --bins
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	mib() { awk -v b="$$(stat -c %s "$$1")" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }; \
+	for bin in $(RELEASE_BINS); do \
+	  path="$(RELEASE_DIR)/$$bin"; stripped=""; \
+	  if command -v strip >/dev/null; then strip -o "$$tmp/$$bin" "$$path" && stripped=", $$(mib "$$tmp/$$bin") stripped"; fi; \
+	  echo "release: $$path: $$(mib "$$path")$$stripped; $$("$$path" --version)"; \
+	done
 
 demo: setup ## Local devnet: EigenLayer + the AVS on anvil, three keeper daemons performing sample jobs (Ctrl-C stops)
 	cargo run --quiet -p keeperd -- devnet
