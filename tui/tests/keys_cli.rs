@@ -82,7 +82,10 @@ fn usage_errors_exit_2_and_help_and_version_work() {
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("keys"));
     let version = keeperctl(&["--version"], dir.path());
-    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), format!("keeperctl {}", keeper_shared::version::long()));
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("keeperctl {}", keeper_shared::version::long())
+    );
 }
 
 #[test]
