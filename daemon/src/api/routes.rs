@@ -231,7 +231,7 @@ async fn status(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Rep
     };
     let now = u64::try_from(super::events::now_ms() / 1000).unwrap_or(0);
     ok(&StatusResponse {
-        version: env!("CARGO_PKG_VERSION").to_owned(),
+        version: keeper_shared::version::long().to_owned(),
         roles: context.config.roles.names().into_iter().map(str::to_owned).collect(),
         operator: context.operator.as_ref().map(|o| o.address),
         chain_id: context.config.deployment.chain_id,
