@@ -131,6 +131,9 @@ test-contracts: setup ## forge tests (with gas report of the verifier)
 	cd $(CONTRACTS) && "$(FORGE)" test
 
 test-rust: setup ## cargo tests (unit, vectors, anvil end-to-end)
+	# keeperd's end-to-end tests run the real keeperctl, built with keeperctl's own features; built
+	# here first so that compiling it never competes with a running end-to-end test for the CPU.
+	cargo build -p keeperctl --bin keeperctl
 	cargo test --workspace --all-targets
 
 p2p-netns: ## The operators' network across network namespaces (root; prints SKIPPED otherwise)

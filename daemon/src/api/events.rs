@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::convert;
 use crate::chain::EndpointState;
 use crate::node::NodeContext;
-use crate::store::{JobRecord, JobStatus, StoreError};
+use crate::store::{JobRecord, JobStatus, SharedStore, StoreError};
 
 /// Events remembered for `/v1/events/recent` and for stream clients that reconnect.
 pub const RECENT_CAPACITY: usize = 1024;
@@ -88,13 +88,14 @@ impl EventHub {
     }
 
     /// Feeds the hub from the scheduler and the store until `shutdown` (or the scheduler stops).
-    pub async fn run(self, context: NodeContext, shutdown: CancellationToken) {
+    /// It reads the store through `reader`, the API's own connection.
+    pub async fn run(self, context: NodeContext, reader: SharedStore, shutdown: CancellationToken) {
         let schedule = context.schedule.clone();
         let mut outcomes = schedule.outcomes();
         let mut heads = schedule.head_receiver();
         heads.mark_unchanged();
         // Only what changes from now on: a client wanting the past reads the tasks and jobs.
-        let mut watch = Watch::start(&context).await;
+        let mut watch = Watch::start(&reader).await;
         let mut health_ticks = tokio::time::interval(HEALTH_INTERVAL);
         loop {
             tokio::select! {
@@ -114,7 +115,7 @@ impl EventHub {
                     if let Some(head) = head {
                         self.publish(Event::NewHead { block: convert::block_view(&head) });
                     }
-                    watch.tasks_and_jobs(&context, &self).await;
+                    watch.tasks_and_jobs(&reader, &self).await;
                 }
                 _ = health_ticks.tick() => watch.health(&context, &self).await,
             }
@@ -147,9 +148,8 @@ struct Watch {
 }
 
 impl Watch {
-    async fn start(context: &NodeContext) -> Self {
-        let snapshot = context
-            .store
+    async fn start(reader: &SharedStore) -> Self {
+        let snapshot = reader
             .with(|store| store.read(|tx| Ok::<_, StoreError>((tx.last_task_transition_id()?, all_jobs(tx)?))))
             .await;
         let mut watch = Self::default();
@@ -163,10 +163,9 @@ impl Watch {
         watch
     }
 
-    async fn tasks_and_jobs(&mut self, context: &NodeContext, hub: &EventHub) {
+    async fn tasks_and_jobs(&mut self, reader: &SharedStore, hub: &EventHub) {
         let after = self.last_transition;
-        let read = context
-            .store
+        let read = reader
             .with(move |store| {
                 store.read(|tx| {
                     Ok::<_, StoreError>((tx.task_transitions_after(after, TRANSITIONS_PER_STEP)?, all_jobs(tx)?))

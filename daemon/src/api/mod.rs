@@ -24,6 +24,7 @@ pub use socket::{authorize, ControlSocket, Peer, SocketError};
 
 use crate::aggregator::server::{serve as serve_http, HttpLimits};
 use crate::node::NodeContext;
+use crate::store::SharedStore;
 
 /// The control API's limits: small requests, quick answers, a handful of local clients.
 pub fn limits() -> HttpLimits {
@@ -40,8 +41,9 @@ pub fn limits() -> HttpLimits {
 ///
 /// The API runs on its own thread and runtime, apart from the pipeline's: however many clients
 /// connect and whatever they send, the scheduler, keeper and aggregator keep their workers (a
-/// flood of requests once cost tasks when both shared one runtime). Its reads of the store go one
-/// at a time ([`routes::ApiState`]), so the pipeline waits behind at most one of them.
+/// flood of requests once cost tasks when both shared one runtime). It reads the store through its
+/// own read-only connection, one read at a time ([`routes::ApiState`]): in WAL mode the pipeline's
+/// writes never wait for it (a flood once cost tasks when both shared one connection).
 pub async fn serve(
     socket: ControlSocket,
     context: NodeContext,
@@ -80,14 +82,30 @@ async fn serve_here(
 ) -> Result<(), SocketError> {
     let listener = socket.listener()?;
     let hub = EventHub::new();
-    let feeder = tokio::spawn(hub.clone().run(context.clone(), shutdown.clone()));
+    let reader = reader(&context);
+    let feeder = tokio::spawn(hub.clone().run(context.clone(), reader.clone(), shutdown.clone()));
     let limits = limits();
-    let router = routes::router(routes::ApiState::new(context, hub, socket.uid(), shutdown.clone()), &limits);
+    let state = routes::ApiState::new(context, reader, hub, socket.uid(), shutdown.clone());
+    let router = routes::router(state, &limits);
     tracing::info!(socket = %socket.path().display(), "control API listening");
     serve_http(listener, router, limits, error_body, shutdown).await;
     feeder.abort();
     drop(socket);
     Ok(())
+}
+
+/// The API's own read-only connection to the store, so that its reads (however many clients ask)
+/// never hold the connection the pipeline writes through; the pipeline's own connection for an
+/// in-memory store, or if the file cannot be opened a second time (with a warning).
+fn reader(context: &NodeContext) -> SharedStore {
+    match context.store.with_blocking(|store| store.open_reader()) {
+        Some(Ok(reader)) => SharedStore::new(reader),
+        Some(Err(error)) => {
+            tracing::warn!(%error, "control API: no reader connection to the store, sharing the pipeline's");
+            context.store.clone()
+        }
+        None => context.store.clone(),
+    }
 }
 
 /// Event streams open at once: fewer than the connections, so reads always find a slot. One more

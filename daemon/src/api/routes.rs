@@ -28,7 +28,7 @@ use super::events::EventHub;
 use super::socket::{authorize, Peer};
 use super::{convert, operators, writes, HttpLimits};
 use crate::node::NodeContext;
-use crate::store::{Store, StoreError};
+use crate::store::{SharedStore, Store, StoreError};
 
 /// How long `/v1/status` waits for the chain's latest block number.
 const CHAIN_HEAD_TIMEOUT: Duration = Duration::from_secs(2);
@@ -45,8 +45,11 @@ pub struct ApiState {
     shutdown: CancellationToken,
     /// One permit per open event stream ([`super::MAX_EVENT_STREAMS`]).
     streams: Arc<Semaphore>,
-    /// One permit: the API's store reads go one at a time, so the pipeline's writes wait behind at
-    /// most one of them however many clients ask at once.
+    /// The API's own read-only connection to the store (the pipeline's for an in-memory store):
+    /// its reads never hold the connection the pipeline writes through.
+    reader: SharedStore,
+    /// One permit: the API's store reads go one at a time, so however many clients ask at once they
+    /// cost the pipeline at most one reader's worth of CPU and I/O.
     store_turn: Arc<Semaphore>,
     /// One permit, for the same reason: the API's reads of the chain (the pipeline's RPC endpoints)
     /// go one request at a time.
@@ -54,11 +57,17 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    pub fn new(context: NodeContext, hub: EventHub, uid: u32, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        context: NodeContext,
+        reader: SharedStore,
+        hub: EventHub,
+        uid: u32,
+        shutdown: CancellationToken,
+    ) -> Self {
         let streams = Arc::new(Semaphore::new(super::MAX_EVENT_STREAMS));
         let (store_turn, chain_turn) = (Arc::new(Semaphore::new(1)), Arc::new(Semaphore::new(1)));
         let max_body_bytes = super::limits().max_body_bytes;
-        Self { context, hub, uid, max_body_bytes, shutdown, streams, store_turn, chain_turn }
+        Self { context, hub, uid, max_body_bytes, shutdown, streams, reader, store_turn, chain_turn }
     }
 
     pub(super) fn context(&self) -> &NodeContext {
@@ -72,7 +81,7 @@ impl ApiState {
         E: From<StoreError> + Send + 'static,
     {
         let _turn = self.store_turn.acquire().await;
-        self.context.store.with(f).await
+        self.reader.with(f).await
     }
 
     /// Waits for the API's turn to read the chain; the turn lasts as long as the guard.

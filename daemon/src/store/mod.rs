@@ -32,7 +32,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
 pub use cursor::ChainCursor;
 pub use error::{Result, StoreError};
@@ -97,6 +97,23 @@ impl Store {
             other => other,
         })?;
         Ok(Self { conn, path: Some(path.to_path_buf()), _lock: Some(lock) })
+    }
+
+    /// A second, read-only connection to this store's file, for readers that must never make the
+    /// pipeline wait (the control API): in WAL mode readers and the writer do not block each
+    /// other, whereas sharing the one connection put every API read in the pipeline's way. It takes
+    /// no lock and runs no migration; it refuses to write. `None` for an in-memory store.
+    pub fn open_reader(&self) -> Option<Result<Self>> {
+        let path = self.path.as_deref()?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let open = || -> Result<Self> {
+            let conn = Connection::open_with_flags(path, flags)
+                .map_err(|source| StoreError::Unreadable { path: path.to_path_buf(), source })?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            conn.pragma_update(None, "query_only", true)?;
+            Ok(Self { conn, path: Some(path.to_path_buf()), _lock: None })
+        };
+        Some(open())
     }
 
     /// A private in-memory database with the full schema, for unit tests of code that uses the store.

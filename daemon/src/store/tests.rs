@@ -179,6 +179,32 @@ fn a_second_open_fails_while_the_first_is_alive() {
 }
 
 #[test]
+fn a_reader_neither_waits_for_nor_holds_up_the_writer_and_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path().join("keeper.db")).unwrap();
+    assert!(Store::open_in_memory().unwrap().open_reader().is_none());
+    let mut reader = store.open_reader().unwrap().unwrap();
+    let cursor = |n: u64| ChainCursor { block_number: n, block_hash: B256::repeat_byte(n as u8) };
+    store.write(|tx| tx.set_cursor("job_events", cursor(1))).unwrap();
+
+    // A long read holds its snapshot while the writer commits twice, without either waiting.
+    reader
+        .read(|r| {
+            assert_eq!(r.cursor("job_events")?, Some(cursor(1)));
+            store.write(|tx| tx.set_cursor("job_events", cursor(2)))?;
+            store.write(|tx| tx.set_cursor("job_events", cursor(3)))?;
+            assert_eq!(r.cursor("job_events")?, Some(cursor(1)), "one snapshot per read");
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(reader.read(|r| r.cursor("job_events")).unwrap(), Some(cursor(3)));
+
+    let refused = reader.write(|tx| tx.set_cursor("job_events", cursor(4)));
+    assert!(matches!(refused, Err(StoreError::Sqlite(_))), "{refused:?}");
+    assert_eq!(store.read(|r| r.cursor("job_events")).unwrap(), Some(cursor(3)));
+}
+
+#[test]
 fn cursor_and_derived_rows_commit_together() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("keeper.db");
