@@ -534,6 +534,28 @@ fn parse_duration_arg(text: &str) -> Result<std::time::Duration, String> {
 }
 
 /// Runs the parsed command.
+/// The command line as clap sees it: the derived [`Cli`], with the global `--json` hidden where it
+/// means nothing (the full-screen console and the completion scripts print no JSON).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    // Global flags reach the subcommands when the command is built; hide them after that.
+    command.build();
+    for name in WITHOUT_JSON {
+        command = command.mut_subcommand(name, |sub| sub.mut_arg("json", |arg| arg.hide(true)));
+    }
+    command
+}
+
+/// Subcommands whose output is never JSON.
+const WITHOUT_JSON: [&str; 2] = ["tui", "completions"];
+
+/// Parses the process's arguments with [`command`] (clap's usage error and exit on failure).
+pub fn parse() -> Cli {
+    use clap::FromArgMatches;
+    Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|error| error.exit())
+}
+
 pub fn run(cli: Cli) -> CliResult {
     let json = cli.json;
     match cli.command {
@@ -543,8 +565,7 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Keys(KeysCommand::Import(args)) => Ok(keys::import(&args, json)?),
         Command::Keys(KeysCommand::Export(args)) => Ok(keys::export(&args, json)?),
         Command::Completions { shell } => {
-            use clap::CommandFactory;
-            clap_complete::generate(shell, &mut Cli::command(), "keeperctl", &mut std::io::stdout());
+            clap_complete::generate(shell, &mut command(), "keeperctl", &mut std::io::stdout());
             Ok(())
         }
         command => {
@@ -624,6 +645,24 @@ mod tests {
             assert_eq!(args.status, Some(*status));
         }
         assert!(Cli::try_parse_from(["keeperctl", "task", "list", "--state", "pending"]).is_err());
+    }
+
+    #[test]
+    fn json_is_offered_only_where_it_means_something() {
+        let help = |path: &[&str]| {
+            let mut command = command();
+            let mut sub = &mut command;
+            for name in path {
+                sub = sub.find_subcommand_mut(name).unwrap();
+            }
+            sub.render_long_help().to_string()
+        };
+        for name in WITHOUT_JSON {
+            assert!(!help(&[name]).contains("--json"), "{name}: {}", help(&[name]));
+        }
+        assert!(help(&["status"]).contains("--json"));
+        assert!(help(&["task", "list"]).contains("--json"));
+        assert!(help(&[]).contains("--json"));
     }
 
     #[test]

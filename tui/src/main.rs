@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 mod cli;
 mod commands;
 mod exit;
@@ -14,7 +12,7 @@ mod output;
 mod script;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::parse();
     let json = cli.json;
     match cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

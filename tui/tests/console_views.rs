@@ -417,6 +417,41 @@ fn event_log_follows_and_filters() {
 }
 
 #[test]
+fn at_80x24_an_event_cut_by_the_list_is_shown_whole_below_it() {
+    let mut app = app_with_status();
+    let reason =
+        "simulated perform reverted: Error(\"stale performData: round 41 was already answered at block 9120\")";
+    let failed = |id: u64, sequence: u64| keeper_shared::api::EventRecord {
+        id,
+        at_ms: console_support::NOW_MS,
+        event: keeper_shared::api::Event::TaskState {
+            job_id: U256::from(7),
+            sequence,
+            from: Some(TaskState::Proposed),
+            to: TaskState::Failed,
+            detail: Some(reason.to_owned()),
+        },
+    };
+    app.apply(ApiEvent::Event(failed(1, 3)));
+    app.handle_key(ch('5'));
+    let lines = render(&app, 80, 24);
+    let text = lines.join("\n");
+    assert!(text.contains("Detail"), "{text}");
+    // The list cuts the line at the width; the pane shows its end.
+    let tail = lines.iter().rposition(|l| l.contains("9120\")")).expect("the whole reason is on screen");
+    assert!(tail > 17, "in the pane at the bottom: {text}");
+
+    // A short newest line needs no pane: the whole height goes to the list.
+    app.apply(ApiEvent::Event(new_head(2, 400)));
+    let text = render(&app, 80, 24).join("\n");
+    assert!(!text.contains("Detail"), "{text}");
+    // Scrolling back to the long line brings the pane back.
+    app.handle_key(key(KeyCode::Up));
+    let text = render(&app, 80, 24).join("\n");
+    assert!(text.contains("Detail") && text.contains("9120\")"), "{text}");
+}
+
+#[test]
 fn every_view_fits_small_and_scales_up() {
     let mut app = app_with_status();
     app.apply(ApiEvent::Jobs(vec![job(1, JobStatus::Active, 1)]));

@@ -15,6 +15,7 @@ use ratatui::widgets::{Block, Cell, Clear, Paragraph, Row, Sparkline, Table, Wra
 use ratatui::Frame;
 
 use super::app::{App, Connection, Modal, View, LOW_ESCROW_TASKS};
+use super::events::LogLine;
 use super::form::{CreateJobPreview, Form};
 use super::format::{clock, duration, eth, fit_words, roles, short_addr, short_hash};
 
@@ -565,28 +566,42 @@ fn draw_events(frame: &mut Frame<'_>, app: &App, area: Rect) {
     if log.scroll_back > 0 {
         title.push_str(&format!(" [{} newer below]", log.scroll_back));
     }
+    // The line at the bottom of the list (the newest, or the one scrolled to) is shown whole in a
+    // detail pane below the list when the list cuts it: narrow terminals lose no event text.
+    let list_rows = area.height.saturating_sub(2) as usize;
+    let bottom = log.visible(list_rows.max(1)).last().copied().map(event_line);
+    let detail_rows = match &bottom {
+        Some(full) if full.width() > area.width.saturating_sub(2) as usize && area.height >= 12 => {
+            let text_width = usize::from(area.width.saturating_sub(2)).max(1);
+            (full.width().div_ceil(text_width) as u16).min(4) + 2
+        }
+        _ => 0,
+    };
+    let [list, detail] = Layout::vertical([Constraint::Fill(1), Constraint::Length(detail_rows)]).areas(area);
     let block = Block::bordered().title(title);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let inner = block.inner(list);
+    frame.render_widget(block, list);
     app.page_rows.set((inner.height as usize).max(1));
-    let lines: Vec<Line<'_>> = log
-        .visible(inner.height as usize)
-        .into_iter()
-        .map(|line| {
-            let id = line.id.map_or("-".to_owned(), |id| id.to_string());
-            let kind_style = match line.kind {
-                "task" => GOOD,
-                "console" => WARN,
-                _ => Style::new().fg(ACCENT),
-            };
-            Line::from(vec![
-                Span::styled(format!("{id:>6} {} ", clock(line.at_ms)), DIM),
-                Span::styled(format!("{:<8} ", line.kind), kind_style),
-                Span::raw(line.text.as_str()),
-            ])
-        })
-        .collect();
+    let lines: Vec<Line<'_>> = log.visible(inner.height as usize).into_iter().map(event_line).collect();
     frame.render_widget(Paragraph::new(lines), inner);
+    if let (Some(full), true) = (bottom, detail_rows > 0) {
+        let pane = Block::bordered().title("Detail (↑/↓ picks the bottom line)").border_style(DIM);
+        frame.render_widget(Paragraph::new(full).wrap(Wrap { trim: false }).block(pane), detail);
+    }
+}
+
+fn event_line(line: &LogLine) -> Line<'_> {
+    let id = line.id.map_or("-".to_owned(), |id| id.to_string());
+    let kind_style = match line.kind {
+        "task" => GOOD,
+        "console" => WARN,
+        _ => Style::new().fg(ACCENT),
+    };
+    Line::from(vec![
+        Span::styled(format!("{id:>6} {} ", clock(line.at_ms)), DIM),
+        Span::styled(format!("{:<8} ", line.kind), kind_style),
+        Span::raw(line.text.as_str()),
+    ])
 }
 
 // ---------------------------------------------------------------------------------------------
