@@ -51,14 +51,13 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
     let url =
         context.config.aggregator_url().ok_or_else(|| KeeperError::Config("aggregator.url: not configured".into()))?;
     let client = AggregatorClient::new(url.as_str(), ClientConfig::default())?;
-    let mut keeper = Keeper {
-        context,
-        client,
-        cursor: None,
-        cache: HashMap::new(),
-        last_signed: HashMap::new(),
-        max_reference_age: None,
-    };
+    let last_signed = context.store.with(|store| store.read(|tx| tx.condition_signings())).await?;
+    let last_signed = last_signed
+        .into_iter()
+        .map(|(job, s)| (job, SignedCondition { sequence: s.sequence, reference_block: s.reference_block }))
+        .collect();
+    let mut keeper =
+        Keeper { context, client, cursor: None, cache: HashMap::new(), last_signed, max_reference_age: None };
     tracing::info!(aggregator = %url, "keeper: started");
     // A keeper outside the set is refused every poll until it registers: said once, then counted.
     let mut told_unknown = false;
@@ -101,8 +100,8 @@ struct Keeper {
     cache: HashMap<(TaskId, B256), Result<B256, (DisputeReason, String)>>,
     /// Condition jobs: the last task this keeper signed, by job, with its reference block (the
     /// single-flight rule: the next one is signed only once this one's outcome is on chain, or it can
-    /// no longer land). In memory: after a restart the aggregator's rule stands alone until the next
-    /// signature.
+    /// no longer land). Kept in the store with each signing and read back at start, so a restart
+    /// forgets nothing.
     last_signed: HashMap<U256, SignedCondition>,
     /// The task manager's `maxReferenceAge`, read once.
     max_reference_age: Option<u64>,
@@ -199,8 +198,11 @@ impl Keeper {
         };
         let reference_block = ctx.reference_block_number;
         let decision = {
-            let batch = batch.clone();
-            self.context.store.with(move |store| Ok::<_, StoreError>(record_signing(store, &batch))).await?
+            let (batch, conditions) = (batch.clone(), conditions.clone());
+            self.context
+                .store
+                .with(move |store| Ok::<_, StoreError>(record_signing(store, &batch, &conditions)))
+                .await?
         };
         let digest = match decision {
             Ok(digest) => digest,
@@ -210,18 +212,19 @@ impl Keeper {
                 return Ok(Verdict::Disputed(refusal_disputes(batch, &refusal)));
             }
         };
-        let signature = key.sign(digest.as_slice(), SigningDomain::Batch);
-        let signed = SignedBatch { operator: self.operator_address(), digest, signature };
-        let receipt = self.client.post_signature(&signed).await?;
+        // Recorded with the signing (in the store too), before the signature can leave the process.
         for task in conditions {
             let entry = self
                 .last_signed
                 .entry(task.job_id)
                 .or_insert(SignedCondition { sequence: task.sequence, reference_block });
-            if task.sequence >= entry.sequence {
+            if (task.sequence, reference_block) >= (entry.sequence, entry.reference_block) {
                 *entry = SignedCondition { sequence: task.sequence, reference_block };
             }
         }
+        let signature = key.sign(digest.as_slice(), SigningDomain::Batch);
+        let signed = SignedBatch { operator: self.operator_address(), digest, signature };
+        let receipt = self.client.post_signature(&signed).await?;
         self.context.metrics.batches_signed.inc();
         tracing::info!(
             %digest,
@@ -384,9 +387,19 @@ fn leaf_dispute(
 /// Records `batch` in the slashing-protection database (committed before the signature can leave
 /// the process) and returns the digest to sign, or the refusal. The task records written after it
 /// are for operators and the console; losing them loses no safety.
-fn record_signing(store: &mut Store, batch: &Batch) -> Result<B256, SlashingProtectionError> {
+fn record_signing(store: &mut Store, batch: &Batch, conditions: &[TaskId]) -> Result<B256, SlashingProtectionError> {
     let decision = store.slashing_protection().check_and_record(&BatchSigningRequest::new(batch))?;
     let reference_block = batch.context().reference_block_number;
+    // The single-flight record must be kept before the signature leaves (a restarted keeper would
+    // otherwise sign the job's next task while this one may land): no signature without it.
+    store
+        .write(|tx| {
+            for task in conditions {
+                tx.record_condition_signing(*task, reference_block)?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .map_err(SlashingProtectionError::from)?;
     let _ = store.write(|tx| {
         for leaf in batch.leaves() {
             if tx.task(leaf.task)?.is_none() {

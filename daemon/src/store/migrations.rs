@@ -50,6 +50,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         description: "task states checked by the code, not a CHECK list (new states need no rebuild)",
         sql: include_str!("sql/0006_task_state_text.sql"),
     },
+    Migration {
+        version: 7,
+        description: "keeper: the last condition task signed per job (single flight across restarts)",
+        sql: include_str!("sql/0007_condition_signings.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a keeperd database ("KPRD"), set by the first migration.

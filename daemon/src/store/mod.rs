@@ -14,6 +14,7 @@
 //! calls it from `spawn_blocking` or a dedicated thread, behind a mutex if several tasks share it.
 
 mod codec;
+mod condition_signings;
 mod cursor;
 mod error;
 mod jobs;
@@ -34,6 +35,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 
+pub use condition_signings::ConditionSigning;
 pub use cursor::ChainCursor;
 pub use error::{Result, StoreError};
 pub use jobs::{JobRecord, JobStatus};

@@ -113,15 +113,15 @@ fn slashing_protection_refuses_a_second_response_for_a_task_across_a_store_reope
     {
         let mut store = Store::open(&path).unwrap();
         add_jobs(&mut store, &[1, 2]);
-        assert_eq!(record_signing(&mut store, &first).unwrap(), first.digest());
+        assert_eq!(record_signing(&mut store, &first, &[]).unwrap(), first.digest());
         assert_eq!(signed_state(&mut store, &first), vec![Some(TaskState::Signed); 2]);
     }
     let mut store = Store::open(&path).unwrap();
     // The same batch again (a re-published proposal) is signed again: the same digest.
-    assert_eq!(record_signing(&mut store, &first).unwrap(), first.digest());
+    assert_eq!(record_signing(&mut store, &first, &[]).unwrap(), first.digest());
     // Task (1, 1) with another response, next to a new task: refused whole.
     let conflicting = batch(11, &[(2, 0, 0xb1), (1, 1, 0xcc)]);
-    let refusal = record_signing(&mut store, &conflicting).unwrap_err();
+    let refusal = record_signing(&mut store, &conflicting, &[]).unwrap_err();
     assert!(matches!(refusal, SlashingProtectionError::ConflictingResponse { sequence: 1, .. }), "{refusal:?}");
     assert_eq!(signed_state(&mut store, &conflicting)[0], None, "nothing of the refused batch is recorded");
     let disputes = refusal_disputes(&conflicting, &refusal);
@@ -136,6 +136,26 @@ fn slashing_protection_refuses_a_second_response_for_a_task_across_a_store_reope
     let before = before.map(|signed| signed.response_hash);
     assert_eq!(before, Some(hash(0xa2)));
     assert!(leaf_dispute(&leaf(1, 1, 0xcc), before, Ok(hash(0xcc))).is_some());
+}
+
+#[test]
+fn a_condition_signing_is_kept_with_the_signature_and_survives_a_reopen_refusal_included() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keeperd.sqlite");
+    let first = batch(10, &[(1, 4, 0xa1), (2, 0, 0xa2)]);
+    {
+        let mut store = Store::open(&path).unwrap();
+        add_jobs(&mut store, &[1, 2]);
+        record_signing(&mut store, &first, &[leaf(1, 4, 0).task]).unwrap();
+    }
+    let mut store = Store::open(&path).unwrap();
+    let kept = store.read(|tx| tx.condition_signings()).unwrap();
+    assert_eq!(kept.len(), 1, "only the condition job's task: {kept:?}");
+    assert_eq!(kept[&U256::from(1)], crate::store::ConditionSigning { sequence: 4, reference_block: 10 });
+    // A batch slashing protection refuses records nothing of its condition tasks either.
+    let conflicting = batch(11, &[(1, 5, 0xb1), (2, 0, 0xcc)]);
+    record_signing(&mut store, &conflicting, &[leaf(1, 5, 0).task]).unwrap_err();
+    assert_eq!(store.read(|tx| tx.condition_signings()).unwrap(), kept);
 }
 
 /// The single-flight rule of condition jobs: a keeper that signed sequence 471 at block 100 does not
