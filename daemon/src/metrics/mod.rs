@@ -6,53 +6,8 @@
 //! (jobs, tasks, chain position, endpoint health, the operator's registration) are refreshed from
 //! the daemon's own state when scraped, so an idle daemon costs nothing. Labels are small closed
 //! sets (states, outcomes, RPC methods, endpoint indexes): never task ids, job ids or hashes.
-//! `docs/metrics.md` is the reference with units and example queries. The names:
-//!
-//! | metric | type | labels | meaning |
-//! |---|---|---|---|
-//! | `keeper_build_info` | gauge | `version` | 1 |
-//! | `keeper_role_enabled` | gauge | `role` | 1 if the role runs here, else 0 |
-//! | `keeper_chain_head_block` | gauge | | latest block the follower saw |
-//! | `keeper_chain_processed_block` | gauge | | last block the scheduler processed |
-//! | `keeper_chain_lag_blocks` | gauge | | head − confirmations − processed |
-//! | `keeper_chain_reorgs_total` | counter | | reorgs the scheduler rebuilt after |
-//! | `keeper_rpc_requests_total` | counter | `method`, `endpoint` | JSON-RPC attempts |
-//! | `keeper_rpc_errors_total` | counter | `method`, `endpoint` | attempts the endpoint failed |
-//! | `keeper_rpc_request_duration_seconds` | histogram | `method` | one attempt's duration |
-//! | `keeper_rpc_endpoint_healthy` | gauge | `endpoint` | 1 healthy, 0 degraded or down |
-//! | `keeper_rpc_endpoint_state_changes_total` | counter | `endpoint`, `state` | endpoint state changes, by new state |
-//! | `keeper_jobs` | gauge | `state` | jobs in the index by status |
-//! | `keeper_jobs_escrow_low` | gauge | | active jobs whose escrow pays < `escrow_low_tasks` tasks |
-//! | `keeper_tasks` | gauge | `state` | task records in the store by state |
-//! | `keeper_task_outcomes_total` | counter | `outcome` | task manager outcomes seen |
-//! | `keeper_tasks_failed_total` | counter | `job`, `reason` | tasks whose target reverted (on chain, or simulated before sending) |
-//! | `keeper_task_latency_seconds` | histogram | | interval jobs: inclusion time − due time |
-//! | `keeper_task_latency_blocks` | histogram | | block/event jobs: inclusion block − due block |
-//! | `keeper_batches_signed_total` | counter | | batches this keeper signed |
-//! | `keeper_tasks_disputed_total` | counter | `reason` | leaves this keeper disputed |
-//! | `keeper_signatures_refused_total` | counter | `reason` | this keeper's signatures the aggregator refused |
-//! | `keeper_slashing_protection_refusals_total` | counter | | signatures refused by the record |
-//! | `keeper_batches_proposed_total` | counter | | proposals published (aggregator) |
-//! | `keeper_tasks_proposed_total` | counter | | tasks in those proposals |
-//! | `keeper_signatures_received_total` | counter | `result` | keeper signatures received |
-//! | `keeper_signatures_invalid_total` | counter | `operator` | signatures that failed verification, by signer |
-//! | `keeper_signatures_rate_limited_total` | counter | `operator` | offenders' signatures refused unverified |
-//! | `keeper_signature_pairing_checks_total` | counter | | pairing checks the signature verifier computed |
-//! | `keeper_disputes_received_total` | counter | | disputes received (aggregator) |
-//! | `keeper_tasks_unprofitable_total` | counter | `job` | tasks left out: maxFee below the cost at the base fee, by job kind |
-//! | `keeper_weight_updates_total` | counter | `trigger` | weight refreshes sent (aggregator) |
-//! | `keeper_slashable_budget_exceeded` | gauge | | 1 while the task manager's bounds exceed EigenLayer's horizon |
-//! | `keeper_quorum_duration_seconds` | histogram | | proposal to quorum |
-//! | `keeper_batch_submissions_total` | counter | `result` | batch transactions by result |
-//! | `keeper_batch_gas_used` | histogram | | gas of each mined batch |
-//! | `keeper_batch_tasks` | histogram | | tasks of each mined batch |
-//! | `keeper_script_failures_total` | counter | | script runs that gave no result (task failed, nothing signed) |
-//! | `keeper_challenger_mismatches_total` | counter | | performed responses differing from own |
-//! | `keeper_equivocation_proofs_total` | counter | `result` | equivocation proofs sent |
-//! | `keeper_operator_registered` | gauge | | 1 if the operator is in the key registry |
-//! | `keeper_operator_weight` | gauge | | the operator's stake weight in the registry |
-//! | `keeper_operator_total_weight` | gauge | | the registry's total weight |
-//! | `keeper_database_errors_total` | counter | | store calls that failed |
+//! `docs/metrics.md` is the reference (every metric with its type, labels and meaning; example
+//! queries); a test holds it to what the registry exports.
 
 mod server;
 
