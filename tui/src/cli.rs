@@ -126,6 +126,10 @@ pub struct ChainArgs {
     /// The keystore password file.
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
+    /// Blocks per eth_getLogs request when reading a job's history: public RPC providers refuse wider
+    /// queries (10,000 is commonly accepted; some free tiers take 500 or 1,000).
+    #[arg(long, value_name = "BLOCKS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub log_range: u64,
 }
 
 /// The job spec as flags (`job create`, `job update`), or `--file`.

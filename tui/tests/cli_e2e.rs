@@ -580,6 +580,166 @@ async fn direct_mode_without_a_daemon() {
     no_deployment.error(2);
 }
 
+/// A JSON-RPC endpoint in front of anvil that, like public providers, refuses `eth_getLogs` over more
+/// than [`RANGE_LIMIT`] blocks (or with an open end); it counts what it saw.
+struct RangeLimitedRpc {
+    url: String,
+    seen: std::sync::Arc<std::sync::Mutex<RangeTally>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// Small, so that a history of a few ranges takes anvil little time to mine (a provider's 10,000
+/// would need tens of thousands of blocks: anvil mines about 40 a second here).
+const RANGE_LIMIT: u64 = 500;
+
+#[derive(Debug, Default, Clone)]
+struct RangeTally {
+    get_logs: u64,
+    refused: u64,
+    widest: u64,
+}
+
+impl Drop for RangeLimitedRpc {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl RangeLimitedRpc {
+    async fn start(upstream: std::net::SocketAddr) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(RangeTally::default()));
+        let tally = seen.clone();
+        let server = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let tally = tally.clone();
+                tokio::spawn(async move {
+                    // One request per connection (answered with `Connection: close`).
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 8192];
+                    let (head_end, length) = loop {
+                        let Ok(n) = client.read(&mut buf).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        request.extend_from_slice(&buf[..n]);
+                        if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                            let head = String::from_utf8_lossy(&request[..end]).to_ascii_lowercase();
+                            let length = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .and_then(|v| v.trim().parse::<usize>().ok())
+                                .unwrap_or(0);
+                            break (end + 4, length);
+                        }
+                    };
+                    while request.len() < head_end + length {
+                        let Ok(n) = client.read(&mut buf).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        request.extend_from_slice(&buf[..n]);
+                    }
+                    let body = &request[head_end..head_end + length];
+                    let call: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+                    let answer = match refusal(&call, &tally) {
+                        Some(refusal) => refusal.to_string().into_bytes(),
+                        None => {
+                            let Ok(mut anvil) = tokio::net::TcpStream::connect(upstream).await else { return };
+                            let forward = format!(
+                                "POST / HTTP/1.1\r\nHost: {upstream}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                body.len()
+                            );
+                            let _ = anvil.write_all(forward.as_bytes()).await;
+                            let _ = anvil.write_all(body).await;
+                            let mut response = Vec::new();
+                            let _ = anvil.read_to_end(&mut response).await;
+                            let start = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |p| p + 4);
+                            response[start..].to_vec()
+                        }
+                    };
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        answer.len()
+                    );
+                    let _ = client.write_all(head.as_bytes()).await;
+                    let _ = client.write_all(&answer).await;
+                });
+            }
+        });
+        Self { url, seen, server }
+    }
+
+    fn tally(&self) -> RangeTally {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// The provider's answer to a log query over too many blocks (`None`: forward it).
+fn refusal(call: &serde_json::Value, tally: &std::sync::Mutex<RangeTally>) -> Option<serde_json::Value> {
+    if call["method"] != "eth_getLogs" {
+        return None;
+    }
+    let block = |key: &str| {
+        call["params"][0][key].as_str().and_then(|hex| u64::from_str_radix(hex.trim_start_matches("0x"), 16).ok())
+    };
+    let mut tally = tally.lock().unwrap();
+    tally.get_logs += 1;
+    let span = match (block("fromBlock"), block("toBlock")) {
+        (Some(from), Some(to)) => to.saturating_sub(from) + 1,
+        _ => u64::MAX,
+    };
+    tally.widest = tally.widest.max(span);
+    (span > RANGE_LIMIT).then(|| {
+        tally.refused += 1;
+        serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": call["id"],
+            "error": {"code": -32005, "message": format!("query exceeds max block range {RANGE_LIMIT}")},
+        })
+    })
+}
+
+/// Direct mode on a chain with a long history, through an endpoint that refuses wide log queries as
+/// public providers do: the job's spec is found in ranges the endpoint accepts, newest first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_mode_reads_logs_in_ranges_a_public_provider_accepts() {
+    let chain = Chain::start().await;
+    let anvil = ProviderBuilder::new().connect_http(chain.anvil.endpoint_url());
+    let mine = |blocks: u64| {
+        let anvil = anvil.clone();
+        async move {
+            let _: serde_json::Value = anvil.raw_request("anvil_mine".into(), (format!("{blocks:#x}"),)).await.unwrap();
+        }
+    };
+    let proxy = RangeLimitedRpc::start(format!("127.0.0.1:{}", chain.anvil.port()).parse().unwrap()).await;
+    let deployment = chain.deployment.to_str().unwrap().to_owned();
+    let key = chain.key_hex(3);
+    let env = [("ETH_PRIVATE_KEY", key.as_str()), ("KEEPER_DEPLOYMENT", deployment.as_str())];
+    let ctl = |args: &[&str]| {
+        let mut full = args.to_vec();
+        full.extend_from_slice(&["--rpc-url", &proxy.url, "--log-range", "500"]);
+        keeperctl(&full, &env)
+    };
+
+    mine(1_250).await;
+    let created: CreateJobResponse =
+        ctl(&create_flags(&["--json", "--every-blocks", "10", "--fund", "0.5ether"])).json();
+    mine(1_250).await;
+    let job: JobView = ctl(&["--json", "job", "show", &created.job_id.to_string()]).json();
+    assert_eq!((job.id, job.status, job.forwarder), (created.job_id, JobStatus::Active, created.forwarder));
+    assert!(matches!(job.spec.trigger, Trigger::Block { period: 10, .. }), "{:?}", job.spec.trigger);
+    let list: JobList = ctl(&["--json", "job", "list"]).json();
+    assert_eq!(list.jobs.iter().map(|j| j.id).collect::<Vec<_>>(), vec![created.job_id]);
+
+    let tally = proxy.tally();
+    assert!(tally.get_logs >= 6, "the spec is 1,250 blocks back: three ranges per read: {tally:?}");
+    assert_eq!(tally.refused, 0, "{tally:?}");
+    assert!(tally.widest <= RANGE_LIMIT, "{tally:?}");
+}
+
 #[test]
 fn help_and_completions_need_no_daemon() {
     let help = keeperctl(&["--help"], &[]);

@@ -69,7 +69,7 @@ impl Chain {
         } else {
             ProviderBuilder::new().connect_http(url).erased()
         };
-        Session::open(provider, self.deployment()?, &self.rpc_url).await
+        Session::open(provider, self.deployment()?, &self.rpc_url, self.args.log_range).await
     }
 
     fn deployment(&self) -> CliResult<Deployment> {
@@ -179,10 +179,12 @@ struct Session {
     provider: DynProvider,
     deployment: Deployment,
     rpc_url: String,
+    /// Blocks per `eth_getLogs` request (`--log-range`).
+    log_range: u64,
 }
 
 impl Session {
-    async fn open(provider: DynProvider, deployment: Deployment, rpc_url: &str) -> CliResult<Self> {
+    async fn open(provider: DynProvider, deployment: Deployment, rpc_url: &str, log_range: u64) -> CliResult<Self> {
         let chain_id =
             provider.get_chain_id().await.map_err(|e| CliError::unreachable(format!("RPC endpoint {rpc_url}: {e}")))?;
         if chain_id != deployment.chain_id {
@@ -191,7 +193,7 @@ impl Session {
                 deployment.chain_id
             )));
         }
-        Ok(Self { provider, deployment, rpc_url: rpc_url.to_owned() })
+        Ok(Self { provider, deployment, rpc_url: rpc_url.to_owned(), log_range })
     }
 
     fn manager(&self) -> JobManager::JobManagerInstance<&DynProvider> {
@@ -226,7 +228,7 @@ impl Session {
         let owner = manager.jobOwner(id).call().await.map_err(|e| err(e, "jobOwner"))?;
         let forwarder = manager.forwarderOf(id).call().await.map_err(|e| err(e, "forwarderOf"))?;
         let spec_hash = manager.specHashOf(id).call().await.map_err(|e| err(e, "specHashOf"))?;
-        let spec = self.current_spec(id, spec_hash).await?;
+        let spec = self.current_spec(id, spec_hash, head.number).await?;
         let Some(status) = status.job_status(spec.expiry, head.timestamp) else { return Ok(None) };
         let watermark: u64 = state.nextSequence;
         let next_due = (status == JobStatus::Active).then(|| next_due(&spec, watermark, Some(head))).flatten();
@@ -247,26 +249,102 @@ impl Session {
     }
 
     /// The job's current spec: the newest `JobCreated`/`JobUpdated` whose hash is the stored one
-    /// (each event's spec is checked against the hash it carries).
-    async fn current_spec(&self, id: U256, spec_hash: B256) -> CliResult<JobSpec> {
-        let filter = Filter::new()
-            .address(self.deployment.avs.job_manager)
-            .event_signature(vec![JobManager::JobCreated::SIGNATURE_HASH, JobManager::JobUpdated::SIGNATURE_HASH])
-            .topic1(B256::from(id))
-            .from_block(self.deployment.deploy_block);
-        let logs = self.provider.get_logs(&filter).await.map_err(|e| self.rpc_error(e))?;
-        for log in logs.iter().rev() {
-            let event = decode_job_log(log).map_err(|e| eyre::eyre!("job {id}: {e}"))?;
-            if let Some(
-                JobEvent::Created { spec_hash: hash, spec, .. } | JobEvent::Updated { spec_hash: hash, spec, .. },
-            ) = event
-            {
-                if hash == spec_hash {
-                    return Ok(spec);
+    /// (each event's spec is checked against the hash it carries). Read newest first, in ranges of
+    /// `--log-range` blocks as public RPC providers accept them, from `head` back to the deployment
+    /// block, stopping at the first match; a long scan says how far it got on stderr.
+    async fn current_spec(&self, id: U256, spec_hash: B256, head: u64) -> CliResult<JobSpec> {
+        let floor = self.deployment.deploy_block;
+        let mut progress = ScanProgress::new(id, floor, head);
+        for (from, to) in ranges_newest_first(floor, head, self.log_range) {
+            progress.at(from);
+            let filter = Filter::new()
+                .address(self.deployment.avs.job_manager)
+                .event_signature(vec![JobManager::JobCreated::SIGNATURE_HASH, JobManager::JobUpdated::SIGNATURE_HASH])
+                .topic1(B256::from(id))
+                .from_block(from)
+                .to_block(to);
+            let logs = self
+                .provider
+                .get_logs(&filter)
+                .await
+                .map_err(|e| self.rpc_error(format!("eth_getLogs of blocks {from}..={to}: {e}")))?;
+            for log in logs.iter().rev() {
+                let event = decode_job_log(log).map_err(|e| eyre::eyre!("job {id}: {e}"))?;
+                if let Some(
+                    JobEvent::Created { spec_hash: hash, spec, .. } | JobEvent::Updated { spec_hash: hash, spec, .. },
+                ) = event
+                {
+                    if hash == spec_hash {
+                        return Ok(spec);
+                    }
                 }
             }
         }
         Err(eyre::eyre!("job {id}: no JobCreated/JobUpdated log with its current spec hash {spec_hash}").into())
+    }
+}
+
+/// `[floor, head]` cut into ranges of at most `size` blocks, the newest first.
+fn ranges_newest_first(floor: u64, head: u64, size: u64) -> impl Iterator<Item = (u64, u64)> {
+    let size = size.max(1);
+    let mut next = (floor <= head).then_some(head);
+    std::iter::from_fn(move || {
+        let to = next?;
+        let from = to.saturating_sub(size - 1).max(floor);
+        next = from.checked_sub(1).filter(|n| *n >= floor);
+        Some((from, to))
+    })
+}
+
+/// Progress of a long log scan on stderr: silent for a few seconds, then a line every few seconds.
+struct ScanProgress {
+    job: U256,
+    floor: u64,
+    head: u64,
+    started: std::time::Instant,
+    last: Option<std::time::Instant>,
+}
+
+impl ScanProgress {
+    const QUIET: std::time::Duration = std::time::Duration::from_secs(2);
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+
+    fn new(job: U256, floor: u64, head: u64) -> Self {
+        Self { job, floor, head, started: std::time::Instant::now(), last: None }
+    }
+
+    /// The scan reached down to block `from`.
+    fn at(&mut self, from: u64) {
+        let now = std::time::Instant::now();
+        let due = match self.last {
+            None => now.duration_since(self.started) >= Self::QUIET,
+            Some(last) => now.duration_since(last) >= Self::EVERY,
+        };
+        if due {
+            self.last = Some(now);
+            let span = (self.head - self.floor).max(1);
+            let percent = (self.head - from) * 100 / span;
+            eprintln!(
+                "job {}: reading its spec from the job manager's logs, at block {from} ({percent}% of blocks {}..={})",
+                self.job, self.floor, self.head
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ranges_newest_first;
+
+    #[test]
+    fn ranges_cover_the_history_newest_first_without_gaps_or_overlap() {
+        let all = |floor, head, size| ranges_newest_first(floor, head, size).collect::<Vec<_>>();
+        assert_eq!(all(0, 25_000, 10_000), vec![(15_001, 25_000), (5_001, 15_000), (0, 5_000)]);
+        assert_eq!(all(100, 100, 10_000), vec![(100, 100)]);
+        assert_eq!(all(7, 26, 10), vec![(17, 26), (7, 16)]);
+        assert_eq!(all(8, 26, 10), vec![(17, 26), (8, 16)]);
+        assert_eq!(all(5, 4, 10), vec![], "a head below the deployment block has no history");
+        assert_eq!(all(0, u64::MAX, u64::MAX).len(), 2, "no overflow at the ends");
     }
 }
 
