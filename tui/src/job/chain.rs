@@ -332,22 +332,6 @@ impl ScanProgress {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::ranges_newest_first;
-
-    #[test]
-    fn ranges_cover_the_history_newest_first_without_gaps_or_overlap() {
-        let all = |floor, head, size| ranges_newest_first(floor, head, size).collect::<Vec<_>>();
-        assert_eq!(all(0, 25_000, 10_000), vec![(15_001, 25_000), (5_001, 15_000), (0, 5_000)]);
-        assert_eq!(all(100, 100, 10_000), vec![(100, 100)]);
-        assert_eq!(all(7, 26, 10), vec![(17, 26), (7, 16)]);
-        assert_eq!(all(8, 26, 10), vec![(17, 26), (8, 16)]);
-        assert_eq!(all(5, 4, 10), vec![], "a head below the deployment block has no history");
-        assert_eq!(all(0, u64::MAX, u64::MAX).len(), 2, "no overflow at the ends");
-    }
-}
-
 /// Waits for a sent transaction's receipt; a revert (in estimation or on chain) is a refusal
 /// naming the contract's error.
 async fn send(
@@ -412,5 +396,21 @@ fn tx_outcome(receipt: &TransactionReceipt) -> TxOutcome {
         block_hash: receipt.block_hash,
         gas_used: receipt.gas_used,
         effective_gas_price_wei: receipt.effective_gas_price,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ranges_newest_first;
+
+    #[test]
+    fn ranges_cover_the_history_newest_first_without_gaps_or_overlap() {
+        let all = |floor, head, size| ranges_newest_first(floor, head, size).collect::<Vec<_>>();
+        assert_eq!(all(0, 25_000, 10_000), vec![(15_001, 25_000), (5_001, 15_000), (0, 5_000)]);
+        assert_eq!(all(100, 100, 10_000), vec![(100, 100)]);
+        assert_eq!(all(7, 26, 10), vec![(17, 26), (7, 16)]);
+        assert_eq!(all(8, 26, 10), vec![(17, 26), (8, 16)]);
+        assert_eq!(all(5, 4, 10), vec![], "a head below the deployment block has no history");
+        assert_eq!(all(0, u64::MAX, u64::MAX).len(), 2, "no overflow at the ends");
     }
 }
