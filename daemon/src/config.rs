@@ -13,6 +13,10 @@ use alloy::transports::http::reqwest::Url;
 use keeper_shared::deployment::Deployment;
 use serde::Deserialize;
 
+mod p2p;
+
+pub use self::p2p::{FileP2p, P2pConfig, Transport};
+
 /// The largest confirmation depth: a batch's reference block must stay within the task manager's
 /// `maxReferenceAge` (64 at deployment), and the reference block is the confirmed head.
 pub const MAX_CONFIRMATIONS: u64 = 32;
@@ -105,6 +109,9 @@ pub struct FileConfig {
     pub api: FileApi,
     #[serde(default)]
     pub metrics: FileMetrics,
+    /// The transport between operators, and the operators' network node.
+    #[serde(default)]
+    pub p2p: FileP2p,
     #[serde(default)]
     pub log: crate::logging::FileLog,
     /// Script jobs: fetching, the module cache (default `<data_dir>/scripts`), limits per trigger kind.
@@ -177,6 +184,7 @@ impl FileConfig {
             &mut file.api.socket,
             &mut file.log.dir,
             &mut file.script.cache.dir,
+            &mut file.p2p.key_file,
         ]
         .into_iter()
         .flatten()
@@ -277,6 +285,8 @@ pub struct Config {
     pub log: crate::logging::LogConfig,
     /// Script jobs (`[script]`), validated; the cache directory is always set.
     pub script: keeper_script::ScriptConfig,
+    /// The transport between operators (`[p2p]`).
+    pub p2p: P2pConfig,
 }
 
 impl Config {
@@ -334,14 +344,17 @@ impl Config {
             ));
         }
 
+        let p2p = self::p2p::resolve_p2p(file.p2p, &data_dir)?;
         let aggregator = resolve_aggregator(file.aggregator, overrides.aggregator_listen, overrides.aggregator_url)?;
-        if roles.aggregator && aggregator.listen.is_none() {
+        // Over P2P alone, no HTTP endpoint is served or needed.
+        let http = p2p.transport.uses_http();
+        if http && roles.aggregator && aggregator.listen.is_none() {
             return Err(invalid(
                 "aggregator.listen",
                 "required by the aggregator role (host:port to serve keepers on)",
             ));
         }
-        if roles.keeper && aggregator.url.is_none() && aggregator.listen.is_none() {
+        if http && roles.keeper && aggregator.url.is_none() && aggregator.listen.is_none() {
             return Err(invalid("aggregator.url", "required by the keeper role (where the aggregator serves)"));
         }
         let keeper_poll_interval = millis("keeper.poll_interval_ms", file.keeper.poll_interval_ms.unwrap_or(250))?;
@@ -371,6 +384,7 @@ impl Config {
             metrics,
             log,
             script,
+            p2p,
         })
     }
 

@@ -18,6 +18,7 @@ pub mod logging;
 pub mod metrics;
 pub mod network_check;
 pub mod node;
+pub mod p2p;
 pub mod roles;
 pub mod scheduler;
 pub mod store;

@@ -56,6 +56,8 @@ pub struct NodeContext {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Fetches, caches and runs script jobs' code (keeper, aggregator and challenger share its caches).
     pub scripts: Arc<keeper_script::ScriptRunner>,
+    /// The operators' network, when `[p2p] transport` uses it.
+    pub p2p: Option<Arc<crate::p2p::P2pHub>>,
 }
 
 /// Unlocks the operator's keystores (one password for both).
@@ -126,6 +128,18 @@ pub async fn run(config: Config, operator: Option<Operator>, shutdown: Cancellat
         None => None,
     };
     let scripts = Arc::new(keeper_script::ScriptRunner::new(&config.script).wrap_err("setting up script jobs")?);
+    let p2p = if config.p2p.transport.uses_p2p() {
+        let signer = operator.as_ref().map(|o| o.signer.clone()).ok_or(crate::p2p::P2pError::NoOperator)?;
+        let (hub, task) =
+            crate::p2p::P2pHub::start(&config, signer, pool.clone(), schedule.clone(), metrics.registry()).await?;
+        Some((hub, task))
+    } else {
+        None
+    };
+    let (p2p, p2p_task) = match p2p {
+        Some((hub, task)) => (Some(hub), Some(task)),
+        None => (None, None),
+    };
     let context = NodeContext {
         config: Arc::clone(&config),
         pool: pool.clone(),
@@ -135,6 +149,7 @@ pub async fn run(config: Config, operator: Option<Operator>, shutdown: Cancellat
         schedule,
         metrics,
         scripts,
+        p2p,
     };
     tracing::info!(
         roles = ?config.roles.names(),
@@ -148,6 +163,10 @@ pub async fn run(config: Config, operator: Option<Operator>, shutdown: Cancellat
         let shutdown = shutdown.child_token();
         async move { ("rpc prober", pool.spawn_prober(shutdown).await.map_err(|e| eyre!(e))) }
     });
+    if let Some(task) = p2p_task {
+        let shutdown = shutdown.child_token();
+        roles.spawn(async move { ("p2p", task.run(shutdown).await.map_err(eyre::Report::new)) });
+    }
     if config.roles.scheduler {
         let shutdown = shutdown.child_token();
         roles.spawn(async move { ("scheduler", scheduler.run(shutdown).await.map_err(|e| eyre!(e))) });

@@ -260,3 +260,64 @@ fn the_script_table_defaults_its_cache_under_the_data_dir_and_names_fields_past_
     let error = setup.error(&text, Overrides::default());
     assert!(error.contains("`script.limits.block.memory_bytes`") && error.contains("hard cap"), "{error}");
 }
+
+const P2P_ONLY: &str = r#"
+data_dir = "data"
+deployment = "deployment.json"
+roles = ["keeper", "aggregator"]
+[chain]
+rpc_urls = ["http://127.0.0.1:8545"]
+[operator]
+ecdsa_keystore = "op.json"
+bls_keystore = "bls.json"
+password_file = "pw"
+[p2p]
+transport = "p2p"
+listen = ["/ip4/127.0.0.1/tcp/0"]
+bootstrap = ["/ip4/127.0.0.1/tcp/9011"]
+takeover_blocks = 2
+"#;
+
+#[test]
+fn p2p_defaults_to_http_and_p2p_alone_needs_no_aggregator_endpoint() {
+    let setup = Setup::new();
+    let http = Config::resolve(setup.file(FULL), Overrides::default()).unwrap();
+    assert_eq!(http.p2p.transport, Transport::Http);
+    assert_eq!(http.p2p.key_file, setup.dir.path().join("data/p2p.key"));
+    assert_eq!(http.p2p.listen[0].to_string(), "/ip4/0.0.0.0/tcp/9010");
+
+    let config = Config::resolve(setup.file(P2P_ONLY), Overrides::default()).unwrap();
+    assert_eq!(config.p2p.transport, Transport::P2p);
+    assert_eq!(config.p2p.takeover_blocks, 2);
+    assert_eq!(config.p2p.bootstrap.len(), 1);
+    assert!(config.aggregator.listen.is_none() && config.aggregator_url().is_none());
+    // The same roles over HTTP still need the endpoint.
+    let error = setup.error(&P2P_ONLY.replace("\"p2p\"", "\"both\""), Overrides::default());
+    assert!(error.contains("`aggregator.listen`"), "{error}");
+}
+
+#[test]
+fn p2p_errors_name_their_field() {
+    let setup = Setup::new();
+    let cases: &[(&str, &str, &str)] = &[
+        ("transport = \"p2p\"", "transport = \"carrier-pigeon\"", "[p2p]"),
+        ("listen = [\"/ip4/127.0.0.1/tcp/0\"]", "listen = [\"127.0.0.1:9000\"]", "`p2p.listen`"),
+        ("listen = [\"/ip4/127.0.0.1/tcp/0\"]", "listen = []", "`p2p.listen`"),
+        ("bootstrap = [\"/ip4/127.0.0.1/tcp/9011\"]", "bootstrap = [\"peer-one\"]", "`p2p.bootstrap`"),
+        ("takeover_blocks = 2", "takeover_blocks = 0", "`p2p.takeover_blocks`"),
+        ("takeover_blocks = 2", "max_connections = 0", "`p2p.max_connections`"),
+        ("takeover_blocks = 2", "max_signature_bytes = 10", "`p2p.max_signature_bytes`"),
+    ];
+    for (from, to, field) in cases {
+        let text = P2P_ONLY.replace(from, to);
+        let error = match FileConfig::read(&{
+            let path = setup.dir.path().join("keeperd.toml");
+            std::fs::write(&path, &text).unwrap();
+            path
+        }) {
+            Ok(file) => Config::resolve(file, Overrides::default()).unwrap_err().to_string(),
+            Err(e) => e.to_string(),
+        };
+        assert!(error.contains(field) || (field == &"[p2p]" && error.contains("carrier-pigeon")), "{to}: {error}");
+    }
+}

@@ -1,0 +1,168 @@
+//! `keeper_p2p_*`: the network node's counters (read from its snapshot at each scrape, so the
+//! network task never touches Prometheus) and the rotation's own (proposals and submissions by
+//! role, duplicate submissions), registered once in the daemon's registry.
+//!
+//! | metric | type | labels | meaning |
+//! |---|---|---|---|
+//! | `keeper_p2p_peers_connected` | gauge | | peers with an open connection |
+//! | `keeper_p2p_peers_verified` | gauge | | connected peers that presented a registered operator's record |
+//! | `keeper_p2p_messages_published_total` | counter | `topic` | messages this node signed and published |
+//! | `keeper_p2p_messages_received_total` | counter | `topic` | messages received, before validation |
+//! | `keeper_p2p_messages_forwarded_total` | counter | `topic` | valid gossip handed back for forwarding |
+//! | `keeper_p2p_messages_invalid_total` | counter | `topic`, `reason` | messages refused, by reason |
+//! | `keeper_p2p_gossip_latency_seconds_sum` / `_count` | counter | `topic` | receive time minus the author's stamp |
+//! | `keeper_p2p_proposals_total` | counter | `role` | batches this node proposed, as `leader` or `takeover` |
+//! | `keeper_p2p_submissions_total` | counter | `role` | batches this node submitted, as `leader` or `takeover` |
+//! | `keeper_p2p_duplicate_submissions_total` | counter | | this node's submissions that failed on chain because another node's landed first |
+
+use std::sync::{Arc, Mutex};
+
+use keeper_p2p::metrics::{MetricsSnapshot, NetworkMetrics, TopicSnapshot};
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+use crate::metrics::MetricsError;
+
+/// `role` of proposals and submissions: slot 0 of the rotation, or a later one.
+pub const DUTY_ROLES: [&str; 2] = ["leader", "takeover"];
+
+/// The rotation's counters.
+#[derive(Debug, Clone)]
+pub struct P2pMetrics {
+    pub proposals: IntCounterVec,
+    pub submissions: IntCounterVec,
+    pub duplicate_submissions: IntCounter,
+}
+
+impl P2pMetrics {
+    /// Registers every `keeper_p2p_*` metric in `registry`; the network ones read `network`.
+    pub fn register(registry: &Registry, network: Arc<NetworkMetrics>) -> Result<Self, MetricsError> {
+        let counter_vec = |name: &'static str, help: &str| {
+            let metric = IntCounterVec::new(Opts::new(name, help), &["role"])
+                .map_err(|source| MetricsError::Register { name, source })?;
+            registry.register(Box::new(metric.clone())).map_err(|source| MetricsError::Register { name, source })?;
+            for role in DUTY_ROLES {
+                metric.with_label_values(&[role]);
+            }
+            Ok::<_, MetricsError>(metric)
+        };
+        let proposals = counter_vec("keeper_p2p_proposals_total", "Batches this node proposed, by rotation role")?;
+        let submissions = counter_vec("keeper_p2p_submissions_total", "Batches this node submitted, by rotation role")?;
+        let name = "keeper_p2p_duplicate_submissions_total";
+        let duplicate_submissions = IntCounter::with_opts(Opts::new(
+            name,
+            "This node's batch submissions that failed on chain after another node's landed",
+        ))
+        .map_err(|source| MetricsError::Register { name, source })?;
+        registry
+            .register(Box::new(duplicate_submissions.clone()))
+            .map_err(|source| MetricsError::Register { name, source })?;
+        let network = NetworkCollector::new(network).map_err(|source| MetricsError::Register {
+            name: "keeper_p2p_messages_received_total",
+            source,
+        })?;
+        registry
+            .register(Box::new(network))
+            .map_err(|source| MetricsError::Register { name: "keeper_p2p_messages_received_total", source })?;
+        Ok(Self { proposals, submissions, duplicate_submissions })
+    }
+
+    pub fn role(takeover: bool) -> &'static str {
+        DUTY_ROLES[usize::from(takeover)]
+    }
+}
+
+/// Exports the network node's snapshot at scrape time.
+struct NetworkCollector {
+    network: Arc<NetworkMetrics>,
+    /// Serializes scrapes: the metrics below are reset and refilled by each.
+    lock: Mutex<()>,
+    peers_connected: IntGauge,
+    peers_verified: IntGauge,
+    published: IntCounterVec,
+    received: IntCounterVec,
+    forwarded: IntCounterVec,
+    invalid: IntCounterVec,
+    latency_sum: prometheus::CounterVec,
+    latency_count: IntCounterVec,
+    descs: Vec<Desc>,
+}
+
+impl NetworkCollector {
+    fn new(network: Arc<NetworkMetrics>) -> Result<Self, prometheus::Error> {
+        let topic = |name: &str, help: &str| IntCounterVec::new(Opts::new(name, help), &["topic"]);
+        let collector = Self {
+            network,
+            lock: Mutex::new(()),
+            peers_connected: IntGauge::new("keeper_p2p_peers_connected", "Peers with an open connection")?,
+            peers_verified: IntGauge::new(
+                "keeper_p2p_peers_verified",
+                "Connected peers that presented a registered operator's signed record",
+            )?,
+            published: topic("keeper_p2p_messages_published_total", "Messages this node signed and published")?,
+            received: topic("keeper_p2p_messages_received_total", "Messages received, before validation")?,
+            forwarded: topic("keeper_p2p_messages_forwarded_total", "Valid gossip handed back for forwarding")?,
+            invalid: IntCounterVec::new(
+                Opts::new("keeper_p2p_messages_invalid_total", "Messages refused, by topic and reason"),
+                &["topic", "reason"],
+            )?,
+            latency_sum: prometheus::CounterVec::new(
+                Opts::new("keeper_p2p_gossip_latency_seconds_sum", "Gossip latency summed (receive minus author's stamp)"),
+                &["topic"],
+            )?,
+            latency_count: topic("keeper_p2p_gossip_latency_seconds_count", "Gossip messages timed")?,
+            descs: Vec::new(),
+        };
+        let descs = collector.parts().iter().flat_map(|c| c.desc().into_iter().cloned()).collect();
+        Ok(Self { descs, ..collector })
+    }
+
+    fn parts(&self) -> [&dyn Collector; 8] {
+        [
+            &self.peers_connected,
+            &self.peers_verified,
+            &self.published,
+            &self.received,
+            &self.forwarded,
+            &self.invalid,
+            &self.latency_sum,
+            &self.latency_count,
+        ]
+    }
+
+    fn fill(&self, snapshot: &MetricsSnapshot) {
+        self.peers_connected.set(snapshot.peers_connected as i64);
+        self.peers_verified.set(snapshot.peers_verified as i64);
+        for counter in [&self.published, &self.received, &self.forwarded, &self.invalid, &self.latency_count] {
+            counter.reset();
+        }
+        self.latency_sum.reset();
+        for (name, topic) in [("proposals", &snapshot.proposals), ("signatures", &snapshot.signatures)] {
+            self.fill_topic(name, topic);
+        }
+    }
+
+    fn fill_topic(&self, name: &str, topic: &TopicSnapshot) {
+        self.published.with_label_values(&[name]).inc_by(topic.published);
+        self.received.with_label_values(&[name]).inc_by(topic.received);
+        self.forwarded.with_label_values(&[name]).inc_by(topic.forwarded);
+        for (reason, count) in &topic.invalid {
+            self.invalid.with_label_values(&[name, reason]).inc_by(*count);
+        }
+        self.latency_sum.with_label_values(&[name]).inc_by(topic.latency_sum_ms as f64 / 1000.0);
+        self.latency_count.with_label_values(&[name]).inc_by(topic.latency_buckets.last().copied().unwrap_or(0));
+    }
+}
+
+impl Collector for NetworkCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.descs.iter().collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let _serial = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.fill(&self.network.snapshot());
+        self.parts().iter().flat_map(|c| c.collect()).collect()
+    }
+}
