@@ -1,4 +1,6 @@
-//! The keeper role. Today: its client of the aggregator endpoint.
+//! The keeper role ([`role`]), and where its proposals come from ([`source`]: the aggregator's HTTP
+//! endpoint through [`client`], or the operators' gossip network).
 
 pub mod client;
 pub mod role;
+pub mod source;

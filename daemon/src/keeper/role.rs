@@ -1,4 +1,5 @@
-//! The keeper role: fetches the aggregator's batch proposals, checks every leaf against its own
+//! The keeper role: takes batch proposals from its sources (the aggregator's HTTP endpoint, the
+//! operators' gossip network, or both), checks every leaf against its own
 //! view (the task is due by its own job index, and its own execution at the reference block gives
 //! the same response), and only then signs the batch digest, through the slashing-protection record
 //! (committed before the signature leaves the process). Leaves it disagrees with are disputed, so
@@ -9,6 +10,7 @@
 //! equivocation, and it lets a task that missed its batch be re-proposed unchanged.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use alloy::primitives::{B256, U256};
 use alloy::providers::Provider;
@@ -17,7 +19,8 @@ use keeper_shared::bls::SigningDomain;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{AggregatorClient, ClientConfig, ClientError};
-use crate::aggregator::protocol::{Cursor, Dispute, DisputeReason, DisputedTask, ErrorCode, SignedBatch};
+use super::source::{ProposalSource, SourceError};
+use crate::aggregator::protocol::{Dispute, DisputeReason, DisputedTask, ErrorCode, SignedBatch};
 use crate::jobs::{execute, Outcome, ReferenceBlock, SpecError};
 use crate::node::NodeContext;
 use crate::store::{BatchSigningRequest, SlashingProtectionError, Store, StoreError, TaskDue, TaskState};
@@ -29,6 +32,8 @@ pub enum KeeperError {
     Config(String),
     #[error("keeper: {0}")]
     Client(#[from] ClientError),
+    #[error(transparent)]
+    Source(#[from] SourceError),
     #[error("keeper: {0}")]
     Store(#[from] StoreError),
 }
@@ -48,42 +53,53 @@ pub enum Verdict {
 
 /// The keeper role's loop.
 pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<(), KeeperError> {
-    let url =
-        context.config.aggregator_url().ok_or_else(|| KeeperError::Config("aggregator.url: not configured".into()))?;
-    let client = AggregatorClient::new(url.as_str(), ClientConfig::default())?;
+    let mut sources = Vec::new();
+    if context.config.p2p.transport.uses_http() {
+        let url = context
+            .config
+            .aggregator_url()
+            .ok_or_else(|| KeeperError::Config("aggregator.url: not configured".into()))?;
+        let client = AggregatorClient::new(url.as_str(), ClientConfig::default())?;
+        tracing::info!(aggregator = %url, "keeper: started (HTTP)");
+        sources.push(ProposalSource::Http { client, cursor: None });
+    }
+    if let Some(hub) = &context.p2p {
+        tracing::info!("keeper: started (P2P)");
+        sources.push(ProposalSource::gossip(Arc::clone(hub)));
+    }
     let last_signed = context.store.with(|store| store.read(|tx| tx.condition_signings())).await?;
     let last_signed = last_signed
         .into_iter()
         .map(|(job, s)| (job, SignedCondition { sequence: s.sequence, reference_block: s.reference_block }))
         .collect();
-    let mut keeper =
-        Keeper { context, client, cursor: None, cache: HashMap::new(), last_signed, max_reference_age: None };
-    tracing::info!(aggregator = %url, "keeper: started");
+    let mut keeper = Keeper { context, cache: HashMap::new(), last_signed, max_reference_age: None };
     // A keeper outside the set is refused every poll until it registers: said once, then counted.
     let mut told_unknown = false;
     loop {
-        match keeper.poll().await {
-            Ok(()) => {}
-            Err(KeeperError::Client(e)) if e.is_retryable() => {
-                tracing::debug!(error = %e, "keeper: aggregator unreachable; retrying");
-            }
-            Err(KeeperError::Client(e)) if e.code() == Some(ErrorCode::UnknownOperator) => {
-                keeper.context.metrics.signatures_refused.with_label_values(&["unknown_operator"]).inc();
-                if std::mem::replace(&mut told_unknown, true) {
-                    tracing::debug!(error = %e, "keeper: not in the keeper set");
-                } else {
-                    tracing::warn!(
-                        error = %e,
-                        "keeper: the aggregator does not count this operator (not registered in the keeper set yet, or deregistered); its signatures are refused until it registers"
-                    );
+        for source in &mut sources {
+            match keeper.poll(source).await {
+                Ok(()) => {}
+                Err(KeeperError::Source(SourceError::Http(e))) if e.is_retryable() => {
+                    tracing::debug!(error = %e, "keeper: aggregator unreachable; retrying");
                 }
+                Err(KeeperError::Source(SourceError::Http(e))) if e.code() == Some(ErrorCode::UnknownOperator) => {
+                    keeper.context.metrics.signatures_refused.with_label_values(&["unknown_operator"]).inc();
+                    if std::mem::replace(&mut told_unknown, true) {
+                        tracing::debug!(error = %e, "keeper: not in the keeper set");
+                    } else {
+                        tracing::warn!(
+                            error = %e,
+                            "keeper: the aggregator does not count this operator (not registered in the keeper set yet, or deregistered); its signatures are refused until it registers"
+                        );
+                    }
+                }
+                Err(KeeperError::Source(SourceError::Http(e))) if e.code() == Some(ErrorCode::ProposalClosed) => {
+                    // Normal: the quorum was reached (or the proposal dropped) before this signature arrived.
+                    keeper.context.metrics.signatures_refused.with_label_values(&["proposal_closed"]).inc();
+                    tracing::debug!(error = %e, "keeper: signature arrived after the proposal closed");
+                }
+                Err(e) => tracing::warn!(error = %e, source = source.name(), "keeper: poll failed"),
             }
-            Err(KeeperError::Client(e)) if e.code() == Some(ErrorCode::ProposalClosed) => {
-                // Normal: the quorum was reached (or the proposal dropped) before this signature arrived.
-                keeper.context.metrics.signatures_refused.with_label_values(&["proposal_closed"]).inc();
-                tracing::debug!(error = %e, "keeper: signature arrived after the proposal closed");
-            }
-            Err(e) => tracing::warn!(error = %e, "keeper: poll failed"),
         }
         tokio::select! {
             () = shutdown.cancelled() => return Ok(()),
@@ -94,8 +110,6 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
 
 struct Keeper {
     context: NodeContext,
-    client: AggregatorClient,
-    cursor: Option<Cursor>,
     /// Own responses by (task, reference block hash): a proposal re-sent is not executed twice.
     cache: HashMap<(TaskId, B256), Result<B256, (DisputeReason, String)>>,
     /// Condition jobs: the last task this keeper signed, by job, with its reference block (the
@@ -108,22 +122,26 @@ struct Keeper {
 }
 
 impl Keeper {
-    async fn poll(&mut self) -> Result<(), KeeperError> {
+    async fn poll(&mut self, source: &mut ProposalSource) -> Result<(), KeeperError> {
         loop {
-            let page = self.client.proposals(self.cursor.as_ref(), Some(64)).await?;
-            for batch in &page.batches {
-                match self.judge(batch).await? {
-                    Verdict::Later => return Ok(()), // keep the cursor: fetch it again next time
+            let fetched = source.fetch().await?;
+            for (i, batch) in fetched.batches.iter().enumerate() {
+                match self.judge(batch, source).await? {
+                    Verdict::Later => {
+                        // Fetch it again next time (HTTP: the cursor stays; gossip: it waits).
+                        source.later(&fetched.batches[i..]);
+                        return Ok(());
+                    }
                     Verdict::Signed | Verdict::Ignored(_) => {}
                     Verdict::Disputed(tasks) => {
                         self.context.metrics.observe_disputed(&tasks);
                         let dispute = Dispute { operator: self.operator_address(), digest: batch.digest(), tasks };
-                        self.client.post_dispute(&dispute).await?;
+                        source.send_dispute(&dispute).await?;
                     }
                 }
             }
-            self.cursor = Some(page.cursor);
-            if !page.has_more {
+            source.advance(&fetched);
+            if !fetched.has_more {
                 return Ok(());
             }
             if self.cache.len() > 100_000 {
@@ -137,7 +155,7 @@ impl Keeper {
     }
 
     /// Checks one proposal and signs it if every leaf is right.
-    async fn judge(&mut self, batch: &Batch) -> Result<Verdict, KeeperError> {
+    async fn judge(&mut self, batch: &Batch, source: &mut ProposalSource) -> Result<Verdict, KeeperError> {
         let deployment = &self.context.config.deployment;
         let ctx = *batch.context();
         if ctx.chain_id != deployment.chain_id || ctx.task_manager != deployment.avs.task_manager {
@@ -224,13 +242,14 @@ impl Keeper {
         }
         let signature = key.sign(digest.as_slice(), SigningDomain::Batch);
         let signed = SignedBatch { operator: self.operator_address(), digest, signature };
-        let receipt = self.client.post_signature(&signed).await?;
+        let quorum = source.send_signature(&signed, batch).await?;
         self.context.metrics.batches_signed.inc();
         tracing::info!(
             %digest,
             tasks = batch.leaves().len(),
             reference_block,
-            quorum = receipt.quorum_reached,
+            ?quorum,
+            source = source.name(),
             "keeper: signed batch"
         );
         Ok(Verdict::Signed)

@@ -1,0 +1,148 @@
+//! Where the keeper gets proposals and where its signatures go: one aggregator's HTTP endpoint,
+//! or the operators' gossip network. The keeper's checks and its slashing protection are the same
+//! whichever source delivered the proposal (`role::Keeper::judge`); only the transport differs.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+use alloy::primitives::B256;
+use keeper_shared::batch::Batch;
+use tokio::sync::broadcast::{self, error::TryRecvError};
+
+use super::client::{AggregatorClient, ClientError};
+use crate::aggregator::protocol::{Cursor, Dispute, SignedBatch};
+use crate::p2p::{P2pError, P2pHub};
+
+/// Digests remembered as judged, so a proposal re-gossiped (a takeover re-publishing it) is not signed twice.
+const JUDGED_MEMORY: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Http(#[from] ClientError),
+    #[error("keeper: {0}")]
+    P2p(#[from] P2pError),
+}
+
+/// Proposals fetched in one call.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    pub batches: Vec<Batch>,
+    /// HTTP: where the next fetch starts.
+    pub cursor: Option<Cursor>,
+    pub has_more: bool,
+}
+
+pub enum ProposalSource {
+    Http { client: AggregatorClient, cursor: Option<Cursor> },
+    Gossip { hub: Arc<P2pHub>, incoming: broadcast::Receiver<Batch>, waiting: VecDeque<Batch>, judged: Judged },
+}
+
+impl ProposalSource {
+    pub fn gossip(hub: Arc<P2pHub>) -> Self {
+        let incoming = hub.subscribe_proposals();
+        Self::Gossip { hub, incoming, waiting: VecDeque::new(), judged: Judged::default() }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Http { .. } => "http",
+            Self::Gossip { .. } => "p2p",
+        }
+    }
+
+    /// The proposals to judge now, oldest first.
+    pub async fn fetch(&mut self) -> Result<Fetched, SourceError> {
+        match self {
+            Self::Http { client, cursor } => {
+                let page = client.proposals(cursor.as_ref(), Some(64)).await?;
+                Ok(Fetched { batches: page.batches, cursor: Some(page.cursor), has_more: page.has_more })
+            }
+            Self::Gossip { incoming, waiting, judged, .. } => {
+                loop {
+                    match incoming.try_recv() {
+                        Ok(batch) => waiting.push_back(batch),
+                        Err(TryRecvError::Lagged(missed)) => {
+                            tracing::warn!(missed, "keeper: missed gossip proposals (catch-up brings them back)");
+                        }
+                        Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                    }
+                }
+                let batches = waiting.drain(..).filter(|b| !judged.contains(b.digest())).collect();
+                Ok(Fetched { batches, cursor: None, has_more: false })
+            }
+        }
+    }
+
+    /// `batches` (the rest of a fetch, from one judged "later") are judged again next time.
+    pub fn later(&mut self, batches: &[Batch]) {
+        if let Self::Gossip { waiting, .. } = self {
+            for batch in batches.iter().rev() {
+                waiting.push_front(batch.clone());
+            }
+        }
+    }
+
+    /// Everything fetched was judged.
+    pub fn advance(&mut self, fetched: &Fetched) {
+        match self {
+            Self::Http { cursor, .. } => *cursor = fetched.cursor.or(*cursor),
+            Self::Gossip { judged, .. } => {
+                for batch in &fetched.batches {
+                    judged.insert(batch.digest());
+                }
+            }
+        }
+    }
+
+    /// Sends our signature over `batch`; `Some(quorum reached)` when the transport can tell.
+    pub async fn send_signature(&mut self, signed: &SignedBatch, batch: &Batch) -> Result<Option<bool>, SourceError> {
+        match self {
+            Self::Http { client, .. } => Ok(Some(client.post_signature(signed).await?.quorum_reached)),
+            Self::Gossip { hub, judged, .. } => {
+                hub.publish_signature(signed, batch).await?;
+                judged.insert(batch.digest());
+                Ok(None)
+            }
+        }
+    }
+
+    /// Tells the proposer which leaves we will not sign. Over gossip there is no dispute topic: the
+    /// proposal simply misses our signature, and its tasks are proposed again once it expires.
+    pub async fn send_dispute(&mut self, dispute: &Dispute) -> Result<(), SourceError> {
+        match self {
+            Self::Http { client, .. } => {
+                client.post_dispute(dispute).await?;
+            }
+            Self::Gossip { judged, .. } => {
+                judged.insert(dispute.digest);
+                tracing::info!(digest = %dispute.digest, tasks = dispute.tasks.len(), "keeper: not signing a gossiped proposal");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A bounded set of digests, oldest forgotten first.
+#[derive(Debug, Default)]
+pub struct Judged {
+    set: HashSet<B256>,
+    order: VecDeque<B256>,
+}
+
+impl Judged {
+    fn contains(&self, digest: B256) -> bool {
+        self.set.contains(&digest)
+    }
+
+    fn insert(&mut self, digest: B256) {
+        if self.set.insert(digest) {
+            self.order.push_back(digest);
+            while self.order.len() > JUDGED_MEMORY {
+                if let Some(old) = self.order.pop_front() {
+                    self.set.remove(&old);
+                }
+            }
+        }
+    }
+}
