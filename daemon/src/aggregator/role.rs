@@ -33,6 +33,8 @@ use super::quorum::QuorumThreshold;
 use super::server::{Collector, CollectorConfig, CollectorEvent, HttpLimits};
 use super::single_flight::{busy_jobs, ConditionGate};
 use super::weights::{WeightKeeper, WeightsError};
+use self::rotation::Rotation;
+use crate::p2p::metrics::P2pMetrics;
 use crate::chain::{TrackedTx, TxRequest, TxSender};
 use crate::jobs::submit::{simulate_task_call, BatchTask};
 use crate::jobs::{build_submission, execute, Outcome, ReferenceBlock, RevertReason, SubmitError};
@@ -71,8 +73,13 @@ struct Flight {
 /// The aggregator role's loop.
 pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<(), AggregatorError> {
     let config = Arc::clone(&context.config);
-    let listen =
-        config.aggregator.listen.ok_or_else(|| AggregatorError::Config("aggregator.listen: not set".into()))?;
+    // Over P2P alone no endpoint is served: proposals and signatures travel by gossip.
+    let listen = match config.p2p.transport.uses_http() {
+        true => Some(
+            config.aggregator.listen.ok_or_else(|| AggregatorError::Config("aggregator.listen: not set".into()))?,
+        ),
+        false => None,
+    };
     let sender =
         context.sender.clone().ok_or_else(|| AggregatorError::Config("operator.ecdsa_keystore: not set".into()))?;
     let deployment = &config.deployment;
@@ -95,14 +102,28 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         },
     )
     .map_err(|e| AggregatorError::Other(e.to_string()))?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|source| AggregatorError::Listen { address: listen, source })?;
-    let limits = HttpLimits::default();
-    let router = super::server::router(collector.clone(), &limits);
-    let server =
-        tokio::spawn(super::server::serve(listener, router, limits, super::server::error_body, shutdown.child_token()));
-    tracing::info!(%listen, quorum_bps, "aggregator: serving keepers");
+    let server = match listen {
+        Some(listen) => {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|source| AggregatorError::Listen { address: listen, source })?;
+            let limits = HttpLimits::default();
+            let router = super::server::router(collector.clone(), &limits);
+            tracing::info!(%listen, quorum_bps, "aggregator: serving keepers");
+            Some(tokio::spawn(super::server::serve(
+                listener,
+                router,
+                limits,
+                super::server::error_body,
+                shutdown.child_token(),
+            )))
+        }
+        None => None,
+    };
+    let rotation = context.p2p.as_ref().map(|hub| Rotation::new(Arc::clone(hub)));
+    if rotation.is_some() {
+        tracing::info!(quorum_bps, "aggregator: proposing and submitting by the P2P rotation");
+    }
 
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(B256, u64)>();
 
@@ -134,6 +155,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         unprofitable: HashSet::new(),
         gate: ConditionGate::default(),
         failures_reported: HashSet::new(),
+        rotation,
     };
     match sender.recover().await {
         Ok(pending) => {
@@ -146,9 +168,15 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
     let mut events = collector.subscribe();
     let mut head = context.schedule.head_receiver();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let (mut gossiped_proposals, mut gossiped_signatures) = match &context.p2p {
+        Some(hub) => (Some(hub.subscribe_proposals()), Some(hub.subscribe_signatures())),
+        None => (None, None),
+    };
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
+            Some(batch) = gossip_next(&mut gossiped_proposals) => aggregator.adopt(batch).await,
+            Some(signed) = gossip_next(&mut gossiped_signatures) => aggregator.gossiped_signature(signed).await,
             changed = head.changed() => {
                 if changed.is_err() { break; }
                 let reference = *head.borrow_and_update();
@@ -159,6 +187,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
                     // Proposing only while every batch's challenge window ends before its signers'
                     // stake can leave (the weight keeper logs and counts the refusal).
                     match aggregator.weights.on_head(reference.number).await {
+                        Ok(()) if !aggregator.leads(&reference).await => {}
                         Ok(()) => {
                             if let Err(e) = aggregator.propose(reference).await {
                                 tracing::warn!(error = %e, "aggregator: proposing failed");
@@ -169,6 +198,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
                         Err(e) => tracing::warn!(error = %e, "aggregator: not proposing at this block"),
                     }
                     aggregator.expire(reference.number);
+                    aggregator.forget_settled(reference.number).await;
                 }
             }
             event = events.recv() => match event {
@@ -193,13 +223,34 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
             }
             _ = tick.tick() => {
                 for digest in aggregator.ready() {
-                    aggregator.submit(digest).await;
+                    let Some(takeover) = aggregator.submitter_duty(digest).await else { continue };
+                    if aggregator.submit(digest).await {
+                        if let Some(rotation) = &aggregator.rotation {
+                            rotation.hub.metrics.submissions.with_label_values(&[P2pMetrics::role(takeover)]).inc();
+                        }
+                    }
                 }
             }
         }
     }
-    let _ = server.await;
+    if let Some(server) = server {
+        let _ = server.await;
+    }
     Ok(())
+}
+
+/// The next message of a gossip channel; never, without one (HTTP only).
+async fn gossip_next<T: Clone>(receiver: &mut Option<tokio::sync::broadcast::Receiver<T>>) -> Option<T> {
+    let Some(receiver) = receiver else { return std::future::pending().await };
+    loop {
+        match receiver.recv().await {
+            Ok(item) => return Some(item),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "aggregator: missed gossip messages");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return std::future::pending().await,
+        }
+    }
 }
 
 struct Aggregator {
@@ -235,6 +286,8 @@ struct Aggregator {
     gate: ConditionGate,
     /// Tasks already recorded as failed by a simulation (re-checked later, recorded and counted once).
     failures_reported: HashSet<TaskId>,
+    /// Over P2P: who proposes and submits, and the signatures that arrived before their proposal.
+    rotation: Option<Rotation>,
 }
 
 impl Aggregator {
@@ -379,6 +432,12 @@ impl Aggregator {
             self.in_flight.insert(task.task);
         }
         tracing::info!(%digest, tasks = tasks.len(), reference_block = reference.number, "aggregator: proposed batch");
+        if let Some(rotation) = &self.rotation {
+            if let Err(e) = rotation.hub.publish_proposal(&batch).await {
+                tracing::warn!(%digest, error = %e, "aggregator: gossiping the proposal failed");
+            }
+            rotation.hub.metrics.proposals.with_label_values(&[P2pMetrics::role(false)]).inc();
+        }
         self.context.metrics.batches_proposed.inc();
         self.context.metrics.tasks_proposed.inc_by(tasks.len() as u64);
         self.add_flight(digest, batch, tasks, reference, published.quorum_reached);
@@ -432,15 +491,16 @@ impl Aggregator {
         ready.into_iter().map(|(_, digest)| digest).collect()
     }
 
-    async fn submit(&mut self, digest: B256) {
-        let Some(flight) = self.flights.remove(&digest) else { return };
+    /// Submits a proposal that reached quorum; true if its transaction was sent.
+    async fn submit(&mut self, digest: B256) -> bool {
+        let Some(flight) = self.flights.remove(&digest) else { return false };
         let certificate = match self.collector.certificate(digest) {
             Ok(certificate) => certificate,
             Err(e) => {
                 tracing::warn!(%digest, error = %e, "aggregator: no certificate");
                 self.release(&flight.tasks);
                 self.collector.close(digest);
-                return;
+                return false;
             }
         };
         self.collector.close(digest);
@@ -449,7 +509,7 @@ impl Aggregator {
         if stale {
             tracing::info!(%digest, "aggregator: a task of the batch was performed meanwhile; re-proposing the rest");
             self.release(&flight.tasks);
-            return;
+            return false;
         }
         let keys: Vec<_> = certificate.non_signers.iter().map(|n| n.public_key).collect();
         let submission = match build_submission(&flight.batch, &flight.tasks, &keys, &certificate.signature) {
@@ -457,7 +517,7 @@ impl Aggregator {
             Err(e) => {
                 tracing::error!(%digest, error = %e, "aggregator: building the submission failed");
                 self.release(&flight.tasks);
-                return;
+                return false;
             }
         };
         let task_manager = self.context.config.deployment.avs.task_manager;
@@ -482,11 +542,11 @@ impl Aggregator {
                 if let Err(e) = self.publish(reference, keep).await {
                     tracing::warn!(error = %e, "aggregator: re-proposing failed");
                 }
-                return;
+                return false;
             }
             tracing::warn!(%digest, %error, "aggregator: the batch would be rejected; not sending it");
             self.context.metrics.batch_submissions.with_label_values(&["not_sent"]).inc();
-            return;
+            return false;
         }
         self.record(&flight.tasks, TaskState::Submitted, flight.reference.number).await;
         let request = TxRequest {
@@ -508,11 +568,13 @@ impl Aggregator {
                     "aggregator: batch sent"
                 );
                 self.track(tracked, flight.tasks.iter().map(|t| t.task).collect());
+                true
             }
             Err(error) => {
                 tracing::warn!(%digest, %error, "aggregator: sending the batch failed");
                 self.context.metrics.batch_submissions.with_label_values(&["not_sent"]).inc();
                 self.release(&flight.tasks);
+                false
             }
         }
     }
@@ -524,6 +586,10 @@ impl Aggregator {
         self.submitted.insert(digest, tasks);
         let (sender, done, shutdown) = (Arc::clone(&self.sender), self.done.clone(), self.shutdown.clone());
         let pool = self.context.pool.clone();
+        // Over P2P a failed submission whose tasks are on chain anyway is a duplicate of another
+        // operator's (harmless by the exactly-once rule; counted, to see how rare it is).
+        let duplicates = self.rotation.as_ref().map(|r| (r.hub.metrics.duplicate_submissions.clone(), self.context.schedule.clone()));
+        let task_ids = self.submitted.get(&digest).cloned().unwrap_or_default();
         tokio::spawn(async move {
             let settled_at = match sender.wait(&tracked.payload_ref, &shutdown).await {
                 Ok(mined) => {
@@ -539,7 +605,16 @@ impl Aggregator {
                 }
                 Err(error) => {
                     metrics.batch_submissions.with_label_values(&["failed"]).inc();
-                    tracing::warn!(%digest, %error, "aggregator: batch transaction failed");
+                    let duplicate = match &duplicates {
+                        Some((_, schedule)) => performed_meanwhile(&*schedule.index().await, task_ids.iter().copied()),
+                        None => false,
+                    };
+                    if let (true, Some((counter, _))) = (duplicate, &duplicates) {
+                        counter.inc();
+                        tracing::info!(%digest, %error, "aggregator: duplicate submission (another operator's landed first)");
+                    } else {
+                        tracing::warn!(%digest, %error, "aggregator: batch transaction failed");
+                    }
                     // Given up: whatever it did is on chain by the head now (0 if the node cannot say).
                     pool.provider().get_block_number().await.unwrap_or(0)
                 }
@@ -559,42 +634,14 @@ impl Aggregator {
                 return;
             }
         };
-        let provider = self.context.pool.provider();
         for batch in stored {
             let digest = batch.digest();
             if self.submitted.contains_key(&digest) {
                 continue;
             }
             let number = batch.context().reference_block_number;
-            let Ok(Some(block)) = provider.get_block_by_number(number.into()).await else { continue };
-            if block.header.hash != batch.context().reference_block_hash {
-                continue; // reorged away
-            }
-            let reference = ReferenceBlock::of(&block.header);
-            let performed =
-                performed_meanwhile(&*self.context.schedule.index().await, batch.leaves().iter().map(|l| l.task));
-            if performed {
-                continue; // accepted before the restart, or overtaken
-            }
-            let mut tasks = Vec::new();
-            for leaf in batch.leaves() {
-                let spec = self.context.schedule.index().await.job(leaf.task.job_id).map(|job| job.spec.clone());
-                let Some(spec) = spec else { break };
-                let Ok(outcome) = execute(&provider, &self.context.scripts, &spec, leaf.task, &reference).await else {
-                    break;
-                };
-                // The leaf binds the spec it was executed under: the job's spec now must be that one.
-                if spec.hash().ok() != Some(leaf.spec_hash) {
-                    break;
-                }
-                match outcome.response() {
-                    Some(response) if response.hash() == leaf.response_hash => {
-                        tasks.push(BatchTask { task: leaf.task, spec: (*spec).clone(), response });
-                    }
-                    _ => break,
-                }
-            }
-            if tasks.len() != batch.leaves().len() || tasks.iter().any(|t| self.in_flight.contains(&t.task)) {
+            let Some((reference, tasks)) = self.rebuild(&batch).await else { continue };
+            if tasks.iter().any(|t| self.in_flight.contains(&t.task)) {
                 continue;
             }
             let set = match self.registry.at(number).await {
@@ -617,6 +664,38 @@ impl Aggregator {
                 Err(e) => tracing::debug!(%digest, error = %e, "aggregator: not re-publishing"),
             }
         }
+    }
+
+    /// A proposal's tasks with their call data, re-executed at its reference block: `None` if the
+    /// block is no longer canonical, a task was performed meanwhile, or a leaf is not what this node
+    /// computes (then it cannot be submitted from here).
+    async fn rebuild(&self, batch: &Batch) -> Option<(ReferenceBlock, Vec<BatchTask>)> {
+        let provider = self.context.pool.provider();
+        let number = batch.context().reference_block_number;
+        let block = provider.get_block_by_number(number.into()).await.ok().flatten()?;
+        if block.header.hash != batch.context().reference_block_hash {
+            return None; // reorged away
+        }
+        let reference = ReferenceBlock::of(&block.header);
+        if performed_meanwhile(&*self.context.schedule.index().await, batch.leaves().iter().map(|l| l.task)) {
+            return None; // accepted already, or overtaken
+        }
+        let mut tasks = Vec::new();
+        for leaf in batch.leaves() {
+            let spec = self.context.schedule.index().await.job(leaf.task.job_id).map(|job| job.spec.clone())?;
+            let outcome = execute(&provider, &self.context.scripts, &spec, leaf.task, &reference).await.ok()?;
+            // The leaf binds the spec it was executed under: the job's spec now must be that one.
+            if spec.hash().ok() != Some(leaf.spec_hash) {
+                return None;
+            }
+            match outcome.response() {
+                Some(response) if response.hash() == leaf.response_hash => {
+                    tasks.push(BatchTask { task: leaf.task, spec: (*spec).clone(), response });
+                }
+                _ => return None,
+            }
+        }
+        Some((reference, tasks))
     }
 
     /// Drops disputed tasks and re-proposes the rest at the same reference block.
@@ -757,5 +836,6 @@ fn without_disputed(tasks: Vec<BatchTask>, disputed: &[TaskId]) -> Vec<BatchTask
     tasks.into_iter().filter(|t| !disputed.contains(&t.task)).collect()
 }
 
+mod rotation;
 #[cfg(test)]
 mod tests;

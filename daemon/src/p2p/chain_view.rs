@@ -48,9 +48,7 @@ impl ChainView {
         registry: &mut RegistryView,
         pool: &RpcPool,
     ) -> Result<(), crate::aggregator::operators::OperatorsError> {
-        let set = registry.at(head.number).await?;
-        let stakes: Vec<OperatorStake> =
-            set.iter().map(|(address, info)| OperatorStake { operator: *address, stake: info.weight }).collect();
+        let stakes = stakes_of(&*registry.at(head.number).await?);
         let previous = self.read().head;
         let mut filled = Vec::new();
         if previous > 0 && head.number > previous + 1 && head.number - previous <= MAX_GAP_FILL {
@@ -104,6 +102,11 @@ impl ChainView {
         state.hashes.insert(number, hash);
         state.sets.insert(number, Arc::new(stakes));
     }
+}
+
+/// The rotation's stakes: the key registry's weights at the block.
+pub fn stakes_of(set: &crate::aggregator::quorum::OperatorSet) -> Vec<OperatorStake> {
+    set.iter().map(|(address, info)| OperatorStake { operator: *address, stake: info.weight }).collect()
 }
 
 impl keeper_p2p::OperatorRegistry for ChainView {

@@ -119,6 +119,10 @@ impl P2pHub {
         Ok((hub, task))
     }
 
+    pub fn takeover_blocks(&self) -> u64 {
+        self.takeover_blocks
+    }
+
     /// The operator this node speaks for.
     pub fn operator(&self) -> Address {
         self.node.operator()
@@ -232,4 +236,14 @@ impl P2pTask {
             NodeEvent::PeerDisconnected { peer } => tracing::debug!(%peer, "p2p: peer disconnected"),
         }
     }
+}
+
+/// The rotation schedule of `reference` over the keeper set at that block (weights as stakes).
+pub fn schedule_of(
+    set: &crate::aggregator::quorum::OperatorSet,
+    reference: &crate::jobs::ReferenceBlock,
+    takeover_blocks: u64,
+) -> Option<keeper_p2p::rotation::Schedule> {
+    let stakes = chain_view::stakes_of(set);
+    keeper_p2p::rotation::Schedule::new(reference.number, reference.hash, &stakes, takeover_blocks).ok()
 }
