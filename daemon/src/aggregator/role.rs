@@ -27,18 +27,18 @@ use keeper_shared::batch::{Batch, BatchContext, TaskId};
 use keeper_shared::contracts::TaskManager;
 use tokio_util::sync::CancellationToken;
 
+use self::rotation::Rotation;
 use super::fees::{FeeRule, Shortfall};
 use super::operators::RegistryView;
 use super::quorum::QuorumThreshold;
 use super::server::{Collector, CollectorConfig, CollectorEvent, HttpLimits};
 use super::single_flight::{busy_jobs, ConditionGate};
 use super::weights::{WeightKeeper, WeightsError};
-use self::rotation::Rotation;
-use crate::p2p::metrics::P2pMetrics;
 use crate::chain::{TrackedTx, TxRequest, TxSender};
 use crate::jobs::submit::{simulate_task_call, BatchTask};
 use crate::jobs::{build_submission, execute, Outcome, ReferenceBlock, RevertReason, SubmitError};
 use crate::node::NodeContext;
+use crate::p2p::metrics::P2pMetrics;
 use crate::scheduler::{DueTask, JobIndex};
 use crate::store::{StoreError, TaskDue, TaskState, TxKind};
 
@@ -75,9 +75,9 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
     let config = Arc::clone(&context.config);
     // Over P2P alone no endpoint is served: proposals and signatures travel by gossip.
     let listen = match config.p2p.transport.uses_http() {
-        true => Some(
-            config.aggregator.listen.ok_or_else(|| AggregatorError::Config("aggregator.listen: not set".into()))?,
-        ),
+        true => {
+            Some(config.aggregator.listen.ok_or_else(|| AggregatorError::Config("aggregator.listen: not set".into()))?)
+        }
         false => None,
     };
     let sender =
@@ -588,7 +588,10 @@ impl Aggregator {
         let pool = self.context.pool.clone();
         // Over P2P a failed submission whose tasks are on chain anyway is a duplicate of another
         // operator's (harmless by the exactly-once rule; counted, to see how rare it is).
-        let duplicates = self.rotation.as_ref().map(|r| (r.hub.metrics.duplicate_submissions.clone(), self.context.schedule.clone()));
+        let duplicates = self
+            .rotation
+            .as_ref()
+            .map(|r| (r.hub.metrics.duplicate_submissions.clone(), self.context.schedule.clone()));
         let task_ids = self.submitted.get(&digest).cloned().unwrap_or_default();
         tokio::spawn(async move {
             let settled_at = match sender.wait(&tracked.payload_ref, &shutdown).await {

@@ -79,6 +79,25 @@ impl ChainView {
         Ok(())
     }
 
+    /// Moves the view to the chain's confirmed head now (before the scheduler reports one).
+    pub async fn prime(
+        &self,
+        pool: &RpcPool,
+        confirmations: u64,
+        registry: &mut RegistryView,
+    ) -> Result<(), super::P2pError> {
+        let provider = pool.provider();
+        let latest = provider.get_block_number().await.map_err(|e| super::P2pError::Chain(e.to_string()))?;
+        let number = latest.saturating_sub(confirmations);
+        let block = provider
+            .get_block_by_number(number.into())
+            .await
+            .map_err(|e| super::P2pError::Chain(e.to_string()))?
+            .ok_or_else(|| super::P2pError::Chain(format!("block {number} not found")))?;
+        self.advance(ReferenceBlock::of(&block.header), registry, pool).await?;
+        Ok(())
+    }
+
     /// The keeper set with its weights at `number`, if the view covers it.
     pub fn stakes_at(&self, number: u64) -> Option<Arc<Vec<OperatorStake>>> {
         self.read().sets.range(..=number).next_back().map(|(_, set)| Arc::clone(set))

@@ -58,10 +58,8 @@ impl P2pMetrics {
         registry
             .register(Box::new(duplicate_submissions.clone()))
             .map_err(|source| MetricsError::Register { name, source })?;
-        let network = NetworkCollector::new(network).map_err(|source| MetricsError::Register {
-            name: "keeper_p2p_messages_received_total",
-            source,
-        })?;
+        let network = NetworkCollector::new(network)
+            .map_err(|source| MetricsError::Register { name: "keeper_p2p_messages_received_total", source })?;
         registry
             .register(Box::new(network))
             .map_err(|source| MetricsError::Register { name: "keeper_p2p_messages_received_total", source })?;
@@ -108,7 +106,10 @@ impl NetworkCollector {
                 &["topic", "reason"],
             )?,
             latency_sum: prometheus::CounterVec::new(
-                Opts::new("keeper_p2p_gossip_latency_seconds_sum", "Gossip latency summed (receive minus author's stamp)"),
+                Opts::new(
+                    "keeper_p2p_gossip_latency_seconds_sum",
+                    "Gossip latency summed (receive minus author's stamp)",
+                ),
                 &["topic"],
             )?,
             latency_count: topic("keeper_p2p_gossip_latency_seconds_count", "Gossip messages timed")?,

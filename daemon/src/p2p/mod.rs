@@ -42,6 +42,10 @@ pub enum P2pError {
     Node(#[from] keeper_p2p::NodeError),
     #[error(transparent)]
     Metrics(#[from] crate::metrics::MetricsError),
+    #[error("p2p: reading the chain head: {0}")]
+    Chain(String),
+    #[error("p2p: reading the keeper set: {0}")]
+    Operators(#[from] crate::aggregator::operators::OperatorsError),
 }
 
 /// Messages buffered per role before a slow one misses some (gossip catch-up recovers them).
@@ -90,6 +94,10 @@ impl P2pHub {
         let deployment = &config.deployment;
         let network = NetworkId { chain_id: deployment.chain_id, task_manager: deployment.avs.task_manager };
         let view = Arc::new(ChainView::default());
+        let mut operators = RegistryView::new(pool.clone(), deployment.avs.key_registry, deployment.deploy_block);
+        // Filled before the node starts, so the first peers' records are checked against the chain
+        // rather than refused by an empty view (the scheduler's first head may still be on its way).
+        view.prime(&pool, config.chain.confirmations, &mut operators).await?;
         let validator = Arc::new(validator::PayloadValidator {
             view: Arc::clone(&view),
             chain_id: deployment.chain_id,
@@ -110,7 +118,7 @@ impl P2pHub {
         let task = P2pTask {
             hub: Arc::clone(&hub),
             events,
-            registry: RegistryView::new(pool.clone(), deployment.avs.key_registry, deployment.deploy_block),
+            registry: operators,
             pool,
             schedule,
             chain_id: deployment.chain_id,

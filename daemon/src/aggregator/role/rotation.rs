@@ -113,7 +113,9 @@ impl Aggregator {
                 }
                 rotation.early.entry(digest).or_default().push(signed);
             }
-            Err(e) => tracing::debug!(digest = %signed.digest, operator = %signed.operator, error = %e, "aggregator: gossiped signature not counted"),
+            Err(e) => {
+                tracing::debug!(digest = %signed.digest, operator = %signed.operator, error = %e, "aggregator: gossiped signature not counted")
+            }
         }
     }
 
