@@ -54,3 +54,111 @@ impl MessageValidator for PayloadValidator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::{B256, U256};
+    use alloy::signers::local::PrivateKeySigner;
+    use keeper_p2p::rotation::OperatorStake;
+    use keeper_p2p::{Envelope, NetworkId};
+    use keeper_shared::batch::{Batch, BatchContext, TaskId, TaskLeaf};
+    use keeper_shared::bls::{SecretKey, SigningDomain};
+
+    use super::*;
+    use crate::aggregator::protocol::SignedBatch;
+    use crate::p2p::messages::{encode_proposal, encode_signature};
+
+    const NUMBER: u64 = 100;
+    const TASK_MANAGER: Address = Address::repeat_byte(9);
+
+    struct Bed {
+        validator: PayloadValidator,
+        signers: Vec<PrivateKeySigner>,
+        network: NetworkId,
+        hash: B256,
+    }
+
+    impl Bed {
+        fn new() -> Self {
+            let signers: Vec<PrivateKeySigner> = (0..4).map(|_| PrivateKeySigner::random()).collect();
+            let hash = B256::repeat_byte(7);
+            let view = Arc::new(ChainView::default());
+            let stakes =
+                signers.iter().map(|s| OperatorStake { operator: s.address(), stake: U256::from(10u64) }).collect();
+            view.set_for_test(NUMBER, hash, stakes);
+            let validator = PayloadValidator { view, chain_id: 31337, task_manager: TASK_MANAGER, takeover_blocks: 2 };
+            Self { validator, signers, network: NetworkId { chain_id: 31337, task_manager: TASK_MANAGER }, hash }
+        }
+
+        fn batch(&self) -> Batch {
+            let context = BatchContext {
+                chain_id: 31337,
+                task_manager: TASK_MANAGER,
+                reference_block_number: NUMBER,
+                reference_block_hash: self.hash,
+            };
+            let leaf = TaskLeaf {
+                task: TaskId { job_id: U256::from(1u64), sequence: 1 },
+                spec_hash: B256::repeat_byte(1),
+                response_hash: B256::repeat_byte(2),
+            };
+            Batch::new(context, vec![leaf]).unwrap()
+        }
+
+        fn envelope(&self, topic: Topic, payload: Vec<u8>, author: &PrivateKeySigner) -> SignedEnvelope {
+            Envelope {
+                topic,
+                reference_block_number: NUMBER,
+                reference_block_hash: self.hash,
+                created_at_ms: 1,
+                payload,
+            }
+            .sign(&self.network, author)
+            .unwrap()
+        }
+
+        /// The operators in the rotation order of the reference block.
+        fn order(&self) -> Vec<&PrivateKeySigner> {
+            let schedule = self.validator.view.schedule(NUMBER, 2).unwrap();
+            schedule.order().iter().map(|a| self.signers.iter().find(|s| s.address() == *a).unwrap()).collect()
+        }
+    }
+
+    #[test]
+    fn a_proposal_is_accepted_from_the_leader_and_refused_from_one_not_yet_on_duty() {
+        let bed = Bed::new();
+        let order = bed.order();
+        let proposal = encode_proposal(&bed.batch());
+        let from_leader = bed.envelope(Topic::Proposals, proposal.clone(), order[0]);
+        assert_eq!(bed.validator.validate(&from_leader), Verdict::Accept);
+        // At the reference block itself only the leader has been on duty; the third's slot is 4 blocks on.
+        let from_third = bed.envelope(Topic::Proposals, proposal, order[2]);
+        assert_eq!(bed.validator.validate(&from_third), Verdict::Reject(NOT_ON_DUTY));
+    }
+
+    #[test]
+    fn a_proposal_for_another_block_or_garbled_is_refused() {
+        let bed = Bed::new();
+        let leader = bed.order()[0];
+        let garbled = bed.envelope(Topic::Proposals, b"{not json".to_vec(), leader);
+        assert_eq!(bed.validator.validate(&garbled), Verdict::Reject("malformed_payload"));
+        let mut other = bed.batch().context().to_owned();
+        other.reference_block_number = NUMBER - 1;
+        let elsewhere = Batch::new(other, bed.batch().leaves().to_vec()).unwrap();
+        let mismatched = bed.envelope(Topic::Proposals, encode_proposal(&elsewhere), leader);
+        assert_eq!(bed.validator.validate(&mismatched), Verdict::Reject("context_mismatch"));
+    }
+
+    #[test]
+    fn a_signature_must_be_sent_by_the_operator_it_names() {
+        let bed = Bed::new();
+        let batch = bed.batch();
+        let key = SecretKey::random(&mut rand::thread_rng());
+        let signature = key.sign(batch.digest().as_slice(), SigningDomain::Batch);
+        let signed = SignedBatch { operator: bed.signers[0].address(), digest: batch.digest(), signature };
+        let own = bed.envelope(Topic::Signatures, encode_signature(&signed), &bed.signers[0]);
+        assert_eq!(bed.validator.validate(&own), Verdict::Accept);
+        let relabelled = bed.envelope(Topic::Signatures, encode_signature(&signed), &bed.signers[1]);
+        assert_eq!(bed.validator.validate(&relabelled), Verdict::Reject("signer_mismatch"));
+    }
+}
