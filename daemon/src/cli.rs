@@ -115,6 +115,10 @@ pub struct DevnetArgs {
     /// checkout's sdk/assemblyscript/build, built by `make setup`].
     #[arg(long)]
     pub script_examples: Option<PathBuf>,
+    /// How the operators exchange proposals and signatures: `p2p` (gossip; every operator proposes
+    /// and submits by the rotation) or `http` (operator 0 aggregates for all).
+    #[arg(long, value_enum, default_value = "p2p")]
+    pub transport: crate::config::Transport,
 }
 
 #[derive(Debug, clap::Args)]
@@ -277,6 +281,7 @@ impl From<DevnetArgs> for devnet::DevnetConfig {
             until_performed: args.until_performed,
             duration: std::time::Duration::from_secs(args.duration),
             script_examples: args.script_examples.unwrap_or_else(devnet::scripts::default_examples_dir),
+            transport: args.transport,
         }
     }
 }

@@ -15,7 +15,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,7 +29,7 @@ use eigen_utils::slashing::core::allocation_manager::AllocationManager;
 use keeper_shared::bls::SecretKey;
 use keeper_shared::contracts::{JobManager, SampleCounter};
 use keeper_shared::deployment::Deployment;
-use keeperd::devnet::pipeline::{free_port, performed_tasks, write_operator_files};
+use keeperd::devnet::pipeline::{append_p2p_section, free_port, performed_tasks, write_operator_files};
 use keeperd::devnet::{deploy_network, onboard_devnet_operator, NetworkConfig, FULL_MAGNITUDE};
 use keeperd::jobs::{Action, JobSpec, Trigger};
 use tempfile::TempDir;
@@ -169,16 +168,8 @@ impl Net {
                 &unused_http,
             )
             .unwrap();
-            let bootstrap: Vec<String> =
-                (0..OPERATORS).filter(|j| *j != i).map(|j| format!("\"/ip4/127.0.0.1/tcp/{}\"", ports[j])).collect();
-            let mut file = std::fs::OpenOptions::new().append(true).open(&config).unwrap();
-            write!(
-                file,
-                "\n[p2p]\ntransport = \"p2p\"\nlisten = [\"/ip4/127.0.0.1/tcp/{}\"]\nbootstrap = [{}]\ntakeover_blocks = 2\n",
-                ports[i],
-                bootstrap.join(", ")
-            )
-            .unwrap();
+            let peers: Vec<u16> = (0..OPERATORS).filter(|j| *j != i).map(|j| ports[j]).collect();
+            append_p2p_section(&config, ports[i], &peers, 2).unwrap();
             configs.push(config);
         }
         let counter = *SampleCounter::deploy(&provider, owner).await.unwrap().address();

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::{invalid, ConfigError};
 
 /// What carries proposals and signatures between operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     /// One aggregator's HTTP endpoint (`[aggregator] listen/url`).

@@ -30,6 +30,9 @@ pub use network::{
 /// anvil's default number of funded accounts: one deploys and owns, the rest can be keepers.
 const ANVIL_ACCOUNTS: usize = 10;
 
+/// Blocks a devnet proposer or submitter has before the next takes over (one block a second).
+const DEVNET_TAKEOVER_BLOCKS: u64 = 2;
+
 /// What `keeperd devnet` starts.
 #[derive(Debug, Clone)]
 pub struct DevnetConfig {
@@ -50,6 +53,9 @@ pub struct DevnetConfig {
     /// Where the SDK's example modules are (`sdk/assemblyscript/build`); served to the keepers for the
     /// devnet's script jobs.
     pub script_examples: PathBuf,
+    /// How operators exchange proposals and signatures: P2P (every operator proposes and submits by
+    /// the rotation) or HTTP (operator 0 aggregates).
+    pub transport: crate::config::Transport,
 }
 
 /// Starts anvil, deploys and onboards, runs the keepers on sample jobs, and stops everything, also
@@ -100,6 +106,8 @@ async fn walk_through(
     deployment.write(&deployment_file)?;
     writeln!(out, "wrote the deployment file {}", deployment_file.display())?;
     let aggregator = format!("127.0.0.1:{}", pipeline::free_port()?);
+    let p2p = config.transport.uses_p2p();
+    let p2p_ports = (0..config.keepers).map(|_| pipeline::free_port()).collect::<Result<Vec<_>, _>>()?;
     let mut configs = Vec::new();
     let mut metrics = Vec::new();
 
@@ -119,7 +127,12 @@ async fn walk_through(
             key.public_key(),
             receipt.gas_used
         )?;
-        let roles: &[&str] = if i == 0 { &["keeper", "aggregator", "challenger"] } else { &["keeper"] };
+        // Over P2P every operator can propose and submit; over HTTP operator 0 aggregates for all.
+        let roles: &[&str] = match (i, p2p) {
+            (0, _) => &["keeper", "aggregator", "challenger"],
+            (_, true) => &["keeper", "aggregator"],
+            (_, false) => &["keeper"],
+        };
         let config_file = pipeline::write_operator_files(
             &dir.join(format!("operator-{i}")),
             &PrivateKeySigner::from(anvil.keys()[i + 1].clone()),
@@ -129,6 +142,10 @@ async fn walk_through(
             roles,
             &aggregator,
         )?;
+        if p2p {
+            let peers: Vec<u16> = p2p_ports.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, p)| *p).collect();
+            pipeline::append_p2p_section(&config_file, p2p_ports[i], &peers, DEVNET_TAKEOVER_BLOCKS)?;
+        }
         metrics.push(pipeline::MetricsTarget {
             index: i,
             operator,
@@ -177,9 +194,13 @@ async fn walk_through(
     for (operator, config_file) in &configs {
         keepers.push(pipeline::spawn_keeper(&config.keeperd, *operator, config_file)?);
     }
+    let exchange = match p2p {
+        true => format!("over P2P on 127.0.0.1 ports {p2p_ports:?}, proposer and submitter by rotation"),
+        false => format!("operator 0 also aggregates on {aggregator}"),
+    };
     writeln!(
         out,
-        "started {} keeperd daemons (operator 0 also aggregates on {aggregator}); logs in {}/operator-*/keeperd.log",
+        "started {} keeperd daemons ({exchange}); logs in {}/operator-*/keeperd.log",
         keepers.len(),
         dir.display()
     )?;

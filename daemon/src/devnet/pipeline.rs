@@ -131,6 +131,23 @@ pub fn write_operator_files(
     Ok(path)
 }
 
+/// Appends a `[p2p]` section to an operator's config (written by [`write_operator_files`]): the
+/// operators' network on loopback, listening on `port` and dialling the other operators' ports.
+pub fn append_p2p_section(config: &Path, port: u16, peers: &[u16], takeover_blocks: u64) -> eyre::Result<()> {
+    use std::io::Write;
+    let bootstrap: Vec<String> = peers.iter().map(|p| format!("\"/ip4/127.0.0.1/tcp/{p}\"")).collect();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(config)
+        .wrap_err_with(|| format!("opening {}", config.display()))?;
+    write!(
+        file,
+        "\n[p2p]\ntransport = \"p2p\"\nlisten = [\"/ip4/127.0.0.1/tcp/{port}\"]\nbootstrap = [{}]\ntakeover_blocks = {takeover_blocks}\n",
+        bootstrap.join(", ")
+    )?;
+    Ok(())
+}
+
 /// Starts `keeperd run --config <config>` with its logs in `<dir>/keeperd.log`.
 pub fn spawn_keeper(binary: &Path, operator: Address, config: &Path) -> eyre::Result<KeeperProcess> {
     let dir = config.parent().map(Path::to_path_buf).unwrap_or_default();
