@@ -318,9 +318,10 @@ async fn four_keeperds_over_p2p_perform_each_task_once_and_survive_the_proposer_
     let (job, _forwarder) = net.counter_job().await;
     net.wait_for("three tasks performed over P2P", Duration::from_secs(90), |n| n >= 3).await;
 
-    // The next operator to propose is killed as soon as it logs its proposal: it leads that batch's
-    // rotation (slot 0), so the batch is submitted by a takeover or, if it got its transaction out
-    // before dying, by itself.
+    // The next operator to propose is killed as soon as it logs its proposal (logged once gossiped):
+    // it leads that batch's rotation (slot 0), so the batch must be submitted by a takeover. It cannot
+    // have submitted it first: that needs two more operators' signatures by gossip and the 200 ms
+    // quorum window, against the 5 ms this test polls the logs at.
     let performed = net.performed().await;
     let submitters: std::collections::BTreeSet<Address> = performed.values().map(|(_, s)| *s).collect();
     let before = performed.len();
@@ -360,6 +361,7 @@ async fn four_keeperds_over_p2p_perform_each_task_once_and_survive_the_proposer_
             assert!(daemon.metric("keeper_p2p_peers_verified").await >= 1.0, "operator {i} sees a verified peer");
         }
     }
+    assert!(takeovers >= 1.0, "a survivor submitted the killed leader's batch as a takeover");
     println!(
         "p2p_e2e: {} tasks performed, {} before the kill by {} distinct submitters; operator {victim} killed (SIGKILL) right after proposing; \
          next task performed {:.1} s later (interval {PERIOD_SECONDS} s); takeover submissions {takeovers}; \

@@ -431,13 +431,13 @@ impl Aggregator {
         for task in &tasks {
             self.in_flight.insert(task.task);
         }
-        tracing::info!(%digest, tasks = tasks.len(), reference_block = reference.number, "aggregator: proposed batch");
         if let Some(rotation) = &self.rotation {
             if let Err(e) = rotation.hub.publish_proposal(&batch).await {
                 tracing::warn!(%digest, error = %e, "aggregator: gossiping the proposal failed");
             }
             rotation.hub.metrics.proposals.with_label_values(&[P2pMetrics::role(false)]).inc();
         }
+        tracing::info!(%digest, tasks = tasks.len(), reference_block = reference.number, "aggregator: proposed batch");
         self.context.metrics.batches_proposed.inc();
         self.context.metrics.tasks_proposed.inc_by(tasks.len() as u64);
         self.add_flight(digest, batch, tasks, reference, published.quorum_reached);

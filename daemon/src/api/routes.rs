@@ -239,6 +239,10 @@ async fn status(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Rep
         }
     };
     let now = u64::try_from(super::events::now_ms() / 1000).unwrap_or(0);
+    let p2p = match &context.p2p {
+        Some(hub) => Some(hub.status(context.config.p2p.transport).await),
+        None => None,
+    };
     ok(&StatusResponse {
         version: keeper_shared::version::long().to_owned(),
         roles: context.config.roles.names().into_iter().map(str::to_owned).collect(),
@@ -255,6 +259,7 @@ async fn status(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Rep
             },
             database,
         },
+        p2p,
     })
 }
 

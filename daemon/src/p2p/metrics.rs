@@ -11,7 +11,7 @@
 //! | `keeper_p2p_messages_forwarded_total` | counter | `topic` | valid gossip handed back for forwarding |
 //! | `keeper_p2p_messages_invalid_total` | counter | `topic`, `reason` | messages refused, by reason |
 //! | `keeper_p2p_gossip_latency_seconds_sum` / `_count` | counter | `topic` | receive time minus the author's stamp |
-//! | `keeper_p2p_proposals_total` | counter | `role` | batches this node proposed, as `leader` or `takeover` |
+//! | `keeper_p2p_proposals_total` | counter | `role` | batches this node proposed; always `leader` today (a dead block leader's tasks go to the next block's leader), `takeover` kept for a later re-proposal rule |
 //! | `keeper_p2p_submissions_total` | counter | `role` | batches this node submitted, as `leader` or `takeover` |
 //! | `keeper_p2p_duplicate_submissions_total` | counter | | this node's submissions that failed on chain because another node's landed first |
 

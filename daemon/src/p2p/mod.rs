@@ -181,9 +181,26 @@ impl P2pHub {
         self.view.schedule(reference, self.takeover_blocks)?.duty_at(head).ok()
     }
 
-    /// Connected peers, for the status API.
-    pub async fn peers(&self) -> Vec<PeerInfo> {
-        self.node.peers().await.unwrap_or_default()
+    /// The node and its connected peers, for `GET /v1/status` (no peers if the node does not
+    /// answer within a second).
+    pub async fn status(&self, transport: crate::config::Transport) -> keeper_shared::api::P2pStatus {
+        let peers: Vec<PeerInfo> = tokio::time::timeout(std::time::Duration::from_secs(1), self.node.peers())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        keeper_shared::api::P2pStatus {
+            transport: transport.as_str().to_owned(),
+            peer_id: self.node.peer_id().to_string(),
+            peers: peers
+                .into_iter()
+                .map(|p| keeper_shared::api::PeerView {
+                    peer_id: p.peer.to_string(),
+                    operator: p.operator,
+                    mesh: p.mesh.iter().map(|t| t.name().to_owned()).collect(),
+                })
+                .collect(),
+        }
     }
 }
 

@@ -29,6 +29,29 @@ pub struct StatusResponse {
     pub head: Option<BlockView>,
     pub sync: SyncStatus,
     pub health: Health,
+    /// The operators' network, when the daemon uses it (absent over HTTP alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p2p: Option<P2pStatus>,
+}
+
+/// The daemon's node on the operators' network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct P2pStatus {
+    /// `p2p` or `both`.
+    pub transport: String,
+    pub peer_id: String,
+    /// Connected peers.
+    pub peers: Vec<PeerView>,
+}
+
+/// A connected peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerView {
+    pub peer_id: String,
+    /// The operator whose signed record the peer presented (`null` until verified).
+    pub operator: Option<Address>,
+    /// Topics on which the peer is in our gossip mesh.
+    pub mesh: Vec<String>,
 }
 
 /// A block.

@@ -69,6 +69,7 @@ pub fn status() -> StatusResponse {
                 task_counts: vec![TaskCount { state: TaskState::Due, count: 3 }],
             },
         },
+        p2p: None,
     }
 }
 
