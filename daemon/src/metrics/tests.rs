@@ -35,6 +35,9 @@ fn every_metric_is_declared_once_with_a_conventional_name() {
     metrics.observe_signature_rate_limited(Address::ZERO);
     metrics.observe_task_failed(U256::from(1), REVERTED_ON_CHAIN);
     metrics.observe_rpc_state_change(0, crate::chain::EndpointState::Down);
+    // The operators' network's metrics join the registry when P2P is on.
+    let network = std::sync::Arc::new(keeper_p2p::metrics::NetworkMetrics::default());
+    crate::p2p::metrics::P2pMetrics::register(metrics.registry(), network).unwrap();
     let text = metrics.encode().unwrap();
     let types = declared(&text);
     // docs/metrics.md's reference tables: `| `keeper_…` | type | labels | meaning |`.

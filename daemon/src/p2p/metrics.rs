@@ -2,24 +2,14 @@
 //! network task never touches Prometheus) and the rotation's own (proposals and submissions by
 //! role, duplicate submissions), registered once in the daemon's registry.
 //!
-//! | metric | type | labels | meaning |
-//! |---|---|---|---|
-//! | `keeper_p2p_peers_connected` | gauge | | peers with an open connection |
-//! | `keeper_p2p_peers_verified` | gauge | | connected peers that presented a registered operator's record |
-//! | `keeper_p2p_messages_published_total` | counter | `topic` | messages this node signed and published |
-//! | `keeper_p2p_messages_received_total` | counter | `topic` | messages received, before validation |
-//! | `keeper_p2p_messages_forwarded_total` | counter | `topic` | valid gossip handed back for forwarding |
-//! | `keeper_p2p_messages_invalid_total` | counter | `topic`, `reason` | messages refused, by reason |
-//! | `keeper_p2p_gossip_latency_seconds_sum` / `_count` | counter | `topic` | receive time minus the author's stamp |
-//! | `keeper_p2p_proposals_total` | counter | `role` | batches this node proposed; always `leader` today (a dead block leader's tasks go to the next block's leader), `takeover` kept for a later re-proposal rule |
-//! | `keeper_p2p_submissions_total` | counter | `role` | batches this node submitted, as `leader` or `takeover` |
-//! | `keeper_p2p_duplicate_submissions_total` | counter | | this node's submissions that failed on chain because another node's landed first |
+//!
+//! `docs/metrics.md` ("Operators' network") is the reference.
 
 use std::sync::{Arc, Mutex};
 
-use keeper_p2p::metrics::{MetricsSnapshot, NetworkMetrics, TopicSnapshot};
+use keeper_p2p::metrics::{MetricsSnapshot, NetworkMetrics, TopicSnapshot, LATENCY_BUCKETS_MS};
 use prometheus::core::{Collector, Desc};
-use prometheus::proto::MetricFamily;
+use prometheus::proto::{Bucket, Histogram, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 use crate::metrics::MetricsError;
@@ -71,6 +61,8 @@ impl P2pMetrics {
     }
 }
 
+const LATENCY: &str = "keeper_p2p_gossip_latency_seconds";
+
 /// Exports the network node's snapshot at scrape time.
 struct NetworkCollector {
     network: Arc<NetworkMetrics>,
@@ -82,8 +74,7 @@ struct NetworkCollector {
     received: IntCounterVec,
     forwarded: IntCounterVec,
     invalid: IntCounterVec,
-    latency_sum: prometheus::CounterVec,
-    latency_count: IntCounterVec,
+    latency: Desc,
     descs: Vec<Desc>,
 }
 
@@ -105,40 +96,29 @@ impl NetworkCollector {
                 Opts::new("keeper_p2p_messages_invalid_total", "Messages refused, by topic and reason"),
                 &["topic", "reason"],
             )?,
-            latency_sum: prometheus::CounterVec::new(
-                Opts::new(
-                    "keeper_p2p_gossip_latency_seconds_sum",
-                    "Gossip latency summed (receive minus author's stamp)",
-                ),
-                &["topic"],
+            latency: Desc::new(
+                LATENCY.to_owned(),
+                "Gossip latency: receive time minus the author's stamp".to_owned(),
+                vec!["topic".to_owned()],
+                Default::default(),
             )?,
-            latency_count: topic("keeper_p2p_gossip_latency_seconds_count", "Gossip messages timed")?,
             descs: Vec::new(),
         };
-        let descs = collector.parts().iter().flat_map(|c| c.desc().into_iter().cloned()).collect();
+        let mut descs: Vec<Desc> = collector.parts().iter().flat_map(|c| c.desc().into_iter().cloned()).collect();
+        descs.push(collector.latency.clone());
         Ok(Self { descs, ..collector })
     }
 
-    fn parts(&self) -> [&dyn Collector; 8] {
-        [
-            &self.peers_connected,
-            &self.peers_verified,
-            &self.published,
-            &self.received,
-            &self.forwarded,
-            &self.invalid,
-            &self.latency_sum,
-            &self.latency_count,
-        ]
+    fn parts(&self) -> [&dyn Collector; 6] {
+        [&self.peers_connected, &self.peers_verified, &self.published, &self.received, &self.forwarded, &self.invalid]
     }
 
     fn fill(&self, snapshot: &MetricsSnapshot) {
         self.peers_connected.set(snapshot.peers_connected as i64);
         self.peers_verified.set(snapshot.peers_verified as i64);
-        for counter in [&self.published, &self.received, &self.forwarded, &self.invalid, &self.latency_count] {
+        for counter in [&self.published, &self.received, &self.forwarded, &self.invalid] {
             counter.reset();
         }
-        self.latency_sum.reset();
         for (name, topic) in [("proposals", &snapshot.proposals), ("signatures", &snapshot.signatures)] {
             self.fill_topic(name, topic);
         }
@@ -151,8 +131,38 @@ impl NetworkCollector {
         for (reason, count) in &topic.invalid {
             self.invalid.with_label_values(&[name, reason]).inc_by(*count);
         }
-        self.latency_sum.with_label_values(&[name]).inc_by(topic.latency_sum_ms as f64 / 1000.0);
-        self.latency_count.with_label_values(&[name]).inc_by(topic.latency_buckets.last().copied().unwrap_or(0));
+    }
+
+    /// The node's latency buckets (cumulative, milliseconds) as a Prometheus histogram in seconds.
+    fn latency_family(&self, snapshot: &MetricsSnapshot) -> MetricFamily {
+        let mut family = MetricFamily::default();
+        family.set_name(LATENCY.to_owned());
+        family.set_help(self.latency.help.clone());
+        family.set_field_type(MetricType::HISTOGRAM);
+        for (name, topic) in [("proposals", &snapshot.proposals), ("signatures", &snapshot.signatures)] {
+            let mut histogram = Histogram::default();
+            let buckets = LATENCY_BUCKETS_MS
+                .iter()
+                .zip(&topic.latency_buckets)
+                .map(|(bound, count)| {
+                    let mut bucket = Bucket::default();
+                    bucket.set_upper_bound(*bound as f64 / 1000.0);
+                    bucket.set_cumulative_count(*count);
+                    bucket
+                })
+                .collect();
+            histogram.set_bucket(buckets);
+            histogram.set_sample_count(topic.latency_buckets.last().copied().unwrap_or(0));
+            histogram.set_sample_sum(topic.latency_sum_ms as f64 / 1000.0);
+            let mut label = LabelPair::default();
+            label.set_name("topic".to_owned());
+            label.set_value(name.to_owned());
+            let mut metric = Metric::default();
+            metric.set_label(vec![label]);
+            metric.set_histogram(histogram);
+            family.mut_metric().push(metric);
+        }
+        family
     }
 }
 
@@ -163,7 +173,10 @@ impl Collector for NetworkCollector {
 
     fn collect(&self) -> Vec<MetricFamily> {
         let _serial = self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.fill(&self.network.snapshot());
-        self.parts().iter().flat_map(|c| c.collect()).collect()
+        let snapshot = self.network.snapshot();
+        self.fill(&snapshot);
+        let mut families: Vec<MetricFamily> = self.parts().iter().flat_map(|c| c.collect()).collect();
+        families.push(self.latency_family(&snapshot));
+        families
     }
 }
