@@ -244,14 +244,12 @@ impl Keeper {
         let signed = SignedBatch { operator: self.operator_address(), digest, signature };
         let quorum = source.send_signature(&signed, batch).await?;
         self.context.metrics.batches_signed.inc();
-        tracing::info!(
-            %digest,
-            tasks = batch.leaves().len(),
-            reference_block,
-            ?quorum,
-            source = source.name(),
-            "keeper: signed batch"
-        );
+        let tasks = batch.leaves().len();
+        match quorum {
+            // Over HTTP the aggregator says whether this signature completed the quorum.
+            Some(quorum) => tracing::info!(%digest, tasks, reference_block, quorum, "keeper: signed batch"),
+            None => tracing::info!(%digest, tasks, reference_block, source = source.name(), "keeper: signed batch"),
+        }
         Ok(Verdict::Signed)
     }
 
