@@ -345,6 +345,12 @@ impl Config {
         }
 
         let p2p = self::p2p::resolve_p2p(file.p2p, &data_dir)?;
+        if p2p.transport.uses_p2p() && operator.is_none() {
+            return Err(invalid(
+                "operator.ecdsa_keystore",
+                "required by [p2p] transport = \"p2p\" or \"both\" (the node's record and messages are signed with it)",
+            ));
+        }
         let aggregator = resolve_aggregator(file.aggregator, overrides.aggregator_listen, overrides.aggregator_url)?;
         // Over P2P alone, no HTTP endpoint is served or needed.
         let http = p2p.transport.uses_http();

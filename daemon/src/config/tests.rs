@@ -291,6 +291,12 @@ fn p2p_defaults_to_http_and_p2p_alone_needs_no_aggregator_endpoint() {
     assert_eq!(config.p2p.takeover_blocks, 2);
     assert_eq!(config.p2p.bootstrap.len(), 1);
     assert!(config.aggregator.listen.is_none() && config.aggregator_url().is_none());
+    // A node on the network speaks for an operator.
+    let error = setup.error(
+        "roles = [\"scheduler\"]\ndeployment = \"deployment.json\"\n[chain]\nrpc_urls = [\"http://x\"]\n[p2p]\ntransport = \"p2p\"\n",
+        Overrides::default(),
+    );
+    assert!(error.contains("`operator.ecdsa_keystore`") && error.contains("[p2p]"), "{error}");
     // The same roles over HTTP still need the endpoint.
     let error = setup.error(&P2P_ONLY.replace("\"p2p\"", "\"both\""), Overrides::default());
     assert!(error.contains("`aggregator.listen`"), "{error}");
