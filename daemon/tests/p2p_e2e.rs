@@ -42,6 +42,7 @@ const PERIOD_SECONDS: u64 = 3;
 /// One operator's `keeperd run`; SIGKILLed when dropped.
 struct Daemon {
     log: PathBuf,
+    socket: PathBuf,
     child: Option<Child>,
     metrics: String,
 }
@@ -69,7 +70,8 @@ impl Daemon {
             .and_then(|section| section.split('"').nth(1))
             .expect("the config names a metrics address")
             .to_owned();
-        Self { log, child: Some(child), metrics }
+        let socket = config.parent().unwrap().join("data/keeperd.sock");
+        Self { log, socket, child: Some(child), metrics }
     }
 
     fn kill9(&mut self) {
@@ -102,6 +104,19 @@ impl Daemon {
             .filter(|line| line[name.len()..].starts_with([' ', '{']))
             .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
             .sum()
+    }
+}
+
+impl Daemon {
+    /// `GET /v1/status` on the control socket, as JSON.
+    fn status(&self) -> serde_json::Value {
+        use std::io::{Read, Write};
+        let mut stream = std::os::unix::net::UnixStream::connect(&self.socket).unwrap();
+        stream.write_all(b"GET /v1/status HTTP/1.1\r\nHost: keeperd\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let body = response.split("\r\n\r\n").nth(1).unwrap();
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("status body {body:?}: {e}"))
     }
 }
 
@@ -359,6 +374,20 @@ async fn four_keeperds_over_p2p_perform_each_task_once_and_survive_the_proposer_
             duplicates += daemon.metric("keeper_p2p_duplicate_submissions_total").await;
             takeovers += daemon.metric("keeper_p2p_submissions_total{role=\"takeover\"}").await;
             assert!(daemon.metric("keeper_p2p_peers_verified").await >= 1.0, "operator {i} sees a verified peer");
+            // The status API names the peers' operators (the living ones; the victim's connection is gone).
+            let status = daemon.status();
+            assert_eq!(status["p2p"]["transport"], "p2p", "{status}");
+            let peers: Vec<String> = status["p2p"]["peers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|p| p["operator"].as_str().map(str::to_lowercase))
+                .collect();
+            for (j, address) in net.addresses.iter().enumerate() {
+                if j != i && j != victim {
+                    assert!(peers.contains(&format!("{address:#x}")), "operator {i}'s status lacks peer {j}: {status}");
+                }
+            }
         }
     }
     assert!(takeovers >= 1.0, "a survivor submitted the killed leader's batch as a takeover");
