@@ -7,20 +7,21 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use alloy::primitives::{Address, B256};
-use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
 use alloy::sol_types::SolEvent;
 use keeper_shared::bls::PublicKey;
 use keeper_shared::contracts::BlsKeyRegistry;
 
 use super::quorum::{Operator, OperatorSet, OperatorSetError};
-use crate::chain::{RpcError, RpcPool};
+use crate::chain::{logs_in_ranges, LogsError, RpcError, RpcPool};
 
 /// Why the set could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum OperatorsError {
     #[error("operator set: {0}")]
     Rpc(#[from] RpcError),
+    #[error("operator set: {0}")]
+    Logs(#[from] LogsError),
     #[error("operator set: registry log: {0}")]
     Log(String),
     #[error("operator set: operator {operator}: registered key is not a valid G1 point: {reason}")]
@@ -104,9 +105,9 @@ impl RegistryView {
         if block < self.next_block {
             return Ok(());
         }
-        let filter = Filter::new().address(self.registry).from_block(self.next_block).to_block(block);
-        let logs = self.pool.provider().get_logs(&filter).await.map_err(|e| RpcError::from_call("eth_getLogs", e))?;
-        for log in logs.iter().filter(|l| !l.removed) {
+        let filter = Filter::new().address(self.registry);
+        let logs = logs_in_ranges(&self.pool, &filter, self.next_block, block).await?;
+        for log in &logs {
             let Some(topic0) = log.topics().first().copied() else { continue };
             let at = log.block_number.unwrap_or(block);
             let bad = |e: alloy::sol_types::Error| OperatorsError::Log(e.to_string());

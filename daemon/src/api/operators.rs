@@ -1,11 +1,11 @@
 //! `GET /v1/operators`: every operator the key registry has seen register (its logs since the
-//! deployment block), with its state now (registered, weight, key) and what this daemon saw of its
-//! signatures in the proposals it stored over the last [`SIGNATURE_WINDOW_BLOCKS`] blocks.
+//! deployment block, kept between calls: each call reads only the blocks since the last), with its
+//! state now (registered, weight, key) and what this daemon saw of its signatures in the proposals it
+//! stored over the last [`SIGNATURE_WINDOW_BLOCKS`] blocks.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use alloy::eips::BlockNumberOrTag;
 use alloy::primitives::{Address, Bytes};
 use alloy::providers::Provider;
 use alloy::rpc::types::Filter;
@@ -15,6 +15,7 @@ use keeper_shared::api::{parse_empty, ApiError, ErrorCode, OperatorList, Operato
 use keeper_shared::contracts::BlsKeyRegistry;
 
 use super::routes::{internal, ok, ApiState, Failure, Reply};
+use crate::chain::{logs_in_ranges, LogsError, RpcPool};
 use crate::store::StoreError;
 
 /// Proposals with a reference block this far below the processed head count for signed/missed.
@@ -46,37 +47,26 @@ pub async fn list_operators(State(state): State<ApiState>, RawQuery(query): RawQ
     parse_empty(query.as_deref())?;
     let chain_turn = state.chain_turn().await;
     let context = state.context();
-    let deployment = &context.config.deployment;
-    let registry_address = deployment.avs.key_registry;
+    let registry_address = context.config.deployment.avs.key_registry;
     // Registrations and departures, in chain order: the MISSED column counts only proposals made
-    // while an operator was in the set, and keeps them after it leaves.
-    let filter = Filter::new()
-        .address(registry_address)
-        .event_signature(vec![
-            BlsKeyRegistry::OperatorRegistered::SIGNATURE_HASH,
-            BlsKeyRegistry::OperatorDeregistered::SIGNATURE_HASH,
-            BlsKeyRegistry::OperatorBanned::SIGNATURE_HASH,
-        ])
-        .from_block(deployment.deploy_block)
-        .to_block(BlockNumberOrTag::Latest);
-    let logs = tokio::time::timeout(
-        READ_TIMEOUT,
-        context.pool.run("eth_getLogs", |p| async move { p.get_logs(&filter).await }),
-    )
-    .await
-    .map_err(|_| chain("reading the key registry's logs", "timed out"))?
-    .map_err(|e| chain("reading the key registry's logs", e))?;
-    let mut membership = Membership::default();
-    for log in &logs {
-        let (Some(block), Some(operator)) = (log.block_number, log.topics().get(1)) else { continue };
-        let operator = Address::from_word(*operator);
-        match log.topic0() {
-            Some(&BlsKeyRegistry::OperatorRegistered::SIGNATURE_HASH) => membership.joined(operator, block),
-            Some(_) => membership.left(operator, block),
-            None => {}
-        }
-    }
-    let mut addresses: BTreeSet<Address> = membership.operators().collect();
+    // while an operator was in the set, and keeps them after it leaves. Kept from call to call: each
+    // reads only the blocks since the last.
+    let mut membership = state.membership().lock().await;
+    let to = match context.schedule.head() {
+        Some(head) => head.number,
+        None => tokio::time::timeout(
+            READ_TIMEOUT,
+            context.pool.run("eth_blockNumber", |p| async move { p.get_block_number().await }),
+        )
+        .await
+        .map_err(|_| chain("reading the head", "timed out"))?
+        .map_err(|e| chain("reading the head", e))?,
+    };
+    tokio::time::timeout(READ_TIMEOUT, membership.index_to(&context.pool, registry_address, to))
+        .await
+        .map_err(|_| chain("reading the key registry's logs", "timed out"))?
+        .map_err(|e| chain("reading the key registry's logs", e))?;
+    let mut addresses: BTreeSet<Address> = membership.membership.operators().collect();
     let local = context.operator.as_ref().map(|o| o.address);
     addresses.extend(local);
 
@@ -133,13 +123,53 @@ pub async fn list_operators(State(state): State<ApiState>, RawQuery(query): RawQ
             signed: seen.signed,
             missed: proposals
                 .iter()
-                .filter(|(block, signed_by)| membership.member_at(address, *block) && !signed_by.contains(&address))
+                .filter(|(block, signed_by)| {
+                    membership.membership.member_at(address, *block) && !signed_by.contains(&address)
+                })
                 .count() as u64,
             signature_latency_ms: seen.median_latency_ms(),
         });
     }
     drop(chain_turn);
     ok(&OperatorList { operators })
+}
+
+/// The key registry's membership history as far as it was read: indexed from the deployment block
+/// on the first call, then only the blocks since (in ranges public providers accept). It follows the
+/// scheduler's processed head, whose blocks are confirmed.
+#[derive(Debug)]
+pub struct MembershipIndex {
+    next_block: u64,
+    membership: Membership,
+}
+
+impl MembershipIndex {
+    pub fn new(deploy_block: u64) -> Self {
+        Self { next_block: deploy_block, membership: Membership::default() }
+    }
+
+    /// Reads the registry's membership logs up to block `to`.
+    async fn index_to(&mut self, pool: &RpcPool, registry: Address, to: u64) -> Result<(), LogsError> {
+        if to < self.next_block {
+            return Ok(());
+        }
+        let filter = Filter::new().address(registry).event_signature(vec![
+            BlsKeyRegistry::OperatorRegistered::SIGNATURE_HASH,
+            BlsKeyRegistry::OperatorDeregistered::SIGNATURE_HASH,
+            BlsKeyRegistry::OperatorBanned::SIGNATURE_HASH,
+        ]);
+        for log in logs_in_ranges(pool, &filter, self.next_block, to).await? {
+            let (Some(block), Some(operator)) = (log.block_number, log.topics().get(1)) else { continue };
+            let operator = Address::from_word(*operator);
+            match log.topic0() {
+                Some(&BlsKeyRegistry::OperatorRegistered::SIGNATURE_HASH) => self.membership.joined(operator, block),
+                Some(_) => self.membership.left(operator, block),
+                None => {}
+            }
+        }
+        self.next_block = to + 1;
+        Ok(())
+    }
 }
 
 /// When each operator was in the keeper set: `[joined, left)` block ranges, from the key registry's

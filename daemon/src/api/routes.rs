@@ -25,6 +25,7 @@ use tokio::sync::{broadcast, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::events::EventHub;
+use super::operators::MembershipIndex;
 use super::socket::{authorize, Peer};
 use super::{convert, operators, writes, HttpLimits};
 use crate::node::NodeContext;
@@ -54,6 +55,8 @@ pub struct ApiState {
     /// One permit, for the same reason: the API's reads of the chain (the pipeline's RPC endpoints)
     /// go one request at a time.
     chain_turn: Arc<Semaphore>,
+    /// `GET /v1/operators`' membership history, kept between calls.
+    membership: Arc<tokio::sync::Mutex<MembershipIndex>>,
 }
 
 impl ApiState {
@@ -67,11 +70,18 @@ impl ApiState {
         let streams = Arc::new(Semaphore::new(super::MAX_EVENT_STREAMS));
         let (store_turn, chain_turn) = (Arc::new(Semaphore::new(1)), Arc::new(Semaphore::new(1)));
         let max_body_bytes = super::limits().max_body_bytes;
-        Self { context, hub, uid, max_body_bytes, shutdown, streams, reader, store_turn, chain_turn }
+        let membership =
+            Arc::new(tokio::sync::Mutex::new(MembershipIndex::new(context.config.deployment.deploy_block)));
+        Self { context, hub, uid, max_body_bytes, shutdown, streams, reader, store_turn, chain_turn, membership }
     }
 
     pub(super) fn context(&self) -> &NodeContext {
         &self.context
+    }
+
+    /// The key registry's membership history `GET /v1/operators` keeps.
+    pub(super) fn membership(&self) -> &tokio::sync::Mutex<MembershipIndex> {
+        &self.membership
     }
 
     /// Runs `f` with the store, after the API's other store reads ([`ApiState::store_turn`]).

@@ -6,10 +6,12 @@
 //! shutdown signal of the whole daemon (a child token per task, cancelled from the signal handler).
 
 pub mod follower;
+pub mod logs;
 pub mod rpc;
 pub mod sender;
 
 pub use follower::{BlockFollower, BlockRef, FollowerConfig, FollowerError, FollowerEvent, Reorg, StartFrom};
+pub use logs::{logs_in_ranges, LogsError, LOG_RANGE};
 pub use rpc::{
     classify_payload, classify_transport, redact_url, CallError, EndpointHealth, EndpointState, ErrorClass,
     PoolConfigError, PoolTransport, RpcError, RpcPool, RpcPoolConfig,
