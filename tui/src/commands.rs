@@ -188,7 +188,7 @@ pub async fn task(context: &Context, command: TaskCommand) -> CliResult {
                 ),
                 ("response hash", task.response_hash.map(|h| h.to_string()).unwrap_or_else(|| "-".into())),
             ]);
-            if let Some(reason) = detail.unprofitable_reason() {
+            if let Some(reason) = detail.reason() {
                 print_fields(&[("reason", reason.to_owned())]);
             }
             crate::output::line(format_args!(""));

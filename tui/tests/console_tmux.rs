@@ -26,6 +26,7 @@ use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use keeper_shared::bls::SecretKey;
 use keeper_shared::contracts::{JobManager, SampleCounter};
+use keeper_shared::job::TaskState;
 use keeperd::devnet::pipeline::{free_port, spawn_keeper, write_operator_files, KeeperProcess};
 use keeperd::devnet::{deploy_network, onboard_devnet_operator, NetworkConfig, FULL_MAGNITUDE};
 
@@ -351,9 +352,14 @@ async fn console_in_tmux_creates_a_job_through_the_form_and_shows_it_performed()
     assert!(has_row(&created, "1", &format!("{PERIOD_SECS}s")), "{created}");
     assert!(created.contains(&format!("interval, every {PERIOD_SECS}s from")), "{created}");
 
-    // Tasks view (key 3), filtered to performed tasks (`F` steps back from "all": nothing_to_do,
-    // unprofitable, dropped, failed, performed), until one of job 1's tasks shows as performed.
-    world.tmux.keys(&["3", "F", "F", "F", "F", "F"]);
+    // Tasks view (key 3), filtered to performed tasks (`F` steps back from "all" through the states in
+    // reverse declaration order, one key per state, down to performed), until one of job 1's tasks shows
+    // as performed.
+    let performed = TaskState::ALL.iter().position(|s| *s == TaskState::Performed).expect("a performed state");
+    let mut keys = vec!["3"];
+    keys.extend(std::iter::repeat_n("F", TaskState::ALL.len() - performed));
+    assert_eq!(keys.len(), 9, "one filter key per state after performed (failed .. nothing_to_do), and one more");
+    world.tmux.keys(&keys);
     world.wait_for("the performed filter", SOON, |s| s.contains("(f: performed)")).await;
     world.wait_for("a performed task of job 1", PERFORMED, |s| has_row(s, "1", "performed")).await;
     assert!(world.devnet.count_of_job_1().await >= U256::from(1), "the counter saw no increment from job 1");

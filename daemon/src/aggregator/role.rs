@@ -34,13 +34,13 @@ use super::quorum::QuorumThreshold;
 use super::server::{Collector, CollectorConfig, CollectorEvent, HttpLimits};
 use super::single_flight::{busy_jobs, ConditionGate};
 use super::weights::{WeightKeeper, WeightsError};
-use crate::chain::{TrackedTx, TxRequest, TxSender};
+use crate::chain::{SenderError, TrackedTx, TxRequest, TxSender};
 use crate::jobs::submit::{simulate_task_call, BatchTask};
 use crate::jobs::{build_submission, execute, Outcome, ReferenceBlock, RevertReason, SubmitError};
 use crate::node::NodeContext;
 use crate::p2p::metrics::P2pMetrics;
 use crate::scheduler::{DueTask, JobIndex};
-use crate::store::{StoreError, TaskDue, TaskState, TxKind};
+use crate::store::{BlockAnchor, StoreError, TaskDue, TaskEnding, TaskState, TxKind};
 
 /// Blocks before the task manager's `maxReferenceAge` at which an unsigned proposal is abandoned.
 const AGE_MARGIN: u64 = 4;
@@ -125,7 +125,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         tracing::info!(quorum_bps, "aggregator: proposing and submitting by the P2P rotation");
     }
 
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(B256, u64)>();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Settled>();
 
     let mut aggregator = Aggregator {
         context: context.clone(),
@@ -156,6 +156,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         gate: ConditionGate::default(),
         failures_reported: HashSet::new(),
         rotation,
+        unsupported_reported: HashSet::new(),
     };
     match sender.recover().await {
         Ok(pending) => {
@@ -197,7 +198,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
                         Err(WeightsError::BudgetExceedsHorizon { .. }) => {}
                         Err(e) => tracing::warn!(error = %e, "aggregator: not proposing at this block"),
                     }
-                    aggregator.expire(reference.number);
+                    aggregator.expire(reference.number).await;
                     aggregator.forget_settled(reference.number).await;
                 }
             }
@@ -213,11 +214,15 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => tracing::warn!(missed = n, "aggregator: missed collector events"),
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             },
-            Some((digest, settled_at)) = done_rx.recv() => {
-                if let Some(tasks) = aggregator.submitted.remove(&digest) {
-                    for task in tasks {
-                        aggregator.in_flight.remove(&task);
-                        aggregator.gate.settled(task, settled_at);
+            Some(settled) = done_rx.recv() => {
+                if let Some(tasks) = aggregator.submitted.remove(&settled.digest) {
+                    for task in &tasks {
+                        aggregator.in_flight.remove(task);
+                        aggregator.gate.settled(*task, settled.block);
+                    }
+                    // Accepted: the scheduler records each task's outcome from the chain's logs.
+                    if let Some(why) = settled.failed {
+                        aggregator.abandon(&tasks, &why).await;
                     }
                 }
             }
@@ -253,6 +258,15 @@ async fn gossip_next<T: Clone>(receiver: &mut Option<tokio::sync::broadcast::Rec
     }
 }
 
+/// A submitted batch's transaction, settled.
+struct Settled {
+    digest: B256,
+    /// The block it settled in (the chain's head when it was given up).
+    block: u64,
+    /// Why it will not land (reverted, abandoned, given up); `None` when it was accepted.
+    failed: Option<String>,
+}
+
 struct Aggregator {
     context: NodeContext,
     collector: Collector,
@@ -268,9 +282,8 @@ struct Aggregator {
     window: Duration,
     max_tasks: usize,
     sender: Arc<TxSender>,
-    /// Reports a submitted batch's transaction settled (mined, reverted or given up), with the block it
-    /// settled in (the chain's head when it was given up).
-    done: tokio::sync::mpsc::UnboundedSender<(B256, u64)>,
+    /// Reports a submitted batch's transaction settled (mined, reverted or given up).
+    done: tokio::sync::mpsc::UnboundedSender<Settled>,
     /// Tasks of submitted batches, by digest, until their transaction settles.
     submitted: HashMap<B256, Vec<TaskId>>,
     /// Whether stored proposals were re-published since start.
@@ -288,6 +301,8 @@ struct Aggregator {
     failures_reported: HashSet<TaskId>,
     /// Over P2P: who proposes and submits, and the signatures that arrived before their proposal.
     rotation: Option<Rotation>,
+    /// Tasks already recorded as unsupported here (recorded once).
+    unsupported_reported: HashSet<TaskId>,
 }
 
 impl Aggregator {
@@ -337,6 +352,13 @@ impl Aggregator {
             let response = match &outcome {
                 Outcome::Unsupported { reason } => {
                     tracing::debug!(job = %due.task.job_id, %reason, "aggregator: task not supported");
+                    if self.unsupported_reported.len() > 100_000 {
+                        self.unsupported_reported.clear();
+                    }
+                    if self.unsupported_reported.insert(due.task) {
+                        let detail = format!("not supported by this daemon: {reason}");
+                        self.record_details(&[(due.task, detail)], TaskState::Unsupported, reference.number).await;
+                    }
                     continue;
                 }
                 Outcome::ScriptFailed { reason } => {
@@ -498,7 +520,7 @@ impl Aggregator {
             Ok(certificate) => certificate,
             Err(e) => {
                 tracing::warn!(%digest, error = %e, "aggregator: no certificate");
-                self.release(&flight.tasks);
+                self.abandon(&task_ids(&flight.tasks), "no certificate").await;
                 self.collector.close(digest);
                 return false;
             }
@@ -508,7 +530,7 @@ impl Aggregator {
         let stale = performed_meanwhile(&*self.context.schedule.index().await, flight.tasks.iter().map(|t| t.task));
         if stale {
             tracing::info!(%digest, "aggregator: a task of the batch was performed meanwhile; re-proposing the rest");
-            self.release(&flight.tasks);
+            self.abandon(&task_ids(&flight.tasks), "a task of the batch was performed meanwhile").await;
             return false;
         }
         let keys: Vec<_> = certificate.non_signers.iter().map(|n| n.public_key).collect();
@@ -516,7 +538,7 @@ impl Aggregator {
             Ok(submission) => submission,
             Err(e) => {
                 tracing::error!(%digest, error = %e, "aggregator: building the submission failed");
-                self.release(&flight.tasks);
+                self.abandon(&task_ids(&flight.tasks), "building the submission failed").await;
                 return false;
             }
         };
@@ -546,6 +568,7 @@ impl Aggregator {
             }
             tracing::warn!(%digest, %error, "aggregator: the batch would be rejected; not sending it");
             self.context.metrics.batch_submissions.with_label_values(&["not_sent"]).inc();
+            self.abandon(&task_ids(&flight.tasks), &format!("the batch would be rejected: {error}")).await;
             return false;
         }
         self.record(&flight.tasks, TaskState::Submitted, flight.reference.number).await;
@@ -557,7 +580,9 @@ impl Aggregator {
             value: U256::ZERO,
             gas_limit: None,
         };
-        match self.sender.send(request).await {
+        // Valid only on the chain that has its reference block: the sender abandons it after a reorg.
+        let anchor = BlockAnchor { number: flight.reference.number, hash: flight.reference.hash };
+        match self.sender.send_anchored(request, Some(anchor)).await {
             Ok(tracked) => {
                 self.context.metrics.batch_submissions.with_label_values(&["sent"]).inc();
                 tracing::info!(
@@ -573,7 +598,7 @@ impl Aggregator {
             Err(error) => {
                 tracing::warn!(%digest, %error, "aggregator: sending the batch failed");
                 self.context.metrics.batch_submissions.with_label_values(&["not_sent"]).inc();
-                self.release(&flight.tasks);
+                self.abandon(&task_ids(&flight.tasks), &format!("sending it failed: {error}")).await;
                 false
             }
         }
@@ -594,7 +619,7 @@ impl Aggregator {
             .map(|r| (r.hub.metrics.duplicate_submissions.clone(), self.context.schedule.clone()));
         let task_ids = self.submitted.get(&digest).cloned().unwrap_or_default();
         tokio::spawn(async move {
-            let settled_at = match sender.wait(&tracked.payload_ref, &shutdown).await {
+            let settled = match sender.wait(&tracked.payload_ref, &shutdown).await {
                 Ok(mined) => {
                     metrics.observe_batch_mined(mined.gas_used, task_count);
                     tracing::info!(
@@ -604,8 +629,10 @@ impl Aggregator {
                         gas = mined.gas_used,
                         "aggregator: batch accepted"
                     );
-                    mined.block_number
+                    Settled { digest, block: mined.block_number, failed: None }
                 }
+                // Shutting down: the transaction stays pending in the store, tracked again at start.
+                Err(SenderError::Shutdown { .. }) => return,
                 Err(error) => {
                     metrics.batch_submissions.with_label_values(&["failed"]).inc();
                     let duplicate = match &duplicates {
@@ -619,10 +646,11 @@ impl Aggregator {
                         tracing::warn!(%digest, %error, "aggregator: batch transaction failed");
                     }
                     // Given up: whatever it did is on chain by the head now (0 if the node cannot say).
-                    pool.provider().get_block_number().await.unwrap_or(0)
+                    let block = pool.provider().get_block_number().await.unwrap_or(0);
+                    Settled { digest, block, failed: Some(error.to_string()) }
                 }
             };
-            let _ = done.send((digest, settled_at));
+            let _ = done.send(settled);
         });
     }
 
@@ -708,13 +736,14 @@ impl Aggregator {
         let reference = flight.reference;
         self.disputed.entry(reference.number).or_default().extend(tasks.iter().copied());
         self.release(&flight.tasks);
+        self.abandon(tasks, "disputed by a keeper").await;
         let keep = without_disputed(flight.tasks, tasks);
         tracing::info!(%digest, dropped = tasks.len(), kept = keep.len(), "aggregator: dispute; re-proposing");
         self.publish(reference, keep).await
     }
 
     /// Abandons proposals whose reference block is about to be too old to submit.
-    fn expire(&mut self, head: u64) {
+    async fn expire(&mut self, head: u64) {
         let limit = self.max_age.saturating_sub(AGE_MARGIN);
         let old: Vec<B256> = self
             .flights
@@ -726,10 +755,51 @@ impl Aggregator {
             if let Some(flight) = self.flights.remove(&digest) {
                 tracing::info!(%digest, "aggregator: proposal expired without quorum");
                 self.collector.close(digest);
-                self.release(&flight.tasks);
+                self.abandon(&task_ids(&flight.tasks), "its proposal closed without quorum").await;
             }
         }
         self.disputed.retain(|block, _| head.saturating_sub(*block) <= self.max_age);
+    }
+
+    /// Takes `tasks` out of flight for good: their batch will not land. Each goes back to due if the
+    /// index still has it due at the head (it is proposed again), or ends missed; one the chain has
+    /// performed or passed meanwhile is left to the scheduler, which records that from the logs.
+    async fn abandon(&mut self, tasks: &[TaskId], why: &str) {
+        let mut endings = Vec::new();
+        {
+            let index = self.context.schedule.index().await;
+            let head = self.context.schedule.head();
+            for task in tasks {
+                self.in_flight.remove(task);
+                if performed_meanwhile(&index, std::iter::once(*task)) {
+                    continue;
+                }
+                let due_again = head.is_some_and(|head| index.is_due(*task, &head).is_some());
+                endings.push((*task, TaskEnding::BatchAbandoned { why: why.to_owned(), due_again }));
+            }
+        }
+        if endings.is_empty() {
+            return;
+        }
+        let result = self
+            .context
+            .store
+            .with(move |store| {
+                store.write(|tx| {
+                    let mut moved = Vec::new();
+                    for (task, ending) in &endings {
+                        if let Some(to) = tx.end_task(*task, ending)? {
+                            moved.push((*task, to));
+                        }
+                    }
+                    Ok::<_, StoreError>(moved)
+                })
+            })
+            .await;
+        match result {
+            Ok(moved) => self.context.metrics.observe_missed(&moved),
+            Err(e) => tracing::warn!(error = %e, "aggregator: recording abandoned tasks failed"),
+        }
     }
 
     fn release(&mut self, tasks: &[BatchTask]) {
@@ -832,6 +902,10 @@ fn split_unprofitable(fees: &FeeRule, due: Vec<DueTask>, base_fee: u128) -> (Vec
 /// longer has cannot be performed. Such a batch is never submitted.
 fn performed_meanwhile(index: &JobIndex, mut tasks: impl Iterator<Item = TaskId>) -> bool {
     tasks.any(|task| index.job(task.job_id).is_none_or(|job| task.sequence < job.next_sequence))
+}
+
+fn task_ids(tasks: &[BatchTask]) -> Vec<TaskId> {
+    tasks.iter().map(|t| t.task).collect()
 }
 
 /// A disputed proposal's tasks minus the disputed ones: what is proposed again.

@@ -12,6 +12,11 @@
 //!   geth's default), never above the configured caps. Whichever of them is mined wins; the store
 //!   records which.
 //! - A receipt with status 0 is an error ([`SenderError::Reverted`]) naming the transaction.
+//! - A transaction sent with an anchor block ([`TxSender::send_anchored`], a batch's reference block)
+//!   is abandoned once a reorg takes that block away ([`SenderError::AnchorLeftChain`]): it would only
+//!   revert. It is never broadcast again, and if the node still holds it (nodes re-queue reorged
+//!   transactions) or a later nonce of ours waits behind it, its nonce is taken by a cancel (a
+//!   transfer of nothing to ourselves at higher fees).
 
 use std::time::{Duration, Instant};
 
@@ -25,7 +30,7 @@ use alloy::signers::local::PrivateKeySigner;
 use tokio_util::sync::CancellationToken;
 
 use super::rpc::{RpcError, RpcPool};
-use crate::store::{NewTransaction, SharedStore, StoreError, StoredTransaction, TxKind, TxStatus};
+use crate::store::{BlockAnchor, NewTransaction, SharedStore, StoreError, StoredTransaction, TxKind, TxStatus};
 
 #[derive(Debug, Clone)]
 pub struct SenderConfig {
@@ -120,6 +125,8 @@ pub enum SenderError {
     BadRecord { tx_hash: B256, reason: String },
     #[error("sender: signing: {0}")]
     Sign(#[from] alloy::signers::Error),
+    #[error("sender: payload 0x{payload} abandoned: its anchor block {number} ({hash}) left the chain")]
+    AnchorLeftChain { payload: String, number: u64, hash: B256 },
     #[error("sender: shut down while waiting for payload 0x{payload}")]
     Shutdown { payload: String },
 }
@@ -183,6 +190,16 @@ impl TxSender {
     /// Signs, records, then broadcasts `request`, unless its payload already has a live
     /// transaction, which is returned instead.
     pub async fn send(&self, request: TxRequest) -> Result<TrackedTx, SenderError> {
+        self.send_anchored(request, None).await
+    }
+
+    /// [`TxSender::send`] for a transaction valid only while `anchor` is on the chain: it is abandoned,
+    /// never re-sent, once a reorg takes the block away (see the module documentation).
+    pub async fn send_anchored(
+        &self,
+        request: TxRequest,
+        anchor: Option<BlockAnchor>,
+    ) -> Result<TrackedTx, SenderError> {
         let mut next_nonce = self.next_nonce.lock().await;
         if let Some(existing) = self.existing(&request.payload_ref).await? {
             return Ok(existing);
@@ -210,7 +227,7 @@ impl TxSender {
                 access_list: Default::default(),
                 input: request.input.clone(),
             };
-            let record = self.sign(tx, request.kind, &request.payload_ref)?;
+            let record = self.sign(tx, request.kind, Some(&request.payload_ref), anchor)?;
             let stored = record.clone();
             self.store.with(move |s| s.write(|w| w.record_transaction(&stored))).await?;
             *next_nonce = Some(nonce + 1);
@@ -258,8 +275,11 @@ impl TxSender {
         let pending = self.store.with(move |s| s.read(|r| r.pending_transactions(chain_id, sender))).await?;
         let mut tracked: Vec<TrackedTx> = Vec::new();
         for stored in pending {
-            // A failed broadcast is retried by `wait`, which also settles what was mined meanwhile.
-            let _ = self.broadcast(&stored.tx).await;
+            // A failed broadcast is retried by `wait`, which also settles what was mined meanwhile (and
+            // abandons one whose anchor left the chain while we were down).
+            if self.anchor_on_chain(stored.tx.anchor).await? {
+                let _ = self.broadcast(&stored.tx).await;
+            }
             let payload_ref = stored.tx.payload_ref.clone().unwrap_or_default();
             tracked.retain(|t| t.payload_ref != payload_ref);
             tracked.push(TrackedTx {
@@ -287,6 +307,16 @@ impl TxSender {
             let nonce = current.tx.nonce;
             if let Some(done) = self.settle(&live).await? {
                 return done;
+            }
+            if let Some(anchor) = current.tx.anchor {
+                if !self.anchor_on_chain(Some(anchor)).await? {
+                    // Mined meanwhile on the new chain after all? Then that receipt stands.
+                    if let Some(done) = self.settle(&live).await? {
+                        return done;
+                    }
+                    self.abandon(&live).await?;
+                    return Err(SenderError::AnchorLeftChain { payload, number: anchor.number, hash: anchor.hash });
+                }
             }
             let head = self.pool.run("eth_blockNumber", |p| async move { p.get_block_number().await }).await;
             let head = head.map_err(rpc("reading the head"))?;
@@ -352,6 +382,10 @@ impl TxSender {
                 if receipt.is_some() || self.node_knows(hash).await? {
                     continue;
                 }
+                if !self.anchor_on_chain(stored.tx.anchor).await? {
+                    // Its own waiter abandons it and fills its nonce; sending it again would revert.
+                    continue;
+                }
                 tracing::warn!(%hash, nonce, status = ?stored.status, "sender: a transaction of ours left the chain; sending it again");
                 if stored.status != TxStatus::Pending {
                     self.set_status(hash, TxStatus::Pending, None).await?;
@@ -360,6 +394,64 @@ impl TxSender {
                     tracing::warn!(%hash, nonce, %error, "sender: re-sending failed");
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Whether `anchor` (if any) is still the chain's block at its height. A node that does not have
+    /// the height yet (a lagging endpoint) is not taken as proof that it left.
+    async fn anchor_on_chain(&self, anchor: Option<BlockAnchor>) -> Result<bool, SenderError> {
+        let Some(anchor) = anchor else { return Ok(true) };
+        let number = anchor.number;
+        let block = self
+            .pool
+            .run("eth_getBlockByNumber", |p| async move { p.get_block_by_number(number.into()).await })
+            .await
+            .map_err(rpc("reading an anchor block"))?;
+        Ok(block.is_none_or(|block| block.header.hash == anchor.hash))
+    }
+
+    /// Gives up `live` (one payload's transactions, all at one nonce) for good: marks them dropped and,
+    /// if the node still holds one or a later nonce of ours is live, takes their nonce with a cancel;
+    /// otherwise the nonce is simply used again by the next send.
+    async fn abandon(&self, live: &[StoredTransaction]) -> Result<(), SenderError> {
+        let Some(current) = live.last() else { return Ok(()) };
+        let mut next_nonce = self.next_nonce.lock().await;
+        for stored in live {
+            self.set_status(stored.tx.tx_hash, TxStatus::Dropped, None).await?;
+        }
+        let mut held = false;
+        for stored in live {
+            held |= self.node_knows(stored.tx.tx_hash).await?;
+        }
+        let (chain_id, address) = (self.chain_id, self.address());
+        let highest = self.store.with(move |s| s.read(|r| r.highest_live_nonce(chain_id, address))).await?;
+        let nonce = current.tx.nonce;
+        if !held && highest.is_none_or(|highest| highest < nonce) {
+            *next_nonce = None;
+            return Ok(());
+        }
+        let old = decode_eip1559(current)?;
+        let (market_max, market_priority) = self.market_fees().await?;
+        let priority = bumped_fee(old.max_priority_fee_per_gas).max(market_priority);
+        let cancel = TxEip1559 {
+            chain_id: self.chain_id,
+            nonce,
+            gas_limit: 21_000,
+            max_fee_per_gas: bumped_fee(old.max_fee_per_gas).max(market_max).max(priority),
+            max_priority_fee_per_gas: priority,
+            to: CallKind::Call(address),
+            value: U256::ZERO,
+            access_list: Default::default(),
+            input: Bytes::new(),
+        };
+        let record = self.sign(cancel, TxKind::Cancel, None, None)?;
+        let stored = record.clone();
+        self.store.with(move |s| s.write(|w| w.record_transaction(&stored))).await?;
+        tracing::warn!(nonce, cancel = %record.tx_hash, "sender: an abandoned transaction's nonce taken by a cancel");
+        // Not waited for: a later transaction's waiter re-sends it if it goes missing (`refill_gap`).
+        if let Err(error) = self.broadcast(&record).await {
+            tracing::warn!(nonce, %error, "sender: broadcasting a cancel failed; retried with the next gap check");
         }
         Ok(())
     }
@@ -458,7 +550,7 @@ impl TxSender {
             return Ok(false);
         }
         let tx = TxEip1559 { max_fee_per_gas: max_fee, max_priority_fee_per_gas: priority, ..old };
-        let replacement = self.sign(tx, current.tx.kind, current.tx.payload_ref.as_deref().unwrap_or_default())?;
+        let replacement = self.sign(tx, current.tx.kind, current.tx.payload_ref.as_deref(), current.tx.anchor)?;
         let (replaced, record) = (current.tx.tx_hash, replacement.clone());
         self.store.with(move |s| s.write(|w| w.replace_transaction(replaced, &record))).await?;
         match self.broadcast(&replacement).await {
@@ -478,7 +570,13 @@ impl TxSender {
         Ok(tx.is_some())
     }
 
-    fn sign(&self, mut tx: TxEip1559, kind: TxKind, payload_ref: &[u8]) -> Result<NewTransaction, SenderError> {
+    fn sign(
+        &self,
+        mut tx: TxEip1559,
+        kind: TxKind,
+        payload_ref: Option<&[u8]>,
+        anchor: Option<BlockAnchor>,
+    ) -> Result<NewTransaction, SenderError> {
         let signature = self.signer.sign_transaction_sync(&mut tx)?;
         let envelope = TxEnvelope::from(tx.into_signed(signature));
         Ok(NewTransaction {
@@ -487,8 +585,9 @@ impl TxSender {
             nonce: envelope.nonce(),
             tx_hash: *envelope.tx_hash(),
             kind,
-            payload_ref: Some(payload_ref.to_vec()),
+            payload_ref: payload_ref.map(<[u8]>::to_vec),
             raw: Some(envelope.encoded_2718()),
+            anchor,
         })
     }
 

@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
+use keeper_shared::batch::TaskId;
 use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
     Registry, TextEncoder,
@@ -93,6 +94,7 @@ pub struct Metrics {
     pub tasks: IntGaugeVec,
     pub task_outcomes: IntCounterVec,
     pub tasks_failed: IntCounterVec,
+    pub tasks_missed: IntCounterVec,
     pub task_latency_seconds: Histogram,
     pub task_latency_blocks: Histogram,
 
@@ -293,6 +295,17 @@ impl Metrics {
                          aggregator's simulation before sending reverted (the task was left out)",
                     ),
                     &["job", "reason"],
+                ),
+            )?,
+            tasks_missed: b.add(
+                "keeper_tasks_missed_total",
+                IntCounterVec::new(
+                    Opts::new(
+                        "keeper_tasks_missed_total",
+                        "Tasks that ended missed, by job: a later sequence of the job was due or performed first, or \
+                         their batch was abandoned when they were no longer due",
+                    ),
+                    &["job"],
                 ),
             )?,
             task_latency_seconds: b.histogram(
@@ -500,6 +513,15 @@ impl Metrics {
     /// A task of `job` failed for `reason` (a bounded name: [`REVERTED_ON_CHAIN`] or a
     /// [`keeper_shared::job::RevertReason::label`]). The job id is a label: one series per job that ever
     /// failed, as many as the job manager has jobs at most.
+    /// Counts the tasks among `moved` that ended missed.
+    pub fn observe_missed<'a>(&self, moved: impl IntoIterator<Item = &'a (TaskId, TaskState)>) {
+        for (task, state) in moved {
+            if *state == TaskState::Missed {
+                self.tasks_missed.with_label_values(&[task.job_id.to_string().as_str()]).inc();
+            }
+        }
+    }
+
     pub fn observe_task_failed(&self, job: U256, reason: &str) {
         self.tasks_failed.with_label_values(&[job.to_string().as_str(), reason]).inc();
     }

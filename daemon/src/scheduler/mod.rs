@@ -29,8 +29,9 @@ pub use index::{DueTask, IndexError, Job, JobIndex, TaskOutcome};
 use crate::chain::{
     BlockFollower, BlockRef, FollowerConfig, FollowerError, FollowerEvent, RpcError, RpcPool, StartFrom,
 };
+use crate::jobs::schedule::{event_log, event_sequence};
 use crate::jobs::ReferenceBlock;
-use crate::store::{ChainCursor, SharedStore, StoreError, TaskDue, TaskState};
+use crate::store::{ChainCursor, SharedStore, StoreError, TaskDue, TaskEnding, TaskState};
 
 /// The store's cursor stream of the scheduler.
 pub const CURSOR_STREAM: &str = "scheduler";
@@ -349,7 +350,7 @@ impl Scheduler {
     }
 
     /// Writes the changed jobs, the due tasks and the task outcomes, and moves the cursor, in one
-    /// transaction.
+    /// transaction. Tasks that can no longer be performed end there ([`task_endings`]).
     async fn persist(
         &self,
         cursor: ChainCursor,
@@ -359,39 +360,105 @@ impl Scheduler {
         let (records, due) = {
             let mut index = self.index.write().await;
             let records = index.take_dirty().iter().map(Job::to_record).collect::<Result<Vec<_>, _>>()?;
-            let due: Vec<(TaskId, TaskDue)> = match reference {
+            let due: Vec<(TaskId, TaskDue, bool)> = match reference {
                 // At the floor price: a job whose escrow cannot pay even then (1 wei) has no due task
                 // (the aggregator judges at the chain's price when it proposes).
                 Some(reference) => index
                     .due_tasks(&reference, keeper_shared::job::FLOOR_GAS_PRICE, 0)
                     .into_iter()
-                    .map(|task| (task.task, due_of(&task, &reference)))
+                    .map(|task| (task.task, due_of(&task, &reference), supersedes(&task)))
                     .collect(),
                 None => Vec::new(),
             };
             (records, due)
         };
         let outcomes = outcomes.to_vec();
-        self.store
+        let moved = self
+            .store
             .with(move |store| {
                 store.write(|tx| {
+                    let mut moved = Vec::new();
                     for record in &records {
                         tx.upsert_job(record)?;
                     }
-                    for (task, when) in &due {
-                        tx.insert_task(*task, *when)?;
+                    for (task, when, supersedes) in &due {
+                        if !tx.insert_task(*task, *when)? {
+                            // Known already: an event task dropped in a reorg whose log is back.
+                            tx.end_task(*task, &TaskEnding::DueAgain)?;
+                            continue;
+                        }
+                        if *supersedes {
+                            let ending = TaskEnding::Superseded { by: task.sequence };
+                            moved.extend(tx.end_job_tasks(task.job_id, 0..task.sequence, &ending)?);
+                        }
                     }
                     for outcome in &outcomes {
                         let (state, detail) = outcome_state(&outcome.kind);
-                        if tx.task(outcome.task)?.is_none() {
-                            tx.insert_task(outcome.task, TaskDue { at_ms: None, block: Some(cursor.block_number) })?;
+                        tx.record_chain_outcome(outcome.task, state, cursor.block_number, &detail)?;
+                        if moves_watermark(&outcome.kind) {
+                            let ending = TaskEnding::Overtaken { by: outcome.task.sequence };
+                            moved.extend(tx.end_job_tasks(outcome.task.job_id, 0..outcome.task.sequence, &ending)?);
                         }
-                        tx.transition_task(outcome.task, state, None, Some(detail.as_str()))?;
                     }
-                    tx.set_cursor(CURSOR_STREAM, cursor)
+                    tx.set_cursor(CURSOR_STREAM, cursor)?;
+                    Ok::<_, StoreError>(moved)
                 })
             })
             .await?;
+        self.report_endings(&moved);
+        Ok(())
+    }
+
+    /// Logs and counts tasks that ended without being performed.
+    fn report_endings(&self, moved: &[(TaskId, TaskState)]) {
+        for (task, state) in moved {
+            tracing::debug!(job = %task.job_id, sequence = task.sequence, %state, "scheduler: task ended");
+        }
+        if let Some(metrics) = &self.metrics {
+            metrics.observe_missed(moved);
+        }
+    }
+
+    /// Event tasks at or after `ancestor`'s next block: their logs left the chain with the reorg (those
+    /// that come back at the same place are due again as the new blocks are processed).
+    async fn drop_removed_event_tasks(&self, ancestor: u64) -> Result<(), SchedulerError> {
+        let event_jobs: Vec<alloy::primitives::U256> = self
+            .index
+            .read()
+            .await
+            .jobs()
+            .filter(|job| matches!(job.spec.trigger, crate::jobs::Trigger::Event(_)))
+            .map(|job| job.id)
+            .collect();
+        let Some(first) = ancestor.checked_add(1).and_then(|block| event_sequence(block, 0).ok()) else {
+            return Ok(());
+        };
+        let moved = self
+            .store
+            .with(move |store| {
+                store.write(|tx| {
+                    let mut moved = Vec::new();
+                    for job_id in &event_jobs {
+                        for state in TaskState::ALL {
+                            let probe = TaskEnding::LogRemoved { block: 0, ancestor };
+                            if probe.next(*state).is_none() {
+                                continue;
+                            }
+                            for task in tx.job_tasks_in_state(*job_id, *state, first..u64::MAX)? {
+                                let (block, _) = event_log(task.sequence);
+                                if let Some(to) = tx.end_task(task, &TaskEnding::LogRemoved { block, ancestor })? {
+                                    moved.push((task, to));
+                                }
+                            }
+                        }
+                    }
+                    Ok::<_, StoreError>(moved)
+                })
+            })
+            .await?;
+        if !moved.is_empty() {
+            tracing::info!(dropped = moved.len(), ancestor, "scheduler: event tasks whose logs left the chain dropped");
+        }
         Ok(())
     }
 
@@ -406,6 +473,7 @@ impl Scheduler {
         // Every job of the fresh index is dirty, so all are rewritten; one that vanished with the
         // reorg keeps its row, but the index no longer proposes it.
         *self.index.write().await = fresh;
+        self.drop_removed_event_tasks(ancestor.number).await?;
         self.persist(ancestor.cursor(), &[], None).await
     }
 
@@ -444,6 +512,17 @@ fn outcome_state(kind: &OutcomeKind) -> (TaskState, String) {
         }
     };
     (kind.task_state(), detail)
+}
+
+/// Whether a new due sequence ends the job's earlier waiting ones: interval and block jobs propose only
+/// their latest due sequence; every log of an event job is a task of its own.
+fn supersedes(task: &DueTask) -> bool {
+    !matches!(task.spec.trigger, crate::jobs::Trigger::Event(_))
+}
+
+/// Whether the outcome moves its job's watermark past the task (a skip does not).
+fn moves_watermark(kind: &OutcomeKind) -> bool {
+    !matches!(kind, OutcomeKind::Skipped { .. })
 }
 
 /// When a due task was due, for the store.

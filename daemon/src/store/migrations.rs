@@ -55,6 +55,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         description: "keeper: the last condition task signed per job (single flight across restarts)",
         sql: include_str!("sql/0007_condition_signings.sql"),
     },
+    Migration {
+        version: 8,
+        description: "transactions: the block a transaction is valid on (a batch's reference block)",
+        sql: include_str!("sql/0008_transaction_anchor.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a keeperd database ("KPRD"), set by the first migration.

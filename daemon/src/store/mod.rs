@@ -46,8 +46,8 @@ pub use slashing_protection::{
     BatchSigningRequest, ImportSummary, Interchange, InterchangeBatch, InterchangeMetadata, InterchangeResponse,
     SignedResponse, SigningDecision, SlashingProtection, SlashingProtectionError, INTERCHANGE_FORMAT_VERSION,
 };
-pub use tasks::{JobFailures, TaskDue, TaskPage, TaskRecord, TaskState, TaskTransition};
-pub use transactions::{NewTransaction, StoredTransaction, TxKind, TxStatus};
+pub use tasks::{JobFailures, TaskDue, TaskEnding, TaskPage, TaskRecord, TaskState, TaskTransition};
+pub use transactions::{BlockAnchor, NewTransaction, StoredTransaction, TxKind, TxStatus};
 
 use lock::DataDirLock;
 

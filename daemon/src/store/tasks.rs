@@ -13,7 +13,7 @@ const HISTORY: &str = "task_history";
 
 /// A task's state (`keeper_shared::job`), stored as its name: TEXT read back with [`TaskState::parse`],
 /// which refuses an unknown name (schema 6 dropped the CHECK lists, so a new state needs no rebuild).
-pub use keeper_shared::job::TaskState;
+pub use keeper_shared::job::{TaskEnding, TaskState};
 
 /// A job's failed tasks, as [`ReadTx::job_failures`] reads them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -257,6 +257,32 @@ impl ReadTx<'_> {
         Ok(self.conn.query_row("SELECT coalesce(max(id), 0) FROM task_history", [], |row| row.get(0))?)
     }
 
+    /// `job_id`'s tasks in `state` with a sequence in `sequences` (the `tasks_by_state` index serves it,
+    /// so the cost follows the matching tasks, not the job's history).
+    pub fn job_tasks_in_state(
+        &self,
+        job_id: U256,
+        state: TaskState,
+        sequences: std::ops::Range<u64>,
+    ) -> Result<Vec<TaskId>> {
+        if sequences.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT job_id, sequence FROM tasks WHERE state = ?1 AND job_id = ?2 AND sequence >= ?3 AND sequence < ?4
+             ORDER BY sequence",
+        )?;
+        // Sequences above i64::MAX cannot be stored: the range is clamped to what can be.
+        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let mut rows =
+            stmt.query(params![state.as_str(), u256_to_sql(job_id), clamp(sequences.start), clamp(sequences.end)])?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(TaskId { job_id: u256_col(row, TABLE, "job_id")?, sequence: u64_col(row, TABLE, "sequence")? });
+        }
+        Ok(out)
+    }
+
     /// How many tasks are in each state (states with none are left out).
     pub fn task_counts(&self) -> Result<Vec<(TaskState, u64)>> {
         let mut stmt = self.conn.prepare_cached("SELECT state, count(*) AS n FROM tasks GROUP BY state")?;
@@ -319,6 +345,57 @@ impl WriteTx<'_> {
             ])?;
         self.append_history(task, Some(current.state), to, now, detail)?;
         Ok(current.state)
+    }
+
+    /// Applies `ending` to `task` if it concerns the task's current state ([`TaskEnding::next`]),
+    /// recording its reason. Returns the state it moved to (`None`: unknown task, or left as it was).
+    pub fn end_task(&self, task: TaskId, ending: &TaskEnding) -> Result<Option<TaskState>> {
+        let Some(current) = self.task(task)? else { return Ok(None) };
+        let Some(to) = ending.next(current.state) else { return Ok(None) };
+        self.transition_task(task, to, None, Some(&ending.detail()))?;
+        Ok(Some(to))
+    }
+
+    /// Applies `ending` to every task of `job_id` with a sequence in `sequences` that it concerns; returns
+    /// the tasks moved, with their new state.
+    pub fn end_job_tasks(
+        &self,
+        job_id: U256,
+        sequences: std::ops::Range<u64>,
+        ending: &TaskEnding,
+    ) -> Result<Vec<(TaskId, TaskState)>> {
+        let mut moved = Vec::new();
+        for state in TaskState::ALL.iter().filter(|state| ending.next(**state).is_some()) {
+            for task in self.job_tasks_in_state(job_id, *state, sequences.clone())? {
+                if let Some(to) = self.end_task(task, ending)? {
+                    moved.push((task, to));
+                }
+            }
+        }
+        moved.sort_by_key(|(task, _)| task.sequence);
+        Ok(moved)
+    }
+
+    /// Records what the chain did with `task` (state `to`, with `detail`), creating the task if this
+    /// store never saw it; a performed task stays performed ([`TaskState::after_chain`]). Returns the
+    /// state it moved to, if it moved.
+    pub fn record_chain_outcome(
+        &self,
+        task: TaskId,
+        to: TaskState,
+        due_block: u64,
+        detail: &str,
+    ) -> Result<Option<TaskState>> {
+        let current = match self.task(task)? {
+            Some(current) => current.state,
+            None => {
+                self.insert_task(task, TaskDue { at_ms: None, block: Some(due_block) })?;
+                TaskState::Due
+            }
+        };
+        let Some(to) = current.after_chain(to) else { return Ok(None) };
+        self.transition_task(task, to, None, Some(detail))?;
+        Ok(Some(to))
     }
 
     fn append_history(

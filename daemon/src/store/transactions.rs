@@ -22,6 +22,9 @@ keeper_shared::named_enum! {
         OperatorRegistration => "operator_registration",
         /// Job manager calls (create, update, pause, cancel).
         JobAdmin => "job_admin",
+        /// A transfer of nothing to itself that takes the nonce of an abandoned transaction (one whose
+        /// anchor block left the chain), so that it cannot land and later nonces are not stuck.
+        Cancel => "cancel",
     }
 }
 
@@ -52,6 +55,16 @@ pub struct NewTransaction {
     pub payload_ref: Option<Vec<u8>>,
     /// The signed raw transaction, to re-broadcast after a restart.
     pub raw: Option<Vec<u8>>,
+    /// The block the transaction is valid on only while it is on the chain (a batch's reference
+    /// block): never broadcast again once a reorg took it away.
+    pub anchor: Option<BlockAnchor>,
+}
+
+/// A block by number and hash, which a transaction needs on the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockAnchor {
+    pub number: u64,
+    pub hash: B256,
 }
 
 /// A recorded transaction: what was recorded, and what became of it.
@@ -66,7 +79,7 @@ pub struct StoredTransaction {
 }
 
 const COLUMNS: &str = "chain_id, sender, nonce, tx_hash, kind, payload_ref, raw, status, replaced_by, block_number, \
-                       created_at_ms, updated_at_ms";
+                       created_at_ms, updated_at_ms, anchor_block_number, anchor_block_hash";
 
 fn decode(row: &Row<'_>) -> Result<StoredTransaction> {
     Ok(StoredTransaction {
@@ -78,6 +91,13 @@ fn decode(row: &Row<'_>) -> Result<StoredTransaction> {
             kind: enum_col(row, TABLE, "kind", TxKind::parse)?,
             payload_ref: row.get("payload_ref")?,
             raw: row.get("raw")?,
+            anchor: match (
+                opt_u64_col(row, TABLE, "anchor_block_number")?,
+                opt_b256_col(row, TABLE, "anchor_block_hash")?,
+            ) {
+                (Some(number), Some(hash)) => Some(BlockAnchor { number, hash }),
+                _ => None,
+            },
         },
         status: enum_col(row, TABLE, "status", TxStatus::parse)?,
         replaced_by: opt_b256_col(row, TABLE, "replaced_by")?,
@@ -174,8 +194,8 @@ impl WriteTx<'_> {
         self.conn
             .prepare_cached(
                 "INSERT INTO transactions (chain_id, sender, nonce, tx_hash, kind, payload_ref, raw, status,
-                                           created_at_ms, updated_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8)",
+                                           created_at_ms, updated_at_ms, anchor_block_number, anchor_block_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?8, ?9, ?10)",
             )?
             .execute(params![
                 u64_to_sql(TABLE, "chain_id", tx.chain_id)?,
@@ -186,6 +206,8 @@ impl WriteTx<'_> {
                 tx.payload_ref,
                 tx.raw,
                 now,
+                tx.anchor.map(|a| u64_to_sql(TABLE, "anchor_block_number", a.number)).transpose()?,
+                tx.anchor.as_ref().map(|a| a.hash.as_slice()),
             ])?;
         Ok(())
     }
@@ -245,6 +267,7 @@ mod tests {
             kind: TxKind::RespondToTasks,
             payload_ref: Some(vec![hash; 32]),
             raw: Some(vec![1, 2, 3]),
+            anchor: (nonce == 0).then_some(BlockAnchor { number: 7, hash: B256::repeat_byte(7) }),
         }
     }
 
@@ -268,6 +291,8 @@ mod tests {
         assert_eq!((replaced.status, replaced.replaced_by), (TxStatus::Replaced, Some(B256::repeat_byte(3))));
         let mined = store.read(|r| r.transaction(B256::repeat_byte(1))).unwrap().unwrap();
         assert_eq!((mined.status, mined.block_number), (TxStatus::Mined, Some(10)));
+        assert_eq!(mined.tx.anchor, Some(BlockAnchor { number: 7, hash: B256::repeat_byte(7) }), "kept with it");
+        assert_eq!(pending[0].tx.anchor, None);
         assert_eq!(store.read(|r| r.highest_nonce(31337, sender)).unwrap(), Some(1));
         assert_eq!(store.read(|r| r.highest_nonce(1, sender)).unwrap(), None);
         assert_eq!(store.read(|r| r.transactions_for_payload(&[2; 32])).unwrap().len(), 1);

@@ -231,13 +231,14 @@ pub struct TaskDetail {
 }
 
 impl TaskDetail {
-    /// Why an unprofitable task is left out (the fee it needs against its job's maxFee at the base fee
-    /// then), as the aggregator recorded it in the transition to `unprofitable`; `None` in other states.
-    pub fn unprofitable_reason(&self) -> Option<&str> {
-        if self.task.state != TaskState::Unprofitable {
+    /// Why a task ended in its state (missed and which sequence took over, skipped and the chain's
+    /// reason, dropped with its log, unprofitable and by how much, ...): the detail of the transition
+    /// into its current state. `None` while it is pending, and once performed.
+    pub fn reason(&self) -> Option<&str> {
+        if self.task.state.is_pending() || self.task.state == TaskState::Performed {
             return None;
         }
-        self.history.iter().rev().find(|step| step.to == TaskState::Unprofitable)?.detail.as_deref()
+        self.history.iter().rev().find(|step| step.to == self.task.state)?.detail.as_deref()
     }
 }
 

@@ -23,7 +23,7 @@ pub use response::{response_hash, TaskResponse};
 pub use revert::RevertReason;
 pub use schedule::{next_due, NextDue, ScheduleError, SkipReason};
 pub use spec::{created_job, decode_job_log, Action, EventFilter, JobEvent, JobSpec, SpecError, Trigger};
-pub use state::{JobStatus, TaskState};
+pub use state::{JobStatus, TaskEnding, TaskState};
 pub use validate::{is_funded, validate_funding, validate_spec, InvalidSpec, SpecContext, SpecRule, FLOOR_GAS_PRICE};
 
 /// The block a batch is computed against: checkers are simulated on its state, due times judged at its

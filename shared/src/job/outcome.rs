@@ -26,14 +26,14 @@ pub enum OutcomeKind {
 impl OutcomeKind {
     /// The task's state once this outcome is on chain, the same in keeperd's store and keeperctl's
     /// console: a perform whose target reverted is `failed`, a consumed "nothing to do" is
-    /// `nothing_to_do`, a skip is `dropped` (it may be proposed again if still due).
+    /// `nothing_to_do`, a skip is `skipped` (its reason in the history).
     pub fn task_state(&self) -> super::TaskState {
         use super::TaskState;
         match self {
             Self::Performed { success: true, .. } => TaskState::Performed,
             Self::Performed { success: false, .. } => TaskState::Failed,
             Self::NotExecuted => TaskState::NothingToDo,
-            Self::Skipped { .. } => TaskState::Dropped,
+            Self::Skipped { .. } => TaskState::Skipped,
         }
     }
 }
@@ -51,6 +51,6 @@ mod tests {
         assert_eq!(performed(true).task_state(), TaskState::Performed);
         assert_eq!(performed(false).task_state(), TaskState::Failed);
         assert_eq!(OutcomeKind::NotExecuted.task_state(), TaskState::NothingToDo);
-        assert_eq!(OutcomeKind::Skipped { reason: 4 }.task_state(), TaskState::Dropped);
+        assert_eq!(OutcomeKind::Skipped { reason: 4 }.task_state(), TaskState::Skipped);
     }
 }

@@ -28,6 +28,7 @@ pub const REFRESH_EVERY: Duration = Duration::from_secs(2);
 /// At most this many frames a second while events pour in (keys redraw at once).
 const FRAME_EVERY: Duration = Duration::from_millis(33);
 /// The in-flight states the console lists in full (finished tasks arrive as events).
+// The pending states (`TaskState::is_pending`).
 pub const LIVE_STATES: [TaskState; 5] =
     [TaskState::Due, TaskState::Executed, TaskState::Signed, TaskState::Proposed, TaskState::Submitted];
 /// Tasks of one job read at most for its history.

@@ -14,9 +14,6 @@ pub type TaskKey = (U256, u64);
 /// Tasks kept by default; beyond it the oldest finished ones go first.
 pub const DEFAULT_TASK_CAPACITY: usize = 100_000;
 
-/// States a task leaves no more: evicted first when the queue is full.
-const FINISHED: [TaskState; 4] = [TaskState::Performed, TaskState::Dropped, TaskState::Failed, TaskState::NothingToDo];
-
 fn state_index(state: TaskState) -> usize {
     TaskState::ALL.iter().position(|s| *s == state).unwrap_or(0)
 }
@@ -123,7 +120,12 @@ impl TaskQueue {
     fn evict(&mut self) {
         while self.tasks.len() > self.capacity {
             let oldest_finished =
-                FINISHED.iter().filter_map(|state| self.by_state[state_index(*state)].first().copied()).min();
+                // Ended tasks (every state but the pending ones) go first.
+                TaskState::ALL
+                    .iter()
+                    .filter(|state| !state.is_pending())
+                    .filter_map(|state| self.by_state[state_index(*state)].first().copied())
+                    .min();
             let victim = oldest_finished.or_else(|| self.tasks.keys().next().copied());
             match victim {
                 Some(key) => {

@@ -350,8 +350,11 @@ fn abbrev(state: TaskState) -> &'static str {
         TaskState::Submitted => "sub",
         TaskState::Performed => "perf",
         TaskState::Failed => "fail",
+        TaskState::Skipped => "skip",
+        TaskState::Missed => "miss",
         TaskState::Dropped => "drop",
         TaskState::Unprofitable => "unpr",
+        TaskState::Unsupported => "unsp",
         TaskState::NothingToDo => "idle",
     }
 }
@@ -359,8 +362,8 @@ fn abbrev(state: TaskState) -> &'static str {
 fn state_style(state: TaskState) -> Style {
     match state {
         TaskState::Performed => GOOD,
-        TaskState::Failed | TaskState::Dropped => BAD,
-        TaskState::Due | TaskState::Unprofitable => WARN,
+        TaskState::Failed | TaskState::Dropped | TaskState::Missed => BAD,
+        TaskState::Due | TaskState::Unprofitable | TaskState::Skipped | TaskState::Unsupported => WARN,
         _ => Style::new(),
     }
 }
@@ -368,9 +371,7 @@ fn state_style(state: TaskState) -> Style {
 /// Finished tasks: due to last update; others: how long they have waited since due.
 fn latency(task: &TaskView, now_ms: i64) -> String {
     let since = task.due_at_ms.unwrap_or(task.created_at_ms);
-    let finished =
-        matches!(task.state, TaskState::Performed | TaskState::Failed | TaskState::Dropped | TaskState::NothingToDo);
-    duration(if finished { task.updated_at_ms } else { now_ms } - since)
+    duration(if task.state.is_pending() { now_ms } else { task.updated_at_ms } - since)
 }
 
 fn task_row(task: &TaskView, now_ms: i64) -> Row<'static> {
@@ -685,7 +686,7 @@ fn draw_task_detail(
         ]),
     ];
     // The history's detail column is cut at the dialog's width; the reason a task waits is shown whole.
-    if let Some(reason) = detail.unprofitable_reason() {
+    if let Some(reason) = detail.reason() {
         let width = usize::from(inner.width.max(1));
         let text: Vec<char> = reason.chars().collect();
         for chunk in text.chunks(width) {

@@ -141,7 +141,9 @@ impl Aggregator {
             if let Some(flight) = self.flights.remove(&digest) {
                 tracing::debug!(%digest, "aggregator: proposal settled elsewhere or expired");
                 self.collector.close(digest);
-                self.release(&flight.tasks);
+                // Tasks this node proposed end (back to due, or missed); ones that landed are the scheduler's.
+                let tasks: Vec<_> = flight.tasks.iter().map(|t| t.task).collect();
+                self.abandon(&tasks, "its proposal expired or landed through another operator").await;
             }
         }
     }

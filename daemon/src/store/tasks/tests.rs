@@ -171,3 +171,44 @@ fn a_jobs_failures_are_counted_with_the_latest_run_and_reason() {
     assert_eq!(failures, JobFailures { failed: 3, in_a_row: 2, last_reason: Some("reason 4".into()) });
     assert_eq!(store.read(|r| r.job_failures(U256::from(2), 3)).unwrap(), JobFailures::default());
 }
+
+#[test]
+fn endings_move_only_the_tasks_they_concern_and_keep_their_reason() {
+    let mut store = store_with_jobs(&[1, 2]);
+    let due = TaskDue { at_ms: None, block: Some(1) };
+    let moved = store
+        .write(|tx| {
+            for sequence in 0..5 {
+                tx.insert_task(id(1, sequence), due)?;
+            }
+            tx.insert_task(id(2, 0), due)?;
+            tx.transition_task(id(1, 1), TaskState::Proposed, None, None)?;
+            tx.transition_task(id(1, 2), TaskState::Performed, None, None)?;
+            // Sequence 4 is due: 0 and 3 (waiting) are missed, 1 (in a batch) and 2 (performed) are not,
+            // and the other job is untouched.
+            tx.end_job_tasks(U256::from(1), 0..4, &TaskEnding::Superseded { by: 4 })
+        })
+        .unwrap();
+    assert_eq!(moved, vec![(id(1, 0), TaskState::Missed), (id(1, 3), TaskState::Missed)]);
+    let state = |store: &mut Store, task| store.read(|r| r.task(task)).unwrap().unwrap().state;
+    assert_eq!(state(&mut store, id(1, 1)), TaskState::Proposed);
+    assert_eq!(state(&mut store, id(2, 0)), TaskState::Due);
+    let history = store.read(|r| r.task_history(id(1, 0))).unwrap();
+    assert_eq!(history.last().unwrap().detail.as_deref(), Some(TaskEnding::Superseded { by: 4 }.detail().as_str()));
+
+    // A second batch carrying a performed task is skipped on chain: the task stays performed.
+    let outcome = store.write(|tx| tx.record_chain_outcome(id(1, 2), TaskState::Skipped, 9, "skipped")).unwrap();
+    assert_eq!(outcome, None);
+    assert_eq!(state(&mut store, id(1, 2)), TaskState::Performed);
+    // The chain performed sequence 4: the proposed sequence 1 can no longer land.
+    let moved = store
+        .write(|tx| {
+            tx.record_chain_outcome(id(1, 4), TaskState::Performed, 9, "performed on chain")?;
+            tx.end_job_tasks(U256::from(1), 0..4, &TaskEnding::Overtaken { by: 4 })
+        })
+        .unwrap();
+    assert_eq!(moved, vec![(id(1, 1), TaskState::Missed)]);
+    // A task this store never saw is created by its outcome.
+    let created = store.write(|tx| tx.record_chain_outcome(id(2, 5), TaskState::Performed, 9, "performed")).unwrap();
+    assert_eq!(created, Some(TaskState::Performed));
+}
