@@ -415,6 +415,20 @@ fn promtool_accepts_the_prometheus_config() {
     let yaml = std::fs::read_to_string(&config).unwrap();
     assert!(yaml.contains(&format!("job_name: {JOB}")), "dashboards/prometheus.yml: job {JOB}");
     assert!(yaml.contains("../.devnet/prometheus-targets.json"), "dashboards/prometheus.yml: the devnet's targets");
+    // It loads the alert rules (checked above with the config).
+    assert!(text.contains("1 rule files found"), "{text}");
+}
+
+/// The alert on missed tasks fires for a job whose counter rose and only for it
+/// (dashboards/alerts.test.yml, promtool's rule unit tests).
+#[test]
+fn the_missed_task_alert_fires_on_a_job_that_missed_tasks() {
+    let promtool = tool("KEEPER_PROMTOOL", "promtool");
+    let tests = repo().join("dashboards/alerts.test.yml");
+    let output = Command::new(&promtool).arg("test").arg("rules").arg(&tests).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "promtool test rules {}:\n{text}", tests.display());
+    assert!(text.contains("SUCCESS"), "{text}");
 }
 
 #[test]

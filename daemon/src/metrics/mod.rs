@@ -607,6 +607,8 @@ impl Metrics {
             if let Some(slot) = JobStatus::ALL.iter().position(|s| *s == job.status) {
                 counts[slot] += 1;
             }
+            // Every job's missed counter exists from the start, at 0: `increase()` then sees its first miss.
+            let _ = self.tasks_missed.with_label_values(&[job.id.to_string().as_str()]);
             let enough = U256::from(job.spec.max_fee).saturating_mul(U256::from(escrow_low_tasks));
             if job.status == JobStatus::Active && job.balance < enough {
                 low += 1;

@@ -38,6 +38,7 @@ fn every_metric_is_declared_once_with_a_conventional_name() {
     // The operators' network's metrics join the registry when P2P is on.
     let network = std::sync::Arc::new(keeper_p2p::metrics::NetworkMetrics::default());
     crate::p2p::metrics::P2pMetrics::register(metrics.registry(), network).unwrap();
+    metrics.observe_missed(&[(keeper_shared::batch::TaskId { job_id: U256::from(1), sequence: 0 }, TaskState::Missed)]);
     let text = metrics.encode().unwrap();
     let types = declared(&text);
     // docs/metrics.md's reference tables: `| `keeper_…` | type | labels | meaning |`.
@@ -145,4 +146,18 @@ fn large_amounts_become_floats() {
     assert_eq!(float_value(U256::from(32u64) * U256::from(10u64).pow(U256::from(18u64))), 32e18);
     assert!(float_value(U256::MAX) > 1.15e77);
     assert_eq!(gauge_value(u64::MAX), i64::MAX);
+}
+
+#[test]
+fn only_missed_tasks_count_as_missed_by_job() {
+    let metrics = Metrics::new().unwrap();
+    let task = |job: u64, sequence| keeper_shared::batch::TaskId { job_id: U256::from(job), sequence };
+    metrics.observe_missed(&[
+        (task(7, 1), TaskState::Missed),
+        (task(7, 2), TaskState::Missed),
+        (task(7, 3), TaskState::Due),
+        (task(8, 1), TaskState::Dropped),
+    ]);
+    assert_eq!(metrics.tasks_missed.with_label_values(&["7"]).get(), 2);
+    assert!(!metrics.encode().unwrap().contains("keeper_tasks_missed_total{job=\"8\"}"), "a dropped task is not missed");
 }
