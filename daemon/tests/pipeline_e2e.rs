@@ -1629,3 +1629,136 @@ async fn a_flood_on_the_control_api_costs_no_task() {
     assert!(percentile(&flood, 99) <= 10, "p99 latency under the flood: {flood:?}");
     net.check_logs();
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Task states that end (issue 19)
+// ---------------------------------------------------------------------------------------------------------
+
+/// A reorg takes away the block a performed batch was signed at (and the block that included it): the
+/// aggregator's transaction is never sent again (it would revert `UnknownReferenceBlock`, gas for
+/// nothing), its nonce is taken by a cancel, and the task is proposed again and performed once on the
+/// new chain. No transaction of the aggregator reverts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reorg_that_removes_a_batch_reference_block_costs_no_reverted_transaction() {
+    let mut net = Net::setup(&[100, 200, 300], 0).await;
+    let now = net.now().await;
+    // A long period: the sequence whose batch the reorg removes is still the one due on the new chain.
+    let counter = net.create_job(&net.counter_job(now, 60), U256::from(ETHER)).await;
+    net.mine_every_second().await;
+    for i in 0..3 {
+        net.start(i);
+    }
+    let performed = net.wait_performed("a first task", SOON, |p| !of(p, &counter).is_empty()).await;
+    let first = of(&performed, &counter)[0];
+    // The batch's reference block, from its BatchResponded log; mining pauses so that the depth is exact.
+    net.provider.raw_request::<_, ()>("evm_setIntervalMining".into(), (0u64,)).await.unwrap();
+    let filter = Filter::new()
+        .address(net.deployment.avs.task_manager)
+        .event_signature(TaskManager::BatchResponded::SIGNATURE_HASH)
+        .from_block(first.block)
+        .to_block(first.block);
+    let logs = net.provider.get_logs(&filter).await.unwrap();
+    let responded = TaskManager::BatchResponded::decode_log_data(logs[0].data()).unwrap();
+    let reference =
+        net.provider.get_block_by_hash(responded.referenceBlockHash).await.unwrap().unwrap().header.number;
+    let depth = net.head().await + 1 - reference;
+    let from = net.daemon(0).log_len();
+    net.reorg(depth, false).await;
+    let now_there = net.provider.get_block_by_number(reference.into()).await.unwrap().unwrap().header.hash;
+    assert_ne!(now_there, responded.referenceBlockHash, "the reference block {reference} left the chain");
+
+    let performed = net
+        .wait_performed("the task performed again on the new chain", SOON * 2, |p| {
+            of(p, &counter).iter().any(|t| t.sequence == first.sequence)
+        })
+        .await;
+    assert_counter_matches(&net, &performed, &counter).await;
+    assert!(
+        net.daemon(0).logged_since(from, "anchor block left the chain"),
+        "the sender abandoned the batch whose reference block {reference} left the chain"
+    );
+
+    // Every transaction of the aggregator on the final chain succeeded.
+    let (aggregator, _) = net.operator(0);
+    let mut sent = 0;
+    for number in net.deployment.deploy_block..=net.head().await {
+        let receipts = net.provider.get_block_receipts(number.into()).await.unwrap().unwrap_or_default();
+        for receipt in receipts.iter().filter(|r| r.from == aggregator) {
+            sent += 1;
+            if !receipt.status() {
+                net.fail(&format!("aggregator transaction {} reverted in block {number}", receipt.transaction_hash));
+            }
+        }
+    }
+    assert!(sent >= 2, "the aggregator sent its batches ({sent} transactions)");
+    net.check_logs();
+}
+
+/// The aggregator stops for several periods of an interval job, so its sequences come due and are
+/// superseded unproposed; then the job is cancelled and the chain goes quiet. Every daemon's store,
+/// through `keeperctl status` and `keeperctl task list`, has no task left due, executed, signed,
+/// proposed or submitted, and the keepers' missed tasks say which later sequence took over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn superseded_sequences_end_missed_and_nothing_stays_pending_once_the_chain_is_quiet() {
+    use keeper_shared::api::{StatusResponse, TaskDetail, TaskList};
+    use keeper_shared::job::TaskState;
+
+    let mut net = Net::setup(&[100, 200, 300], 0).await;
+    let now = net.now().await;
+    let counter = net.create_job(&net.counter_job(now, 2), U256::from(ETHER)).await;
+    net.mine_every_second().await;
+    for i in 0..3 {
+        net.start(i);
+    }
+    net.wait_performed("a first task", SOON, |p| !of(p, &counter).is_empty()).await;
+    net.daemon(0).kill9();
+    tokio::time::sleep(Duration::from_secs(10)).await; // five periods without an aggregator
+    let restarted = net.head().await;
+    net.start(0);
+    net.wait_performed("performed after the restart", SOON, |p| count_after(p, &counter, restarted) >= 2).await;
+    receipt_of(net.job_manager().cancelJob(counter.id)).await;
+
+    let deadline = Instant::now() + SOON;
+    loop {
+        let mut pending = Vec::new();
+        for i in 0..3 {
+            let status: StatusResponse = serde_json::from_str(&net.keeperctl(i, &["--json", "status"])).unwrap();
+            for count in status.health.database.task_counts {
+                if count.state.is_pending() && count.count > 0 {
+                    pending.push((i, count.state, count.count));
+                }
+            }
+        }
+        if pending.is_empty() {
+            break;
+        }
+        if Instant::now() > deadline {
+            net.fail(&format!("tasks still pending once the chain is quiet (daemon, state, count): {pending:?}"));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let job = counter.id.to_string();
+    for i in 0..3 {
+        for state in TaskState::ALL.iter().filter(|s| s.is_pending()) {
+            let out = net.keeperctl(i, &["--json", "task", "list", "--state", state.as_str(), "--all"]);
+            let list: TaskList = serde_json::from_str(&out).unwrap();
+            assert!(list.tasks.is_empty(), "daemon {i}: {state} tasks: {:?}", list.tasks);
+        }
+    }
+
+    // A keeper saw the sequences nobody proposed while the aggregator was down: missed, with the reason.
+    let out = net.keeperctl(1, &["--json", "task", "list", "--state", "missed", "--job", &job, "--all"]);
+    let missed: TaskList = serde_json::from_str(&out).unwrap();
+    assert!(missed.tasks.len() >= 2, "a keeper's missed tasks: {:?}", missed.tasks);
+    let sequence = missed.tasks[0].sequence.to_string();
+    let detail: TaskDetail =
+        serde_json::from_str(&net.keeperctl(1, &["--json", "task", "show", &job, &sequence])).unwrap();
+    let reason = detail.reason().unwrap_or_default().to_owned();
+    assert!(reason.starts_with("missed: sequence ") || reason.starts_with("missed: the job"), "{reason}");
+    let shown = net.keeperctl(1, &["task", "show", &job, &sequence]);
+    assert!(shown.contains("missed") && shown.contains(&reason), "{shown}");
+
+    let performed = net.performed().await;
+    assert_counter_matches(&net, &performed, &counter).await;
+    net.check_logs();
+}

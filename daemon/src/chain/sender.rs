@@ -383,7 +383,10 @@ impl TxSender {
                     continue;
                 }
                 if !self.anchor_on_chain(stored.tx.anchor).await? {
-                    // Its own waiter abandons it and fills its nonce; sending it again would revert.
+                    // Sending it again would revert: a cancel takes the nonce (a waiter still following
+                    // it finds it dropped and gives it up).
+                    self.set_status(hash, TxStatus::Dropped, None).await?;
+                    self.cancel(&stored).await?;
                     continue;
                 }
                 tracing::warn!(%hash, nonce, status = ?stored.status, "sender: a transaction of ours left the chain; sending it again");
@@ -428,19 +431,27 @@ impl TxSender {
         let highest = self.store.with(move |s| s.read(|r| r.highest_live_nonce(chain_id, address))).await?;
         let nonce = current.tx.nonce;
         if !held && highest.is_none_or(|highest| highest < nonce) {
+            tracing::warn!(nonce, tx = %current.tx.tx_hash, "sender: abandoned a transaction whose anchor block left the chain");
             *next_nonce = None;
             return Ok(());
         }
-        let old = decode_eip1559(current)?;
+        self.cancel(current).await
+    }
+
+    /// Takes `abandoned`'s nonce with a transfer of nothing to ourselves at higher fees (so that it
+    /// replaces `abandoned` in a node's pool too).
+    async fn cancel(&self, abandoned: &StoredTransaction) -> Result<(), SenderError> {
+        let old = decode_eip1559(abandoned)?;
         let (market_max, market_priority) = self.market_fees().await?;
         let priority = bumped_fee(old.max_priority_fee_per_gas).max(market_priority);
+        let nonce = old.nonce;
         let cancel = TxEip1559 {
             chain_id: self.chain_id,
             nonce,
             gas_limit: 21_000,
             max_fee_per_gas: bumped_fee(old.max_fee_per_gas).max(market_max).max(priority),
             max_priority_fee_per_gas: priority,
-            to: CallKind::Call(address),
+            to: CallKind::Call(self.address()),
             value: U256::ZERO,
             access_list: Default::default(),
             input: Bytes::new(),
@@ -448,7 +459,12 @@ impl TxSender {
         let record = self.sign(cancel, TxKind::Cancel, None, None)?;
         let stored = record.clone();
         self.store.with(move |s| s.write(|w| w.record_transaction(&stored))).await?;
-        tracing::warn!(nonce, cancel = %record.tx_hash, "sender: an abandoned transaction's nonce taken by a cancel");
+        tracing::warn!(
+            nonce,
+            abandoned = %abandoned.tx.tx_hash,
+            cancel = %record.tx_hash,
+            "sender: abandoned a transaction whose anchor block left the chain; its nonce taken by a cancel"
+        );
         // Not waited for: a later transaction's waiter re-sends it if it goes missing (`refill_gap`).
         if let Err(error) = self.broadcast(&record).await {
             tracing::warn!(nonce, %error, "sender: broadcasting a cancel failed; retried with the next gap check");

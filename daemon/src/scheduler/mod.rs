@@ -31,7 +31,7 @@ use crate::chain::{
 };
 use crate::jobs::schedule::{event_log, event_sequence};
 use crate::jobs::ReferenceBlock;
-use crate::store::{ChainCursor, SharedStore, StoreError, TaskDue, TaskEnding, TaskState};
+use crate::store::{ChainCursor, JobStatus, SharedStore, StoreError, TaskDue, TaskEnding, TaskState};
 
 /// The store's cursor stream of the scheduler.
 pub const CURSOR_STREAM: &str = "scheduler";
@@ -380,6 +380,10 @@ impl Scheduler {
                     let mut moved = Vec::new();
                     for record in &records {
                         tx.upsert_job(record)?;
+                        if matches!(record.status, JobStatus::Cancelled | JobStatus::Expired) {
+                            let ending = TaskEnding::JobClosed { status: record.status };
+                            moved.extend(tx.end_job_tasks(record.job_id, 0..u64::MAX, &ending)?);
+                        }
                     }
                     for (task, when, supersedes) in &due {
                         if !tx.insert_task(*task, *when)? {

@@ -83,6 +83,8 @@ pub enum TaskEnding {
     /// The chain performed or consumed sequence `by` of its job, a later one: the task manager would
     /// skip this one, wherever it is.
     Overtaken { by: u64 },
+    /// Its job was cancelled or expired (`status`): a task still waiting is missed.
+    JobClosed { status: JobStatus },
     /// (Event jobs) its trigger log, in block `block`, left the chain; `ancestor` is the reorg's common
     /// ancestor.
     LogRemoved { block: u64, ancestor: u64 },
@@ -101,6 +103,7 @@ impl TaskEnding {
         match self {
             Self::Superseded { .. } => from.is_waiting().then_some(S::Missed),
             Self::Overtaken { .. } => from.is_pending().then_some(S::Missed),
+            Self::JobClosed { .. } => from.is_waiting().then_some(S::Missed),
             Self::LogRemoved { .. } => (from.is_pending() || from == S::Unprofitable).then_some(S::Dropped),
             Self::DueAgain => (from == S::Dropped).then_some(S::Due),
             Self::BatchAbandoned { due_again, .. } => {
@@ -116,6 +119,7 @@ impl TaskEnding {
                 format!("missed: sequence {by} of the job was due before this one was performed")
             }
             Self::Overtaken { by } => format!("missed: sequence {by} of the job was performed on chain first"),
+            Self::JobClosed { status } => format!("missed: the job is {status}"),
             Self::LogRemoved { block, ancestor } => {
                 format!("dropped: its log (block {block}) left the chain in a reorg (common ancestor {ancestor})")
             }
@@ -165,6 +169,14 @@ mod tests {
             assert_eq!(ending.next(*state), None, "{state}");
         }
         assert!(ending.detail().contains("sequence 7"), "{}", ending.detail());
+    }
+
+    #[test]
+    fn a_closed_job_misses_its_waiting_tasks() {
+        let ending = TaskEnding::JobClosed { status: JobStatus::Cancelled };
+        assert_eq!(ending.next(TaskState::Due), Some(TaskState::Missed));
+        assert_eq!(ending.next(TaskState::Submitted), None, "its batch decides");
+        assert_eq!(ending.detail(), "missed: the job is cancelled");
     }
 
     #[test]
