@@ -1645,6 +1645,12 @@ async fn a_reorg_that_removes_a_batch_reference_block_costs_no_reverted_transact
     // A long period: the sequence whose batch the reorg removes is still the one due on the new chain.
     let counter = net.create_job(&net.counter_job(now, 60), U256::from(ETHER)).await;
     net.mine_every_second().await;
+    // A few empty blocks first: the reorg then stays clear of the set-up (with the daemons started at
+    // once, the task came back on the new chain as ForwarderNotAllowed: the allow-listing was lost).
+    let set_up = net.head().await;
+    while net.head().await < set_up + 3 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     for i in 0..3 {
         net.start(i);
     }
