@@ -1665,8 +1665,7 @@ async fn a_reorg_that_removes_a_batch_reference_block_costs_no_reverted_transact
         .to_block(first.block);
     let logs = net.provider.get_logs(&filter).await.unwrap();
     let responded = TaskManager::BatchResponded::decode_log_data(logs[0].data()).unwrap();
-    let reference =
-        net.provider.get_block_by_hash(responded.referenceBlockHash).await.unwrap().unwrap().header.number;
+    let reference = net.provider.get_block_by_hash(responded.referenceBlockHash).await.unwrap().unwrap().header.number;
     let depth = net.head().await + 1 - reference;
     let from = net.daemon(0).log_len();
     net.reorg(depth, false).await;

@@ -159,5 +159,8 @@ fn only_missed_tasks_count_as_missed_by_job() {
         (task(8, 1), TaskState::Dropped),
     ]);
     assert_eq!(metrics.tasks_missed.with_label_values(&["7"]).get(), 2);
-    assert!(!metrics.encode().unwrap().contains("keeper_tasks_missed_total{job=\"8\"}"), "a dropped task is not missed");
+    assert!(
+        !metrics.encode().unwrap().contains("keeper_tasks_missed_total{job=\"8\"}"),
+        "a dropped task is not missed"
+    );
 }
