@@ -103,7 +103,7 @@ fn task_view_renders_only_visible_rows_of_ten_thousand() {
     let lines = render(&app, 80, 24);
     let text = lines.join("\n");
     assert!(text.contains("Tasks: 10000 of 10000 (f: all states)"), "{text}");
-    assert!(text.contains("due 1000 exec 0 sign 0 prop 0 sub 0 perf 9000 fail 0 drop 0"), "{text}");
+    assert!(text.contains("due 1000 exec 0 sign 0 prop 0 sub 0 perf 9000 fail 0 skip 0 miss 0"), "{text}");
     // Rows: borders, counts, header, then 19 tasks (80x24 minus tab line and help bar).
     assert!(lines[4].starts_with("│1        0         due"), "{}", lines[4]);
     assert!(lines[4].contains("5s"), "waiting since due: {}", lines[4]);
