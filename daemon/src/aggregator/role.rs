@@ -3,7 +3,11 @@
 //! through the [`Collector`], and once the stake quorum has signed (plus a short window for more
 //! signers) submits `respondToBatch` and follows it to its receipt. A disputed leaf is dropped and
 //! the rest re-proposed at the same reference block; a proposal that cannot reach quorum before its
-//! reference block grows too old is abandoned and its tasks proposed again later.
+//! reference block grows too old is abandoned and its tasks proposed again later. Every task taken out
+//! of flight that way ends in the store ([`TaskEnding::BatchAbandoned`]: back to due, or missed once it
+//! is no longer due), so none stays proposed or submitted. A batch's transaction is anchored to its
+//! reference block: after a reorg that takes the block away the sender abandons it rather than send it
+//! again (it would revert `UnknownReferenceBlock`), and its tasks are proposed again on the new chain.
 //!
 //! Crash safety: proposals and signatures are in the store before keepers see an acknowledgement,
 //! and every transaction is recorded before it is broadcast (`chain::TxSender`, keyed by the batch

@@ -4,6 +4,12 @@
 //! restart resumes exactly after the last block processed), and publishes each processed block as
 //! the reference block the other roles work at.
 //!
+//! Tasks end here when the chain decides (performed, skipped: a performed task stays performed), when an
+//! interval or block job's later sequence comes due (the waiting earlier ones are missed), when the chain
+//! performs a later sequence (every pending earlier one is missed), when a job is cancelled or expires,
+//! and when a reorg takes an event task's log away (dropped; due again if the log comes back). The rules
+//! are [`TaskEnding`]'s, pure and tested in `keeper_shared::job::state`.
+//!
 //! Reorgs: the follower reports blocks that left the canonical chain; the index is then rebuilt
 //! from the deployment block up to the common ancestor. That costs one `eth_getLogs` per 10,000
 //! blocks of history, which is cheap on a devnet or testnet; an undo journal per block would make it
