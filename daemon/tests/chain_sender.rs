@@ -1,7 +1,8 @@
 //! The transaction sender against real anvil: consecutive nonces across sends and a restart,
 //! a stuck transaction (automine off) replaced with bumped fees and only one of the two mined,
 //! reverts reported with the transaction, a duplicate payload not sent twice, and recovery of
-//! pending transactions from the store.
+//! pending transactions from the store, and (issue 19) a transaction whose anchor block a reorg took
+//! away cancelled rather than sent again.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
 
@@ -16,7 +17,7 @@ use alloy::primitives::{address, bytes, Address, Bytes, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use keeperd::chain::{bumped_fee, RpcPool, RpcPoolConfig, SenderConfig, SenderError, TxRequest, TxSender};
-use keeperd::store::{SharedStore, Store, TxKind, TxStatus};
+use keeperd::store::{BlockAnchor, SharedStore, Store, TxKind, TxStatus};
 use tokio_util::sync::CancellationToken;
 
 const REVERTER: Address = address!("00000000000000000000000000000000000bad01");
@@ -260,4 +261,45 @@ async fn a_transaction_reorged_out_is_sent_again_so_later_nonces_are_not_stuck()
     assert_eq!(chain_nonce(&anvil, sender.address()).await, 2, "the first transaction was mined again");
     let provider = ProviderBuilder::new().connect_http(anvil.endpoint_url());
     assert!(provider.get_transaction_receipt(first.tx_hash).await.unwrap().is_some());
+}
+
+/// Issue 19: a transaction anchored to a block (a batch's reference block) is never sent again once a
+/// reorg took that block away (it would revert `UnknownReferenceBlock`): its nonce is taken by a cancel,
+/// so the later transaction still goes through.
+#[tokio::test]
+async fn an_anchored_transaction_reorged_out_with_its_block_is_cancelled_not_sent_again() {
+    let anvil = common::anvil();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&dir);
+    let sender = sender(&anvil, &store, config()).await;
+    let shutdown = CancellationToken::new();
+    let provider = ProviderBuilder::new().connect_http(anvil.endpoint_url());
+    let snapshot = rpc(&anvil, "evm_snapshot", serde_json::json!([])).await;
+    rpc(&anvil, "evm_mine", serde_json::json!([])).await;
+    let block = provider.get_block_by_number(alloy::eips::BlockNumberOrTag::Latest).await.unwrap().unwrap();
+    let anchor = BlockAnchor { number: block.header.number, hash: block.header.hash };
+    let first = sender.send_anchored(transfer(1), Some(anchor)).await.unwrap();
+    sender.wait(&[1; 32], &shutdown).await.unwrap();
+    // The anchor block and the transaction leave the chain; the block at the anchor's height is another.
+    rpc(&anvil, "evm_revert", serde_json::json!([snapshot])).await;
+    rpc(&anvil, "evm_mine", serde_json::json!([block.header.timestamp + 100])).await;
+    let replaced = provider.get_block_by_number(anchor.number.into()).await.unwrap().unwrap();
+    assert_ne!(replaced.header.hash, anchor.hash);
+
+    let second = sender.send(transfer(2)).await.unwrap();
+    assert_eq!((first.nonce, second.nonce), (0, 1));
+    let mined = tokio::time::timeout(Duration::from_secs(30), sender.wait(&[2; 32], &shutdown)).await.unwrap().unwrap();
+    assert_eq!(mined.nonce, 1);
+    assert_eq!(chain_nonce(&anvil, sender.address()).await, 2);
+    assert!(provider.get_transaction_receipt(first.tx_hash).await.unwrap().is_none(), "never sent again");
+    let hash = first.tx_hash;
+    let stored = store.with(move |s| s.read(move |r| r.transaction(hash))).await.unwrap().unwrap();
+    assert_eq!(stored.status, TxStatus::Dropped);
+    assert_eq!(stored.tx.anchor, Some(anchor));
+    let address = sender.address();
+    let at_zero = store.with(move |s| s.read(move |r| r.live_transactions_at_nonce(31337, address, 0))).await;
+    let cancel = at_zero.unwrap().into_iter().find(|t| t.tx.kind == TxKind::Cancel).expect("a cancel at nonce 0");
+    let receipt = provider.get_transaction_receipt(cancel.tx.tx_hash).await.unwrap().expect("the cancel mined");
+    assert!(receipt.status());
+    assert_eq!(receipt.to, Some(receipt.from), "a transfer of nothing to ourselves");
 }
