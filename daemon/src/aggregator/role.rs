@@ -165,7 +165,10 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
     match sender.recover().await {
         Ok(pending) => {
             for tracked in pending {
-                aggregator.track(tracked, Vec::new());
+                // Its batch's tasks stay in flight until it settles, and end with it if it fails.
+                let tasks = aggregator.recovered_tasks(&tracked.payload_ref).await;
+                aggregator.in_flight.extend(tasks.iter().copied());
+                aggregator.track(tracked, tasks);
             }
         }
         Err(e) => tracing::warn!(error = %e, "aggregator: recovering pending transactions failed"),
@@ -656,6 +659,21 @@ impl Aggregator {
             };
             let _ = done.send(settled);
         });
+    }
+
+    /// The tasks of the stored proposal a recovered transaction carries (none if it is not a batch, or
+    /// the proposal cannot be read: the scheduler still ends them from the chain's logs).
+    async fn recovered_tasks(&self, payload_ref: &[u8]) -> Vec<TaskId> {
+        let Ok(digest) = B256::try_from(payload_ref) else { return Vec::new() };
+        let stored = self.context.store.with(move |store| store.read(|tx| tx.proposal(digest))).await;
+        match stored {
+            Ok(Some(proposal)) => proposal.batch.leaves().iter().map(|leaf| leaf.task).collect(),
+            Ok(None) => Vec::new(),
+            Err(e) => {
+                tracing::warn!(%digest, error = %e, "aggregator: reading a pending batch's proposal failed");
+                Vec::new()
+            }
+        }
     }
 
     /// Re-publishes the stored proposals still young enough to be submitted (after a restart).
