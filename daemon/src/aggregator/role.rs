@@ -885,10 +885,16 @@ impl Aggregator {
             .with(move |store| {
                 store.write(|tx| {
                     for (task, response) in &items {
-                        if tx.task(*task)?.is_none() {
-                            tx.insert_task(*task, TaskDue { at_ms: None, block: Some(block) })?;
+                        let current = match tx.task(*task)? {
+                            Some(record) => record.state,
+                            None => {
+                                tx.insert_task(*task, TaskDue { at_ms: None, block: Some(block) })?;
+                                TaskState::Due
+                            }
+                        };
+                        if let Some(to) = current.after_progress(state) {
+                            tx.transition_task(*task, to, Some(*response), None)?;
                         }
-                        tx.transition_task(*task, state, Some(*response), None)?;
                     }
                     Ok::<_, StoreError>(())
                 })

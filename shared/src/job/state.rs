@@ -65,6 +65,13 @@ impl TaskState {
         matches!(self, Self::Due | Self::Executed | Self::Signed)
     }
 
+    /// The state after this daemon's own progress with the task (`to`: executed, signed, proposed,
+    /// submitted): none once the chain performed it. The scheduler may record the perform just before
+    /// the aggregator records a proposal made at an older reference block; the chain's word stands.
+    pub fn after_progress(self, to: TaskState) -> Option<TaskState> {
+        (self != Self::Performed).then_some(to)
+    }
+
     /// The state after `outcome`'s state `to` is read from the chain: the chain decides, except that a
     /// performed task stays performed (a second batch carrying it is skipped as already performed).
     pub fn after_chain(self, to: TaskState) -> Option<TaskState> {
@@ -223,6 +230,14 @@ mod tests {
         assert_eq!(TaskState::Proposed.after_chain(TaskState::Skipped), Some(TaskState::Skipped));
         assert_eq!(TaskState::Performed.after_chain(TaskState::Skipped), None);
         assert_eq!(TaskState::Performed.after_chain(TaskState::Performed), None);
+    }
+
+    #[test]
+    fn a_performed_task_is_not_proposed_again_by_a_late_record() {
+        assert_eq!(TaskState::Performed.after_progress(TaskState::Proposed), None);
+        assert_eq!(TaskState::Due.after_progress(TaskState::Proposed), Some(TaskState::Proposed));
+        // A skip moves no watermark: the task may be proposed again.
+        assert_eq!(TaskState::Skipped.after_progress(TaskState::Proposed), Some(TaskState::Proposed));
     }
 
     #[test]
