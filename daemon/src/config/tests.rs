@@ -31,6 +31,7 @@ impl Setup {
                 strategies: vec![a(10)],
             },
             stake_token: None,
+            deploy_log: None,
         }
         .write(&dir.path().join("deployment.json"))
         .unwrap();

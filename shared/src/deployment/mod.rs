@@ -1,12 +1,16 @@
 //! The deployment file: where the contracts of one network live. `keeperd devnet` writes it after
-//! deploying; for a public testnet it is written by hand from EigenLayer's published addresses and
-//! ours. The daemon and the CLI read it.
+//! deploying, `keeperd deploy` after deploying the AVS on a public network's EigenLayer core (with
+//! the record of its transactions, [`journal`]). The daemon and the CLI read it.
+
+pub mod journal;
 
 use std::path::Path;
 
 use alloy::primitives::Address;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+pub use journal::{AvsSettings, DeployJournal, DeployStep, StepRecord};
 
 /// Why a deployment file could not be used.
 #[derive(Debug, Error)]
@@ -17,6 +21,11 @@ pub enum DeploymentError {
     Json { path: String, source: serde_json::Error },
     #[error("deployment file: field `{field}` is the zero address")]
     ZeroAddress { field: &'static str },
+    #[error(
+        "deployment file {path} is an unfinished `keeperd deploy` on network `{network}` ({done} steps done): run the \
+         same `keeperd deploy` again to finish it"
+    )]
+    Unfinished { path: String, network: String, done: usize },
 }
 
 /// EigenLayer core contracts (proxies) the AVS talks to.
@@ -63,17 +72,78 @@ pub struct Deployment {
     /// Devnet only: the ERC20 staked into the strategy (on a testnet, the strategy names its token).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stake_token: Option<Address>,
+    /// How `keeperd deploy` deployed the AVS: its settings and transactions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_log: Option<DeployJournal>,
+}
+
+/// What a deployment file holds: a finished deployment, or the progress of a `keeperd deploy`
+/// that has not finished.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeploymentFile {
+    #[serde(rename = "unfinishedDeploy")]
+    Unfinished(DeployJournal),
+    #[serde(untagged)]
+    Finished(Deployment),
+}
+
+impl DeploymentFile {
+    /// Reads `path`; `None` if there is no such file.
+    pub fn read(path: &Path) -> Result<Option<Self>, DeploymentError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(DeploymentError::Io { path: path.display().to_string(), source }),
+        };
+        let file = Self::parse(&text, path)?;
+        if let Self::Finished(deployment) = &file {
+            deployment.check()?;
+        }
+        Ok(Some(file))
+    }
+
+    fn parse(text: &str, path: &Path) -> Result<Self, DeploymentError> {
+        let json = |source| DeploymentError::Json { path: path.display().to_string(), source };
+        let mut value: serde_json::Value = serde_json::from_str(text).map_err(json)?;
+        // Parsed by shape rather than through serde's untagged fallback, whose error would hide the
+        // field a finished file gets wrong.
+        match value.get_mut("unfinishedDeploy").map(serde_json::Value::take) {
+            Some(journal) => serde_json::from_value(journal).map(Self::Unfinished).map_err(json),
+            None => serde_json::from_value(value).map(Self::Finished).map_err(json),
+        }
+    }
+
+    /// Writes the file whole or not at all (a temporary file renamed over it): an interrupted
+    /// write must not lose the record of transactions already sent.
+    pub fn write(&self, path: &Path) -> Result<(), DeploymentError> {
+        let io = |source| DeploymentError::Io { path: path.display().to_string(), source };
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|source| DeploymentError::Json { path: path.display().to_string(), source })?;
+        text.push('\n');
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(".tmp");
+        let temporary = std::path::PathBuf::from(temporary);
+        std::fs::write(&temporary, text).map_err(io)?;
+        std::fs::rename(&temporary, path).map_err(io)
+    }
 }
 
 impl Deployment {
-    /// Reads and checks a deployment file.
+    /// Reads and checks a deployment file (refusing one whose deploy has not finished).
     pub fn read(path: &Path) -> Result<Self, DeploymentError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| DeploymentError::Io { path: path.display().to_string(), source })?;
-        let deployment: Self = serde_json::from_str(&text)
-            .map_err(|source| DeploymentError::Json { path: path.display().to_string(), source })?;
-        deployment.check()?;
-        Ok(deployment)
+        match DeploymentFile::parse(&text, path)? {
+            DeploymentFile::Finished(deployment) => {
+                deployment.check()?;
+                Ok(deployment)
+            }
+            DeploymentFile::Unfinished(journal) => Err(DeploymentError::Unfinished {
+                path: path.display().to_string(),
+                network: journal.network,
+                done: journal.steps.iter().filter(|s| s.confirmed()).count(),
+            }),
+        }
     }
 
     /// Writes the file (pretty JSON).
@@ -135,6 +205,7 @@ mod tests {
                 strategies: vec![a(9)],
             },
             stake_token: Some(a(10)),
+            deploy_log: None,
         }
     }
 
@@ -156,5 +227,43 @@ mod tests {
         std::fs::write(&path, text.replace("\"chainId\"", "\"chainid\"")).unwrap();
         let err = Deployment::read(&path).unwrap_err().to_string();
         assert!(err.contains("chainid"), "{err}");
+    }
+
+    /// An unfinished deploy is told apart from a finished one, and the daemon refuses it by name.
+    #[test]
+    fn an_unfinished_deploy_is_refused_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("deployment.json");
+        assert_eq!(DeploymentFile::read(&path).unwrap(), None);
+        let settings = AvsSettings {
+            owner: Address::repeat_byte(1),
+            guardian: Address::repeat_byte(1),
+            metadata_uri: "https://example.invalid/avs.json".into(),
+            strategies: vec![Address::repeat_byte(2)],
+            new_strategy_token: None,
+            minimum_stake: alloy::primitives::U256::from(10u64),
+            max_slash_wad: alloy::primitives::U256::from(5u64),
+            challenge_window: Some(40),
+            max_reference_age: None,
+        };
+        let mut journal = DeployJournal::new("hoodi", 560_048, Address::repeat_byte(3), 7, settings);
+        journal.record(StepRecord {
+            step: DeployStep::ServiceManager,
+            tx: alloy::primitives::B256::repeat_byte(4),
+            block_number: Some(8),
+            gas_used: Some(100),
+            address: Some(Address::repeat_byte(5)),
+        });
+        let unfinished = DeploymentFile::Unfinished(journal.clone());
+        unfinished.write(&path).unwrap();
+        assert_eq!(DeploymentFile::read(&path).unwrap(), Some(unfinished));
+        let err = Deployment::read(&path).unwrap_err().to_string();
+        assert!(err.contains("unfinished") && err.contains("hoodi") && err.contains("1 steps"), "{err}");
+
+        let mut finished = sample();
+        finished.deploy_log = Some(journal);
+        DeploymentFile::Finished(finished.clone()).write(&path).unwrap();
+        assert_eq!(Deployment::read(&path).unwrap(), finished);
+        assert_eq!(DeploymentFile::read(&path).unwrap(), Some(DeploymentFile::Finished(finished)));
     }
 }
