@@ -30,6 +30,12 @@ pub enum Command {
     /// Public networks' EigenLayer core (README, "Run on a public testnet").
     #[command(subcommand)]
     Network(NetworkCommand),
+    /// Deploy the AVS (service manager, key registry, task manager, job manager) on the EigenLayer
+    /// core a network names, create the keeper operator set on its strategies, and write the
+    /// deployment file keeperd and keeperctl read. Checks the network against the endpoint and the
+    /// AVS's windows against the core's delays first; records each transaction in --out as it
+    /// goes, so a re-run resumes (and is a no-op once finished).
+    Deploy(Box<DeployArgs>),
     /// The load benchmark (README, "Load benchmark"): a devnet with many interval jobs, measured
     /// over a window of due times.
     #[command(hide = true)]
@@ -89,6 +95,108 @@ pub enum NetworkCommand {
     },
     /// List the built-in networks.
     List,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group = clap::ArgGroup::new("key").required(true).args(["keystore", "private_key"]))]
+#[command(group = clap::ArgGroup::new("strategy").required(true).multiple(true).args(["strategies", "new_strategy_token"]))]
+pub struct DeployArgs {
+    /// A built-in network (`sepolia`, `hoodi`) or a network file (the shape of shared/networks/hoodi.json).
+    #[arg(long)]
+    pub network: String,
+    /// JSON-RPC endpoint of that chain (its chain id must be the network's).
+    #[arg(long, env = "KEEPERD_RPC_URL")]
+    pub rpc_url: String,
+    /// The deployer's ECDSA keystore (Web3 v3); it owns the AVS contracts.
+    #[arg(long, value_name = "FILE")]
+    pub keystore: Option<PathBuf>,
+    /// File holding the keystore's password; otherwise $KEEPER_KEYSTORE_PASSWORD, otherwise a prompt.
+    #[arg(long, value_name = "FILE", requires = "keystore")]
+    pub password_file: Option<PathBuf>,
+    /// The deployer's private key (hex) instead of a keystore, as Foundry's cast takes it.
+    #[arg(long, env = "ETH_PRIVATE_KEY", hide_env_values = true, value_name = "HEX")]
+    pub private_key: Option<String>,
+    /// The deployment file to write; while the deploy is unfinished it records the progress.
+    #[arg(long, value_name = "FILE", default_value = "deployment.json")]
+    pub out: PathBuf,
+    /// The AVS metadata URI published in EigenLayer (a JSON document: name, website, description, logo).
+    #[arg(long, value_name = "URI")]
+    pub metadata_uri: String,
+    /// A strategy of the network file whose stake counts in the keeper set, by name (repeatable;
+    /// the set adds their shares, so pick strategies of one denomination).
+    #[arg(long = "strategy", value_name = "NAME")]
+    pub strategies: Vec<String>,
+    /// Create the strategy of this ERC20 through the network's StrategyFactory (reused if the
+    /// token has one) and count it too.
+    #[arg(long, value_name = "TOKEN")]
+    pub new_strategy_token: Option<alloy::primitives::Address>,
+    /// Who may pause and resume the task manager's batches [default: the deployer].
+    #[arg(long, value_name = "ADDRESS")]
+    pub guardian: Option<alloy::primitives::Address>,
+    /// Slashable stake (strategy shares, in wei) an operator needs to join the keeper set.
+    #[arg(long, value_name = "WEI", default_value = "1000000000000000000")]
+    pub minimum_stake: alloy::primitives::U256,
+    /// Largest share of an operator's stake one slash may take, in 1e18ths (fixed for good).
+    #[arg(long, value_name = "WAD", default_value = "500000000000000000")]
+    pub max_slash_wad: alloy::primitives::U256,
+    /// Blocks a batch can be challenged after it is accepted [default: 7200 or half the core's
+    /// slashable horizon, whichever is less].
+    #[arg(long, value_name = "BLOCKS")]
+    pub challenge_window: Option<u32>,
+    /// Blocks a batch's reference block may be old when submitted [default: 64 or an eighth of the
+    /// core's slashable horizon, whichever is less].
+    #[arg(long, value_name = "BLOCKS")]
+    pub max_reference_age: Option<u16>,
+    /// Run every step on a local fork of the chain (anvil) and print each transaction's gas and the
+    /// total cost; nothing is sent and --out is not written.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The anvil binary --dry-run forks the chain with.
+    #[arg(long, env = "KEEPER_ANVIL", default_value = "anvil")]
+    pub anvil: PathBuf,
+    /// Stop once this step is confirmed (tests of an interrupted deploy).
+    #[arg(long, hide = true, value_parser = parse_deploy_step)]
+    pub stop_after: Option<keeper_shared::deployment::DeployStep>,
+}
+
+fn parse_deploy_step(text: &str) -> Result<keeper_shared::deployment::DeployStep, String> {
+    use keeper_shared::deployment::DeployStep;
+    DeployStep::parse(text)
+        .ok_or_else(|| format!("one of {}", DeployStep::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")))
+}
+
+impl DeployArgs {
+    fn signer(&self) -> eyre::Result<alloy::signers::local::PrivateKeySigner> {
+        use eyre::WrapErr;
+        use keeper_shared::keystore::ecdsa;
+        use keeper_shared::keystore::prompt::{read_password, Purpose};
+        match (&self.keystore, &self.private_key) {
+            (Some(path), _) => {
+                let password = read_password(self.password_file.as_deref(), Purpose::Existing)?;
+                ecdsa::load(path, &password).wrap_err_with(|| format!("--keystore {}", path.display()))
+            }
+            (None, Some(hex)) => hex.trim().parse().map_err(|e| eyre::eyre!("--private-key: not a secp256k1 key: {e}")),
+            (None, None) => Err(eyre::eyre!("--keystore or --private-key: the deployer's key is needed")),
+        }
+    }
+
+    fn config(&self) -> crate::deploy::DeployConfig {
+        crate::deploy::DeployConfig {
+            network: self.network.clone(),
+            rpc_url: self.rpc_url.clone(),
+            out: self.out.clone(),
+            metadata_uri: self.metadata_uri.clone(),
+            strategies: self.strategies.clone(),
+            new_strategy_token: self.new_strategy_token,
+            guardian: self.guardian,
+            minimum_stake: self.minimum_stake,
+            max_slash_wad: self.max_slash_wad,
+            challenge_window: self.challenge_window,
+            max_reference_age: self.max_reference_age,
+            dry_run: self.dry_run.then(|| self.anvil.clone()),
+            stop_after: self.stop_after,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -249,6 +357,12 @@ pub fn run(cli: Cli) -> eyre::Result<()> {
         },
         Command::Network(NetworkCommand::Check { network, rpc_url, json }) => {
             runtime.block_on(crate::network_check::run(&network, &rpc_url, json, &mut std::io::stdout()))
+        }
+        Command::Deploy(args) => {
+            let signer = args.signer()?;
+            let mut out = std::io::stdout();
+            runtime.block_on(crate::deploy::run(&args.config(), signer, &mut out))?;
+            Ok(())
         }
         Command::Network(NetworkCommand::List) => {
             for name in keeper_shared::network::Network::presets() {

@@ -10,6 +10,7 @@ pub mod chain;
 pub mod challenger;
 pub mod cli;
 pub mod config;
+pub mod deploy;
 pub mod devnet;
 pub mod eigenlayer;
 pub mod jobs;

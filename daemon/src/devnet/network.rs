@@ -4,9 +4,10 @@
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use eigen_utils::slashing::core::strategy_manager::StrategyManager;
-use keeper_shared::contracts::{BlsKeyRegistry, ERC20Strategy, KeeperServiceManager, StakeToken, TaskManager};
-use keeper_shared::deployment::{AvsAddresses, Deployment};
+use keeper_shared::contracts::{ERC20Strategy, StakeToken};
+use keeper_shared::deployment::{AvsSettings, DeployJournal, Deployment};
 
+use crate::deploy::{deploy_avs, DeployError, StepRunner};
 use crate::eigenlayer::onboarding::confirm;
 use crate::eigenlayer::{deploy_core, CoreConfig, EigenLayerError};
 
@@ -36,8 +37,10 @@ impl NetworkConfig {
     }
 }
 
-/// Deploys everything from the provider's wallet (which becomes every owner) and describes it.
-pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -> Result<Deployment, EigenLayerError> {
+/// Deploys everything from the provider's wallet (which becomes every owner) and describes it: the
+/// core, the devnet's stake token and its strategy (whitelisted by the core's owner, as only a
+/// devnet can), then the AVS on that core as `keeperd deploy` does on a public one.
+pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -> Result<Deployment, DeployError> {
     let owner = config.core.owner;
     // EigenLayer's slashing computes `block.number - MIN_WITHDRAWAL_DELAY_BLOCKS - 1` and reverts on a
     // younger chain: a fresh devnet first grows past it.
@@ -68,68 +71,30 @@ pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -
     )
     .await?;
 
-    let service_manager = KeeperServiceManager::deploy(provider, core.allocation_manager, owner, config.max_slash_wad)
-        .await
-        .map_err(EigenLayerError::contract("deploying KeeperServiceManager"))?;
-    let key_registry = BlsKeyRegistry::deploy(
-        provider,
-        core.allocation_manager,
-        *service_manager.address(),
-        owner,
-        config.minimum_stake,
-    )
-    .await
-    .map_err(EigenLayerError::contract("deploying BlsKeyRegistry"))?;
-    confirm(
-        "registering the AVS in EigenLayer (metadata, keeper operator set, registrar)",
-        service_manager
-            .initializeAVS(*key_registry.address(), DEVNET_METADATA_URI.into(), vec![*strategy.address()])
-            .send()
-            .await,
-    )
-    .await?;
-    // The task manager creates its job manager (linked to it for good) in its constructor, and takes its
-    // challenge window, reference age and weight age from the core's delays.
-    let task_manager =
-        TaskManager::deploy(provider, *key_registry.address(), *service_manager.address(), owner, config.guardian)
-            .await
-            .map_err(EigenLayerError::contract("deploying TaskManager"))?;
-    let job_manager = task_manager
-        .jobManager()
-        .call()
-        .await
-        .map_err(EigenLayerError::contract("reading the task manager's job manager"))?;
-    confirm(
-        "linking the task manager to the service manager (the only slasher)",
-        service_manager.setTaskManager(*task_manager.address()).send().await,
-    )
-    .await?;
-    // The set is empty now: confirming it here makes every weight read later (at registration) fresh
-    // enough for batches until the task manager's weight age has passed; keepers confirm it from then on.
-    confirm("confirming the keeper set's weights", key_registry.updateAllWeights().send().await).await?;
-    let operator_set_id = service_manager
-        .KEEPER_OPERATOR_SET_ID()
-        .call()
-        .await
-        .map_err(EigenLayerError::contract("reading the operator set id"))?;
-
     let chain_id = provider
         .get_chain_id()
         .await
         .map_err(|source| EigenLayerError::Rpc { step: "reading the chain id".into(), source })?;
+    let settings = AvsSettings {
+        owner,
+        guardian: config.guardian,
+        metadata_uri: DEVNET_METADATA_URI.into(),
+        strategies: vec![*strategy.address()],
+        new_strategy_token: None,
+        minimum_stake: config.minimum_stake,
+        max_slash_wad: config.max_slash_wad,
+        challenge_window: None,
+        max_reference_age: None,
+    };
+    let journal = DeployJournal::new("devnet", chain_id, owner, deploy_block, settings);
+    let avs = deploy_avs(&mut StepRunner::new(provider, journal), &core, None).await?;
     Ok(Deployment {
         chain_id,
         deploy_block,
         eigenlayer: core,
-        avs: AvsAddresses {
-            service_manager: *service_manager.address(),
-            key_registry: *key_registry.address(),
-            job_manager,
-            task_manager: *task_manager.address(),
-            operator_set_id,
-            strategies: vec![*strategy.address()],
-        },
+        avs,
         stake_token: Some(*token.address()),
+        deploy_log: None,
     })
 }
 
