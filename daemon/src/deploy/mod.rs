@@ -253,7 +253,14 @@ pub fn print_dry_run(steps: &[SentStep], gas_price: u128, out: &mut (dyn Write +
     for step in steps {
         total_gas += step.gas_used;
         let cost = U256::from(step.gas_used) * U256::from(gas_price);
-        writeln!(out, "  {:<22} {:<42} gas {:>9}  {} ETH", step.step, step.what, step.gas_used, format_ether(cost))?;
+        writeln!(
+            out,
+            "  {:<22} {:<42} gas {:>9}  {} ETH",
+            step.step.as_str(),
+            step.what,
+            step.gas_used,
+            format_ether(cost)
+        )?;
     }
     let total = U256::from(total_gas) * U256::from(gas_price);
     writeln!(

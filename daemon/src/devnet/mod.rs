@@ -24,7 +24,8 @@ use keeper_shared::contracts::BlsKeyRegistry;
 pub use anvil::start as start_anvil;
 pub use batch_demo::{run_batch_demo, BatchDemoReport};
 pub use network::{
-    deploy_network, mine_blocks, onboard_devnet_operator, NetworkConfig, DEVNET_METADATA_URI, FULL_MAGNITUDE,
+    deploy_devnet_core, deploy_network, mine_blocks, onboard_devnet_operator, DevnetCore, NetworkConfig,
+    DEVNET_METADATA_URI, FULL_MAGNITUDE,
 };
 
 /// anvil's default number of funded accounts: one deploys and owns, the rest can be keepers.

@@ -5,7 +5,7 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use eigen_utils::slashing::core::strategy_manager::StrategyManager;
 use keeper_shared::contracts::{ERC20Strategy, StakeToken};
-use keeper_shared::deployment::{AvsSettings, DeployJournal, Deployment};
+use keeper_shared::deployment::{AvsSettings, DeployJournal, Deployment, EigenLayerAddresses};
 
 use crate::deploy::{deploy_avs, DeployError, StepRunner};
 use crate::eigenlayer::onboarding::confirm;
@@ -37,18 +37,53 @@ impl NetworkConfig {
     }
 }
 
+/// The devnet's EigenLayer core with a stake token and its strategy, whitelisted by the core's
+/// owner (as only a devnet can): what a public network has before an AVS arrives.
+#[derive(Debug, Clone)]
+pub struct DevnetCore {
+    pub core: EigenLayerAddresses,
+    pub stake_token: Address,
+    pub strategy: Address,
+    /// The head before the core was deployed.
+    pub deploy_block: u64,
+}
+
 /// Deploys everything from the provider's wallet (which becomes every owner) and describes it: the
-/// core, the devnet's stake token and its strategy (whitelisted by the core's owner, as only a
-/// devnet can), then the AVS on that core as `keeperd deploy` does on a public one.
+/// devnet's core ([`deploy_devnet_core`]), then the AVS on it as `keeperd deploy` does on a public
+/// network's.
 pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -> Result<Deployment, DeployError> {
     let owner = config.core.owner;
+    let DevnetCore { core, stake_token, strategy, deploy_block } = deploy_devnet_core(provider, &config.core).await?;
+    let chain_id = provider
+        .get_chain_id()
+        .await
+        .map_err(|source| EigenLayerError::Rpc { step: "reading the chain id".into(), source })?;
+    let settings = AvsSettings {
+        owner,
+        guardian: config.guardian,
+        metadata_uri: DEVNET_METADATA_URI.into(),
+        strategies: vec![strategy],
+        new_strategy_token: None,
+        minimum_stake: config.minimum_stake,
+        max_slash_wad: config.max_slash_wad,
+        challenge_window: None,
+        max_reference_age: None,
+    };
+    let journal = DeployJournal::new("devnet", chain_id, owner, deploy_block, settings);
+    let avs = deploy_avs(&mut StepRunner::new(provider, journal), &core, None).await?;
+    Ok(Deployment { chain_id, deploy_block, eigenlayer: core, avs, stake_token: Some(stake_token), deploy_log: None })
+}
+
+/// Deploys the devnet's core, stake token and strategy from the provider's wallet (the owner).
+pub async fn deploy_devnet_core<P: Provider>(provider: &P, config: &CoreConfig) -> Result<DevnetCore, EigenLayerError> {
+    let owner = config.owner;
     // EigenLayer's slashing computes `block.number - MIN_WITHDRAWAL_DELAY_BLOCKS - 1` and reverts on a
     // younger chain: a fresh devnet first grows past it.
     let head = provider
         .get_block_number()
         .await
         .map_err(|source| EigenLayerError::Rpc { step: "reading the head".into(), source })?;
-    let oldest_slashable = u64::from(config.core.min_withdrawal_delay_blocks) + 2;
+    let oldest_slashable = u64::from(config.min_withdrawal_delay_blocks) + 2;
     if head < oldest_slashable {
         mine_blocks(provider, oldest_slashable - head).await?;
     }
@@ -56,7 +91,7 @@ pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -
         .get_block_number()
         .await
         .map_err(|source| EigenLayerError::Rpc { step: "reading the deploy block".into(), source })?;
-    let core = deploy_core(provider, &config.core).await?;
+    let core = deploy_core(provider, config).await?;
 
     let token = StakeToken::deploy(provider, "Keeper Devnet Stake".into(), "KSTAKE".into(), owner)
         .await
@@ -71,31 +106,7 @@ pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -
     )
     .await?;
 
-    let chain_id = provider
-        .get_chain_id()
-        .await
-        .map_err(|source| EigenLayerError::Rpc { step: "reading the chain id".into(), source })?;
-    let settings = AvsSettings {
-        owner,
-        guardian: config.guardian,
-        metadata_uri: DEVNET_METADATA_URI.into(),
-        strategies: vec![*strategy.address()],
-        new_strategy_token: None,
-        minimum_stake: config.minimum_stake,
-        max_slash_wad: config.max_slash_wad,
-        challenge_window: None,
-        max_reference_age: None,
-    };
-    let journal = DeployJournal::new("devnet", chain_id, owner, deploy_block, settings);
-    let avs = deploy_avs(&mut StepRunner::new(provider, journal), &core, None).await?;
-    Ok(Deployment {
-        chain_id,
-        deploy_block,
-        eigenlayer: core,
-        avs,
-        stake_token: Some(*token.address()),
-        deploy_log: None,
-    })
+    Ok(DevnetCore { core, stake_token: *token.address(), strategy: *strategy.address(), deploy_block })
 }
 
 /// Mines `blocks` empty blocks (anvil only): EigenLayer's delays are counted in blocks.
