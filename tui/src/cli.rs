@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use keeper_shared::job::{JobStatus, TaskState};
 
 use crate::exit::CliResult;
-use crate::{commands, job, keys, script};
+use crate::{commands, devnet, job, keys, script};
 
 const AFTER_HELP: &str = "\
 Daemon: commands other than `keys` and `completions` talk to keeperd's control API on its Unix
@@ -62,9 +62,13 @@ pub enum Command {
     /// The daemon's recent events, or (--follow) the live stream. With --json: one JSON line per
     /// event (an event record), recent and live alike.
     Events(EventsArgs),
-    /// Register or deregister the daemon's operator in the keeper set; show the operators.
+    /// Register or deregister the daemon's operator in the keeper set, deposit its stake; show the
+    /// operators.
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Devnet helpers (`keeperd devnet`'s faucet).
+    #[command(subcommand)]
+    Devnet(DevnetCommand),
     /// Create, import, export and inspect encrypted key files (BLS keystores per EIP-2335, ECDSA
     /// keystores per Web3 Secret Storage).
     #[command(subcommand)]
@@ -398,6 +402,9 @@ pub enum OperatorCommand {
     Register(RegisterArgs),
     /// Leave the keeper set (deregister from the set, deallocate).
     Deregister,
+    /// Restake tokens the daemon's operator holds: approve the StrategyManager, deposit into one
+    /// of the keeper set's strategies, and refresh the operator's weight if it is in the set.
+    Deposit(DepositArgs),
     /// The operators the key registry knows, with their stake and what the daemon saw them sign.
     Show,
 }
@@ -413,6 +420,39 @@ pub struct RegisterArgs {
     /// Share of the stake to allocate to the keeper set, in 1e18ths (default: all of it).
     #[arg(long, value_name = "WAD")]
     pub magnitude: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct DepositArgs {
+    /// The strategy (one of the keeper set's; may be left out when the set has only one).
+    #[arg(long, value_name = "ADDRESS")]
+    pub strategy: Option<alloy::primitives::Address>,
+    /// How much of the strategy's token, in whole tokens (`100`, `0.5`): scaled by the token's
+    /// decimals.
+    #[arg(long, value_name = "TOKENS")]
+    pub amount: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevnetCommand {
+    /// Send ether and stake tokens from the devnet's faucet (written by `keeperd devnet`) to an
+    /// address, e.g. a new operator's before `keeperctl operator deposit`.
+    Fund(FundArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FundArgs {
+    /// Who receives.
+    pub address: alloy::primitives::Address,
+    /// The faucet file `keeperd devnet` wrote.
+    #[arg(long, value_name = "FILE", default_value = ".devnet/faucet.json")]
+    pub faucet: PathBuf,
+    /// Ether to send, in whole ether.
+    #[arg(long, value_name = "ETHER", default_value = "10")]
+    pub eth: String,
+    /// Stake tokens to send, in whole tokens.
+    #[arg(long, value_name = "TOKENS", default_value = "1000")]
+    pub stake: String,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -581,6 +621,7 @@ pub fn run(cli: Cli) -> CliResult {
                     Command::Task(task) => commands::task(&context, task).await,
                     Command::Events(args) => commands::events(&context, &args).await,
                     Command::Operator(op) => commands::operator(&context, op).await,
+                    Command::Devnet(DevnetCommand::Fund(args)) => devnet::fund(&args, json).await,
                     Command::Tui => commands::console(&context).await,
                     Command::Script(ScriptCommand::Run(args)) => script::run(&args, json).await,
                     Command::Keys(_) | Command::Completions { .. } => Ok(()),

@@ -7,8 +7,8 @@ use std::time::Duration;
 use alloy::primitives::U256;
 use keeper_shared::api::job_spec::validate_funding;
 use keeper_shared::api::{
-    self, EmptyRequest, Event, EventRecord, OperatorList, OperatorWriteResponse, OutcomeKind, RecentEventsQuery,
-    RegisterOperatorRequest, StatusResponse, TaskCursor, TaskDetail, TaskList, TasksQuery,
+    self, DepositRequest, EmptyRequest, Event, EventRecord, OperatorList, OperatorWriteResponse, OutcomeKind,
+    RecentEventsQuery, RegisterOperatorRequest, StatusResponse, TaskCursor, TaskDetail, TaskList, TasksQuery,
 };
 use keeperctl::client::{default_socket, Client, StreamItem};
 
@@ -302,6 +302,12 @@ pub async fn operator(context: &Context, command: OperatorCommand) -> CliResult 
             };
             let answer: OperatorWriteResponse =
                 context.write_client()?.post(api::OPERATOR_REGISTER_PATH, &request).await?;
+            print_operator_write(context.json, &answer)
+        }
+        OperatorCommand::Deposit(args) => {
+            let request = DepositRequest { strategy: args.strategy, amount: args.amount };
+            let answer: OperatorWriteResponse =
+                context.write_client()?.post(api::OPERATOR_DEPOSIT_PATH, &request).await?;
             print_operator_write(context.json, &answer)
         }
         OperatorCommand::Deregister => {

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 mod cli;
 mod commands;
+mod devnet;
 mod exit;
 mod job;
 mod jobspec;

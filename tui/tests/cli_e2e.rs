@@ -860,3 +860,56 @@ async fn events_follow_and_the_console_carry_on_after_the_daemon_is_killed_and_r
     head.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert_eq!((status.code(), stderr.as_str()), (Some(0), ""), "a closed stdout ends keeperctl quietly");
 }
+
+/// A new operator's way to stake on a devnet: the devnet's faucet sends it ether and stake tokens
+/// (`keeperctl devnet fund`), then its daemon deposits them (`keeperctl operator deposit`: approve +
+/// `depositIntoStrategy`, the weight refresh skipped outside the set); a deposit above what it holds
+/// is refused before anything is sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn devnet_faucet_then_operator_deposit() {
+    let chain = Chain::start().await;
+    let owner = PrivateKeySigner::from(chain.anvil.keys()[0].clone());
+    let owner_provider =
+        ProviderBuilder::new().wallet(EthereumWallet::from(owner)).connect_http(chain.anvil.endpoint_url());
+    let deployment = keeper_shared::deployment::Deployment::read(&chain.deployment).unwrap();
+    let (_, faucet) =
+        keeperd::devnet::faucet::open_faucet(&owner_provider, &deployment, &chain.anvil.endpoint(), chain.dir.path())
+            .await
+            .unwrap();
+    let operator = chain.address(1);
+    let token = keeper_shared::contracts::StakeToken::new(deployment.stake_token.unwrap(), &owner_provider);
+    let eth_before = owner_provider.get_balance(operator).await.unwrap();
+
+    let funded = keeperctl(
+        &["--json", "devnet", "fund", &operator.to_string(), "--faucet", faucet.to_str().unwrap(), "--stake", "100"],
+        &[],
+    );
+    let funded: serde_json::Value = funded.json();
+    assert_eq!(funded["stake_wei"], (100 * ETHER).to_string());
+    assert_eq!(token.balanceOf(operator).call().await.unwrap(), U256::from(100 * ETHER));
+    assert_eq!(owner_provider.get_balance(operator).await.unwrap(), eth_before + U256::from(10 * ETHER));
+
+    let daemon = Daemon::start(&chain);
+    let socket = daemon.socket();
+    let run = keeperctl(&["--json", "--socket", socket, "operator", "deposit", "--amount", "60"], &[]);
+    let answer: keeper_shared::api::OperatorWriteResponse = run.json();
+    let steps: Vec<_> = answer.steps.iter().map(|s| (s.step, s.tx.is_some())).collect();
+    use keeper_shared::api::OperatorStep;
+    assert_eq!(
+        steps,
+        [(OperatorStep::ApproveStake, true), (OperatorStep::Deposit, true), (OperatorStep::UpdateWeight, false)],
+        "{answer:?}"
+    );
+    let strategy = deployment.avs.strategies[0];
+    assert_eq!(token.balanceOf(strategy).call().await.unwrap(), U256::from(60 * ETHER));
+    assert_eq!(token.balanceOf(operator).call().await.unwrap(), U256::from(40 * ETHER));
+
+    let nonce = owner_provider.get_transaction_count(operator).await.unwrap();
+    let refused = keeperctl(&["--json", "--socket", socket, "operator", "deposit", "--amount", "50"], &[]);
+    let error = refused.error(4);
+    assert_eq!(error["api"]["field"], "amount", "{error}");
+    assert!(error["api"]["message"].as_str().unwrap().contains("holds 40 of token"), "{error}");
+    let human = keeperctl(&["--socket", socket, "operator", "deposit", "--amount", "60"], &[]);
+    assert_ne!(human.code, 0);
+    assert_eq!(owner_provider.get_transaction_count(operator).await.unwrap(), nonce, "a refused deposit sends nothing");
+}

@@ -120,6 +120,7 @@ pub fn router(mut state: ApiState, limits: &HttpLimits) -> Router {
         .route(api::JOB_TOPUP_ROUTE, post(writes::top_up_job))
         .route(api::OPERATOR_REGISTER_PATH, post(writes::register_operator))
         .route(api::OPERATOR_DEREGISTER_PATH, post(writes::deregister_operator))
+        .route(api::OPERATOR_DEPOSIT_PATH, post(writes::deposit_operator))
         .route(api::OPERATORS_PATH, get(operators::list_operators))
         .route(api::TASKS_PATH, get(list_tasks))
         .route(api::TASK_ROUTE, get(get_task))

@@ -16,14 +16,16 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use eigen_utils::slashing::core::allocation_manager::{AllocationManager, IAllocationManagerTypes};
 use eigen_utils::slashing::core::delegation_manager::DelegationManager;
+use eigen_utils::slashing::core::strategy_manager::StrategyManager;
 use keeper_shared::api::job_spec::{spec_to_abi, validate_funding, SpecContext};
 use keeper_shared::api::{
-    parse_body, parse_job_id, ApiError, CreateJobRequest, CreateJobResponse, EmptyRequest, ErrorCode, JobAction,
-    JobWriteResponse, OperatorStep, OperatorStepOutcome, OperatorWriteResponse, RegisterOperatorRequest, TopUpRequest,
-    TxOutcome, UpdateJobRequest, FULL_MAGNITUDE,
+    parse_body, parse_job_id, ApiError, CreateJobRequest, CreateJobResponse, DepositRequest, EmptyRequest, ErrorCode,
+    JobAction, JobWriteResponse, OperatorStep, OperatorStepOutcome, OperatorWriteResponse, RegisterOperatorRequest,
+    TopUpRequest, TxOutcome, UpdateJobRequest, FULL_MAGNITUDE,
 };
-use keeper_shared::contracts::{BlsKeyRegistry, JobManager, KeeperServiceManager};
+use keeper_shared::contracts::{BlsKeyRegistry, JobManager, KeeperServiceManager, StakeToken};
 use keeper_shared::job::created_job;
+use keeper_shared::network::CoreView;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -514,6 +516,95 @@ pub async fn deregister_operator(State(state): State<ApiState>, raw: Body) -> Re
     ok(&OperatorWriteResponse { operator, complete: true, steps })
 }
 
+/// `amount` base units as a decimal number of tokens, without trailing zeros (`40`, `0.5`).
+fn tokens(amount: U256, decimals: u8) -> String {
+    match alloy::primitives::utils::format_units(amount, decimals) {
+        Ok(text) if text.contains('.') => text.trim_end_matches('0').trim_end_matches('.').to_owned(),
+        Ok(text) => text,
+        Err(_) => format!("{amount} base units"),
+    }
+}
+
+/// `POST /v1/operator/deposit`: approve (unless the allowance suffices), deposit into one of the
+/// keeper set's strategies, and refresh the operator's weight if it is in the set already.
+pub async fn deposit_operator(State(state): State<ApiState>, raw: Body) -> Reply {
+    let operator = sender(&state)?.address();
+    let request: DepositRequest = body(&state, raw).await?;
+    let deployment = state.context().config.deployment.clone();
+    let set = &deployment.avs.strategies;
+    let listed = || set.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    let strategy = match (request.strategy, set.as_slice()) {
+        (Some(strategy), _) if set.contains(&strategy) => strategy,
+        (Some(strategy), _) => {
+            return Err(Failure(ApiError::field(
+                ErrorCode::InvalidValue,
+                "strategy",
+                format!("{strategy} is not a strategy of the keeper set ({})", listed()),
+            )))
+        }
+        (None, [only]) => *only,
+        (None, _) => {
+            return Err(Failure(ApiError::field(
+                ErrorCode::InvalidValue,
+                "strategy",
+                format!("the keeper set has several strategies: name one ({})", listed()),
+            )))
+        }
+    };
+    let provider = state.context().pool.provider();
+    let token = read("reading the strategy's token", async {
+        CoreView::new(strategy, &provider).underlyingToken().call().await
+    })
+    .await?;
+    let erc20 = StakeToken::new(token, &provider);
+    let decimals = read("reading the token's decimals", async { erc20.decimals().call().await }).await?;
+    let amount = alloy::primitives::utils::parse_units(request.amount.trim(), decimals)
+        .ok()
+        .map(alloy::primitives::utils::ParseUnits::get_absolute)
+        .filter(|amount| !amount.is_zero())
+        .ok_or_else(|| {
+            Failure(ApiError::field(
+                ErrorCode::InvalidValue,
+                "amount",
+                format!("`{}` is not a positive amount of tokens ({decimals} decimals)", request.amount),
+            ))
+        })?;
+    let balance =
+        read("reading the operator's token balance", async { erc20.balanceOf(operator).call().await }).await?;
+    if balance < amount {
+        return Err(Failure(ApiError::field(
+            ErrorCode::InvalidValue,
+            "amount",
+            format!(
+                "the operator {operator} holds {} of token {token}, less than {}",
+                tokens(balance, decimals),
+                request.amount
+            ),
+        )));
+    }
+    let until = deadline();
+    let manager = deployment.eigenlayer.strategy_manager;
+    let mut steps = Vec::new();
+    let allowance = read("reading the allowance", async { erc20.allowance(operator, manager).call().await }).await?;
+    if allowance >= amount {
+        steps.push(skipped(OperatorStep::ApproveStake, "the StrategyManager's allowance suffices"));
+    } else {
+        let input = StakeToken::approveCall { spender: manager, value: amount }.abi_encode();
+        steps.push(operator_step(&state, OperatorStep::ApproveStake, token, input, until).await?);
+    }
+    let input = StrategyManager::depositIntoStrategyCall { strategy, token, amount }.abi_encode();
+    steps.push(operator_step(&state, OperatorStep::Deposit, manager, input, until).await?);
+    let registry = BlsKeyRegistry::new(deployment.avs.key_registry, &provider);
+    let registered = read("reading the key registry", async { registry.isRegistered(operator).call().await }).await?;
+    if registered {
+        let input = BlsKeyRegistry::updateWeightsCall { operators: vec![operator] }.abi_encode();
+        steps.push(operator_step(&state, OperatorStep::UpdateWeight, deployment.avs.key_registry, input, until).await?);
+    } else {
+        steps.push(skipped(OperatorStep::UpdateWeight, "not in the keeper set: registration reads the weight"));
+    }
+    ok(&OperatorWriteResponse { operator, complete: true, steps })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -532,6 +623,14 @@ mod tests {
         assert_eq!(name.as_deref(), Some("Error"));
         assert_eq!(decode_revert(&[]).0, None);
         assert_eq!(decode_revert(&[1, 2, 3, 4]).0, None);
+    }
+
+    #[test]
+    fn token_amounts_read_as_decimals() {
+        let ether = U256::from(10u64).pow(U256::from(18u64));
+        assert_eq!(tokens(U256::from(40u64) * ether, 18), "40");
+        assert_eq!(tokens(ether / U256::from(2u64), 18), "0.5");
+        assert_eq!(tokens(U256::from(1_500_000u64), 6), "1.5");
     }
 
     #[test]

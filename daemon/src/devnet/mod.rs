@@ -4,6 +4,7 @@
 
 mod anvil;
 mod batch_demo;
+pub mod faucet;
 mod network;
 pub mod pipeline;
 pub mod scripts;
@@ -106,6 +107,13 @@ async fn walk_through(
     let deployment_file = dir.join("deployment.json");
     deployment.write(&deployment_file)?;
     writeln!(out, "wrote the deployment file {}", deployment_file.display())?;
+    let (faucet, faucet_file) =
+        faucet::open_faucet(&owner_provider, &deployment, anvil.endpoint_url().as_str(), &dir).await?;
+    writeln!(
+        out,
+        "faucet {faucet}: ether and stake tokens for a new operator: keeperctl devnet fund <address> --faucet {}",
+        faucet_file.display()
+    )?;
     let aggregator = format!("127.0.0.1:{}", pipeline::free_port()?);
     let p2p = config.transport.uses_p2p();
     let p2p_ports = (0..config.keepers).map(|_| pipeline::free_port()).collect::<Result<Vec<_>, _>>()?;

@@ -19,6 +19,7 @@
 //! | POST | `/v1/jobs/{id}/topup` ([`TopUpRequest`]) | [`JobWriteResponse`] |
 //! | POST | `/v1/operator/register` ([`RegisterOperatorRequest`]) | [`OperatorWriteResponse`] |
 //! | POST | `/v1/operator/deregister` (no body) | [`OperatorWriteResponse`] |
+//! | POST | `/v1/operator/deposit` ([`DepositRequest`]) | [`OperatorWriteResponse`] |
 //!
 //! Request bodies are read with [`parse_body`]; job specs are checked with
 //! [`job_spec::validate_spec`] (keeperctl can run the same check before sending). The job domain's
@@ -58,6 +59,7 @@ pub const JOB_RESUME_ROUTE: &str = "/v1/jobs/{id}/resume";
 pub const JOB_CANCEL_ROUTE: &str = "/v1/jobs/{id}/cancel";
 pub const JOB_TOPUP_ROUTE: &str = "/v1/jobs/{id}/topup";
 pub const OPERATOR_REGISTER_PATH: &str = "/v1/operator/register";
+pub const OPERATOR_DEPOSIT_PATH: &str = "/v1/operator/deposit";
 pub const OPERATOR_DEREGISTER_PATH: &str = "/v1/operator/deregister";
 
 /// What `POST /v1/jobs/{id}/{action}` does.

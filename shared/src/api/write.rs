@@ -88,6 +88,20 @@ pub struct RegisterOperatorRequest {
     pub magnitude: Option<u64>,
 }
 
+/// `POST /v1/operator/deposit`: the daemon's operator restakes tokens it holds: approve the
+/// StrategyManager (skipped if the allowance suffices), `depositIntoStrategy`, then, if the
+/// operator is in the keeper set already, refresh its weight in the key registry so the new stake
+/// counts at once (skipped otherwise: registration reads it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepositRequest {
+    /// One of the keeper set's strategies (optional when the set has only one).
+    #[serde(default)]
+    pub strategy: Option<Address>,
+    /// How much of the strategy's token, in whole tokens as a decimal (`100`, `0.5`); the daemon
+    /// scales it by the token's `decimals()`.
+    pub amount: String,
+}
+
 /// All of an operator's stake in a strategy (EigenLayer's `WAD`).
 pub const FULL_MAGNITUDE: u64 = 1_000_000_000_000_000_000;
 
@@ -124,6 +138,12 @@ pub enum OperatorStep {
     DeregisterFromKeeperSet,
     /// `AllocationManager.modifyAllocations` to 0.
     Deallocate,
+    /// `approve` of the strategy's token to the StrategyManager.
+    ApproveStake,
+    /// `StrategyManager.depositIntoStrategy`.
+    Deposit,
+    /// `BlsKeyRegistry.updateWeights` for the operator.
+    UpdateWeight,
     /// A step this build does not know.
     #[serde(other)]
     Unknown,

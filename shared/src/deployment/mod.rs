@@ -2,6 +2,7 @@
 //! deploying, `keeperd deploy` after deploying the AVS on a public network's EigenLayer core (with
 //! the record of its transactions, [`journal`]). The daemon and the CLI read it.
 
+pub mod faucet;
 pub mod journal;
 
 use std::path::Path;
