@@ -23,7 +23,9 @@ object with --json).
 
 Exit codes: 0 done; 1 failed otherwise (files, keystores); 2 usage error (bad flags, a job spec
 refused by local validation); 3 daemon (or RPC endpoint) unreachable or not answering;
-4 request refused by the daemon or the chain (unknown job, not the owner, a revert).";
+4 request refused by the daemon or the chain (unknown job, not the owner, a revert); 5 done as far
+as it can go now, run it again later (`operator register` waiting on EigenLayer's allocation delay:
+the message names the block).";
 
 /// Keeper network CLI (testnet software: do not secure real value with it).
 ///

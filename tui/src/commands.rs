@@ -13,7 +13,7 @@ use keeper_shared::api::{
 use keeperctl::client::{default_socket, Client, StreamItem};
 
 use crate::cli::{EventsArgs, OperatorCommand, TaskCommand};
-use crate::exit::{CliError, CliResult};
+use crate::exit::{CliError, CliResult, Exit};
 use crate::jobspec::{self, parse_amount, parse_job_id, Defaults};
 use crate::output::{self, print_fields, print_json, tx_line, Table};
 
@@ -346,21 +346,54 @@ pub async fn operator(context: &Context, command: OperatorCommand) -> CliResult 
 
 fn print_operator_write(json: bool, answer: &OperatorWriteResponse) -> CliResult {
     if json {
-        return print_json(answer);
-    }
-    crate::output::line(format_args!("operator {}", answer.operator));
-    for step in &answer.steps {
-        let name = serde_json::to_value(step.step).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        match (&step.tx, &step.skipped) {
-            (Some(tx), _) => crate::output::line(format_args!("  {name}: {}", tx_line(tx))),
-            (None, Some(why)) => crate::output::line(format_args!("  {name}: skipped ({why})")),
-            (None, None) => crate::output::line(format_args!("  {name}")),
+        print_json(answer)?;
+    } else {
+        crate::output::line(format_args!("operator {}", answer.operator));
+        for step in &answer.steps {
+            let name =
+                serde_json::to_value(step.step).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            match (&step.tx, &step.skipped) {
+                (Some(tx), _) => crate::output::line(format_args!("  {name}: {}", tx_line(tx))),
+                (None, Some(why)) => crate::output::line(format_args!("  {name}: skipped ({why})")),
+                (None, None) => crate::output::line(format_args!("  {name}")),
+            }
         }
     }
-    Ok(())
+    incomplete(answer)
+}
+
+/// An unfinished (de)registration is not a success: exit 5, saying when to run it again.
+fn incomplete(answer: &OperatorWriteResponse) -> CliResult {
+    if answer.complete {
+        return Ok(());
+    }
+    let when = answer.retry_at_block.map_or_else(|| "later".to_owned(), |block| format!("at block {block} or later"));
+    Err(CliError::new(Exit::Incomplete, eyre::eyre!("incomplete: run the same command again {when}")))
 }
 
 /// `keeperctl tui`: the console (`keeperctl::console`) on the same client.
 pub async fn console(context: &Context) -> CliResult {
     keeperctl::console::run(context.client()?).await.map_err(|e| eyre::eyre!("console: {e}").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::Address;
+
+    use super::*;
+
+    #[test]
+    fn an_unfinished_registration_exits_5_naming_the_block() {
+        let mut answer = OperatorWriteResponse {
+            operator: Address::ZERO,
+            complete: false,
+            steps: Vec::new(),
+            retry_at_block: Some(42),
+        };
+        let error = incomplete(&answer).unwrap_err();
+        assert_eq!(error.exit.code(), 5);
+        assert_eq!(error.report.to_string(), "incomplete: run the same command again at block 42 or later");
+        answer.complete = true;
+        assert!(incomplete(&answer).is_ok());
+    }
 }

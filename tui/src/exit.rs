@@ -19,6 +19,9 @@ pub enum Exit {
     Unreachable,
     /// 4: the daemon or the chain refused the request (unknown job, not the owner, a revert).
     Rejected,
+    /// 5: done as far as it can go now; the same command must run again later (an operator
+    /// registration waiting on EigenLayer's allocation delay).
+    Incomplete,
 }
 
 impl Exit {
@@ -28,6 +31,7 @@ impl Exit {
             Self::Usage => 2,
             Self::Unreachable => 3,
             Self::Rejected => 4,
+            Self::Incomplete => 5,
         }
     }
 }

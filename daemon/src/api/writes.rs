@@ -435,11 +435,27 @@ pub async fn register_operator(State(state): State<ApiState>, raw: Body) -> Repl
     let delay =
         read("reading the allocation delay", async { allocations.getAllocationDelay(operator).call().await }).await?;
     if !delay._0 {
-        let why = "the operator's allocation delay is not in effect yet (EigenLayer's ALLOCATION_CONFIGURATION_DELAY \
-                   blocks after registering); call again then";
-        steps.push(skipped(OperatorStep::Allocate, why));
-        steps.push(skipped(OperatorStep::RegisterForKeeperSet, why));
-        return ok(&OperatorWriteResponse { operator, complete: false, steps });
+        let configuration = read("reading ALLOCATION_CONFIGURATION_DELAY", async {
+            allocations.ALLOCATION_CONFIGURATION_DELAY().call().await
+        })
+        .await?;
+        // EigenLayer applies the delay `configuration + 1` blocks after `registerAsOperator`: exactly
+        // then if it was sent now, at the latest then from the head if it was sent earlier.
+        let registered_at = match steps.first().and_then(|s: &OperatorStepOutcome| s.tx.as_ref()) {
+            Some(tx) => tx.block_number,
+            None => {
+                let head = state.context().pool.run("eth_blockNumber", |p| async move { p.get_block_number().await });
+                read("reading the head", head).await?
+            }
+        };
+        let retry_at = registered_at + u64::from(configuration) + 1;
+        let why = format!(
+            "the operator's allocation delay is not in effect yet (EigenLayer applies it ALLOCATION_CONFIGURATION_DELAY \
+             = {configuration} blocks after registering): call again at block {retry_at}"
+        );
+        steps.push(skipped(OperatorStep::Allocate, &why));
+        steps.push(skipped(OperatorStep::RegisterForKeeperSet, &why));
+        return ok(&OperatorWriteResponse { operator, complete: false, steps, retry_at_block: Some(retry_at) });
     }
 
     if allocated(&state, operator, magnitude).await? {
@@ -473,7 +489,7 @@ pub async fn register_operator(State(state): State<ApiState>, raw: Body) -> Repl
             .await?,
         );
     }
-    ok(&OperatorWriteResponse { operator, complete: true, steps })
+    ok(&OperatorWriteResponse { operator, complete: true, steps, retry_at_block: None })
 }
 
 /// `POST /v1/operator/deregister`: leave the keeper set, then deallocate (the stake stays
@@ -513,7 +529,7 @@ pub async fn deregister_operator(State(state): State<ApiState>, raw: Body) -> Re
                 .await?,
         );
     }
-    ok(&OperatorWriteResponse { operator, complete: true, steps })
+    ok(&OperatorWriteResponse { operator, complete: true, steps, retry_at_block: None })
 }
 
 /// `amount` base units as a decimal number of tokens, without trailing zeros (`40`, `0.5`).
@@ -602,7 +618,7 @@ pub async fn deposit_operator(State(state): State<ApiState>, raw: Body) -> Reply
     } else {
         steps.push(skipped(OperatorStep::UpdateWeight, "not in the keeper set: registration reads the weight"));
     }
-    ok(&OperatorWriteResponse { operator, complete: true, steps })
+    ok(&OperatorWriteResponse { operator, complete: true, steps, retry_at_block: None })
 }
 
 #[cfg(test)]

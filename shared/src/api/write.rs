@@ -114,6 +114,9 @@ pub struct OperatorWriteResponse {
     /// already done are skipped.
     pub complete: bool,
     pub steps: Vec<OperatorStepOutcome>,
+    /// When `complete` is false: the block from which calling again can go further (at the latest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at_block: Option<u64>,
 }
 
 /// One step of (de)registration: sent (`tx`) or skipped (`skipped` says why).
