@@ -12,9 +12,9 @@ pub enum DeployError {
     Network(#[from] NetworkError),
     #[error(transparent)]
     File(#[from] DeploymentError),
-    /// Deploying the devnet's own core.
+    /// Deploying the devnet's own core (boxed: the largest cause, and the rarest).
     #[error(transparent)]
-    EigenLayer(#[from] EigenLayerError),
+    EigenLayer(Box<EigenLayerError>),
     #[error("--strategy {name}: not a strategy of network `{network}` (it has {known})")]
     UnknownStrategy { name: String, network: String, known: String },
     #[error("the keeper set needs a strategy: give --strategy (one of {known}) or --new-strategy-token")]
@@ -70,6 +70,12 @@ pub enum DeployError {
     StoppedAfter(DeployStep),
     #[error("writing the report: {0}")]
     Output(#[from] std::io::Error),
+}
+
+impl From<EigenLayerError> for DeployError {
+    fn from(error: EigenLayerError) -> Self {
+        Self::EigenLayer(Box::new(error))
+    }
 }
 
 impl DeployError {

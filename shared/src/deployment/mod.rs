@@ -80,6 +80,7 @@ pub struct Deployment {
 
 /// What a deployment file holds: a finished deployment, or the progress of a `keeperd deploy`
 /// that has not finished.
+#[allow(clippy::large_enum_variant)] // one per command, read once: boxing would only add noise
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeploymentFile {
     #[serde(rename = "unfinishedDeploy")]
