@@ -13,7 +13,7 @@ FORGE := $(abspath $(NODE_MODULES)/@foundry-rs/forge-linux-amd64/bin/forge)
 ANVIL := $(abspath $(NODE_MODULES)/@foundry-rs/anvil-linux-amd64/bin/anvil)
 CAST := $(abspath $(NODE_MODULES)/@foundry-rs/cast-linux-amd64/bin/cast)
 # Contracts whose ABI and bytecode the Rust crates bind to (shared/artifacts/).
-BINDINGS := BlsBatchVerifier EmptyContract PauserRegistry ERC20Strategy StakeToken \
+BINDINGS := BlsBatchVerifier EmptyContract PauserRegistry ERC20Strategy DevnetStrategyFactory StakeToken \
             TransparentUpgradeableProxy ProxyAdmin UpgradeableBeacon KeeperServiceManager BlsKeyRegistry \
             JobManager TaskManager \
             SampleCounter SampleLiquidationBook SampleVault SampleVaultResolver SampleOracle SamplePriceMirror

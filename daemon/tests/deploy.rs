@@ -17,7 +17,7 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
 use keeper_shared::bls::SecretKey;
-use keeper_shared::contracts::{BlsKeyRegistry, TaskManager};
+use keeper_shared::contracts::{BlsKeyRegistry, DevnetStrategyFactory, StakeToken, TaskManager};
 use keeper_shared::deployment::{DeployStep, Deployment, DeploymentFile};
 use keeper_shared::network::{Network, NetworkError};
 use keeperd::deploy::{DeployConfig, DeployError, DeployOutcome, SafetyWindows};
@@ -47,7 +47,7 @@ async fn foreign_core(config: impl FnOnce(Address) -> CoreConfig) -> ForeignCore
         chain_id: anvil.chain_id(),
         source: "the devnet's core, deployed by daemon/tests/deploy.rs".into(),
         eigenlayer: core.core.clone(),
-        strategy_factory: None,
+        strategy_factory: Some(core.strategy_factory),
         strategies: BTreeMap::from([("KSTAKE".to_owned(), core.strategy)]),
     };
     let network_file = dir.path().join("foreign.json");
@@ -212,12 +212,21 @@ async fn refusals_come_before_anything_is_sent_and_windows_are_set_as_asked() {
     assert_eq!(chain.nonce().await, start_nonce, "a refused deploy sends nothing");
     assert!(!out.exists(), "nor writes the file");
 
-    // Windows that fit are set as asked, shrinking ones first (the task manager checks every change).
+    // Windows that fit are set as asked, shrinking ones first (the task manager checks every change);
+    // a new token's strategy comes from the network's StrategyFactory, and counts first.
+    let (_, provider) = common::wallet_provider(&chain.anvil, 0);
+    let token = StakeToken::deploy(&provider, "Other".into(), "OTH".into(), Address::repeat_byte(1)).await.unwrap();
     let mut config = chain.config(&out);
     config.challenge_window = Some(10);
     config.max_reference_age = Some(8);
+    config.new_strategy_token = Some(*token.address());
     let DeployOutcome::Deployed(deployment) = chain.deploy(&config).await.unwrap() else { panic!("not deployed") };
-    let (_, provider) = common::wallet_provider(&chain.anvil, 0);
+    let factory = DevnetStrategyFactory::new(chain.core.strategy_factory, &provider);
+    let created = factory.tokenStrategies(*token.address()).call().await.unwrap();
+    assert!(!created.is_zero());
+    assert_eq!(deployment.avs.strategies, [created, chain.core.strategy]);
+    let log = deployment.deploy_log.as_ref().unwrap();
+    assert_eq!(log.steps[0].step, DeployStep::DeployStrategy);
     let tasks = TaskManager::new(deployment.avs.task_manager, &provider);
     assert_eq!(tasks.challengeWindowBlocks().call().await.unwrap(), 10);
     assert_eq!(tasks.maxReferenceAge().call().await.unwrap(), 8);

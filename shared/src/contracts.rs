@@ -24,6 +24,8 @@ bind!(
     EmptyContract => "artifacts/EmptyContract.json",
     PauserRegistry => "artifacts/PauserRegistry.json",
     ERC20Strategy => "artifacts/ERC20Strategy.json",
+    // EigenLayer's StrategyFactory's two calls, for a devnet (its strategies are ERC20Strategy).
+    DevnetStrategyFactory => "artifacts/DevnetStrategyFactory.json",
     StakeToken => "artifacts/StakeToken.json",
     TransparentUpgradeableProxy => "artifacts/TransparentUpgradeableProxy.json",
     ProxyAdmin => "artifacts/ProxyAdmin.json",

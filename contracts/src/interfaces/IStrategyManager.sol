@@ -21,6 +21,10 @@ interface IStrategyManager {
     /// @param strategiesToWhitelist The strategies.
     function addStrategiesToDepositWhitelist(IStrategy[] calldata strategiesToWhitelist) external;
 
+    /// @notice Names who may whitelist strategies; only the owner.
+    /// @param newStrategyWhitelister The new whitelister (a strategy factory, on a devnet).
+    function setStrategyWhitelister(address newStrategyWhitelister) external;
+
     /// @notice Sends a strategy's slashed shares' tokens to the burn address (permissionless).
     /// @param strategy The strategy.
     function burnShares(IStrategy strategy) external;

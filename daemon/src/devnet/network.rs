@@ -4,7 +4,7 @@
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use eigen_utils::slashing::core::strategy_manager::StrategyManager;
-use keeper_shared::contracts::{ERC20Strategy, StakeToken};
+use keeper_shared::contracts::{DevnetStrategyFactory, ERC20Strategy, StakeToken};
 use keeper_shared::deployment::{AvsSettings, DeployJournal, Deployment, EigenLayerAddresses};
 
 use crate::deploy::{deploy_avs, DeployError, StepRunner};
@@ -44,6 +44,9 @@ pub struct DevnetCore {
     pub core: EigenLayerAddresses,
     pub stake_token: Address,
     pub strategy: Address,
+    /// Creates and whitelists the strategy of any ERC20 (the StrategyManager's whitelister from now
+    /// on), as EigenLayer's StrategyFactory does on a public network.
+    pub strategy_factory: Address,
     /// The head before the core was deployed.
     pub deploy_block: u64,
 }
@@ -53,7 +56,8 @@ pub struct DevnetCore {
 /// network's.
 pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -> Result<Deployment, DeployError> {
     let owner = config.core.owner;
-    let DevnetCore { core, stake_token, strategy, deploy_block } = deploy_devnet_core(provider, &config.core).await?;
+    let DevnetCore { core, stake_token, strategy, deploy_block, .. } =
+        deploy_devnet_core(provider, &config.core).await?;
     let chain_id = provider
         .get_chain_id()
         .await
@@ -74,7 +78,8 @@ pub async fn deploy_network<P: Provider>(provider: &P, config: &NetworkConfig) -
     Ok(Deployment { chain_id, deploy_block, eigenlayer: core, avs, stake_token: Some(stake_token), deploy_log: None })
 }
 
-/// Deploys the devnet's core, stake token and strategy from the provider's wallet (the owner).
+/// Deploys the devnet's core, stake token and strategy, and a strategy factory, from the provider's
+/// wallet (the owner).
 pub async fn deploy_devnet_core<P: Provider>(provider: &P, config: &CoreConfig) -> Result<DevnetCore, EigenLayerError> {
     let owner = config.owner;
     // EigenLayer's slashing computes `block.number - MIN_WITHDRAWAL_DELAY_BLOCKS - 1` and reverts on a
@@ -106,7 +111,22 @@ pub async fn deploy_devnet_core<P: Provider>(provider: &P, config: &CoreConfig) 
     )
     .await?;
 
-    Ok(DevnetCore { core, stake_token: *token.address(), strategy: *strategy.address(), deploy_block })
+    // From here on strategies are whitelisted by the factory only, as on a public network.
+    let factory = DevnetStrategyFactory::deploy(provider, core.strategy_manager)
+        .await
+        .map_err(EigenLayerError::contract("deploying DevnetStrategyFactory"))?;
+    confirm(
+        "making the strategy factory the strategy whitelister",
+        strategies.setStrategyWhitelister(*factory.address()).send().await,
+    )
+    .await?;
+    Ok(DevnetCore {
+        core,
+        stake_token: *token.address(),
+        strategy: *strategy.address(),
+        strategy_factory: *factory.address(),
+        deploy_block,
+    })
 }
 
 /// Mines `blocks` empty blocks (anvil only): EigenLayer's delays are counted in blocks.
