@@ -195,6 +195,10 @@ pub(crate) fn decode_revert(data: &[u8]) -> (Option<String>, String) {
     }
     try_decode!("AllocationManager", AllocationManager::AllocationManagerErrors);
     try_decode!("DelegationManager", DelegationManager::DelegationManagerErrors);
+    // A deposit's calls: EigenLayer's StrategyManager, and the token (OpenZeppelin 5's ERC20 errors,
+    // which the stake token's ABI carries).
+    try_decode!("StrategyManager", StrategyManager::StrategyManagerErrors);
+    try_interface!("ERC20", StakeToken::StakeTokenErrors);
     if let Ok(revert) = <alloy::sol_types::Revert as alloy::sol_types::SolError>::abi_decode(data) {
         return (Some("Error".to_owned()), format!("Error({:?})", revert.reason));
     }
@@ -647,6 +651,22 @@ mod tests {
         assert_eq!(tokens(U256::from(40u64) * ether, 18), "40");
         assert_eq!(tokens(ether / U256::from(2u64), 18), "0.5");
         assert_eq!(tokens(U256::from(1_500_000u64), 6), "1.5");
+    }
+
+    #[test]
+    fn a_deposits_reverts_are_named() {
+        let data = StakeToken::ERC20InsufficientAllowance {
+            spender: Address::repeat_byte(1),
+            allowance: U256::ZERO,
+            needed: U256::from(5u64),
+        }
+        .abi_encode();
+        let (name, detail) = decode_revert(&data);
+        assert_eq!(name.as_deref(), Some("ERC20InsufficientAllowance"));
+        assert!(detail.starts_with("ERC20.ERC20InsufficientAllowance"), "{detail}");
+        let data = StrategyManager::StrategyNotWhitelisted {}.abi_encode();
+        let (name, detail) = decode_revert(&data);
+        assert_eq!(name.as_deref(), Some("StrategyNotWhitelisted"), "{detail}");
     }
 
     #[test]
