@@ -261,3 +261,66 @@ async fn a_dry_run_prints_each_transaction_and_sends_nothing() {
     assert_eq!(chain.nonce().await, start_nonce);
     assert!(!out.exists());
 }
+
+/// Three operators join the AVS `keeperd deploy` put on the foreign core, each with stake it holds,
+/// and their `keeperd run` daemons, started from the deployment file the deploy wrote, perform a
+/// job of every trigger and action kind (script jobs aside: the devnet test serves those).
+#[tokio::test(flavor = "multi_thread")]
+async fn keepers_perform_every_kind_of_job_from_the_written_deployment() {
+    use keeperd::devnet::pipeline;
+
+    let chain = foreign_core(CoreConfig::devnet).await;
+    let out = chain.dir.path().join("deployment.json");
+    let DeployOutcome::Deployed(deployment) = chain.deploy(&chain.config(&out)).await.unwrap() else {
+        panic!("not deployed")
+    };
+    let (owner, owner_provider) = common::wallet_provider(&chain.anvil, 0);
+    let with_token = Deployment { stake_token: Some(chain.core.stake_token), ..deployment.clone() };
+    let aggregator = format!("127.0.0.1:{}", pipeline::free_port().unwrap());
+    let mut configs = Vec::new();
+    for i in 0..3 {
+        let (operator, provider) = common::wallet_provider(&chain.anvil, i + 1);
+        let key = SecretKey::derive_master(&[i as u8 + 20; 32]).unwrap();
+        let stake = U256::from(100u64) * U256::from(FULL_MAGNITUDE);
+        onboard_devnet_operator(&owner_provider, &provider, operator, &with_token, &key, stake).await.unwrap();
+        let roles: &[&str] = if i == 0 { &["keeper", "aggregator", "challenger"] } else { &["keeper"] };
+        let signer = PrivateKeySigner::from(chain.anvil.keys()[i + 1].clone());
+        let dir = chain.dir.path().join(format!("operator-{i}"));
+        let config =
+            pipeline::write_operator_files(&dir, &signer, &key, &chain.anvil.endpoint(), &out, roles, &aggregator)
+                .unwrap();
+        configs.push((operator, config));
+    }
+    let samples = pipeline::create_sample_jobs(&owner_provider, &deployment, owner, 2).await.unwrap();
+    owner_provider.raw_request::<_, ()>("evm_setIntervalMining".into(), (1u64,)).await.unwrap();
+    let mut keepers: Vec<_> = configs
+        .iter()
+        .map(|(operator, config)| {
+            pipeline::spawn_keeper(Path::new(env!("CARGO_BIN_EXE_keeperd")), *operator, config).unwrap()
+        })
+        .collect();
+    let mut report = Vec::new();
+    let run = pipeline::watch(
+        &owner_provider,
+        &deployment,
+        &samples,
+        &mut keepers,
+        Some(1),
+        std::time::Duration::from_secs(240),
+        &mut report,
+    )
+    .await;
+    for keeper in &mut keepers {
+        keeper.stop(std::time::Duration::from_secs(10));
+    }
+    let report = String::from_utf8_lossy(&report);
+    let run = run.unwrap_or_else(|e| panic!("{e:#}\n{report}"));
+    for job in &samples.jobs {
+        assert!(
+            run.performed.get(&job.id).copied().unwrap_or(0) >= 1,
+            "job {} ({}) never performed\n{report}",
+            job.id,
+            job.name
+        );
+    }
+}
