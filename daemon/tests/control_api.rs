@@ -176,6 +176,9 @@ async fn operator_config(env: &Env, stake: U256) -> PathBuf {
         .connect_http(url.clone());
     let operator = ProviderBuilder::new().wallet(EthereumWallet::from(env.operator.clone())).connect_http(url);
     let token = env.deployment.stake_token.unwrap();
+    if stake.is_zero() {
+        return config; // an operator without stake
+    }
     let token_contract = keeper_shared::contracts::StakeToken::new(token, &owner);
     let mint = token_contract.mint(env.operator.address(), stake);
     assert!(mint.send().await.unwrap().get_receipt().await.unwrap().status());
@@ -536,7 +539,8 @@ async fn writes_reach_the_chain_and_the_read_api_and_bad_ones_get_their_codes() 
     use keeper_shared::api::{CreateJobResponse, JobWriteResponse, OperatorList, OperatorStep, OperatorWriteResponse};
     let env = env().await;
     let ether = U256::from(10u64).pow(U256::from(18u64));
-    let config = operator_config(&env, ether * U256::from(100u64)).await;
+    // No stake yet: the daemon deposits it below (`POST /v1/operator/deposit`).
+    let config = operator_config(&env, U256::ZERO).await;
     let mut daemon = Daemon::start_with_operator(&env, &config, "keeperd-operator.log");
     wait_ready(&mut daemon, &env.socket).await;
     let socket = env.socket.as_path();
@@ -708,6 +712,25 @@ async fn writes_reach_the_chain_and_the_read_api_and_bad_ones_get_their_codes() 
     let _: JobWriteResponse = write(socket, "POST", "/v1/jobs/3/cancel", "");
     assert_eq!(manager.jobState(id).call().await.unwrap().status, 3, "Cancelled on chain");
     eventually(socket, "/v1/jobs/3", |j: &JobView| j.status == JobStatus::Cancelled).await;
+
+    // Registration without stake is refused before anything is sent; then the daemon deposits tokens
+    // the operator holds (approve + depositIntoStrategy; not in the set yet, so no weight refresh).
+    let nonce = provider.get_transaction_count(me).await.unwrap();
+    let (status, error) = write_error(socket, "POST", "/v1/operator/register", "{}");
+    assert_eq!((status, error.code, error.field.as_deref()), (400, ErrorCode::InvalidValue, Some("stake")), "{error}");
+    assert_eq!(provider.get_transaction_count(me).await.unwrap(), nonce, "nothing sent");
+    let owner = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(PrivateKeySigner::from(env._anvil.keys()[0].clone())))
+        .connect_http(env.rpc_url.parse().unwrap());
+    let stake_token = keeper_shared::contracts::StakeToken::new(env.deployment.stake_token.unwrap(), &owner);
+    let minted = stake_token.mint(me, ether * U256::from(100u64)).send().await.unwrap().get_receipt().await.unwrap();
+    assert!(minted.status());
+    let deposited: OperatorWriteResponse = write(socket, "POST", "/v1/operator/deposit", r#"{"amount":"100"}"#);
+    let steps: Vec<_> = deposited.steps.iter().map(|s| (s.step, s.tx.is_some())).collect();
+    assert_eq!(
+        steps,
+        [(OperatorStep::ApproveStake, true), (OperatorStep::Deposit, true), (OperatorStep::UpdateWeight, false)]
+    );
 
     // Operator registration: EigenLayer registration first; the rest once the allocation delay is in effect.
     let first: OperatorWriteResponse =

@@ -386,6 +386,41 @@ async fn operator_step(
     Ok(OperatorStepOutcome { step, tx: Some(tx), skipped: None })
 }
 
+/// Refuses to register an operator with no stake in the keeper set's strategies, neither deposited by
+/// itself nor delegated to it: it would join with weight 0 and sign for nothing.
+async fn require_stake(state: &ApiState, operator: Address) -> Result<(), Failure> {
+    let deployment = &state.context().config.deployment;
+    let provider = state.context().pool.provider();
+    let strategies = deployment.avs.strategies.clone();
+    let delegation = DelegationManager::new(deployment.eigenlayer.delegation_manager, &provider);
+    let delegated = read("reading the operator's delegated shares", async {
+        delegation.getOperatorShares(operator, strategies.clone()).call().await
+    })
+    .await?;
+    if delegated.iter().any(|shares| !shares.is_zero()) {
+        return Ok(());
+    }
+    let deposits = StrategyManager::new(deployment.eigenlayer.strategy_manager, &provider);
+    for strategy in &strategies {
+        let own = read("reading the operator's deposit shares", async {
+            deposits.stakerDepositShares(operator, *strategy).call().await
+        })
+        .await?;
+        if !own.is_zero() {
+            return Ok(());
+        }
+    }
+    Err(Failure(ApiError::field(
+        ErrorCode::InvalidValue,
+        "stake",
+        format!(
+            "operator {operator} has no stake in the keeper set's strategies ({}): deposit first (keeperctl operator \
+             deposit), nothing was sent",
+            strategies.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        ),
+    )))
+}
+
 /// `POST /v1/operator/register`.
 pub async fn register_operator(State(state): State<ApiState>, raw: Body) -> Reply {
     let operator = sender(&state)?.address();
@@ -405,6 +440,7 @@ pub async fn register_operator(State(state): State<ApiState>, raw: Body) -> Repl
             "registering for the keeper set needs the operator's BLS key (configure [operator] bls_keystore)",
         ))
     })?;
+    require_stake(&state, operator).await?;
     let deployment = state.context().config.deployment.clone();
     let until = deadline();
     let mut steps = Vec::new();
