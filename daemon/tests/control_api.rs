@@ -742,6 +742,8 @@ async fn writes_reach_the_chain_and_the_read_api_and_bad_ones_get_their_codes() 
         assert_eq!(first.retry_at_block, Some(registered_at + 2), "{first:?}");
     }
     let registry = keeper_shared::contracts::BlsKeyRegistry::new(env.deployment.avs.key_registry, &provider);
+    // The chain mines on its own: the delay may already apply when the first call reads it.
+    let completed_at_once = first.complete;
     let mut response = first;
     let deadline = Instant::now() + Duration::from_secs(60);
     while !response.complete {
@@ -751,7 +753,9 @@ async fn writes_reach_the_chain_and_the_read_api_and_bad_ones_get_their_codes() 
         assert_eq!(status, 200, "{text}\n{}", daemon.log());
         response = serde_json::from_str(&text).unwrap();
     }
-    assert_eq!(response.steps[0].skipped.as_deref(), Some("already an EigenLayer operator"));
+    if !completed_at_once {
+        assert_eq!(response.steps[0].skipped.as_deref(), Some("already an EigenLayer operator"));
+    }
     assert!(
         response.steps.iter().any(|s| s.step == OperatorStep::RegisterForKeeperSet && s.tx.is_some()),
         "{response:?}"
