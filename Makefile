@@ -91,9 +91,9 @@ bindings-check: contracts ## Fail if shared/artifacts/ differs from what the con
 	  cmp -s "$$tmp/$$name.json" "$(ARTIFACTS)/$$name.json" || { echo "bindings-check: $(ARTIFACTS)/$$name.json is stale: run 'make bindings' and commit" >&2; exit 1; }; \
 	done; echo "bindings-check: shared/artifacts matches the contracts"
 
-vectors: ## Regenerate contracts/test/vectors/ (Rust-made BLS vectors) and contracts/test/eigenlayer/ (core bytecode)
+vectors: ## Regenerate contracts/test/vectors/ (Rust-made BLS vectors); check contracts/test/eigenlayer/ (core ABI + bytecode) against eigen-utils
 	KEEPER_UPDATE_VECTORS=1 cargo test -p keeper-shared --test solidity_vectors
-	KEEPER_UPDATE_VECTORS=1 cargo test -p keeperd --test eigenlayer_bytecode
+	cargo test -p keeperd --features eigen-utils --test eigenlayer_bytecode
 
 build: setup ## Build keeperd and keeperctl
 	cargo build --workspace --bins

@@ -9,7 +9,7 @@ use std::time::Instant;
 use alloy::network::EthereumWallet;
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
-use eigen_utils::slashing::core::{
+use keeper_shared::eigenlayer::{
     allocation_manager::AllocationManager, delegation_manager::DelegationManager, strategy_manager::StrategyManager,
 };
 use keeperd::eigenlayer::{deploy_core, CoreConfig};

@@ -25,7 +25,7 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
-use eigen_utils::slashing::core::allocation_manager::AllocationManager;
+use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
 use keeper_shared::bls::SecretKey;
 use keeper_shared::contracts::{JobManager, SampleCounter};
 use keeper_shared::deployment::Deployment;

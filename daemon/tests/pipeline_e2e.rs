@@ -30,13 +30,13 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{Filter, TransactionReceipt};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
-use eigen_utils::slashing::core::allocation_manager::AllocationManager;
 use keeper_shared::bls::SecretKey;
 use keeper_shared::contracts::{
     BlsKeyRegistry, JobManager, SampleCounter, SampleLiquidationBook, SampleOracle, SamplePriceMirror, SampleVault,
     SampleVaultResolver, TaskManager,
 };
 use keeper_shared::deployment::Deployment;
+use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
 use keeperd::devnet::pipeline::{free_port, performed_tasks, write_operator_files};
 use keeperd::devnet::{deploy_network, onboard_devnet_operator, NetworkConfig, FULL_MAGNITUDE};
 use keeperd::jobs::schedule::event_sequence;

@@ -20,7 +20,7 @@ macro_rules! bind {
 bind!(
     // Verifies a BLS-signed batch (the demo's on-chain half).
     BlsBatchVerifier => "artifacts/BlsBatchVerifier.json",
-    // Devnet support for the EigenLayer core: what the eigen-utils crate ships no bytecode for.
+    // Devnet support for the EigenLayer core (`crate::eigenlayer`): what EigenLayer publishes no bytecode for.
     EmptyContract => "artifacts/EmptyContract.json",
     PauserRegistry => "artifacts/PauserRegistry.json",
     ERC20Strategy => "artifacts/ERC20Strategy.json",

@@ -9,6 +9,7 @@ pub mod bls;
 pub mod contracts;
 pub mod decimal;
 pub mod deployment;
+pub mod eigenlayer;
 pub mod job;
 pub mod keystore;
 mod named_enum;

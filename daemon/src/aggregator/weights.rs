@@ -36,9 +36,9 @@ use alloy::primitives::{keccak256, Address, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::{SolCall, SolEvent};
-use eigen_utils::slashing::core::allocation_manager::AllocationManager;
 use keeper_shared::contracts::{BlsKeyRegistry, TaskManager};
 use keeper_shared::deployment::Deployment;
+use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
 
 use crate::chain::{RpcPool, TxRequest, TxSender};
 use crate::metrics::Metrics;

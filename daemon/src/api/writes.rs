@@ -14,9 +14,6 @@ use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::{SolCall, SolInterface};
 use axum::body::Body;
 use axum::extract::{Path, State};
-use eigen_utils::slashing::core::allocation_manager::{AllocationManager, IAllocationManagerTypes};
-use eigen_utils::slashing::core::delegation_manager::DelegationManager;
-use eigen_utils::slashing::core::strategy_manager::StrategyManager;
 use keeper_shared::api::job_spec::{spec_to_abi, validate_funding, SpecContext};
 use keeper_shared::api::{
     parse_body, parse_job_id, ApiError, CreateJobRequest, CreateJobResponse, DepositRequest, EmptyRequest, ErrorCode,
@@ -24,6 +21,9 @@ use keeper_shared::api::{
     TopUpRequest, TxOutcome, UpdateJobRequest, FULL_MAGNITUDE,
 };
 use keeper_shared::contracts::{BlsKeyRegistry, JobManager, KeeperServiceManager, StakeToken};
+use keeper_shared::eigenlayer::allocation_manager::{AllocationManager, IAllocationManagerTypes};
+use keeper_shared::eigenlayer::delegation_manager::DelegationManager;
+use keeper_shared::eigenlayer::strategy_manager::StrategyManager;
 use keeper_shared::job::created_job;
 use keeper_shared::network::CoreView;
 use serde::de::DeserializeOwned;

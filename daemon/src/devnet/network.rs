@@ -3,9 +3,9 @@
 
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
-use eigen_utils::slashing::core::strategy_manager::StrategyManager;
 use keeper_shared::contracts::{DevnetStrategyFactory, ERC20Strategy, StakeToken};
 use keeper_shared::deployment::{AvsSettings, DeployJournal, Deployment, EigenLayerAddresses};
+use keeper_shared::eigenlayer::strategy_manager::StrategyManager;
 
 use crate::deploy::{deploy_avs, DeployError, StepRunner};
 use crate::eigenlayer::onboarding::confirm;
@@ -159,7 +159,7 @@ pub async fn onboard_devnet_operator<O: Provider, P: Provider>(
     onboarding::register_as_operator(operator_provider, deployment, 0, "https://keeper-network.invalid/operator.json")
         .await?;
     onboarding::deposit(operator_provider, deployment, deployment.avs.strategies[0], token_address, stake).await?;
-    let allocation = eigen_utils::slashing::core::allocation_manager::AllocationManager::new(
+    let allocation = keeper_shared::eigenlayer::allocation_manager::AllocationManager::new(
         deployment.eigenlayer.allocation_manager,
         operator_provider,
     );

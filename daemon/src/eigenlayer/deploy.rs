@@ -1,5 +1,6 @@
 //! Deploys EigenLayer's core (v1.3 slashing release) on a devnet from the bytecode the crates.io
-//! crate `eigen-utils` publishes, behind OpenZeppelin transparent proxies, in the order the
+//! crate `eigen-utils` publishes (committed in `contracts/test/eigenlayer/`, bound by
+//! [`keeper_shared::eigenlayer`]), behind OpenZeppelin transparent proxies, in the order the
 //! contracts require: proxies first (pointing at an empty implementation), so that each
 //! implementation can be built with its peers' proxy addresses, then each proxy upgraded to its
 //! implementation and initialised.
@@ -7,15 +8,15 @@
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::providers::Provider;
 use alloy::sol_types::SolCall;
-use eigen_utils::slashing::core::{
-    allocation_manager::AllocationManager, avs_directory::AVSDirectory, delegation_manager::DelegationManager,
-    eigen_pod::EigenPod, eigen_pod_manager::EigenPodManager, permission_controller::PermissionController,
-    strategy_manager::StrategyManager,
-};
 use keeper_shared::contracts::{
     EmptyContract, PauserRegistry, ProxyAdmin, TransparentUpgradeableProxy, UpgradeableBeacon,
 };
 use keeper_shared::deployment::EigenLayerAddresses;
+use keeper_shared::eigenlayer::{
+    allocation_manager::AllocationManager, avs_directory::AVSDirectory, delegation_manager::DelegationManager,
+    eigen_pod::EigenPod, eigen_pod_manager::EigenPodManager, permission_controller::PermissionController,
+    strategy_manager::StrategyManager,
+};
 
 use super::EigenLayerError;
 

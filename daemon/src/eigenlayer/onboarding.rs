@@ -9,12 +9,12 @@ use alloy::primitives::{Address, Bytes, U256};
 use alloy::providers::{PendingTransactionBuilder, Provider};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::sol_types::SolValue;
-use eigen_utils::slashing::core::allocation_manager::{AllocationManager, IAllocationManagerTypes};
-use eigen_utils::slashing::core::delegation_manager::DelegationManager;
-use eigen_utils::slashing::core::strategy_manager::StrategyManager;
-use eigen_utils::slashing::middleware::ierc20::IERC20;
 use keeper_shared::bls::SecretKey;
 use keeper_shared::deployment::Deployment;
+use keeper_shared::eigenlayer::allocation_manager::{AllocationManager, IAllocationManagerTypes};
+use keeper_shared::eigenlayer::delegation_manager::DelegationManager;
+use keeper_shared::eigenlayer::strategy_manager::StrategyManager;
+use keeper_shared::eigenlayer::IERC20;
 
 use super::EigenLayerError;
 

@@ -4,8 +4,8 @@
 use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::rpc::types::Log;
 use alloy::sol_types::SolEvent;
-use eigen_utils::slashing::core::allocation_manager::AllocationManager;
 use keeper_shared::contracts::BlsKeyRegistry;
+use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
 
 use super::*;
 
