@@ -12,7 +12,6 @@ use std::path::PathBuf;
 
 use alloy::json_abi::JsonAbi;
 use alloy::primitives::FixedBytes;
-use alloy::sol_types::{SolEventInterface, SolInterface};
 use eigen_utils::slashing::core::{
     allocation_manager::AllocationManager, avs_directory::AVSDirectory, delegation_manager::DelegationManager,
     eigen_pod::EigenPod, eigen_pod_manager::EigenPodManager, permission_controller::PermissionController,
@@ -33,7 +32,7 @@ macro_rules! published {
             bytecode: &$module::BYTECODE,
             functions: $module::$calls::SELECTORS,
             errors: $module::$errors::SELECTORS,
-            events: <$module::$events as SolEventInterface>::SELECTORS,
+            events: $module::$events::SELECTORS,
         }
     };
 }
