@@ -3,10 +3,10 @@
 
 mod console_support;
 
-use alloy::primitives::U256;
+use alloy::primitives::{Address, U256};
 use console_support::*;
 use crossterm::event::KeyCode;
-use keeper_shared::api::{JobStatus, TaskDetail, TaskState, TaskTransitionView};
+use keeper_shared::api::{JobStatus, P2pStatus, PeerView, TaskDetail, TaskState, TaskTransitionView};
 use keeperctl::console::{Action, ApiEvent, App, Command, Connection, View};
 
 fn app_with_status() -> App {
@@ -91,6 +91,51 @@ fn operators_view_shows_registration_stake_last_seen_signatures_and_latency() {
     assert!(text.contains("* 0xaAaA…aaAa   yes    500.0000     3s ago     90      10      10%   180ms"), "{text}");
     assert!(text.contains("  0xbBbB…BBbB   no     500.0000     3s ago     0       0       -     -"), "{text}");
     assert!(text.contains("R register local operator"), "{text}");
+}
+
+#[test]
+fn over_p2p_each_operator_shows_its_peer_and_the_overview_counts_peers() {
+    let mut app = App::new();
+    app.apply(ApiEvent::Tick { now_ms: NOW_MS });
+    app.apply(ApiEvent::Connection(Connection::Connected));
+    let mut over_p2p = status();
+    over_p2p.p2p = Some(P2pStatus {
+        transport: "p2p".to_owned(),
+        peer_id: "12D3KooWLocalLocalLocalLocalLocalLocalLocalLocal0wn1".to_owned(),
+        peers: vec![
+            PeerView {
+                peer_id: "12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo".to_owned(),
+                operator: Some(Address::repeat_byte(0xbb)),
+                mesh: vec!["proposals".to_owned()],
+            },
+            // Connected, its record not presented yet: counted, but on no operator's row.
+            PeerView {
+                peer_id: "12D3KooWUnverifiedUnverifiedUnverifiedUnverifiedXyz9".to_owned(),
+                operator: None,
+                mesh: Vec::new(),
+            },
+        ],
+    });
+    app.apply(ApiEvent::Status(over_p2p));
+    app.apply(ApiEvent::Operators(vec![
+        operator(0xaa, true, true, 90, 10),
+        operator(0xbb, false, true, 0, 0),
+        operator(0xcc, false, true, 0, 0),
+    ]));
+    let overview = screen(&app);
+    assert!(overview.contains("ok       p2p: 2 peers, 1 verified"), "{overview}");
+
+    app.handle_key(ch('2'));
+    let lines = render(&app, 80, 24);
+    let text = lines.join("\n");
+    assert!(text.contains("Operators (3), peers 2 connected, 1 verified"), "{text}");
+    assert!(text.contains("  operator      in set stake     last seen signed missed miss latency peer"), "{text}");
+    assert!(text.contains("* 0xaAaA…aaAa   yes    500.0000  3s ago    90     10     10%  180ms   self"), "{text}");
+    assert!(text.contains("  0xbBbB…BBbB   yes    500.0000  3s ago    0      0      -    -       ✓ CVe2Xo"), "{text}");
+    assert!(text.contains("  0xCcCC…cccC   yes    500.0000  3s ago    0      0      -    -       none"), "{text}");
+    // The peer column fits inside the border at 80 columns.
+    assert!(lines.iter().all(|l| l.chars().count() == 80), "{text}");
+    assert!(lines[4].ends_with("✓ CVe2Xo│"), "{}", lines[4]);
 }
 
 #[test]

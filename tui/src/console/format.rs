@@ -14,6 +14,13 @@ pub fn short_addr(address: &Address) -> String {
     short_hash(&address.to_string())
 }
 
+/// The last six characters of a libp2p peer id: every ed25519 id starts `12D3KooW`, so the tail
+/// is what tells peers apart.
+pub fn short_peer_id(peer_id: &str) -> String {
+    let chars: Vec<char> = peer_id.chars().collect();
+    chars[chars.len().saturating_sub(6)..].iter().collect()
+}
+
 /// Wei as ether with 4 decimals (`1.0000 ETH`), truncated.
 pub fn eth(wei: U256) -> String {
     let unit = U256::from(10u64).pow(U256::from(18));
@@ -93,5 +100,7 @@ mod tests {
         assert_eq!(clock(3_723_000), "01:02:03");
         assert_eq!(duration(61_000), "1m");
         assert_eq!(short_hash("0x9c1234567890abcdef"), "0x9c12…cdef");
+        assert_eq!(short_peer_id("12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo"), "CVe2Xo");
+        assert_eq!(short_peer_id("abc"), "abc");
     }
 }

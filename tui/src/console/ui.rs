@@ -17,7 +17,7 @@ use ratatui::Frame;
 use super::app::{App, Connection, Modal, View, LOW_ESCROW_TASKS};
 use super::events::LogLine;
 use super::form::{CreateJobPreview, Form};
-use super::format::{clock, duration, eth, fit_words, roles, short_addr, short_hash};
+use super::format::{clock, duration, eth, fit_words, roles, short_addr, short_hash, short_peer_id};
 
 const ACCENT: Color = Color::Cyan;
 const DIM: Style = Style::new().fg(Color::DarkGray);
@@ -202,6 +202,16 @@ fn draw_overview(frame: &mut Frame<'_>, app: &App, area: Rect) {
         ),
         Span::raw(format!("database{}", database.error.as_ref().map_or(String::new(), |e| format!(": {e}")))),
     ]));
+    if let Some(p2p) = &status.p2p {
+        let verified = p2p.peers.iter().filter(|p| p.operator.is_some()).count();
+        health_lines.push(Line::from(vec![
+            Span::styled(
+                format!("{:<8} ", if verified > 0 { "ok" } else { "alone" }),
+                if verified > 0 { GOOD } else { WARN },
+            ),
+            Span::raw(format!("p2p: {} peers, {verified} verified", p2p.peers.len())),
+        ]));
+    }
     frame.render_widget(Paragraph::new(health_lines).block(Block::bordered().title("Health")), health);
 
     let mut spans = Vec::new();
@@ -233,7 +243,19 @@ fn draw_overview(frame: &mut Frame<'_>, app: &App, area: Rect) {
 // ---------------------------------------------------------------------------------------------
 
 fn draw_operators(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let block = Block::bordered().title(format!("Operators ({})", app.operators.len()));
+    // Over P2P each operator's row says whether its node is a verified peer of ours; peers that
+    // have not presented a record yet have no operator, so only the title counts them.
+    let p2p = app.status.as_ref().and_then(|s| s.p2p.as_ref());
+    let title = match p2p {
+        Some(p2p) => format!(
+            "Operators ({}), peers {} connected, {} verified",
+            app.operators.len(),
+            p2p.peers.len(),
+            p2p.peers.iter().filter(|p| p.operator.is_some()).count()
+        ),
+        None => format!("Operators ({})", app.operators.len()),
+    };
+    let block = Block::bordered().title(title);
     if app.operators.is_empty() {
         frame.render_widget(Paragraph::new("no operators known yet").block(block), area);
         return;
@@ -245,7 +267,7 @@ fn draw_operators(frame: &mut Frame<'_>, app: &App, area: Rect) {
         let seen = op.last_seen_ms.map_or("never".to_owned(), |at| format!("{} ago", duration(app.now_ms - at)));
         let total = op.signed + op.missed;
         let rate = op.missed.saturating_mul(100).checked_div(total).map_or("-".to_owned(), |r| format!("{r}%"));
-        let row = Row::new(vec![
+        let mut cells = vec![
             Cell::from(if op.local { "*" } else { " " }),
             Cell::from(short_addr(&op.address)),
             Cell::from(if op.registered { "yes" } else { "no" }).style(if op.registered { GOOD } else { WARN }),
@@ -255,27 +277,32 @@ fn draw_operators(frame: &mut Frame<'_>, app: &App, area: Rect) {
             Cell::from(op.missed.to_string()),
             Cell::from(rate),
             Cell::from(op.signature_latency_ms.map_or("-".to_owned(), |ms| format!("{ms}ms"))),
-        ]);
+        ];
+        if let Some(p2p) = p2p {
+            let peer = p2p.peers.iter().find(|p| p.operator == Some(op.address));
+            cells.push(match peer {
+                _ if op.local => Cell::from("self").style(DIM),
+                Some(peer) => Cell::from(format!("✓ {}", short_peer_id(&peer.peer_id))).style(GOOD),
+                None => Cell::from("none").style(if op.registered { WARN } else { DIM }),
+            });
+        }
+        let row = Row::new(cells);
         if i == app.operator_selected {
             row.style(SELECTED)
         } else {
             row
         }
     });
-    let header = Row::new(vec!["", "operator", "in set", "stake", "last seen", "signed", "missed", "miss", "latency"])
-        .style(DIM);
-    let widths = [
-        Constraint::Length(1),
-        Constraint::Length(13),
-        Constraint::Length(6),
-        Constraint::Length(12),
-        Constraint::Length(10),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(5),
-        Constraint::Length(8),
-    ];
-    frame.render_widget(Table::new(rows, widths).header(header).block(block), area);
+    let mut header = vec!["", "operator", "in set", "stake", "last seen", "signed", "missed", "miss", "latency"];
+    // The peer column takes its room from the others' slack, so 80 columns still hold every column.
+    let widths: &[u16] = if p2p.is_some() {
+        header.push("peer");
+        &[1, 13, 6, 9, 9, 6, 6, 4, 7, 8]
+    } else {
+        &[1, 13, 6, 12, 10, 7, 7, 5, 8]
+    };
+    let widths = widths.iter().map(|w| Constraint::Length(*w));
+    frame.render_widget(Table::new(rows, widths).header(Row::new(header).style(DIM)).block(block), area);
 }
 
 // ---------------------------------------------------------------------------------------------
