@@ -193,6 +193,20 @@ impl Testbed {
         Ok(HostProcess { child })
     }
 
+    /// Moves the calling thread into `host`'s network namespace, and with it every thread and
+    /// process it starts afterwards (a tokio runtime built next, a child such as anvil): so a test
+    /// can play one host itself and reach the others at their addresses. There is no way back;
+    /// call it on a thread of its own (a `#[test]` function's thread is one).
+    pub fn enter(&self, host: &str) -> Result<(), TestbedError> {
+        let host = self.host(host)?;
+        let path = format!("/run/netns/{}", host.namespace);
+        let command = format!("setns({path})");
+        let file =
+            std::fs::File::open(&path).map_err(|source| TestbedError::Spawn { command: command.clone(), source })?;
+        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(|errno| TestbedError::Spawn { command, source: std::io::Error::from_raw_os_error(errno as i32) })
+    }
+
     /// Takes `host`'s link down (cut off from every other host) or back up.
     pub fn set_link(&self, host: &str, up: bool) -> Result<(), TestbedError> {
         let port = self.host(host)?.switch_port.clone();

@@ -2,6 +2,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)] // each test binary uses a subset
 
+pub mod p2p;
+
 use std::path::PathBuf;
 
 use alloy::network::EthereumWallet;
