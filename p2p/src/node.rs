@@ -422,7 +422,7 @@ impl NodeTask {
                 let _ = reply.send(result);
             }
             Command::CatchUp { since_block, reply } => {
-                let peers = self.book.verified_peers();
+                let peers = self.heard_peers();
                 for peer in &peers {
                     self.request_catch_up(*peer, since_block, 0);
                 }
@@ -534,7 +534,22 @@ impl NodeTask {
         self.hellos.insert(id, peer);
     }
 
+    /// Verified peers that are not graylisted. Catch-up goes only to them: gossipsub ignores what a
+    /// graylisted peer sends, and its catch-up answers would bring back the invalid messages that
+    /// put it there (a byzantine peer's own log), each to be validated again.
+    fn heard_peers(&self) -> Vec<PeerId> {
+        let gossipsub = &self.swarm.behaviour().gossipsub;
+        self.book
+            .verified_peers()
+            .into_iter()
+            .filter(|peer| gossipsub.peer_score(peer).is_none_or(|score| score >= scoring::GRAYLIST_THRESHOLD))
+            .collect()
+    }
+
     fn request_catch_up(&mut self, peer: PeerId, since_block: Option<u64>, round: u32) {
+        if !self.heard_peers().contains(&peer) {
+            return;
+        }
         let head = self.registry.head_block();
         let since_block =
             since_block.unwrap_or_else(|| catch_up_start(head, self.config.limits.max_reference_age_blocks));
@@ -548,7 +563,7 @@ impl NodeTask {
     fn periodic_catch_up(&mut self) {
         let head = self.registry.head_block();
         self.log.prune(catch_up_start(head, self.config.limits.max_reference_age_blocks));
-        let peers = self.book.verified_peers();
+        let peers = self.heard_peers();
         if peers.is_empty() {
             return;
         }

@@ -303,6 +303,8 @@ async fn a_misbehaving_operator_is_scored_down_and_not_forwarded() {
     assert_eq!(b_metrics.signatures.invalid_total() + b_metrics.proposals.invalid_total(), 0);
     let a_metrics = node_a.handle.metrics().snapshot();
     assert_eq!(a_metrics.signatures.accepted, 0, "A delivered nothing of M's");
+    // Nor does A ask M for catch-up: its answer would carry back the invalid messages.
+    assert_eq!(node_a.handle.catch_up(None).await.unwrap(), 1, "A asks B alone");
 }
 
 /// X (unregistered) — A — B in a line: X is refused at the handshake, and nothing it publishes
