@@ -136,8 +136,9 @@ test-rust: setup ## cargo tests (unit, vectors, anvil end-to-end)
 	cargo build -p keeperctl --bin keeperctl
 	cargo test --workspace --all-targets
 
-p2p-netns: ## The operators' network across network namespaces (root; prints SKIPPED otherwise)
+p2p-netns: setup ## The operators' network across network namespaces: two bare nodes, then four keeperds (root; prints SKIPPED otherwise)
 	cargo test -p keeper-p2p --test netns -- --nocapture
+	cargo test -p keeperd --test p2p_netns -- --nocapture
 
 lint: fmt-check clippy ## fmt and clippy checks
 

@@ -93,15 +93,20 @@ impl Daemon {
         sum_metric(&body, name)
     }
 
-    /// `GET /v1/status` on the control socket, as JSON.
-    pub fn status(&self) -> serde_json::Value {
+    /// `GET <path>` on the control socket, as JSON.
+    pub fn get(&self, path: &str) -> serde_json::Value {
         use std::io::{Read, Write};
         let mut stream = std::os::unix::net::UnixStream::connect(&self.socket).unwrap();
-        stream.write_all(b"GET /v1/status HTTP/1.1\r\nHost: keeperd\r\nConnection: close\r\n\r\n").unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: keeperd\r\nConnection: close\r\n\r\n").unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         let body = response.split("\r\n\r\n").nth(1).unwrap();
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("status body {body:?}: {e}"))
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{path} body {body:?}: {e}"))
+    }
+
+    /// `GET /v1/status`.
+    pub fn status(&self) -> serde_json::Value {
+        self.get("/v1/status")
     }
 
     /// The operators (lower-case `0x…`) of the verified peers in `GET /v1/status`.
