@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod batch;
+pub mod block_ranges;
 pub mod bls;
 pub mod contracts;
 pub mod decimal;

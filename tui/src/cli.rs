@@ -134,7 +134,7 @@ pub struct ChainArgs {
     pub password_file: Option<PathBuf>,
     /// Blocks per eth_getLogs request when reading a job's history: public RPC providers refuse wider
     /// queries (10,000 is commonly accepted; some free tiers take 500 or 1,000).
-    #[arg(long, value_name = "BLOCKS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "BLOCKS", default_value_t = keeper_shared::block_ranges::LOG_RANGE, value_parser = clap::value_parser!(u64).range(1..))]
     pub log_range: u64,
 }
 

@@ -17,6 +17,7 @@ use keeper_shared::api::{
     ApiError, CreateJobResponse, ErrorCode, JobList, JobView, JobWriteResponse, JobsQuery, TxOutcome, DEFAULT_LIMIT,
     MAX_LIMIT,
 };
+use keeper_shared::block_ranges::newest_first;
 use keeper_shared::contracts::JobManager;
 use keeper_shared::deployment::Deployment;
 use keeper_shared::job::schedule::OnChainStatus;
@@ -255,7 +256,7 @@ impl Session {
     async fn current_spec(&self, id: U256, spec_hash: B256, head: u64) -> CliResult<JobSpec> {
         let floor = self.deployment.deploy_block;
         let mut progress = ScanProgress::new(id, floor, head);
-        for (from, to) in ranges_newest_first(floor, head, self.log_range) {
+        for (from, to) in newest_first(floor, head, self.log_range) {
             progress.at(from);
             let filter = Filter::new()
                 .address(self.deployment.avs.job_manager)
@@ -282,18 +283,6 @@ impl Session {
         }
         Err(eyre::eyre!("job {id}: no JobCreated/JobUpdated log with its current spec hash {spec_hash}").into())
     }
-}
-
-/// `[floor, head]` cut into ranges of at most `size` blocks, the newest first.
-fn ranges_newest_first(floor: u64, head: u64, size: u64) -> impl Iterator<Item = (u64, u64)> {
-    let size = size.max(1);
-    let mut next = (floor <= head).then_some(head);
-    std::iter::from_fn(move || {
-        let to = next?;
-        let from = to.saturating_sub(size - 1).max(floor);
-        next = from.checked_sub(1).filter(|n| *n >= floor);
-        Some((from, to))
-    })
 }
 
 /// Progress of a long log scan on stderr: silent for a few seconds, then a line every few seconds.
@@ -396,21 +385,5 @@ fn tx_outcome(receipt: &TransactionReceipt) -> TxOutcome {
         block_hash: receipt.block_hash,
         gas_used: receipt.gas_used,
         effective_gas_price_wei: receipt.effective_gas_price,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ranges_newest_first;
-
-    #[test]
-    fn ranges_cover_the_history_newest_first_without_gaps_or_overlap() {
-        let all = |floor, head, size| ranges_newest_first(floor, head, size).collect::<Vec<_>>();
-        assert_eq!(all(0, 25_000, 10_000), vec![(15_001, 25_000), (5_001, 15_000), (0, 5_000)]);
-        assert_eq!(all(100, 100, 10_000), vec![(100, 100)]);
-        assert_eq!(all(7, 26, 10), vec![(17, 26), (7, 16)]);
-        assert_eq!(all(8, 26, 10), vec![(17, 26), (8, 16)]);
-        assert_eq!(all(5, 4, 10), vec![], "a head below the deployment block has no history");
-        assert_eq!(all(0, u64::MAX, u64::MAX).len(), 2, "no overflow at the ends");
     }
 }
