@@ -328,3 +328,19 @@ fn p2p_errors_name_their_field() {
         assert!(error.contains(field) || (field == &"[p2p]" && error.contains("carrier-pigeon")), "{to}: {error}");
     }
 }
+
+/// A keeper on the defaults (README's settings) signs within the quorum window of an aggregator on
+/// the defaults, and of the devnet's (200 ms): at least two polls fit in each.
+#[test]
+fn the_default_keeper_poll_fits_twice_in_the_quorum_windows_it_meets() {
+    let setup = Setup::new();
+    let config =
+        Config::resolve(setup.file(FULL.replace("quorum_window_ms = 250\n", "").as_str()), Overrides::default())
+            .unwrap();
+    assert_eq!(config.aggregator.quorum_window, Duration::from_millis(DEFAULT_QUORUM_WINDOW_MS));
+    assert_eq!(config.keeper_poll_interval, Duration::from_millis(DEFAULT_KEEPER_POLL_MS));
+    let devnet_window = Duration::from_millis(crate::devnet::pipeline::DEVNET_QUORUM_WINDOW_MS);
+    for window in [config.aggregator.quorum_window, devnet_window] {
+        assert!(config.keeper_poll_interval * 2 <= window, "{:?} against {window:?}", config.keeper_poll_interval);
+    }
+}

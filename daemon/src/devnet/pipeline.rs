@@ -26,6 +26,9 @@ use keeper_shared::keystore::{ecdsa, KdfChoice, Keystore, WriteMode};
 use crate::eigenlayer::onboarding::confirm;
 use crate::jobs::{Action, EventFilter, JobSpec, Trigger};
 
+/// The devnet aggregator's quorum window: short, for a one-second chain; still two keeper polls
+/// at the default interval (`config`'s test holds them to it).
+pub const DEVNET_QUORUM_WINDOW_MS: u64 = 200;
 /// Devnet keystores use light KDF parameters: the keys guard nothing, and each daemon start
 /// decrypts them (a production keystore uses scrypt 2^18).
 const DEVNET_KDF: KdfChoice = KdfChoice::Pbkdf2 { c: 4096 };
@@ -119,12 +122,13 @@ pub fn write_operator_files(
          [aggregator]\n\
          listen = \"{aggregator}\"\n\
          url = \"http://{aggregator}\"\n\
-         quorum_window_ms = 200\n\n\
+         quorum_window_ms = {DEVNET_QUORUM_WINDOW_MS}\n\n\
          [keeper]\n\
-         poll_interval_ms = 100\n\n\
+         poll_interval_ms = {DEFAULT_KEEPER_POLL_MS}\n\n\
          [metrics]\n\
          listen = \"{metrics}\"\n",
         deployment = deployment_file.display(),
+        DEFAULT_KEEPER_POLL_MS = crate::config::DEFAULT_KEEPER_POLL_MS,
     );
     let path = dir.join("keeperd.toml");
     std::fs::write(&path, config)?;
