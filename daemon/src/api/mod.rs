@@ -15,14 +15,12 @@ mod writes;
 
 use std::time::Duration;
 
-use axum::http::StatusCode;
-use keeper_shared::api::{ApiError, ErrorCode};
 use tokio_util::sync::CancellationToken;
 
 pub use events::EventHub;
 pub use socket::{authorize, ControlSocket, Peer, SocketError};
 
-use crate::aggregator::server::{serve as serve_http, HttpLimits};
+use crate::aggregator::server::{error_body, serve as serve_http, HttpLimits};
 use crate::node::NodeContext;
 use crate::store::SharedStore;
 
@@ -111,16 +109,3 @@ fn reader(context: &NodeContext) -> SharedStore {
 /// Event streams open at once: fewer than the connections, so reads always find a slot. One more
 /// is refused `503 unavailable` at once.
 pub const MAX_EVENT_STREAMS: usize = 32;
-
-/// The control API's error body for an answer of the serve loop (hyper's parse errors, a header
-/// read timeout, a connection over the cap).
-pub fn error_body(status: StatusCode, message: &str) -> Vec<u8> {
-    let code = match status {
-        StatusCode::REQUEST_TIMEOUT => ErrorCode::Timeout,
-        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ErrorCode::HeadersTooLarge,
-        StatusCode::URI_TOO_LONG => ErrorCode::UriTooLong,
-        _ => ErrorCode::BadRequest,
-    };
-    serde_json::to_vec(&ApiError::new(code, message)).unwrap_or_default()
-}

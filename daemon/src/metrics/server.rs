@@ -73,7 +73,7 @@ pub async fn serve(
         .map_err(|source| MetricsError::Listen { address: context.config.metrics.listen, source })?;
     context.metrics.set_listen_addr(address);
     tracing::info!(listen = %address, "metrics: serving Prometheus metrics on http://{address}{METRICS_PATH}");
-    serve_http(listener, router(context), limits(), crate::api::error_body, shutdown).await;
+    serve_http(listener, router(context), limits(), crate::aggregator::server::error_body, shutdown).await;
     Ok(())
 }
 

@@ -175,18 +175,6 @@ fn busy_router(errors: ErrorBody, max_connections: usize) -> Router {
     })
 }
 
-/// The aggregator's error body for an answer of the serve loop.
-pub fn error_body(status: StatusCode, message: &str) -> Vec<u8> {
-    let code = match status {
-        StatusCode::REQUEST_TIMEOUT => ErrorCode::Timeout,
-        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ErrorCode::HeadersTooLarge,
-        StatusCode::URI_TOO_LONG => ErrorCode::UriTooLong,
-        _ => ErrorCode::BadRequest,
-    };
-    serde_json::to_vec(&ApiError::new(code, message)).unwrap_or_default()
-}
-
 fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),

@@ -14,6 +14,20 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// A server's error body for a status the serve loop answers itself, with a message for humans.
 pub type ErrorBody = fn(StatusCode, &str) -> Vec<u8>;
 
+/// The error body of both servers (the aggregator's endpoint and the control API) for the answers
+/// of the serve loop: `{"code", "message"}` with the code both protocols' `ErrorCode` name the same
+/// way (a test holds them to it).
+pub fn error_body(status: StatusCode, message: &str) -> Vec<u8> {
+    let code = match status {
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers_too_large",
+        StatusCode::URI_TOO_LONG => "uri_too_long",
+        _ => "bad_request",
+    };
+    serde_json::to_vec(&serde_json::json!({ "code": code, "message": message })).unwrap_or_default()
+}
+
 /// The statuses hyper answers on its own after a parse error (`hyper::proto::h1::role::Server::on_error`).
 const HYPER_STATUSES: [(StatusCode, &str); 3] = [
     (StatusCode::BAD_REQUEST, "the request is not valid HTTP/1.1 (request line, method, version or a header)"),
@@ -142,6 +156,32 @@ mod tests {
 
     fn body(status: StatusCode, message: &str) -> Vec<u8> {
         format!(r#"{{"status":{},"message":"{message}"}}"#, status.as_u16()).into_bytes()
+    }
+
+    /// The one body is a valid error of both protocols, with the code each names for the status.
+    #[test]
+    fn the_serve_loop_body_parses_as_both_protocols_errors() {
+        use crate::aggregator::protocol::{ApiError as AggregatorError, ErrorCode as AggregatorCode};
+        use keeper_shared::api::{ApiError as ControlError, ErrorCode as ControlCode};
+        let cases = [
+            (StatusCode::REQUEST_TIMEOUT, AggregatorCode::Timeout, ControlCode::Timeout),
+            (StatusCode::SERVICE_UNAVAILABLE, AggregatorCode::Unavailable, ControlCode::Unavailable),
+            (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                AggregatorCode::HeadersTooLarge,
+                ControlCode::HeadersTooLarge,
+            ),
+            (StatusCode::URI_TOO_LONG, AggregatorCode::UriTooLong, ControlCode::UriTooLong),
+            (StatusCode::BAD_REQUEST, AggregatorCode::BadRequest, ControlCode::BadRequest),
+        ];
+        for (status, aggregator, control) in cases {
+            let json = error_body(status, "why");
+            let a: AggregatorError = serde_json::from_slice(&json).unwrap();
+            let c: ControlError = serde_json::from_slice(&json).unwrap();
+            assert_eq!((a.code, a.message.as_str()), (aggregator, "why"), "{status}");
+            assert_eq!((c.code, c.message.as_str()), (control, "why"), "{status}");
+            assert_eq!(a.code.http_status(), status.as_u16(), "{status}");
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod hyper_errors;
 mod verifier;
 
 pub use collector::{ClosedProposal, Collector, CollectorConfig, CollectorError, CollectorEvent, Published};
-pub use http::{error_body, router, serve, HttpLimits};
+pub use http::{router, serve, HttpLimits};
+pub use hyper_errors::error_body;
 pub use hyper_errors::ErrorBody;
 pub use verifier::{OffenderPolicy, Verdict};
