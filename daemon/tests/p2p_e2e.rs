@@ -51,10 +51,12 @@ async fn four_keeperds_over_p2p_perform_each_task_once_and_survive_the_proposer_
     let job = net.chain.counter_job(PERIOD_SECONDS).await;
     net.wait_for("three tasks performed over P2P", Duration::from_secs(90), |n| n >= 3).await;
 
-    // The next operator to propose is killed as soon as it logs its proposal (logged once gossiped):
-    // it leads that batch's rotation (slot 0), so the batch must be submitted by a takeover. It cannot
-    // have submitted it first: that needs two more operators' signatures by gossip and the 200 ms
-    // quorum window, against the 5 ms this test polls the logs at.
+    // The next operator to propose is killed as soon as it logs its proposal (logged once published):
+    // it leads that batch's rotation (slot 0), so a batch that reached a survivor must be submitted by a
+    // takeover. It cannot have submitted it first: that needs two more operators' signatures by gossip
+    // and the 200 ms quorum window, against the 5 ms this test polls the logs at. A proposal killed
+    // before any survivor received it is not a batch anyone can submit: its task is then proposed
+    // again by the next block's leader (seen in a CI run).
     let performed = net.performed().await;
     let submitters: std::collections::BTreeSet<Address> = performed.values().map(|(_, s)| *s).collect();
     let before = performed.len();
@@ -62,6 +64,14 @@ async fn four_keeperds_over_p2p_perform_each_task_once_and_survive_the_proposer_
     let victim = net.first_to_log(&offsets, "aggregator: proposed batch", Duration::from_secs(30)).await;
     net.daemons[victim].kill9();
     let killed_at = Instant::now();
+    let victim_log = net.daemons[victim].log_text();
+    let victim_digest = victim_log[offsets[victim] as usize..]
+        .lines()
+        .find(|line| line.contains("aggregator: proposed batch"))
+        .and_then(|line| line.split("digest=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(str::to_owned)
+        .expect("the victim's proposal names its digest");
     let killed_block = net.chain.provider.get_block_number().await.unwrap();
 
     let after = net.wait_for("a task performed after the kill", Duration::from_secs(60), |n| n > before).await;
@@ -99,7 +109,13 @@ async fn four_keeperds_over_p2p_perform_each_task_once_and_survive_the_proposer_
             }
         }
     }
-    assert!(takeovers >= 1.0, "a survivor submitted the killed leader's batch as a takeover");
+    let followed = format!("following a gossiped proposal digest={victim_digest}");
+    let reached = (0..net.daemons.len()).any(|i| i != victim && net.daemons[i].logged_since(offsets[i], &followed));
+    if reached {
+        assert!(takeovers >= 1.0, "a survivor submitted the killed leader's batch as a takeover");
+    } else {
+        println!("p2p_e2e: the killed leader's proposal {victim_digest} reached no survivor; its task went to the next leader");
+    }
     println!(
         "p2p_e2e: {} tasks performed, {} before the kill by {} distinct submitters; operator {victim} killed (SIGKILL) right after proposing; \
          next task performed {:.1} s later (interval {PERIOD_SECONDS} s); takeover submissions {takeovers}; \
