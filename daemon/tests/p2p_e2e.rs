@@ -26,6 +26,7 @@ use keeperd::devnet::pipeline::{append_p2p_section, free_port};
 /// so one can be killed (three equal operators would need all three).
 const OPERATORS: usize = 4;
 const PERIOD_SECONDS: u64 = 3;
+const TAKEOVER_BLOCKS: u64 = 2;
 
 /// Deploys, onboards four equal operators and starts their daemons over P2P on loopback, each
 /// dialling the others.
@@ -35,7 +36,7 @@ async fn start(anvil: &AnvilInstance) -> Operators {
     let ports: Vec<u16> = (0..OPERATORS).map(|_| free_port().unwrap()).collect();
     for (i, config) in chain.configs.iter().enumerate() {
         let peers: Vec<u16> = (0..OPERATORS).filter(|j| *j != i).map(|j| ports[j]).collect();
-        append_p2p_section(config, ports[i], &peers, 2).unwrap();
+        append_p2p_section(config, ports[i], &peers, TAKEOVER_BLOCKS).unwrap();
     }
     let daemons = chain.configs.iter().map(|config| Daemon::spawn(config)).collect();
     chain.interval_mining(1).await;
@@ -89,6 +90,30 @@ async fn four_keeperds_over_p2p_perform_each_task_once_and_survive_the_proposer_
     // Sequences are consecutive: none was skipped for good (an interval job's missed sequences are
     // superseded, so only the order is checked) and none repeats (checked by `performed`).
     assert_eq!(net.chain.slashings().await, 0, "nobody is slashed");
+    // Every operator runs the weight keeping, but a confirmation is sent in turns: never two close together.
+    // The deployment confirmed once; the next falls due half a weight age later. Once it lands, every
+    // later operator's turn (`takeover_blocks` x 2 blocks each) passes before the count is taken.
+    let max_age = u64::from(net.chain.max_weight_age().await);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let second = loop {
+        let confirmations = net.chain.weight_confirmations().await;
+        if let Some((block, _)) = confirmations.get(1) {
+            break *block;
+        }
+        if Instant::now() > deadline {
+            net.fail(&format!("no weight confirmation after the deployment's: {confirmations:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    while net.chain.provider.get_block_number().await.unwrap() < second + OPERATORS as u64 * 2 * TAKEOVER_BLOCKS {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let confirmations = net.chain.weight_confirmations().await;
+    for pair in confirmations.windows(2) {
+        if pair[1].0 - pair[0].0 < max_age / 4 {
+            net.fail(&format!("weights confirmed twice within {} blocks: {confirmations:?}", max_age / 4));
+        }
+    }
     net.check_logs();
     let mut duplicates = 0.0;
     let mut takeovers = 0.0;
@@ -119,7 +144,7 @@ async fn four_keeperds_over_p2p_perform_each_task_once_and_survive_the_proposer_
     println!(
         "p2p_e2e: {} tasks performed, {} before the kill by {} distinct submitters; operator {victim} killed (SIGKILL) right after proposing; \
          next task performed {:.1} s later (interval {PERIOD_SECONDS} s); takeover submissions {takeovers}; \
-         duplicate submissions {duplicates}",
+         duplicate submissions {duplicates}; weight confirmations (block, sender) {confirmations:?}",
         performed.len(),
         before,
         submitters.len(),

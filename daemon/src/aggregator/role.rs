@@ -37,7 +37,7 @@ use super::operators::RegistryView;
 use super::quorum::QuorumThreshold;
 use super::server::{Collector, CollectorConfig, CollectorEvent, HttpLimits};
 use super::single_flight::{busy_jobs, ConditionGate};
-use super::weights::{WeightKeeper, WeightsError};
+use super::weights::{Turns, WeightKeeper, WeightsError, TURN_MULTIPLE};
 use crate::chain::{SenderError, TrackedTx, TxRequest, TxSender};
 use crate::jobs::submit::{simulate_task_call, BatchTask};
 use crate::jobs::{build_submission, execute, Outcome, ReferenceBlock, RevertReason, SubmitError};
@@ -194,7 +194,12 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
                     }
                     // Proposing only while every batch's challenge window ends before its signers'
                     // stake can leave (the weight keeper logs and counts the refusal).
-                    match aggregator.weights.on_head(reference.number).await {
+                    let turns = aggregator.rotation.as_ref().map(|r| Turns {
+                        registry: &mut aggregator.registry,
+                        me: r.hub.operator(),
+                        turn_blocks: r.hub.takeover_blocks().saturating_mul(TURN_MULTIPLE),
+                    });
+                    match aggregator.weights.on_head(reference.number, turns).await {
                         Ok(()) if !aggregator.leads(&reference).await => {}
                         Ok(()) => {
                             if let Err(e) = aggregator.propose(reference).await {
@@ -464,7 +469,7 @@ impl Aggregator {
             if let Err(e) = rotation.hub.publish_proposal(&batch).await {
                 tracing::warn!(%digest, error = %e, "aggregator: gossiping the proposal failed");
             }
-            rotation.hub.metrics.proposals.with_label_values(&[P2pMetrics::role(false)]).inc();
+            rotation.hub.metrics.proposals.inc();
         }
         tracing::info!(%digest, tasks = tasks.len(), reference_block = reference.number, "aggregator: proposed batch");
         self.context.metrics.batches_proposed.inc();

@@ -28,6 +28,15 @@
 //!
 //! A refresh transaction that fails is not retried as such: the confirmation reads every member
 //! within `maxWeightAge / 2` blocks anyway.
+//!
+//! **Turns over P2P.** There every operator runs an aggregator, so every one of them sees the same
+//! refresh fall due at the same block, and each sending it would pay for the same transaction n
+//! times (`updateAllWeights` costs 1.9M gas at 64 members). A refresh due at block `B` (the block
+//! of the stake event's log, or the confirmation's due block: the same for everyone, whatever
+//! head each node processes it at) is sent by the first operator of a stake-weighted order drawn
+//! for `B` ([`turn_starts`]), by the second if the chain still needs it [`TURN_MULTIPLE`] x
+//! `takeover_blocks` blocks later, and so on. Each turn re-reads the chain before sending, so a
+//! refresh that landed is not sent again, and a dead operator costs one turn, not the refresh.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -40,6 +49,7 @@ use keeper_shared::contracts::{BlsKeyRegistry, TaskManager};
 use keeper_shared::deployment::Deployment;
 use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
 
+use super::operators::RegistryView;
 use crate::chain::{RpcPool, TxRequest, TxSender};
 use crate::metrics::Metrics;
 use crate::store::TxKind;
@@ -48,6 +58,44 @@ use crate::store::TxKind;
 pub const BUDGET_RECHECK_BLOCKS: u64 = 32;
 /// Largest block range of one `eth_getLogs` of the stake events.
 const LOG_RANGE: u64 = 10_000;
+/// A weight refresh's turn lasts this many batch takeover deadlines: a refresh is not urgent (a
+/// confirmation falls due with half the weight age left), and a turn must outlast the time its
+/// transaction takes to land, or the next operator sends it again.
+pub const TURN_MULTIPLE: u64 = 2;
+/// Domain tag of the order drawn for weight refreshes (distinct from the batch rotation's seed).
+const TURN_TAG: &[u8] = b"KeeperNetwork/weight-turns/v1";
+
+/// The first block of `me`'s turn for a refresh due at `due`, given the order of operators drawn
+/// for `due`; `None` when `me` is not in it (no stake: someone else refreshes).
+pub fn turn_starts(order: &[Address], me: Address, due: u64, turn_blocks: u64) -> Option<u64> {
+    let position = order.iter().position(|operator| *operator == me)?;
+    Some(due.saturating_add((position as u64).saturating_mul(turn_blocks)))
+}
+
+/// Over P2P: this node's address, the registry view the order is drawn from and the length of a
+/// turn (see the module docs). Over HTTP there is one aggregator and no turns.
+pub struct Turns<'a> {
+    pub registry: &'a mut RegistryView,
+    pub me: Address,
+    pub turn_blocks: u64,
+}
+
+impl Turns<'_> {
+    /// Whether, at `head`, it is this node's turn (or past it) for a refresh due at `due`.
+    async fn mine(&mut self, due: u64, head: u64) -> bool {
+        let set = match self.registry.at(due).await {
+            Ok(set) => set,
+            Err(e) => {
+                tracing::debug!(error = %e, due, "aggregator: no keeper set to draw a weight refresh's turns from");
+                return false;
+            }
+        };
+        let stakes = crate::p2p::chain_view::stakes_of(&set);
+        let seed = keccak256([TURN_TAG, &due.to_be_bytes()].concat());
+        let Ok(order) = keeper_p2p::rotation::rotation_order(due, seed, &stakes) else { return false };
+        turn_starts(&order, self.me, due, self.turn_blocks).is_some_and(|start| head >= start)
+    }
+}
 
 /// Why the weights could not be kept, or why the aggregator must not propose.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +143,11 @@ impl WeightConfirmation {
     /// Whether the chain should be asked again: half the weight age has passed since the last
     /// confirmation seen (someone else may have confirmed since), and no confirmation of ours was sent
     /// in the last quarter of it.
+    /// The block from which a confirmation is due (the same for every node that saw the last one).
+    pub fn due_at(&self) -> u64 {
+        self.confirmed_at.saturating_add(self.max_age / 2)
+    }
+
     pub fn due(&self, head: u64) -> bool {
         head.saturating_sub(self.confirmed_at) >= self.max_age / 2
             && self.sent_at.is_none_or(|sent| head.saturating_sub(sent) >= (self.max_age / 4).max(1))
@@ -109,8 +162,8 @@ pub struct Recheck {
 }
 
 /// The blocks at which a stake event of the keeper set can change the registry's reading of its
-/// operator (see the module docs), or `None` for a log that is not about the set. `head` is the block
-/// being processed; `horizon` the registry's slashable horizon.
+/// operator (see the module docs), or `None` for a log that is not about the set. `head` is the log's
+/// block (no re-read is earlier); `horizon` the registry's slashable horizon.
 pub fn recheck_of(log: &Log, set: (Address, u32), registry: Address, head: u64, horizon: u64) -> Option<Recheck> {
     let topic = *log.topic0()?;
     if log.address() == registry {
@@ -185,12 +238,12 @@ impl WeightKeeper {
     /// One processed block: the budget (re-read when due), the stake events up to `head`, the
     /// refreshes they call for, and the confirmation. `Err(BudgetExceedsHorizon)` means: propose
     /// nothing at this block. Other failures are logged and retried at the next block.
-    pub async fn on_head(&mut self, head: u64) -> Result<(), WeightsError> {
+    pub async fn on_head(&mut self, head: u64, mut turns: Option<Turns<'_>>) -> Result<(), WeightsError> {
         self.check_budget(head).await?;
-        if let Err(e) = self.follow(head).await {
+        if let Err(e) = self.follow(head, turns.as_mut()).await {
             tracing::warn!(error = %e, "aggregator: following the keeper set's stake failed; retrying next block");
         }
-        if let Err(e) = self.confirm(head).await {
+        if let Err(e) = self.confirm(head, turns.as_mut()).await {
             tracing::debug!(error = %e, "aggregator: confirming the weights failed; retrying next block");
         }
         Ok(())
@@ -242,7 +295,7 @@ impl WeightKeeper {
 
     /// Reads the stake events up to `head` and sends `updateWeights` for the members whose reading
     /// changed.
-    async fn follow(&mut self, head: u64) -> Result<(), WeightsError> {
+    async fn follow(&mut self, head: u64, mut turns: Option<&mut Turns<'_>>) -> Result<(), WeightsError> {
         let horizon = self.budget.map_or(0, |b| b.horizon);
         let provider = self.pool.provider();
         match self.scanned {
@@ -275,7 +328,9 @@ impl WeightKeeper {
                         reason: e.to_string(),
                     })?;
                     for log in &logs {
-                        self.observe(log, head, horizon);
+                        // From the log's own block, so that every node keys a re-read alike.
+                        let at = log.block_number.unwrap_or(head);
+                        self.observe(log, at, horizon);
                     }
                     self.scanned = Some(to);
                     from = to + 1;
@@ -286,6 +341,11 @@ impl WeightKeeper {
         let due: Vec<u64> = self.rechecks.range(..=head).map(|(block, _)| *block).collect();
         let mut operators = BTreeSet::new();
         for block in due {
+            if let Some(turns) = turns.as_deref_mut() {
+                if !turns.mine(block, head).await {
+                    continue;
+                }
+            }
             operators.extend(self.rechecks.remove(&block).unwrap_or_default());
         }
         if operators.is_empty() {
@@ -299,14 +359,15 @@ impl WeightKeeper {
         Ok(())
     }
 
-    fn observe(&mut self, log: &Log, head: u64, horizon: u64) {
+    /// `at`: the log's block (re-reads are keyed from it).
+    fn observe(&mut self, log: &Log, at: u64, horizon: u64) {
         if log.address() == self.registry && log.topic0() == Some(&BlsKeyRegistry::WeightsConfirmed::SIGNATURE_HASH) {
             if let Ok(event) = BlsKeyRegistry::WeightsConfirmed::decode_log_data(log.data()) {
                 self.confirmation.confirmed_at = self.confirmation.confirmed_at.max(u64::from(event.blockNumber));
             }
             return;
         }
-        if let Some(recheck) = recheck_of(log, self.set, self.registry, head, horizon) {
+        if let Some(recheck) = recheck_of(log, self.set, self.registry, at, horizon) {
             tracing::debug!(operator = %recheck.operator, at = ?recheck.at, "aggregator: a member's stake changes");
             for block in recheck.at {
                 self.rechecks.entry(block).or_default().insert(recheck.operator);
@@ -360,8 +421,9 @@ impl WeightKeeper {
         }
     }
 
-    /// Sends `updateAllWeights` once half the weight age has passed since the last confirmation.
-    async fn confirm(&mut self, head: u64) -> Result<(), WeightsError> {
+    /// Sends `updateAllWeights` once half the weight age has passed since the last confirmation
+    /// (over P2P, in this node's turn).
+    async fn confirm(&mut self, head: u64, turns: Option<&mut Turns<'_>>) -> Result<(), WeightsError> {
         if !self.confirmation.due(head) {
             return Ok(());
         }
@@ -374,6 +436,12 @@ impl WeightKeeper {
         self.confirmation.confirmed_at = confirmed.saturating_to();
         if !self.confirmation.due(head) {
             return Ok(());
+        }
+        // Turns are drawn from the chain's last confirmation (this node's may be older).
+        if let Some(turns) = turns {
+            if !turns.mine(self.confirmation.due_at(), head).await {
+                return Ok(());
+            }
         }
         let input = BlsKeyRegistry::updateAllWeightsCall {}.abi_encode();
         let request = TxRequest {

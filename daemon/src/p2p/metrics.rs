@@ -14,13 +14,15 @@ use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 use crate::metrics::MetricsError;
 
-/// `role` of proposals and submissions: slot 0 of the rotation, or a later one.
+/// `role` of submissions: slot 0 of the rotation, or a later one. Proposals have no role: only a
+/// reference block's leader proposes, and a dead leader's tasks are proposed by the next block's
+/// leader (its own block's leader, not a takeover).
 pub const DUTY_ROLES: [&str; 2] = ["leader", "takeover"];
 
 /// The rotation's counters.
 #[derive(Debug, Clone)]
 pub struct P2pMetrics {
-    pub proposals: IntCounterVec,
+    pub proposals: IntCounter,
     pub submissions: IntCounterVec,
     pub duplicate_submissions: IntCounter,
 }
@@ -37,17 +39,19 @@ impl P2pMetrics {
             }
             Ok::<_, MetricsError>(metric)
         };
-        let proposals = counter_vec("keeper_p2p_proposals_total", "Batches this node proposed, by rotation role")?;
+        let counter = |name: &'static str, help: &str| {
+            let metric = IntCounter::with_opts(Opts::new(name, help))
+                .map_err(|source| MetricsError::Register { name, source })?;
+            registry.register(Box::new(metric.clone())).map_err(|source| MetricsError::Register { name, source })?;
+            Ok::<_, MetricsError>(metric)
+        };
+        let proposals =
+            counter("keeper_p2p_proposals_total", "Batches this node proposed as its reference block's leader")?;
         let submissions = counter_vec("keeper_p2p_submissions_total", "Batches this node submitted, by rotation role")?;
-        let name = "keeper_p2p_duplicate_submissions_total";
-        let duplicate_submissions = IntCounter::with_opts(Opts::new(
-            name,
+        let duplicate_submissions = counter(
+            "keeper_p2p_duplicate_submissions_total",
             "This node's batch submissions that failed on chain after another node's landed",
-        ))
-        .map_err(|source| MetricsError::Register { name, source })?;
-        registry
-            .register(Box::new(duplicate_submissions.clone()))
-            .map_err(|source| MetricsError::Register { name, source })?;
+        )?;
         let network = NetworkCollector::new(network)
             .map_err(|source| MetricsError::Register { name: "keeper_p2p_messages_received_total", source })?;
         registry

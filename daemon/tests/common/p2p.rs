@@ -14,7 +14,7 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
 use keeper_shared::bls::SecretKey;
-use keeper_shared::contracts::{JobManager, SampleCounter};
+use keeper_shared::contracts::{BlsKeyRegistry, JobManager, SampleCounter, TaskManager};
 use keeper_shared::deployment::Deployment;
 use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
 use keeperd::devnet::pipeline::{metrics_listen, performed_tasks, write_operator_files};
@@ -284,6 +284,25 @@ impl Chain {
     }
 
     /// `OperatorSlashed` events since the deployment.
+    /// The blocks and senders of the key registry's weight confirmations (`updateAllWeights`), oldest first.
+    pub async fn weight_confirmations(&self) -> Vec<(u64, Address)> {
+        let filter = alloy::rpc::types::Filter::new()
+            .address(self.deployment.avs.key_registry)
+            .event_signature(BlsKeyRegistry::WeightsConfirmed::SIGNATURE_HASH)
+            .from_block(self.deployment.deploy_block);
+        let mut confirmations = Vec::new();
+        for log in self.provider.get_logs(&filter).await.unwrap() {
+            let hash = log.transaction_hash.unwrap();
+            let tx = self.provider.get_transaction_by_hash(hash).await.unwrap().unwrap();
+            confirmations.push((log.block_number.unwrap(), tx.inner.signer()));
+        }
+        confirmations
+    }
+
+    pub async fn max_weight_age(&self) -> u32 {
+        TaskManager::new(self.deployment.avs.task_manager, &self.provider).maxWeightAge().call().await.unwrap()
+    }
+
     pub async fn slashings(&self) -> usize {
         let filter = alloy::rpc::types::Filter::new()
             .address(self.deployment.eigenlayer.allocation_manager)

@@ -105,3 +105,25 @@ fn weights_are_confirmed_at_half_their_age_and_not_twice_at_once() {
     let tiny = WeightConfirmation { max_age: 1, confirmed_at: 5, sent_at: Some(5) };
     assert!(tiny.due(6));
 }
+
+#[test]
+fn a_refresh_is_each_operators_turn_in_the_drawn_order_one_turn_apart() {
+    let order = [Address::repeat_byte(3), Address::repeat_byte(1), Address::repeat_byte(2)];
+    assert_eq!(turn_starts(&order, Address::repeat_byte(3), 500, 4), Some(500), "the first sends at once");
+    assert_eq!(turn_starts(&order, Address::repeat_byte(1), 500, 4), Some(504));
+    assert_eq!(turn_starts(&order, Address::repeat_byte(2), 500, 4), Some(508));
+    assert_eq!(turn_starts(&order, Address::repeat_byte(9), 500, 4), None, "no stake, no turn");
+    assert_eq!(turn_starts(&order, Address::repeat_byte(2), u64::MAX - 1, 4), Some(u64::MAX), "saturates");
+}
+
+#[test]
+fn the_confirmation_falls_due_at_one_block_for_every_node_that_saw_the_last() {
+    let seen = WeightConfirmation { max_age: 100, confirmed_at: 1_000, sent_at: None };
+    assert_eq!(seen.due_at(), 1_050);
+    assert!(!seen.due(1_049));
+    assert!(seen.due(1_050));
+    // A node that sent its own confirmation waits a quarter of the age before sending again.
+    let sent = WeightConfirmation { sent_at: Some(1_050), ..seen };
+    assert!(!sent.due(1_074));
+    assert!(sent.due(1_075));
+}
