@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::chain::{TxRequest, TxSender};
 use crate::jobs::submit::signed_leaf;
 use crate::jobs::{execute, JobSpec, Outcome, ReferenceBlock, SubmitError};
-use crate::node::NodeContext;
+use crate::context::NodeContext;
 use crate::store::{CollectedSignature, StoreError, TxKind};
 
 /// Why the challenger stopped.

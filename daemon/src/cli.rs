@@ -281,7 +281,7 @@ pub struct RunArgs {
     pub log_level: Option<String>,
     /// How log lines look, on stderr and in the files.
     #[arg(long, env = "KEEPERD_LOG_FORMAT", value_enum)]
-    pub log_format: Option<crate::logging::LogFormat>,
+    pub log_format: Option<crate::config::LogFormat>,
     /// Where the daily log files go [default: <data_dir>/logs].
     #[arg(long, env = "KEEPERD_LOG_DIR")]
     pub log_dir: Option<PathBuf>,
@@ -310,7 +310,7 @@ impl RunArgs {
             aggregator_url: self.aggregator_url,
             api_socket: self.api_socket,
             metrics_listen: self.metrics_listen,
-            log: crate::logging::LogOverrides {
+            log: crate::config::LogOverrides {
                 level: self.log_level,
                 format: self.log_format,
                 dir: self.log_dir,
@@ -329,7 +329,7 @@ pub fn run(cli: Cli) -> eyre::Result<()> {
             let config = args.resolve()?;
             // Held until `run` returns: dropping it flushes and stops the file writer.
             let _log_guard = crate::logging::init(&config.log)?;
-            let operator = crate::node::unlock_operator(&config)?;
+            let operator = crate::context::unlock_operator(&config)?;
             let result = runtime.block_on(async move {
                 let shutdown = tokio_util::sync::CancellationToken::new();
                 let mut signals = devnet::ShutdownSignals::install()?;

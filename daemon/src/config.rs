@@ -13,8 +13,10 @@ use alloy::transports::http::reqwest::Url;
 use keeper_shared::deployment::Deployment;
 use serde::Deserialize;
 
+pub mod log;
 mod p2p;
 
+pub use self::log::{FileLog, LogConfig, LogFormat, LogOverrides};
 pub use self::p2p::{FileP2p, P2pConfig, Transport};
 
 /// The largest confirmation depth: a batch's reference block must stay within the task manager's
@@ -113,7 +115,7 @@ pub struct FileConfig {
     #[serde(default)]
     pub p2p: FileP2p,
     #[serde(default)]
-    pub log: crate::logging::FileLog,
+    pub log: FileLog,
     /// Script jobs: fetching, the module cache (default `<data_dir>/scripts`), limits per trigger kind.
     #[serde(default)]
     pub script: keeper_script::ScriptConfig,
@@ -232,7 +234,7 @@ pub struct Overrides {
     pub api_socket: Option<PathBuf>,
     /// Where the Prometheus endpoint listens (ip:port), or `off`.
     pub metrics_listen: Option<String>,
-    pub log: crate::logging::LogOverrides,
+    pub log: LogOverrides,
 }
 
 /// Where the operator's keys are.
@@ -291,7 +293,7 @@ pub struct Config {
     /// The Prometheus endpoint.
     pub metrics: MetricsConfig,
     /// Where logs go, in which format, at which level.
-    pub log: crate::logging::LogConfig,
+    pub log: LogConfig,
     /// Script jobs (`[script]`), validated; the cache directory is always set.
     pub script: keeper_script::ScriptConfig,
     /// The transport between operators (`[p2p]`).
@@ -382,7 +384,7 @@ impl Config {
         }
 
         let metrics = resolve_metrics(file.metrics, overrides.metrics_listen)?;
-        let log = crate::logging::LogConfig::resolve(file.log, overrides.log, &data_dir)?;
+        let log = LogConfig::resolve(file.log, overrides.log, &data_dir)?;
         let mut script = file.script;
         script.cache.dir.get_or_insert_with(|| data_dir.join("scripts"));
         script.validate("script")?;

@@ -1,89 +1,22 @@
-//! One keeperd instance: checks the chain against the deployment, opens the store, unlocks the
-//! operator's keys, starts the configured roles, and stops them all on shutdown.
+//! One keeperd instance: checks the chain against the deployment, opens the store, builds the
+//! [`NodeContext`] the roles share, starts the configured roles, and stops them all on shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use alloy::primitives::Address;
 use alloy::providers::Provider;
-use alloy::signers::local::PrivateKeySigner;
 use eyre::{eyre, WrapErr};
-use keeper_shared::bls::SecretKey;
-use keeper_shared::keystore::prompt::{read_password, Purpose};
-use keeper_shared::keystore::{ecdsa, Keystore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::chain::{RpcPool, RpcPoolConfig, SenderConfig, TxSender};
 use crate::config::Config;
-use crate::scheduler::{ScheduleView, Scheduler};
+use crate::context::{NodeContext, Operator};
+use crate::scheduler::Scheduler;
 use crate::store::{SharedStore, Store};
 
 /// How long roles get to finish after shutdown is signalled.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// The operator this instance acts for.
-#[derive(Clone)]
-pub struct Operator {
-    /// The operator's address (its ECDSA key's).
-    pub address: Address,
-    /// Signs the operator's transactions.
-    pub signer: PrivateKeySigner,
-    /// Signs batches (keepers only).
-    pub bls: Option<Arc<SecretKey>>,
-}
-
-impl std::fmt::Debug for Operator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Operator")
-            .field("address", &self.address)
-            .field("bls", &self.bls.as_ref().map(|k| k.public_key().to_string()))
-            .finish()
-    }
-}
-
-/// Everything the roles share.
-#[derive(Debug, Clone)]
-pub struct NodeContext {
-    pub config: Arc<Config>,
-    pub pool: RpcPool,
-    pub store: SharedStore,
-    pub operator: Option<Operator>,
-    /// The operator's one transaction sender (one nonce sequence per key), if it has a key.
-    pub sender: Option<Arc<TxSender>>,
-    pub schedule: ScheduleView,
-    /// Every metric of this daemon (served on `[metrics] listen`).
-    pub metrics: Arc<crate::metrics::Metrics>,
-    /// Fetches, caches and runs script jobs' code (keeper, aggregator and challenger share its caches).
-    pub scripts: Arc<keeper_script::ScriptRunner>,
-    /// The operators' network, when `[p2p] transport` uses it.
-    pub p2p: Option<Arc<crate::p2p::P2pHub>>,
-}
-
-/// Unlocks the operator's keystores (one password for both).
-pub fn unlock_operator(config: &Config) -> eyre::Result<Option<Operator>> {
-    let Some(keys) = &config.operator else { return Ok(None) };
-    let password = read_password(keys.password_file.as_deref(), Purpose::Existing)?;
-    let signer = ecdsa::load(&keys.ecdsa_keystore, &password)
-        .wrap_err_with(|| format!("operator.ecdsa_keystore {}", keys.ecdsa_keystore.display()))?;
-    let bls = match &keys.bls_keystore {
-        Some(path) => {
-            let keystore =
-                Keystore::read_from(path).wrap_err_with(|| format!("operator.bls_keystore {}", path.display()))?;
-            let own = keys.bls_password_file.as_deref().map(|file| read_password(Some(file), Purpose::Existing));
-            let bls_password = match own {
-                Some(read) => read.wrap_err("operator.bls_password_file")?,
-                None => password.clone(),
-            };
-            let key = keystore
-                .decrypt_secret_key(&bls_password)
-                .wrap_err_with(|| format!("operator.bls_keystore {}", path.display()))?;
-            Some(Arc::new(key))
-        }
-        None => None,
-    };
-    Ok(Some(Operator { address: signer.address(), signer, bls }))
-}
 
 /// Runs the configured roles until `shutdown` is cancelled or a role fails for good.
 pub async fn run(config: Config, operator: Option<Operator>, shutdown: CancellationToken) -> eyre::Result<()> {
@@ -234,3 +167,6 @@ fn create_private_dir(dir: &std::path::Path) -> eyre::Result<()> {
         .wrap_err_with(|| format!("data_dir {}: making it private", dir.display()))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

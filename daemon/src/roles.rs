@@ -4,7 +4,7 @@
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::node::NodeContext;
+use crate::context::NodeContext;
 
 /// A running role: its name and how it ended.
 pub type RoleOutcome = (&'static str, eyre::Result<()>);

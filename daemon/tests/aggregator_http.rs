@@ -14,7 +14,8 @@ use keeperd::aggregator::protocol::{
     ApiError, Dispute, DisputeReason, DisputedTask, ErrorCode, SignatureStatus, SignedBatch,
 };
 use keeperd::aggregator::quorum::{Operator, OperatorSet, QuorumThreshold};
-use keeperd::aggregator::server::{self, Collector, CollectorConfig, CollectorEvent, HttpLimits};
+use keeperd::aggregator::server::{self, Collector, CollectorConfig, CollectorEvent};
+use keeperd::http::{self, HttpLimits};
 use keeperd::keeper::client::{AggregatorClient, ClientConfig, ClientError};
 use keeperd::store::{SharedStore, Store};
 use rand::rngs::StdRng;
@@ -91,7 +92,7 @@ async fn start(store: Store, limits: HttpLimits) -> Running {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
     let router = server::router(collector.clone(), &limits);
-    let task = tokio::spawn(server::serve(listener, router, limits, server::error_body, shutdown.clone()));
+    let task = tokio::spawn(http::serve(listener, router, limits, http::error_body, shutdown.clone()));
     Running { url, collector, shutdown, task }
 }
 

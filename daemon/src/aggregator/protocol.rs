@@ -301,6 +301,21 @@ pub enum DisputeReason {
     Other,
 }
 
+impl DisputeReason {
+    /// The reason's wire name (`keeper_tasks_disputed_total{reason}` uses it too).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ResponseMismatch => "response_mismatch",
+            Self::SpecMismatch => "spec_mismatch",
+            Self::NotDue => "not_due",
+            Self::ExecutionFailed => "execution_failed",
+            Self::Unsupported => "unsupported",
+            Self::PreviousInFlight => "previous_in_flight",
+            Self::Other => "other",
+        }
+    }
+}
+
 /// `POST /v1/disputes`: leaves of a proposal an operator will not sign, so the aggregator can
 /// re-propose the rest instead of stalling.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

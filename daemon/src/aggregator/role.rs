@@ -35,13 +35,13 @@ use self::rotation::Rotation;
 use super::fees::{FeeRule, Shortfall};
 use super::operators::RegistryView;
 use super::quorum::QuorumThreshold;
-use super::server::{Collector, CollectorConfig, CollectorEvent, HttpLimits};
+use super::server::{Collector, CollectorConfig, CollectorEvent};
 use super::single_flight::{busy_jobs, ConditionGate};
 use super::weights::{Turns, WeightKeeper, WeightsError, TURN_MULTIPLE};
 use crate::chain::{SenderError, TrackedTx, TxRequest, TxSender};
 use crate::jobs::submit::{simulate_task_call, BatchTask};
 use crate::jobs::{build_submission, execute, Outcome, ReferenceBlock, RevertReason, SubmitError};
-use crate::node::NodeContext;
+use crate::context::NodeContext;
 use crate::p2p::metrics::P2pMetrics;
 use crate::scheduler::{DueTask, JobIndex};
 use crate::store::{BlockAnchor, StoreError, TaskDue, TaskEnding, TaskState, TxKind};
@@ -111,14 +111,14 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .map_err(|source| AggregatorError::Listen { address: listen, source })?;
-            let limits = HttpLimits::default();
+            let limits = crate::http::HttpLimits::default();
             let router = super::server::router(collector.clone(), &limits);
             tracing::info!(%listen, quorum_bps, "aggregator: serving keepers");
-            Some(tokio::spawn(super::server::serve(
+            Some(tokio::spawn(crate::http::serve(
                 listener,
                 router,
                 limits,
-                super::server::error_body,
+                crate::http::error_body,
                 shutdown.child_token(),
             )))
         }

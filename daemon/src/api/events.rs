@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::convert;
 use crate::chain::EndpointState;
-use crate::node::NodeContext;
+use crate::context::NodeContext;
 use crate::store::{JobRecord, JobStatus, SharedStore, StoreError};
 
 /// Events remembered for `/v1/events/recent` and for stream clients that reconnect.

@@ -2,8 +2,8 @@
 //! and paths are `keeper_shared::api`'s; the reference is `docs/api.md`.
 //!
 //! The socket is 0600 in a private directory ([`ControlSocket`]); on top of that, every request's
-//! peer uid (`SO_PEERCRED`) must be the daemon's ([`authorize`]). The serve loop is the aggregator's
-//! (connection cap answered `503`, header-read and request timeouts, JSON bodies for hyper's own
+//! peer uid (`SO_PEERCRED`) must be the daemon's ([`authorize`]). The serve loop is the daemon's
+//! ([`crate::http`]: connection cap answered `503`, header-read and request timeouts, JSON bodies for hyper's own
 //! errors, graceful shutdown); bodies are capped, and event streams have their own cap.
 
 mod convert;
@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 pub use events::EventHub;
 pub use socket::{authorize, ControlSocket, Peer, SocketError};
 
-use crate::aggregator::server::{error_body, serve as serve_http, HttpLimits};
-use crate::node::NodeContext;
+use crate::http::{error_body, serve as serve_http, HttpLimits};
+use crate::context::NodeContext;
 use crate::store::SharedStore;
 
 /// The control API's limits: small requests, quick answers, a handful of local clients.

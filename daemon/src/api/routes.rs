@@ -27,8 +27,9 @@ use tokio_util::sync::CancellationToken;
 use super::events::EventHub;
 use super::operators::MembershipIndex;
 use super::socket::{authorize, Peer};
-use super::{convert, operators, writes, HttpLimits};
-use crate::node::NodeContext;
+use super::{convert, operators, writes};
+use crate::context::NodeContext;
+use crate::http::{self, HttpLimits, JsonError};
 use crate::store::{SharedStore, Store, StoreError};
 
 /// How long `/v1/status` waits for the chain's latest block number.
@@ -127,7 +128,7 @@ pub fn router(mut state: ApiState, limits: &HttpLimits) -> Router {
         .route(api::RECENT_EVENTS_PATH, get(recent_events))
         .route(api::EVENTS_PATH, get(stream_events))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(http::method_not_allowed::<ApiError>)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(limits.request_timeout, request_timeout))
         .layer(middleware::from_fn_with_state((state.uid, limits.max_body_bytes), guard))
@@ -145,26 +146,28 @@ impl From<ApiError> for Failure {
 
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        json(status, &self.0)
+        http::error(&self.0)
     }
 }
 
 pub(super) type Reply = Result<Response, Failure>;
 
-fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
-        Err(e) => {
-            let error = ApiError::new(ErrorCode::Internal, format!("encoding the answer: {e}"));
-            let bytes = serde_json::to_vec(&error).unwrap_or_default();
-            (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
-        }
+impl JsonError for ApiError {
+    fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn internal(message: String) -> Self {
+        ApiError::new(ErrorCode::Internal, message)
+    }
+
+    fn method_not_allowed(message: String) -> Self {
+        ApiError::new(ErrorCode::MethodNotAllowed, message)
     }
 }
 
 pub(super) fn ok<T: Serialize>(body: &T) -> Reply {
-    Ok(json(StatusCode::OK, body))
+    Ok(http::json::<_, ApiError>(StatusCode::OK, body))
 }
 
 pub(super) fn internal(what: &str, error: &dyn std::fmt::Display) -> Failure {
@@ -206,14 +209,6 @@ async fn request_timeout(State(limit): State<Duration>, request: Request, next: 
 async fn not_found(request: Request) -> Response {
     Failure(ApiError::new(ErrorCode::NotFound, format!("no route for {} (see docs/api.md)", request.uri().path())))
         .into_response()
-}
-
-async fn method_not_allowed(request: Request) -> Response {
-    Failure(ApiError::new(
-        ErrorCode::MethodNotAllowed,
-        format!("{} is not allowed on {}", request.method(), request.uri().path()),
-    ))
-    .into_response()
 }
 
 async fn status(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Reply {

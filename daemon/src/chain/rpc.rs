@@ -451,7 +451,7 @@ impl Shared {
             tracing::warn!(endpoint = %endpoint, index, from = %before, to = %after, %reason, "rpc endpoint state changed");
         }
         if let Some(metrics) = &self.config.metrics {
-            metrics.observe_rpc_state_change(index, after);
+            metrics.observe_rpc_state_change(index, after.as_str());
         }
     }
 

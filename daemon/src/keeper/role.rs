@@ -22,7 +22,7 @@ use super::client::{AggregatorClient, ClientConfig, ClientError};
 use super::source::{ProposalSource, SourceError};
 use crate::aggregator::protocol::{Dispute, DisputeReason, DisputedTask, ErrorCode, SignedBatch};
 use crate::jobs::{execute, Outcome, ReferenceBlock, SpecError};
-use crate::node::NodeContext;
+use crate::context::NodeContext;
 use crate::store::{BatchSigningRequest, SlashingProtectionError, Store, StoreError, TaskDue, TaskState};
 
 /// Why the keeper role stopped.
@@ -134,7 +134,7 @@ impl Keeper {
                     }
                     Verdict::Signed | Verdict::Ignored(_) => {}
                     Verdict::Disputed(tasks) => {
-                        self.context.metrics.observe_disputed(&tasks);
+                        self.context.metrics.observe_disputed(tasks.iter().map(|task| task.reason.as_str()));
                         let dispute = Dispute { operator: self.operator_address(), digest: batch.digest(), tasks };
                         source.send_dispute(&dispute).await?;
                     }

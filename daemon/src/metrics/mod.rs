@@ -22,14 +22,8 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
-pub use server::{bind, router, serve};
+pub use server::{bind, router, serve, StateGauges};
 
-use crate::aggregator::protocol::{DisputeReason, DisputedTask, SignatureReceipt, SignatureStatus};
-use crate::aggregator::quorum::SignatureRejected;
-use crate::aggregator::server::CollectorError;
-use crate::chain::BlockRef;
-use crate::jobs::Trigger;
-use crate::scheduler::{Job, JobIndex, OutcomeKind, TaskOutcome};
 use crate::store::{JobStatus, TaskState};
 
 /// Why metrics could not be set up or served.
@@ -39,6 +33,8 @@ pub enum MetricsError {
     Register { name: &'static str, source: prometheus::Error },
     #[error("metrics: listening on {address}: {source}")]
     Listen { address: SocketAddr, source: std::io::Error },
+    #[error("metrics: reading the bound address: {0}")]
+    BoundAddress(std::io::Error),
     #[error("metrics: encoding: {0}")]
     Encode(String),
 }
@@ -472,42 +468,11 @@ impl Metrics {
         self.rpc_duration.with_label_values(&[method]).observe(duration.as_secs_f64());
     }
 
-    /// Endpoint `endpoint` (its index in the configuration) changed to `state`.
-    pub fn observe_rpc_state_change(&self, endpoint: usize, state: crate::chain::EndpointState) {
+    /// Endpoint `endpoint` (its index in the configuration) changed to `state` (the chain's name
+    /// for it: healthy, degraded, down).
+    pub fn observe_rpc_state_change(&self, endpoint: usize, state: &str) {
         let endpoint = endpoint.to_string();
-        self.rpc_endpoint_state_changes.with_label_values(&[endpoint.as_str(), state.as_str()]).inc();
-    }
-
-    /// A task outcome from a log of block `included`; `job` is its job in the index (for the due
-    /// time). Latency is observed for performed tasks only.
-    pub fn observe_outcome(&self, outcome: &TaskOutcome, job: Option<&Job>, included: Option<&BlockRef>) {
-        let name = match outcome.kind {
-            OutcomeKind::Performed { success: true, .. } => "performed",
-            OutcomeKind::Performed { success: false, .. } => "reverted",
-            OutcomeKind::NotExecuted => "not_executed",
-            OutcomeKind::Skipped { .. } => "skipped",
-        };
-        self.task_outcomes.with_label_values(&[name]).inc();
-        if let OutcomeKind::Performed { success: false, .. } = outcome.kind {
-            self.observe_task_failed(outcome.task.job_id, REVERTED_ON_CHAIN);
-        }
-        let (Some(job), Some(block), OutcomeKind::Performed { .. }) = (job, included, &outcome.kind) else { return };
-        let sequence = outcome.task.sequence;
-        match job.spec.trigger {
-            Trigger::Interval { start, period } => {
-                let due = crate::jobs::schedule::due_at(start, period, sequence);
-                let late = u128::from(block.timestamp).saturating_sub(due);
-                self.task_latency_seconds.observe(late as f64);
-            }
-            Trigger::Block { start, period } => {
-                let due = crate::jobs::schedule::due_at(start, period, sequence);
-                self.task_latency_blocks.observe(u128::from(block.number).saturating_sub(due) as f64);
-            }
-            Trigger::Event(_) => {
-                let (due, _) = crate::jobs::schedule::event_log(sequence);
-                self.task_latency_blocks.observe(block.number.saturating_sub(due) as f64);
-            }
-        }
+        self.rpc_endpoint_state_changes.with_label_values(&[endpoint.as_str(), state]).inc();
     }
 
     /// A task of `job` failed for `reason` (a bounded name: [`REVERTED_ON_CHAIN`] or a
@@ -526,20 +491,6 @@ impl Metrics {
         self.tasks_failed.with_label_values(&[job.to_string().as_str(), reason]).inc();
     }
 
-    /// The outcomes of processed `blocks`, each with the number of the block whose log carried it.
-    pub fn observe_outcomes(
-        &self,
-        index: &JobIndex,
-        outcomes: &[TaskOutcome],
-        included: &[Option<u64>],
-        blocks: &[BlockRef],
-    ) {
-        for (outcome, number) in outcomes.iter().zip(included) {
-            let block = blocks.iter().find(|b| Some(b.number) == *number);
-            self.observe_outcome(outcome, index.job(outcome.task.job_id), block);
-        }
-    }
-
     /// A task the aggregator leaves out as unprofitable (once per task, when it becomes so).
     pub fn observe_unprofitable(&self, action: &crate::jobs::Action) {
         let kind = match action {
@@ -551,32 +502,17 @@ impl Metrics {
         self.tasks_unprofitable.with_label_values(&[kind]).inc();
     }
 
-    /// Leaves this keeper disputes, by reason.
-    pub fn observe_disputed(&self, tasks: &[DisputedTask]) {
-        for task in tasks {
-            let reason = match task.reason {
-                DisputeReason::ResponseMismatch => "response_mismatch",
-                DisputeReason::SpecMismatch => "spec_mismatch",
-                DisputeReason::NotDue => "not_due",
-                DisputeReason::ExecutionFailed => "execution_failed",
-                DisputeReason::Unsupported => "unsupported",
-                DisputeReason::PreviousInFlight => "previous_in_flight",
-                DisputeReason::Other => "other",
-            };
+    /// Leaves this keeper disputed, each by its reason's name (one of [`DISPUTE_REASONS`] or the
+    /// protocol's other reasons).
+    pub fn observe_disputed<'a>(&self, reasons: impl IntoIterator<Item = &'a str>) {
+        for reason in reasons {
             self.tasks_disputed.with_label_values(&[reason]).inc();
         }
     }
 
-    /// What the aggregator made of a keeper's signature.
-    pub fn observe_signature(&self, result: &Result<SignatureReceipt, CollectorError>) {
-        let name = match result {
-            Ok(SignatureReceipt { status: SignatureStatus::Added, .. }) => "added",
-            Ok(SignatureReceipt { status: SignatureStatus::AlreadyPresent, .. }) => "duplicate",
-            Err(CollectorError::Signature(SignatureRejected::InvalidSignature { .. })) => "invalid",
-            Err(CollectorError::RateLimited { .. }) => "rate_limited",
-            Err(_) => "refused",
-        };
-        self.signatures_received.with_label_values(&[name]).inc();
+    /// What the aggregator made of a keeper's signature: one of [`SIGNATURE_RESULTS`].
+    pub fn observe_signature(&self, result: &str) {
+        self.signatures_received.with_label_values(&[result]).inc();
     }
 
     /// An operator's signature failed verification.
@@ -597,27 +533,6 @@ impl Metrics {
         if tasks > 0 {
             self.batch_tasks.observe(tasks as f64);
         }
-    }
-
-    /// Jobs by status and jobs low on escrow, from the scheduler's index.
-    pub fn observe_jobs(&self, index: &JobIndex, escrow_low_tasks: u64) {
-        let mut counts = vec![0i64; JobStatus::ALL.len()];
-        let mut low = 0i64;
-        for job in index.jobs() {
-            if let Some(slot) = JobStatus::ALL.iter().position(|s| *s == job.status) {
-                counts[slot] += 1;
-            }
-            // Every job's missed counter exists from the start, at 0: `increase()` then sees its first miss.
-            let _ = self.tasks_missed.with_label_values(&[job.id.to_string().as_str()]);
-            let enough = U256::from(job.spec.max_fee).saturating_mul(U256::from(escrow_low_tasks));
-            if job.status == JobStatus::Active && job.balance < enough {
-                low += 1;
-            }
-        }
-        for (status, count) in JobStatus::ALL.iter().zip(counts) {
-            self.jobs.with_label_values(&[status.as_str()]).set(count);
-        }
-        self.jobs_escrow_low.set(low);
     }
 
     /// The chain position: `head` as the follower saw it, `processed` by the scheduler.

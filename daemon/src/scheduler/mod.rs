@@ -16,6 +16,7 @@
 //! constant (noted in the README as a known limit).
 
 mod index;
+pub mod metrics;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -292,7 +293,7 @@ impl Scheduler {
         let reference = ReferenceBlock { number: last.number, hash: last.hash, timestamp: last.timestamp };
         self.persist(last.cursor(), &outcomes, Some(reference)).await?;
         if let Some(metrics) = &self.metrics {
-            metrics.observe_outcomes(&*self.index.read().await, &outcomes, &included, blocks);
+            self::metrics::observe_outcomes(metrics, &*self.index.read().await, &outcomes, &included, blocks);
         }
         for outcome in outcomes {
             // Nobody listening is fine.

@@ -314,7 +314,7 @@ impl Collector {
     pub async fn submit_signature(&self, signed: SignedBatch) -> Result<SignatureReceipt, CollectorError> {
         let result = self.add_signature(signed).await;
         if let Some(metrics) = &self.inner.config.metrics {
-            metrics.observe_signature(&result);
+            metrics.observe_signature(signature_result(&result));
         }
         result
     }
@@ -481,5 +481,16 @@ impl Collector {
             .await
             .map_err(|_| CollectorError::Background("the signature verifier stopped".into()))?;
         verdict.await.map_err(|_| CollectorError::Background("the signature verifier dropped a request".into()))
+    }
+}
+
+/// `keeper_signatures_received_total{result}` of a signature ([`crate::metrics::SIGNATURE_RESULTS`]).
+fn signature_result(result: &Result<SignatureReceipt, CollectorError>) -> &'static str {
+    match result {
+        Ok(SignatureReceipt { status: SignatureStatus::Added, .. }) => "added",
+        Ok(SignatureReceipt { status: SignatureStatus::AlreadyPresent, .. }) => "duplicate",
+        Err(CollectorError::Signature(SignatureRejected::InvalidSignature { .. })) => "invalid",
+        Err(CollectorError::RateLimited { .. }) => "rate_limited",
+        Err(_) => "refused",
     }
 }
