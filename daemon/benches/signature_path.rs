@@ -1,5 +1,5 @@
 //! The aggregator's signature path: verifying one round of queued keeper signatures through
-//! `keeperd::aggregator::quorum::verify_signatures` (the grouped check, `Signature::verify_each`,
+//! `keeperd::quorum::verify_signatures` (the grouped check, `Signature::verify_each`,
 //! that the verifier makes for a round's shared signatures), against the path it replaced.
 //!
 //! `make bench-signatures` (`cargo bench -p keeperd --bench signature_path` pinned to one core; the
@@ -23,7 +23,7 @@ use std::hint::black_box;
 use alloy::primitives::B256;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use keeper_shared::bls::{PublicKey, SecretKey, Signature, SigningDomain};
-use keeperd::aggregator::quorum::verify_signatures;
+use keeperd::quorum::verify_signatures;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 

@@ -22,6 +22,8 @@ pub mod metrics;
 pub mod network_check;
 pub mod node;
 pub mod p2p;
+pub mod protocol;
+pub mod quorum;
 pub mod roles;
 pub mod scheduler;
 pub mod store;

@@ -10,10 +10,10 @@ use std::time::Duration;
 use alloy::primitives::{Address, B256, U256};
 use keeper_shared::batch::{Batch, BatchContext, TaskId, TaskLeaf};
 use keeper_shared::bls::{PublicKey, SecretKey, SigningDomain};
-use keeperd::aggregator::protocol::{
+use keeperd::protocol::{
     ApiError, Dispute, DisputeReason, DisputedTask, ErrorCode, SignatureStatus, SignedBatch,
 };
-use keeperd::aggregator::quorum::{Operator, OperatorSet, QuorumThreshold};
+use keeperd::quorum::{Operator, OperatorSet, QuorumThreshold};
 use keeperd::aggregator::server::{self, Collector, CollectorConfig, CollectorEvent};
 use keeperd::http::{self, HttpLimits};
 use keeperd::keeper::client::{AggregatorClient, ClientConfig, ClientError};

@@ -33,8 +33,8 @@ use tokio_util::sync::CancellationToken;
 
 use self::rotation::Rotation;
 use super::fees::{FeeRule, Shortfall};
-use super::operators::RegistryView;
-use super::quorum::QuorumThreshold;
+use crate::quorum::registry::RegistryView;
+use crate::quorum::QuorumThreshold;
 use super::server::{Collector, CollectorConfig, CollectorEvent};
 use super::single_flight::{busy_jobs, ConditionGate};
 use super::weights::{Turns, WeightKeeper, WeightsError, TURN_MULTIPLE};

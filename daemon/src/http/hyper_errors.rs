@@ -161,7 +161,7 @@ mod tests {
     /// The one body is a valid error of both protocols, with the code each names for the status.
     #[test]
     fn the_serve_loop_body_parses_as_both_protocols_errors() {
-        use crate::aggregator::protocol::{ApiError as AggregatorError, ErrorCode as AggregatorCode};
+        use crate::protocol::{ApiError as AggregatorError, ErrorCode as AggregatorCode};
         use keeper_shared::api::{ApiError as ControlError, ErrorCode as ControlCode};
         let cases = [
             (StatusCode::REQUEST_TIMEOUT, AggregatorCode::Timeout, ControlCode::Timeout),

@@ -14,7 +14,7 @@ use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
-use crate::aggregator::protocol::{
+use crate::protocol::{
     proposal_path, ApiError, Cursor, Dispute, DisputePost, DisputeReceipt, ErrorCode, ProposalPage, ProposalView,
     SignaturePost, SignatureReceipt, SignedBatch, StatusView, DISPUTES_PATH, PROPOSALS_PATH, SIGNATURES_PATH,
     STATUS_PATH,

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{AggregatorClient, ClientConfig, ClientError};
 use super::source::{ProposalSource, SourceError};
-use crate::aggregator::protocol::{Dispute, DisputeReason, DisputedTask, ErrorCode, SignedBatch};
+use crate::protocol::{Dispute, DisputeReason, DisputedTask, ErrorCode, SignedBatch};
 use crate::jobs::{execute, Outcome, ReferenceBlock, SpecError};
 use crate::context::NodeContext;
 use crate::store::{BatchSigningRequest, SlashingProtectionError, Store, StoreError, TaskDue, TaskState};

@@ -10,7 +10,7 @@ use keeper_shared::batch::Batch;
 use tokio::sync::broadcast::{self, error::TryRecvError};
 
 use super::client::{AggregatorClient, ClientError};
-use crate::aggregator::protocol::{Cursor, Dispute, SignedBatch};
+use crate::protocol::{Cursor, Dispute, SignedBatch};
 use crate::p2p::{P2pError, P2pHub};
 
 /// Digests remembered as judged, so a proposal re-gossiped (a takeover re-publishing it) is not signed twice.

@@ -11,7 +11,7 @@ use alloy::primitives::{Address, B256};
 use alloy::providers::Provider;
 use keeper_p2p::rotation::{OperatorStake, Schedule};
 
-use crate::aggregator::operators::RegistryView;
+use crate::quorum::registry::RegistryView;
 use crate::chain::RpcPool;
 use crate::jobs::ReferenceBlock;
 
@@ -47,7 +47,7 @@ impl ChainView {
         head: ReferenceBlock,
         registry: &mut RegistryView,
         pool: &RpcPool,
-    ) -> Result<(), crate::aggregator::operators::OperatorsError> {
+    ) -> Result<(), crate::quorum::registry::OperatorsError> {
         let stakes = stakes_of(&*registry.at(head.number).await?);
         let previous = self.read().head;
         let mut filled = Vec::new();
@@ -124,7 +124,7 @@ impl ChainView {
 }
 
 /// The rotation's stakes: the key registry's weights at the block.
-pub fn stakes_of(set: &crate::aggregator::quorum::OperatorSet) -> Vec<OperatorStake> {
+pub fn stakes_of(set: &crate::quorum::OperatorSet) -> Vec<OperatorStake> {
     set.iter().map(|(address, info)| OperatorStake { operator: *address, stake: info.weight }).collect()
 }
 

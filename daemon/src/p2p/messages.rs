@@ -7,7 +7,7 @@ use alloy::primitives::Address;
 use keeper_p2p::SignedEnvelope;
 use keeper_shared::batch::Batch;
 
-use crate::aggregator::protocol::{ProposalView, SignaturePost, SignedBatch};
+use crate::protocol::{ProposalView, SignaturePost, SignedBatch};
 
 /// Why a payload is refused (each is a `keeper_p2p_messages_invalid_total{reason="application"}`
 /// and a log label).

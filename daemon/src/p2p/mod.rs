@@ -25,8 +25,8 @@ use tokio_util::sync::CancellationToken;
 use self::chain_view::ChainView;
 use self::messages::{decode_proposal, decode_signature, encode_proposal, encode_signature};
 use self::metrics::P2pMetrics;
-use crate::aggregator::operators::RegistryView;
-use crate::aggregator::protocol::SignedBatch;
+use crate::quorum::registry::RegistryView;
+use crate::protocol::SignedBatch;
 use crate::chain::RpcPool;
 use crate::config::Config;
 use crate::scheduler::ScheduleView;
@@ -45,7 +45,7 @@ pub enum P2pError {
     #[error("p2p: reading the chain head: {0}")]
     Chain(String),
     #[error("p2p: reading the keeper set: {0}")]
-    Operators(#[from] crate::aggregator::operators::OperatorsError),
+    Operators(#[from] crate::quorum::registry::OperatorsError),
 }
 
 /// Messages buffered per role before a slow one misses some (gossip catch-up recovers them).
@@ -265,7 +265,7 @@ impl P2pTask {
 
 /// The rotation schedule of `reference` over the keeper set at that block (weights as stakes).
 pub fn schedule_of(
-    set: &crate::aggregator::quorum::OperatorSet,
+    set: &crate::quorum::OperatorSet,
     reference: &crate::jobs::ReferenceBlock,
     takeover_blocks: u64,
 ) -> Option<keeper_p2p::rotation::Schedule> {

@@ -65,7 +65,7 @@ mod tests {
     use keeper_shared::bls::{SecretKey, SigningDomain};
 
     use super::*;
-    use crate::aggregator::protocol::SignedBatch;
+    use crate::protocol::SignedBatch;
     use crate::p2p::messages::{encode_proposal, encode_signature};
 
     const NUMBER: u64 = 100;

@@ -13,7 +13,7 @@ use alloy::primitives::B256;
 use keeper_shared::batch::Batch;
 
 use super::{performed_meanwhile, Aggregator, AGE_MARGIN};
-use crate::aggregator::protocol::SignedBatch;
+use crate::protocol::SignedBatch;
 use crate::aggregator::server::CollectorError;
 use crate::jobs::ReferenceBlock;
 use crate::p2p::P2pHub;

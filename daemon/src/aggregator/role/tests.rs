@@ -10,8 +10,8 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::*;
-use crate::aggregator::protocol::SignedBatch;
-use crate::aggregator::quorum::{Operator, OperatorSet, SignatureRejected};
+use crate::protocol::SignedBatch;
+use crate::quorum::{Operator, OperatorSet, SignatureRejected};
 use crate::aggregator::server::CollectorError;
 use crate::jobs::{Action, JobSpec, TaskResponse, Trigger};
 use crate::scheduler::Job;

@@ -12,11 +12,11 @@ use keeper_shared::bls::Signature;
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::aggregator::protocol::{
+use crate::protocol::{
     Cursor, Dispute, DisputeReceipt, ProposalPage, ProposalView, SignatureReceipt, SignatureStatus, SignedBatch,
     StatusView, API_VERSION, DEFAULT_PAGE_LIMIT,
 };
-use crate::aggregator::quorum::{
+use crate::quorum::{
     Accepted, Check, OperatorSet, Quorum, QuorumCertificate, QuorumError, QuorumState, QuorumThreshold,
     SignatureRejected,
 };

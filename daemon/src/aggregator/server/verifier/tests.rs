@@ -9,8 +9,8 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::*;
-use crate::aggregator::protocol::SignedBatch;
-use crate::aggregator::quorum::{Operator, OperatorSet, SignatureRejected};
+use crate::protocol::SignedBatch;
+use crate::quorum::{Operator, OperatorSet, SignatureRejected};
 use crate::aggregator::server::{Collector, CollectorConfig, CollectorError};
 use crate::store::{SharedStore, Store};
 
@@ -159,7 +159,7 @@ async fn collector_with_proposal(m: &[Member]) -> (Collector, Arc<Metrics>, B256
 }
 
 fn invalid_signature(
-    result: Result<crate::aggregator::protocol::SignatureReceipt, CollectorError>,
+    result: Result<crate::protocol::SignatureReceipt, CollectorError>,
     operator: Address,
 ) -> bool {
     matches!(result, Err(CollectorError::Signature(SignatureRejected::InvalidSignature { operator: o, .. })) if o == operator)
@@ -177,7 +177,7 @@ async fn the_collector_rate_limits_an_operator_that_keeps_sending_invalid_signat
     assert!(invalid_signature(collector.submit_signature(wrong(&m[0])).await, m[0].address));
     let limited = collector.submit_signature(signed(&m[0], digest)).await.unwrap_err();
     assert!(matches!(limited, CollectorError::RateLimited { operator, .. } if operator == m[0].address), "{limited:?}");
-    assert_eq!(crate::aggregator::protocol::ApiError::from(&limited).code.http_status(), 429);
+    assert_eq!(crate::protocol::ApiError::from(&limited).code.http_status(), 429);
     // Others are unaffected, and the offender's rejections are counted once each.
     collector.submit_signature(signed(&m[1], digest)).await.unwrap();
     assert_eq!(collector.quorum_state(digest).unwrap().rejections.invalid_signature, 3);

@@ -12,7 +12,7 @@ use alloy::sol_types::SolEvent;
 use keeper_shared::bls::PublicKey;
 use keeper_shared::contracts::BlsKeyRegistry;
 
-use super::quorum::{Operator, OperatorSet, OperatorSetError};
+use super::{Operator, OperatorSet, OperatorSetError};
 use crate::chain::{logs_in_ranges, LogsError, RpcError, RpcPool};
 
 /// Why the set could not be read.

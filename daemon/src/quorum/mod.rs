@@ -7,6 +7,8 @@
 //! registered at that block, weight 0 included, so the non-signers produced here are every member of
 //! the set that did not sign, whatever its weight.
 
+pub mod registry;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
