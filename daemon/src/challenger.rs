@@ -21,9 +21,9 @@ use keeper_shared::contracts::TaskManager;
 use tokio_util::sync::CancellationToken;
 
 use crate::chain::{TxRequest, TxSender};
+use crate::context::NodeContext;
 use crate::jobs::submit::signed_leaf;
 use crate::jobs::{execute, JobSpec, Outcome, ReferenceBlock, SubmitError};
-use crate::context::NodeContext;
 use crate::store::{CollectedSignature, StoreError, TxKind};
 
 /// Why the challenger stopped.

@@ -10,13 +10,11 @@ use std::time::Duration;
 use alloy::primitives::{Address, B256, U256};
 use keeper_shared::batch::{Batch, BatchContext, TaskId, TaskLeaf};
 use keeper_shared::bls::{PublicKey, SecretKey, SigningDomain};
-use keeperd::protocol::{
-    ApiError, Dispute, DisputeReason, DisputedTask, ErrorCode, SignatureStatus, SignedBatch,
-};
-use keeperd::quorum::{Operator, OperatorSet, QuorumThreshold};
 use keeperd::aggregator::server::{self, Collector, CollectorConfig, CollectorEvent};
 use keeperd::http::{self, HttpLimits};
 use keeperd::keeper::client::{AggregatorClient, ClientConfig, ClientError};
+use keeperd::protocol::{ApiError, Dispute, DisputeReason, DisputedTask, ErrorCode, SignatureStatus, SignedBatch};
+use keeperd::quorum::{Operator, OperatorSet, QuorumThreshold};
 use keeperd::store::{SharedStore, Store};
 use rand::rngs::StdRng;
 use rand::SeedableRng;

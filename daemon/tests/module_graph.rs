@@ -40,13 +40,10 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The module path of a file below src/ (`aggregator/server/http.rs` -> [aggregator, server, http];
+/// The module path of a file below src/ (`aggregator/server/routes.rs` -> [aggregator, server, routes];
 /// `mod.rs` names its folder). `lib.rs` and `main.rs` are the crate roots: empty.
 fn module_path(relative: &Path) -> Vec<String> {
-    let mut parts: Vec<String> = relative
-        .iter()
-        .map(|part| part.to_string_lossy().into_owned())
-        .collect();
+    let mut parts: Vec<String> = relative.iter().map(|part| part.to_string_lossy().into_owned()).collect();
     let file = parts.pop().unwrap_or_default();
     let stem = file.trim_end_matches(".rs");
     if !(stem == "mod" || (parts.is_empty() && (stem == "lib" || stem == "main"))) {
@@ -92,11 +89,7 @@ impl Scanner<'_> {
                         supers += 1;
                         j += 3;
                     }
-                    assert!(
-                        supers <= depth,
-                        "{}: {supers} `super`s in a module {depth} deep",
-                        self.file.display()
-                    );
+                    assert!(supers <= depth, "{}: {supers} `super`s in a module {depth} deep", self.file.display());
                     if supers == depth {
                         self.path_after(&tokens, j);
                     }
@@ -166,8 +159,8 @@ fn module_graph() -> (BTreeSet<String>, Graph) {
         };
         modules.insert(top.clone());
         let text = fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let stream = TokenStream::from_str(&text)
-            .unwrap_or_else(|e| panic!("{} does not tokenize: {e}", file.display()));
+        let stream =
+            TokenStream::from_str(&text).unwrap_or_else(|e| panic!("{} does not tokenize: {e}", file.display()));
         let mut scanner = Scanner { file: &relative, found: Vec::new() };
         scanner.scan(stream, path.len());
         let found = scanner.found;
@@ -178,11 +171,7 @@ fn module_graph() -> (BTreeSet<String>, Graph) {
             if to == from || to == "self" || !modules.contains(&to) {
                 continue; // within the module, or a crate-root item
             }
-            graph
-                .entry(from.clone())
-                .or_default()
-                .entry(to)
-                .or_insert(Site { file: file.clone(), line });
+            graph.entry(from.clone()).or_default().entry(to).or_insert(Site { file: file.clone(), line });
         }
     }
     (modules, graph)
@@ -257,12 +246,7 @@ fn top_level_modules_have_no_cycle() {
                 format!("  {} -> {} ({}:{})", pair[0], pair[1], site.file.display(), site.line)
             })
             .collect();
-        panic!(
-            "module cycle {}:\n{}\nwhole graph:\n{}",
-            cycle.join(" -> "),
-            edges.join("\n"),
-            describe(&graph)
-        );
+        panic!("module cycle {}:\n{}\nwhole graph:\n{}", cycle.join(" -> "), edges.join("\n"), describe(&graph));
     }
 }
 

@@ -33,16 +33,16 @@ use tokio_util::sync::CancellationToken;
 
 use self::rotation::Rotation;
 use super::fees::{FeeRule, Shortfall};
-use crate::quorum::registry::RegistryView;
-use crate::quorum::QuorumThreshold;
 use super::server::{Collector, CollectorConfig, CollectorEvent};
 use super::single_flight::{busy_jobs, ConditionGate};
 use super::weights::{Turns, WeightKeeper, WeightsError, TURN_MULTIPLE};
 use crate::chain::{SenderError, TrackedTx, TxRequest, TxSender};
+use crate::context::NodeContext;
 use crate::jobs::submit::{simulate_task_call, BatchTask};
 use crate::jobs::{build_submission, execute, Outcome, ReferenceBlock, RevertReason, SubmitError};
-use crate::context::NodeContext;
 use crate::p2p::metrics::P2pMetrics;
+use crate::quorum::registry::RegistryView;
+use crate::quorum::QuorumThreshold;
 use crate::scheduler::{DueTask, JobIndex};
 use crate::store::{BlockAnchor, StoreError, TaskDue, TaskEnding, TaskState, TxKind};
 

@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 pub use events::EventHub;
 pub use socket::{authorize, ControlSocket, Peer, SocketError};
 
-use crate::http::{error_body, serve as serve_http, HttpLimits};
 use crate::context::NodeContext;
+use crate::http::{error_body, serve as serve_http, HttpLimits};
 use crate::store::SharedStore;
 
 /// The control API's limits: small requests, quick answers, a handful of local clients.

@@ -21,7 +21,7 @@ use keeper_shared::api::{
     TopUpRequest, TxOutcome, UpdateJobRequest, FULL_MAGNITUDE,
 };
 use keeper_shared::contracts::{BlsKeyRegistry, JobManager, KeeperServiceManager, StakeToken};
-use keeper_shared::eigenlayer::allocation_manager::{AllocationManager, IAllocationManagerTypes};
+use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
 use keeper_shared::eigenlayer::delegation_manager::DelegationManager;
 use keeper_shared::eigenlayer::strategy_manager::StrategyManager;
 use keeper_shared::job::created_job;
@@ -31,7 +31,9 @@ use serde::Serialize;
 
 use super::routes::{ok, ApiState, Failure, Reply};
 use crate::chain::{SenderError, TxRequest, TxSender};
-use crate::eigenlayer::onboarding::registration_data;
+use crate::eigenlayer::onboarding::{
+    allocate_call, deposit_call, deregister_call, keeper_set, register_as_operator_call, register_call,
+};
 use crate::store::TxKind;
 
 /// How long a write waits for its transaction's receipt (all of them, for operator registration)
@@ -328,19 +330,13 @@ pub async fn top_up_job(State(state): State<ApiState>, Path(id): Path<String>, r
     job_action(state, id, JobAction::TopUp, raw).await
 }
 
-/// The keeper operator set, in EigenLayer's types.
-fn operator_set(state: &ApiState) -> AllocationManager::OperatorSet {
-    let avs = &state.context().config.deployment.avs;
-    AllocationManager::OperatorSet { avs: avs.service_manager, id: avs.operator_set_id }
-}
-
 /// Whether every strategy of the keeper set has `magnitude` allocated (or pending) for `operator`.
 async fn allocated(state: &ApiState, operator: Address, magnitude: u64) -> Result<bool, Failure> {
     let deployment = &state.context().config.deployment;
     let allocations = AllocationManager::new(deployment.eigenlayer.allocation_manager, state.context().pool.provider());
     for strategy in &deployment.avs.strategies {
         let allocation = read("reading the allocation", async {
-            allocations.getAllocation(operator, operator_set(state), *strategy).call().await
+            allocations.getAllocation(operator, keeper_set(deployment), *strategy).call().await
         })
         .await?;
         let effective = i128::from(allocation.currentMagnitude) + allocation.pendingDiff;
@@ -351,21 +347,11 @@ async fn allocated(state: &ApiState, operator: Address, magnitude: u64) -> Resul
     Ok(true)
 }
 
-fn allocate_input(state: &ApiState, operator: Address, magnitude: u64) -> Vec<u8> {
-    let avs = &state.context().config.deployment.avs;
-    let params = IAllocationManagerTypes::AllocateParams {
-        operatorSet: operator_set(state),
-        strategies: avs.strategies.clone(),
-        newMagnitudes: vec![magnitude; avs.strategies.len()],
-    };
-    AllocationManager::modifyAllocationsCall { operator, params: vec![params] }.abi_encode()
-}
-
 async fn is_member(state: &ApiState, operator: Address) -> Result<bool, Failure> {
     let deployment = &state.context().config.deployment;
     let allocations = AllocationManager::new(deployment.eigenlayer.allocation_manager, state.context().pool.provider());
     read("reading the operator set membership", async {
-        allocations.isMemberOfOperatorSet(operator, operator_set(state)).call().await
+        allocations.isMemberOfOperatorSet(operator, keeper_set(deployment)).call().await
     })
     .await
 }
@@ -452,12 +438,7 @@ pub async fn register_operator(State(state): State<ApiState>, raw: Body) -> Repl
     if is_operator {
         steps.push(skipped(OperatorStep::RegisterAsOperator, "already an EigenLayer operator"));
     } else {
-        let input = DelegationManager::registerAsOperatorCall {
-            initDelegationApprover: Address::ZERO,
-            allocationDelay: request.allocation_delay_blocks,
-            metadataURI: request.metadata_uri.clone(),
-        }
-        .abi_encode();
+        let input = register_as_operator_call(request.allocation_delay_blocks, &request.metadata_uri).abi_encode();
         steps.push(
             operator_step(
                 &state,
@@ -501,7 +482,7 @@ pub async fn register_operator(State(state): State<ApiState>, raw: Body) -> Repl
     if allocated(&state, operator, magnitude).await? {
         steps.push(skipped(OperatorStep::Allocate, "the magnitude is already allocated"));
     } else {
-        let input = allocate_input(&state, operator, magnitude);
+        let input = allocate_call(&deployment, operator, magnitude).abi_encode();
         steps.push(
             operator_step(&state, OperatorStep::Allocate, deployment.eigenlayer.allocation_manager, input, until)
                 .await?,
@@ -511,13 +492,7 @@ pub async fn register_operator(State(state): State<ApiState>, raw: Body) -> Repl
     if is_member(&state, operator).await? {
         steps.push(skipped(OperatorStep::RegisterForKeeperSet, "already in the keeper set"));
     } else {
-        let data = registration_data(&key, deployment.chain_id, deployment.avs.key_registry, operator);
-        let params = IAllocationManagerTypes::RegisterParams {
-            avs: deployment.avs.service_manager,
-            operatorSetIds: vec![deployment.avs.operator_set_id],
-            data,
-        };
-        let input = AllocationManager::registerForOperatorSetsCall { operator, params }.abi_encode();
+        let input = register_call(&deployment, operator, &key).abi_encode();
         steps.push(
             operator_step(
                 &state,
@@ -541,12 +516,7 @@ pub async fn deregister_operator(State(state): State<ApiState>, raw: Body) -> Re
     let until = deadline();
     let mut steps = Vec::new();
     if is_member(&state, operator).await? {
-        let params = IAllocationManagerTypes::DeregisterParams {
-            operator,
-            avs: deployment.avs.service_manager,
-            operatorSetIds: vec![deployment.avs.operator_set_id],
-        };
-        let input = AllocationManager::deregisterFromOperatorSetsCall { params }.abi_encode();
+        let input = deregister_call(&deployment, operator).abi_encode();
         steps.push(
             operator_step(
                 &state,
@@ -563,7 +533,7 @@ pub async fn deregister_operator(State(state): State<ApiState>, raw: Body) -> Re
     if allocated(&state, operator, 0).await? {
         steps.push(skipped(OperatorStep::Deallocate, "nothing is allocated"));
     } else {
-        let input = allocate_input(&state, operator, 0);
+        let input = allocate_call(&deployment, operator, 0).abi_encode();
         steps.push(
             operator_step(&state, OperatorStep::Deallocate, deployment.eigenlayer.allocation_manager, input, until)
                 .await?,
@@ -648,7 +618,7 @@ pub async fn deposit_operator(State(state): State<ApiState>, raw: Body) -> Reply
         let input = StakeToken::approveCall { spender: manager, value: amount }.abi_encode();
         steps.push(operator_step(&state, OperatorStep::ApproveStake, token, input, until).await?);
     }
-    let input = StrategyManager::depositIntoStrategyCall { strategy, token, amount }.abi_encode();
+    let input = deposit_call(strategy, token, amount).abi_encode();
     steps.push(operator_step(&state, OperatorStep::Deposit, manager, input, until).await?);
     let registry = BlsKeyRegistry::new(deployment.avs.key_registry, &provider);
     let registered = read("reading the key registry", async { registry.isRegistered(operator).call().await }).await?;

@@ -142,5 +142,4 @@ mod tests {
         let format = toml::from_str::<FileLog>("format = \"xml\"").unwrap_err();
         assert!(format.to_string().contains("xml"), "{format}");
     }
-
 }

@@ -28,7 +28,11 @@ async fn refresh(context: &NodeContext) {
     let metrics = &context.metrics;
     let processed = context.schedule.head().map(|head| head.number);
     metrics.observe_chain(None, processed, context.config.chain.confirmations);
-    crate::scheduler::metrics::observe_jobs(metrics, &*context.schedule.index().await, context.config.metrics.escrow_low_tasks);
+    crate::scheduler::metrics::observe_jobs(
+        metrics,
+        &*context.schedule.index().await,
+        context.config.metrics.escrow_low_tasks,
+    );
     for (endpoint, health) in context.pool.health().iter().enumerate() {
         let healthy = i64::from(health.state == EndpointState::Healthy);
         metrics.rpc_endpoint_healthy.with_label_values(&[endpoint.to_string().as_str()]).set(healthy);

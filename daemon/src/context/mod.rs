@@ -34,4 +34,3 @@ pub struct NodeContext {
     /// The operators' network, when `[p2p] transport` uses it.
     pub p2p: Option<Arc<P2pHub>>,
 }
-

@@ -98,4 +98,3 @@ mod tests {
         assert!(error.contains("operator.bls_keystore"), "one password for both fails on the BLS keystore: {error}");
     }
 }
-

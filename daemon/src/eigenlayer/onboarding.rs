@@ -2,7 +2,9 @@
 //! register as an EigenLayer operator, deposit stake into a strategy, allocate magnitude to the
 //! keeper set, register for it with the BLS key and its proof of possession (EigenLayer calls our
 //! registrar, which checks the proof and records the key); then deregister and deallocate.
-//! Each function sends one transaction from the provider's wallet (the operator) and checks its receipt.
+//! Each call is built once here (`*_call`, also what the control API's operator writes send through
+//! the daemon's transaction sender); each async function sends one from the provider's wallet (the
+//! operator) and checks its receipt.
 
 use alloy::network::Ethereum;
 use alloy::primitives::{Address, Bytes, U256};
@@ -40,7 +42,73 @@ pub fn registration_data(key: &SecretKey, chain_id: u64, key_registry: Address, 
     (pubkey, proof).abi_encode_params().into()
 }
 
+/// The keeper operator set, in EigenLayer's types.
+pub fn keeper_set(deployment: &Deployment) -> AllocationManager::OperatorSet {
+    AllocationManager::OperatorSet { avs: deployment.avs.service_manager, id: deployment.avs.operator_set_id }
+}
+
 /// `DelegationManager.registerAsOperator`: no delegation approver, the given allocation delay (blocks).
+pub fn register_as_operator_call(
+    allocation_delay: u32,
+    metadata_uri: &str,
+) -> DelegationManager::registerAsOperatorCall {
+    DelegationManager::registerAsOperatorCall {
+        initDelegationApprover: Address::ZERO,
+        allocationDelay: allocation_delay,
+        metadataURI: metadata_uri.to_owned(),
+    }
+}
+
+/// `StrategyManager.depositIntoStrategy` of `amount` of `token` (approved to the manager first).
+pub fn deposit_call(strategy: Address, token: Address, amount: U256) -> StrategyManager::depositIntoStrategyCall {
+    StrategyManager::depositIntoStrategyCall { strategy, token, amount }
+}
+
+/// `AllocationManager.modifyAllocations`: `magnitude` (1e18 = all of the stake) of every keeper-set
+/// strategy to the keeper set; 0 deallocates.
+pub fn allocate_call(
+    deployment: &Deployment,
+    operator: Address,
+    magnitude: u64,
+) -> AllocationManager::modifyAllocationsCall {
+    let params = IAllocationManagerTypes::AllocateParams {
+        operatorSet: keeper_set(deployment),
+        strategies: deployment.avs.strategies.clone(),
+        newMagnitudes: vec![magnitude; deployment.avs.strategies.len()],
+    };
+    AllocationManager::modifyAllocationsCall { operator, params: vec![params] }
+}
+
+/// `AllocationManager.registerForOperatorSets`: the keeper set, with the BLS key and its proof of
+/// possession for our registrar.
+pub fn register_call(
+    deployment: &Deployment,
+    operator: Address,
+    key: &SecretKey,
+) -> AllocationManager::registerForOperatorSetsCall {
+    let data = registration_data(key, deployment.chain_id, deployment.avs.key_registry, operator);
+    let params = IAllocationManagerTypes::RegisterParams {
+        avs: deployment.avs.service_manager,
+        operatorSetIds: vec![deployment.avs.operator_set_id],
+        data,
+    };
+    AllocationManager::registerForOperatorSetsCall { operator, params }
+}
+
+/// `AllocationManager.deregisterFromOperatorSets`: the keeper set.
+pub fn deregister_call(
+    deployment: &Deployment,
+    operator: Address,
+) -> AllocationManager::deregisterFromOperatorSetsCall {
+    let params = IAllocationManagerTypes::DeregisterParams {
+        operator,
+        avs: deployment.avs.service_manager,
+        operatorSetIds: vec![deployment.avs.operator_set_id],
+    };
+    AllocationManager::deregisterFromOperatorSetsCall { params }
+}
+
+/// Registers as an EigenLayer operator ([`register_as_operator_call`]).
 pub async fn register_as_operator<P: Provider>(
     provider: &P,
     deployment: &Deployment,
@@ -48,8 +116,8 @@ pub async fn register_as_operator<P: Provider>(
     metadata_uri: &str,
 ) -> Result<TransactionReceipt, EigenLayerError> {
     let delegation = DelegationManager::new(deployment.eigenlayer.delegation_manager, provider);
-    let call = delegation.registerAsOperator(Address::ZERO, allocation_delay, metadata_uri.to_owned());
-    confirm("registering as an EigenLayer operator", call.send().await).await
+    let call = register_as_operator_call(allocation_delay, metadata_uri);
+    confirm("registering as an EigenLayer operator", delegation.call_builder(&call).send().await).await
 }
 
 /// Approves and deposits `amount` of the strategy's token into `strategy` (the operator restakes
@@ -64,48 +132,34 @@ pub async fn deposit<P: Provider>(
     let manager = deployment.eigenlayer.strategy_manager;
     confirm("approving the stake token", IERC20::new(token, provider).approve(manager, amount).send().await).await?;
     let strategies = StrategyManager::new(manager, provider);
-    let call = strategies.depositIntoStrategy(strategy, token, amount);
-    confirm("depositing into the strategy", call.send().await).await
+    let call = deposit_call(strategy, token, amount);
+    confirm("depositing into the strategy", strategies.call_builder(&call).send().await).await
 }
 
-/// Sets the operator's magnitude (1e18 = all of its stake in each strategy) allocated to the keeper
-/// set; 0 deallocates. Takes effect after the operator's allocation delay (the next block when 0);
-/// deallocations after the core's deallocation delay.
+/// Sets the operator's magnitude allocated to the keeper set ([`allocate_call`]). Takes effect after
+/// the operator's allocation delay (the next block when 0); deallocations after the core's
+/// deallocation delay.
 pub async fn allocate<P: Provider>(
     provider: &P,
     deployment: &Deployment,
     operator: Address,
     magnitude: u64,
 ) -> Result<TransactionReceipt, EigenLayerError> {
-    let params = IAllocationManagerTypes::AllocateParams {
-        operatorSet: AllocationManager::OperatorSet {
-            avs: deployment.avs.service_manager,
-            id: deployment.avs.operator_set_id,
-        },
-        strategies: deployment.avs.strategies.clone(),
-        newMagnitudes: vec![magnitude; deployment.avs.strategies.len()],
-    };
     let allocations = AllocationManager::new(deployment.eigenlayer.allocation_manager, provider);
-    let call = allocations.modifyAllocations(operator, vec![params]);
-    confirm("allocating to the keeper operator set", call.send().await).await
+    let call = allocate_call(deployment, operator, magnitude);
+    confirm("allocating to the keeper operator set", allocations.call_builder(&call).send().await).await
 }
 
-/// Registers `operator` for the keeper set with its BLS key and proof of possession.
+/// Registers `operator` for the keeper set with its BLS key and proof of possession ([`register_call`]).
 pub async fn register_for_keeper_set<P: Provider>(
     provider: &P,
     deployment: &Deployment,
     operator: Address,
     key: &SecretKey,
 ) -> Result<TransactionReceipt, EigenLayerError> {
-    let data = registration_data(key, deployment.chain_id, deployment.avs.key_registry, operator);
-    let params = IAllocationManagerTypes::RegisterParams {
-        avs: deployment.avs.service_manager,
-        operatorSetIds: vec![deployment.avs.operator_set_id],
-        data,
-    };
     let allocations = AllocationManager::new(deployment.eigenlayer.allocation_manager, provider);
-    let call = allocations.registerForOperatorSets(operator, params);
-    confirm("registering for the keeper operator set", call.send().await).await
+    let call = register_call(deployment, operator, key);
+    confirm("registering for the keeper operator set", allocations.call_builder(&call).send().await).await
 }
 
 /// Deregisters `operator` from the keeper set (its key leaves the set's aggregate; stays slashable
@@ -115,12 +169,7 @@ pub async fn deregister_from_keeper_set<P: Provider>(
     deployment: &Deployment,
     operator: Address,
 ) -> Result<TransactionReceipt, EigenLayerError> {
-    let params = IAllocationManagerTypes::DeregisterParams {
-        operator,
-        avs: deployment.avs.service_manager,
-        operatorSetIds: vec![deployment.avs.operator_set_id],
-    };
     let allocations = AllocationManager::new(deployment.eigenlayer.allocation_manager, provider);
-    let call = allocations.deregisterFromOperatorSets(params);
-    confirm("deregistering from the keeper operator set", call.send().await).await
+    let call = deregister_call(deployment, operator);
+    confirm("deregistering from the keeper operator set", allocations.call_builder(&call).send().await).await
 }

@@ -23,8 +23,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use hyper_errors::{error_body, ErrorBody};
 use hyper_errors::JsonErrors;
+pub use hyper_errors::{error_body, ErrorBody};
 
 /// Limits of an HTTP server.
 #[derive(Debug, Clone)]
@@ -153,7 +153,6 @@ fn busy_router(errors: ErrorBody, max_connections: usize) -> Router {
         }
     })
 }
-
 
 /// A server's JSON error: the status it is answered with, and the errors the shared helpers make.
 pub trait JsonError: Serialize {

@@ -1,4 +1,4 @@
-//! The keeper's side of the aggregator endpoint (`aggregator::protocol`): fetch open proposals,
+//! The keeper's side of the aggregator endpoint (`crate::protocol`): fetch open proposals,
 //! post signatures and disputes. Whatever the aggregator answers is checked like any network
 //! input: bodies are size-limited, and each proposal is rebuilt from its leaves so its digest is
 //! the one the keeper computes, never the one it was told.

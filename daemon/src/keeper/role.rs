@@ -20,9 +20,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{AggregatorClient, ClientConfig, ClientError};
 use super::source::{ProposalSource, SourceError};
-use crate::protocol::{Dispute, DisputeReason, DisputedTask, ErrorCode, SignedBatch};
-use crate::jobs::{execute, Outcome, ReferenceBlock, SpecError};
 use crate::context::NodeContext;
+use crate::jobs::{execute, Outcome, ReferenceBlock, SpecError};
+use crate::protocol::{Dispute, DisputeReason, DisputedTask, ErrorCode, SignedBatch};
 use crate::store::{BatchSigningRequest, SlashingProtectionError, Store, StoreError, TaskDue, TaskState};
 
 /// Why the keeper role stopped.

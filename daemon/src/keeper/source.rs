@@ -10,8 +10,8 @@ use keeper_shared::batch::Batch;
 use tokio::sync::broadcast::{self, error::TryRecvError};
 
 use super::client::{AggregatorClient, ClientError};
-use crate::protocol::{Cursor, Dispute, SignedBatch};
 use crate::p2p::{P2pError, P2pHub};
+use crate::protocol::{Cursor, Dispute, SignedBatch};
 
 /// Digests remembered as judged, so a proposal re-gossiped (a takeover re-publishing it) is not signed twice.
 const JUDGED_MEMORY: usize = 4096;

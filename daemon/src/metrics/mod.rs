@@ -1,13 +1,17 @@
-//! keeperd's Prometheus metrics: one [`Metrics`] per daemon (created in `node.rs`, shared as
-//! `Arc<Metrics>` through the `NodeContext`) owns the registry and every metric, and [`serve`]
-//! answers `GET /metrics` in the Prometheus text format on `[metrics] listen`.
+//! keeperd's Prometheus metrics: one [`Metrics`] per daemon (created by the node, shared as
+//! `Arc<Metrics>` through the `NodeContext`) owns the registry and every metric as a plain handle,
+//! and [`serve`] answers `GET /metrics` in the Prometheus text format on `[metrics] listen`.
 //!
-//! Counters move where things happen (one line in the role that does it); gauges of state
-//! (jobs, tasks, chain position, endpoint health, the operator's registration) are refreshed from
-//! the daemon's own state when scraped, so an idle daemon costs nothing. Labels are small closed
+//! This module knows no component's types: each component fills the handles from its own (the
+//! scheduler's outcomes in `scheduler::metrics`, the aggregator's signature results in its
+//! collector, the keeper's disputes by reason name). Counters move where things happen (one line in
+//! the role that does it); gauges of state (jobs, tasks, chain position, endpoint health, the
+//! operator's registration) are refreshed from the daemon's own state when scraped
+//! ([`StateGauges`]), so an idle daemon costs nothing. Labels are small closed
 //! sets (states, outcomes, RPC methods, endpoint indexes): never task ids, job ids or hashes.
 //! `docs/metrics.md` is the reference (every metric with its type, labels and meaning; example
-//! queries); a test holds it to what the registry exports.
+//! queries); a test (`node`'s, where the whole registry is assembled) holds it to what the registry
+//! exports.
 
 mod server;
 

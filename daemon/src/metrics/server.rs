@@ -95,4 +95,3 @@ async fn not_found(request: Request) -> Response {
     (StatusCode::NOT_FOUND, format!("no route for {}; metrics are at {METRICS_PATH}\n", request.uri().path()))
         .into_response()
 }
-

@@ -70,4 +70,3 @@ fn every_metric_is_declared_once_with_a_conventional_name() {
         assert!(!name.contains("millis") && !name.contains("_ms"), "{name}: base units");
     }
 }
-

@@ -11,9 +11,9 @@ use alloy::primitives::{Address, B256};
 use alloy::providers::Provider;
 use keeper_p2p::rotation::{OperatorStake, Schedule};
 
-use crate::quorum::registry::RegistryView;
 use crate::chain::RpcPool;
 use crate::jobs::ReferenceBlock;
+use crate::quorum::registry::RegistryView;
 
 /// Blocks kept behind the head: the network refuses messages older than 64 blocks anyway.
 const KEPT_BLOCKS: u64 = 128;

@@ -1,5 +1,5 @@
 //! What travels in the envelopes' payloads: the same wire forms as the HTTP endpoint
-//! (`aggregator::protocol`), so a proposal or a signature has one encoding and one parser
+//! (`crate::protocol`), so a proposal or a signature has one encoding and one parser
 //! whichever transport carried it. The envelope's signature names the author; these checks tie
 //! the payload to it.
 

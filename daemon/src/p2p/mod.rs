@@ -25,10 +25,10 @@ use tokio_util::sync::CancellationToken;
 use self::chain_view::ChainView;
 use self::messages::{decode_proposal, decode_signature, encode_proposal, encode_signature};
 use self::metrics::P2pMetrics;
-use crate::quorum::registry::RegistryView;
-use crate::protocol::SignedBatch;
 use crate::chain::RpcPool;
 use crate::config::Config;
+use crate::protocol::SignedBatch;
+use crate::quorum::registry::RegistryView;
 use crate::scheduler::ScheduleView;
 
 /// Why the P2P transport could not start or stopped.

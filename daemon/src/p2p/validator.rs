@@ -65,8 +65,8 @@ mod tests {
     use keeper_shared::bls::{SecretKey, SigningDomain};
 
     use super::*;
-    use crate::protocol::SignedBatch;
     use crate::p2p::messages::{encode_proposal, encode_signature};
+    use crate::protocol::SignedBatch;
 
     const NUMBER: u64 = 100;
     const TASK_MANAGER: Address = Address::repeat_byte(9);

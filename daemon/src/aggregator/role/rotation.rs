@@ -13,10 +13,10 @@ use alloy::primitives::B256;
 use keeper_shared::batch::Batch;
 
 use super::{performed_meanwhile, Aggregator, AGE_MARGIN};
-use crate::protocol::SignedBatch;
 use crate::aggregator::server::CollectorError;
 use crate::jobs::ReferenceBlock;
 use crate::p2p::P2pHub;
+use crate::protocol::SignedBatch;
 
 /// Signatures kept for proposals not adopted yet (they may outrun their proposal).
 const MAX_EARLY_DIGESTS: usize = 256;

@@ -10,10 +10,10 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::*;
-use crate::protocol::SignedBatch;
-use crate::quorum::{Operator, OperatorSet, SignatureRejected};
 use crate::aggregator::server::CollectorError;
 use crate::jobs::{Action, JobSpec, TaskResponse, Trigger};
+use crate::protocol::SignedBatch;
+use crate::quorum::{Operator, OperatorSet, SignatureRejected};
 use crate::scheduler::Job;
 use crate::store::{JobStatus, SharedStore, Store};
 

@@ -12,6 +12,7 @@ use keeper_shared::bls::Signature;
 use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use crate::aggregator::server::verifier::{self, Item, OffenderPolicy, Verdict};
 use crate::protocol::{
     Cursor, Dispute, DisputeReceipt, ProposalPage, ProposalView, SignatureReceipt, SignatureStatus, SignedBatch,
     StatusView, API_VERSION, DEFAULT_PAGE_LIMIT,
@@ -20,7 +21,6 @@ use crate::quorum::{
     Accepted, Check, OperatorSet, Quorum, QuorumCertificate, QuorumError, QuorumState, QuorumThreshold,
     SignatureRejected,
 };
-use crate::aggregator::server::verifier::{self, Item, OffenderPolicy, Verdict};
 use crate::store::{SharedStore, StoreError};
 
 /// Tuning of a [`Collector`].

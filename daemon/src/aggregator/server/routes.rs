@@ -15,12 +15,12 @@ use axum::Router;
 use serde::Serialize;
 
 use super::collector::{Collector, CollectorError};
+use crate::http::{self, HttpLimits, JsonError};
 use crate::protocol::{
     parse_b256, ApiError, Cursor, DisputePost, ErrorCode, ProposalsQuery, SignaturePost, DISPUTES_PATH, PROPOSALS_PATH,
     PROPOSAL_ROUTE, SIGNATURES_PATH, STATUS_PATH,
 };
 use crate::quorum::SignatureRejected;
-use crate::http::{self, HttpLimits, JsonError};
 
 /// The v1 routes over `collector`.
 pub fn router(collector: Collector, limits: &HttpLimits) -> Router {

@@ -9,9 +9,9 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::*;
+use crate::aggregator::server::{Collector, CollectorConfig, CollectorError};
 use crate::protocol::SignedBatch;
 use crate::quorum::{Operator, OperatorSet, SignatureRejected};
-use crate::aggregator::server::{Collector, CollectorConfig, CollectorError};
 use crate::store::{SharedStore, Store};
 
 const DIGEST: B256 = B256::repeat_byte(0xd1);
@@ -158,10 +158,7 @@ async fn collector_with_proposal(m: &[Member]) -> (Collector, Arc<Metrics>, B256
     (collector, metrics, digest)
 }
 
-fn invalid_signature(
-    result: Result<crate::protocol::SignatureReceipt, CollectorError>,
-    operator: Address,
-) -> bool {
+fn invalid_signature(result: Result<crate::protocol::SignatureReceipt, CollectorError>, operator: Address) -> bool {
     matches!(result, Err(CollectorError::Signature(SignatureRejected::InvalidSignature { operator: o, .. })) if o == operator)
 }
 
