@@ -1,7 +1,12 @@
-//! The keeper network daemon. Roles (scheduler, keeper, aggregator, challenger) arrive with the
-//! daemon pipeline. Today: the devnet (the real EigenLayer core and our AVS on anvil, keepers
-//! onboarded through EigenLayer, a BLS-signed batch verified on chain), operator onboarding, and
-//! the embedded store with the slashing-protection record the keeper role will sign through.
+//! The keeper network daemon, `keeperd`: one binary whose configuration enables the roles
+//! (scheduler, keeper, aggregator, challenger), its control API and its metrics, plus the devnet,
+//! deployment and operator onboarding commands.
+//!
+//! The modules form layers, each using only those below it (`tests/module_graph.rs` fails on a
+//! cycle): `store`, `jobs`, `config` and `protocol` at the bottom; `metrics`, `http`, `chain`,
+//! `quorum`, `scheduler` and `p2p` above them; `context` (what the roles share) above those; the
+//! roles (`keeper`, `aggregator`, `challenger`) and the control API (`api`) on top of it; `node`,
+//! which builds a context and runs them, and `cli` last.
 
 pub mod aggregator;
 pub mod api;

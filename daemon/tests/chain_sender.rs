@@ -1,7 +1,7 @@
 //! The transaction sender against real anvil: consecutive nonces across sends and a restart,
 //! a stuck transaction (automine off) replaced with bumped fees and only one of the two mined,
 //! reverts reported with the transaction, a duplicate payload not sent twice, and recovery of
-//! pending transactions from the store, and (issue 19) a transaction whose anchor block a reorg took
+//! pending transactions from the store, and a transaction whose anchor block a reorg took
 //! away cancelled rather than sent again.
 
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] functions
@@ -263,7 +263,7 @@ async fn a_transaction_reorged_out_is_sent_again_so_later_nonces_are_not_stuck()
     assert!(provider.get_transaction_receipt(first.tx_hash).await.unwrap().is_some());
 }
 
-/// Issue 19: a transaction anchored to a block (a batch's reference block) is never sent again once a
+/// A transaction anchored to a block (a batch's reference block) is never sent again once a
 /// reorg took that block away (it would revert `UnknownReferenceBlock`): its nonce is taken by a cancel,
 /// so the later transaction still goes through.
 #[tokio::test]

@@ -257,7 +257,7 @@ async fn every_endpoint_answers_and_malformed_requests_get_their_codes() {
     assert!(status.health.database.ok && status.health.scheduler.running);
     assert_eq!(status.health.rpc.len(), 1);
     // A scheduler alone performs nothing: job 1's latest sequence is due, and each earlier one was
-    // missed when the next came due (issue 19: no task stays due for good).
+    // missed when the next came due (no task stays due for good).
     let count = |state| status.health.database.task_counts.iter().find(|c| c.state == state).map_or(0, |c| c.count);
     assert_eq!(count(TaskState::Due), 1, "{:?}", status.health.database.task_counts);
     assert!(count(TaskState::Missed) >= 1, "{:?}", status.health.database.task_counts);

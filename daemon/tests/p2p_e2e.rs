@@ -1,4 +1,4 @@
-//! keeperd over the operators' P2P network (issue 17, stage 2), end to end on loopback: a fresh
+//! keeperd over the operators' P2P network, end to end on loopback: a fresh
 //! anvil with EigenLayer and the AVS, four operators each running the real `keeperd run` with
 //! `[p2p] transport = "p2p"` and no dedicated aggregator (each runs keeper, aggregator and
 //! challenger; the rotation decides who proposes and who submits). An interval job is performed

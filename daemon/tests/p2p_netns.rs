@@ -1,4 +1,4 @@
-//! keeperd over the operators' P2P network across hosts (issue 17, stage 3): network namespaces on
+//! keeperd over the operators' P2P network across hosts: network namespaces on
 //! one machine (`keeper_p2p::testbed`), anvil on host `chain`, one `keeperd run` (transport p2p,
 //! roles keeper, aggregator and challenger) on each of four operator hosts, all on one bridge.
 //! The test itself plays host `chain` (its thread enters that namespace), so it reaches anvil,

@@ -1,11 +1,11 @@
-//! The task pipeline end to end (issue 6, "Tests and numbers"): a fresh anvil with EigenLayer and
+//! The task pipeline end to end: a fresh anvil with EigenLayer and
 //! the AVS, 3-4 operators each running the real `keeperd run` binary on its own data dir, jobs on
 //! the sample targets, and outcomes read from the chain. Every scenario checks that no task
 //! `(jobId, sequence)` was performed twice, and that the targets saw exactly the performed calls.
 //!
 //! 1. pause, resume and cancel; 2. escrow running out; 3. an operator offline; 4. kill -9 of the
 //!    aggregator and of a keeper at several points, restarted on the same data dir; 5. reorgs at
-//!    confirmation depth 0, one of them while a keeper is down; 6. (issue 13) a job updated between
+//!    confirmation depth 0, one of them while a keeper is down; 6. economic security: a job updated between
 //!    signing and submission, an operator deallocating, and a job unprofitable at the base fee (its
 //!    reason read with the real `keeperctl task show` on the aggregator's socket).
 //!
@@ -951,7 +951,7 @@ async fn reorg_scenario(mine_dropped_again: bool) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Economic security (issue 13)
+// Economic security: what an operator or a job owner could gain by cheating
 // ---------------------------------------------------------------------------------------------------------
 
 /// A job whose maxFee is the least the task manager accepts (its gas limit and a solo batch at the
@@ -1196,7 +1196,7 @@ async fn a_deallocating_operator_stops_counting_before_it_can_leave_and_the_rest
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Condition jobs (issue 15)
+// Condition jobs: checked once per task, never twice for the same work
 // ---------------------------------------------------------------------------------------------------------
 
 const ONE: u128 = 1_000_000_000_000_000_000;
@@ -1350,7 +1350,7 @@ async fn a_target_that_refuses_the_forwarder_is_left_out_with_its_reason() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// A flood on the control API (issue 15)
+// A flood on the control API: clients cannot cost the pipeline a task
 // ---------------------------------------------------------------------------------------------------------
 
 /// What the flood saw of the API's answers.
@@ -1560,7 +1560,7 @@ fn percentile(sorted: &[u64], p: usize) -> u64 {
     sorted[((sorted.len() * p).div_ceil(100)).clamp(1, sorted.len()) - 1]
 }
 
-/// The issue-15 flood against the aggregator's control socket (malformed requests of every kind,
+/// A flood against the aggregator's control socket (malformed requests of every kind,
 /// 400 connections at once, slowloris, 40 event streams for a cap of 32) costs no task: every
 /// interval task due before the end is performed, every oracle answer is mirrored once, nothing is
 /// skipped, every error answer has a JSON body, and no answer is a 5xx other than a cap's 503.
@@ -1631,7 +1631,7 @@ async fn a_flood_on_the_control_api_costs_no_task() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Task states that end (issue 19)
+// Task states that end: no task stays due or in flight for good
 // ---------------------------------------------------------------------------------------------------------
 
 /// A reorg takes away the block a performed batch was signed at (and the block that included it): the

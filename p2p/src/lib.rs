@@ -1,4 +1,4 @@
-//! The keeper operators' peer-to-peer network (issue 17, stage 1), free of the daemon.
+//! The keeper operators' peer-to-peer network, free of the daemon.
 //!
 //! - [`record`]: each operator's signed peer record (peer id, addresses, sequence, expiry), signed
 //!   with its operator ECDSA key and checked against an [`registry::OperatorRegistry`].

@@ -395,8 +395,8 @@ impl EventStream {
             return Some(match serde_json::from_str::<EventRecord>(&data) {
                 Ok(record) => {
                     // The daemon replays only ids above our `Last-Event-ID`: a lower first id on a new
-                    // connection is a daemon that restarted and numbers from scratch (keeperd before
-                    // issue 15 did). Start over from its ids rather than drop them all as seen.
+                    // connection is a daemon that restarted and numbers from scratch (older keeperd
+                    // versions did). Start over from its ids rather than drop them all as seen.
                     if std::mem::take(&mut self.fresh) && self.last_id.is_some_and(|last| record.id <= last) {
                         self.last_id = None;
                     }

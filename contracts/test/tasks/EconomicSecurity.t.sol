@@ -23,7 +23,7 @@ import {JobSpecs} from "../utils/JobSpecs.sol";
 import {ChainlinkStyleUpkeep, ForwarderGuardedTarget, GasGuzzlerTarget, NoopTarget} from "../utils/JobTargets.sol";
 import {TaskFixture} from "../utils/TaskFixture.sol";
 
-/// @dev Issue 13's attacks, each performed against the real EigenLayer core and the AVS and shown refused (or, for
+/// @dev Attacks on the protocol's economic security, each performed against the real EigenLayer core and the AVS and shown refused (or, for
 /// the fee attacks, the bound shown to hold). Attack 9 is documentation (docs/protocol.md, "What the chain checks").
 contract EconomicSecurityTest is TaskFixture {
     uint64 internal constant T0 = 1_700_000_000;

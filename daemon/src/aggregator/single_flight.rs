@@ -143,7 +143,8 @@ mod tests {
         let in_flight =
             [TaskId { job_id: U256::from(1), sequence: 471 }, TaskId { job_id: U256::from(2), sequence: 5 }];
         let busy = busy_jobs(&in_flight);
-        // Sequence 472 of the upkeep while 471 is in flight: no (the incident of issue 15).
+        // Sequence 472 of the upkeep while 471 is in flight: no (checked again, it would see the same
+        // work and sign it twice).
         assert!(!gate.allows(&due(1, 472, &upkeep()), &busy, &index, &at(20)));
         // A call job's next task does not depend on the previous one's outcome.
         assert!(gate.allows(&due(2, 6, &call()), &busy, &index, &at(20)));

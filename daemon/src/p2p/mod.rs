@@ -1,4 +1,4 @@
-//! keeperd over the operators' network (issue 17, stage 2): the keeper-p2p node run as a tracked
+//! keeperd over the operators' network: the keeper-p2p node run as a tracked
 //! task, its chain view and payload checks implemented from the daemon's own sources, and a
 //! [`P2pHub`] through which the keeper and aggregator roles publish and receive proposals and
 //! signatures. Who proposes and who submits is the rotation's answer ([`P2pHub::duty`]).
