@@ -92,9 +92,10 @@ pub async fn run(config: Config, operator: Option<Operator>, shutdown: Cancellat
     );
 
     let mut roles: JoinSet<(&'static str, eyre::Result<()>)> = JoinSet::new();
-    roles.spawn({
-        let shutdown = shutdown.child_token();
-        async move { ("rpc prober", pool.spawn_prober(shutdown).await.map_err(|e| eyre!(e))) }
+    let prober = pool.prober(shutdown.child_token());
+    roles.spawn(async move {
+        prober.await;
+        ("rpc prober", Ok(()))
     });
     if let Some(task) = p2p_task {
         let shutdown = shutdown.child_token();

@@ -75,7 +75,7 @@ async fn fails_over_when_the_primary_dies_and_returns_to_it_once_it_is_back() {
     assert_eq!(health[1].state, EndpointState::Healthy);
 
     let shutdown = CancellationToken::new();
-    let prober = pool.spawn_prober(shutdown.clone());
+    let prober = tokio::spawn(pool.prober(shutdown.clone()));
     wait_for_state(&pool, 0, EndpointState::Down).await;
     assert_eq!(chain_id(&pool).await.unwrap(), 1002);
 
@@ -138,7 +138,7 @@ async fn endpoint_state_changes_are_logged_once_and_counted() {
         assert_eq!(chain_id(&pool).await.unwrap(), 1002);
     }
     let shutdown = CancellationToken::new();
-    let prober = pool.spawn_prober(shutdown.clone());
+    let prober = tokio::spawn(pool.prober(shutdown.clone()));
     wait_for_state(&pool, 0, EndpointState::Down).await;
     let _primary = anvil_on(port, 1001);
     wait_for_state(&pool, 0, EndpointState::Healthy).await;

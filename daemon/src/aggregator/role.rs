@@ -30,6 +30,7 @@ use alloy::providers::Provider;
 use keeper_shared::batch::{Batch, BatchContext, TaskId};
 use keeper_shared::contracts::TaskManager;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use self::rotation::Rotation;
 use super::fees::{FeeRule, Shortfall};
@@ -114,13 +115,14 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
             let limits = crate::http::HttpLimits::default();
             let router = super::server::router(collector.clone(), &limits);
             tracing::info!(%listen, quorum_bps, "aggregator: serving keepers");
-            Some(tokio::spawn(crate::http::serve(
+            // Aborted with the role if the node gives up waiting for it.
+            Some(AbortOnDropHandle::new(tokio::spawn(crate::http::serve(
                 listener,
                 router,
                 limits,
                 crate::http::error_body,
                 shutdown.child_token(),
-            )))
+            ))))
         }
         None => None,
     };

@@ -530,7 +530,7 @@ pub enum PoolConfigError {
 
 impl RpcPool {
     /// Builds the pool. Nothing is contacted until the first request; call
-    /// [`RpcPool::spawn_prober`] to re-probe failing endpoints in the background.
+    /// [`RpcPool::prober`] to re-probe failing endpoints in the background.
     pub fn new(config: RpcPoolConfig) -> Result<Self, PoolConfigError> {
         if config.endpoints.is_empty() {
             return Err(PoolConfigError::NoEndpoint);
@@ -605,9 +605,11 @@ impl RpcPool {
     }
 
     /// Probes endpoints that are not healthy every `probe_interval` until `shutdown` is cancelled.
-    pub fn spawn_prober(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    /// A future rather than a spawned task, so the caller's task set owns it (the node runs it as one
+    /// of its tasks).
+    pub fn prober(&self, shutdown: CancellationToken) -> impl std::future::Future<Output = ()> + Send + 'static {
         let shared = self.shared.clone();
-        tokio::spawn(async move {
+        async move {
             let mut ticks = tokio::time::interval(shared.config.probe_interval);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -616,7 +618,7 @@ impl RpcPool {
                     _ = ticks.tick() => shared.probe_unhealthy().await,
                 }
             }
-        })
+        }
     }
 }
 

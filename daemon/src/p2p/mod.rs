@@ -78,6 +78,14 @@ pub struct P2pTask {
     task_manager: Address,
 }
 
+/// The node's swarm runs on a task of keeper-p2p's own; it stops when this pump does, however the
+/// pump ends (shutdown, or aborted by the node after its grace period).
+impl Drop for P2pTask {
+    fn drop(&mut self) {
+        self.hub.node.shutdown();
+    }
+}
+
 impl P2pHub {
     /// Starts the node: loads (or creates) its key, binds its listeners, signs its record with
     /// the operator's key and dials the bootstrap peers. The returned task must run for messages
@@ -232,7 +240,6 @@ impl P2pTask {
                 },
             }
         }
-        hub.node.shutdown();
         Ok(())
     }
 
