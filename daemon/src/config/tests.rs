@@ -216,6 +216,7 @@ fn bad_metrics_settings_name_their_field() {
 #[test]
 fn the_bls_keystore_can_have_its_own_password() {
     let setup = Setup::new();
+    std::fs::write(setup.dir.path().join("bls-pw"), "bls-pw\n").unwrap();
     let own = FULL.replace("password_file = \"pw\"", "password_file = \"pw\"\nbls_password_file = \"bls-pw\"");
     let config = Config::resolve(setup.file(&own), Overrides::default()).unwrap();
     let keys = config.operator.unwrap();
