@@ -49,9 +49,9 @@ use keeper_shared::contracts::{BlsKeyRegistry, TaskManager};
 use keeper_shared::deployment::Deployment;
 use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
 
-use super::operators::RegistryView;
 use crate::chain::{RpcPool, TxRequest, TxSender};
 use crate::metrics::Metrics;
+use crate::quorum::registry::RegistryView;
 use crate::store::TxKind;
 
 /// How often (in processed blocks) the task manager's budget is compared with the horizon again.
