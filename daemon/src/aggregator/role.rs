@@ -30,7 +30,7 @@ use alloy::providers::Provider;
 use keeper_shared::batch::{Batch, BatchContext, TaskId};
 use keeper_shared::contracts::TaskManager;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::AbortOnDropHandle;
+use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 
 use self::rotation::Rotation;
 use super::fees::{FeeRule, Shortfall};
@@ -163,6 +163,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         failures_reported: HashSet::new(),
         rotation,
         unsupported_reported: HashSet::new(),
+        waiters: TaskTracker::new(),
     };
     match sender.recover().await {
         Ok(pending) => {
@@ -252,6 +253,8 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
             }
         }
     }
+    aggregator.waiters.close();
+    aggregator.waiters.wait().await;
     if let Some(server) = server {
         let _ = server.await;
     }
@@ -317,6 +320,9 @@ struct Aggregator {
     rotation: Option<Rotation>,
     /// Tasks already recorded as unsupported here (recorded once).
     unsupported_reported: HashSet<TaskId>,
+    /// The submitted batches' receipt waiters: the role ends only after they do (they stop at
+    /// shutdown), so none outlives the node's task set.
+    waiters: TaskTracker,
 }
 
 impl Aggregator {
@@ -632,7 +638,7 @@ impl Aggregator {
             .as_ref()
             .map(|r| (r.hub.metrics.duplicate_submissions.clone(), self.context.schedule.clone()));
         let task_ids = self.submitted.get(&digest).cloned().unwrap_or_default();
-        tokio::spawn(async move {
+        self.waiters.spawn(async move {
             let settled = match sender.wait(&tracked.payload_ref, &shutdown).await {
                 Ok(mined) => {
                     metrics.observe_batch_mined(mined.gas_used, task_count);

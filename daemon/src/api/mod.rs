@@ -81,6 +81,7 @@ async fn serve_here(
     let listener = socket.listener()?;
     let hub = EventHub::new();
     let reader = reader(&context);
+    // Aborted once the serve loop returns; the API's runtime, and every task on it, ends with its thread.
     let feeder = tokio::spawn(hub.clone().run(context.clone(), reader.clone(), shutdown.clone()));
     let limits = limits();
     let state = routes::ApiState::new(context, reader, hub, socket.uid(), shutdown.clone());
