@@ -173,3 +173,69 @@ pub async fn deregister_from_keeper_set<P: Provider>(
     let call = deregister_call(deployment, operator);
     confirm("deregistering from the keeper operator set", allocations.call_builder(&call).send().await).await
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use keeper_shared::deployment::{AvsAddresses, EigenLayerAddresses};
+
+    use super::*;
+
+    fn deployment() -> Deployment {
+        let a = |n: u8| Address::repeat_byte(n);
+        Deployment {
+            chain_id: 31337,
+            deploy_block: 1,
+            eigenlayer: EigenLayerAddresses {
+                delegation_manager: a(1),
+                strategy_manager: a(2),
+                allocation_manager: a(3),
+                avs_directory: a(4),
+                permission_controller: a(5),
+                eigen_pod_manager: None,
+                pauser_registry: None,
+            },
+            avs: AvsAddresses {
+                service_manager: a(7),
+                key_registry: a(8),
+                job_manager: a(11),
+                task_manager: a(12),
+                operator_set_id: 3,
+                strategies: vec![a(9), a(10)],
+            },
+            stake_token: None,
+            deploy_log: None,
+        }
+    }
+
+    /// The calls the devnet's onboarding and the control API's operator writes both send name the
+    /// keeper set of the deployment, every one of its strategies, and the operator's proven key.
+    #[test]
+    fn the_calls_name_the_keeper_set_its_strategies_and_the_proven_key() {
+        let deployment = deployment();
+        let operator = Address::repeat_byte(0x42);
+        let set = keeper_set(&deployment);
+        assert_eq!((set.avs, set.id), (deployment.avs.service_manager, 3));
+
+        let allocate = allocate_call(&deployment, operator, 7);
+        assert_eq!(allocate.operator, operator);
+        let [params] = allocate.params.as_slice() else { panic!("one allocation: {:?}", allocate.params) };
+        assert_eq!((params.operatorSet.avs, params.operatorSet.id), (set.avs, set.id));
+        assert_eq!(params.strategies, deployment.avs.strategies);
+        assert_eq!(params.newMagnitudes, vec![7, 7]);
+
+        let key = SecretKey::random(&mut rand::rngs::OsRng);
+        let register = register_call(&deployment, operator, &key);
+        assert_eq!((register.operator, register.params.avs), (operator, set.avs));
+        assert_eq!(register.params.operatorSetIds, vec![3]);
+        let (pubkey, proof) = <(Bytes, Bytes)>::abi_decode_params(&register.params.data).unwrap();
+        assert_eq!(pubkey.as_ref(), key.public_key().to_eip2537().as_slice());
+        let expected = key.prove_possession(deployment.chain_id, deployment.avs.key_registry, operator);
+        assert_eq!(proof.as_ref(), expected.to_eip2537().as_slice(), "the proof binds the operator and registry");
+
+        let deregister = deregister_call(&deployment, operator);
+        assert_eq!((deregister.params.operator, deregister.params.avs), (operator, set.avs));
+        assert_eq!(deregister.params.operatorSetIds, vec![3]);
+    }
+}
