@@ -39,6 +39,8 @@ use common::p2p::{Chain, Daemon, Operators};
 use keeper_p2p::testbed::{Testbed, TestbedError};
 use keeper_p2p::validation::AcceptAll;
 use keeper_p2p::{Envelope, Keypair, NetworkId, NodeConfig, NodeEvent, NodeHandle, StaticRegistry, Topic};
+use keeperd::p2p::messages::{decode_proposal, encode_dispute};
+use keeperd::protocol::{Dispute, DisputeReason, DisputedTask};
 
 /// Four equal operators: any three make the two-thirds quorum, so one can be cut off or killed.
 const OPERATORS: usize = 4;
@@ -53,6 +55,7 @@ const BYZANTINE_PORT: u16 = 9020;
 const INTRUDER_PORT: u16 = 9030;
 /// Each flood phase: this long, one proposal and one forged signature every `FLOOD_EVERY`.
 const FLOOD_PHASE: Duration = Duration::from_secs(12);
+const DISPUTE_PHASE: Duration = Duration::from_secs(12);
 const FLOOD_EVERY: Duration = Duration::from_millis(100);
 const PARTITION: Duration = Duration::from_secs(20);
 
@@ -121,12 +124,54 @@ fn place_on_host(bed: &Testbed, config: &std::path::Path, i: usize) {
 }
 
 /// A `keeper-p2p` node run from the test (on the chain's host) with `signer` as its operator key.
+/// The chain as an outside node sees it: the registered operators, and the real block hashes a
+/// task of the test copies in (so that it accepts the operators' proposals and can answer them).
+struct FollowedChain {
+    operators: BTreeSet<Address>,
+    hashes: std::sync::Mutex<BTreeMap<u64, B256>>,
+}
+
+impl FollowedChain {
+    /// Follows `chain`'s head every 200 ms until the returned registry is dropped.
+    fn follow(chain: &Chain, operators: &[Address]) -> Arc<Self> {
+        let followed = Arc::new(Self { operators: operators.iter().copied().collect(), hashes: Default::default() });
+        let (weak, provider) = (Arc::downgrade(&followed), chain.provider.clone());
+        tokio::spawn(async move {
+            while let Some(followed) = weak.upgrade() {
+                if let Ok(Some(block)) = provider.get_block(alloy::eips::BlockId::latest()).await {
+                    let mut hashes = followed.hashes.lock().unwrap();
+                    hashes.insert(block.header.number, block.header.hash);
+                    while hashes.len() > 256 {
+                        hashes.pop_first();
+                    }
+                }
+                drop(followed);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+        followed
+    }
+}
+
+impl keeper_p2p::OperatorRegistry for FollowedChain {
+    fn head_block(&self) -> u64 {
+        self.hashes.lock().unwrap().last_key_value().map_or(0, |(n, _)| *n)
+    }
+
+    fn block_hash(&self, number: u64) -> Option<B256> {
+        self.hashes.lock().unwrap().get(&number).copied()
+    }
+
+    fn is_registered(&self, operator: Address, _number: u64) -> bool {
+        self.operators.contains(&operator)
+    }
+}
+
 async fn outside_node(
     bed: &Testbed,
     network: NetworkId,
     signer: &PrivateKeySigner,
-    operators: &[Address],
-    head: u64,
+    registry: Arc<dyn keeper_p2p::OperatorRegistry>,
     port: u16,
 ) -> (NodeHandle, tokio::sync::mpsc::UnboundedReceiver<NodeEvent>) {
     let me = address_of(bed, "chain");
@@ -135,8 +180,6 @@ async fn outside_node(
         .map(|j| format!("/ip4/{}/tcp/{P2P_PORT}", address_of(bed, HOSTS[j + 1])).parse().unwrap())
         .collect();
     config.redial_interval = Duration::from_secs(1);
-    // Its own view of the chain does not matter: it only sends.
-    let registry = Arc::new(StaticRegistry::new(operators.iter().copied(), head));
     keeper_p2p::spawn(config, Keypair::generate_ed25519(), signer.clone(), registry, Arc::new(AcceptAll)).await.unwrap()
 }
 
@@ -145,6 +188,57 @@ async fn invalid_total(daemons: &[&Daemon]) -> f64 {
     let mut sum = 0.0;
     for daemon in daemons {
         sum += daemon.metric("keeper_p2p_messages_invalid_total").await;
+    }
+    sum
+}
+
+/// For `phase`, disputes every proposal the byzantine operator's node receives: a well-formed
+/// dispute of every leaf, signed with its registered key (valid on the wire, so nobody graylists
+/// it). Returns how many disputes it sent.
+async fn dispute_everything(
+    chain: &Chain,
+    node: &NodeHandle,
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<NodeEvent>,
+    operator: Address,
+    phase: Duration,
+) -> u64 {
+    while events.try_recv().is_ok() {}
+    let (chain_id, task_manager) = (chain.deployment.chain_id, chain.deployment.avs.task_manager);
+    let end = Instant::now() + phase;
+    let mut sent = 0;
+    while let Ok(Some(event)) = tokio::time::timeout(end.saturating_duration_since(Instant::now()), events.recv()).await
+    {
+        let NodeEvent::Message(received) = event else { continue };
+        let message = &received.message;
+        if message.topic() != Topic::Proposals {
+            continue;
+        }
+        let Ok(batch) = decode_proposal(message, chain_id, task_manager) else { continue };
+        let tasks = batch
+            .leaves()
+            .iter()
+            .map(|leaf| DisputedTask {
+                task: leaf.task,
+                reason: DisputeReason::ResponseMismatch,
+                own_response_hash: Some(B256::repeat_byte(0xbb)),
+                detail: None,
+            })
+            .collect();
+        let dispute = Dispute { operator, digest: batch.digest(), tasks };
+        let envelope = message.envelope();
+        let (number, hash) = (envelope.reference_block_number, envelope.reference_block_hash);
+        if node.publish(Topic::Disputes, number, hash, encode_dispute(&dispute)).await.is_ok() {
+            sent += 1;
+        }
+    }
+    sent
+}
+
+/// The sum over `daemons` of `keeper_disputes_received_total`.
+async fn disputes_received(daemons: &[Daemon]) -> f64 {
+    let mut sum = 0.0;
+    for daemon in daemons {
+        sum += daemon.metric("keeper_disputes_received_total").await;
     }
     sum
 }
@@ -266,11 +360,13 @@ async fn scenario(bed: &Testbed) {
 
     // 1. The byzantine peer and the intruder.
     let head = net.chain.provider.get_block_number().await.unwrap();
-    let (byzantine, _byzantine_events) =
-        outside_node(bed, network, &net.chain.operators[OPERATORS], &addresses, head, BYZANTINE_PORT).await;
+    // The byzantine operator follows the chain (it answers proposals); the intruder only sends.
+    let followed = FollowedChain::follow(&net.chain, &addresses);
+    let (byzantine, mut byzantine_events) =
+        outside_node(bed, network, &net.chain.operators[OPERATORS], followed.clone(), BYZANTINE_PORT).await;
     let intruder_key = PrivateKeySigner::random();
-    let (intruder, mut intruder_events) =
-        outside_node(bed, network, &intruder_key, &addresses, head, INTRUDER_PORT).await;
+    let static_view = Arc::new(StaticRegistry::new(addresses.iter().copied(), head));
+    let (intruder, mut intruder_events) = outside_node(bed, network, &intruder_key, static_view, INTRUDER_PORT).await;
     let byzantine_hex = format!("{:#x}", addresses[OPERATORS]);
     let deadline = Instant::now() + Duration::from_secs(60);
     while !net.daemons.iter().all(|d| d.verified_peers().contains(&byzantine_hex)) {
@@ -279,6 +375,32 @@ async fn scenario(bed: &Testbed) {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // A registered operator with 1 of 41 disputes every proposal: its disputes arrive and are
+    // recorded, but the other 40 can still reach quorum, so no task waits on them (a dispute is
+    // acted on only once the disputers weigh too much for quorum).
+    let received_before = disputes_received(&net.daemons).await;
+    let dispute_from = net.chain.provider.get_block_number().await.unwrap();
+    let disputes_sent =
+        dispute_everything(&net.chain, &byzantine, &mut byzantine_events, addresses[OPERATORS], DISPUTE_PHASE).await;
+    let dispute_to = net.chain.provider.get_block_number().await.unwrap();
+    let received = disputes_received(&net.daemons).await - received_before;
+    let disputed_landed =
+        net.performed().await.values().filter(|(b, _)| (dispute_from..=dispute_to).contains(b)).count();
+    if disputes_sent == 0 || received < 1.0 {
+        net.fail(&format!(
+            "the byzantine operator's disputes did not arrive: {disputes_sent} sent, {received} received"
+        ));
+    }
+    if disputed_landed < 2 {
+        net.fail(&format!(
+            "a 1-of-41 operator disputing everything held tasks up: {disputed_landed} performed in blocks {dispute_from}..={dispute_to}"
+        ));
+    }
+    println!(
+        "p2p_netns: a 1-of-41 operator disputed every proposal for {DISPUTE_PHASE:?}: {disputes_sent} disputes sent, \
+         {received} recorded by the 4 operators, {disputed_landed} tasks performed meanwhile (blocks {dispute_from}..={dispute_to})"
+    );
+
     let honest: Vec<&Daemon> = net.daemons.iter().collect();
     let invalid_before = invalid_total(&honest).await;
     let flood_from = net.chain.provider.get_block_number().await.unwrap();

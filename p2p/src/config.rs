@@ -45,15 +45,18 @@ pub enum Topic {
     Proposals,
     /// Operators' signatures over proposals.
     Signatures,
+    /// Leaves of a proposal an operator will not sign, and why (advice to the proposer; never evidence).
+    Disputes,
 }
 
 impl Topic {
-    pub const ALL: [Topic; 2] = [Topic::Proposals, Topic::Signatures];
+    pub const ALL: [Topic; 3] = [Topic::Proposals, Topic::Signatures, Topic::Disputes];
 
     pub fn as_u8(self) -> u8 {
         match self {
             Topic::Proposals => 1,
             Topic::Signatures => 2,
+            Topic::Disputes => 3,
         }
     }
 
@@ -61,6 +64,7 @@ impl Topic {
         match value {
             1 => Some(Topic::Proposals),
             2 => Some(Topic::Signatures),
+            3 => Some(Topic::Disputes),
             _ => None,
         }
     }
@@ -70,6 +74,7 @@ impl Topic {
         match self {
             Topic::Proposals => "proposals",
             Topic::Signatures => "signatures",
+            Topic::Disputes => "disputes",
         }
     }
 
@@ -77,6 +82,7 @@ impl Topic {
         match self {
             Topic::Proposals => 0,
             Topic::Signatures => 1,
+            Topic::Disputes => 2,
         }
     }
 }
@@ -98,6 +104,9 @@ pub struct Limits {
     pub max_proposal_bytes: usize,
     /// Largest payload of a signature message (a 96-byte BLS signature, a digest, an operator).
     pub max_signature_bytes: usize,
+    /// Largest payload of a dispute (a digest, an operator, and per disputed leaf its task, reason
+    /// and a short detail: a few hundred bytes each).
+    pub max_dispute_bytes: usize,
     /// A message whose reference block is further than this behind our head is too old.
     pub max_reference_age_blocks: u64,
     /// A message may name a block up to this far ahead of our head (we may lag); it is ignored, not
@@ -112,6 +121,7 @@ impl Default for Limits {
         Self {
             max_proposal_bytes: 256 * 1024,
             max_signature_bytes: 1024,
+            max_dispute_bytes: 64 * 1024,
             max_reference_age_blocks: 64,
             max_reference_lead_blocks: 4,
             max_clock_skew: Duration::from_secs(30),
@@ -124,12 +134,13 @@ impl Limits {
         match topic {
             Topic::Proposals => self.max_proposal_bytes,
             Topic::Signatures => self.max_signature_bytes,
+            Topic::Disputes => self.max_dispute_bytes,
         }
     }
 
     /// Largest encoded envelope of any topic.
     pub fn max_envelope_bytes(&self) -> usize {
-        self.max_proposal_bytes.max(self.max_signature_bytes) + ENVELOPE_OVERHEAD
+        self.max_proposal_bytes.max(self.max_signature_bytes).max(self.max_dispute_bytes) + ENVELOPE_OVERHEAD
     }
 }
 

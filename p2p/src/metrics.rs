@@ -35,7 +35,7 @@ pub struct NetworkMetrics {
     records_rejected: AtomicU64,
     catch_up_requests: AtomicU64,
     catch_up_served: AtomicU64,
-    topics: [TopicCounters; 2],
+    topics: [TopicCounters; Topic::ALL.len()],
 }
 
 /// A copy of the counters at one moment.
@@ -53,6 +53,17 @@ pub struct MetricsSnapshot {
     pub catch_up_served: u64,
     pub proposals: TopicSnapshot,
     pub signatures: TopicSnapshot,
+    pub disputes: TopicSnapshot,
+}
+
+impl MetricsSnapshot {
+    pub fn topic(&self, topic: Topic) -> &TopicSnapshot {
+        match topic {
+            Topic::Proposals => &self.proposals,
+            Topic::Signatures => &self.signatures,
+            Topic::Disputes => &self.disputes,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -129,6 +140,7 @@ impl NetworkMetrics {
             catch_up_served: load(&self.catch_up_served),
             proposals: topic(&self.topics[Topic::Proposals.index()]),
             signatures: topic(&self.topics[Topic::Signatures.index()]),
+            disputes: topic(&self.topics[Topic::Disputes.index()]),
         }
     }
 

@@ -78,23 +78,26 @@ where
     }
 }
 
-/// Waits until `node` has verified exactly these operators and each subscribes to both topics.
+/// Waits until `node` has verified exactly these operators and each subscribes to every topic.
 async fn until_verified(node: &TestNode, operators: &[&PrivateKeySigner]) {
     let mut expected: Vec<_> = operators.iter().map(|s| s.address()).collect();
     expected.sort();
     until("peers verified and subscribed", || async {
         let peers = node.handle.peers().await.unwrap();
-        let mut verified: Vec<_> = peers.iter().filter(|p| p.topics.len() == 2).filter_map(|p| p.operator).collect();
+        let mut verified: Vec<_> =
+            peers.iter().filter(|p| p.topics.len() == Topic::ALL.len()).filter_map(|p| p.operator).collect();
         verified.sort();
         verified == expected
     })
     .await;
 }
 
-/// Waits until `peer` is in `node`'s mesh of both topics (so `node` forwards to it).
+/// Waits until `peer` is in `node`'s mesh of every topic (so `node` forwards to it).
 async fn until_meshed(node: &TestNode, peer: PeerId) {
-    until("mesh", || async { node.handle.peers().await.unwrap().iter().any(|p| p.peer == peer && p.mesh.len() == 2) })
-        .await;
+    until("mesh", || async {
+        node.handle.peers().await.unwrap().iter().any(|p| p.peer == peer && p.mesh.len() == Topic::ALL.len())
+    })
+    .await;
 }
 
 /// The next message event, skipping others.

@@ -179,15 +179,18 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
     let mut events = collector.subscribe();
     let mut head = context.schedule.head_receiver();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
-    let (mut gossiped_proposals, mut gossiped_signatures) = match &context.p2p {
-        Some(hub) => (Some(hub.subscribe_proposals()), Some(hub.subscribe_signatures())),
-        None => (None, None),
+    let (mut gossiped_proposals, mut gossiped_signatures, mut gossiped_disputes) = match &context.p2p {
+        Some(hub) => {
+            (Some(hub.subscribe_proposals()), Some(hub.subscribe_signatures()), Some(hub.subscribe_disputes()))
+        }
+        None => (None, None, None),
     };
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
             Some(batch) = gossip_next(&mut gossiped_proposals) => aggregator.adopt(batch).await,
             Some(signed) = gossip_next(&mut gossiped_signatures) => aggregator.gossiped_signature(signed).await,
+            Some(dispute) = gossip_next(&mut gossiped_disputes) => aggregator.gossiped_dispute(dispute),
             changed = head.changed() => {
                 if changed.is_err() { break; }
                 let reference = *head.borrow_and_update();
@@ -221,8 +224,18 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
                 Ok(CollectorEvent::QuorumReached { digest }) => aggregator.quorum_reached(digest),
                 Ok(CollectorEvent::DisputeReceived(dispute)) => {
                     aggregator.context.metrics.disputes_received.inc();
-                    if let Err(e) = aggregator.disputed(dispute.digest, &dispute.tasks.iter().map(|t| t.task).collect::<Vec<_>>()).await {
-                        tracing::warn!(error = %e, "aggregator: re-proposing after a dispute failed");
+                    match aggregator.collector.lost_to_disputes(dispute.digest) {
+                        Some(tasks) => {
+                            if let Err(e) = aggregator.disputed(dispute.digest, &tasks).await {
+                                tracing::warn!(error = %e, "aggregator: re-proposing after a dispute failed");
+                            }
+                        }
+                        None => tracing::info!(
+                            digest = %dispute.digest,
+                            operator = %dispute.operator,
+                            tasks = dispute.tasks.len(),
+                            "aggregator: dispute recorded; the rest of the set can still reach quorum"
+                        ),
                     }
                 }
                 Ok(CollectorEvent::SignatureAccepted { .. }) => {}
@@ -773,6 +786,11 @@ impl Aggregator {
         self.release(&flight.tasks);
         self.abandon(tasks, "disputed by a keeper").await;
         let keep = without_disputed(flight.tasks, tasks);
+        if self.rotation.is_some() && !self.leads(&reference).await {
+            // Over P2P the reference block's leader re-proposes the rest; this node follows that proposal.
+            tracing::info!(%digest, dropped = tasks.len(), "aggregator: dispute; the leader re-proposes the rest");
+            return Ok(());
+        }
         tracing::info!(%digest, dropped = tasks.len(), kept = keep.len(), "aggregator: dispute; re-proposing");
         self.publish(reference, keep).await
     }

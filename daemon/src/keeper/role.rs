@@ -136,7 +136,7 @@ impl Keeper {
                     Verdict::Disputed(tasks) => {
                         self.context.metrics.observe_disputed(tasks.iter().map(|task| task.reason.as_str()));
                         let dispute = Dispute { operator: self.operator_address(), digest: batch.digest(), tasks };
-                        source.send_dispute(&dispute).await?;
+                        source.send_dispute(&dispute, batch).await?;
                     }
                 }
             }

@@ -107,16 +107,15 @@ impl ProposalSource {
         }
     }
 
-    /// Tells the proposer which leaves we will not sign. Over gossip there is no dispute topic: the
-    /// proposal simply misses our signature, and its tasks are proposed again once it expires.
-    pub async fn send_dispute(&mut self, dispute: &Dispute) -> Result<(), SourceError> {
+    /// Tells the proposer (over gossip: every operator) which leaves of `batch` we will not sign.
+    pub async fn send_dispute(&mut self, dispute: &Dispute, batch: &Batch) -> Result<(), SourceError> {
         match self {
             Self::Http { client, .. } => {
                 client.post_dispute(dispute).await?;
             }
-            Self::Gossip { judged, .. } => {
+            Self::Gossip { hub, judged, .. } => {
                 judged.insert(dispute.digest);
-                tracing::info!(digest = %dispute.digest, tasks = dispute.tasks.len(), "keeper: not signing a gossiped proposal");
+                hub.publish_dispute(dispute, batch).await?;
             }
         }
         Ok(())

@@ -7,7 +7,7 @@ use alloy::primitives::Address;
 use keeper_p2p::SignedEnvelope;
 use keeper_shared::batch::Batch;
 
-use crate::protocol::{ProposalView, SignaturePost, SignedBatch};
+use crate::protocol::{Dispute, DisputePost, ProposalView, SignaturePost, SignedBatch};
 
 /// Why a payload is refused (each is a `keeper_p2p_messages_invalid_total{reason="application"}`
 /// and a log label).
@@ -17,7 +17,7 @@ pub enum PayloadError {
     Malformed,
     #[error("the batch's chain, task manager or reference block is not the envelope's")]
     ContextMismatch,
-    #[error("a signature message signed by someone other than the operator it names")]
+    #[error("a signature or dispute signed by someone other than the operator it names")]
     SignerMismatch,
 }
 
@@ -38,6 +38,10 @@ pub fn encode_proposal(batch: &Batch) -> Vec<u8> {
 
 pub fn encode_signature(signed: &SignedBatch) -> Vec<u8> {
     serde_json::to_vec(&SignaturePost::from_signed(signed)).unwrap_or_default()
+}
+
+pub fn encode_dispute(dispute: &Dispute) -> Vec<u8> {
+    serde_json::to_vec(&DisputePost::from_dispute(dispute)).unwrap_or_default()
 }
 
 /// The batch of a proposal envelope, rebuilt (its digest is ours, never the sender's claim) and
@@ -66,4 +70,15 @@ pub fn decode_signature(message: &SignedEnvelope) -> Result<SignedBatch, Payload
         return Err(PayloadError::SignerMismatch);
     }
     Ok(signed)
+}
+
+/// The dispute of a dispute envelope, whose named operator must be its author: a dispute is advice,
+/// but only its own operator may give it (the aggregator weighs it by that operator's stake).
+pub fn decode_dispute(message: &SignedEnvelope) -> Result<Dispute, PayloadError> {
+    let post: DisputePost = serde_json::from_slice(message.payload()).map_err(|_| PayloadError::Malformed)?;
+    let dispute = post.parse().map_err(|_| PayloadError::Malformed)?;
+    if dispute.operator != message.author() {
+        return Err(PayloadError::SignerMismatch);
+    }
+    Ok(dispute)
 }

@@ -8,6 +8,7 @@
 use std::sync::{Arc, Mutex};
 
 use keeper_p2p::metrics::{MetricsSnapshot, NetworkMetrics, TopicSnapshot, LATENCY_BUCKETS_MS};
+use keeper_p2p::Topic;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{Bucket, Histogram, LabelPair, Metric, MetricFamily, MetricType};
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
@@ -123,8 +124,8 @@ impl NetworkCollector {
         for counter in [&self.published, &self.received, &self.forwarded, &self.invalid] {
             counter.reset();
         }
-        for (name, topic) in [("proposals", &snapshot.proposals), ("signatures", &snapshot.signatures)] {
-            self.fill_topic(name, topic);
+        for topic in Topic::ALL {
+            self.fill_topic(topic.name(), snapshot.topic(topic));
         }
     }
 
@@ -143,7 +144,7 @@ impl NetworkCollector {
         family.set_name(LATENCY.to_owned());
         family.set_help(self.latency.help.clone());
         family.set_field_type(MetricType::HISTOGRAM);
-        for (name, topic) in [("proposals", &snapshot.proposals), ("signatures", &snapshot.signatures)] {
+        for (name, topic) in Topic::ALL.map(|topic| (topic.name(), snapshot.topic(topic))) {
             let mut histogram = Histogram::default();
             let buckets = LATENCY_BUCKETS_MS
                 .iter()

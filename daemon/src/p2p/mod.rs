@@ -1,9 +1,9 @@
-//! keeperd over the operators' network: the keeper-p2p node run as a tracked
-//! task, its chain view and payload checks implemented from the daemon's own sources, and a
-//! [`P2pHub`] through which the keeper and aggregator roles publish and receive proposals and
-//! signatures. Who proposes and who submits is the rotation's answer ([`P2pHub::duty`]).
+//! keeperd over the operators' network: the keeper-p2p node run as a tracked task, its chain view
+//! and payload checks implemented from the daemon's own sources, and a [`P2pHub`] through which
+//! the keeper and aggregator roles publish and receive proposals, signatures and disputes. Who
+//! proposes and who submits is the rotation's answer ([`P2pHub::duty`]).
 //!
-//! Every proposal and signature this node sees (its own included) is handed to the roles on
+//! Every proposal, signature and dispute this node sees (its own included) is handed to the roles on
 //! broadcast channels, so one code path serves gossip from peers and the node's own messages.
 
 pub mod chain_view;
@@ -23,11 +23,13 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use self::chain_view::ChainView;
-use self::messages::{decode_proposal, decode_signature, encode_proposal, encode_signature};
+use self::messages::{
+    decode_dispute, decode_proposal, decode_signature, encode_dispute, encode_proposal, encode_signature,
+};
 use self::metrics::P2pMetrics;
 use crate::chain::RpcPool;
 use crate::config::Config;
-use crate::protocol::SignedBatch;
+use crate::protocol::{Dispute, SignedBatch};
 use crate::quorum::registry::RegistryView;
 use crate::scheduler::ScheduleView;
 
@@ -57,6 +59,7 @@ pub struct P2pHub {
     view: Arc<ChainView>,
     proposals: broadcast::Sender<Batch>,
     signatures: broadcast::Sender<SignedBatch>,
+    disputes: broadcast::Sender<Dispute>,
     pub metrics: P2pMetrics,
     takeover_blocks: u64,
 }
@@ -120,6 +123,7 @@ impl P2pHub {
             view,
             proposals: broadcast::channel(CHANNEL_CAPACITY).0,
             signatures: broadcast::channel(CHANNEL_CAPACITY).0,
+            disputes: broadcast::channel(CHANNEL_CAPACITY).0,
             metrics,
             takeover_blocks: p2p.takeover_blocks,
         });
@@ -154,6 +158,11 @@ impl P2pHub {
         self.signatures.subscribe()
     }
 
+    /// Every dispute seen from now on (ours included), each once.
+    pub fn subscribe_disputes(&self) -> broadcast::Receiver<Dispute> {
+        self.disputes.subscribe()
+    }
+
     /// Signs and gossips our proposal, and hands it to our own roles.
     pub async fn publish_proposal(&self, batch: &Batch) -> Result<(), P2pError> {
         let context = batch.context();
@@ -181,6 +190,21 @@ impl P2pHub {
             )
             .await?;
         let _ = self.signatures.send(*signed);
+        Ok(())
+    }
+
+    /// Signs and gossips our dispute of leaves of `batch`, and hands it to our own aggregator.
+    pub async fn publish_dispute(&self, dispute: &Dispute, batch: &Batch) -> Result<(), P2pError> {
+        let context = batch.context();
+        self.node
+            .publish(
+                Topic::Disputes,
+                context.reference_block_number,
+                context.reference_block_hash,
+                encode_dispute(dispute),
+            )
+            .await?;
+        let _ = self.disputes.send(dispute.clone());
         Ok(())
     }
 
@@ -260,6 +284,13 @@ impl P2pTask {
                             let _ = self.hub.signatures.send(signed);
                         }
                         Err(e) => tracing::debug!(error = %e, "p2p: signature dropped"),
+                    },
+                    Topic::Disputes => match decode_dispute(message) {
+                        Ok(dispute) => {
+                            tracing::debug!(digest = %dispute.digest, author = %message.author(), "p2p: dispute");
+                            let _ = self.hub.disputes.send(dispute);
+                        }
+                        Err(e) => tracing::debug!(error = %e, "p2p: dispute dropped"),
                     },
                 }
             }

@@ -1,7 +1,8 @@
 //! The daemon's check of gossip payloads ([`keeper_p2p::MessageValidator`]), after the crate's
 //! own (size, signature, registered author, known reference block). A proposal must decode to a
 //! batch of this network at the envelope's reference block, and come from an operator that has
-//! been on duty for that block by the rotation; a signature must be by the operator it names.
+//! been on duty for that block by the rotation; a signature or a dispute must be by the operator it
+//! names.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use alloy::primitives::Address;
 use keeper_p2p::{MessageValidator, OperatorRegistry, SignedEnvelope, Topic, Verdict};
 
 use super::chain_view::ChainView;
-use super::messages::{decode_proposal, decode_signature};
+use super::messages::{decode_dispute, decode_proposal, decode_signature};
 
 pub struct PayloadValidator {
     pub view: Arc<ChainView>,
@@ -51,6 +52,10 @@ impl MessageValidator for PayloadValidator {
                 Ok(_) => Verdict::Accept,
                 Err(e) => Verdict::Reject(e.label()),
             },
+            Topic::Disputes => match decode_dispute(message) {
+                Ok(_) => Verdict::Accept,
+                Err(e) => Verdict::Reject(e.label()),
+            },
         }
     }
 }
@@ -65,8 +70,8 @@ mod tests {
     use keeper_shared::bls::{SecretKey, SigningDomain};
 
     use super::*;
-    use crate::p2p::messages::{encode_proposal, encode_signature};
-    use crate::protocol::SignedBatch;
+    use crate::p2p::messages::{encode_dispute, encode_proposal, encode_signature};
+    use crate::protocol::{Dispute, DisputeReason, DisputedTask, SignedBatch};
 
     const NUMBER: u64 = 100;
     const TASK_MANAGER: Address = Address::repeat_byte(9);
@@ -160,5 +165,29 @@ mod tests {
         assert_eq!(bed.validator.validate(&own), Verdict::Accept);
         let relabelled = bed.envelope(Topic::Signatures, encode_signature(&signed), &bed.signers[1]);
         assert_eq!(bed.validator.validate(&relabelled), Verdict::Reject("signer_mismatch"));
+    }
+
+    #[test]
+    fn a_dispute_must_be_sent_by_the_operator_it_names_and_decode() {
+        let bed = Bed::new();
+        let batch = bed.batch();
+        let leaf = batch.leaves()[0];
+        let dispute = Dispute {
+            operator: bed.signers[0].address(),
+            digest: batch.digest(),
+            tasks: vec![DisputedTask {
+                task: leaf.task,
+                reason: DisputeReason::NotDue,
+                own_response_hash: None,
+                detail: Some("not due at the reference block".into()),
+            }],
+        };
+        let own = bed.envelope(Topic::Disputes, encode_dispute(&dispute), &bed.signers[0]);
+        assert_eq!(bed.validator.validate(&own), Verdict::Accept);
+        assert_eq!(crate::p2p::messages::decode_dispute(&own), Ok(dispute.clone()));
+        let relabelled = bed.envelope(Topic::Disputes, encode_dispute(&dispute), &bed.signers[1]);
+        assert_eq!(bed.validator.validate(&relabelled), Verdict::Reject("signer_mismatch"));
+        let garbled = bed.envelope(Topic::Disputes, b"{\"operator\":1}".to_vec(), &bed.signers[0]);
+        assert_eq!(bed.validator.validate(&garbled), Verdict::Reject("malformed_payload"));
     }
 }

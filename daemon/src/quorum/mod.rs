@@ -282,6 +282,18 @@ impl Quorum {
         self.rejections
     }
 
+    /// Whether quorum can still be reached if the members in `refusing` that have not signed never
+    /// do (a member's signature already counted stays counted; strangers weigh nothing).
+    pub fn reachable_without<'a>(&self, refusing: impl IntoIterator<Item = &'a Address>) -> bool {
+        let mut seen = std::collections::BTreeSet::new();
+        let lost = refusing
+            .into_iter()
+            .filter(|operator| !self.signatures.contains_key(*operator) && seen.insert(**operator))
+            .filter_map(|operator| self.set.get(operator))
+            .fold(U256::ZERO, |sum, info| sum.saturating_add(info.weight));
+        self.threshold.is_met(self.set.total_weight.saturating_sub(lost), self.set.total_weight)
+    }
+
     /// The counted signatures, in operator address order.
     pub fn signatures(&self) -> impl Iterator<Item = (&Address, &Signature)> {
         self.signatures.iter()

@@ -225,3 +225,22 @@ fn a_weight_zero_signer_adds_no_weight_but_joins_the_aggregate() {
     let key = set.aggregate_public_key().unwrap().subtract(&[certificate.non_signers[0].public_key]).unwrap();
     certificate.signature.verify(&key, DIGEST.as_slice(), SigningDomain::Batch).unwrap();
 }
+
+#[test]
+fn quorum_stays_reachable_until_the_refusing_members_weigh_more_than_the_rest_can_spare() {
+    let members = members(4);
+    let mut quorum = Quorum::new(DIGEST, set(&members, &[10, 10, 10, 10], 40), bps(6_667));
+    let refusing = |indices: &[usize]| indices.iter().map(|i| members[*i].address).collect::<Vec<_>>();
+    assert!(quorum.reachable_without(&refusing(&[])));
+    // One of four equal members refusing leaves 30 of 40 (75% >= 66.67%).
+    assert!(quorum.reachable_without(&refusing(&[0])));
+    assert!(quorum.reachable_without(&refusing(&[0, 0, 0])), "one member counts once");
+    // Two leave 20 of 40.
+    assert!(!quorum.reachable_without(&refusing(&[0, 1])));
+    // A stranger weighs nothing.
+    assert!(quorum.reachable_without(&[members[0].address, Address::repeat_byte(0x77)]));
+    // A member whose signature is counted is not lost by refusing afterwards.
+    quorum.add(members[1].address, sign(&members[1], DIGEST)).unwrap();
+    assert!(quorum.reachable_without(&refusing(&[0, 1])));
+    assert!(!quorum.reachable_without(&refusing(&[0, 1, 2])));
+}

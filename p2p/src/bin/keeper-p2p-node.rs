@@ -136,6 +136,7 @@ async fn run() -> Result<(), String> {
                         let topic = match *topic {
                             "proposals" => Topic::Proposals,
                             "signatures" => Topic::Signatures,
+                            "disputes" => Topic::Disputes,
                             other => { say(&format!("error unknown topic {other}")); continue; }
                         };
                         let Ok(block) = block.parse::<u64>() else { say("error bad block"); continue };

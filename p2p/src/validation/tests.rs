@@ -28,6 +28,7 @@ impl Case {
         let limits = Limits {
             max_proposal_bytes: 100,
             max_signature_bytes: 10,
+            max_dispute_bytes: 50,
             max_reference_age_blocks: 20,
             max_reference_lead_blocks: 2,
             max_clock_skew: Duration::from_secs(5),

@@ -4,7 +4,9 @@
 //! proposes; once a proposal has its quorum, the holder of the current slot of its reference
 //! block submits (the leader first, the next after each `takeover_blocks`), so a dead proposer or
 //! submitter costs one deadline, not the task. A proposal gossiped by another operator is adopted
-//! here (its tasks re-executed for their call data), so any operator can submit it.
+//! here (its tasks re-executed for their call data), so any operator can submit it. Disputes travel
+//! on their own topic; once the disputers weigh too much for quorum, the reference block's leader
+//! re-proposes the rest and every other node drops the disputed proposal and follows the new one.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +18,7 @@ use super::{performed_meanwhile, Aggregator, AGE_MARGIN};
 use crate::aggregator::server::CollectorError;
 use crate::jobs::ReferenceBlock;
 use crate::p2p::P2pHub;
-use crate::protocol::SignedBatch;
+use crate::protocol::{Dispute, SignedBatch};
 
 /// Signatures kept for proposals not adopted yet (they may outrun their proposal).
 const MAX_EARLY_DIGESTS: usize = 256;
@@ -116,6 +118,14 @@ impl Aggregator {
             Err(e) => {
                 tracing::debug!(digest = %signed.digest, operator = %signed.operator, error = %e, "aggregator: gossiped signature not counted")
             }
+        }
+    }
+
+    /// Records a dispute seen on the network (ours included) against the proposal it names; the
+    /// collector's event then decides, by the disputers' weight, whether its tasks leave the batch.
+    pub(super) fn gossiped_dispute(&mut self, dispute: Dispute) {
+        if let Err(e) = self.collector.submit_dispute(dispute.clone()) {
+            tracing::debug!(digest = %dispute.digest, operator = %dispute.operator, error = %e, "aggregator: gossiped dispute not recorded");
         }
     }
 

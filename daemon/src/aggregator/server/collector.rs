@@ -411,6 +411,25 @@ impl Collector {
         Ok(DisputeReceipt { recorded })
     }
 
+    /// The tasks to take out of an open proposal because of its disputes, once the members who
+    /// disputed it (a disputer signs nothing) weigh so much that the rest cannot reach quorum:
+    /// every task any of them disputed. `None` while the rest still can, so that members below the
+    /// quorum's margin cannot veto a task by disputing it, or when the proposal is not open.
+    pub fn lost_to_disputes(&self, digest: B256) -> Option<Vec<TaskId>> {
+        let index = self.index();
+        let open = index.open.get(&digest)?;
+        if open.disputes.is_empty() || open.quorum.reachable_without(open.disputes.iter().map(|d| &d.operator)) {
+            return None;
+        }
+        let mut tasks: Vec<TaskId> = Vec::new();
+        for disputed in open.disputes.iter().flat_map(|d| &d.tasks) {
+            if !tasks.contains(&disputed.task) {
+                tasks.push(disputed.task);
+            }
+        }
+        Some(tasks)
+    }
+
     /// Open proposals published after `after` (all of them without a cursor, or with a cursor of
     /// another instance), at most `limit` (capped by the configuration).
     pub fn page(&self, after: Option<Cursor>, limit: Option<u32>) -> ProposalPage {
