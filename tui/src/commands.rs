@@ -73,7 +73,13 @@ pub async fn status(context: &Context) -> CliResult {
         None => "no block processed yet".to_owned(),
     };
     let sync = match (status.sync.chain_block, status.sync.blocks_behind) {
-        (Some(chain), Some(behind)) => format!("{} (chain at {chain}, {behind} behind)", status.sync.state),
+        (Some(chain), Some(behind)) => {
+            let progress = match (status.sync.processed_block, status.sync.percent) {
+                (Some(processed), Some(percent)) if behind > 0 => format!("block {processed}, {percent}%; "),
+                _ => String::new(),
+            };
+            format!("{} ({progress}chain at {chain}, {behind} behind)", status.sync.state)
+        }
         _ => status.sync.state.to_string(),
     };
     let counts: Vec<String> =

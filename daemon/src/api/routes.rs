@@ -223,15 +223,26 @@ async fn status(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Rep
     .ok()
     .and_then(Result::ok);
     let confirmations = context.config.chain.confirmations;
-    let blocks_behind = match (head, chain_block) {
-        (Some(head), Some(latest)) => Some(latest.saturating_sub(confirmations).saturating_sub(head.number)),
+    // While the scheduler catches up on a long history, its progress runs ahead of the head.
+    let progress = context.schedule.progress();
+    let processed = progress.map(|p| p.processed).max(head.map(|h| h.number));
+    let blocks_behind = match (processed, chain_block) {
+        (Some(processed), Some(latest)) => Some(latest.saturating_sub(confirmations).saturating_sub(processed)),
         _ => None,
     };
-    let sync_state = match (head, blocks_behind) {
+    let sync_state = match (processed, blocks_behind) {
         (None, _) => SyncState::Starting,
         (Some(_), None) => SyncState::Unknown,
         (Some(_), Some(behind)) if behind <= SYNCED_WITHIN_BLOCKS => SyncState::Synced,
         (Some(_), Some(_)) => SyncState::Syncing,
+    };
+    let percent = match (processed, chain_block) {
+        (Some(processed), Some(latest)) => Some(keeper_shared::api::sync_percent(
+            context.config.deployment.deploy_block,
+            processed,
+            latest.saturating_sub(confirmations),
+        )),
+        _ => None,
     };
     let database = match state.store(|store| store.read(|tx| tx.task_counts())).await {
         Ok(counts) => DatabaseHealth {
@@ -256,7 +267,7 @@ async fn status(State(state): State<ApiState>, RawQuery(query): RawQuery) -> Rep
         chain_id: context.config.deployment.chain_id,
         confirmations,
         head: head.as_ref().map(convert::block_view),
-        sync: SyncStatus { state: sync_state, chain_block, blocks_behind },
+        sync: SyncStatus { state: sync_state, chain_block, blocks_behind, processed_block: processed, percent },
         health: Health {
             rpc: context.pool.health().iter().map(convert::endpoint_health).collect(),
             scheduler: SchedulerHealth {

@@ -1,5 +1,11 @@
 //! The job index: every job of the job manager as of the last processed block, built from the job
 //! manager's and the task manager's logs (no per-job calls), and the pending tasks of event jobs.
+//!
+//! Every change is journaled by block ([`journal`]), so a reorg of depth `d` is undone from the last
+//! `d` blocks' records; records older than the deepest reorg the scheduler undoes are dropped, so the
+//! journal stays bounded however long the history.
+
+mod journal;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -13,6 +19,7 @@ use keeper_shared::contracts::TaskManager;
 use crate::jobs::schedule::{event_sequence, latest_due_sequence, matches_log};
 use crate::jobs::{decode_job_log, JobEvent, JobSpec, OutcomeKind, ReferenceBlock, Trigger};
 use crate::store::{JobRecord, JobStatus};
+use journal::UndoJournal;
 
 /// Why a log could not be applied.
 #[derive(Debug, thiserror::Error)]
@@ -99,12 +106,74 @@ pub struct JobIndex {
     event_tasks: BTreeMap<U256, BTreeSet<u64>>,
     /// Jobs changed since the last [`JobIndex::take_dirty`].
     dirty: BTreeSet<U256>,
+    journal: UndoJournal,
 }
 
 impl JobIndex {
-    /// An index of the cached jobs (after a restart).
+    /// An index of the cached jobs (after a restart). It cannot be rolled back until
+    /// [`JobIndex::journal_from`] says at which block it is.
     pub fn from_jobs(jobs: impl IntoIterator<Item = Job>) -> Self {
-        Self { jobs: jobs.into_iter().map(|job| (job.id, job)).collect(), ..Self::default() }
+        Self {
+            jobs: jobs.into_iter().map(|job| (job.id, job)).collect(),
+            journal: UndoJournal::unknown_past(),
+            ..Self::default()
+        }
+    }
+
+    /// The index is at the end of `block`: it can be rolled back to it and, as blocks are applied,
+    /// to later ones.
+    pub fn journal_from(&mut self, block: u64) {
+        self.journal = UndoJournal::starting_at(block);
+    }
+
+    /// Rolls the index back to the end of block `ancestor`, from the journal. `false` (and nothing
+    /// changed) when the journal does not reach that far back: the index must be rebuilt from logs.
+    pub fn rollback_to(&mut self, ancestor: u64) -> bool {
+        if !self.journal.reaches(ancestor) {
+            return false;
+        }
+        for undo in self.journal.take_after(ancestor) {
+            for (id, before) in undo.jobs {
+                match before {
+                    Some(job) => {
+                        self.jobs.insert(id, job);
+                        self.dirty.insert(id);
+                    }
+                    None => {
+                        self.jobs.remove(&id);
+                    }
+                }
+            }
+            for (id, before) in undo.event_tasks {
+                match before {
+                    Some(pending) => self.event_tasks.insert(id, pending),
+                    None => self.event_tasks.remove(&id),
+                };
+            }
+        }
+        true
+    }
+
+    /// Drops the undo records of blocks before `block` (rolling back below `block - 1` becomes
+    /// impossible), which bounds the journal by the reorg depth the caller undoes.
+    pub fn forget_before(&mut self, block: u64) {
+        self.journal.forget_before(block);
+    }
+
+    /// Blocks with undo records (for tests and the journal's bound).
+    pub fn journaled_blocks(&self) -> usize {
+        self.journal.blocks.len()
+    }
+
+    /// Records job `id`'s state and pending event tasks before block `block` first changes them.
+    fn save(&mut self, block: u64, id: U256) {
+        let undo = self.journal.block(block);
+        if let std::collections::btree_map::Entry::Vacant(entry) = undo.jobs.entry(id) {
+            entry.insert(self.jobs.get(&id).cloned());
+        }
+        if let std::collections::btree_map::Entry::Vacant(entry) = undo.event_tasks.entry(id) {
+            entry.insert(self.event_tasks.get(&id).cloned());
+        }
     }
 
     pub fn job(&self, id: U256) -> Option<&Job> {
@@ -150,6 +219,7 @@ impl JobIndex {
             .map_err(|e| IndexError::JobLog { block: log.block_number, reason: e.to_string() })?;
         let Some(event) = event else { return Ok(()) };
         let id = event.job_id();
+        self.save(block, id);
         match event {
             JobEvent::Created { job_id, owner, forwarder, deposit, spec, .. } => {
                 self.jobs.insert(
@@ -199,6 +269,7 @@ impl JobIndex {
         let bad = |e: alloy::sol_types::Error| IndexError::TaskLog { block: log.block_number, reason: e.to_string() };
         let outcome = if topic0 == TaskManager::TaskPerformed::SIGNATURE_HASH {
             let e = TaskManager::TaskPerformed::decode_log_data(log.data()).map_err(bad)?;
+            self.save(block, e.jobId);
             if let Some(job) = self.jobs.get_mut(&e.jobId) {
                 job.balance = job.balance.saturating_sub(e.fee);
             }
@@ -209,6 +280,7 @@ impl JobIndex {
             }
         } else if topic0 == TaskManager::TaskNotExecuted::SIGNATURE_HASH {
             let e = TaskManager::TaskNotExecuted::decode_log_data(log.data()).map_err(bad)?;
+            self.save(block, e.jobId);
             TaskOutcome {
                 task: TaskId { job_id: e.jobId, sequence: e.sequence },
                 digest: e.digest,
@@ -216,6 +288,7 @@ impl JobIndex {
             }
         } else if topic0 == TaskManager::TaskSkipped::SIGNATURE_HASH {
             let e = TaskManager::TaskSkipped::decode_log_data(log.data()).map_err(bad)?;
+            self.save(block, e.jobId);
             // A skip moves no watermark, but it is the task's outcome on chain: a condition job's next
             // check may follow it.
             if let Some(job) = self.jobs.get_mut(&e.jobId) {
@@ -247,15 +320,19 @@ impl JobIndex {
         let Ok(sequence) = event_sequence(block, index) else { return };
         let emitter = log.address();
         let topics = log.topics();
-        for job in self.jobs.values() {
-            if job.status != JobStatus::Active || sequence < job.next_sequence {
-                continue;
-            }
-            if let Trigger::Event(filter) = &job.spec.trigger {
-                if block >= filter.start && matches_log(&job.spec.trigger, emitter, topics) {
-                    self.event_tasks.entry(job.id).or_default().insert(sequence);
-                }
-            }
+        let triggered: Vec<U256> = self
+            .jobs
+            .values()
+            .filter(|job| job.status == JobStatus::Active && sequence >= job.next_sequence)
+            .filter(|job| match &job.spec.trigger {
+                Trigger::Event(filter) => block >= filter.start && matches_log(&job.spec.trigger, emitter, topics),
+                _ => false,
+            })
+            .map(|job| job.id)
+            .collect();
+        for id in triggered {
+            self.save(block, id);
+            self.event_tasks.entry(id).or_default().insert(sequence);
         }
     }
 

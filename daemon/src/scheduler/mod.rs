@@ -10,16 +10,22 @@
 //! and when a reorg takes an event task's log away (dropped; due again if the log comes back). The rules
 //! are [`TaskEnding`]'s, pure and tested in `keeper_shared::job::state`.
 //!
-//! Reorgs: the follower reports blocks that left the canonical chain; the index is then rebuilt
-//! from the deployment block up to the common ancestor. That costs one `eth_getLogs` per 10,000
-//! blocks of history, which is cheap on a devnet or testnet; an undo journal per block would make it
-//! constant (noted in the README as a known limit).
+//! A long history: the first start (or a start after a long stop) reads the blocks deeper than the
+//! deepest reorg it undoes in ranges of [`LOG_RANGE`] blocks, one `eth_getLogs` and one header per
+//! range ([`Scheduler::catch_up`]), keeping only one range's logs in memory, and reports its progress
+//! in the log and the status; the follower then takes over block by block.
+//!
+//! Reorgs: the follower reports blocks that left the canonical chain; the index is rolled back from
+//! its undo journal (kept for the follower's window of blocks, [`FollowerConfig::window`]), so a
+//! reorg of depth `d` costs `d` blocks of work, not the history. Only a fork older than the journal
+//! (the daemon was down, or the fork point was not found) rebuilds the index from the deployment block.
 
 mod index;
 pub mod metrics;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use alloy::primitives::Address;
 use alloy::providers::Provider;
@@ -34,7 +40,8 @@ pub use crate::jobs::OutcomeKind;
 pub use index::{DueTask, IndexError, Job, JobIndex, TaskOutcome};
 
 use crate::chain::{
-    BlockFollower, BlockRef, FollowerConfig, FollowerError, FollowerEvent, RpcError, RpcPool, StartFrom,
+    logs_in_ranges, BlockFollower, BlockRef, FollowerConfig, FollowerError, FollowerEvent, LogsError, RpcError,
+    RpcPool, StartFrom, LOG_RANGE,
 };
 use crate::jobs::schedule::{event_log, event_sequence};
 use crate::jobs::ReferenceBlock;
@@ -42,8 +49,6 @@ use crate::store::{ChainCursor, JobStatus, SharedStore, StoreError, TaskDue, Tas
 
 /// The store's cursor stream of the scheduler.
 pub const CURSOR_STREAM: &str = "scheduler";
-/// Largest block range of one `eth_getLogs` while catching up or rebuilding.
-const LOG_RANGE: u64 = 10_000;
 /// How far below a processed block that left the chain, with its fork point unknown, the index is
 /// rebuilt from: deeper than any reorg of a chain that finalises (Ethereum: 2 epochs, 64 blocks),
 /// and the follower's own window.
@@ -56,12 +61,56 @@ pub enum SchedulerError {
     Store(#[from] StoreError),
     #[error("scheduler: {0}")]
     Index(#[from] IndexError),
-    #[error("scheduler: reading logs of blocks {from}..={to}: {source}")]
-    Logs { from: u64, to: u64, source: RpcError },
+    #[error("scheduler: {0}")]
+    Logs(#[from] LogsError),
     #[error("scheduler: {0}")]
     Follower(#[from] crate::chain::FollowerError),
     #[error("scheduler: reading block {number} to re-sync from: {reason}")]
     ResyncBlock { number: u64, reason: String },
+    #[error("scheduler: reading the chain head or block {number} while catching up: {source}")]
+    CatchUp { number: u64, source: RpcError },
+}
+
+/// How far the scheduler has read the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncProgress {
+    /// The first block it reads (the deployment block).
+    pub first: u64,
+    /// The last block processed.
+    pub processed: u64,
+    /// The confirmed chain head when it last looked.
+    pub target: u64,
+    /// Whether it is catching up on history in ranges (no tasks are proposed meanwhile).
+    pub catching_up: bool,
+}
+
+impl SyncProgress {
+    /// Whole percent of the blocks from `first` to `target` processed.
+    pub fn percent(&self) -> u8 {
+        keeper_shared::api::sync_percent(self.first, self.processed, self.target)
+    }
+}
+
+/// The scheduler's reads of logs, counted (a reorg's cost is read off these).
+#[derive(Debug, Default)]
+pub struct LogReads {
+    /// `eth_getLogs` requests.
+    pub requests: AtomicU64,
+    /// Blocks the requests covered.
+    pub blocks: AtomicU64,
+}
+
+impl LogReads {
+    fn record(&self, from: u64, to: u64) {
+        let blocks = to.saturating_sub(from).saturating_add(1);
+        self.blocks.fetch_add(blocks, Ordering::Relaxed);
+        self.requests.fetch_add(blocks.div_ceil(LOG_RANGE), Ordering::Relaxed);
+    }
+
+    /// (requests, blocks) so far.
+    pub fn get(&self) -> (u64, u64) {
+        (self.requests.load(Ordering::Relaxed), self.blocks.load(Ordering::Relaxed))
+    }
 }
 
 /// What the scheduler shares with the other roles of the daemon.
@@ -70,9 +119,21 @@ pub struct ScheduleView {
     index: Arc<RwLock<JobIndex>>,
     head: watch::Receiver<Option<ReferenceBlock>>,
     outcomes: broadcast::Sender<TaskOutcome>,
+    progress: watch::Receiver<Option<SyncProgress>>,
+    log_reads: Arc<LogReads>,
 }
 
 impl ScheduleView {
+    /// How far the scheduler has read the chain (`None` before it first looked).
+    pub fn progress(&self) -> Option<SyncProgress> {
+        *self.progress.borrow()
+    }
+
+    /// The logs the scheduler has read so far.
+    pub fn log_reads(&self) -> &LogReads {
+        &self.log_reads
+    }
+
     /// The jobs as of the last processed block.
     pub async fn index(&self) -> tokio::sync::RwLockReadGuard<'_, JobIndex> {
         self.index.read().await
@@ -111,6 +172,8 @@ pub struct Scheduler {
     index: Arc<RwLock<JobIndex>>,
     head: watch::Sender<Option<ReferenceBlock>>,
     outcomes: broadcast::Sender<TaskOutcome>,
+    progress: watch::Sender<Option<SyncProgress>>,
+    log_reads: Arc<LogReads>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
@@ -126,7 +189,15 @@ impl Scheduler {
         let index = Arc::new(RwLock::new(JobIndex::default()));
         let (head, head_rx) = watch::channel(None);
         let (outcomes, _) = broadcast::channel(4096);
-        let view = ScheduleView { index: Arc::clone(&index), head: head_rx, outcomes: outcomes.clone() };
+        let (progress, progress_rx) = watch::channel(None);
+        let log_reads = Arc::new(LogReads::default());
+        let view = ScheduleView {
+            index: Arc::clone(&index),
+            head: head_rx,
+            outcomes: outcomes.clone(),
+            progress: progress_rx,
+            log_reads: Arc::clone(&log_reads),
+        };
         let follower = FollowerConfig { confirmations, poll_interval, ..FollowerConfig::default() };
         let scheduler = Self {
             pool,
@@ -138,6 +209,8 @@ impl Scheduler {
             index,
             head,
             outcomes,
+            progress,
+            log_reads,
             metrics: None,
         };
         (scheduler, view)
@@ -167,7 +240,17 @@ impl Scheduler {
             })
             .await?;
         let jobs = jobs.iter().map(Job::from_record).collect::<Result<Vec<_>, _>>()?;
-        *self.index.write().await = JobIndex::from_jobs(jobs);
+        let mut index = JobIndex::from_jobs(jobs);
+        index.journal_from(cursor.map_or(0, |c| c.block_number));
+        *self.index.write().await = index;
+        let cursor = match self.catch_up(cursor, &shutdown).await {
+            Ok(cursor) => cursor,
+            Err(error) => {
+                // The follower reads the rest block by block.
+                tracing::warn!(%error, "scheduler: catching up in ranges failed; following block by block");
+                self.store.with(|store| store.read(|tx| tx.cursor(CURSOR_STREAM))).await?
+            }
+        };
         let start = match cursor {
             Some(cursor) => StartFrom::Cursor(cursor),
             None => StartFrom::Block(self.deploy_block),
@@ -181,6 +264,16 @@ impl Scheduler {
             };
             if let Some(metrics) = &self.metrics {
                 metrics.observe_chain(follower.chain_head(), None, self.follower.confirmations);
+            }
+            if let Some(head) = follower.chain_head() {
+                let target = head.saturating_sub(self.follower.confirmations);
+                self.progress.send_if_modified(|progress| match progress {
+                    Some(progress) if progress.target != target => {
+                        progress.target = target;
+                        true
+                    }
+                    _ => false,
+                });
             }
             match polled {
                 Ok(events) => {
@@ -261,12 +354,23 @@ impl Scheduler {
                     if !run.is_empty() {
                         self.process_blocks(&std::mem::take(&mut run)).await?;
                     }
-                    tracing::warn!(
-                        ancestor = reorg.common_ancestor.number,
-                        dropped = reorg.dropped.len(),
-                        "scheduler: chain reorganised; rebuilding the job index"
-                    );
-                    self.rebuild(reorg.common_ancestor).await?;
+                    let ancestor = reorg.common_ancestor;
+                    if self.index.write().await.rollback_to(ancestor.number) {
+                        tracing::warn!(
+                            ancestor = ancestor.number,
+                            dropped = reorg.dropped.len(),
+                            "scheduler: chain reorganised; job index rolled back"
+                        );
+                        self.drop_removed_event_tasks(ancestor.number).await?;
+                        self.persist(ancestor.cursor(), &[], None).await?;
+                    } else {
+                        tracing::warn!(
+                            ancestor = ancestor.number,
+                            dropped = reorg.dropped.len(),
+                            "scheduler: chain reorganised below the undo journal; rebuilding the job index"
+                        );
+                        self.rebuild(ancestor).await?;
+                    }
                 }
             }
         }
@@ -289,9 +393,15 @@ impl Scheduler {
                     outcomes.push(outcome);
                 }
             }
+            index.forget_before(last.number.saturating_add(1).saturating_sub(self.undo_depth()));
         }
         let reference = ReferenceBlock { number: last.number, hash: last.hash, timestamp: last.timestamp };
         self.persist(last.cursor(), &outcomes, Some(reference)).await?;
+        self.progress.send_modify(|progress| {
+            let target = progress.map_or(last.number, |p| p.target).max(last.number);
+            *progress =
+                Some(SyncProgress { first: self.deploy_block, processed: last.number, target, catching_up: false });
+        });
         if let Some(metrics) = &self.metrics {
             self::metrics::observe_outcomes(metrics, &*self.index.read().await, &outcomes, &included, blocks);
         }
@@ -338,22 +448,94 @@ impl Scheduler {
     }
 
     async fn fetch_logs(&self, from: u64, to: u64, addresses: Vec<Address>) -> Result<Vec<Log>, SchedulerError> {
-        let mut logs = Vec::new();
-        let mut start = from;
-        while start <= to {
-            let end = to.min(start.saturating_add(LOG_RANGE - 1));
-            let filter = Filter::new().address(addresses.clone()).from_block(start).to_block(end);
-            let provider = self.pool.provider();
-            let chunk = provider.get_logs(&filter).await.map_err(|e| SchedulerError::Logs {
-                from: start,
-                to: end,
-                source: RpcError::from_call("eth_getLogs", e),
-            })?;
-            logs.extend(chunk.into_iter().filter(|log| !log.removed));
-            start = end + 1;
-        }
+        self.log_reads.record(from, to);
+        let mut logs = logs_in_ranges(&self.pool, &Filter::new().address(addresses), from, to).await?;
         logs.sort_by_key(|log| (log.block_number, log.log_index));
         Ok(logs)
+    }
+
+    /// The deepest reorg the index is rolled back from its journal rather than rebuilt: the
+    /// follower's window, which is as deep as it compares hashes.
+    fn undo_depth(&self) -> u64 {
+        u64::try_from(self.follower.window).unwrap_or(u64::MAX).max(1)
+    }
+
+    /// Processes the blocks deeper than [`Scheduler::undo_depth`] below the confirmed head in ranges
+    /// of [`LOG_RANGE`] blocks (a reorg does not reach them, so the follower's block-by-block hash
+    /// checks are not needed), logging the progress, and returns the cursor reached. No task is made
+    /// due meanwhile: a reference block that old could not be performed.
+    async fn catch_up(
+        &self,
+        mut cursor: Option<ChainCursor>,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<ChainCursor>, SchedulerError> {
+        let started = Instant::now();
+        let mut read = 0u64;
+        loop {
+            if shutdown.is_cancelled() {
+                return Ok(cursor);
+            }
+            let next = cursor.map_or(self.deploy_block, |c| c.block_number.saturating_add(1));
+            let head = self
+                .pool
+                .run("eth_blockNumber", |p| async move { p.get_block_number().await })
+                .await
+                .map_err(|source| SchedulerError::CatchUp { number: next, source })?;
+            let target = head.saturating_sub(self.follower.confirmations);
+            let deep = target.saturating_sub(self.undo_depth());
+            // Less than a range left: the follower reads it block by block.
+            if next.saturating_add(LOG_RANGE) > deep.saturating_add(1) {
+                if read > 0 {
+                    tracing::info!(
+                        blocks = read,
+                        secs = started.elapsed().as_secs_f64(),
+                        "scheduler: caught up with the history; following block by block"
+                    );
+                }
+                return Ok(cursor);
+            }
+            let to = deep.min(next.saturating_add(LOG_RANGE - 1));
+            let last = self.process_range(next, to).await?;
+            cursor = Some(last.cursor());
+            read = read.saturating_add(to - next + 1);
+            let progress = SyncProgress { first: self.deploy_block, processed: to, target, catching_up: true };
+            self.progress.send_replace(Some(progress));
+            let secs = started.elapsed().as_secs_f64();
+            let jobs = self.index.read().await.len();
+            tracing::info!(
+                processed = to,
+                target,
+                percent = progress.percent(),
+                blocks_per_sec = if secs > 0.0 { (read as f64 / secs).round() } else { 0.0 },
+                jobs,
+                "scheduler: catching up with the history"
+            );
+        }
+    }
+
+    /// Applies the logs of blocks `[from, to]` and moves the cursor to `to`, in one store transaction,
+    /// keeping no undo records (the range is deeper than any reorg undone).
+    async fn process_range(&self, from: u64, to: u64) -> Result<BlockRef, SchedulerError> {
+        let logs = self.logs(from, to).await?;
+        let block = self
+            .pool
+            .run("eth_getBlockByNumber", |p| async move { p.get_block_by_number(to.into()).await })
+            .await
+            .map_err(|source| SchedulerError::CatchUp { number: to, source })?
+            .ok_or(SchedulerError::Follower(FollowerError::MissingBlock { number: to }))?;
+        let header = &block.header;
+        let last =
+            BlockRef { number: to, hash: header.hash, parent_hash: header.parent_hash, timestamp: header.timestamp };
+        let mut outcomes = Vec::new();
+        {
+            let mut index = self.index.write().await;
+            for log in &logs {
+                outcomes.extend(self.apply(&mut index, log)?);
+            }
+            index.forget_before(to.saturating_add(1));
+        }
+        self.persist(last.cursor(), &outcomes, None).await?;
+        Ok(last)
     }
 
     /// Writes the changed jobs, the due tasks and the task outcomes, and moves the cursor, in one
@@ -481,6 +663,7 @@ impl Scheduler {
         for log in &logs {
             self.apply(&mut fresh, log)?;
         }
+        fresh.forget_before(ancestor.number.saturating_add(1));
         // Every job of the fresh index is dirty, so all are rewritten; one that vanished with the
         // reorg keeps its row, but the index no longer proposes it.
         *self.index.write().await = fresh;

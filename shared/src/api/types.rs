@@ -70,6 +70,24 @@ pub struct SyncStatus {
     pub chain_block: Option<u64>,
     /// Blocks between the processed head and the confirmed chain head.
     pub blocks_behind: Option<u64>,
+    /// The last block processed (while catching up on a long history this runs ahead of `head`,
+    /// which only moves once tasks can be proposed again).
+    #[serde(default)]
+    pub processed_block: Option<u64>,
+    /// Whole percent of the blocks from the deployment block to the confirmed head processed.
+    #[serde(default)]
+    pub percent: Option<u8>,
+}
+
+/// Whole percent of the blocks `first..=target` processed when `processed` is the last one (100 once
+/// at or past `target`; rounded down, so 100 means done).
+pub fn sync_percent(first: u64, processed: u64, target: u64) -> u8 {
+    if processed >= target {
+        return 100;
+    }
+    let total = u128::from(target.saturating_sub(first)) + 1;
+    let done = u128::from(processed.saturating_add(1).saturating_sub(first));
+    u8::try_from(done * 100 / total).unwrap_or(100).min(99)
 }
 
 named_enum! {

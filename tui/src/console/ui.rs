@@ -143,7 +143,11 @@ fn draw_overview(frame: &mut Frame<'_>, app: &App, area: Rect) {
         SyncState::Syncing | SyncState::Starting => WARN,
         SyncState::Unknown => BAD,
     };
-    let behind = status.sync.blocks_behind.map_or(String::new(), |b| format!(", {b} behind"));
+    let behind = match (status.sync.blocks_behind, status.sync.percent) {
+        (Some(b), Some(percent)) if b > 0 => format!(", {b} behind, {percent}%"),
+        (Some(b), _) => format!(", {b} behind"),
+        (None, _) => String::new(),
+    };
     let chain_lines = vec![
         Line::from(vec![Span::styled("chain    ", DIM), Span::raw(status.chain_id.to_string())]),
         Line::from(vec![Span::styled("head     ", DIM), Span::raw(head)]),

@@ -51,7 +51,13 @@ pub fn status() -> StatusResponse {
         chain_id: 31337,
         confirmations: 0,
         head: Some(BlockView { number: 412, hash: B256::repeat_byte(0x9c), timestamp_secs: 1_767_000_000 }),
-        sync: SyncStatus { state: SyncState::Synced, chain_block: Some(412), blocks_behind: Some(0) },
+        sync: SyncStatus {
+            state: SyncState::Synced,
+            chain_block: Some(412),
+            blocks_behind: Some(0),
+            processed_block: Some(410),
+            percent: Some(100),
+        },
         health: Health {
             rpc: vec![RpcEndpointHealth {
                 endpoint: "http://127.0.0.1:8545".to_owned(),

@@ -148,3 +148,99 @@ fn the_store_record_round_trips() {
     let job = index.job(U256::from(3)).unwrap().clone();
     assert_eq!(Job::from_record(&job.to_record().unwrap()).unwrap(), job);
 }
+
+/// A history touching every kind of change: creations, an update, pause and resume, a cancel, task
+/// outcomes (a skip too) and event triggers, over blocks 2..=12.
+fn history() -> Vec<Log> {
+    let topic0 = B256::repeat_byte(0xaa);
+    let filter = EventFilter { start: 0, emitter: EMITTER, topic0, topics: [None, None, None] };
+    let trigger = |block, i| log(EMITTER, LogData::new_unchecked(vec![topic0], Bytes::new()), block, i);
+    let interval = spec(Trigger::Interval { start: 1, period: 2 });
+    let slower = spec(Trigger::Interval { start: 1, period: 4 });
+    let updated = JobManager::JobUpdated {
+        jobId: U256::from(1),
+        specHash: slower.hash().unwrap(),
+        spec: slower.to_job_manager().unwrap(),
+    };
+    let skipped = TaskManager::TaskSkipped { jobId: U256::from(2), sequence: 9, digest: B256::ZERO, reason: 4 };
+    vec![
+        created(1, &interval, 10u64.pow(18), 2),
+        created(2, &spec(Trigger::Event(filter)), 10u64.pow(18), 3),
+        trigger(4, 0),
+        performed(1, 1, 100, 5),
+        log(JOB_MANAGER, updated.encode_log_data(), 6, 0),
+        trigger(6, 1),
+        performed(2, 4 << 24, 100, 7),
+        log(JOB_MANAGER, JobManager::JobPaused { jobId: U256::from(1) }.encode_log_data(), 8, 0),
+        log(TASK_MANAGER, skipped.encode_log_data(), 9, 0),
+        created(3, &interval, 5, 9),
+        log(JOB_MANAGER, JobManager::JobResumed { jobId: U256::from(1) }.encode_log_data(), 10, 0),
+        trigger(11, 0),
+        log(
+            JOB_MANAGER,
+            JobManager::JobCancelled { jobId: U256::from(2), owner: Address::repeat_byte(1), refund: U256::from(1) }
+                .encode_log_data(),
+            12,
+            0,
+        ),
+    ]
+}
+
+fn apply_all(index: &mut JobIndex, logs: &[Log]) {
+    for log in logs {
+        match log.address() {
+            JOB_MANAGER => index.apply_job_manager_log(log).map(|_| ()).unwrap(),
+            TASK_MANAGER => index.apply_task_manager_log(log).map(|_| ()).unwrap(),
+            _ => {}
+        }
+        index.apply_trigger_log(log);
+    }
+}
+
+fn state(index: &JobIndex) -> (Vec<Job>, BTreeMap<U256, BTreeSet<u64>>) {
+    (index.jobs().cloned().collect(), index.event_tasks.clone())
+}
+
+#[test]
+fn a_rollback_leaves_the_index_a_sync_up_to_the_ancestor_builds() {
+    let logs = history();
+    for ancestor in 0..=12 {
+        let mut rolled = JobIndex::default();
+        apply_all(&mut rolled, &logs);
+        rolled.take_dirty();
+        assert!(rolled.rollback_to(ancestor), "the journal reaches block {ancestor}");
+        let mut fresh = JobIndex::default();
+        let upto: Vec<Log> = logs.iter().filter(|l| l.block_number.unwrap() <= ancestor).cloned().collect();
+        apply_all(&mut fresh, &upto);
+        assert_eq!(state(&rolled), state(&fresh), "rolled back to block {ancestor}");
+        // Every job the rollback changed back is written to the store again.
+        let dirty: BTreeSet<U256> = rolled.take_dirty().iter().map(|job| job.id).collect();
+        let changed: BTreeSet<U256> = logs
+            .iter()
+            .filter(|l| l.block_number.unwrap() > ancestor && l.address() != EMITTER)
+            .filter_map(|l| l.topics().get(1).map(|t| U256::from_be_bytes(t.0)))
+            .filter(|id| fresh.job(*id).is_some())
+            .collect();
+        assert!(changed.is_subset(&dirty), "rolled back to {ancestor}: {changed:?} not all in {dirty:?}");
+    }
+}
+
+#[test]
+fn the_journal_is_bounded_and_an_index_without_history_cannot_roll_back() {
+    let logs = history();
+    let mut index = JobIndex::default();
+    apply_all(&mut index, &logs);
+    index.forget_before(9);
+    assert!(index.journaled_blocks() <= 4, "blocks 9..=12 only");
+    let before = state(&index);
+    assert!(!index.rollback_to(7), "block 8's records are gone");
+    assert_eq!(state(&index), before, "a refused rollback changes nothing");
+    assert!(index.rollback_to(8));
+
+    let mut loaded = JobIndex::from_jobs(index.jobs().cloned().collect::<Vec<_>>());
+    assert!(!loaded.rollback_to(8), "an index loaded from the store knows no history");
+    loaded.journal_from(8);
+    apply_all(&mut loaded, &logs[9..]);
+    assert!(loaded.rollback_to(8));
+    assert!(!loaded.rollback_to(7));
+}
