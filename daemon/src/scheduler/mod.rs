@@ -98,6 +98,8 @@ pub struct LogReads {
     pub requests: AtomicU64,
     /// Blocks the requests covered.
     pub blocks: AtomicU64,
+    /// The most logs one step (a range while catching up, a run of blocks after) held at once.
+    pub most_in_one_step: AtomicU64,
 }
 
 impl LogReads {
@@ -105,6 +107,10 @@ impl LogReads {
         let blocks = to.saturating_sub(from).saturating_add(1);
         self.blocks.fetch_add(blocks, Ordering::Relaxed);
         self.requests.fetch_add(blocks.div_ceil(LOG_RANGE), Ordering::Relaxed);
+    }
+
+    fn held(&self, logs: usize) {
+        self.most_in_one_step.fetch_max(u64::try_from(logs).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
 
     /// (requests, blocks) so far.
@@ -174,6 +180,8 @@ pub struct Scheduler {
     outcomes: broadcast::Sender<TaskOutcome>,
     progress: watch::Sender<Option<SyncProgress>>,
     log_reads: Arc<LogReads>,
+    /// Blocks per step while catching up on history.
+    catch_up_range: u64,
     metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
@@ -211,9 +219,19 @@ impl Scheduler {
             outcomes,
             progress,
             log_reads,
+            catch_up_range: LOG_RANGE,
             metrics: None,
         };
         (scheduler, view)
+    }
+
+    /// Catches up in steps of `range` blocks (default [`LOG_RANGE`]) and undoes reorgs up to `depth`
+    /// blocks from the journal (default the follower's window, 128): smaller values let a test show
+    /// the behaviour of a long history on a short one.
+    pub fn with_history_limits(mut self, range: u64, depth: usize) -> Self {
+        self.catch_up_range = range.max(1);
+        self.follower.window = depth.max(1);
+        self
     }
 
     /// Counts chain position, reorgs and task outcomes on `metrics`.
@@ -429,6 +447,13 @@ impl Scheduler {
     /// The job manager's, the task manager's and the event jobs' emitters' logs of a range, in
     /// chain order. Emitters of jobs created inside the range are fetched in a second pass.
     async fn logs(&self, from: u64, to: u64) -> Result<Vec<Log>, SchedulerError> {
+        let logs = self.step_logs(from, to).await?;
+        self.log_reads.held(logs.len());
+        Ok(logs)
+    }
+
+    /// [`Scheduler::logs`], uncounted.
+    async fn step_logs(&self, from: u64, to: u64) -> Result<Vec<Log>, SchedulerError> {
         let mut addresses = vec![self.job_manager, self.task_manager];
         addresses.extend(self.index.read().await.event_emitters());
         let mut logs = self.fetch_logs(from, to, addresses.clone()).await?;
@@ -484,7 +509,7 @@ impl Scheduler {
             let target = head.saturating_sub(self.follower.confirmations);
             let deep = target.saturating_sub(self.undo_depth());
             // Less than a range left: the follower reads it block by block.
-            if next.saturating_add(LOG_RANGE) > deep.saturating_add(1) {
+            if next.saturating_add(self.catch_up_range) > deep.saturating_add(1) {
                 if read > 0 {
                     tracing::info!(
                         blocks = read,
@@ -494,7 +519,7 @@ impl Scheduler {
                 }
                 return Ok(cursor);
             }
-            let to = deep.min(next.saturating_add(LOG_RANGE - 1));
+            let to = deep.min(next.saturating_add(self.catch_up_range - 1));
             let last = self.process_range(next, to).await?;
             cursor = Some(last.cursor());
             read = read.saturating_add(to - next + 1);
