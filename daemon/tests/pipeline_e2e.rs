@@ -1767,3 +1767,178 @@ async fn superseded_sequences_end_missed_and_nothing_stays_pending_once_the_chai
     assert_counter_matches(&net, &performed, &counter).await;
     net.check_logs();
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// A chain with a long history (issue 19)
+// ---------------------------------------------------------------------------------------------------------
+
+/// The state of task `(job, sequence)` in daemon `i`'s store, if it has it.
+fn task_state(net: &Net, i: usize, job: U256, sequence: u64) -> Option<keeper_shared::job::TaskState> {
+    let out = net.keeperctl(i, &["--json", "task", "list", "--job", &job.to_string(), "--all"]);
+    let list: keeper_shared::api::TaskList = serde_json::from_str(&out).unwrap();
+    list.tasks.iter().find(|t| t.sequence == sequence).map(|t| t.state)
+}
+
+/// Replaces the blocks from `first` on with new ones holding `again` (raw transactions, in order, in
+/// the first new block). Mining pauses meanwhile so that the head does not move under the depth.
+async fn reorg_from(net: &Net, first: u64, again: &[alloy::primitives::Bytes]) {
+    net.provider.raw_request::<_, ()>("evm_setIntervalMining".into(), (0u64,)).await.unwrap();
+    let depth = net.head().await + 1 - first;
+    let again: Vec<_> = again.iter().map(|raw| serde_json::json!([raw, 0])).collect();
+    net.provider.raw_request::<_, ()>("anvil_reorg".into(), (depth, again)).await.unwrap();
+    net.mine_every_second().await;
+}
+
+/// An event task whose log leaves the chain in a reorg ends `dropped`, with the block of its log as the
+/// reason; when the same log comes back at the same place its task is due again and is performed once.
+/// Only the aggregator's daemon runs until then (100 of 600: no quorum), so the task stays pending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_task_whose_log_leaves_the_chain_is_dropped_and_due_again_when_it_comes_back() {
+    use keeper_shared::api::TaskDetail;
+    use keeper_shared::job::TaskState;
+
+    keeperctl_binary(); // built before the clock starts
+    let mut net = Net::setup(&[100, 200, 300], 0).await;
+    let mirror = net.create_job(&net.mirror_job(), U256::from(ETHER)).await;
+    net.mine_every_second().await;
+    net.start(0);
+    let reported = net.report(1).await;
+    let sequence = net.oracle_sequences().await.into_iter().next_back().unwrap();
+    let block = net.provider.get_block_by_number(reported.into()).await.unwrap().unwrap();
+    let mut raw = Vec::new();
+    for hash in block.transactions.hashes() {
+        raw.push(net.provider.raw_request("eth_getRawTransactionByHash".into(), (hash,)).await.unwrap());
+    }
+    let wait_state = |net: &mut Net, what: &str, ok: &dyn Fn(Option<TaskState>) -> bool| {
+        let deadline = Instant::now() + SOON;
+        loop {
+            net.check_running();
+            let socket = net.operators[0].config.parent().unwrap().join("data/keeperd.sock");
+            let state = if socket.exists() { task_state(net, 0, mirror.id, sequence) } else { None };
+            if ok(state) {
+                return;
+            }
+            if Instant::now() > deadline {
+                net.fail(&format!("task {sequence} of job {}: {what} within {SOON:?}; it is {state:?}", mirror.id));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait_state(&mut net, "due", &|s| s.is_some_and(|s| s.is_pending()));
+
+    reorg_from(&net, reported, &[]).await;
+    wait_state(&mut net, "dropped", &|s| s == Some(TaskState::Dropped));
+    let job = mirror.id.to_string();
+    let detail: TaskDetail =
+        serde_json::from_str(&net.keeperctl(0, &["--json", "task", "show", &job, &sequence.to_string()])).unwrap();
+    let reason = detail.reason().unwrap_or_default();
+    assert!(reason.starts_with(&format!("dropped: its log (block {reported}) left the chain")), "{reason}");
+
+    // The report comes back in the same block at the same place: the same task.
+    reorg_from(&net, reported, &raw).await;
+    assert!(net.oracle_sequences().await.contains(&sequence), "the log is back at the same place");
+    wait_state(&mut net, "due again", &|s| s.is_some_and(|s| s.is_pending()));
+    let detail: TaskDetail =
+        serde_json::from_str(&net.keeperctl(0, &["--json", "task", "show", &job, &sequence.to_string()])).unwrap();
+    assert!(
+        detail.history.iter().any(|step| step.detail.as_deref() == Some("due again: its log is back on the chain")),
+        "{:?}",
+        detail.history
+    );
+    net.start(1);
+    net.start(2);
+    let performed = net
+        .wait_performed("the returned log's task performed", SOON, |p| {
+            of(p, &mirror).iter().any(|t| t.sequence == sequence)
+        })
+        .await;
+    assert_eq!(of(&performed, &mirror).iter().filter(|t| t.sequence == sequence).count(), 1);
+    wait_state(&mut net, "performed in the aggregator's store", &|s| s == Some(TaskState::Performed));
+    net.check_logs();
+}
+
+/// Numbers for the README's "long history" paragraph, by hand (`make history`): a history of
+/// `HISTORY_JOBS` jobs (default 2,000) each followed by `HISTORY_GAP` empty blocks (default 9), then
+/// the first start of one daemon: time and rate to sync, its peak memory, the progress `keeperctl
+/// status` showed, and the latency of `GET /v1/operators` over `OPERATORS_CALLS` calls (default 200).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: minutes of mining; run with `make history`"]
+async fn long_history_first_start_measured() {
+    use keeper_shared::api::StatusResponse;
+    let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+    let (jobs, gap, calls) = (env("HISTORY_JOBS", 2_000), env("HISTORY_GAP", 9), env("OPERATORS_CALLS", 200));
+    keeperctl_binary();
+    let mut net = Net::setup(&[100, 200, 300], 0).await;
+    let started = Instant::now();
+    let now = net.now().await;
+    let spec = net.counter_job(now, 3600);
+    let manager = net.job_manager();
+    for i in 0..jobs {
+        receipt_of(manager.createJob(spec.to_job_manager().unwrap()).value(U256::from(ETHER / 100))).await;
+        net.provider.raw_request::<_, ()>("anvil_mine".into(), (U256::from(gap),)).await.unwrap();
+        if i % 500 == 499 {
+            eprintln!("history: {} jobs, head {}, {:.0?}", i + 1, net.head().await, started.elapsed());
+        }
+    }
+    let head = net.head().await;
+    let history = head - net.deployment.deploy_block;
+    eprintln!("history: {jobs} jobs over {history} blocks made in {:.1?}", started.elapsed());
+    net.mine_every_second().await;
+
+    let synced_from = Instant::now();
+    net.start(0);
+    let socket = net.operators[0].config.parent().unwrap().join("data/keeperd.sock");
+    let pid = net.daemon(0).child.as_ref().unwrap().id();
+    let mut shown = Vec::new();
+    loop {
+        net.check_running();
+        if socket.exists() {
+            let status: StatusResponse = serde_json::from_str(&net.keeperctl(0, &["--json", "status"])).unwrap();
+            shown.push((status.sync.processed_block, status.sync.percent));
+            if status.sync.state == keeper_shared::api::SyncState::Synced {
+                break;
+            }
+        }
+        assert!(synced_from.elapsed() < Duration::from_secs(1800), "not synced within 30 minutes");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let sync_secs = synced_from.elapsed().as_secs_f64();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| status.lines().find(|l| l.starts_with(name)).unwrap_or_default().to_owned();
+    eprintln!(
+        "first start: {history} blocks, {jobs} jobs synced in {sync_secs:.1} s ({:.0} blocks/s); {}; {}",
+        history as f64 / sync_secs,
+        field("VmHWM"),
+        field("VmRSS")
+    );
+    eprintln!("status samples (processed block, percent): {shown:?}");
+
+    let mut latencies = Vec::new();
+    for _ in 0..calls {
+        let at = Instant::now();
+        let body = unix_get(&socket, "/v1/operators");
+        latencies.push(at.elapsed());
+        assert!(body.contains("\"operators\""), "{body}");
+    }
+    latencies.sort();
+    let pct = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+    eprintln!(
+        "GET /v1/operators x{calls}: p50 {:.1?}, p99 {:.1?}, max {:.1?}",
+        pct(50),
+        pct(99),
+        latencies.last().unwrap()
+    );
+    let log = net.daemon(0).log_text();
+    let progress_lines: Vec<&str> = log.lines().filter(|l| l.contains("catching up")).collect();
+    eprintln!("{} progress lines; last: {:?}", progress_lines.len(), progress_lines.last());
+    net.check_logs();
+}
+
+/// The body of an HTTP/1.1 GET on the control API's socket.
+fn unix_get(socket: &Path, path: &str) -> String {
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: keeperd\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
