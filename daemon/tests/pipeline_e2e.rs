@@ -189,8 +189,12 @@ impl Net {
     /// Deploys everything and onboards one operator per weight (in whole tokens); operator
     /// `aggregator` also aggregates and challenges. No daemon runs yet, and anvil still automines.
     async fn setup(weights: &[u64], aggregator: usize) -> Self {
+        Self::setup_on(common::anvil(), weights, aggregator).await
+    }
+
+    /// [`Net::setup`] on an anvil the caller started.
+    async fn setup_on(anvil: AnvilInstance, weights: &[u64], aggregator: usize) -> Self {
         let started = Instant::now();
-        let anvil = common::anvil();
         let owner_signer = PrivateKeySigner::from(anvil.keys()[0].clone());
         let owner = owner_signer.address();
         // The nonce is read from the node for every transaction: the reorg scenarios drop the
@@ -1868,7 +1872,13 @@ async fn long_history_first_start_measured() {
     let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let (jobs, gap, calls) = (env("HISTORY_JOBS", 2_000), env("HISTORY_GAP", 9), env("OPERATORS_CALLS", 200));
     keeperctl_binary();
-    let mut net = Net::setup(&[100, 200, 300], 0).await;
+    // Without `--prune-history` anvil writes every block's state past the 128th to
+    // ~/.foundry/anvil/tmp (about 0.4 MB a block with the network deployed: gigabytes here).
+    let anvil = alloy::node_bindings::Anvil::at(common::anvil_binary())
+        .args(["--host", "127.0.0.1", "--prune-history", "512"])
+        .try_spawn()
+        .unwrap();
+    let mut net = Net::setup_on(anvil, &[100, 200, 300], 0).await;
     let started = Instant::now();
     let now = net.now().await;
     let spec = net.counter_job(now, 3600);

@@ -355,6 +355,13 @@ impl Scheduler {
 
     async fn restart_follower(&self) -> Result<BlockFollower, SchedulerError> {
         let cursor = self.store.with(|store| store.read(|tx| tx.cursor(CURSOR_STREAM))).await?;
+        if let Some(cursor) = cursor {
+            // A failed step may have applied logs past the cursor (its store write failed): undo them,
+            // else they are applied twice (a fee charged twice to the escrow).
+            if !self.index.write().await.rollback_to(cursor.block_number) {
+                tracing::warn!(cursor = cursor.block_number, "scheduler: the job index may be ahead of the cursor");
+            }
+        }
         let start = cursor.map_or(StartFrom::Block(self.deploy_block), StartFrom::Cursor);
         Ok(BlockFollower::new(self.pool.clone(), self.follower.clone(), start))
     }
