@@ -1873,7 +1873,7 @@ async fn long_history_first_start_measured() {
     let (jobs, gap, calls) = (env("HISTORY_JOBS", 2_000), env("HISTORY_GAP", 9), env("OPERATORS_CALLS", 200));
     keeperctl_binary();
     // Without `--prune-history` anvil writes every block's state past the 128th to
-    // ~/.foundry/anvil/tmp (about 0.4 MB a block with the network deployed: gigabytes here).
+    // ~/.foundry/anvil/tmp (about 0.7 MB a block with the network deployed: gigabytes here, never removed).
     let anvil = alloy::node_bindings::Anvil::at(common::anvil_binary())
         .args(["--host", "127.0.0.1", "--prune-history", "512"])
         .try_spawn()

@@ -515,8 +515,8 @@ impl Scheduler {
                 .map_err(|source| SchedulerError::CatchUp { number: next, source })?;
             let target = head.saturating_sub(self.follower.confirmations);
             let deep = target.saturating_sub(self.undo_depth());
-            // Less than a range left: the follower reads it block by block.
-            if next.saturating_add(self.catch_up_range) > deep.saturating_add(1) {
+            // Only blocks a reorg may still take away are left: the follower reads them block by block.
+            if next > deep {
                 if read > 0 {
                     tracing::info!(
                         blocks = read,
