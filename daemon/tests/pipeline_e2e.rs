@@ -1862,15 +1862,15 @@ async fn an_event_task_whose_log_leaves_the_chain_is_dropped_and_due_again_when_
 }
 
 /// Numbers for the README's "long history" paragraph, by hand (`make history`): a history of
-/// `HISTORY_JOBS` jobs (default 2,000) each followed by `HISTORY_GAP` empty blocks (default 9), then
+/// `HISTORY_JOBS` jobs (default 600) each followed by `HISTORY_GAP` empty blocks (default 19), then
 /// the first start of one daemon: time and rate to sync, its peak memory, the progress `keeperctl
-/// status` showed, and the latency of `GET /v1/operators` over `OPERATORS_CALLS` calls (default 200).
+/// status` showed, and the latency of `GET /v1/operators` over `OPERATORS_CALLS` calls (default 300).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement: minutes of mining; run with `make history`"]
 async fn long_history_first_start_measured() {
     use keeper_shared::api::StatusResponse;
     let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
-    let (jobs, gap, calls) = (env("HISTORY_JOBS", 2_000), env("HISTORY_GAP", 9), env("OPERATORS_CALLS", 200));
+    let (jobs, gap, calls) = (env("HISTORY_JOBS", 600), env("HISTORY_GAP", 19), env("OPERATORS_CALLS", 300));
     keeperctl_binary();
     // Without `--prune-history` anvil writes every block's state past the 128th to
     // ~/.foundry/anvil/tmp (about 0.7 MB a block with the network deployed: gigabytes here, never removed).

@@ -358,3 +358,18 @@ pub struct RecentEvents {
     /// Oldest first.
     pub events: Vec<EventRecord>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::sync_percent;
+
+    #[test]
+    fn sync_percent_counts_the_blocks_processed_and_says_100_only_when_done() {
+        assert_eq!(sync_percent(100, 99, 1_000_099), 0, "nothing processed");
+        assert_eq!(sync_percent(0, 499_999, 999_999), 50);
+        assert_eq!(sync_percent(0, 999_998, 999_999), 99, "one block left is not done");
+        assert_eq!(sync_percent(0, 999_999, 999_999), 100);
+        assert_eq!(sync_percent(10, 12, 5), 100, "past a target that moved back");
+        assert_eq!(sync_percent(5, 5, 5), 100);
+    }
+}
