@@ -115,11 +115,14 @@ release: ## Optimised keeperd and keeperctl (target/release), --version naming t
 	  echo "release: $$path: $$(mib "$$path")$$stripped; $$("$$path" --version)"; \
 	done
 
-demo: setup ## Local devnet: EigenLayer + the AVS on anvil, three keeper daemons performing sample jobs (Ctrl-C stops)
-	cargo run --quiet -p keeperd -- devnet
+# The devnet harness (keeper-devnet) runs the keeperd built beside it: both are built first.
+DEVNET_BINS := cargo build --quiet -p keeperd --bin keeperd && cargo run --quiet -p keeper-devnet --
 
-load: setup ## Load benchmark (debug build, ~8 min): 1,000 interval jobs at 60 s, 4 keepers, 1-s blocks, 5-min window
-	cargo run --quiet -p keeperd -- bench-load --dir .devnet/load --report .devnet/load/report.json
+demo: setup ## Local devnet: EigenLayer + the AVS on anvil, three keeper daemons performing sample jobs (Ctrl-C stops)
+	$(DEVNET_BINS) run $(ARGS)
+
+load: setup ## Load benchmark (debug build, ~8 min): 1,000 interval jobs at 60 s, 4 keepers, 1-s blocks, 5-min window (ARGS="--transport p2p")
+	$(DEVNET_BINS) bench-load --dir .devnet/load --report .devnet/load/report.json $(ARGS)
 
 history: setup ## Long-history measurement (debug build, 5-20 min of anvil mining): a first start on 600 jobs over 12,000 blocks, GET /v1/operators latency
 	cargo test -p keeperd --test pipeline_e2e long_history_first_start_measured -- --ignored --nocapture
@@ -134,9 +137,12 @@ test-contracts: setup ## forge tests (with gas report of the verifier)
 	cd $(CONTRACTS) && "$(FORGE)" test
 
 test-rust: setup ## cargo tests (unit, vectors, anvil end-to-end)
-	# keeperd's end-to-end tests run the real keeperctl, built with keeperctl's own features; built
-	# here first so that compiling it never competes with a running end-to-end test for the CPU.
+	# End-to-end tests run the real keeperctl, keeperd and keeper-devnet, each built with its own
+	# package's features (keeper_devnet::binaries); built here first so that compiling them never
+	# competes with a running end-to-end test for the CPU.
 	cargo build -p keeperctl --bin keeperctl
+	cargo build -p keeperd --bin keeperd
+	cargo build -p keeper-devnet --bin keeper-devnet
 	cargo test --workspace --all-targets
 
 p2p-netns: setup ## The operators' network across network namespaces: two bare nodes, then four keeperds (root; prints SKIPPED otherwise)

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, FileConfig, Overrides, Role};
-use crate::devnet;
 
 /// Keeper network daemon (testnet software: do not secure real value with it).
 #[derive(Debug, Parser)]
@@ -21,12 +20,6 @@ pub enum Command {
     /// challenger), until SIGINT or SIGTERM. Settings come from the config file, overridden by
     /// environment variables, overridden by flags; each is checked at start.
     Run(Box<RunArgs>), // boxed: its many optional settings dwarf the other commands' arguments
-    /// Start a throwaway local chain (anvil on a free 127.0.0.1 port), deploy the real EigenLayer
-    /// core and the AVS, register keepers through EigenLayer with BLS keys and stake, start one
-    /// `keeperd run` per keeper (the first also aggregates and challenges), create sample jobs of
-    /// every kind, and print each task as the task manager performs it. Ctrl-C stops the daemons
-    /// and anvil.
-    Devnet(DevnetArgs),
     /// Public networks' EigenLayer core (README, "Run on a public testnet").
     #[command(subcommand)]
     Network(NetworkCommand),
@@ -36,44 +29,6 @@ pub enum Command {
     /// AVS's windows against the core's delays first; records each transaction in --out as it
     /// goes, so a re-run resumes (and is a no-op once finished).
     Deploy(Box<DeployArgs>),
-    /// The load benchmark (README, "Load benchmark"): a devnet with many interval jobs, measured
-    /// over a window of due times.
-    #[command(hide = true)]
-    BenchLoad(BenchLoadArgs),
-}
-
-#[derive(Debug, clap::Args)]
-pub struct BenchLoadArgs {
-    /// The anvil binary to start.
-    #[arg(long, env = "KEEPER_ANVIL", default_value = "anvil")]
-    pub anvil: PathBuf,
-    /// Keepers, each running a daemon (operator 0 also aggregates and challenges).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u8).range(1..=9))]
-    pub keepers: u8,
-    /// Interval jobs, their start times spread evenly over one period.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
-    pub jobs: u64,
-    /// Seconds between a job's tasks.
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub period: u64,
-    /// Seconds of due times measured.
-    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub duration: u64,
-    /// Seconds from job creation to the first due time (the daemons start within it).
-    #[arg(long, default_value_t = 60)]
-    pub lead: u64,
-    /// Seconds after the window for its last tasks to land.
-    #[arg(long, default_value_t = 30)]
-    pub drain: u64,
-    /// Where the deployment file and each operator's keys, config, database and log go.
-    #[arg(long, default_value = ".devnet/load")]
-    pub dir: PathBuf,
-    /// Also write the report as JSON to this file.
-    #[arg(long)]
-    pub report: Option<PathBuf>,
-    /// Operator 0 runs keeper and aggregator only (isolates the challenger's cost).
-    #[arg(long)]
-    pub no_challenger: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -200,36 +155,6 @@ impl DeployArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct DevnetArgs {
-    /// The anvil binary to start (`make demo` passes the one installed from npm).
-    #[arg(long, env = "KEEPER_ANVIL", default_value = "anvil")]
-    pub anvil: PathBuf,
-    /// How many keepers register and run a daemon (anvil funds 9 besides the deployer).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=9))]
-    pub keepers: u8,
-    /// Where the deployment file and each operator's keys, config, database and log go.
-    #[arg(long, default_value = ".devnet")]
-    pub dir: PathBuf,
-    /// Seconds between the sample interval job's tasks.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
-    pub interval: u64,
-    /// Stop (successfully) once every sample job was performed this many times.
-    #[arg(long)]
-    pub until_performed: Option<u64>,
-    /// Stop after this many seconds; with --until-performed, failing if it was not reached.
-    #[arg(long, default_value_t = 86_400)]
-    pub duration: u64,
-    /// The script SDK's built examples, served to the keepers for the script jobs [default: this
-    /// checkout's sdk/assemblyscript/build, built by `make setup`].
-    #[arg(long)]
-    pub script_examples: Option<PathBuf>,
-    /// How the operators exchange proposals and signatures: `p2p` (gossip; every operator proposes
-    /// and submits by the rotation) or `http` (operator 0 aggregates for all).
-    #[arg(long, value_enum, default_value = "p2p")]
-    pub transport: crate::config::Transport,
-}
-
-#[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// TOML configuration file (see README, "Running keeperd").
     #[arg(long, short = 'c', env = "KEEPERD_CONFIG")]
@@ -332,7 +257,7 @@ pub fn run(cli: Cli) -> eyre::Result<()> {
             let operator = crate::context::unlock_operator(&config)?;
             let result = runtime.block_on(async move {
                 let shutdown = tokio_util::sync::CancellationToken::new();
-                let mut signals = devnet::ShutdownSignals::install()?;
+                let mut signals = crate::signals::ShutdownSignals::install()?;
                 let watcher = {
                     let shutdown = shutdown.clone();
                     tokio::spawn(async move {
@@ -351,10 +276,6 @@ pub fn run(cli: Cli) -> eyre::Result<()> {
             }
             result
         }
-        Command::Devnet(args) => match runtime.block_on(devnet::run(&args.into(), &mut std::io::stdout()))? {
-            Some(_) => Ok(()),
-            None => Err(eyre::eyre!("interrupted before the devnet walk-through finished")),
-        },
         Command::Network(NetworkCommand::Check { network, rpc_url, json }) => {
             runtime.block_on(crate::network_check::run(&network, &rpc_url, json, &mut std::io::stdout()))
         }
@@ -369,51 +290,6 @@ pub fn run(cli: Cli) -> eyre::Result<()> {
                 println!("{name}");
             }
             Ok(())
-        }
-        Command::BenchLoad(args) => {
-            let report_file = args.report.clone();
-            let config = args.into();
-            match runtime.block_on(crate::bench::load::run(&config, &mut std::io::stdout()))? {
-                Some(report) => match report_file {
-                    Some(path) => crate::bench::load::write_report(&report, &path),
-                    None => Ok(()),
-                },
-                None => Err(eyre::eyre!("interrupted before the load benchmark finished")),
-            }
-        }
-    }
-}
-
-impl From<DevnetArgs> for devnet::DevnetConfig {
-    fn from(args: DevnetArgs) -> Self {
-        Self {
-            anvil: args.anvil,
-            keeperd: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("keeperd")),
-            keepers: args.keepers.into(),
-            dir: args.dir,
-            interval_secs: args.interval,
-            until_performed: args.until_performed,
-            duration: std::time::Duration::from_secs(args.duration),
-            script_examples: args.script_examples.unwrap_or_else(devnet::scripts::default_examples_dir),
-            transport: args.transport,
-        }
-    }
-}
-
-impl From<BenchLoadArgs> for crate::bench::load::LoadConfig {
-    fn from(args: BenchLoadArgs) -> Self {
-        Self {
-            anvil: args.anvil,
-            keeperd: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("keeperd")),
-            keepers: args.keepers.into(),
-            jobs: args.jobs,
-            period: args.period,
-            duration: args.duration,
-            lead: args.lead,
-            drain: args.drain,
-            dir: args.dir,
-            challenger: !args.no_challenger,
-            command: std::env::args().collect::<Vec<_>>().join(" "),
         }
     }
 }

@@ -13,12 +13,12 @@ use std::time::Instant;
 use alloy::primitives::B256;
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
+use keeper_devnet::{deploy_network, mine_blocks, onboard_devnet_operator, NetworkConfig};
 use keeper_shared::batch::{Batch, BatchContext, TaskId, TaskLeaf};
 use keeper_shared::bls::{PublicKey, SecretKey, SigningDomain};
 use keeper_shared::contracts::{BlsKeyRegistry, KeeperServiceManager, StakeToken, TaskManager};
 use keeper_shared::deployment::Deployment;
 use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
-use keeperd::devnet::{deploy_network, mine_blocks, onboard_devnet_operator, NetworkConfig};
 use keeperd::eigenlayer::onboarding;
 use keeperd::jobs::submit::signed_leaf;
 

@@ -16,12 +16,12 @@ use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
+use keeper_devnet::{deploy_network, NetworkConfig};
 use keeper_shared::api::{
     ApiError, ErrorCode, Event, EventRecord, JobList, JobStatus, JobView, RecentEvents, StatusResponse, TaskDetail,
     TaskList, TaskState,
 };
 use keeper_shared::contracts::JobManager;
-use keeperd::devnet::{deploy_network, NetworkConfig};
 use keeperd::jobs::{Action, JobSpec, Trigger};
 
 const CURL: &str = "/usr/bin/curl";
@@ -160,7 +160,7 @@ async fn env() -> Env {
 /// doing, before the daemon starts, so the daemon's nonces are its own).
 async fn operator_config(env: &Env, stake: U256) -> PathBuf {
     let key = keeper_shared::bls::SecretKey::random(&mut rand::thread_rng());
-    let config = keeperd::devnet::pipeline::write_operator_files(
+    let config = keeper_devnet::pipeline::write_operator_files(
         &env.dir.path().join("operator"),
         &env.operator,
         &key,

@@ -3,7 +3,7 @@
 //! - `promtool check config dashboards/prometheus.yml`;
 //! - every dashboard JSON is provisioning-ready: a unique uid, a title, panels with unique ids
 //!   inside the 24-column grid, every panel, target and variable on the provisioned datasource;
-//! - a real `keeperd devnet` (anvil, EigenLayer, three keeper daemons) and the real Prometheus
+//! - a real `keeper-devnet run` (anvil, EigenLayer, three keeper daemons) and the real Prometheus
 //!   (installed by `make setup` into .tools/), scraping the daemons through the targets file the
 //!   devnet writes: every PromQL expression of every panel (`targets[].expr`) must return data
 //!   with a finite value through `/api/v1/query`, and every metric name the dashboards use must be
@@ -91,7 +91,7 @@ impl Drop for Owned {
     }
 }
 
-/// `keeperd devnet` in a temp dir, its stdout collected line by line.
+/// `keeper-devnet run` in a temp dir, its stdout collected line by line.
 struct Devnet {
     dir: PathBuf,
     lines: Arc<Mutex<Vec<String>>>,
@@ -101,8 +101,10 @@ struct Devnet {
 impl Devnet {
     fn start(dir: &Path) -> Self {
         let devnet_dir = dir.join("devnet");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keeperd"))
-            .arg("devnet")
+        let mut child = Command::new(keeper_devnet::binaries::keeper_devnet())
+            .arg("run")
+            .arg("--keeperd")
+            .arg(env!("CARGO_BIN_EXE_keeperd"))
             .arg("--anvil")
             .arg(common::anvil_binary())
             .arg("--dir")
@@ -123,7 +125,7 @@ impl Devnet {
                 sink.lock().unwrap().push(line);
             }
         });
-        Self { dir: devnet_dir, lines, process: Owned { name: "keeperd devnet", child, group: true } }
+        Self { dir: devnet_dir, lines, process: Owned { name: "keeper-devnet run", child, group: true } }
     }
 
     fn output(&self) -> String {
@@ -139,7 +141,7 @@ impl Devnet {
     }
 
     fn check_running(&mut self) {
-        assert!(self.process.running(), "keeperd devnet exited early:\n{}", self.output());
+        assert!(self.process.running(), "keeper-devnet run exited early:\n{}", self.output());
     }
 }
 
@@ -152,7 +154,7 @@ struct Prometheus {
 impl Prometheus {
     fn start(dir: &Path, targets: &Path) -> Self {
         let binary = tool("KEEPER_PROMETHEUS", "prometheus");
-        let port = keeperd::devnet::pipeline::free_port().unwrap();
+        let port = keeper_devnet::pipeline::free_port().unwrap();
         let config = dir.join("prometheus.yml");
         let targets = targets.to_str().unwrap();
         std::fs::write(

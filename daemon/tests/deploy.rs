@@ -16,12 +16,13 @@ use alloy::node_bindings::AnvilInstance;
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
+use keeper_devnet::{deploy_devnet_core, onboard_devnet_operator, DevnetCore};
+use keeper_shared::api::FULL_MAGNITUDE;
 use keeper_shared::bls::SecretKey;
 use keeper_shared::contracts::{BlsKeyRegistry, DevnetStrategyFactory, StakeToken, TaskManager};
 use keeper_shared::deployment::{DeployStep, Deployment, DeploymentFile};
 use keeper_shared::network::{Network, NetworkError};
 use keeperd::deploy::{DeployConfig, DeployError, DeployOutcome, SafetyWindows};
-use keeperd::devnet::{deploy_devnet_core, onboard_devnet_operator, DevnetCore, FULL_MAGNITUDE};
 use keeperd::eigenlayer::CoreConfig;
 
 /// The anvil account that deploys the AVS: not the core's owner (account 0).
@@ -267,7 +268,7 @@ async fn a_dry_run_prints_each_transaction_and_sends_nothing() {
 /// job of every trigger and action kind (script jobs aside: the devnet test serves those).
 #[tokio::test(flavor = "multi_thread")]
 async fn keepers_perform_every_kind_of_job_from_the_written_deployment() {
-    use keeperd::devnet::pipeline;
+    use keeper_devnet::pipeline;
 
     let chain = foreign_core(CoreConfig::devnet).await;
     let out = chain.dir.path().join("deployment.json");
@@ -295,8 +296,9 @@ async fn keepers_perform_every_kind_of_job_from_the_written_deployment() {
     owner_provider.raw_request::<_, ()>("evm_setIntervalMining".into(), (1u64,)).await.unwrap();
     let mut keepers: Vec<_> = configs
         .iter()
-        .map(|(operator, config)| {
-            pipeline::spawn_keeper(Path::new(env!("CARGO_BIN_EXE_keeperd")), *operator, config).unwrap()
+        .map(|(operator, config)| keeper_devnet::operators::Keeper {
+            operator: *operator,
+            daemon: keeper_devnet::Daemon::spawn(Path::new(env!("CARGO_BIN_EXE_keeperd")), config).unwrap(),
         })
         .collect();
     let mut report = Vec::new();
@@ -311,7 +313,7 @@ async fn keepers_perform_every_kind_of_job_from_the_written_deployment() {
     )
     .await;
     for keeper in &mut keepers {
-        keeper.stop(std::time::Duration::from_secs(10));
+        keeper.daemon.stop(std::time::Duration::from_secs(10));
     }
     let report = String::from_utf8_lossy(&report);
     let run = run.unwrap_or_else(|e| panic!("{e:#}\n{report}"));

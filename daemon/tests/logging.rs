@@ -20,10 +20,11 @@ use alloy::network::EthereumWallet;
 use alloy::primitives::U256;
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
+use keeper_devnet::pipeline::{create_sample_jobs, free_port, performed_tasks, write_operator_files};
+use keeper_devnet::{deploy_network, onboard_devnet_operator, NetworkConfig};
+use keeper_shared::api::FULL_MAGNITUDE;
 use keeper_shared::bls::SecretKey;
 use keeper_shared::deployment::Deployment;
-use keeperd::devnet::pipeline::{create_sample_jobs, free_port, performed_tasks, write_operator_files};
-use keeperd::devnet::{deploy_network, onboard_devnet_operator, NetworkConfig, FULL_MAGNITUDE};
 
 /// How long the daemon gets to get a batch performed (it needs a few blocks at one a second).
 const SOON: Duration = Duration::from_secs(90);

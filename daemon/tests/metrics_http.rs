@@ -23,9 +23,10 @@ use alloy::network::EthereumWallet;
 use alloy::primitives::U256;
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
+use keeper_devnet::pipeline::{create_sample_jobs, free_port, write_operator_files};
+use keeper_devnet::{deploy_network, onboard_devnet_operator, NetworkConfig};
+use keeper_shared::api::FULL_MAGNITUDE;
 use keeper_shared::bls::SecretKey;
-use keeperd::devnet::pipeline::{create_sample_jobs, free_port, write_operator_files};
-use keeperd::devnet::{deploy_network, onboard_devnet_operator, NetworkConfig, FULL_MAGNITUDE};
 
 /// How long the pipeline gets to start and perform its first tasks (a block a second).
 const DEADLINE: Duration = Duration::from_secs(180);

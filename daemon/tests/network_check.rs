@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::process::{Command, Output};
 
 use alloy::primitives::Address;
+use keeper_devnet::{deploy_network, NetworkConfig};
 use keeper_shared::deployment::Deployment;
 use keeper_shared::network::{CoreReport, Network};
-use keeperd::devnet::{deploy_network, NetworkConfig};
 
 fn network_of(deployment: &Deployment) -> Network {
     Network {

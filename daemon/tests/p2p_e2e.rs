@@ -20,7 +20,7 @@ use alloy::node_bindings::AnvilInstance;
 use alloy::primitives::Address;
 use alloy::providers::Provider;
 use common::p2p::{Chain, Daemon, Operators};
-use keeperd::devnet::pipeline::{append_p2p_section, free_port};
+use keeper_devnet::pipeline::{append_p2p_section, free_port};
 
 /// Four equal operators: with the task manager's two-thirds quorum, any three of them sign a batch,
 /// so one can be killed (three equal operators would need all three).

@@ -30,6 +30,9 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{Filter, TransactionReceipt};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
+use keeper_devnet::pipeline::{free_port, performed_tasks, write_operator_files};
+use keeper_devnet::{deploy_network, onboard_devnet_operator, NetworkConfig};
+use keeper_shared::api::FULL_MAGNITUDE;
 use keeper_shared::bls::SecretKey;
 use keeper_shared::contracts::{
     BlsKeyRegistry, JobManager, SampleCounter, SampleLiquidationBook, SampleOracle, SamplePriceMirror, SampleVault,
@@ -37,8 +40,6 @@ use keeper_shared::contracts::{
 };
 use keeper_shared::deployment::Deployment;
 use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
-use keeperd::devnet::pipeline::{free_port, performed_tasks, write_operator_files};
-use keeperd::devnet::{deploy_network, onboard_devnet_operator, NetworkConfig, FULL_MAGNITUDE};
 use keeperd::jobs::schedule::event_sequence;
 use keeperd::jobs::{Action, EventFilter, JobSpec, Trigger};
 use tempfile::TempDir;
@@ -537,7 +538,7 @@ impl Net {
     /// Runs the real `keeperctl` with `args` against operator `i`'s control socket; its stdout.
     fn keeperctl(&self, i: usize, args: &[&str]) -> String {
         let socket = self.operators[i].config.parent().unwrap().join("data/keeperd.sock");
-        let output = Command::new(keeperctl_binary())
+        let output = Command::new(keeper_devnet::binaries::keeperctl())
             .arg("--socket")
             .arg(&socket)
             .args(args)
@@ -568,27 +569,6 @@ impl Drop for Net {
             }
         }
     }
-}
-
-/// The keeperctl binary of this build: keeperd's tests do not depend on the keeperctl crate, so it is
-/// built here once (a no-op when up to date) and found beside this test's target dir, as
-/// keeperctl's own tests find keeperd.
-fn keeperctl_binary() -> &'static Path {
-    static BINARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BINARY.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "keeperctl", "--bin", "keeperctl"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success(), "building keeperctl");
-        // target/debug/deps/<test>-… -> target/debug/keeperctl
-        let exe = std::env::current_exe().unwrap();
-        let binary = exe.parent().unwrap().parent().unwrap().join("keeperctl");
-        assert!(binary.exists(), "{}", binary.display());
-        binary
-    })
 }
 
 /// Sends `call` and waits for its successful receipt. The gas limit is fixed: under interval mining
@@ -965,7 +945,7 @@ async fn reorg_scenario(mine_dropped_again: bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unprofitable_job_is_left_out_with_its_reason_and_performed_once_fees_fall() {
     const HIGH_BASE_FEE: u128 = 50_000_000_000;
-    keeperctl_binary(); // built before the clock starts
+    keeper_devnet::binaries::keeperctl(); // built before the clock starts
     let mut net = Net::setup(&[100, 200, 300], 0).await;
     let task_manager = TaskManager::new(net.deployment.avs.task_manager, &net.provider);
     let max_fee: u128 = task_manager.minJobFee(GAS_LIMIT).call().await.unwrap().to();

@@ -14,23 +14,17 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use alloy::network::EthereumWallet;
 use alloy::node_bindings::AnvilInstance;
 use alloy::primitives::{Address, Bytes, I256, U256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::signers::local::PrivateKeySigner;
+use alloy::providers::{DynProvider, Provider};
+use keeper_devnet::operators::{DeployedDevnet, DevnetOperators, Keeper, OperatorPlan};
+use keeper_devnet::pipeline::{performed_tasks, SampleJob, Samples};
+use keeper_devnet::scripts::{self, ScriptServer};
 use keeper_shared::batch::TaskId;
-use keeper_shared::bls::SecretKey;
 use keeper_shared::contracts::{SampleCounter, SampleOracle};
 use keeper_shared::deployment::Deployment;
-use keeperd::devnet::pipeline::{
-    free_port, performed_tasks, spawn_keeper, write_operator_files, KeeperProcess, SampleJob, Samples,
-};
-use keeperd::devnet::scripts::{self, ScriptServer};
-use keeperd::devnet::{deploy_network, onboard_devnet_operator, NetworkConfig, FULL_MAGNITUDE};
 use keeperd::jobs::{Action, JobSpec, Trigger};
 use keeperd::store::{Store, TaskState};
 
@@ -47,51 +41,26 @@ struct Net {
     deployment: Deployment,
     samples: Samples,
     server: ScriptServer,
-    keepers: Vec<KeeperProcess>,
-    configs: Vec<(Address, PathBuf)>,
+    keepers: Vec<Keeper>,
+    operators: DevnetOperators,
 }
 
 impl Net {
     async fn start(keepers: usize, extra_modules: Vec<(String, Vec<u8>)>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let anvil = common::anvil();
-        let owner_signer = PrivateKeySigner::from(anvil.keys()[0].clone());
-        let owner = owner_signer.address();
-        let provider = ProviderBuilder::new()
-            .wallet(EthereumWallet::from(owner_signer))
-            .connect_http(anvil.endpoint_url())
-            .erased();
-        let deployment = deploy_network(&provider, &NetworkConfig::devnet(owner)).await.unwrap();
-        let deployment_file = dir.path().join("deployment.json");
-        deployment.write(&deployment_file).unwrap();
-        let aggregator = format!("127.0.0.1:{}", free_port().unwrap());
-        let mut configs = Vec::new();
-        for i in 0..keepers {
-            let signer = PrivateKeySigner::from(anvil.keys()[i + 1].clone());
-            let operator = signer.address();
-            let operator_provider =
-                ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(anvil.endpoint_url());
-            let key = SecretKey::random(&mut rand::thread_rng());
-            let stake = U256::from(100 * (i as u64 + 1)) * U256::from(FULL_MAGNITUDE);
-            onboard_devnet_operator(&provider, &operator_provider, operator, &deployment, &key, stake).await.unwrap();
-            let roles: &[&str] = if i == 0 { &["keeper", "aggregator", "challenger"] } else { &["keeper"] };
-            let config = write_operator_files(
-                &dir.path().join(format!("operator-{i}")),
-                &signer,
-                &key,
-                anvil.endpoint_url().as_str(),
-                &deployment_file,
-                roles,
-                &aggregator,
-            )
-            .unwrap();
+        let devnet = DeployedDevnet::deploy(&anvil, dir.path()).await.unwrap();
+        let plan = OperatorPlan::http(keepers);
+        let operators = DevnetOperators::onboard(&anvil, &devnet, &plan, |_| Ok(())).await.unwrap();
+        for operator in &operators.operators {
             // Gather signatures long enough after quorum that every keeper's lands in each batch: the test
             // compares all three keepers' responses for every task.
-            let text =
-                std::fs::read_to_string(&config).unwrap().replace("quorum_window_ms = 200", "quorum_window_ms = 1500");
-            std::fs::write(&config, text).unwrap();
-            configs.push((operator, config));
+            let text = std::fs::read_to_string(&operator.config)
+                .unwrap()
+                .replace("quorum_window_ms = 200", "quorum_window_ms = 1500");
+            std::fs::write(&operator.config, text).unwrap();
         }
+        let DeployedDevnet { owner, provider, deployment, .. } = devnet;
         let counter = *SampleCounter::deploy(&provider, owner).await.unwrap().address();
         let oracle = *SampleOracle::deploy(&provider, owner).await.unwrap().address();
         let samples = Samples {
@@ -111,23 +80,16 @@ impl Net {
         }
         modules.extend(extra_modules);
         let server = ScriptServer::start(modules).await.unwrap();
-        Self { _anvil: anvil, _dir: dir, provider, owner, deployment, samples, server, keepers: Vec::new(), configs }
+        Self { _anvil: anvil, _dir: dir, provider, owner, deployment, samples, server, keepers: Vec::new(), operators }
     }
 
     async fn spawn_keepers(&mut self) {
         self.provider.raw_request::<_, ()>("evm_setIntervalMining".into(), (1u64,)).await.unwrap();
-        for (operator, config) in &self.configs {
-            self.keepers
-                .push(spawn_keeper(std::path::Path::new(env!("CARGO_BIN_EXE_keeperd")), *operator, config).unwrap());
-        }
+        self.keepers = self.operators.spawn(std::path::Path::new(env!("CARGO_BIN_EXE_keeperd"))).unwrap();
     }
 
     fn logs(&self) -> String {
-        self.configs
-            .iter()
-            .map(|(_, config)| std::fs::read_to_string(config.with_file_name("keeperd.log")).unwrap_or_default())
-            .collect::<Vec<_>>()
-            .join("\n----\n")
+        self.keepers.iter().map(|keeper| keeper.daemon.log_text()).collect::<Vec<_>>().join("\n----\n")
     }
 
     /// Reports a new oracle answer every `PERIOD` seconds and collects the performed tasks of `jobs` until
@@ -141,7 +103,7 @@ impl Net {
         while performed.values().any(|tasks| (tasks.len() as u64) < runs) {
             assert!(started.elapsed() < limit, "performed within {limit:?}: {performed:?}\n{}", self.logs());
             for keeper in &mut self.keepers {
-                assert!(keeper.exited().is_none(), "a daemon exited:\n{}", self.logs());
+                assert!(keeper.daemon.exited().is_none(), "a daemon exited:\n{}", self.logs());
             }
             round += 1;
             oracle.report(I256::try_from(2000 + round).unwrap()).send().await.unwrap().get_receipt().await.unwrap();
@@ -166,12 +128,12 @@ impl Net {
 
     fn stop(&mut self) {
         for keeper in &mut self.keepers {
-            keeper.stop(Duration::from_secs(20));
+            keeper.daemon.stop(Duration::from_secs(20));
         }
     }
 
     fn store(&self, keeper: usize) -> Store {
-        Store::open(self.configs[keeper].1.with_file_name("data").join("keeperd.sqlite")).unwrap()
+        Store::open(self.operators.operators[keeper].config.with_file_name("data").join("keeperd.sqlite")).unwrap()
     }
 }
 

@@ -18,6 +18,7 @@ use alloy::primitives::{bytes, keccak256, Address, Bytes, B256, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionReceipt;
 use alloy::sol_types::{SolCall, SolError, SolEvent, SolValue};
+use keeper_devnet::{deploy_network, mine_blocks, onboard_devnet_operator, NetworkConfig};
 use keeper_shared::batch::{Batch, BatchContext, TaskId};
 use keeper_shared::bls::{PublicKey, SecretKey, Signature, SigningDomain};
 use keeper_shared::contracts::{
@@ -26,7 +27,6 @@ use keeper_shared::contracts::{
 };
 use keeper_shared::deployment::Deployment;
 use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
-use keeperd::devnet::{deploy_network, mine_blocks, onboard_devnet_operator, NetworkConfig};
 use keeperd::jobs::execute::CheckFailure;
 use keeperd::jobs::schedule::{event_sequence, is_due, latest_due_sequence, matches_log};
 use keeperd::jobs::submit::{self, signed_leaf, TaskResult};

@@ -8,10 +8,10 @@ use alloy::network::EthereumWallet;
 use alloy::primitives::{keccak256, Bytes, B256, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
+use keeper_devnet::run_batch_demo;
 use keeper_shared::batch::{Batch, BatchContext, TaskId, TaskLeaf};
 use keeper_shared::bls::{PublicKey, SecretKey, Signature, SigningDomain};
 use keeper_shared::contracts::BlsBatchVerifier;
-use keeperd::devnet::run_batch_demo;
 
 #[tokio::test]
 async fn demo_verifies_on_chain_and_rejects_tampering() {

@@ -68,7 +68,7 @@ pub enum Command {
     /// operators.
     #[command(subcommand)]
     Operator(OperatorCommand),
-    /// Devnet helpers (`keeperd devnet`'s faucet).
+    /// Devnet helpers (`keeper-devnet run`'s faucet).
     #[command(subcommand)]
     Devnet(DevnetCommand),
     /// Create, import, export and inspect encrypted key files (BLS keystores per EIP-2335, ECDSA
@@ -437,7 +437,7 @@ pub struct DepositArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DevnetCommand {
-    /// Send ether and stake tokens from the devnet's faucet (written by `keeperd devnet`) to an
+    /// Send ether and stake tokens from the devnet's faucet (written by `keeper-devnet run`) to an
     /// address, e.g. a new operator's before `keeperctl operator deposit`.
     Fund(FundArgs),
 }
@@ -446,7 +446,7 @@ pub enum DevnetCommand {
 pub struct FundArgs {
     /// Who receives.
     pub address: alloy::primitives::Address,
-    /// The faucet file `keeperd devnet` wrote.
+    /// The faucet file `keeper-devnet run` wrote.
     #[arg(long, value_name = "FILE", default_value = ".devnet/faucet.json")]
     pub faucet: PathBuf,
     /// Ether to send, in whole ether.

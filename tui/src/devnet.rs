@@ -1,4 +1,4 @@
-//! `keeperctl devnet fund`: ether and stake tokens from the devnet's faucet (`keeperd devnet`
+//! `keeperctl devnet fund`: ether and stake tokens from the devnet's faucet (`keeper-devnet run`
 //! writes its key and the stake token into `faucet.json`), so a new operator on a devnet gets what
 //! an operator on a testnet brings: gas money and tokens to restake.
 
@@ -49,7 +49,7 @@ pub async fn fund(args: &FundArgs, json: bool) -> CliResult {
     let ether = amount("--eth", &args.eth)?;
     let stake = amount("--stake", &args.stake)?;
     let faucet = DevnetFaucet::read(&args.faucet)
-        .map_err(|e| CliError::new(Exit::Failure, eyre::eyre!("{e} (does `keeperd devnet` run?)")))?;
+        .map_err(|e| CliError::new(Exit::Failure, eyre::eyre!("{e} (does `keeper-devnet run` run?)")))?;
     let signer = PrivateKeySigner::from_bytes(&faucet.private_key)
         .map_err(|e| CliError::new(Exit::Failure, eyre::eyre!("{}: privateKey: {e}", args.faucet.display())))?;
     let url: reqwest::Url =

@@ -20,12 +20,12 @@ use alloy::node_bindings::AnvilInstance;
 use alloy::primitives::{Address, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
+use keeper_devnet::{deploy_network, NetworkConfig};
 use keeper_shared::api::{
     CreateJobResponse, ErrorCode, EventRecord, JobList, JobStatus, JobView, JobWriteResponse, OperatorList,
     StatusResponse, TaskDetail, TaskList,
 };
 use keeper_shared::job::{Action, Trigger};
-use keeperd::devnet::{deploy_network, NetworkConfig};
 
 const ETHER: u128 = 1_000_000_000_000_000_000;
 const TARGET: &str = "0x1111111111111111111111111111111111111111";
@@ -91,7 +91,7 @@ impl Drop for Chain {
 
 impl Chain {
     async fn start() -> Self {
-        let anvil = keeperd::devnet::start_anvil(&anvil_binary()).expect("anvil (run `make setup`)");
+        let anvil = keeper_devnet::start_anvil(&anvil_binary()).expect("anvil (run `make setup`)");
         let signer = PrivateKeySigner::from(anvil.keys()[0].clone());
         let provider =
             ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(anvil.endpoint_url());
@@ -873,7 +873,7 @@ async fn devnet_faucet_then_operator_deposit() {
         ProviderBuilder::new().wallet(EthereumWallet::from(owner)).connect_http(chain.anvil.endpoint_url());
     let deployment = keeper_shared::deployment::Deployment::read(&chain.deployment).unwrap();
     let (_, faucet) =
-        keeperd::devnet::faucet::open_faucet(&owner_provider, &deployment, &chain.anvil.endpoint(), chain.dir.path())
+        keeper_devnet::faucet::open_faucet(&owner_provider, &deployment, &chain.anvil.endpoint(), chain.dir.path())
             .await
             .unwrap();
     let operator = chain.address(1);

@@ -1,7 +1,7 @@
 //! `keeperctl tui` in a real terminal: tmux (from Debian's package, installed by `make setup` into
 //! .tools/) runs the console against a devnet daemon, `send-keys` types a job into the create-job
 //! form, and `capture-pane` reads the screen until the job is listed and then until one of its tasks
-//! is performed. The devnet is the one `keeperd devnet` starts, cut down to what the console needs:
+//! is performed. The devnet is the one `keeper-devnet run` starts, cut down to what the console needs:
 //! anvil with EigenLayer and the AVS, two keepers onboarded through EigenLayer (operator 0 also
 //! aggregates, so a batch needs both: quorum is two thirds of 300 tokens), one block a second, and
 //! the sample counter as the job's target. No sample jobs: the job the form creates is job 1.
@@ -17,18 +17,14 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{anvil_binary, keeperd_binary, repo};
+use common::{keeperd_binary, repo};
 
-use alloy::network::EthereumWallet;
 use alloy::node_bindings::AnvilInstance;
 use alloy::primitives::{Address, U256};
 use alloy::providers::{Provider, ProviderBuilder};
-use alloy::signers::local::PrivateKeySigner;
-use keeper_shared::bls::SecretKey;
+use keeper_devnet::operators::{DeployedDevnet, DevnetOperators, Keeper, OperatorPlan};
 use keeper_shared::contracts::{JobManager, SampleCounter};
 use keeper_shared::job::TaskState;
-use keeperd::devnet::pipeline::{free_port, spawn_keeper, write_operator_files, KeeperProcess};
-use keeperd::devnet::{deploy_network, onboard_devnet_operator, NetworkConfig, FULL_MAGNITUDE};
 
 /// The console's terminal: the size the test mostly looks at, then the smallest it supports.
 const WIDE: (u16, u16) = (120, 40);
@@ -63,7 +59,7 @@ fn tmux_binary() -> PathBuf {
 /// anvil, the deployment, two keeper daemons and the counter. Fields drop in order: the daemons
 /// (SIGKILL) before anvil.
 struct Devnet {
-    keepers: Vec<KeeperProcess>,
+    keepers: Vec<Keeper>,
     anvil: AnvilInstance,
     dir: PathBuf,
     counter: Address,
@@ -72,37 +68,11 @@ struct Devnet {
 
 impl Devnet {
     async fn start(dir: &Path) -> Self {
-        let anvil = keeperd::devnet::start_anvil(&anvil_binary()).expect("anvil (run `make setup`)");
-        let owner_signer = PrivateKeySigner::from(anvil.keys()[0].clone());
-        let owner = owner_signer.address();
-        let provider =
-            ProviderBuilder::new().wallet(EthereumWallet::from(owner_signer)).connect_http(anvil.endpoint_url());
-        let deployment = deploy_network(&provider, &NetworkConfig::devnet(owner)).await.unwrap();
-        let deployment_file = dir.join("deployment.json");
-        deployment.write(&deployment_file).unwrap();
-        let aggregator = format!("127.0.0.1:{}", free_port().unwrap());
-        let mut configs = Vec::new();
-        for i in 0..2 {
-            let signer = PrivateKeySigner::from(anvil.keys()[i + 1].clone());
-            let operator = signer.address();
-            let operator_provider =
-                ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(anvil.endpoint_url());
-            let key = SecretKey::random(&mut rand::thread_rng());
-            let stake = U256::from(100 * (i as u64 + 1)) * U256::from(FULL_MAGNITUDE);
-            onboard_devnet_operator(&provider, &operator_provider, operator, &deployment, &key, stake).await.unwrap();
-            let roles: &[&str] = if i == 0 { &["keeper", "aggregator", "challenger"] } else { &["keeper"] };
-            let config = write_operator_files(
-                &dir.join(format!("operator-{i}")),
-                &signer,
-                &key,
-                anvil.endpoint_url().as_str(),
-                &deployment_file,
-                roles,
-                &aggregator,
-            )
-            .unwrap();
-            configs.push((operator, config));
-        }
+        let anvil = keeper_devnet::anvil::for_test();
+        let devnet = DeployedDevnet::deploy(&anvil, dir).await.unwrap();
+        let plan = OperatorPlan::http(2);
+        let operators = DevnetOperators::onboard(&anvil, &devnet, &plan, |_| Ok(())).await.unwrap();
+        let DeployedDevnet { owner, provider, deployment, .. } = devnet;
         let counter = *SampleCounter::deploy(&provider, owner).await.unwrap().address();
         // Job 1's forwarder, allowed on the counter before the console creates the job (the
         // address is fixed by the job id: CREATE2 in the job manager).
@@ -117,12 +87,9 @@ impl Devnet {
             .get_receipt()
             .await
             .unwrap();
-        // From now on a block a second, as `keeperd devnet` runs: interval jobs need time to pass.
+        // From now on a block a second, as `keeper-devnet run` runs: interval jobs need time to pass.
         provider.raw_request::<_, ()>("evm_setIntervalMining".into(), (1u64,)).await.unwrap();
-        let keepers = configs
-            .iter()
-            .map(|(operator, config)| spawn_keeper(keeperd_binary(), *operator, config).unwrap())
-            .collect();
+        let keepers = operators.spawn(&keeperd_binary()).unwrap();
         Self { keepers, anvil, dir: dir.to_owned(), counter, job_manager: deployment.avs.job_manager }
     }
 
@@ -135,11 +102,9 @@ impl Devnet {
     fn log_tails(&mut self) -> String {
         let mut out = String::new();
         for (i, keeper) in self.keepers.iter_mut().enumerate() {
-            let log = std::fs::read_to_string(keeper.dir.join("keeperd.log")).unwrap_or_default();
-            let lines: Vec<&str> = log.lines().collect();
-            let exited = keeper.exited().map_or(String::new(), |s| format!(" (exited: {s})"));
+            let exited = keeper.daemon.exited().map_or(String::new(), |s| format!(" (exited: {s})"));
             out.push_str(&format!("--- operator-{i} keeperd.log, last lines{exited}:\n"));
-            out.push_str(&lines[lines.len().saturating_sub(15)..].join("\n"));
+            out.push_str(&keeper.daemon.log_tail(15));
             out.push('\n');
         }
         out

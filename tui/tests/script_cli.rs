@@ -13,9 +13,9 @@ use alloy::primitives::{keccak256, Bytes};
 use alloy::providers::ProviderBuilder;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolValue;
+use keeper_devnet::{deploy_network, NetworkConfig};
 use keeper_shared::api::{CreateJobResponse, JobView};
 use keeper_shared::job::Action;
-use keeperd::devnet::{deploy_network, NetworkConfig};
 
 const TARGET: &str = "0x1111111111111111111111111111111111111111";
 
@@ -42,7 +42,7 @@ fn all_day(call_data: &[u8]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn script_run_and_job_create_with_a_script() {
-    let anvil = keeperd::devnet::start_anvil(&common::anvil_binary()).expect("anvil (run `make setup`)");
+    let anvil = keeper_devnet::start_anvil(&common::anvil_binary()).expect("anvil (run `make setup`)");
     let rpc = anvil.endpoint();
     let module = example("time_window");
     let module_arg = module.to_str().unwrap();

@@ -23,7 +23,7 @@ pub enum EigenLayerError {
 
 impl EigenLayerError {
     /// Maps a contract call's error to this one, naming the step (for `map_err`).
-    pub(crate) fn contract(step: &str) -> impl FnOnce(alloy::contract::Error) -> Self + '_ {
+    pub fn contract(step: &str) -> impl FnOnce(alloy::contract::Error) -> Self + '_ {
         move |source| Self::Contract { step: step.to_owned(), source }
     }
 }

@@ -21,7 +21,7 @@ use keeper_shared::eigenlayer::IERC20;
 use super::EigenLayerError;
 
 /// Sends a prepared call and requires a successful receipt.
-pub(crate) async fn confirm(
+pub async fn confirm(
     step: &str,
     sent: Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
 ) -> Result<TransactionReceipt, EigenLayerError> {

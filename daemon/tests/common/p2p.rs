@@ -13,12 +13,13 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
+use keeper_devnet::pipeline::{metrics_listen, performed_tasks, write_operator_files};
+use keeper_devnet::{deploy_network, onboard_devnet_operator, NetworkConfig};
+use keeper_shared::api::FULL_MAGNITUDE;
 use keeper_shared::bls::SecretKey;
 use keeper_shared::contracts::{BlsKeyRegistry, JobManager, SampleCounter, TaskManager};
 use keeper_shared::deployment::Deployment;
 use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
-use keeperd::devnet::pipeline::{metrics_listen, performed_tasks, write_operator_files};
-use keeperd::devnet::{deploy_network, onboard_devnet_operator, NetworkConfig, FULL_MAGNITUDE};
 use keeperd::jobs::{Action, JobSpec, Trigger};
 use tempfile::TempDir;
 
@@ -56,7 +57,7 @@ impl Daemon {
             .spawn()
             .unwrap();
         let metrics = metrics_listen(config).unwrap();
-        let socket = keeperd::devnet::pipeline::api_socket(config);
+        let socket = keeper_devnet::pipeline::api_socket(config);
         Self { config: config.to_owned(), log, socket, child: Some(child), metrics }
     }
 

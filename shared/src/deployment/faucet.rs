@@ -1,7 +1,7 @@
 //! The devnet's faucet file: a key of its own holding the devnet's stake token and ether, from
 //! which `keeperctl devnet fund` pays a new operator. The devnet's accounts send their own
 //! transactions (minting through the owner's account raced its nonce and crashed the devnet); only
-//! faucet requests spend from this one. Written by `keeperd devnet` (mode 0600: it holds a key, if
+//! faucet requests spend from this one. Written by `keeper-devnet run` (mode 0600: it holds a key, if
 //! only a devnet's).
 
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! The deployment file: where the contracts of one network live. `keeperd devnet` writes it after
+//! The deployment file: where the contracts of one network live. `keeper-devnet run` writes it after
 //! deploying, `keeperd deploy` after deploying the AVS on a public network's EigenLayer core (with
 //! the record of its transactions, [`journal`]). The daemon and the CLI read it.
 

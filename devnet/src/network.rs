@@ -3,13 +3,14 @@
 
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
+use keeper_shared::api::FULL_MAGNITUDE;
 use keeper_shared::contracts::{DevnetStrategyFactory, ERC20Strategy, StakeToken};
 use keeper_shared::deployment::{AvsSettings, DeployJournal, Deployment, EigenLayerAddresses};
 use keeper_shared::eigenlayer::strategy_manager::StrategyManager;
 
-use crate::deploy::{deploy_avs, DeployError, StepRunner};
-use crate::eigenlayer::onboarding::confirm;
-use crate::eigenlayer::{deploy_core, CoreConfig, EigenLayerError};
+use keeperd::deploy::{deploy_avs, DeployError, StepRunner};
+use keeperd::eigenlayer::onboarding::confirm;
+use keeperd::eigenlayer::{deploy_core, CoreConfig, EigenLayerError};
 
 /// The AVS metadata URI a devnet publishes.
 pub const DEVNET_METADATA_URI: &str = "https://keeper-network.invalid/devnet/avs.json";
@@ -149,7 +150,7 @@ pub async fn onboard_devnet_operator<O: Provider, P: Provider>(
     key: &keeper_shared::bls::SecretKey,
     stake: U256,
 ) -> Result<alloy::rpc::types::TransactionReceipt, EigenLayerError> {
-    use crate::eigenlayer::onboarding;
+    use keeperd::eigenlayer::onboarding;
 
     let token_address = deployment
         .stake_token
@@ -173,6 +174,3 @@ pub async fn onboard_devnet_operator<O: Provider, P: Provider>(
     mine_blocks(operator_provider, 1).await?;
     onboarding::register_for_keeper_set(operator_provider, deployment, operator, key).await
 }
-
-/// All of an operator's stake in a strategy (EigenLayer's WAD).
-pub const FULL_MAGNITUDE: u64 = 1_000_000_000_000_000_000;

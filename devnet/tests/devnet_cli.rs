@@ -1,11 +1,16 @@
-//! `keeperd devnet` run as a newcomer runs it (`make demo`): the real binary, a real anvil.
+//! `keeper-devnet run` as a newcomer runs it (`make demo`): the real binaries, a real anvil.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
-mod common;
-
 use std::net::TcpStream;
 use std::process::Command;
+
+/// `keeper-devnet <args>` running the keeperd of this checkout.
+fn keeper_devnet(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keeper-devnet"));
+    command.args(args).env("KEEPERD_BIN", keeper_devnet::binaries::keeperd());
+    command
+}
 
 /// The whole pipeline through the real binaries: anvil, EigenLayer, three `keeperd run` daemons,
 /// and a sample job of every trigger and action kind (the SDK's two example scripts, served by the
@@ -14,12 +19,13 @@ use std::process::Command;
 #[test]
 fn devnet_keepers_perform_every_kind_of_job_and_stop_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_keeperd"))
-        .args(["devnet", "--keepers", "3", "--interval", "2", "--until-performed", "1", "--duration", "240", "--dir"])
-        .arg(dir.path())
-        .env("KEEPER_ANVIL", common::anvil_binary())
-        .output()
-        .unwrap();
+    let output =
+        keeper_devnet(&["run", "--keepers", "3", "--interval", "2", "--until-performed", "1", "--duration", "240"])
+            .arg("--dir")
+            .arg(dir.path())
+            .env("KEEPER_ANVIL", keeper_devnet::anvil::binary())
+            .output()
+            .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let logs = (0..3)
         .map(|i| std::fs::read_to_string(dir.path().join(format!("operator-{i}/keeperd.log"))).unwrap_or_default())
@@ -65,7 +71,7 @@ fn devnet_keepers_perform_every_kind_of_job_and_stop_cleanly() {
     }
     let deployment = keeper_shared::deployment::Deployment::read(&dir.path().join("deployment.json")).unwrap();
     assert_eq!(deployment.chain_id, 31337);
-    // anvil is gone once keeperd has exited.
+    // anvil is gone once keeper-devnet has exited.
     let endpoint = stdout.lines().find_map(|l| l.split("listening on http://").nth(1)).unwrap().trim();
     let port = endpoint.rsplit(':').next().unwrap();
     assert!(
@@ -76,8 +82,7 @@ fn devnet_keepers_perform_every_kind_of_job_and_stop_cleanly() {
 
 #[test]
 fn devnet_with_a_missing_anvil_is_a_clear_error() {
-    let output =
-        Command::new(env!("CARGO_BIN_EXE_keeperd")).args(["devnet", "--anvil", "/nonexistent/anvil"]).output().unwrap();
+    let output = keeper_devnet(&["run", "--anvil", "/nonexistent/anvil"]).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("starting anvil from /nonexistent/anvil"), "{stderr}");
@@ -85,12 +90,36 @@ fn devnet_with_a_missing_anvil_is_a_clear_error() {
 
 #[test]
 fn help_and_version() {
-    let version = Command::new(env!("CARGO_BIN_EXE_keeperd")).arg("--version").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), format!("keeperd {}", keeper_shared::version::long()));
-    let help = Command::new(env!("CARGO_BIN_EXE_keeperd")).arg("--help").output().unwrap();
-    assert!(String::from_utf8_lossy(&help.stdout).contains("devnet"));
-    let bad = Command::new(env!("CARGO_BIN_EXE_keeperd")).args(["devnet", "--keepers", "0"]).output().unwrap();
+    let version = keeper_devnet(&["--version"]).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("keeper-devnet {}", keeper_shared::version::long())
+    );
+    let help = String::from_utf8_lossy(&keeper_devnet(&["--help"]).output().unwrap().stdout).into_owned();
+    assert!(help.contains("run") && help.contains("bench-load"), "{help}");
+    let bench =
+        String::from_utf8_lossy(&keeper_devnet(&["bench-load", "--help"]).output().unwrap().stdout).into_owned();
+    assert!(bench.contains("--transport <TRANSPORT>"), "{bench}");
+    let bad = keeper_devnet(&["run", "--keepers", "0"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2));
+    let bad = keeper_devnet(&["bench-load", "--transport", "pigeon"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+/// A keeperd that cannot be started is an error naming it (after anvil and the deployment are up).
+#[test]
+fn a_missing_keeperd_is_a_clear_error() {
+    let output = Command::new(env!("CARGO_BIN_EXE_keeper-devnet"))
+        .args(["run", "--keeperd", "/nonexistent/keeperd", "--anvil"])
+        .arg(keeper_devnet::anvil::binary())
+        .arg("--dir")
+        .arg(tempfile::tempdir().unwrap().path())
+        .args(["--keepers", "1", "--duration", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("starting /nonexistent/keeperd"), "{stderr}");
 }
 
 /// SIGTERM (as Ctrl-C) in the middle of the walk-through stops anvil and exits non-zero.
@@ -100,10 +129,9 @@ fn sigterm_stops_anvil_and_exits_non_zero() {
     use std::process::Stdio;
 
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_keeperd"))
-        .args(["devnet", "--dir"])
+    let mut child = keeper_devnet(&["run", "--dir"])
         .arg(dir.path())
-        .env("KEEPER_ANVIL", common::anvil_binary())
+        .env("KEEPER_ANVIL", keeper_devnet::anvil::binary())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

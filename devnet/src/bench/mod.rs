@@ -1,4 +1,4 @@
-//! Benchmarks run as commands (never as timed tests): `keeperd bench-load`, the load benchmark of
+//! Benchmarks run as commands (never as timed tests): `keeper-devnet bench-load`, the load benchmark of
 //! the task pipeline on a devnet, and the arithmetic and /proc readings its report is made of.
 
 pub mod load;

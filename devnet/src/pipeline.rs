@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, Bytes, U256};
@@ -23,8 +22,10 @@ use keeper_shared::contracts::{
 use keeper_shared::deployment::Deployment;
 use keeper_shared::keystore::{ecdsa, KdfChoice, Keystore, WriteMode};
 
-use crate::eigenlayer::onboarding::confirm;
-use crate::jobs::{Action, EventFilter, JobSpec, Trigger};
+use keeperd::eigenlayer::onboarding::confirm;
+use keeperd::jobs::{Action, EventFilter, JobSpec, Trigger};
+
+use crate::operators::Keeper;
 
 /// The devnet aggregator's quorum window: short, for a one-second chain; still two keeper polls
 /// at the default interval (`config`'s test holds them to it).
@@ -38,49 +39,6 @@ const DEVNET_KDF: KdfChoice = KdfChoice::Pbkdf2 { c: 4096 };
 pub struct SampleJob {
     pub id: U256,
     pub name: &'static str,
-}
-
-/// A running keeper daemon of the devnet.
-pub struct KeeperProcess {
-    pub operator: Address,
-    pub dir: PathBuf,
-    child: Child,
-}
-
-impl KeeperProcess {
-    /// The daemon's process id (the load benchmark reads its memory and CPU time from /proc).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The daemon's exit status, if it has exited.
-    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().ok().flatten()
-    }
-
-    /// Sends SIGTERM and waits up to `grace` before killing.
-    pub fn stop(&mut self, grace: Duration) {
-        let pid = self.child.id();
-        let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for KeeperProcess {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 /// Writes operator `index`'s keystores, password and config under `dir`, returning the config path.
@@ -107,7 +65,7 @@ pub fn write_operator_files(
     // Its own metrics port per daemon, known in advance so a Prometheus targets file can list it.
     let metrics = format!("127.0.0.1:{}", free_port()?);
     let config = format!(
-        "# Written by `keeperd devnet`.\n\
+        "# Written by keeper-devnet.\n\
          data_dir = \"data\"\n\
          deployment = \"{deployment}\"\n\
          roles = [{roles}]\n\n\
@@ -128,7 +86,7 @@ pub fn write_operator_files(
          [metrics]\n\
          listen = \"{metrics}\"\n",
         deployment = deployment_file.display(),
-        DEFAULT_KEEPER_POLL_MS = crate::config::DEFAULT_KEEPER_POLL_MS,
+        DEFAULT_KEEPER_POLL_MS = keeperd::config::DEFAULT_KEEPER_POLL_MS,
     );
     let path = dir.join("keeperd.toml");
     std::fs::write(&path, config)?;
@@ -152,24 +110,6 @@ pub fn append_p2p_section(config: &Path, port: u16, peers: &[u16], takeover_bloc
     Ok(())
 }
 
-/// Starts `keeperd run --config <config>` with its logs in `<dir>/keeperd.log`.
-pub fn spawn_keeper(binary: &Path, operator: Address, config: &Path) -> eyre::Result<KeeperProcess> {
-    let dir = config.parent().map(Path::to_path_buf).unwrap_or_default();
-    let log = std::fs::File::create(dir.join("keeperd.log"))?;
-    let child = Command::new(binary)
-        .arg("run")
-        .arg("--config")
-        .arg(config)
-        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,keeperd=info".into()))
-        .env_remove("KEEPER_KEYSTORE_PASSWORD")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .wrap_err_with(|| format!("starting {}", binary.display()))?;
-    Ok(KeeperProcess { operator, dir, child })
-}
-
 /// Where the daemon of `config` (a file [`write_operator_files`] wrote) serves its metrics.
 pub fn metrics_listen(config: &Path) -> eyre::Result<String> {
     let text = std::fs::read_to_string(config).wrap_err_with(|| format!("reading {}", config.display()))?;
@@ -185,7 +125,7 @@ pub fn metrics_listen(config: &Path) -> eyre::Result<String> {
 /// The control socket of the daemon of `config` (written by [`write_operator_files`]: its data
 /// directory is `data` next to the file, and a daemon given a data directory listens in it).
 pub fn api_socket(config: &Path) -> PathBuf {
-    crate::config::data_dir_api_socket(&config.parent().unwrap_or(Path::new(".")).join("data"))
+    keeperd::config::data_dir_api_socket(&config.parent().unwrap_or(Path::new(".")).join("data"))
 }
 
 /// One daemon as a Prometheus scrape target.
@@ -391,7 +331,7 @@ pub async fn watch<P: Provider>(
     provider: &P,
     deployment: &Deployment,
     samples: &Samples,
-    keepers: &mut [KeeperProcess],
+    keepers: &mut [Keeper],
     until: Option<u64>,
     duration: Duration,
     out: &mut impl Write,
@@ -435,15 +375,29 @@ pub async fn watch<P: Provider>(
             }
         }
         for keeper in keepers.iter_mut() {
-            if let Ok(Some(status)) = keeper.child.try_wait() {
+            if let Some(status) = keeper.daemon.exited() {
                 return Err(eyre!(
                     "the daemon of operator {} exited ({status}); see {}",
                     keeper.operator,
-                    keeper.dir.join("keeperd.log").display()
+                    keeper.daemon.log_path().display()
                 ));
             }
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     Ok(PipelineRun { performed })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A keeper on the default poll interval polls at least twice inside the devnet's quorum window,
+    /// or it would be left out of batches (the default window is held to it in keeperd's config tests).
+    #[test]
+    fn devnet_quorum_window_holds_two_keeper_polls() {
+        let window = Duration::from_millis(DEVNET_QUORUM_WINDOW_MS);
+        let poll = Duration::from_millis(keeperd::config::DEFAULT_KEEPER_POLL_MS);
+        assert!(poll * 2 <= window, "{poll:?} against {window:?}");
+    }
 }

@@ -14,7 +14,7 @@ use keeper_shared::contracts::StakeToken;
 use keeper_shared::deployment::faucet::{DevnetFaucet, FAUCET_FILE};
 use keeper_shared::deployment::Deployment;
 
-use crate::eigenlayer::onboarding::confirm;
+use keeperd::eigenlayer::onboarding::confirm;
 
 const ETHER: u64 = 1_000_000_000_000_000_000;
 /// What the faucet starts with: enough for hundreds of operators.

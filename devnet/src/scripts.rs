@@ -21,9 +21,9 @@ use keeper_shared::contracts::{JobManager, SampleCounter, SamplePriceMirror};
 use keeper_shared::deployment::Deployment;
 use tokio_util::sync::CancellationToken;
 
-use super::pipeline::{SampleJob, Samples};
-use crate::eigenlayer::onboarding::confirm;
-use crate::jobs::{Action, JobSpec, Trigger};
+use crate::pipeline::{SampleJob, Samples};
+use keeperd::eigenlayer::onboarding::confirm;
+use keeperd::jobs::{Action, JobSpec, Trigger};
 
 /// The SDK's examples the devnet runs, by file stem.
 pub const EXAMPLES: [&str; 2] = ["time_window", "price_deviation"];

@@ -1,6 +1,7 @@
-//! `keeperd bench-load`: the load benchmark of the task pipeline (issue 6). It starts anvil, deploys
-//! EigenLayer and the AVS, onboards the keepers and runs one `keeperd run` per keeper, exactly as
-//! `keeperd devnet` does (operator 0 also aggregates and challenges; confirmation depth 0), then
+//! `keeper-devnet bench-load`: the load benchmark of the task pipeline. It starts anvil, deploys
+//! EigenLayer and the AVS, onboards the keepers and runs one `keeperd run` per keeper, as
+//! `keeper-devnet run` does (`crate::operators`: over HTTP operator 0 aggregates, over P2P every
+//! operator proposes and submits by the rotation; operator 0 challenges; confirmation depth 0), then
 //! creates many interval jobs (by default 1,000 at 60 s, their start times spread evenly over one
 //! period so that about 17 tasks fall due every second), switches anvil to one block per second and
 //! measures a window (by default 5 minutes) of due times:
@@ -24,24 +25,23 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use alloy::eips::{BlockId, BlockNumberOrTag};
-use alloy::network::EthereumWallet;
 use alloy::node_bindings::AnvilInstance;
 use alloy::primitives::{Address, B256, U256};
-use alloy::providers::{Provider, ProviderBuilder};
+use alloy::providers::Provider;
 use alloy::rpc::types::{Filter, Log};
-use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
 use eyre::{eyre, WrapErr};
-use keeper_shared::bls::SecretKey;
 use keeper_shared::contracts::{JobManager, SampleCounter, TaskManager};
+use keeperd::config::Transport;
+use keeperd::signals::ShutdownSignals;
 use serde::Serialize;
 
 use super::procfs::{self, ProcessSample};
 use super::stats::{self, Summary, Tally, Task};
-use crate::devnet::pipeline::{self, KeeperProcess};
-use crate::devnet::{deploy_network, onboard_devnet_operator, NetworkConfig, ShutdownSignals, FULL_MAGNITUDE};
-use crate::jobs::schedule::SkipReason;
-use crate::jobs::{Action, JobSpec, Trigger};
+use crate::anvil::ANVIL_ACCOUNTS;
+use crate::operators::{DeployedDevnet, DevnetOperators, Keeper, OperatorPlan};
+use keeperd::jobs::schedule::SkipReason;
+use keeperd::jobs::{Action, JobSpec, Trigger};
 
 /// Escrow per benchmark job: far more than a 5-minute run charges (each task at most `MAX_FEE`).
 const DEPOSIT_WEI: u128 = 100_000_000_000_000_000; // 0.1 ether
@@ -52,10 +52,8 @@ const TASK_GAS_LIMIT: u32 = 100_000;
 /// The issue's goals.
 const GOAL_P99_BLOCKS: u64 = 2;
 const GOAL_RSS_KIB: u64 = 100 * 1024;
-/// anvil's default number of funded accounts: one deploys and owns, the rest can be keepers.
-const ANVIL_ACCOUNTS: usize = 10;
 
-/// What `keeperd bench-load` runs.
+/// What `keeper-devnet bench-load` runs.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
     /// The anvil binary.
@@ -78,6 +76,8 @@ pub struct LoadConfig {
     pub dir: PathBuf,
     /// Whether operator 0 also runs the challenger role (off isolates its cost).
     pub challenger: bool,
+    /// How operators exchange proposals and signatures (HTTP: operator 0 aggregates; P2P: by rotation).
+    pub transport: Transport,
     /// The command line, for the report.
     pub command: String,
 }
@@ -108,6 +108,8 @@ pub struct SetupReport {
     pub keepers: usize,
     /// Whether operator 0 ran the challenger role too.
     pub challenger: bool,
+    /// `http` or `p2p` (or `both`): what carried proposals and signatures.
+    pub transport: &'static str,
     pub confirmations: u64,
     pub block_time_secs: u64,
     pub duration_secs: u64,
@@ -201,7 +203,7 @@ pub async fn run(config: &LoadConfig, out: &mut impl Write) -> eyre::Result<Opti
         return Err(eyre!("jobs, period and duration: must be positive"));
     }
     let mut shutdown = ShutdownSignals::install()?;
-    let anvil = crate::devnet::start_anvil(&config.anvil)?;
+    let anvil = crate::anvil::start(&config.anvil)?;
     writeln!(out, "anvil: chain {} listening on {}", anvil.chain_id(), anvil.endpoint())?;
     out.flush()?;
     let outcome = tokio::select! {
@@ -220,49 +222,16 @@ struct LoadJobs {
 }
 
 async fn bench(anvil: &AnvilInstance, config: &LoadConfig, out: &mut impl Write) -> eyre::Result<LoadReport> {
-    let owner_signer = PrivateKeySigner::from(anvil.keys()[0].clone());
-    let owner = owner_signer.address();
-    let provider = ProviderBuilder::new().wallet(EthereumWallet::from(owner_signer)).connect_http(anvil.endpoint_url());
-
-    let deployment = deploy_network(&provider, &NetworkConfig::devnet(owner)).await?;
-    std::fs::create_dir_all(&config.dir).wrap_err_with(|| format!("creating {}", config.dir.display()))?;
-    let dir = config.dir.canonicalize().wrap_err_with(|| format!("resolving {}", config.dir.display()))?;
-    let deployment_file = dir.join("deployment.json");
-    deployment.write(&deployment_file)?;
-    writeln!(out, "deployed EigenLayer and the AVS; deployment file {}", deployment_file.display())?;
-
-    let aggregator = format!("127.0.0.1:{}", pipeline::free_port()?);
-    let mut configs = Vec::new();
-    let mut rng = rand::thread_rng();
-    for i in 0..config.keepers {
-        let signer = PrivateKeySigner::from(anvil.keys()[i + 1].clone());
-        let operator = signer.address();
-        let operator_provider =
-            ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(anvil.endpoint_url());
-        let key = SecretKey::random(&mut rng);
-        let stake = U256::from(100 * (i as u64 + 1)) * U256::from(FULL_MAGNITUDE);
-        onboard_devnet_operator(&provider, &operator_provider, operator, &deployment, &key, stake).await?;
-        let roles: &[&str] = match (i, config.challenger) {
-            (0, true) => &["keeper", "aggregator", "challenger"],
-            (0, false) => &["keeper", "aggregator"],
-            _ => &["keeper"],
-        };
-        let config_file = pipeline::write_operator_files(
-            &dir.join(format!("operator-{i}")),
-            &signer,
-            &key,
-            anvil.endpoint_url().as_str(),
-            &deployment_file,
-            roles,
-            &aggregator,
-        )?;
-        configs.push((operator, config_file));
-    }
-    writeln!(out, "onboarded {} keepers through EigenLayer", config.keepers)?;
+    let devnet = DeployedDevnet::deploy(anvil, &config.dir).await?;
+    let (owner, provider, deployment, dir) = (devnet.owner, &devnet.provider, &devnet.deployment, &devnet.dir);
+    writeln!(out, "deployed EigenLayer and the AVS; deployment file {}", devnet.deployment_file.display())?;
+    let plan = OperatorPlan { keepers: config.keepers, transport: config.transport, challenger: config.challenger };
+    let operators = DevnetOperators::onboard(anvil, &devnet, &plan, |_| Ok(())).await?;
+    writeln!(out, "onboarded {} keepers through EigenLayer ({} transport)", config.keepers, config.transport.as_str())?;
     out.flush()?;
 
     let created = Instant::now();
-    let jobs = create_jobs(&provider, &deployment, owner, config).await?;
+    let jobs = create_jobs(provider, deployment, owner, config).await?;
     let create_jobs_secs = created.elapsed().as_secs_f64();
     let base = jobs.starts.first().copied().unwrap_or_default();
     let window = (base, base + config.duration);
@@ -282,11 +251,8 @@ async fn bench(anvil: &AnvilInstance, config: &LoadConfig, out: &mut impl Write)
         .await
         .wrap_err("switching anvil to one block per second")?;
     let start_block = provider.get_block_number().await?;
-    let mut keepers = Vec::new();
-    for (operator, config_file) in &configs {
-        keepers.push(pipeline::spawn_keeper(&config.keeperd, *operator, config_file)?);
-    }
-    let (_, now) = head(&provider).await?;
+    let mut keepers = operators.spawn(&config.keeperd)?;
+    let (_, now) = head(provider).await?;
     let setup_overran = now >= window.0;
     writeln!(
         out,
@@ -302,26 +268,31 @@ async fn bench(anvil: &AnvilInstance, config: &LoadConfig, out: &mut impl Write)
         .iter()
         .enumerate()
         .map(|(i, k)| {
-            Watched::new(if i == 0 { "keeperd 0 (aggregator)".into() } else { format!("keeperd {i}") }, k.pid())
+            let name = match (i, config.transport.uses_p2p()) {
+                (0, false) => "keeperd 0 (aggregator)".into(),
+                _ => format!("keeperd {i}"),
+            };
+            Watched::new(name, k.daemon.pid().unwrap_or_default())
         })
         .collect();
     processes.push(Watched::new("anvil".into(), anvil.child().id()));
 
     let measured =
-        measure(&provider, &deployment, &jobs, config, window, start_block, &mut keepers, &mut processes, out).await;
+        measure(provider, deployment, &jobs, config, window, start_block, &mut keepers, &mut processes, out).await;
     for keeper in &mut keepers {
-        keeper.stop(Duration::from_secs(10));
+        keeper.daemon.stop(Duration::from_secs(10));
     }
     let (end_block, wall) = measured?;
     writeln!(out, "stopped the daemons; reading blocks {start_block}..={end_block}")?;
     out.flush()?;
 
-    let observed = observe(&provider, deployment.avs.task_manager, start_block, end_block).await?;
+    let observed = observe(provider, deployment.avs.task_manager, start_block, end_block).await?;
     let setup = SetupReport {
         jobs: config.jobs,
         period_secs: config.period,
         keepers: config.keepers,
         challenger: config.challenger,
+        transport: config.transport.as_str(),
         confirmations: 0,
         block_time_secs: 1,
         duration_secs: config.duration,
@@ -489,7 +460,7 @@ async fn measure<P: Provider>(
     config: &LoadConfig,
     window: (u64, u64),
     start_block: u64,
-    keepers: &mut [KeeperProcess],
+    keepers: &mut [Keeper],
     processes: &mut [Watched],
     out: &mut impl Write,
 ) -> eyre::Result<(u64, f64)> {
@@ -528,11 +499,11 @@ async fn measure<P: Provider>(
             return Ok((number, wall));
         }
         for keeper in keepers.iter_mut() {
-            if let Some(status) = keeper.exited() {
+            if let Some(status) = keeper.daemon.exited() {
                 return Err(eyre!(
                     "the daemon of operator {} exited ({status}); see {}",
                     keeper.operator,
-                    keeper.dir.join("keeperd.log").display()
+                    keeper.daemon.log_path().display()
                 ));
             }
         }
@@ -792,8 +763,8 @@ fn print_report(report: &LoadReport, out: &mut impl Write) -> eyre::Result<()> {
     writeln!(out, "command: {}", report.command)?;
     writeln!(
         out,
-        "{} interval jobs every {} s, {} keepers (challenger {}), {}-second blocks, confirmation depth {}; due times {}..{} ({} s), blocks {}..={} ({:.0} s of wall time), drain {} s",
-        s.jobs, s.period_secs, s.keepers, if s.challenger { "on" } else { "off" }, s.block_time_secs, s.confirmations, w.from_time, w.to_time, s.duration_secs,
+        "{} interval jobs every {} s, {} keepers (challenger {}, {} transport), {}-second blocks, confirmation depth {}; due times {}..{} ({} s), blocks {}..={} ({:.0} s of wall time), drain {} s",
+        s.jobs, s.period_secs, s.keepers, if s.challenger { "on" } else { "off" }, s.transport, s.block_time_secs, s.confirmations, w.from_time, w.to_time, s.duration_secs,
         w.from_block, w.to_block, w.wall_secs, s.drain_secs
     )?;
     writeln!(

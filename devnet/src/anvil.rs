@@ -1,0 +1,34 @@
+//! Starting anvil for a devnet or a test: the real binary on a free 127.0.0.1 port, killed when
+//! the returned instance is dropped.
+
+use std::path::{Path, PathBuf};
+
+use alloy::node_bindings::{Anvil, AnvilInstance};
+use eyre::WrapErr;
+
+/// anvil's default number of funded accounts: one deploys and owns, the rest can be keepers.
+pub const ANVIL_ACCOUNTS: usize = 10;
+
+/// Starts `binary` (the real anvil, not npm's launcher script: killing a launcher would leave anvil
+/// running) with automine on a port the OS picks.
+pub fn start(binary: &Path) -> eyre::Result<AnvilInstance> {
+    Anvil::at(binary)
+        .arg("--host")
+        .arg("127.0.0.1")
+        .try_spawn()
+        .wrap_err_with(|| format!("starting anvil from {} (run `make setup`, or pass --anvil)", binary.display()))
+}
+
+/// The anvil tests start: `$KEEPER_ANVIL` (the Makefile exports it), else the real binary `make
+/// setup` installs from npm in this checkout.
+pub fn binary() -> PathBuf {
+    std::env::var_os("KEEPER_ANVIL").map(PathBuf::from).unwrap_or_else(|| {
+        crate::binaries::repo_root().join("contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+    })
+}
+
+/// A fresh anvil of [`binary`] for a test; panics naming the fix if it cannot start.
+#[allow(clippy::expect_used)]
+pub fn for_test() -> AnvilInstance {
+    start(&binary()).expect("anvil starts (run `make setup` first)")
+}
