@@ -9,14 +9,14 @@ mod common;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
-use keeper_devnet::{deploy_network, NetworkConfig};
+use keeper_devnet::{deploy_network, Daemon, NetworkConfig};
 use keeper_shared::api::{
     ApiError, ErrorCode, Event, EventRecord, JobList, JobStatus, JobView, RecentEvents, StatusResponse, TaskDetail,
     TaskList, TaskState,
@@ -26,76 +26,35 @@ use keeperd::jobs::{Action, JobSpec, Trigger};
 
 const CURL: &str = "/usr/bin/curl";
 
-/// A `keeperd run` owned by the test (SIGKILLed on drop if still running).
-struct Daemon {
-    child: Child,
-    log: PathBuf,
+/// `keeperd run` (the scheduler role, no operator) on the test's socket and a data dir, its stderr in
+/// `<dir>/<log_name>`; the harness's guard SIGKILLs it on drop.
+fn start_daemon(env: &Env, data_dir: &Path, log_name: &str) -> Daemon {
+    Daemon::builder(Path::new(env!("CARGO_BIN_EXE_keeperd")))
+        .args(["--roles", "scheduler", "--rpc-url", &env.rpc_url])
+        .arg("--deployment")
+        .arg(env.dir.path().join("deployment.json"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--api-socket")
+        .arg(&env.socket)
+        .log(&env.dir.path().join(log_name))
+        .spawn()
+        .unwrap()
 }
 
-impl Daemon {
-    fn start(env: &Env, data_dir: &Path, log_name: &str) -> Self {
-        let log = env.dir.path().join(log_name);
-        let child = Command::new(env!("CARGO_BIN_EXE_keeperd"))
-            .args(["run", "--roles", "scheduler", "--rpc-url", &env.rpc_url])
-            .arg("--deployment")
-            .arg(env.dir.path().join("deployment.json"))
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--api-socket")
-            .arg(&env.socket)
-            .env("RUST_LOG", "warn,keeperd=info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Self { child, log }
-    }
-
-    /// `keeperd run --config <config>` (the operator's keys, the scheduler role) on the test's socket.
-    fn start_with_operator(env: &Env, config: &Path, log_name: &str) -> Self {
-        let log = env.dir.path().join(log_name);
-        let child = Command::new(env!("CARGO_BIN_EXE_keeperd"))
-            .arg("run")
-            .arg("--config")
-            .arg(config)
-            .arg("--api-socket")
-            .arg(&env.socket)
-            .env("RUST_LOG", "warn,keeperd=info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Self { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn terminate(&mut self) -> std::process::ExitStatus {
-        Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().unwrap();
-        wait_exit(&mut self.child, Duration::from_secs(20)).expect("keeperd stops on SIGTERM")
-    }
+/// `keeperd run --config <config>` (the operator's keys, the scheduler role) on the test's socket.
+fn start_with_operator(env: &Env, config: &Path, log_name: &str) -> Daemon {
+    Daemon::builder(Path::new(env!("CARGO_BIN_EXE_keeperd")))
+        .config(config)
+        .arg("--api-socket")
+        .arg(&env.socket)
+        .log(&env.dir.path().join(log_name))
+        .spawn()
+        .unwrap()
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
+fn terminate(daemon: &mut Daemon) -> std::process::ExitStatus {
+    daemon.stop(Duration::from_secs(20)).expect("keeperd stops on SIGTERM")
 }
 
 /// Anvil with the network deployed and two jobs: 1 (interval, every 2 s, active) and 2 (every 5
@@ -107,7 +66,7 @@ struct Env {
     socket: PathBuf,
     miner: tokio::task::JoinHandle<()>,
     deployment: keeper_shared::deployment::Deployment,
-    /// Anvil's key 1: the operator of a daemon started with [`Daemon::start_with_operator`].
+    /// Anvil's key 1: the operator of a daemon started with [`start_with_operator`].
     operator: PrivateKeySigner,
 }
 
@@ -222,7 +181,7 @@ fn get_error(socket: &Path, args: &[&str]) -> (u16, ApiError) {
 async fn wait_ready(daemon: &mut Daemon, socket: &Path) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        assert!(daemon.child.try_wait().unwrap().is_none(), "keeperd exited: {}", daemon.log());
+        assert!(daemon.exited().is_none(), "keeperd exited: {}", daemon.log_text());
         if socket.exists() {
             let (status, body) = curl(socket, &["http://keeperd/v1/tasks?job=1"]);
             if status == 200 {
@@ -233,7 +192,7 @@ async fn wait_ready(daemon: &mut Daemon, socket: &Path) {
                 }
             }
         }
-        assert!(Instant::now() < deadline, "keeperd not ready in time: {}", daemon.log());
+        assert!(Instant::now() < deadline, "keeperd not ready in time: {}", daemon.log_text());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -242,7 +201,7 @@ async fn wait_ready(daemon: &mut Daemon, socket: &Path) {
 async fn every_endpoint_answers_and_malformed_requests_get_their_codes() {
     let env = env().await;
     let data = env.dir.path().join("data");
-    let mut daemon = Daemon::start(&env, &data, "keeperd.log");
+    let mut daemon = start_daemon(&env, &data, "keeperd.log");
     wait_ready(&mut daemon, &env.socket).await;
     let socket = env.socket.as_path();
 
@@ -344,22 +303,21 @@ async fn every_endpoint_answers_and_malformed_requests_get_their_codes() {
     }
 
     // A second daemon on the same socket (its own data directory) refuses to start; the first serves on.
-    let mut second = Daemon::start(&env, &env.dir.path().join("data-2"), "keeperd-2.log");
-    let exit = wait_exit(&mut second.child, Duration::from_secs(20)).expect("the second daemon exits");
+    let mut second = start_daemon(&env, &env.dir.path().join("data-2"), "keeperd-2.log");
+    let exit = second.wait_exit(Duration::from_secs(20)).expect("the second daemon exits");
     assert!(!exit.success());
-    assert!(second.log().contains("another keeperd is already serving on it"), "{}", second.log());
+    assert!(second.log_text().contains("another keeperd is already serving on it"), "{}", second.log_text());
     let _: StatusResponse = get(socket, "/v1/status");
 
     // kill -9 leaves the socket file behind; the next start removes it and serves.
-    daemon.child.kill().unwrap();
-    daemon.child.wait().unwrap();
+    daemon.kill9();
     assert!(env.socket.exists(), "a killed daemon cannot remove its socket");
-    let mut restarted = Daemon::start(&env, &data, "keeperd-3.log");
+    let mut restarted = start_daemon(&env, &data, "keeperd-3.log");
     wait_ready(&mut restarted, socket).await;
-    assert!(restarted.log().contains("removing a stale socket"), "{}", restarted.log());
+    assert!(restarted.log_text().contains("removing a stale socket"), "{}", restarted.log_text());
     let _: StatusResponse = get(socket, "/v1/status");
     // SIGTERM: a clean stop removes the socket.
-    assert!(restarted.terminate().success(), "{}", restarted.log());
+    assert!(terminate(&mut restarted).success(), "{}", restarted.log_text());
     assert!(!env.socket.exists());
 }
 
@@ -446,7 +404,7 @@ async fn every_curl_example_in_the_docs_runs_and_parses() {
     // The writes need an operator key: the examples run against a daemon with one.
     let env = env().await;
     let config = operator_config(&env, U256::from(10u64).pow(U256::from(20u64))).await;
-    let mut daemon = Daemon::start_with_operator(&env, &config, "keeperd.log");
+    let mut daemon = start_with_operator(&env, &config, "keeperd.log");
     wait_ready(&mut daemon, &env.socket).await;
     for example in &examples {
         let rest = example.command.strip_prefix("curl ").unwrap();
@@ -541,7 +499,7 @@ async fn writes_reach_the_chain_and_the_read_api_and_bad_ones_get_their_codes() 
     let ether = U256::from(10u64).pow(U256::from(18u64));
     // No stake yet: the daemon deposits it below (`POST /v1/operator/deposit`).
     let config = operator_config(&env, U256::ZERO).await;
-    let mut daemon = Daemon::start_with_operator(&env, &config, "keeperd-operator.log");
+    let mut daemon = start_with_operator(&env, &config, "keeperd-operator.log");
     wait_ready(&mut daemon, &env.socket).await;
     let socket = env.socket.as_path();
     let me = env.operator.address();
@@ -750,7 +708,7 @@ async fn writes_reach_the_chain_and_the_read_api_and_bad_ones_get_their_codes() 
         assert!(Instant::now() < deadline, "registration never completed: {response:?}");
         tokio::time::sleep(Duration::from_millis(500)).await;
         let (status, text) = send_json(socket, "POST", "/v1/operator/register", "{}");
-        assert_eq!(status, 200, "{text}\n{}", daemon.log());
+        assert_eq!(status, 200, "{text}\n{}", daemon.log_text());
         response = serde_json::from_str(&text).unwrap();
     }
     if !completed_at_once {
@@ -803,7 +761,7 @@ async fn writes_reach_the_chain_and_the_read_api_and_bad_ones_get_their_codes() 
             assert_eq!(error.code, ErrorCode::PeerForbidden, "{args:?}: {body}");
         }
     }
-    assert!(daemon.terminate().success(), "{}", daemon.log());
+    assert!(terminate(&mut daemon).success(), "{}", daemon.log_text());
 }
 
 /// Sends `request` on a fresh connection (write errors ignored: the server may answer and close
@@ -850,7 +808,7 @@ fn open_stream(socket: &Path) -> std::os::unix::net::UnixStream {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_error_has_a_json_body_and_a_request_over_a_cap_is_refused_at_once() {
     let env = env().await;
-    let mut daemon = Daemon::start(&env, &env.dir.path().join("data"), "keeperd.log");
+    let mut daemon = start_daemon(&env, &env.dir.path().join("data"), "keeperd.log");
     wait_ready(&mut daemon, &env.socket).await;
     let socket = env.socket.as_path();
 
@@ -903,5 +861,5 @@ async fn every_error_has_a_json_body_and_a_request_over_a_cap_is_refused_at_once
     let _: StatusResponse = get(socket, "/v1/status");
     tokio::time::sleep(Duration::from_secs(1)).await; // the server notices the closed streams at their next event
     assert!(!stream_events(socket, 2).is_empty(), "stream slots are given back when streams close");
-    assert!(daemon.terminate().success(), "{}", daemon.log());
+    assert!(terminate(&mut daemon).success(), "{}", daemon.log_text());
 }

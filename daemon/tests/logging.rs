@@ -13,96 +13,55 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use alloy::network::EthereumWallet;
-use alloy::primitives::U256;
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
-use alloy::signers::local::PrivateKeySigner;
-use keeper_devnet::pipeline::{create_sample_jobs, free_port, performed_tasks, write_operator_files};
-use keeper_devnet::{deploy_network, onboard_devnet_operator, NetworkConfig};
-use keeper_shared::api::FULL_MAGNITUDE;
-use keeper_shared::bls::SecretKey;
+use alloy::providers::{DynProvider, Provider};
+use keeper_devnet::operators::{DeployedDevnet, DevnetOperators, OperatorPlan};
+use keeper_devnet::pipeline::{create_sample_jobs, performed_tasks};
+use keeper_devnet::Daemon;
 use keeper_shared::deployment::Deployment;
 
 /// How long the daemon gets to get a batch performed (it needs a few blocks at one a second).
 const SOON: Duration = Duration::from_secs(90);
 
-/// A `keeperd run` owned by the test: SIGTERM on [`Daemon::stop`], SIGKILL on drop.
-struct Daemon {
-    child: Option<Child>,
+/// `keeperd run --config <config> <args>` (the harness's guard: SIGKILL on drop), its logging set by
+/// the config and `args` alone, its stderr into `stderr`.
+fn start_daemon(config: &Path, args: &[&str], stderr: &Path) -> Daemon {
+    Daemon::builder(Path::new(env!("CARGO_BIN_EXE_keeperd")))
+        .config(config)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("KEEPERD_LOG_FORMAT")
+        .env_remove("KEEPERD_LOG_DIR")
+        .log(stderr)
+        .spawn()
+        .unwrap()
 }
 
-impl Daemon {
-    fn start(config: &Path, args: &[&str], stderr: &Path) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_keeperd"))
-            .arg("run")
-            .arg("--config")
-            .arg(config)
-            .args(args)
-            .env_remove("RUST_LOG")
-            .env_remove("KEEPER_KEYSTORE_PASSWORD")
-            .env_remove("KEEPERD_LOG_FORMAT")
-            .env_remove("KEEPERD_LOG_DIR")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(stderr).unwrap())
-            .spawn()
-            .unwrap();
-        Self { child: Some(child) }
-    }
-
-    fn running(&mut self) -> bool {
-        matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)))
-    }
-
-    /// SIGTERM, as a service manager stops it, so the file writer is flushed by the guard.
-    /// Whatever happens here, the child stays owned: `Drop` kills it if it has not exited.
-    fn stop(&mut self) -> ExitStatus {
-        let child = self.child.as_mut().unwrap();
-        Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Some(status) = child.try_wait().unwrap() {
-                self.child = None;
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("keeperd did not stop within 30 s of SIGTERM");
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+/// SIGTERM, as a service manager stops it, so the file writer is flushed by the guard.
+fn stop(daemon: &mut Daemon) -> ExitStatus {
+    daemon.stop(Duration::from_secs(30)).expect("keeperd stops within 30 s of SIGTERM")
 }
 
 /// Waits until a task is performed after block `from`, failing if the daemon exits first.
-async fn wait_performed(provider: &DynProvider, deployment: &Deployment, from: u64, daemon: &mut Daemon, log: &Path) {
+async fn wait_performed(provider: &DynProvider, deployment: &Deployment, from: u64, daemon: &mut Daemon) {
     let deadline = Instant::now() + SOON;
     loop {
-        assert!(daemon.running(), "keeperd exited early; its stderr:\n{}", tail(log));
+        assert!(daemon.running(), "keeperd exited early; its stderr:\n{}", daemon.log_tail(40));
         let head = provider.get_block_number().await.unwrap();
         if head > from
             && !performed_tasks(provider, deployment.avs.task_manager, from + 1, head).await.unwrap().is_empty()
         {
             return;
         }
-        assert!(Instant::now() < deadline, "no task performed within {SOON:?}; keeperd's stderr:\n{}", tail(log));
+        assert!(
+            Instant::now() < deadline,
+            "no task performed within {SOON:?}; keeperd's stderr:\n{}",
+            daemon.log_tail(40)
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-}
-
-fn tail(path: &Path) -> String {
-    let text = String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
 /// The daily log files in `dir` (`keeperd.log.YYYY-MM-DD`), not the `keeperd.log` symlink.
@@ -137,32 +96,13 @@ fn assert_no_secrets(path: &Path, secrets: &[(String, String)]) -> String {
 async fn no_secret_is_logged_at_trace_level_and_json_mode_writes_one_object_per_line() {
     let dir = tempfile::tempdir().unwrap();
     let anvil = common::anvil();
-    let owner_signer = PrivateKeySigner::from(anvil.keys()[0].clone());
-    let owner = owner_signer.address();
-    let provider =
-        ProviderBuilder::new().wallet(EthereumWallet::from(owner_signer)).connect_http(anvil.endpoint_url()).erased();
-    let deployment = deploy_network(&provider, &NetworkConfig::devnet(owner)).await.unwrap();
-    let deployment_file = dir.path().join("deployment.json");
-    deployment.write(&deployment_file).unwrap();
-
-    let signer = PrivateKeySigner::from(anvil.keys()[1].clone());
+    let devnet = DeployedDevnet::deploy(&anvil, dir.path()).await.unwrap();
+    let operators = DevnetOperators::onboard(&anvil, &devnet, &OperatorPlan::http(1), |_| Ok(())).await.unwrap();
+    let DeployedDevnet { owner, provider, deployment, .. } = devnet;
+    let (signer, key, config) =
+        (&operators.operators[0].signer, &operators.operators[0].key, &operators.operators[0].config);
+    let operator_dir = config.parent().unwrap();
     let operator = signer.address();
-    let operator_provider =
-        ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(anvil.endpoint_url());
-    let key = SecretKey::random(&mut rand::thread_rng());
-    let stake = U256::from(100u64) * U256::from(FULL_MAGNITUDE);
-    onboard_devnet_operator(&provider, &operator_provider, operator, &deployment, &key, stake).await.unwrap();
-    let operator_dir = dir.path().join("operator-0");
-    let config = write_operator_files(
-        &operator_dir,
-        &signer,
-        &key,
-        anvil.endpoint_url().as_str(),
-        &deployment_file,
-        &["keeper", "aggregator", "challenger"],
-        &format!("127.0.0.1:{}", free_port().unwrap()),
-    )
-    .unwrap();
     create_sample_jobs(&provider, &deployment, owner, 2).await.unwrap();
     provider.raw_request::<_, ()>("evm_setIntervalMining".into(), (1u64,)).await.unwrap();
 
@@ -175,22 +115,22 @@ async fn no_secret_is_logged_at_trace_level_and_json_mode_writes_one_object_per_
     // Run 1: text, everything at trace level (every crate, not only keeperd).
     let text_stderr = dir.path().join("stderr-text.log");
     let from = provider.get_block_number().await.unwrap();
-    let mut daemon = Daemon::start(&config, &["--log-level", "trace"], &text_stderr);
-    wait_performed(&provider, &deployment, from, &mut daemon, &text_stderr).await;
-    assert!(daemon.stop().success(), "keeperd exits cleanly on SIGTERM:\n{}", tail(&text_stderr));
+    let mut daemon = start_daemon(config, &["--log-level", "trace"], &text_stderr);
+    wait_performed(&provider, &deployment, from, &mut daemon).await;
+    assert!(stop(&mut daemon).success(), "keeperd exits cleanly on SIGTERM:\n{}", daemon.log_tail(40));
 
     // Run 2: JSON at debug, its files in a directory given by flag.
     let json_stderr = dir.path().join("stderr-json.log");
     let json_dir = dir.path().join("json-logs");
     let from = provider.get_block_number().await.unwrap();
     let json_dir_arg = json_dir.to_str().unwrap();
-    let mut daemon = Daemon::start(
-        &config,
+    let mut daemon = start_daemon(
+        config,
         &["--log-level", "debug", "--log-format", "json", "--log-dir", json_dir_arg],
         &json_stderr,
     );
-    wait_performed(&provider, &deployment, from, &mut daemon, &json_stderr).await;
-    assert!(daemon.stop().success(), "keeperd exits cleanly on SIGTERM:\n{}", tail(&json_stderr));
+    wait_performed(&provider, &deployment, from, &mut daemon).await;
+    assert!(stop(&mut daemon).success(), "keeperd exits cleanly on SIGTERM:\n{}", daemon.log_tail(40));
 
     // The text run's files are where the README says: `<data_dir>/logs/keeperd.log.YYYY-MM-DD`,
     // with `keeperd.log` linking to the current one.

@@ -15,52 +15,26 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use alloy::network::EthereumWallet;
-use alloy::primitives::U256;
-use alloy::providers::{Provider, ProviderBuilder};
-use alloy::signers::local::PrivateKeySigner;
-use keeper_devnet::pipeline::{create_sample_jobs, free_port, write_operator_files};
-use keeper_devnet::{deploy_network, onboard_devnet_operator, NetworkConfig};
-use keeper_shared::api::FULL_MAGNITUDE;
-use keeper_shared::bls::SecretKey;
+use alloy::providers::Provider;
+use keeper_devnet::operators::{DeployedDevnet, DevnetOperators, OperatorPlan};
+use keeper_devnet::pipeline::create_sample_jobs;
+use keeper_devnet::Daemon;
 
 /// How long the pipeline gets to start and perform its first tasks (a block a second).
 const DEADLINE: Duration = Duration::from_secs(180);
 
-/// The daemon, killed when dropped.
-struct Daemon {
-    child: Child,
-    log: PathBuf,
+/// The address from the daemon's log line `metrics: serving Prometheus metrics on http://<addr>/metrics`.
+fn metrics_address(daemon: &Daemon) -> Option<SocketAddr> {
+    let text = daemon.log_text();
+    let (_, rest) = text.split_once("serving Prometheus metrics on http://")?;
+    rest.split_once("/metrics")?.0.parse().ok()
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Daemon {
-    fn log_text(&self) -> String {
-        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
-    }
-
-    /// The address from the log line `metrics: serving Prometheus metrics on http://<addr>/metrics`.
-    fn metrics_address(&self) -> Option<SocketAddr> {
-        let text = self.log_text();
-        let (_, rest) = text.split_once("serving Prometheus metrics on http://")?;
-        rest.split_once("/metrics")?.0.parse().ok()
-    }
-
-    fn fail(&self, why: &str) -> ! {
-        let text = self.log_text();
-        let tail: Vec<&str> = text.lines().rev().take(40).collect();
-        panic!("{why}\n--- daemon log (last 40 lines, newest first) ---\n{}", tail.join("\n"));
-    }
+fn fail(daemon: &Daemon, why: &str) -> ! {
+    panic!("{why}\n--- daemon log (last 40 lines) ---\n{}", daemon.log_tail(40));
 }
 
 /// One HTTP/1.1 GET: (status line, headers, body).
@@ -104,69 +78,39 @@ fn value(samples: &BTreeMap<String, f64>, series: &str) -> f64 {
     *samples.get(series).unwrap_or_else(|| panic!("no series {series}"))
 }
 
+/// `keeperd run --config <config>` with its metrics on a port the OS picks.
 fn spawn(config: &Path) -> Daemon {
-    let log = config.parent().unwrap().join("keeperd.log");
-    let child = Command::new(env!("CARGO_BIN_EXE_keeperd"))
-        .arg("run")
-        .arg("--config")
-        .arg(config)
-        .arg("--metrics-listen")
-        .arg("127.0.0.1:0")
-        .env("RUST_LOG", "warn,keeperd=info")
-        .env("NO_COLOR", "1")
-        .env_remove("KEEPER_KEYSTORE_PASSWORD")
+    Daemon::builder(Path::new(env!("CARGO_BIN_EXE_keeperd")))
+        .config(config)
+        .args(["--metrics-listen", "127.0.0.1:0"])
         .env_remove("KEEPERD_METRICS_LISTEN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
-        .unwrap();
-    Daemon { child, log }
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_move_when_the_pipeline_performs_tasks() {
     let anvil = common::anvil();
-    let owner_signer = PrivateKeySigner::from(anvil.keys()[0].clone());
-    let owner = owner_signer.address();
-    let provider = ProviderBuilder::new().wallet(EthereumWallet::from(owner_signer)).connect_http(anvil.endpoint_url());
-    let deployment = deploy_network(&provider, &NetworkConfig::devnet(owner)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let deployment_file = dir.path().join("deployment.json");
-    deployment.write(&deployment_file).unwrap();
-
-    let signer = PrivateKeySigner::from(anvil.keys()[1].clone());
-    let operator = signer.address();
-    let operator_provider =
-        ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(anvil.endpoint_url());
-    let key = SecretKey::random(&mut rand::thread_rng());
-    let stake = U256::from(1u64) * U256::from(FULL_MAGNITUDE);
-    onboard_devnet_operator(&provider, &operator_provider, operator, &deployment, &key, stake).await.unwrap();
-    let config = write_operator_files(
-        &dir.path().join("operator-0"),
-        &signer,
-        &key,
-        anvil.endpoint_url().as_str(),
-        &deployment_file,
-        &["keeper", "aggregator", "challenger"],
-        &format!("127.0.0.1:{}", free_port().unwrap()),
-    )
-    .unwrap();
+    let devnet = DeployedDevnet::deploy(&anvil, dir.path()).await.unwrap();
+    let operators = DevnetOperators::onboard(&anvil, &devnet, &OperatorPlan::http(1), |_| Ok(())).await.unwrap();
+    let DeployedDevnet { owner, provider, deployment, .. } = devnet;
+    let config = &operators.operators[0].config;
 
     let samples = create_sample_jobs(&provider, &deployment, owner, 2).await.unwrap();
     provider.raw_request::<_, ()>("evm_setIntervalMining".into(), (1u64,)).await.unwrap();
-    let mut daemon = spawn(&config);
+    let mut daemon = spawn(config);
 
     let started = Instant::now();
     let address = loop {
-        if let Some(address) = daemon.metrics_address() {
+        if let Some(address) = metrics_address(&daemon) {
             break address;
         }
-        if let Ok(Some(status)) = daemon.child.try_wait() {
-            daemon.fail(&format!("keeperd exited ({status}) before serving metrics"));
+        if let Some(status) = daemon.exited() {
+            fail(&daemon, &format!("keeperd exited ({status}) before serving metrics"));
         }
         if started.elapsed() > DEADLINE {
-            daemon.fail("keeperd never logged its metrics address");
+            fail(&daemon, "keeperd never logged its metrics address");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
@@ -183,11 +127,11 @@ async fn metrics_move_when_the_pipeline_performs_tasks() {
         {
             break parsed;
         }
-        if let Ok(Some(status)) = daemon.child.try_wait() {
-            daemon.fail(&format!("keeperd exited ({status}) before performing a task"));
+        if let Some(status) = daemon.exited() {
+            fail(&daemon, &format!("keeperd exited ({status}) before performing a task"));
         }
         if started.elapsed() > DEADLINE {
-            daemon.fail(&format!("no task performed within {DEADLINE:?}; last scrape:\n{body}"));
+            fail(&daemon, &format!("no task performed within {DEADLINE:?}; last scrape:\n{body}"));
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     };

@@ -322,7 +322,8 @@ async fn scenario(bed: &Testbed) {
         .map(|i| {
             let config = &chain.configs[i];
             place_on_host(bed, config, i);
-            Daemon::spawn_with(config, bed.command(HOSTS[i + 1], env!("CARGO_BIN_EXE_keeperd")).unwrap())
+            let namespace = &bed.host(HOSTS[i + 1]).unwrap().namespace;
+            Daemon::spawn_with(config, &["ip", "netns", "exec", namespace])
         })
         .collect();
     chain.interval_mining(1).await;

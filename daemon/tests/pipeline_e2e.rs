@@ -17,9 +17,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy::contract::SolCallBuilder;
@@ -31,6 +31,7 @@ use alloy::rpc::types::{Filter, TransactionReceipt};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
 use keeper_devnet::pipeline::{free_port, performed_tasks, write_operator_files};
+use keeper_devnet::Daemon;
 use keeper_devnet::{deploy_network, onboard_devnet_operator, NetworkConfig};
 use keeper_shared::api::FULL_MAGNITUDE;
 use keeper_shared::bls::SecretKey;
@@ -61,89 +62,10 @@ const RECEIPT_DEADLINE: Duration = Duration::from_secs(60);
 // Processes
 // ---------------------------------------------------------------------------------------------------------
 
-/// One operator's `keeperd run`, restartable on the same config and data dir; killed (SIGKILL) when
-/// dropped. Every start appends to the same log.
-struct Daemon {
-    config: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
-    starts: u32,
-}
-
-impl Daemon {
-    fn spawn(config: &Path) -> Self {
-        let log = config.parent().unwrap().join("keeperd.log");
-        let mut daemon = Self { config: config.to_owned(), log, child: None, starts: 0 };
-        daemon.start();
-        daemon
-    }
-
-    fn start(&mut self) {
-        assert!(self.child.is_none(), "{} is already running", self.config.display());
-        let mut log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
-        writeln!(log, "=== test: start {} ===", self.starts).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_keeperd"))
-            .arg("run")
-            .arg("--config")
-            .arg(&self.config)
-            .env("RUST_LOG", "warn,keeperd=info")
-            .env("NO_COLOR", "1")
-            .env_remove("KEEPER_KEYSTORE_PASSWORD")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        self.starts += 1;
-    }
-
-    /// SIGKILL (`Child::kill` on unix) and reap: the process gets no chance to clean up.
-    fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-            let mut log = std::fs::OpenOptions::new().append(true).open(&self.log).unwrap();
-            writeln!(log, "=== test: SIGKILL ===").unwrap();
-        }
-    }
-
-    /// Why the daemon exited, if it did.
-    fn exited(&mut self) -> Option<String> {
-        match self.child.as_mut()?.try_wait() {
-            Ok(Some(status)) => Some(status.to_string()),
-            Ok(None) => None,
-            Err(e) => Some(e.to_string()),
-        }
-    }
-
-    fn log_len(&self) -> u64 {
-        std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0)
-    }
-
-    fn log_text(&self) -> String {
-        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
-    }
-
-    /// Whether the log, from byte `from` on, has a line containing `needle`.
-    fn logged_since(&self, from: u64, needle: &str) -> bool {
-        let Ok(mut file) = std::fs::File::open(&self.log) else { return false };
-        if file.seek(SeekFrom::Start(from)).is_err() {
-            return false;
-        }
-        let mut text = Vec::new();
-        let _ = file.read_to_end(&mut text);
-        String::from_utf8_lossy(&text).lines().any(|line| line.contains(needle))
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+/// One operator's `keeperd run` (the harness's guard: restartable on the same config and data dir,
+/// every start appending to the same log, killed when dropped).
+fn spawn_daemon(config: &Path) -> Daemon {
+    Daemon::spawn(Path::new(env!("CARGO_BIN_EXE_keeperd")), config).unwrap()
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -266,8 +188,8 @@ impl Net {
 
     fn start(&mut self, operator: usize) {
         match &mut self.daemons[operator] {
-            Some(daemon) => daemon.start(),
-            slot @ None => *slot = Some(Daemon::spawn(&self.operators[operator].config)),
+            Some(daemon) => daemon.start().unwrap(),
+            slot @ None => *slot = Some(spawn_daemon(&self.operators[operator].config)),
         }
     }
 
@@ -477,7 +399,7 @@ impl Net {
             let log = daemon.log_text();
             let lines: Vec<&str> = log.lines().collect();
             let tail = lines[lines.len().saturating_sub(40)..].join("\n");
-            context.push_str(&format!("\n--- operator {i} ({}) log tail ---\n{tail}\n", daemon.log.display()));
+            context.push_str(&format!("\n--- operator {i} ({}) log tail ---\n{tail}\n", daemon.log_path().display()));
         }
         panic!("{message} (after {:?}; files in {}){context}", self.started.elapsed(), self.dir().display());
     }
@@ -819,7 +741,7 @@ async fn kill_9_at_several_points_loses_and_repeats_nothing() {
         let killed_at = net.head().await;
         kills.push((what, killed_at));
         for &victim in victims {
-            net.daemon(victim).start();
+            net.daemon(victim).start().unwrap();
         }
         net.wait_performed(&format!("a task performed after killing {what}"), SOON, |p| {
             p.iter().any(|t| t.block > killed_at)
@@ -859,7 +781,7 @@ async fn kill_9_at_several_points_loses_and_repeats_nothing() {
     // Every restart came up (its keeper role started again) and nothing logged an error.
     for (operator, starts) in [(AGGREGATOR, 5), (KEEPER, 3)] {
         let daemon = net.daemon(operator);
-        assert_eq!(daemon.starts, starts);
+        assert_eq!(daemon.starts(), starts);
         assert_eq!(daemon.log_text().matches("keeper: started").count(), starts as usize);
     }
     net.check_logs();
@@ -912,7 +834,7 @@ async fn reorg_scenario(mine_dropped_again: bool) {
     net.wait_log(1, from, "keeper: signed batch", SOON).await; // it has processed a recent head
     net.daemon(1).kill9();
     let head = net.reorg(3, mine_dropped_again).await;
-    net.daemon(1).start();
+    net.daemon(1).start().unwrap();
     net.wait_performed("the counter job performed after the keeper's restart", SOON, |p| {
         count_after(p, &counter, head) >= 2
     })

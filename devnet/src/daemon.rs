@@ -180,18 +180,28 @@ impl Daemon {
     /// SIGTERM, as a service manager stops it; SIGKILL if it has not exited within `grace`. Its
     /// exit status when it exited by itself (`None` if it had to be killed or was not running).
     pub fn stop(&mut self, grace: Duration) -> Option<ExitStatus> {
-        let mut child = self.child.take()?;
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
+        let pid = self.pid()?;
+        let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+        let status = self.wait_exit(grace);
+        if status.is_none() {
+            self.kill9();
+        }
+        status
+    }
+
+    /// Waits up to `within` for it to exit by itself (no signal sent); its exit status if it did.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                self.child = None;
                 return Some(status);
+            }
+            if self.child.is_none() || Instant::now() >= deadline {
+                return None;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = child.kill();
-        let _ = child.wait();
-        None
     }
 
     /// Its exit status, if it has exited by itself.
@@ -202,6 +212,11 @@ impl Daemon {
     /// Whether it was started and has not exited.
     pub fn running(&mut self) -> bool {
         matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(None)))
+    }
+
+    /// How many times it was started.
+    pub fn starts(&self) -> u32 {
+        self.starts
     }
 
     pub fn pid(&self) -> Option<u32> {

@@ -8,7 +8,7 @@
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -121,26 +121,20 @@ impl Chain {
     }
 }
 
-/// A `keeperd run` (scheduler role, with account 1's key as the operator's) owned by the test.
+/// A `keeperd run` (scheduler role, with account 1's key as the operator's) owned by the test
+/// through the harness's guard (SIGKILL on drop).
 struct Daemon {
-    child: Child,
+    process: keeper_devnet::Daemon,
     socket: PathBuf,
-    log: PathBuf,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Daemon {
+    /// `keeperd run` on the chain's files, with the operator's keystore written first; its stderr
+    /// in `keeperd.log`. Returns once it serves with a head.
     fn start(chain: &Chain) -> Self {
         let dir = chain.dir.path();
-        let password = dir.join("password");
+        let (password, keystore) = (dir.join("password"), dir.join("operator.json"));
         std::fs::write(&password, "pw").unwrap();
-        let keystore = dir.join("operator.json");
         keeper_shared::keystore::ecdsa::import(
             &keystore,
             &chain.anvil.keys()[1].to_bytes(),
@@ -149,19 +143,9 @@ impl Daemon {
             keeper_shared::keystore::WriteMode::CreateNew,
         )
         .unwrap();
-        Self::spawn(chain)
-    }
-
-    /// `keeperd run` on the chain's files (the operator's keystore written by [`Daemon::start`]);
-    /// its stderr appended to `keeperd.log`.
-    fn spawn(chain: &Chain) -> Self {
-        let dir = chain.dir.path();
-        let (password, keystore) = (dir.join("password"), dir.join("operator.json"));
         let socket = dir.join("run/keeperd.sock");
-        let log = dir.join("keeperd.log");
-        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
-        let child = Command::new(keeperd_binary())
-            .args(["run", "--roles", "scheduler", "--rpc-url", &chain.anvil.endpoint()])
+        let process = keeper_devnet::Daemon::builder(&keeperd_binary())
+            .args(["--roles", "scheduler", "--rpc-url", &chain.anvil.endpoint()])
             .arg("--deployment")
             .arg(&chain.deployment)
             .arg("--data-dir")
@@ -172,13 +156,10 @@ impl Daemon {
             .arg(&keystore)
             .arg("--password-file")
             .arg(&password)
-            .env("RUST_LOG", "warn,keeperd=info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
+            .log(&dir.join("keeperd.log"))
             .spawn()
             .unwrap();
-        let mut daemon = Self { child, socket, log };
+        let mut daemon = Self { process, socket };
         daemon.wait_ready();
         daemon
     }
@@ -188,13 +169,13 @@ impl Daemon {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.process.log_text()
     }
 
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
-            assert!(self.child.try_wait().unwrap().is_none(), "keeperd exited: {}", self.log());
+            assert!(self.process.exited().is_none(), "keeperd exited: {}", self.log());
             let run = keeperctl(&["--json", "--socket", self.socket(), "status"], &[]);
             if run.code == 0 {
                 let status: StatusResponse = run.json();
@@ -789,15 +770,12 @@ async fn events_follow_and_the_console_carry_on_after_the_daemon_is_killed_and_r
     ));
     let first = lines.recv_timeout(Duration::from_secs(30)).expect("an event before the restart");
 
-    daemon.child.kill().unwrap(); // SIGKILL
-    daemon.child.wait().unwrap();
+    daemon.process.kill9();
     let killed_at_ms =
         i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap();
-    let _restarted = {
-        let mut restarted = Daemon::spawn(&chain);
-        std::mem::swap(&mut daemon, &mut restarted);
-        restarted // the killed one, reaped already
-    };
+    // On the same files, its stderr appended to the same log.
+    daemon.process.start().unwrap();
+    daemon.wait_ready();
 
     // keeperctl prints the new run's events (ids above the old run's, times after the kill).
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use alloy::network::EthereumWallet;
@@ -23,68 +22,45 @@ use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
 use keeperd::jobs::{Action, JobSpec, Trigger};
 use tempfile::TempDir;
 
-/// One operator's `keeperd run`; SIGKILLed when dropped.
+/// One operator's `keeperd run` (the harness's guard, SIGKILLed when dropped) with what the P2P
+/// tests read of it: its metrics and its control socket.
 pub struct Daemon {
-    pub config: PathBuf,
-    log: PathBuf,
+    process: keeper_devnet::Daemon,
     socket: PathBuf,
-    child: Option<Child>,
     metrics: String,
+}
+
+impl std::ops::Deref for Daemon {
+    type Target = keeper_devnet::Daemon;
+    fn deref(&self) -> &Self::Target {
+        &self.process
+    }
+}
+
+impl std::ops::DerefMut for Daemon {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.process
+    }
 }
 
 impl Daemon {
     /// `keeperd run --config <config>` on this host.
     pub fn spawn(config: &Path) -> Self {
-        Self::spawn_with(config, Command::new(env!("CARGO_BIN_EXE_keeperd")))
+        Self::spawn_with(config, &[])
     }
 
-    /// `program run --config <config>`, where `program` runs keeperd (`ip netns exec <ns> keeperd`
-    /// in a test bed: `ip` execs it, so the child's pid is keeperd's). Logs go to `keeperd.log`
-    /// next to the config.
-    pub fn spawn_with(config: &Path, mut program: Command) -> Self {
-        let log = config.parent().unwrap().join("keeperd.log");
-        let file = std::fs::File::create(&log).unwrap();
-        let child = program
-            .arg("run")
-            .arg("--config")
-            .arg(config)
-            .env("RUST_LOG", "warn,keeperd=info")
-            .env("NO_COLOR", "1")
-            .env_remove("KEEPER_KEYSTORE_PASSWORD")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(file)
+    /// `<launcher…> keeperd run --config <config>`, where the launcher runs keeperd (`ip netns exec
+    /// <ns>` in a test bed: `ip` execs it, so the child's pid is keeperd's). Logs go to
+    /// `keeperd.log` next to the config.
+    pub fn spawn_with(config: &Path, launcher: &[&str]) -> Self {
+        let process = keeper_devnet::Daemon::builder(Path::new(env!("CARGO_BIN_EXE_keeperd")))
+            .config(config)
+            .launcher(launcher)
             .spawn()
             .unwrap();
         let metrics = metrics_listen(config).unwrap();
         let socket = keeper_devnet::pipeline::api_socket(config);
-        Self { config: config.to_owned(), log, socket, child: Some(child), metrics }
-    }
-
-    pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
-    pub fn log_len(&self) -> u64 {
-        std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0)
-    }
-
-    /// Whether the log, from byte `from` on, has a line containing `needle`.
-    pub fn logged_since(&self, from: u64, needle: &str) -> bool {
-        let text = std::fs::read(&self.log).unwrap_or_default();
-        let from = (from as usize).min(text.len());
-        String::from_utf8_lossy(&text[from..]).lines().any(|line| line.contains(needle))
-    }
-
-    pub fn log_text(&self) -> String {
-        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
+        Self { process, socket, metrics }
     }
 
     /// The sum of a metric's series on this daemon's `/metrics` (`name` may carry labels:
@@ -121,13 +97,7 @@ impl Daemon {
 
     /// The daemon's store (`<data_dir>/keeperd.sqlite`); open it once the daemon is stopped.
     pub fn store_path(&self) -> PathBuf {
-        self.config.parent().unwrap().join("data/keeperd.sqlite")
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.kill9();
+        self.process.config().unwrap().parent().unwrap().join("data/keeperd.sqlite")
     }
 }
 
