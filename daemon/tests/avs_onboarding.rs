@@ -11,14 +11,14 @@ mod common;
 use std::time::Instant;
 
 use alloy::primitives::B256;
-use alloy::primitives::{Address, U256};
+use alloy::primitives::U256;
 use alloy::providers::Provider;
+use keeper_devnet::network::slashable_stake;
 use keeper_devnet::{deploy_network, mine_blocks, onboard_devnet_operator, NetworkConfig};
 use keeper_shared::batch::{Batch, BatchContext, TaskId, TaskLeaf};
 use keeper_shared::bls::{PublicKey, SecretKey, SigningDomain};
 use keeper_shared::contracts::{BlsKeyRegistry, KeeperServiceManager, StakeToken, TaskManager};
 use keeper_shared::deployment::Deployment;
-use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
 use keeperd::eigenlayer::onboarding;
 use keeperd::jobs::submit::signed_leaf;
 
@@ -26,19 +26,6 @@ const ETHER: u64 = 1_000_000_000_000_000_000;
 
 async fn mine(provider: &impl Provider, blocks: u64) {
     mine_blocks(provider, blocks).await.unwrap();
-}
-
-async fn slashable_stake(provider: &impl Provider, deployment: &Deployment, operator: Address) -> U256 {
-    let allocation = AllocationManager::new(deployment.eigenlayer.allocation_manager, provider);
-    let set =
-        AllocationManager::OperatorSet { avs: deployment.avs.service_manager, id: deployment.avs.operator_set_id };
-    let block = provider.get_block_number().await.unwrap() as u32;
-    let stake = allocation
-        .getMinimumSlashableStake(set, vec![operator], deployment.avs.strategies.clone(), block)
-        .call()
-        .await
-        .unwrap();
-    stake[0][0]
 }
 
 #[tokio::test]
@@ -116,7 +103,7 @@ async fn four_operators_join_stake_changes_and_a_slash_is_seen_by_eigenlayer() {
     // Only a proof slashes: operator 1 signs two responses for one task under one spec, anyone proves
     // it to the task manager, which slashes 10% through the service manager and ejects it for good.
     let (op1, _) = operators[1];
-    let stake_before = slashable_stake(&owner_provider, &deployment, op1).await;
+    let stake_before = slashable_stake(&owner_provider, &deployment, op1).await.unwrap();
     let task = TaskId { job_id: U256::from(7), sequence: 3 };
     let spec_hash = B256::repeat_byte(0x5e);
     let signed = |response: u8, block: u64| {
@@ -142,7 +129,7 @@ async fn four_operators_join_stake_changes_and_a_slash_is_seen_by_eigenlayer() {
         .unwrap();
     assert!(receipt.status());
     println!("challengeEquivocation (slash and ejection) gas used {}", receipt.gas_used);
-    let stake_after = slashable_stake(&owner_provider, &deployment, op1).await;
+    let stake_after = slashable_stake(&owner_provider, &deployment, op1).await.unwrap();
     let kept = stake_before * U256::from(9) / U256::from(10);
     assert!(stake_after <= kept && kept - stake_after < U256::from(1_000u64), "{stake_before} -> {stake_after}");
     assert!(!registry.isRegistered(op1).call().await.unwrap(), "ejected");

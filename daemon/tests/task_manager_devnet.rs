@@ -18,6 +18,7 @@ use alloy::primitives::{bytes, keccak256, Address, Bytes, B256, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionReceipt;
 use alloy::sol_types::{SolCall, SolError, SolEvent, SolValue};
+use keeper_devnet::network::slashable_stake;
 use keeper_devnet::{deploy_network, mine_blocks, onboard_devnet_operator, NetworkConfig};
 use keeper_shared::batch::{Batch, BatchContext, TaskId};
 use keeper_shared::bls::{PublicKey, SecretKey, Signature, SigningDomain};
@@ -25,8 +26,6 @@ use keeper_shared::contracts::{
     BlsKeyRegistry, JobManager, SampleCounter, SampleLiquidationBook, SampleOracle, SamplePriceMirror, SampleVault,
     SampleVaultResolver, TaskManager,
 };
-use keeper_shared::deployment::Deployment;
-use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
 use keeperd::jobs::execute::CheckFailure;
 use keeperd::jobs::schedule::{event_sequence, is_due, latest_due_sequence, matches_log};
 use keeperd::jobs::submit::{self, signed_leaf, TaskResult};
@@ -44,19 +43,6 @@ async fn receipt<P: Provider, C: SolCall>(call: SolCallBuilder<P, C>) -> Transac
     let receipt = call.send().await.unwrap().get_receipt().await.unwrap();
     assert!(receipt.status(), "transaction {} reverted", receipt.transaction_hash);
     receipt
-}
-
-async fn slashable_stake(provider: &impl Provider, deployment: &Deployment, operator: Address) -> U256 {
-    let allocation = AllocationManager::new(deployment.eigenlayer.allocation_manager, provider);
-    let set =
-        AllocationManager::OperatorSet { avs: deployment.avs.service_manager, id: deployment.avs.operator_set_id };
-    let block = provider.get_block_number().await.unwrap() as u32;
-    let stake = allocation
-        .getMinimumSlashableStake(set, vec![operator], deployment.avs.strategies.clone(), block)
-        .call()
-        .await
-        .unwrap();
-    stake[0][0]
 }
 
 async fn latest(provider: &impl Provider) -> ReferenceBlock {
@@ -363,7 +349,7 @@ async fn batches_perform_every_job_kind_once_refuse_replays_and_stale_blocks_and
 
     // Equivocation: operator 0 signs two batches giving the Gelato task different responses.
     let equivocator = operators[0];
-    let stake_before = slashable_stake(&provider, &deployment, equivocator).await;
+    let stake_before = slashable_stake(&provider, &deployment, equivocator).await.unwrap();
     let gelato = tasks[4].clone();
     let other = BatchTask { response: TaskResponse::nothing_to_do(), ..gelato.clone() };
     let batch_a = Batch::new(context, submit::leaves(&tasks).unwrap()).unwrap();
@@ -383,7 +369,7 @@ async fn batches_perform_every_job_kind_once_refuse_replays_and_stale_blocks_and
     let proven = proof.decoded_log::<TaskManager::EquivocationProven>().unwrap();
     assert_eq!(proven.operator, equivocator);
     assert_eq!((proven.responseA, proven.responseB), (gelato.response.hash(), other.response.hash()));
-    let stake_after = slashable_stake(&provider, &deployment, equivocator).await;
+    let stake_after = slashable_stake(&provider, &deployment, equivocator).await.unwrap();
     let wad = U256::from(proven.wad);
     let expected = stake_before - stake_before * wad / U256::from(ETHER);
     println!("equivocation: slashable stake {stake_before} -> {stake_after} (wad {wad}), gas used {}", proof.gas_used);
@@ -394,7 +380,10 @@ async fn batches_perform_every_job_kind_once_refuse_replays_and_stale_blocks_and
     assert!(!registry.isRegistered(equivocator).call().await.unwrap());
     assert!(registry.isBanned(equivocator).call().await.unwrap());
     // The other operators keep their stake.
-    assert_eq!(slashable_stake(&provider, &deployment, operators[1]).await, U256::from(100u64) * U256::from(ETHER));
+    assert_eq!(
+        slashable_stake(&provider, &deployment, operators[1]).await.unwrap(),
+        U256::from(100u64) * U256::from(ETHER)
+    );
 
     println!("onboarding {:.2} s, whole test {:.2} s", onboarded.as_secs_f64(), started.elapsed().as_secs_f64());
 }

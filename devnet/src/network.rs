@@ -6,6 +6,7 @@ use alloy::providers::Provider;
 use keeper_shared::api::FULL_MAGNITUDE;
 use keeper_shared::contracts::{DevnetStrategyFactory, ERC20Strategy, StakeToken};
 use keeper_shared::deployment::{AvsSettings, DeployJournal, Deployment, EigenLayerAddresses};
+use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
 use keeper_shared::eigenlayer::strategy_manager::StrategyManager;
 
 use keeperd::deploy::{deploy_avs, DeployError, StepRunner};
@@ -160,10 +161,7 @@ pub async fn onboard_devnet_operator<O: Provider, P: Provider>(
     onboarding::register_as_operator(operator_provider, deployment, 0, "https://keeper-network.invalid/operator.json")
         .await?;
     onboarding::deposit(operator_provider, deployment, deployment.avs.strategies[0], token_address, stake).await?;
-    let allocation = keeper_shared::eigenlayer::allocation_manager::AllocationManager::new(
-        deployment.eigenlayer.allocation_manager,
-        operator_provider,
-    );
+    let allocation = AllocationManager::new(deployment.eigenlayer.allocation_manager, operator_provider);
     let delay = allocation
         .ALLOCATION_CONFIGURATION_DELAY()
         .call()
@@ -173,4 +171,31 @@ pub async fn onboard_devnet_operator<O: Provider, P: Provider>(
     onboarding::allocate(operator_provider, deployment, operator, FULL_MAGNITUDE).await?;
     mine_blocks(operator_provider, 1).await?;
     onboarding::register_for_keeper_set(operator_provider, deployment, operator, key).await
+}
+
+/// `operator`'s minimum slashable stake in the keeper set's first strategy at the head (EigenLayer's
+/// `getMinimumSlashableStake`): what a slash could take now.
+pub async fn slashable_stake<P: Provider>(
+    provider: &P,
+    deployment: &Deployment,
+    operator: Address,
+) -> Result<U256, EigenLayerError> {
+    let allocation = AllocationManager::new(deployment.eigenlayer.allocation_manager, provider);
+    let set =
+        AllocationManager::OperatorSet { avs: deployment.avs.service_manager, id: deployment.avs.operator_set_id };
+    let head = provider
+        .get_block_number()
+        .await
+        .map_err(|source| EigenLayerError::Rpc { step: "reading the head".into(), source })?;
+    let block = u32::try_from(head).map_err(|_| EigenLayerError::Config(format!("block {head} exceeds u32")))?;
+    let stakes = allocation
+        .getMinimumSlashableStake(set, vec![operator], deployment.avs.strategies.clone(), block)
+        .call()
+        .await
+        .map_err(EigenLayerError::contract("reading getMinimumSlashableStake"))?;
+    stakes
+        .first()
+        .and_then(|s| s.first())
+        .copied()
+        .ok_or_else(|| EigenLayerError::Config("getMinimumSlashableStake returned no stake".into()))
 }
