@@ -16,14 +16,13 @@ use alloy::node_bindings::AnvilInstance;
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
 use alloy::signers::local::PrivateKeySigner;
-use keeper_devnet::{deploy_devnet_core, onboard_devnet_operator, DevnetCore};
+use keeper_devnet::{deploy_devnet_core, onboard_devnet_operator, CoreConfig, DevnetCore};
 use keeper_shared::api::FULL_MAGNITUDE;
 use keeper_shared::bls::SecretKey;
 use keeper_shared::contracts::{BlsKeyRegistry, DevnetStrategyFactory, StakeToken, TaskManager};
 use keeper_shared::deployment::{DeployStep, Deployment, DeploymentFile};
 use keeper_shared::network::{Network, NetworkError};
 use keeperd::deploy::{DeployConfig, DeployError, DeployOutcome, SafetyWindows};
-use keeperd::eigenlayer::CoreConfig;
 
 /// The anvil account that deploys the AVS: not the core's owner (account 0).
 const DEPLOYER: usize = 5;

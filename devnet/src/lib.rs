@@ -10,6 +10,7 @@ pub mod bench;
 pub mod binaries;
 pub mod cli;
 pub mod daemon;
+pub mod eigenlayer_core;
 pub mod faucet;
 pub mod network;
 pub mod operators;
@@ -20,6 +21,7 @@ pub mod walk_through;
 pub use anvil::start as start_anvil;
 pub use batch_demo::{run_batch_demo, BatchDemoReport};
 pub use daemon::{Daemon, DaemonBuilder};
+pub use eigenlayer_core::{deploy_core, CoreConfig};
 pub use network::{
     deploy_devnet_core, deploy_network, mine_blocks, onboard_devnet_operator, DevnetCore, NetworkConfig,
     DEVNET_METADATA_URI,

@@ -11,7 +11,9 @@ use keeper_shared::eigenlayer::strategy_manager::StrategyManager;
 
 use keeperd::deploy::{deploy_avs, DeployError, StepRunner};
 use keeperd::eigenlayer::onboarding::confirm;
-use keeperd::eigenlayer::{deploy_core, CoreConfig, EigenLayerError};
+use keeperd::eigenlayer::EigenLayerError;
+
+use crate::eigenlayer_core::{deploy_core, CoreConfig};
 
 /// The AVS metadata URI a devnet publishes.
 pub const DEVNET_METADATA_URI: &str = "https://keeper-network.invalid/devnet/avs.json";

@@ -1,10 +1,7 @@
-//! EigenLayer: deploying the real core on a devnet, and an operator's way in and out of the
-//! keeper operator set through EigenLayer's own flow.
+//! EigenLayer: an operator's way in and out of the keeper operator set through EigenLayer's own
+//! flow. (Deploying the core on a devnet is the harness's: `keeper_devnet::eigenlayer_core`.)
 
-mod deploy;
 pub mod onboarding;
-
-pub use deploy::{deploy_core, CoreConfig};
 
 /// Why an EigenLayer step failed; `step` names what was being done.
 #[derive(Debug, thiserror::Error)]

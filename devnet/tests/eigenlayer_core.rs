@@ -2,21 +2,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
-mod common;
-
 use std::time::Instant;
 
 use alloy::network::EthereumWallet;
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
+use keeper_devnet::{deploy_core, CoreConfig};
 use keeper_shared::eigenlayer::{
     allocation_manager::AllocationManager, delegation_manager::DelegationManager, strategy_manager::StrategyManager,
 };
-use keeperd::eigenlayer::{deploy_core, CoreConfig};
 
 #[tokio::test]
 async fn core_deploys_fresh_and_is_initialised() {
-    let anvil = common::anvil();
+    let anvil = keeper_devnet::anvil::for_test();
     let signer = PrivateKeySigner::from(anvil.keys()[0].clone());
     let owner = signer.address();
     let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(anvil.endpoint_url());

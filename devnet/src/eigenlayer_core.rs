@@ -18,7 +18,7 @@ use keeper_shared::eigenlayer::{
     strategy_manager::StrategyManager,
 };
 
-use super::EigenLayerError;
+use keeperd::eigenlayer::EigenLayerError;
 
 /// ERC-1967 admin slot: `bytes32(uint256(keccak256("eip1967.proxy.admin")) - 1)`.
 const ERC1967_ADMIN_SLOT: B256 =
