@@ -25,7 +25,7 @@ fn anvil_on(port: u16, chain_id: u64) -> AnvilInstance {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    keeper_devnet::pipeline::free_port().unwrap()
 }
 
 fn test_config(urls: Vec<alloy::transports::http::reqwest::Url>) -> RpcPoolConfig {

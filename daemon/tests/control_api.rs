@@ -16,7 +16,9 @@ use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
-use keeper_devnet::{deploy_network, Daemon, NetworkConfig};
+use keeper_devnet::anvil::BlockMiner;
+use keeper_devnet::operators::DeployedDevnet;
+use keeper_devnet::Daemon;
 use keeper_shared::api::{
     ApiError, ErrorCode, Event, EventRecord, JobList, JobStatus, JobView, RecentEvents, StatusResponse, TaskDetail,
     TaskList, TaskState,
@@ -60,30 +62,21 @@ fn terminate(daemon: &mut Daemon) -> std::process::ExitStatus {
 /// Anvil with the network deployed and two jobs: 1 (interval, every 2 s, active) and 2 (every 5
 /// blocks, paused); a background task mines a block every 300 ms so heads and tasks keep coming.
 struct Env {
+    // Declared first: it stops mining before anvil is killed.
+    _miner: BlockMiner,
     _anvil: alloy::node_bindings::AnvilInstance,
     dir: tempfile::TempDir,
     rpc_url: String,
     socket: PathBuf,
-    miner: tokio::task::JoinHandle<()>,
     deployment: keeper_shared::deployment::Deployment,
     /// Anvil's key 1: the operator of a daemon started with [`start_with_operator`].
     operator: PrivateKeySigner,
 }
 
-impl Drop for Env {
-    fn drop(&mut self) {
-        self.miner.abort();
-    }
-}
-
 async fn env() -> Env {
     let anvil = common::anvil();
-    let signer = PrivateKeySigner::from(anvil.keys()[0].clone());
-    let owner = signer.address();
-    let provider = ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(anvil.endpoint_url());
-    let deployment = deploy_network(&provider, &NetworkConfig::devnet(owner)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    deployment.write(&dir.path().join("deployment.json")).unwrap();
+    let DeployedDevnet { provider, deployment, .. } = DeployedDevnet::deploy(&anvil, dir.path()).await.unwrap();
 
     let now =
         provider.get_block_by_number(alloy::eips::BlockNumberOrTag::Latest).await.unwrap().unwrap().header.timestamp;
@@ -100,18 +93,10 @@ async fn env() -> Env {
     let receipt = manager.pauseJob(U256::from(2u64)).send().await.unwrap().get_receipt().await.unwrap();
     assert!(receipt.status());
 
-    let miner = {
-        let provider = ProviderBuilder::new().connect_http(anvil.endpoint_url());
-        tokio::spawn(async move {
-            loop {
-                let _ = provider.raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await;
-                tokio::time::sleep(Duration::from_millis(300)).await;
-            }
-        })
-    };
+    let miner = BlockMiner::start(&anvil, Duration::from_millis(300));
     let socket = dir.path().join("run/keeperd.sock");
     let operator = PrivateKeySigner::from(anvil.keys()[1].clone());
-    Env { rpc_url: anvil.endpoint(), _anvil: anvil, dir, socket, miner, deployment, operator }
+    Env { _miner: miner, rpc_url: anvil.endpoint(), _anvil: anvil, dir, socket, deployment, operator }
 }
 
 /// Keystores and a config for the operator (anvil's key 1, with a fresh BLS key) that owns the

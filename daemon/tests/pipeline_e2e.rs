@@ -30,11 +30,9 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{Filter, TransactionReceipt};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
-use keeper_devnet::pipeline::{free_port, performed_tasks, write_operator_files};
+use keeper_devnet::operators::{node_nonce_provider, DeployedDevnet, DevnetOperator};
+use keeper_devnet::pipeline::{free_port, performed_tasks};
 use keeper_devnet::Daemon;
-use keeper_devnet::{deploy_network, onboard_devnet_operator, NetworkConfig};
-use keeper_shared::api::FULL_MAGNITUDE;
-use keeper_shared::bls::SecretKey;
 use keeper_shared::contracts::{
     BlsKeyRegistry, JobManager, SampleCounter, SampleLiquidationBook, SampleOracle, SamplePriceMirror, SampleVault,
     SampleVaultResolver, TaskManager,
@@ -118,46 +116,22 @@ impl Net {
     /// [`Net::setup`] on an anvil the caller started.
     async fn setup_on(anvil: AnvilInstance, weights: &[u64], aggregator: usize) -> Self {
         let started = Instant::now();
-        let owner_signer = PrivateKeySigner::from(anvil.keys()[0].clone());
-        let owner = owner_signer.address();
         // The nonce is read from the node for every transaction: the reorg scenarios drop the
-        // test's own transactions, and a cached nonce would then leave a gap nothing fills.
-        let provider = ProviderBuilder::default()
-            .with_gas_estimation()
-            .with_simple_nonce_management()
-            .fetch_chain_id()
-            .wallet(EthereumWallet::from(owner_signer))
-            .connect_http(anvil.endpoint_url())
-            .erased();
-        let deployment = deploy_network(&provider, &NetworkConfig::devnet(owner)).await.unwrap();
+        // test's own transactions.
+        let (owner, provider) = node_nonce_provider(&anvil, 0);
         let dir = tempfile::tempdir().unwrap();
-        let deployment_file = dir.path().join("deployment.json");
-        deployment.write(&deployment_file).unwrap();
+        let devnet = DeployedDevnet::deploy_as(owner, provider, dir.path()).await.unwrap();
         let listen = format!("127.0.0.1:{}", free_port().unwrap());
 
         let mut operators = Vec::new();
-        let mut rng = rand::thread_rng();
+        let rpc_url = anvil.endpoint_url();
         for (i, weight) in weights.iter().enumerate() {
-            let signer = PrivateKeySigner::from(anvil.keys()[i + 1].clone());
-            let address = signer.address();
-            let operator_provider =
-                ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(anvil.endpoint_url());
-            let key = SecretKey::random(&mut rng);
-            let stake = U256::from(*weight) * U256::from(FULL_MAGNITUDE);
-            onboard_devnet_operator(&provider, &operator_provider, address, &deployment, &key, stake).await.unwrap();
-            let roles: &[&str] = if i == aggregator { &["keeper", "aggregator", "challenger"] } else { &["keeper"] };
-            let config = write_operator_files(
-                &dir.path().join(format!("operator-{i}")),
-                &signer,
-                &key,
-                anvil.endpoint_url().as_str(),
-                &deployment_file,
-                roles,
-                &listen,
-            )
-            .unwrap();
-            operators.push(Operator { config });
+            let roles = if i == aggregator { vec!["keeper", "aggregator", "challenger"] } else { vec!["keeper"] };
+            let operator =
+                DevnetOperator::onboard(&anvil, &devnet, i, *weight, roles, rpc_url.as_str(), &listen).await.unwrap();
+            operators.push(Operator { config: operator.config });
         }
+        let DeployedDevnet { provider, deployment, .. } = devnet;
 
         let counter = *SampleCounter::deploy(&provider, owner).await.unwrap().address();
         let oracle = *SampleOracle::deploy(&provider, owner).await.unwrap().address();

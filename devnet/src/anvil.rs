@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use alloy::node_bindings::{Anvil, AnvilInstance};
+use alloy::providers::{Provider, ProviderBuilder};
 use eyre::WrapErr;
 
 /// anvil's default number of funded accounts: one deploys and owns, the rest can be keepers.
@@ -31,4 +32,28 @@ pub fn binary() -> PathBuf {
 #[allow(clippy::expect_used)]
 pub fn for_test() -> AnvilInstance {
     start(&binary()).expect("anvil starts (run `make setup` first)")
+}
+
+/// Mines a block every `interval` on an automining anvil until dropped, so that daemons see heads and
+/// interval tasks come due without transactions of their own.
+pub struct BlockMiner(tokio::task::JoinHandle<()>);
+
+impl BlockMiner {
+    /// Starts mining on `anvil` (from inside a tokio runtime).
+    pub fn start(anvil: &AnvilInstance, interval: std::time::Duration) -> Self {
+        let provider = ProviderBuilder::new().connect_http(anvil.endpoint_url());
+        Self(tokio::spawn(async move {
+            loop {
+                // A failed mine (anvil busy or gone) is retried at the next tick.
+                let _ = provider.raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await;
+                tokio::time::sleep(interval).await;
+            }
+        }))
+    }
+}
+
+impl Drop for BlockMiner {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

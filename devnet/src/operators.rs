@@ -51,12 +51,32 @@ pub fn account_provider(anvil: &AnvilInstance, index: usize) -> (PrivateKeySigne
     (signer, provider)
 }
 
+/// anvil's funded account `index` and a provider signing with it that reads the nonce from the node
+/// for every transaction: tests whose reorgs drop their own transactions need it, since a cached
+/// nonce would then leave a gap nothing fills.
+pub fn node_nonce_provider(anvil: &AnvilInstance, index: usize) -> (Address, DynProvider) {
+    let signer = PrivateKeySigner::from(anvil.keys()[index].clone());
+    let address = signer.address();
+    let provider = ProviderBuilder::default()
+        .with_gas_estimation()
+        .with_simple_nonce_management()
+        .fetch_chain_id()
+        .wallet(EthereumWallet::from(signer))
+        .connect_http(anvil.endpoint_url())
+        .erased();
+    (address, provider)
+}
+
 impl DeployedDevnet {
     /// Deploys the EigenLayer core and the AVS from account 0 and writes the deployment file into
     /// `dir` (created).
     pub async fn deploy(anvil: &AnvilInstance, dir: &Path) -> eyre::Result<Self> {
         let (owner_signer, provider) = account_provider(anvil, 0);
-        let owner = owner_signer.address();
+        Self::deploy_as(owner_signer.address(), provider, dir).await
+    }
+
+    /// [`Self::deploy`] with `provider` signing as `owner` (e.g. a [`node_nonce_provider`]).
+    pub async fn deploy_as(owner: Address, provider: DynProvider, dir: &Path) -> eyre::Result<Self> {
         let deployment = deploy_network(&provider, &NetworkConfig::devnet(owner)).await?;
         std::fs::create_dir_all(dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
         let dir = dir.canonicalize().wrap_err_with(|| format!("resolving {}", dir.display()))?;
@@ -111,6 +131,39 @@ pub struct DevnetOperator {
 }
 
 impl DevnetOperator {
+    /// Onboards anvil's account `index + 1` through EigenLayer with `stake_tokens` whole tokens and a
+    /// fresh BLS key, and writes its files under `<dir>/operator-<index>`: a `keeperd.toml` with
+    /// `roles`, the chain at `rpc_url` and the aggregator endpoint `aggregator` (no `[p2p]` section).
+    pub async fn onboard(
+        anvil: &AnvilInstance,
+        devnet: &DeployedDevnet,
+        index: usize,
+        stake_tokens: u64,
+        roles: Vec<&'static str>,
+        rpc_url: &str,
+        aggregator: &str,
+    ) -> eyre::Result<Self> {
+        if index + 1 >= ANVIL_ACCOUNTS {
+            return Err(eyre!("operator {index}: anvil funds only accounts 1..{ANVIL_ACCOUNTS}"));
+        }
+        let (signer, provider) = account_provider(anvil, index + 1);
+        let key = SecretKey::random(&mut rand::thread_rng());
+        let stake = U256::from(stake_tokens) * U256::from(FULL_MAGNITUDE);
+        let receipt =
+            onboard_devnet_operator(&devnet.provider, &provider, signer.address(), &devnet.deployment, &key, stake)
+                .await?;
+        let config = write_operator_files(
+            &devnet.dir.join(format!("operator-{index}")),
+            &signer,
+            &key,
+            rpc_url,
+            &devnet.deployment_file,
+            &roles,
+            aggregator,
+        )?;
+        Ok(Self { index, signer, key, stake_tokens, roles, config, registration_gas: receipt.gas_used })
+    }
+
     pub fn address(&self) -> Address {
         self.signer.address()
     }
@@ -150,33 +203,25 @@ impl DevnetOperators {
             true => (0..plan.keepers).map(|_| free_port()).collect::<Result<Vec<_>, _>>()?,
             false => Vec::new(),
         };
-        let mut rng = rand::thread_rng();
         let mut operators = Vec::with_capacity(plan.keepers);
         for index in 0..plan.keepers {
-            let (signer, provider) = account_provider(anvil, index + 1);
-            let key = SecretKey::random(&mut rng);
             let stake_tokens = 100 * (index as u64 + 1);
-            let stake = U256::from(stake_tokens) * U256::from(FULL_MAGNITUDE);
-            let receipt =
-                onboard_devnet_operator(&devnet.provider, &provider, signer.address(), &devnet.deployment, &key, stake)
-                    .await?;
-            let roles = plan.roles(index);
-            let config = write_operator_files(
-                &devnet.dir.join(format!("operator-{index}")),
-                &signer,
-                &key,
-                anvil.endpoint_url().as_str(),
-                &devnet.deployment_file,
-                &roles,
+            let rpc_url = anvil.endpoint_url();
+            let operator = DevnetOperator::onboard(
+                anvil,
+                devnet,
+                index,
+                stake_tokens,
+                plan.roles(index),
+                rpc_url.as_str(),
                 &aggregator,
-            )?;
+            )
+            .await?;
             if p2p {
                 let peers: Vec<u16> =
                     p2p_ports.iter().enumerate().filter(|(j, _)| *j != index).map(|(_, p)| *p).collect();
-                append_p2p_section(&config, p2p_ports[index], &peers, DEVNET_TAKEOVER_BLOCKS)?;
+                append_p2p_section(&operator.config, p2p_ports[index], &peers, DEVNET_TAKEOVER_BLOCKS)?;
             }
-            let operator =
-                DevnetOperator { index, signer, key, stake_tokens, roles, config, registration_gas: receipt.gas_used };
             each(&operator)?;
             operators.push(operator);
         }

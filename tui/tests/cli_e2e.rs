@@ -20,7 +20,8 @@ use alloy::node_bindings::AnvilInstance;
 use alloy::primitives::{Address, U256};
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
-use keeper_devnet::{deploy_network, NetworkConfig};
+use keeper_devnet::anvil::BlockMiner;
+use keeper_devnet::operators::DeployedDevnet;
 use keeper_shared::api::{
     CreateJobResponse, ErrorCode, EventRecord, JobList, JobStatus, JobView, JobWriteResponse, OperatorList,
     StatusResponse, TaskDetail, TaskList,
@@ -77,39 +78,21 @@ fn keeperctl(args: &[&str], env: &[(&str, &str)]) -> Run {
 /// Anvil with the network deployed; a background thread mines a block every 300 ms so the
 /// daemon sees heads and interval tasks come due.
 struct Chain {
+    // Declared first: it stops mining before anvil is killed.
+    _miner: BlockMiner,
     anvil: AnvilInstance,
     dir: tempfile::TempDir,
     deployment: PathBuf,
-    miner: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Chain {
-    fn drop(&mut self) {
-        self.miner.abort();
-    }
 }
 
 impl Chain {
     async fn start() -> Self {
         let anvil = keeper_devnet::start_anvil(&anvil_binary()).expect("anvil (run `make setup`)");
-        let signer = PrivateKeySigner::from(anvil.keys()[0].clone());
-        let provider =
-            ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(anvil.endpoint_url());
-        let deployment = deploy_network(&provider, &NetworkConfig::devnet(signer.address())).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        let file = dir.path().join("deployment.json");
-        deployment.write(&file).unwrap();
-        let miner = {
-            let provider = ProviderBuilder::new().connect_http(anvil.endpoint_url());
-            tokio::spawn(async move {
-                loop {
-                    let _ = provider.raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await;
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
-            })
-        };
-        Self { anvil, dir, deployment: file, miner }
+        let devnet = DeployedDevnet::deploy(&anvil, dir.path()).await.unwrap();
+        let miner = BlockMiner::start(&anvil, Duration::from_millis(300));
+        Self { _miner: miner, anvil, dir, deployment: devnet.deployment_file }
     }
 
     fn key_hex(&self, index: usize) -> String {

@@ -6,16 +6,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use alloy::network::EthereumWallet;
 use alloy::node_bindings::AnvilInstance;
 use alloy::primitives::{Address, U256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, Provider};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
-use keeper_devnet::pipeline::{metrics_listen, performed_tasks, write_operator_files};
-use keeper_devnet::{deploy_network, onboard_devnet_operator, NetworkConfig};
-use keeper_shared::api::FULL_MAGNITUDE;
-use keeper_shared::bls::SecretKey;
+use keeper_devnet::operators::{node_nonce_provider, DeployedDevnet, DevnetOperator};
+use keeper_devnet::pipeline::{metrics_listen, performed_tasks};
 use keeper_shared::contracts::{BlsKeyRegistry, JobManager, SampleCounter, TaskManager};
 use keeper_shared::deployment::Deployment;
 use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
@@ -124,50 +121,25 @@ pub struct Chain {
 }
 
 impl Chain {
-    /// Deploys on `anvil` and onboards one operator per entry of `stakes` (in units of
-    /// `FULL_MAGNITUDE`) from anvil's accounts 1, 2, …; their configs point at `rpc_url` (anvil's own
+    /// Deploys on `anvil` and onboards one operator per entry of `stakes` (in whole
+    /// stake tokens) from anvil's accounts 1, 2, …; their configs point at `rpc_url` (anvil's own
     /// endpoint unless the daemons run on other hosts).
     pub async fn deploy(anvil: &AnvilInstance, rpc_url: &str, stakes: &[u64]) -> Self {
-        let owner_signer = PrivateKeySigner::from(anvil.keys()[0].clone());
-        let owner = owner_signer.address();
-        let provider = ProviderBuilder::default()
-            .with_gas_estimation()
-            .with_simple_nonce_management()
-            .fetch_chain_id()
-            .wallet(EthereumWallet::from(owner_signer))
-            .connect_http(anvil.endpoint_url())
-            .erased();
-        let deployment = deploy_network(&provider, &NetworkConfig::devnet(owner)).await.unwrap();
+        let (owner, provider) = node_nonce_provider(anvil, 0);
         let dir = tempfile::tempdir().unwrap();
-        let deployment_file = dir.path().join("deployment.json");
-        deployment.write(&deployment_file).unwrap();
+        let devnet = DeployedDevnet::deploy_as(owner, provider, dir.path()).await.unwrap();
         // Over P2P alone the aggregator endpoint is neither served nor used; the files name one anyway.
         let unused_http = "127.0.0.1:9";
         let mut operators = Vec::new();
         let mut configs = Vec::new();
-        let mut rng = rand::thread_rng();
         for (i, stake) in stakes.iter().enumerate() {
-            let signer = PrivateKeySigner::from(anvil.keys()[i + 1].clone());
-            let operator_provider =
-                ProviderBuilder::new().wallet(EthereumWallet::from(signer.clone())).connect_http(anvil.endpoint_url());
-            let key = SecretKey::random(&mut rng);
-            let stake = U256::from(*stake) * U256::from(FULL_MAGNITUDE);
-            onboard_devnet_operator(&provider, &operator_provider, signer.address(), &deployment, &key, stake)
-                .await
-                .unwrap();
-            let config = write_operator_files(
-                &dir.path().join(format!("operator-{i}")),
-                &signer,
-                &key,
-                rpc_url,
-                &deployment_file,
-                &["keeper", "aggregator", "challenger"],
-                unused_http,
-            )
-            .unwrap();
-            operators.push(signer);
-            configs.push(config);
+            let roles = vec!["keeper", "aggregator", "challenger"];
+            let operator =
+                DevnetOperator::onboard(anvil, &devnet, i, *stake, roles, rpc_url, unused_http).await.unwrap();
+            operators.push(operator.signer);
+            configs.push(operator.config);
         }
+        let DeployedDevnet { provider, deployment, .. } = devnet;
         let counter = *SampleCounter::deploy(&provider, owner).await.unwrap().address();
         Self { provider, deployment, counter, operators, configs, dir }
     }
