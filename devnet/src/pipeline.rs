@@ -395,7 +395,7 @@ mod tests {
     /// A keeper on the default poll interval polls at least twice inside the devnet's quorum window,
     /// or it would be left out of batches (the default window is held to it in keeperd's config tests).
     #[test]
-    fn devnet_quorum_window_holds_two_keeper_polls() {
+    fn the_default_keeper_poll_fits_twice_in_the_devnet_quorum_window() {
         let window = Duration::from_millis(DEVNET_QUORUM_WINDOW_MS);
         let poll = Duration::from_millis(keeperd::config::DEFAULT_KEEPER_POLL_MS);
         assert!(poll * 2 <= window, "{poll:?} against {window:?}");

@@ -150,12 +150,3 @@ fn sigterm_stops_anvil_and_exits_non_zero() {
     assert!(rest.contains("interrupted: stopping anvil"), "{first}{rest}");
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err(), "anvil still listening on {port}");
 }
-
-/// A keeper on the default poll interval (the devnet's keepers use it) signs within the devnet's
-/// quorum window: at least two polls fit in it.
-#[test]
-fn the_default_keeper_poll_fits_twice_in_the_devnet_quorum_window() {
-    let poll = std::time::Duration::from_millis(keeperd::config::DEFAULT_KEEPER_POLL_MS);
-    let window = std::time::Duration::from_millis(keeperd::devnet::pipeline::DEVNET_QUORUM_WINDOW_MS);
-    assert!(poll * 2 <= window, "{poll:?} against {window:?}");
-}

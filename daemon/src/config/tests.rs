@@ -313,7 +313,7 @@ fn p2p_errors_name_their_field() {
 }
 
 /// A keeper on the defaults (README's settings) signs within the quorum window of an aggregator on
-/// the defaults: at least two polls fit in its window (keeper-devnet's `tests/devnet_cli.rs` holds the devnet's too).
+/// the defaults: at least two polls fit in its window (keeper-devnet's `pipeline` tests hold the devnet's too).
 #[test]
 fn the_default_keeper_poll_fits_twice_in_the_quorum_windows_it_meets() {
     let setup = Setup::new();
