@@ -1677,7 +1677,7 @@ async fn an_event_task_whose_log_leaves_the_chain_is_dropped_and_due_again_when_
     use keeper_shared::api::TaskDetail;
     use keeper_shared::job::TaskState;
 
-    keeperctl_binary(); // built before the clock starts
+    keeper_devnet::binaries::keeperctl(); // built before the clock starts
     let mut net = Net::setup(&[100, 200, 300], 0).await;
     let mirror = net.create_job(&net.mirror_job(), U256::from(ETHER)).await;
     net.mine_every_second().await;
@@ -1747,7 +1747,7 @@ async fn long_history_first_start_measured() {
     use keeper_shared::api::StatusResponse;
     let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
     let (jobs, gap, calls) = (env("HISTORY_JOBS", 600), env("HISTORY_GAP", 19), env("OPERATORS_CALLS", 300));
-    keeperctl_binary();
+    keeper_devnet::binaries::keeperctl();
     // Without `--prune-history` anvil writes every block's state past the 128th to
     // ~/.foundry/anvil/tmp (about 0.7 MB a block with the network deployed: gigabytes here, never removed).
     let anvil = alloy::node_bindings::Anvil::at(common::anvil_binary())
@@ -1774,7 +1774,7 @@ async fn long_history_first_start_measured() {
     let synced_from = Instant::now();
     net.start(0);
     let socket = net.operators[0].config.parent().unwrap().join("data/keeperd.sock");
-    let pid = net.daemon(0).child.as_ref().unwrap().id();
+    let pid = net.daemon(0).pid().unwrap();
     let mut shown = Vec::new();
     loop {
         net.check_running();

@@ -13,15 +13,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, Bytes, U256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::Filter;
-use alloy::signers::local::PrivateKeySigner;
+use keeper_devnet::{deploy_network, NetworkConfig};
 use keeper_shared::contracts::JobManager;
 use keeper_shared::deployment::Deployment;
 use keeperd::chain::{RpcPool, RpcPoolConfig};
-use keeperd::devnet::{deploy_network, NetworkConfig};
 use keeperd::jobs::{Action, JobSpec, Trigger};
 use keeperd::scheduler::{Job, ScheduleView, Scheduler};
 use keeperd::store::{SharedStore, Store};
@@ -47,10 +45,7 @@ impl Chain {
     /// The network deployed, then `JOBS` jobs each followed by `GAP` empty blocks.
     async fn with_history() -> Self {
         let anvil = common::anvil();
-        let signer = PrivateKeySigner::from(anvil.keys()[0].clone());
-        let owner = signer.address();
-        let provider =
-            ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(anvil.endpoint_url()).erased();
+        let (owner, provider) = common::wallet_provider(&anvil, 0);
         let deployment = deploy_network(&provider, &NetworkConfig::devnet(owner)).await.unwrap();
         let chain = Self { provider, deployment, endpoint: anvil.endpoint_url(), _anvil: anvil };
         for _ in 0..JOBS {
