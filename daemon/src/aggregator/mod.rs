@@ -6,6 +6,7 @@
 //! leaves out tasks whose job cannot pay at the current base fee ([`fees`]).
 
 pub mod fees;
+pub mod flights;
 pub mod role;
 pub mod server;
 pub mod single_flight;

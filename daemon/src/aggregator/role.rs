@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::Provider;
+use futures_util::StreamExt;
 use keeper_shared::batch::{Batch, BatchContext, TaskId};
 use keeper_shared::contracts::TaskManager;
 use tokio_util::sync::CancellationToken;
@@ -34,7 +35,8 @@ use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 
 use self::rotation::Rotation;
 use super::fees::{FeeRule, Shortfall};
-use super::server::{Collector, CollectorConfig, CollectorEvent};
+use super::flights::{Flights, Pace, AGE_MARGIN};
+use super::server::{Collector, CollectorConfig, CollectorError, CollectorEvent};
 use super::single_flight::{busy_jobs, ConditionGate};
 use super::weights::{Turns, WeightKeeper, WeightsError, TURN_MULTIPLE};
 use crate::chain::{SenderError, TrackedTx, TxRequest, TxSender};
@@ -47,32 +49,61 @@ use crate::quorum::QuorumThreshold;
 use crate::scheduler::{DueTask, JobIndex};
 use crate::store::{BlockAnchor, StoreError, TaskDue, TaskEnding, TaskState, TxKind};
 
-/// Blocks before the task manager's `maxReferenceAge` at which an unsigned proposal is abandoned.
-const AGE_MARGIN: u64 = 4;
-
-/// Why the aggregator role stopped.
+/// Why the aggregator role stopped, or could not propose at a block.
 #[derive(Debug, thiserror::Error)]
 pub enum AggregatorError {
-    #[error("aggregator: {0}")]
-    Config(String),
+    #[error("aggregator: {field}: not set")]
+    NotConfigured { field: &'static str },
+    #[error("aggregator: the task manager's quorumBps: {0}")]
+    Threshold(#[source] crate::quorum::QuorumError),
     #[error("aggregator: listening on {address}: {source}")]
     Listen { address: std::net::SocketAddr, source: std::io::Error },
-    #[error("aggregator: {0}")]
-    Other(String),
+    #[error("aggregator: reading the task manager's {parameter}: {source}")]
+    Parameter {
+        parameter: &'static str,
+        #[source]
+        source: alloy::contract::Error,
+    },
+    #[error("aggregator: reading the {what} from the node: {source}")]
+    Node {
+        what: &'static str,
+        #[source]
+        source: alloy::transports::TransportError,
+    },
+    #[error("aggregator: reading the task manager's premium: {0}")]
+    Premium(#[source] crate::chain::RpcError),
+    #[error("aggregator: starting the signature collector: {0}")]
+    Collector(#[source] CollectorError),
+    #[error("aggregator: building the batch at block {block}: {source}")]
+    Batch {
+        block: u64,
+        #[source]
+        source: keeper_shared::batch::BatchError,
+    },
+    #[error("aggregator: the keeper set at block {block}: {source}")]
+    KeeperSet {
+        block: u64,
+        #[source]
+        source: crate::quorum::registry::OperatorsError,
+    },
+    #[error("aggregator: publishing a proposal at block {block}: {source}")]
+    Publish {
+        block: u64,
+        #[source]
+        source: CollectorError,
+    },
     #[error("aggregator: {0}")]
     Submit(#[from] crate::jobs::SubmitError),
 }
 
-struct Flight {
-    /// Order of proposal: batches are submitted in this order, so that an event job's earlier task
-    /// never lands after a later one (the watermark would skip it for good).
-    order: u64,
+/// Executions and simulations of due tasks in flight at once (`eth_call`s to the node).
+const NODE_CALLS_IN_PARALLEL: usize = 16;
+
+/// What the role keeps with an open proposal.
+struct Proposal {
     batch: Batch,
     tasks: Vec<BatchTask>,
     reference: ReferenceBlock,
-    quorum_at: Option<tokio::time::Instant>,
-    /// When it was published (for `keeper_quorum_duration_seconds`).
-    proposed_at: tokio::time::Instant,
 }
 
 /// The aggregator role's loop.
@@ -80,24 +111,20 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
     let config = Arc::clone(&context.config);
     // Over P2P alone no endpoint is served: proposals and signatures travel by gossip.
     let listen = match config.p2p.transport.uses_http() {
-        true => {
-            Some(config.aggregator.listen.ok_or_else(|| AggregatorError::Config("aggregator.listen: not set".into()))?)
-        }
+        true => Some(config.aggregator.listen.ok_or(AggregatorError::NotConfigured { field: "aggregator.listen" })?),
         false => None,
     };
-    let sender =
-        context.sender.clone().ok_or_else(|| AggregatorError::Config("operator.ecdsa_keystore: not set".into()))?;
+    let sender = context.sender.clone().ok_or(AggregatorError::NotConfigured { field: "operator.ecdsa_keystore" })?;
     let deployment = &config.deployment;
     let provider = context.pool.provider();
     let task_manager = TaskManager::new(deployment.avs.task_manager, &provider);
-    let quorum_bps = task_manager.quorumBps().call().await.map_err(|e| AggregatorError::Other(e.to_string()))?;
-    let max_age =
-        u64::from(task_manager.maxReferenceAge().call().await.map_err(|e| AggregatorError::Other(e.to_string()))?);
-    let max_weight_age =
-        u64::from(task_manager.maxWeightAge().call().await.map_err(|e| AggregatorError::Other(e.to_string()))?);
+    let parameter = |parameter| move |source| AggregatorError::Parameter { parameter, source };
+    let quorum_bps = task_manager.quorumBps().call().await.map_err(parameter("quorumBps"))?;
+    let max_age = u64::from(task_manager.maxReferenceAge().call().await.map_err(parameter("maxReferenceAge"))?);
+    let max_weight_age = u64::from(task_manager.maxWeightAge().call().await.map_err(parameter("maxWeightAge"))?);
     let solo_batch_gas: u64 =
-        task_manager.SOLO_BATCH_GAS().call().await.map_err(|e| AggregatorError::Other(e.to_string()))?.saturating_to();
-    let threshold = QuorumThreshold::from_bps(quorum_bps).map_err(|e| AggregatorError::Config(e.to_string()))?;
+        task_manager.SOLO_BATCH_GAS().call().await.map_err(parameter("SOLO_BATCH_GAS"))?.saturating_to();
+    let threshold = QuorumThreshold::from_bps(quorum_bps).map_err(AggregatorError::Threshold)?;
     let collector = Collector::new(
         context.store.clone(),
         CollectorConfig {
@@ -106,7 +133,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
             ..CollectorConfig::default()
         },
     )
-    .map_err(|e| AggregatorError::Other(e.to_string()))?;
+    .map_err(AggregatorError::Collector)?;
     let server = match listen {
         Some(listen) => {
             let listener = tokio::net::TcpListener::bind(listen)
@@ -137,18 +164,16 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         context: context.clone(),
         collector: collector.clone(),
         registry: RegistryView::new(context.pool.clone(), deployment.avs.key_registry, deployment.deploy_block),
-        flights: HashMap::new(),
+        flights: Flights::new(config.aggregator.quorum_window, max_age),
         in_flight: HashSet::new(),
         disputed: HashMap::new(),
         script_failed: HashSet::new(),
         max_age,
-        window: config.aggregator.quorum_window,
         max_tasks: config.aggregator.max_batch_tasks,
         sender: Arc::clone(&sender),
         done: done_tx,
         submitted: HashMap::new(),
         restored: false,
-        next_order: 0,
         shutdown: shutdown.clone(),
         weights: WeightKeeper::new(
             context.pool.clone(),
@@ -162,6 +187,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         gate: ConditionGate::default(),
         failures_reported: HashSet::new(),
         rotation,
+        pace: Pace::default(),
         unsupported_reported: HashSet::new(),
         waiters: TaskTracker::new(),
     };
@@ -195,6 +221,8 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
                 if changed.is_err() { break; }
                 let reference = *head.borrow_and_update();
                 if let Some(reference) = reference {
+                    let backlog = aggregator.flights.unsigned().map(|f| f.payload.tasks.len()).sum();
+                    aggregator.pace.on_head(reference.number, backlog);
                     if !aggregator.restored {
                         aggregator.restore(reference).await;
                     }
@@ -301,7 +329,7 @@ struct Aggregator {
     context: NodeContext,
     collector: Collector,
     registry: RegistryView,
-    flights: HashMap<B256, Flight>,
+    flights: Flights<Proposal>,
     in_flight: HashSet<TaskId>,
     /// Tasks disputed at a reference block: not proposed again at that block.
     disputed: HashMap<u64, HashSet<TaskId>>,
@@ -309,7 +337,6 @@ struct Aggregator {
     /// still-due ones are kept, so the set stays as small as the due list.
     script_failed: HashSet<TaskId>,
     max_age: u64,
-    window: Duration,
     max_tasks: usize,
     sender: Arc<TxSender>,
     /// Reports a submitted batch's transaction settled (mined, reverted or given up).
@@ -318,8 +345,6 @@ struct Aggregator {
     submitted: HashMap<B256, Vec<TaskId>>,
     /// Whether stored proposals were re-published since start.
     restored: bool,
-    /// The last proposal's order.
-    next_order: u64,
     shutdown: CancellationToken,
     weights: WeightKeeper,
     fees: FeeRule,
@@ -331,6 +356,8 @@ struct Aggregator {
     failures_reported: HashSet<TaskId>,
     /// Over P2P: who proposes and submits, and the signatures that arrived before their proposal.
     rotation: Option<Rotation>,
+    /// How many leaves the keepers sign per block: bounds what is proposed.
+    pace: Pace,
     /// Tasks already recorded as unsupported here (recorded once).
     unsupported_reported: HashSet<TaskId>,
     /// The submitted batches' receipt waiters: the role ends only after they do (they stop at
@@ -339,17 +366,21 @@ struct Aggregator {
 }
 
 impl Aggregator {
-    /// Proposes the due tasks not in flight at `reference`.
+    /// Proposes the due tasks not in flight at `reference`: as many as the keepers' pace allows
+    /// ([`Pace::allowance`]), in batches of at most `max_tasks` leaves, each batch its own proposal
+    /// (several can land in one block). Tasks left over stay due for the next block; an interval
+    /// job's task that is still waiting when its next sequence comes due ends missed, with that reason.
     async fn propose(&mut self, reference: ReferenceBlock) -> Result<(), AggregatorError> {
         let provider = self.context.pool.provider();
-        let gas_price = provider.get_gas_price().await.map_err(|e| AggregatorError::Other(e.to_string()))?;
+        let node = |what| move |source| AggregatorError::Node { what, source };
+        let gas_price = provider.get_gas_price().await.map_err(node("gas price"))?;
         let premium = crate::scheduler::premium(&self.context.pool, self.context.config.deployment.avs.task_manager)
             .await
-            .map_err(|e| AggregatorError::Other(e.to_string()))?;
+            .map_err(AggregatorError::Premium)?;
         let base_fee = provider
             .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
             .await
-            .map_err(|e| AggregatorError::Other(e.to_string()))?
+            .map_err(node("latest block"))?
             .and_then(|block| block.header.base_fee_per_gas)
             .map_or(0, u128::from);
         let mut skip = self.disputed.get(&reference.number).cloned().unwrap_or_default();
@@ -358,7 +389,10 @@ impl Aggregator {
             self.gate.prune(&index);
             let all_due = index.due_tasks(&reference, gas_price, premium);
             // A task whose script failed ends there; forget it once it is no longer due.
-            self.script_failed.retain(|task| all_due.iter().any(|d| d.task == *task));
+            if !self.script_failed.is_empty() {
+                let due_now: HashSet<TaskId> = all_due.iter().map(|d| d.task).collect();
+                self.script_failed.retain(|task| due_now.contains(task));
+            }
             skip.extend(self.script_failed.iter().copied());
             let busy = busy_jobs(&self.in_flight);
             let due: Vec<DueTask> = proposable(all_due, &self.in_flight, &skip)
@@ -369,13 +403,26 @@ impl Aggregator {
                 due.iter().filter_map(|d| index.job(d.task.job_id).map(|job| (job.id, job.forwarder))).collect();
             (due, forwarders)
         };
-        let (due, unprofitable) = split_unprofitable(&self.fees, due, base_fee);
+        let (mut due, unprofitable) = split_unprofitable(&self.fees, due, base_fee);
         self.record_unprofitable(unprofitable, reference.number).await;
-        let mut tasks = Vec::new();
+        let unsigned: usize = self.flights.unsigned().map(|f| f.payload.tasks.len()).sum();
+        due.truncate(self.pace.allowance(self.max_tasks, unsigned));
+        // Executions and simulations are calls to the node: a few at a time rather than one by one.
+        let executed: Vec<(DueTask, Result<Outcome, _>)> = futures_util::stream::iter(due)
+            .map(|due| {
+                let (provider, scripts) = (&provider, &self.context.scripts);
+                async move {
+                    let outcome = execute(provider, scripts, &due.spec, due.task, &reference).await;
+                    (due, outcome)
+                }
+            })
+            .buffered(NODE_CALLS_IN_PARALLEL)
+            .collect()
+            .await;
+        let mut candidates = Vec::new();
         let mut idle = Vec::new();
-        let mut failed = Vec::new();
-        for due in due {
-            let outcome = match execute(&provider, &self.context.scripts, &due.spec, due.task, &reference).await {
+        for (due, outcome) in executed {
+            let outcome = match outcome {
                 Ok(outcome) => outcome,
                 Err(e) => {
                     tracing::warn!(error = %e, "aggregator: executing a due task failed");
@@ -425,20 +472,35 @@ impl Aggregator {
                 self.gate.nothing_to_do(due.task);
                 continue;
             }
-            let task = BatchTask { task: due.task, spec: (*due.spec).clone(), response };
             let forwarder = forwarders.get(&due.task.job_id).copied().unwrap_or_default();
-            match simulate_task_call(&provider, forwarder, &task).await {
+            candidates.push((BatchTask { task: due.task, spec: (*due.spec).clone(), response }, forwarder));
+        }
+        let simulated: Vec<_> = futures_util::stream::iter(candidates)
+            .map(|(task, forwarder)| {
+                let provider = &provider;
+                async move {
+                    let result = simulate_task_call(provider, forwarder, &task).await;
+                    (task, result)
+                }
+            })
+            .buffered(NODE_CALLS_IN_PARALLEL)
+            .collect()
+            .await;
+        let mut tasks = Vec::new();
+        let mut failed = Vec::new();
+        for (task, result) in simulated {
+            match result {
                 Ok(Ok(())) => tasks.push(task),
-                Ok(Err(reason)) => failed.push((due.task, reason)),
+                Ok(Err(reason)) => failed.push((task.task, reason)),
                 Err(e) => tracing::warn!(error = %e, "aggregator: simulating a task's call failed; checking it later"),
-            }
-            if tasks.len() >= self.max_tasks {
-                break;
             }
         }
         self.record_details(&idle, TaskState::NothingToDo, reference.number).await;
         self.target_reverts(&failed, reference.number).await;
-        self.publish(reference, tasks).await
+        for batch in split_into_batches(tasks, self.max_tasks) {
+            self.publish(reference, batch).await?;
+        }
+        Ok(())
     }
 
     /// Tasks left out because their target would revert: recorded `failed` with the decoded reason and
@@ -477,10 +539,14 @@ impl Aggregator {
             reference_block_hash: reference.hash,
         };
         let leaves = crate::jobs::submit::leaves(&tasks)?;
-        let batch = Batch::new(context, leaves).map_err(|e| AggregatorError::Other(e.to_string()))?;
-        let set = self.registry.at(reference.number).await.map_err(|e| AggregatorError::Other(e.to_string()))?;
-        let published =
-            self.collector.publish(batch.clone(), set).await.map_err(|e| AggregatorError::Other(e.to_string()))?;
+        let block = reference.number;
+        let batch = Batch::new(context, leaves).map_err(|source| AggregatorError::Batch { block, source })?;
+        let set = self.registry.at(block).await.map_err(|source| AggregatorError::KeeperSet { block, source })?;
+        let published = self
+            .collector
+            .publish(batch.clone(), set)
+            .await
+            .map_err(|source| AggregatorError::Publish { block, source })?;
         let digest = published.digest;
         self.record(&tasks, TaskState::Proposed, reference.number).await;
         for task in &tasks {
@@ -509,46 +575,29 @@ impl Aggregator {
         quorum_reached: bool,
     ) {
         let now = tokio::time::Instant::now();
-        self.next_order += 1;
-        let flight = Flight {
-            order: self.next_order,
-            batch,
-            tasks,
-            reference,
-            quorum_at: quorum_reached.then_some(now),
-            proposed_at: now,
-        };
-        self.flights.insert(digest, flight);
+        let number = reference.number;
+        self.flights.open(digest, number, quorum_reached, now, Proposal { batch, tasks, reference });
     }
 
     fn quorum_reached(&mut self, digest: B256) {
-        if let Some(flight) = self.flights.get_mut(&digest) {
-            if flight.quorum_at.is_none() {
-                self.context.metrics.quorum_duration.observe(flight.proposed_at.elapsed().as_secs_f64());
-            }
-            flight.quorum_at.get_or_insert_with(tokio::time::Instant::now);
+        let head = self.context.schedule.head().map_or(0, |head| head.number);
+        if let Some(took) = self.flights.quorum_reached(digest, head, tokio::time::Instant::now()) {
+            self.context.metrics.quorum_duration.observe(took.as_secs_f64());
+            self.pace.signed(self.flights.get(&digest).map_or(0, |f| f.payload.tasks.len()));
         }
     }
 
     /// Proposals whose quorum window is over, or that every operator signed, oldest first.
     fn ready(&self) -> Vec<B256> {
-        let now = tokio::time::Instant::now();
-        let mut ready = Vec::new();
-        for (digest, flight) in &self.flights {
-            let Some(at) = flight.quorum_at else { continue };
-            let all_signed =
-                self.collector.quorum_state(*digest).is_some_and(|state| state.signers.len() == state.operators);
-            if all_signed || now.duration_since(at) >= self.window {
-                ready.push((flight.order, *digest));
-            }
-        }
-        ready.sort_unstable();
-        ready.into_iter().map(|(_, digest)| digest).collect()
+        let collector = &self.collector;
+        self.flights.ready(tokio::time::Instant::now(), |digest| {
+            collector.quorum_state(digest).is_some_and(|state| state.signers.len() == state.operators)
+        })
     }
 
     /// Submits a proposal that reached quorum; true if its transaction was sent.
     async fn submit(&mut self, digest: B256) -> bool {
-        let Some(flight) = self.flights.remove(&digest) else { return false };
+        let Some(flight) = self.flights.remove(&digest).map(|f| f.payload) else { return false };
         let certificate = match self.collector.certificate(digest) {
             Ok(certificate) => certificate,
             Err(e) => {
@@ -779,7 +828,7 @@ impl Aggregator {
 
     /// Drops disputed tasks and re-proposes the rest at the same reference block.
     async fn disputed(&mut self, digest: B256, tasks: &[TaskId]) -> Result<(), AggregatorError> {
-        let Some(flight) = self.flights.remove(&digest) else { return Ok(()) };
+        let Some(flight) = self.flights.remove(&digest).map(|f| f.payload) else { return Ok(()) };
         self.collector.close(digest);
         let reference = flight.reference;
         self.disputed.entry(reference.number).or_default().extend(tasks.iter().copied());
@@ -795,21 +844,14 @@ impl Aggregator {
         self.publish(reference, keep).await
     }
 
-    /// Abandons proposals whose reference block is about to be too old to submit.
+    /// Abandons proposals the keepers did not sign within their lifetime ([`Flights::expire`]).
     async fn expire(&mut self, head: u64) {
-        let limit = self.max_age.saturating_sub(AGE_MARGIN);
-        let old: Vec<B256> = self
-            .flights
-            .iter()
-            .filter(|(_, f)| f.quorum_at.is_none() && head.saturating_sub(f.reference.number) > limit)
-            .map(|(d, _)| *d)
-            .collect();
-        for digest in old {
-            if let Some(flight) = self.flights.remove(&digest) {
-                tracing::info!(%digest, "aggregator: proposal expired without quorum");
-                self.collector.close(digest);
-                self.abandon(&task_ids(&flight.tasks), "its proposal closed without quorum").await;
-            }
+        let lifetime = self.flights.lifetime_blocks();
+        for (digest, flight) in self.flights.expire(head) {
+            tracing::info!(%digest, lifetime, "aggregator: proposal expired without quorum");
+            self.collector.close(digest);
+            let why = format!("its proposal closed without quorum after {lifetime} blocks");
+            self.abandon(&task_ids(&flight.payload.tasks), &why).await;
         }
         self.disputed.retain(|block, _| head.saturating_sub(*block) <= self.max_age);
     }
@@ -961,6 +1003,23 @@ fn split_unprofitable(fees: &FeeRule, due: Vec<DueTask>, base_fee: u128) -> (Vec
 /// longer has cannot be performed. Such a batch is never submitted.
 fn performed_meanwhile(index: &JobIndex, mut tasks: impl Iterator<Item = TaskId>) -> bool {
     tasks.any(|task| index.job(task.job_id).is_none_or(|job| task.sequence < job.next_sequence))
+}
+
+/// `tasks` in batches of at most `max` leaves, as even as can be (167 tasks at 128: 84 and 83, so
+/// that neither waits on a batch twice its size).
+fn split_into_batches(mut tasks: Vec<BatchTask>, max: usize) -> Vec<Vec<BatchTask>> {
+    if tasks.is_empty() {
+        return Vec::new();
+    }
+    let count = tasks.len().div_ceil(max.max(1));
+    let size = tasks.len().div_ceil(count);
+    let mut batches = Vec::with_capacity(count);
+    while tasks.len() > size {
+        let rest = tasks.split_off(size);
+        batches.push(std::mem::replace(&mut tasks, rest));
+    }
+    batches.push(tasks);
+    batches
 }
 
 fn task_ids(tasks: &[BatchTask]) -> Vec<TaskId> {

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::client::{AggregatorClient, ClientConfig, ClientError};
 use super::source::{ProposalSource, SourceError};
+use crate::aggregator::flights::AGE_MARGIN;
 use crate::context::NodeContext;
 use crate::jobs::{execute, Outcome, ReferenceBlock, SpecError};
 use crate::protocol::{Dispute, DisputeReason, DisputedTask, ErrorCode, SignedBatch};
@@ -61,7 +62,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
             .ok_or_else(|| KeeperError::Config("aggregator.url: not configured".into()))?;
         let client = AggregatorClient::new(url.as_str(), ClientConfig::default())?;
         tracing::info!(aggregator = %url, "keeper: started (HTTP)");
-        sources.push(ProposalSource::Http { client, cursor: None });
+        sources.push(ProposalSource::http(client));
     }
     if let Some(hub) = &context.p2p {
         tracing::info!("keeper: started (P2P)");
@@ -122,32 +123,54 @@ struct Keeper {
 }
 
 impl Keeper {
+    /// Judges every open proposal, newest first: a keeper that cannot keep up signs the proposals that
+    /// can still reach quorum rather than, in order, ones that close before its signature arrives (the
+    /// collapse of issue 19: every signature late). One about to close is not judged at all; the same
+    /// order at every keeper makes them sign the same proposals.
     async fn poll(&mut self, source: &mut ProposalSource) -> Result<(), KeeperError> {
+        let mut batches = Vec::new();
         loop {
             let fetched = source.fetch().await?;
-            for (i, batch) in fetched.batches.iter().enumerate() {
-                match self.judge(batch, source).await? {
-                    Verdict::Later => {
-                        // Fetch it again next time (HTTP: the cursor stays; gossip: it waits).
-                        source.later(&fetched.batches[i..]);
-                        return Ok(());
-                    }
-                    Verdict::Signed | Verdict::Ignored(_) => {}
-                    Verdict::Disputed(tasks) => {
-                        self.context.metrics.observe_disputed(tasks.iter().map(|task| task.reason.as_str()));
-                        let dispute = Dispute { operator: self.operator_address(), digest: batch.digest(), tasks };
-                        source.send_dispute(&dispute, batch).await?;
-                    }
-                }
-            }
             source.advance(&fetched);
-            if !fetched.has_more {
-                return Ok(());
-            }
-            if self.cache.len() > 100_000 {
-                self.cache.clear();
+            let more = fetched.has_more;
+            batches.extend(fetched.batches);
+            if !more {
+                break;
             }
         }
+        if self.cache.len() > 100_000 {
+            self.cache.clear();
+        }
+        let max_age = self.max_reference_age().await;
+        let mut queue = newest_first(batches).into_iter();
+        while let Some(batch) = queue.next() {
+            let head = self.context.schedule.head().map_or(0, |head| head.number);
+            if closes_before_signing(&batch, head, max_age) {
+                self.context.metrics.signatures_refused.with_label_values(&["too_old"]).inc();
+                tracing::debug!(digest = %batch.digest(), head, "keeper: not judging a proposal about to close");
+                source.judged(&batch);
+                continue;
+            }
+            let verdict = match self.judge(&batch, source).await {
+                Ok(verdict) => verdict,
+                Err(e) => {
+                    // Judged again at the next poll, with the ones not reached.
+                    source.later(std::iter::once(batch).chain(queue));
+                    return Err(e);
+                }
+            };
+            match verdict {
+                Verdict::Later => source.later([batch]),
+                Verdict::Signed | Verdict::Ignored(_) => source.judged(&batch),
+                Verdict::Disputed(tasks) => {
+                    source.judged(&batch);
+                    self.context.metrics.observe_disputed(tasks.iter().map(|task| task.reason.as_str()));
+                    let dispute = Dispute { operator: self.operator_address(), digest: batch.digest(), tasks };
+                    source.send_dispute(&dispute, &batch).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn operator_address(&self) -> alloy::primitives::Address {
@@ -174,16 +197,28 @@ impl Keeper {
         let reference = ReferenceBlock::of(&block.header);
 
         let max_age = self.max_reference_age().await;
+        // What the job index says of every leaf, under one read of it: whether the leaf is a condition
+        // job's (and its last outcome's block), and the spec hash this keeper would execute it under.
+        let views: Vec<(Option<u64>, Option<Result<B256, SpecError>>)> = {
+            let index = self.context.schedule.index().await;
+            let mut hashes: HashMap<U256, Result<B256, SpecError>> = HashMap::new();
+            batch
+                .leaves()
+                .iter()
+                .map(|leaf| {
+                    let job = index.job(leaf.task.job_id);
+                    let condition = job.filter(|job| job.spec.action.is_condition()).map(|job| job.last_outcome_block);
+                    let own_spec = index
+                        .is_due(leaf.task, &reference)
+                        .map(|spec| hashes.entry(leaf.task.job_id).or_insert_with(|| spec.hash()).clone());
+                    (condition, own_spec)
+                })
+                .collect()
+        };
+        let signed_before = self.signed_responses(batch.leaves()).await?;
         let mut disputed = Vec::new();
         let mut conditions = Vec::new();
-        for leaf in batch.leaves() {
-            let condition = {
-                let index = self.context.schedule.index().await;
-                index
-                    .job(leaf.task.job_id)
-                    .filter(|job| job.spec.action.is_condition())
-                    .map(|job| job.last_outcome_block)
-            };
+        for ((leaf, (condition, own_spec)), signed_before) in batch.leaves().iter().zip(views).zip(signed_before) {
             if let Some(last_outcome_block) = condition {
                 let previous = self.last_signed.get(&leaf.task.job_id).copied();
                 if let Some(dispute) = in_flight_dispute(leaf.task, &reference, previous, last_outcome_block, max_age) {
@@ -194,12 +229,10 @@ impl Keeper {
             }
             // The leaf binds a spec, and the chain judges the leaf by it: only the job's spec as this keeper
             // sees it may be signed, whatever the response (a response signed before included).
-            let own_spec = self.context.schedule.index().await.is_due(leaf.task, &reference).map(|spec| spec.hash());
             if let Some(dispute) = spec_dispute(leaf, own_spec) {
                 disputed.push(dispute);
                 continue;
             }
-            let signed_before = self.signed_response(leaf.task, leaf.spec_hash).await?;
             if signed_before == Some(leaf.response_hash) {
                 continue;
             }
@@ -274,20 +307,29 @@ impl Keeper {
         }
     }
 
-    async fn signed_response(&self, task: TaskId, spec_hash: B256) -> Result<Option<B256>, KeeperError> {
+    /// The response this keeper signed before for each leaf's task and spec, in leaf order (one visit
+    /// to the store for the whole batch).
+    async fn signed_responses(&self, leaves: &[TaskLeaf]) -> Result<Vec<Option<B256>>, KeeperError> {
         let deployment = &self.context.config.deployment;
         let (chain_id, task_manager) = (deployment.chain_id, deployment.avs.task_manager);
+        let wanted: Vec<(TaskId, B256)> = leaves.iter().map(|leaf| (leaf.task, leaf.spec_hash)).collect();
         let found = self
             .context
             .store
             .with(move |store| {
-                store
-                    .slashing_protection()
-                    .signed_response(chain_id, task_manager, task, spec_hash)
+                let protection = store.slashing_protection();
+                wanted
+                    .iter()
+                    .map(|(task, spec_hash)| {
+                        protection
+                            .signed_response(chain_id, task_manager, *task, *spec_hash)
+                            .map(|found| found.map(|r| r.response_hash))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| StoreError::Task(e.to_string()))
             })
             .await?;
-        Ok(found.map(|r| r.response_hash))
+        Ok(found)
     }
 
     /// This keeper's response hash for `task` at `reference`, or why it has none; `None` when the
@@ -325,6 +367,21 @@ impl Keeper {
         self.cache.insert((task, reference.hash), result.clone());
         Some(result)
     }
+}
+
+/// Open proposals in the order a keeper judges them: the latest reference block first, and of one
+/// block the last published first.
+fn newest_first(mut batches: Vec<Batch>) -> Vec<Batch> {
+    batches.reverse();
+    batches.sort_by_key(|batch| std::cmp::Reverse(batch.context().reference_block_number));
+    batches
+}
+
+/// Whether a proposal's reference block is so old at `head` that the aggregator closes it (an unsigned
+/// proposal stays open at most `maxReferenceAge` less [`AGE_MARGIN`] blocks past its reference block)
+/// before a signature judged now could count.
+fn closes_before_signing(batch: &Batch, head: u64, max_reference_age: u64) -> bool {
+    head.saturating_sub(batch.context().reference_block_number) >= max_reference_age.saturating_sub(AGE_MARGIN)
 }
 
 /// `TaskManager.setMaxReferenceAge`'s upper bound (docs/protocol.md, "Powers and trust").

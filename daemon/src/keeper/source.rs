@@ -34,11 +34,26 @@ pub struct Fetched {
 }
 
 pub enum ProposalSource {
-    Http { client: AggregatorClient, cursor: Option<Cursor> },
-    Gossip { hub: Arc<P2pHub>, incoming: broadcast::Receiver<Batch>, waiting: VecDeque<Batch>, judged: Judged },
+    /// `waiting`: proposals fetched but not judged yet (their reference block was ahead of this
+    /// keeper's view), handed out again with the next fetch.
+    Http {
+        client: AggregatorClient,
+        cursor: Option<Cursor>,
+        waiting: Vec<Batch>,
+    },
+    Gossip {
+        hub: Arc<P2pHub>,
+        incoming: broadcast::Receiver<Batch>,
+        waiting: VecDeque<Batch>,
+        judged: Judged,
+    },
 }
 
 impl ProposalSource {
+    pub fn http(client: AggregatorClient) -> Self {
+        Self::Http { client, cursor: None, waiting: Vec::new() }
+    }
+
     pub fn gossip(hub: Arc<P2pHub>) -> Self {
         let incoming = hub.subscribe_proposals();
         Self::Gossip { hub, incoming, waiting: VecDeque::new(), judged: Judged::default() }
@@ -51,12 +66,14 @@ impl ProposalSource {
         }
     }
 
-    /// The proposals to judge now, oldest first.
+    /// The proposals to judge now (the ones left for later first), oldest first.
     pub async fn fetch(&mut self) -> Result<Fetched, SourceError> {
         match self {
-            Self::Http { client, cursor } => {
+            Self::Http { client, cursor, waiting } => {
                 let page = client.proposals(cursor.as_ref(), Some(64)).await?;
-                Ok(Fetched { batches: page.batches, cursor: Some(page.cursor), has_more: page.has_more })
+                let mut batches = std::mem::take(waiting);
+                batches.extend(page.batches);
+                Ok(Fetched { batches, cursor: Some(page.cursor), has_more: page.has_more })
             }
             Self::Gossip { incoming, waiting, judged, .. } => {
                 loop {
@@ -74,24 +91,26 @@ impl ProposalSource {
         }
     }
 
-    /// `batches` (the rest of a fetch, from one judged "later") are judged again next time.
-    pub fn later(&mut self, batches: &[Batch]) {
-        if let Self::Gossip { waiting, .. } = self {
-            for batch in batches.iter().rev() {
-                waiting.push_front(batch.clone());
-            }
+    /// `batches` (judged "later", or not judged before an error) are handed out again by the next fetch.
+    pub fn later(&mut self, batches: impl IntoIterator<Item = Batch>) {
+        match self {
+            Self::Http { waiting, .. } => waiting.extend(batches),
+            Self::Gossip { waiting, .. } => waiting.extend(batches),
         }
     }
 
-    /// Everything fetched was judged.
+    /// Everything fetched is in the keeper's hands (judged, or kept with [`Self::later`]): the next
+    /// fetch starts after it.
     pub fn advance(&mut self, fetched: &Fetched) {
-        match self {
-            Self::Http { cursor, .. } => *cursor = fetched.cursor.or(*cursor),
-            Self::Gossip { judged, .. } => {
-                for batch in &fetched.batches {
-                    judged.insert(batch.digest());
-                }
-            }
+        if let Self::Http { cursor, .. } = self {
+            *cursor = fetched.cursor.or(*cursor);
+        }
+    }
+
+    /// `batch` was judged (or dropped): gossip does not hand it out again if it is re-published.
+    pub fn judged(&mut self, batch: &Batch) {
+        if let Self::Gossip { judged, .. } = self {
+            judged.insert(batch.digest());
         }
     }
 

@@ -23,8 +23,9 @@
 mod index;
 pub mod metrics;
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::Address;
@@ -183,6 +184,10 @@ pub struct Scheduler {
     /// Blocks per step while catching up on history.
     catch_up_range: u64,
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    /// The due tasks written at the last processed block: only newly due ones are written at the next
+    /// (with 10,000 jobs under overload, thousands stay due block after block). Forgotten when the
+    /// index is rebuilt, so that every due task is written again after a reorg.
+    written_due: std::sync::Mutex<HashSet<TaskId>>,
 }
 
 impl Scheduler {
@@ -221,6 +226,7 @@ impl Scheduler {
             log_reads,
             catch_up_range: LOG_RANGE,
             metrics: None,
+            written_due: std::sync::Mutex::default(),
         };
         (scheduler, view)
     }
@@ -578,20 +584,26 @@ impl Scheduler {
         outcomes: &[TaskOutcome],
         reference: Option<ReferenceBlock>,
     ) -> Result<(), SchedulerError> {
-        let (records, due) = {
+        let (records, due, due_now) = {
             let mut index = self.index.write().await;
             let records = index.take_dirty().iter().map(Job::to_record).collect::<Result<Vec<_>, _>>()?;
+            // At the floor price: a job whose escrow cannot pay even then (1 wei) has no due task
+            // (the aggregator judges at the chain's price when it proposes).
+            let all_due = match reference {
+                Some(reference) => index.due_tasks(&reference, keeper_shared::job::FLOOR_GAS_PRICE, 0),
+                None => Vec::new(),
+            };
+            let due_now: HashSet<TaskId> = all_due.iter().map(|task| task.task).collect();
+            let written = self.written_due.lock().unwrap_or_else(PoisonError::into_inner);
             let due: Vec<(TaskId, TaskDue, bool)> = match reference {
-                // At the floor price: a job whose escrow cannot pay even then (1 wei) has no due task
-                // (the aggregator judges at the chain's price when it proposes).
-                Some(reference) => index
-                    .due_tasks(&reference, keeper_shared::job::FLOOR_GAS_PRICE, 0)
-                    .into_iter()
-                    .map(|task| (task.task, due_of(&task, &reference), supersedes(&task)))
+                Some(reference) => all_due
+                    .iter()
+                    .filter(|task| !written.contains(&task.task))
+                    .map(|task| (task.task, due_of(task, &reference), supersedes(task)))
                     .collect(),
                 None => Vec::new(),
             };
-            (records, due)
+            (records, due, due_now)
         };
         let outcomes = outcomes.to_vec();
         let moved = self
@@ -630,6 +642,7 @@ impl Scheduler {
                 })
             })
             .await?;
+        *self.written_due.lock().unwrap_or_else(PoisonError::into_inner) = due_now;
         self.report_endings(&moved);
         Ok(())
     }

@@ -52,7 +52,7 @@ impl Aggregator {
     pub(super) async fn submitter_duty(&mut self, digest: B256) -> Option<bool> {
         let Some(rotation) = &self.rotation else { return Some(false) };
         let (me, takeover_blocks) = (rotation.hub.operator(), rotation.hub.takeover_blocks());
-        let reference = self.flights.get(&digest)?.reference;
+        let reference = self.flights.get(&digest)?.payload.reference;
         let head = self.context.schedule.head()?.number.max(reference.number);
         let set = self.registry.at(reference.number).await.ok()?;
         let duty = crate::p2p::schedule_of(&set, &reference, takeover_blocks)?.duty_at(head).ok()?;
@@ -62,7 +62,7 @@ impl Aggregator {
     /// Follows a proposal seen on the network (another operator's, or our own coming back).
     pub(super) async fn adopt(&mut self, batch: Batch) {
         let digest = batch.digest();
-        if self.flights.contains_key(&digest) || self.submitted.contains_key(&digest) {
+        if self.flights.contains(&digest) || self.submitted.contains_key(&digest) {
             return;
         }
         // Marked at once, so that this node does not propose them again while re-executing.
@@ -141,8 +141,8 @@ impl Aggregator {
             self.flights
                 .iter()
                 .filter(|(_, f)| {
-                    head.saturating_sub(f.reference.number) > limit
-                        || performed_meanwhile(&index, f.tasks.iter().map(|t| t.task))
+                    head.saturating_sub(f.reference_block) > limit
+                        || performed_meanwhile(&index, f.payload.tasks.iter().map(|t| t.task))
                 })
                 .map(|(digest, _)| *digest)
                 .collect()
@@ -152,7 +152,7 @@ impl Aggregator {
                 tracing::debug!(%digest, "aggregator: proposal settled elsewhere or expired");
                 self.collector.close(digest);
                 // Tasks this node proposed end (back to due, or missed); ones that landed are the scheduler's.
-                let tasks: Vec<_> = flight.tasks.iter().map(|t| t.task).collect();
+                let tasks: Vec<_> = flight.payload.tasks.iter().map(|t| t.task).collect();
                 self.abandon(&tasks, "its proposal expired or landed through another operator").await;
             }
         }
