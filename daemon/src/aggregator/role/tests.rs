@@ -91,6 +91,19 @@ fn disputed_tasks_are_dropped_and_the_rest_proposed_again_in_order() {
 }
 
 #[test]
+fn due_tasks_beyond_one_batch_are_split_into_even_batches_in_order() {
+    let tasks: Vec<BatchTask> = (0..167).map(|job| batch_task(job, 0)).collect();
+    let batches = split_into_batches(tasks.clone(), 128);
+    assert_eq!(batches.iter().map(Vec::len).collect::<Vec<_>>(), vec![84, 83]);
+    assert_eq!(batches.concat(), tasks, "every task once, in order");
+    let sizes = |n: u64, max| split_into_batches((0..n).map(|job| batch_task(job, 0)).collect(), max);
+    assert_eq!(sizes(128, 128).iter().map(Vec::len).collect::<Vec<_>>(), vec![128]);
+    assert_eq!(sizes(257, 128).iter().map(Vec::len).collect::<Vec<_>>(), vec![86, 86, 85]);
+    assert_eq!(sizes(3, 1).iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1, 1]);
+    assert!(sizes(0, 128).is_empty());
+}
+
+#[test]
 fn a_task_the_chain_performed_meanwhile_is_never_submitted_or_proposed_again() {
     // Job 1: sequences 0..=2 performed (the watermark is 3).
     let index = JobIndex::from_jobs([job(1, 3)]);

@@ -34,6 +34,30 @@ fn hash(byte: u8) -> B256 {
     B256::repeat_byte(byte)
 }
 
+/// Under load a keeper judges the latest proposals first (of one block, the last published first), so
+/// that its signatures go to proposals that can still reach quorum; every keeper orders them alike.
+#[test]
+fn open_proposals_are_judged_newest_first() {
+    let published =
+        vec![batch(10, &[(1, 0, 1)]), batch(12, &[(2, 0, 1)]), batch(11, &[(3, 0, 1)]), batch(12, &[(4, 0, 1)])];
+    let order: Vec<(u64, U256)> = newest_first(published)
+        .iter()
+        .map(|b| (b.context().reference_block_number, b.leaves()[0].task.job_id))
+        .collect();
+    assert_eq!(order, vec![(12, U256::from(4)), (12, U256::from(2)), (11, U256::from(3)), (10, U256::from(1))]);
+}
+
+/// A proposal the aggregator closes (at `maxReferenceAge - AGE_MARGIN` blocks past its reference block)
+/// before this keeper's signature could count is not judged at all.
+#[test]
+fn a_proposal_about_to_close_is_not_judged() {
+    let proposal = batch(100, &[(1, 0, 1)]);
+    assert!(!closes_before_signing(&proposal, 100, 64));
+    assert!(!closes_before_signing(&proposal, 159, 64), "59 blocks old: still open for a block");
+    assert!(closes_before_signing(&proposal, 160, 64));
+    assert!(!closes_before_signing(&proposal, 90, 64), "a head behind the reference block");
+}
+
 /// A leaf is judged by the spec it names, so a keeper signs only the spec it executes: a leaf naming
 /// another spec (a proposer's forgery, or a job updated since) is disputed, even for a response it
 /// signed before.
