@@ -406,6 +406,7 @@ impl Aggregator {
         let (mut due, unprofitable) = split_unprofitable(&self.fees, due, base_fee);
         self.record_unprofitable(unprofitable, reference.number).await;
         let unsigned: usize = self.flights.unsigned().map(|f| f.payload.tasks.len()).sum();
+        longest_waiting_first(&mut due);
         due.truncate(self.pace.allowance(self.max_tasks, unsigned));
         // Executions and simulations are calls to the node: a few at a time rather than one by one.
         let executed: Vec<(DueTask, Result<Outcome, _>)> = futures_util::stream::iter(due)
@@ -1003,6 +1004,19 @@ fn split_unprofitable(fees: &FeeRule, due: Vec<DueTask>, base_fee: u128) -> (Vec
 /// longer has cannot be performed. Such a batch is never submitted.
 fn performed_meanwhile(index: &JobIndex, mut tasks: impl Iterator<Item = TaskId>) -> bool {
     tasks.any(|task| index.job(task.job_id).is_none_or(|job| task.sequence < job.next_sequence))
+}
+
+/// Orders due tasks for a proposal that cannot take them all: event and block jobs' tasks first (few,
+/// and an event task is never superseded), then interval tasks by due time. Under overload every
+/// job's task then waits its turn, instead of the lowest job ids always going first and the others
+/// always missing.
+fn longest_waiting_first(due: &mut [DueTask]) {
+    due.sort_by_cached_key(|task| match task.spec.trigger {
+        crate::jobs::Trigger::Interval { start, period } => {
+            crate::jobs::schedule::due_at(start, period, task.task.sequence)
+        }
+        _ => 0,
+    });
 }
 
 /// `tasks` in batches of at most `max` leaves, as even as can be (167 tasks at 128: 84 and 83, so

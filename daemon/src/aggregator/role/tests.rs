@@ -91,6 +91,18 @@ fn disputed_tasks_are_dropped_and_the_rest_proposed_again_in_order() {
 }
 
 #[test]
+fn the_tasks_waiting_longest_are_proposed_first() {
+    // Period-10 jobs: job 1's sequence 5 is due at 50, job 2's sequence 3 at 30, job 3's sequence 4 at 40.
+    let event = DueTask {
+        task: task(9, 7),
+        spec: Arc::new(JobSpec { trigger: Trigger::Block { start: 0, period: 5 }, ..spec() }),
+    };
+    let mut tasks = vec![due(1, 5), due(2, 3), event, due(3, 4)];
+    longest_waiting_first(&mut tasks);
+    assert_eq!(tasks.iter().map(|d| d.task).collect::<Vec<_>>(), vec![task(9, 7), task(2, 3), task(3, 4), task(1, 5)]);
+}
+
+#[test]
 fn due_tasks_beyond_one_batch_are_split_into_even_batches_in_order() {
     let tasks: Vec<BatchTask> = (0..167).map(|job| batch_task(job, 0)).collect();
     let batches = split_into_batches(tasks.clone(), 128);
