@@ -199,7 +199,7 @@ impl Keeper {
         let max_age = self.max_reference_age().await;
         // What the job index says of every leaf, under one read of it: whether the leaf is a condition
         // job's (and its last outcome's block), and the spec hash this keeper would execute it under.
-        let views: Vec<(Option<u64>, Option<Result<B256, SpecError>>)> = {
+        let views: Vec<_> = {
             let index = self.context.schedule.index().await;
             let mut hashes: HashMap<U256, Result<B256, SpecError>> = HashMap::new();
             batch
