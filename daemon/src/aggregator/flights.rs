@@ -228,6 +228,14 @@ impl<P> Flights<P> {
         self.open.values().filter(|f| f.quorum_at.is_none())
     }
 
+    /// Unsigned proposals the keepers have had a whole block for at `head` (older than the previous
+    /// block): what [`Pace`] counts as their backlog. The proposal of the block before is not: keepers
+    /// that sign it within its block are keeping up, and counting it would measure the aggregator's
+    /// own rate of proposing as the keepers' pace.
+    pub fn backlog(&self, head: u64) -> impl Iterator<Item = &Flight<P>> {
+        self.unsigned().filter(move |f| f.reference_block.saturating_add(1) < head)
+    }
+
     /// Blocks past its reference block an unsigned proposal stays open now.
     pub fn lifetime_blocks(&self) -> u64 {
         self.lifetime.blocks()
