@@ -115,6 +115,11 @@ impl Pace {
         });
     }
 
+    /// The head of the last [`Self::on_head`].
+    pub fn last_head(&self) -> Option<u64> {
+        self.last_head
+    }
+
     /// Leaves measured per block, if measured.
     pub fn per_block(&self) -> Option<f64> {
         self.per_block
@@ -228,12 +233,12 @@ impl<P> Flights<P> {
         self.open.values().filter(|f| f.quorum_at.is_none())
     }
 
-    /// Unsigned proposals the keepers have had a whole block for at `head` (older than the previous
-    /// block): what [`Pace`] counts as their backlog. The proposal of the block before is not: keepers
-    /// that sign it within its block are keeping up, and counting it would measure the aggregator's
-    /// own rate of proposing as the keepers' pace.
-    pub fn backlog(&self, head: u64) -> impl Iterator<Item = &Flight<P>> {
-        self.unsigned().filter(move |f| f.reference_block.saturating_add(1) < head)
+    /// Unsigned proposals made before the head the aggregator last proposed at (`previous`): the
+    /// keepers have had a whole round for them, so what [`Pace`] counts as their backlog. The last
+    /// round's proposals are not: counting them would measure the aggregator's own rate of proposing
+    /// (one round per block, or fewer when a round takes longer) as the keepers' pace.
+    pub fn backlog(&self, previous: u64) -> impl Iterator<Item = &Flight<P>> {
+        self.unsigned().filter(move |f| f.reference_block < previous)
     }
 
     /// Blocks past its reference block an unsigned proposal stays open now.

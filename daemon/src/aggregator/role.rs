@@ -221,7 +221,8 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
                 if changed.is_err() { break; }
                 let reference = *head.borrow_and_update();
                 if let Some(reference) = reference {
-                    let backlog = aggregator.flights.backlog(reference.number).map(|f| f.payload.tasks.len()).sum();
+                    let previous = aggregator.pace.last_head().unwrap_or(0);
+                    let backlog = aggregator.flights.backlog(previous).map(|f| f.payload.tasks.len()).sum();
                     aggregator.pace.on_head(reference.number, backlog);
                     if !aggregator.restored {
                         aggregator.restore(reference).await;
