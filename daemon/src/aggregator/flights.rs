@@ -76,8 +76,9 @@ impl Lifetime {
     }
 }
 
-/// How many leaves the keepers bring to quorum per block, measured only over blocks in which they had
-/// more to sign than they signed (otherwise the count is the demand, not their pace), and what that
+/// How many leaves the keepers bring to quorum per block, measured over blocks in which they had more
+/// to sign than they signed (otherwise the count is the demand, not their pace: then the estimate
+/// grows, to find out whether they can do more), and what that
 /// allows the aggregator to propose: twice the pace (room to find a faster one), never less than one
 /// full batch, less what still waits for signatures. Proposing more than keepers can sign would only
 /// queue proposals that close unsigned; the tasks left over stay due instead.
@@ -94,6 +95,8 @@ impl Pace {
     pub const UNMEASURED_BATCHES: usize = 4;
     /// Weight of the latest block in the moving average.
     const SMOOTHING: f64 = 0.3;
+    /// How much the measured pace grows at a head where the keepers had no backlog.
+    const GROWTH: f64 = 1.5;
 
     /// A proposal of `leaves` reached quorum.
     pub fn signed(&mut self, leaves: usize) {
@@ -105,14 +108,18 @@ impl Pace {
         let signed = std::mem::take(&mut self.signed);
         let Some(last) = self.last_head.replace(head) else { return };
         let blocks = head.saturating_sub(last);
-        if blocks == 0 || backlog == 0 {
+        if blocks == 0 {
             return;
         }
         let rate = signed as f64 / blocks as f64;
-        self.per_block = Some(match self.per_block {
-            None => rate,
-            Some(mean) => mean + Self::SMOOTHING * (rate - mean),
-        });
+        self.per_block = match (self.per_block, backlog) {
+            (None, 0) => None,
+            // The keepers signed everything they had: they can do more than measured (a measurement
+            // taken while they were starting, say, must not hold the proposals down for good).
+            (Some(mean), 0) => Some((mean * Self::GROWTH).max(rate)),
+            (None, _) => Some(rate),
+            (Some(mean), _) => Some(mean + Self::SMOOTHING * (rate - mean)),
+        };
     }
 
     /// The head of the last [`Self::on_head`].

@@ -138,8 +138,12 @@ fn the_pace_is_measured_only_while_keepers_have_a_backlog_and_bounds_what_is_pro
     assert_eq!(pace.allowance(128, 0), 200, "twice the pace");
     assert_eq!(pace.allowance(128, 150), 50);
     assert_eq!(pace.allowance(128, 250), 0, "more waiting than twice the pace: nothing new");
+    // Keepers that signed all they had: the estimate grows by half.
+    pace.signed(100);
+    pace.on_head(40, 0);
+    assert_eq!(pace.allowance(128, 0), 300);
     // Slow keepers: never less than one full batch in flight.
-    for head in 40..80 {
+    for head in 41..80 {
         pace.signed(10);
         pace.on_head(head, 300);
     }
