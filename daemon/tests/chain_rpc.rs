@@ -18,6 +18,7 @@ fn anvil_on(port: u16, chain_id: u64) -> AnvilInstance {
     Anvil::at(common::anvil_binary())
         .arg("--host")
         .arg("127.0.0.1")
+        .args(["--max-persisted-states", "0"])
         .port(port)
         .chain_id(chain_id)
         .try_spawn()

@@ -313,7 +313,12 @@ fn task_states(daemon: &Daemon) -> BTreeMap<(U256, u64), String> {
 async fn scenario(bed: &Testbed) {
     let started = Instant::now();
     let chain_ip = address_of(bed, "chain");
-    let anvil = Anvil::at(common::anvil_binary()).arg("--host").arg("0.0.0.0").try_spawn().unwrap();
+    let anvil = Anvil::at(common::anvil_binary())
+        .arg("--host")
+        .arg("0.0.0.0")
+        .args(["--max-persisted-states", "0"])
+        .try_spawn()
+        .unwrap();
     let rpc_url = format!("http://{chain_ip}:{}", anvil.port());
     let mut stakes = vec![STAKE; OPERATORS];
     stakes.push(BYZANTINE_STAKE);

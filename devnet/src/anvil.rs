@@ -16,6 +16,10 @@ pub fn start(binary: &Path) -> eyre::Result<AnvilInstance> {
     Anvil::at(binary)
         .arg("--host")
         .arg("127.0.0.1")
+        // anvil writes every state older than its in-memory window to ~/.foundry/anvil/tmp and
+        // removes it only on a clean exit; an instance killed on drop left it behind (57 GB here
+        // once). Old states are dropped instead: keepers read at recent reference blocks only.
+        .args(["--max-persisted-states", "0"])
         .try_spawn()
         .wrap_err_with(|| format!("starting anvil from {} (run `make setup`, or pass --anvil)", binary.display()))
 }

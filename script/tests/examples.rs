@@ -97,7 +97,12 @@ fn anvil() -> AnvilInstance {
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
     });
-    Anvil::at(binary).arg("--host").arg("127.0.0.1").try_spawn().expect("anvil (run `make setup`)")
+    Anvil::at(binary)
+        .arg("--host")
+        .arg("127.0.0.1")
+        .args(["--max-persisted-states", "0"])
+        .try_spawn()
+        .expect("anvil (run `make setup`)")
 }
 
 async fn latest<P: Provider>(provider: &P) -> BlockContext {

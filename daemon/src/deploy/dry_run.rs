@@ -30,6 +30,8 @@ pub(super) async fn run<P: Provider>(
         .arg("--host")
         .arg("127.0.0.1")
         .arg("--auto-impersonate")
+        // A dry run needs no old state on disk (a killed fork would leave it behind).
+        .args(["--max-persisted-states", "0"])
         .fork(config.rpc_url.clone())
         .try_spawn()
         .map_err(|e| DeployError::DryRun(format!("starting anvil from {} to fork the chain: {e}", anvil.display())))?;
