@@ -12,14 +12,18 @@
 //! | POST | `/v1/signatures` | [`SignaturePost`] | [`SignatureReceipt`] |
 //! | POST | `/v1/disputes` | [`DisputePost`] | [`DisputeReceipt`] |
 //!
-//! Errors answer with an HTTP status and an [`ApiError`] body: a stable `code`, a human `message`,
-//! and the `field` at fault when there is one. Numbers that may exceed 2^53 (job ids) are decimal
+//! Errors answer with an HTTP status and an [`ApiError`] body (the control API's type, see
+//! `keeper_shared::api`): a stable `code`, a human `message`, and the `field` at fault when there
+//! is one. Numbers that may exceed 2^53 (job ids) are decimal
 //! strings; byte strings are `0x`-prefixed hex.
 
 use std::fmt;
 use std::str::FromStr;
 
 use alloy::primitives::{Address, B256, U256};
+/// The error body and codes, shared with the control API so both servers (and their serve loop)
+/// answer errors alike.
+pub use keeper_shared::api::{ApiError, ErrorCode};
 use keeper_shared::batch::{Batch, BatchContext, TaskId, TaskLeaf};
 use keeper_shared::bls::{BlsError, Signature, SIGNATURE_COMPRESSED_LEN};
 use serde::{Deserialize, Serialize};
@@ -40,127 +44,6 @@ pub const MAX_DISPUTE_DETAIL_CHARS: usize = 256;
 
 pub fn proposal_path(digest: &B256) -> String {
     format!("{PROPOSALS_PATH}/{digest}")
-}
-
-/// Machine-readable error codes. Stable: clients match on them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCode {
-    /// The body is not JSON of the expected shape (a missing or unknown field, a wrong type).
-    BadJson,
-    BodyTooLarge,
-    InvalidHex,
-    InvalidLength,
-    /// Bytes of the right length that are not a valid curve point in the prime-order subgroup.
-    InvalidPoint,
-    /// Any other value out of its domain (a limit, an empty list, a duplicate).
-    InvalidValue,
-    InvalidCursor,
-    UnknownDigest,
-    ProposalClosed,
-    UnknownOperator,
-    InvalidSignature,
-    ConflictingSignature,
-    /// The operator sent invalid signatures recently and used up its allowance: retry later.
-    RateLimited,
-    UnknownTask,
-    NotFound,
-    MethodNotAllowed,
-    /// A request that is not valid HTTP/1.1 (request line, method, version, a header).
-    BadRequest,
-    /// Request headers above the server's buffer.
-    HeadersTooLarge,
-    UriTooLong,
-    Timeout,
-    Unavailable,
-    Internal,
-    /// A code this build does not know (sent by a newer server).
-    #[serde(other)]
-    Unknown,
-}
-
-impl ErrorCode {
-    /// The HTTP status the server answers with.
-    pub fn http_status(self) -> u16 {
-        match self {
-            Self::BadJson
-            | Self::InvalidHex
-            | Self::InvalidLength
-            | Self::InvalidPoint
-            | Self::InvalidValue
-            | Self::InvalidCursor => 400,
-            Self::UnknownOperator => 403,
-            Self::UnknownDigest | Self::NotFound => 404,
-            Self::MethodNotAllowed => 405,
-            Self::BadRequest => 400,
-            Self::HeadersTooLarge => 431,
-            Self::UriTooLong => 414,
-            Self::Timeout => 408,
-            Self::ConflictingSignature => 409,
-            Self::ProposalClosed => 410,
-            Self::BodyTooLarge => 413,
-            Self::InvalidSignature | Self::UnknownTask => 422,
-            Self::RateLimited => 429,
-            Self::Unavailable => 503,
-            Self::Internal | Self::Unknown => 500,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::BadJson => "bad_json",
-            Self::BodyTooLarge => "body_too_large",
-            Self::InvalidHex => "invalid_hex",
-            Self::InvalidLength => "invalid_length",
-            Self::InvalidPoint => "invalid_point",
-            Self::InvalidValue => "invalid_value",
-            Self::InvalidCursor => "invalid_cursor",
-            Self::UnknownDigest => "unknown_digest",
-            Self::ProposalClosed => "proposal_closed",
-            Self::UnknownOperator => "unknown_operator",
-            Self::InvalidSignature => "invalid_signature",
-            Self::ConflictingSignature => "conflicting_signature",
-            Self::RateLimited => "rate_limited",
-            Self::UnknownTask => "unknown_task",
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::BadRequest => "bad_request",
-            Self::HeadersTooLarge => "headers_too_large",
-            Self::UriTooLong => "uri_too_long",
-            Self::Timeout => "timeout",
-            Self::Unavailable => "unavailable",
-            Self::Internal => "internal",
-            Self::Unknown => "unknown",
-        }
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The body of every error answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct ApiError {
-    pub code: ErrorCode,
-    pub message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-}
-
-impl ApiError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), field: None }
-    }
-
-    /// An error about one field; the message starts with the field's name.
-    pub fn field(code: ErrorCode, field: impl Into<String>, reason: impl fmt::Display) -> Self {
-        let field = field.into();
-        Self { code, message: format!("{field}: {reason}"), field: Some(field) }
-    }
 }
 
 /// Where a keeper is in the list of proposals. Opaque to keepers: they send back what they got.

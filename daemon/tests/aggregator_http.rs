@@ -90,7 +90,7 @@ async fn start(store: Store, limits: HttpLimits) -> Running {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
     let router = server::router(collector.clone(), &limits);
-    let task = tokio::spawn(http::serve(listener, router, limits, http::error_body, shutdown.clone()));
+    let task = tokio::spawn(http::serve(listener, router, limits, shutdown.clone()));
     Running { url, collector, shutdown, task }
 }
 

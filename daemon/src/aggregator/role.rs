@@ -147,7 +147,6 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
                 listener,
                 router,
                 limits,
-                crate::http::error_body,
                 shutdown.child_token(),
             ))))
         }

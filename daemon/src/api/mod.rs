@@ -21,7 +21,7 @@ pub use events::EventHub;
 pub use socket::{authorize, ControlSocket, Peer, SocketError};
 
 use crate::context::NodeContext;
-use crate::http::{error_body, serve as serve_http, HttpLimits};
+use crate::http::{serve as serve_http, HttpLimits};
 use crate::store::SharedStore;
 
 /// The control API's limits: small requests, quick answers, a handful of local clients.
@@ -87,7 +87,7 @@ async fn serve_here(
     let state = routes::ApiState::new(context, reader, hub, socket.uid(), shutdown.clone());
     let router = routes::router(state, &limits);
     tracing::info!(socket = %socket.path().display(), "control API listening");
-    serve_http(listener, router, limits, error_body, shutdown).await;
+    serve_http(listener, router, limits, shutdown).await;
     feeder.abort();
     drop(socket);
     Ok(())

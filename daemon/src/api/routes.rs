@@ -29,7 +29,7 @@ use super::operators::MembershipIndex;
 use super::socket::{authorize, Peer};
 use super::{convert, operators, writes};
 use crate::context::NodeContext;
-use crate::http::{self, HttpLimits, JsonError};
+use crate::http::{self, HttpLimits};
 use crate::store::{SharedStore, Store, StoreError};
 
 /// How long `/v1/status` waits for the chain's latest block number.
@@ -128,7 +128,7 @@ pub fn router(mut state: ApiState, limits: &HttpLimits) -> Router {
         .route(api::RECENT_EVENTS_PATH, get(recent_events))
         .route(api::EVENTS_PATH, get(stream_events))
         .fallback(not_found)
-        .method_not_allowed_fallback(http::method_not_allowed::<ApiError>)
+        .method_not_allowed_fallback(http::method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(limits.request_timeout, request_timeout))
         .layer(middleware::from_fn_with_state((state.uid, limits.max_body_bytes), guard))
@@ -152,22 +152,8 @@ impl IntoResponse for Failure {
 
 pub(super) type Reply = Result<Response, Failure>;
 
-impl JsonError for ApiError {
-    fn status(&self) -> StatusCode {
-        StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
-
-    fn internal(message: String) -> Self {
-        ApiError::new(ErrorCode::Internal, message)
-    }
-
-    fn method_not_allowed(message: String) -> Self {
-        ApiError::new(ErrorCode::MethodNotAllowed, message)
-    }
-}
-
 pub(super) fn ok<T: Serialize>(body: &T) -> Reply {
-    Ok(http::json::<_, ApiError>(StatusCode::OK, body))
+    Ok(http::json(StatusCode::OK, body))
 }
 
 pub(super) fn internal(what: &str, error: &dyn std::fmt::Display) -> Failure {

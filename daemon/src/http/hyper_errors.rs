@@ -1,31 +1,27 @@
 //! JSON bodies for the answers hyper writes on its own. A request hyper cannot parse (a bad request
 //! line, headers above its buffer, a URI above 64 KiB) never reaches a router: hyper answers `400`,
 //! `431` or `414` with an empty body and closes. [`JsonErrors`] sits between hyper and the socket
-//! and replaces exactly those answers with the server's JSON error body, so every error a client
-//! sees has the documented shape.
+//! and replaces exactly those answers with the JSON [`ApiError`] body, so every error a client sees
+//! has the documented shape.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use axum::http::StatusCode;
+use keeper_shared::api::{ApiError, ErrorCode};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// A server's error body for a status the serve loop answers itself, with a message for humans.
-pub type ErrorBody = fn(StatusCode, &str) -> Vec<u8>;
-
-/// The error body of both servers (the aggregator's endpoint and the control API) for the answers
-/// of the serve loop: `{"code", "message"}` with the code both protocols' `ErrorCode` name the same
-/// way (a test holds them to it).
+/// The error body for a status the serve loop answers itself, with a message for humans.
 pub fn error_body(status: StatusCode, message: &str) -> Vec<u8> {
     let code = match status {
-        StatusCode::REQUEST_TIMEOUT => "timeout",
-        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers_too_large",
-        StatusCode::URI_TOO_LONG => "uri_too_long",
-        _ => "bad_request",
+        StatusCode::REQUEST_TIMEOUT => ErrorCode::Timeout,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ErrorCode::HeadersTooLarge,
+        StatusCode::URI_TOO_LONG => ErrorCode::UriTooLong,
+        _ => ErrorCode::BadRequest,
     };
-    serde_json::to_vec(&serde_json::json!({ "code": code, "message": message })).unwrap_or_default()
+    serde_json::to_vec(&ApiError::new(code, message)).unwrap_or_default()
 }
 
 /// The statuses hyper answers on its own after a parse error (`hyper::proto::h1::role::Server::on_error`).
@@ -36,8 +32,8 @@ const HYPER_STATUSES: [(StatusCode, &str); 3] = [
 ];
 
 /// A complete response (head and JSON body) that closes the connection.
-pub fn response(status: StatusCode, body: ErrorBody, message: &str) -> Vec<u8> {
-    let json = body(status, message);
+pub fn response(status: StatusCode, message: &str) -> Vec<u8> {
+    let json = error_body(status, message);
     let mut bytes = format!(
         "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         status.as_u16(),
@@ -69,7 +65,6 @@ fn hyper_error(buf: &[u8]) -> Option<StatusCode> {
 /// not vectored, so hyper hands each response head over in one buffer.
 pub struct JsonErrors<IO> {
     io: IO,
-    body: ErrorBody,
     /// The replacement answer and how much of it is written.
     pending: Option<(Vec<u8>, usize)>,
     /// Whether anything was written (an answer) yet.
@@ -79,8 +74,8 @@ pub struct JsonErrors<IO> {
 }
 
 impl<IO> JsonErrors<IO> {
-    pub fn new(io: IO, body: ErrorBody) -> Self {
-        Self { io, body, pending: None, wrote: false, read_since_write: false }
+    pub fn new(io: IO) -> Self {
+        Self { io, pending: None, wrote: false, read_since_write: false }
     }
 
     /// Whether a header read timeout cut a request short (a new connection, or part of a head
@@ -129,7 +124,7 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for JsonErrors<IO> {
         (self.wrote, self.read_since_write) = (true, false);
         if let Some(status) = hyper_error(buf) {
             let message = HYPER_STATUSES.iter().find(|(s, _)| *s == status).map_or("bad request", |(_, m)| *m);
-            self.pending = Some((response(status, self.body, message), 0));
+            self.pending = Some((response(status, message), 0));
             // hyper's bytes count as written; ours go out before anything else.
             let _ = self.poll_pending(cx)?;
             return Poll::Ready(Ok(buf.len()));
@@ -154,33 +149,23 @@ mod tests {
 
     use super::*;
 
-    fn body(status: StatusCode, message: &str) -> Vec<u8> {
-        format!(r#"{{"status":{},"message":"{message}"}}"#, status.as_u16()).into_bytes()
-    }
-
-    /// The one body is a valid error of both protocols, with the code each names for the status.
+    /// The serve loop's body names, for each status it answers itself, the code that answers with
+    /// that status, and parses as the error of both servers.
     #[test]
-    fn the_serve_loop_body_parses_as_both_protocols_errors() {
-        use crate::protocol::{ApiError as AggregatorError, ErrorCode as AggregatorCode};
-        use keeper_shared::api::{ApiError as ControlError, ErrorCode as ControlCode};
+    fn the_serve_loop_body_names_the_code_of_its_status() {
         let cases = [
-            (StatusCode::REQUEST_TIMEOUT, AggregatorCode::Timeout, ControlCode::Timeout),
-            (StatusCode::SERVICE_UNAVAILABLE, AggregatorCode::Unavailable, ControlCode::Unavailable),
-            (
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                AggregatorCode::HeadersTooLarge,
-                ControlCode::HeadersTooLarge,
-            ),
-            (StatusCode::URI_TOO_LONG, AggregatorCode::UriTooLong, ControlCode::UriTooLong),
-            (StatusCode::BAD_REQUEST, AggregatorCode::BadRequest, ControlCode::BadRequest),
+            (StatusCode::REQUEST_TIMEOUT, ErrorCode::Timeout),
+            (StatusCode::SERVICE_UNAVAILABLE, ErrorCode::Unavailable),
+            (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, ErrorCode::HeadersTooLarge),
+            (StatusCode::URI_TOO_LONG, ErrorCode::UriTooLong),
+            (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
         ];
-        for (status, aggregator, control) in cases {
+        for (status, code) in cases {
             let json = error_body(status, "why");
-            let a: AggregatorError = serde_json::from_slice(&json).unwrap();
-            let c: ControlError = serde_json::from_slice(&json).unwrap();
-            assert_eq!((a.code, a.message.as_str()), (aggregator, "why"), "{status}");
-            assert_eq!((c.code, c.message.as_str()), (control, "why"), "{status}");
-            assert_eq!(a.code.http_status(), status.as_u16(), "{status}");
+            let error: ApiError = serde_json::from_slice(&json).unwrap();
+            assert_eq!((error.code, error.message.as_str()), (code, "why"), "{status}");
+            assert_eq!(error.code.http_status(), status.as_u16(), "{status}");
+            assert_eq!(json, format!(r#"{{"code":"{code}","message":"why"}}"#).into_bytes(), "{status}");
         }
     }
 
@@ -202,7 +187,7 @@ mod tests {
     async fn a_hyper_error_is_replaced_by_the_json_answer_and_the_rest_passes() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let (client, server) = tokio::io::duplex(4096);
-        let mut wrapped = JsonErrors::new(server, body);
+        let mut wrapped = JsonErrors::new(server);
         wrapped.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await.unwrap();
         wrapped.write_all(b"HTTP/1.1 414 URI Too Long\r\ncontent-length: 0\r\n\r\n").await.unwrap();
         wrapped.shutdown().await.unwrap();
@@ -213,6 +198,6 @@ mod tests {
         let (first, second) = text.split_at("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok".len());
         assert!(first.ends_with("ok"));
         assert!(second.starts_with("HTTP/1.1 414 URI Too Long\r\ncontent-type: application/json\r\n"), "{second}");
-        assert!(second.ends_with(r#"{"status":414,"message":"the request's URI is too long"}"#), "{second}");
+        assert!(second.ends_with(r#"{"code":"uri_too_long","message":"the request's URI is too long"}"#), "{second}");
     }
 }

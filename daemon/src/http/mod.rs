@@ -1,7 +1,8 @@
 //! The daemon's HTTP serving, shared by its three servers (the aggregator's endpoint, the control
 //! API, the metrics endpoint): a serve loop with connection and time limits, generic over the
 //! listener (TCP, or the control API's Unix socket), JSON bodies for the answers hyper writes on
-//! its own ([`hyper_errors`]), and the JSON answers of the routers ([`json`], [`error`]).
+//! its own ([`hyper_errors`]), and the JSON answers of the routers ([`json`], [`error`]). Every
+//! server answers errors with the one [`ApiError`] body.
 
 mod hyper_errors;
 
@@ -24,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use hyper_errors::JsonErrors;
-pub use hyper_errors::{error_body, ErrorBody};
+use keeper_shared::api::{ApiError, ErrorCode};
 
 /// Limits of an HTTP server.
 #[derive(Debug, Clone)]
@@ -58,24 +59,19 @@ impl Default for HttpLimits {
 /// connection's peer address as [`ConnectInfo`] (the control API's listener puts the peer's
 /// credentials there).
 ///
-/// Every error a client gets has the server's JSON body (`errors`): hyper's own answers to requests
+/// Every error a client gets has the JSON [`ApiError`] body: hyper's own answers to requests
 /// it cannot parse are rewritten ([`JsonErrors`]), a request whose head does not arrive within
 /// [`HttpLimits::header_read_timeout`] gets a `408`, and a connection above
 /// [`HttpLimits::max_connections`] is answered `503` at once rather than left in the backlog
 /// behind the connections being served (up to as many again; beyond that it is closed).
-pub async fn serve<L>(
-    mut listener: L,
-    router: Router,
-    limits: HttpLimits,
-    errors: ErrorBody,
-    shutdown: CancellationToken,
-) where
+pub async fn serve<L>(mut listener: L, router: Router, limits: HttpLimits, shutdown: CancellationToken)
+where
     L: Listener,
     L::Addr: Clone + Send + Sync + 'static,
 {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let refusals = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let busy = busy_router(errors, limits.max_connections);
+    let busy = busy_router(limits.max_connections);
     let connections = TaskTracker::new();
     loop {
         let (io, peer) = tokio::select! {
@@ -98,7 +94,7 @@ pub async fn serve<L>(
         let grace = limits.shutdown_grace;
         connections.spawn(async move {
             let _slot = slot;
-            let mut io = JsonErrors::new(io, errors);
+            let mut io = JsonErrors::new(io);
             let result = {
                 let mut builder = http1::Builder::new();
                 builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout).writev(false);
@@ -116,7 +112,7 @@ pub async fn serve<L>(
             match result {
                 Err(e) if e.is_timeout() && io.awaits_a_request() => {
                     let message = format!("the request's headers did not arrive within {header_read_timeout:?}");
-                    let answer = hyper_errors::response(StatusCode::REQUEST_TIMEOUT, errors, &message);
+                    let answer = hyper_errors::response(StatusCode::REQUEST_TIMEOUT, &message);
                     let io = io.get_mut();
                     let _ = tokio::time::timeout(grace, async {
                         io.write_all(&answer).await?;
@@ -137,8 +133,8 @@ pub async fn serve<L>(
 const REFUSAL_HEADER_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Answers every request `503` and closes: for connections above the cap.
-fn busy_router(errors: ErrorBody, max_connections: usize) -> Router {
-    let body = Bytes::from(errors(
+fn busy_router(max_connections: usize) -> Router {
+    let body = Bytes::from(hyper_errors::error_body(
         StatusCode::SERVICE_UNAVAILABLE,
         &format!("connections: all {max_connections} are in use; retry shortly"),
     ));
@@ -154,30 +150,29 @@ fn busy_router(errors: ErrorBody, max_connections: usize) -> Router {
     })
 }
 
-/// A server's JSON error: the status it is answered with, and the errors the shared helpers make.
-pub trait JsonError: Serialize {
-    fn status(&self) -> StatusCode;
-    /// An answer could not be encoded (or another fault of the server's own).
-    fn internal(message: String) -> Self;
-    /// The route exists, the method does not.
-    fn method_not_allowed(message: String) -> Self;
+/// `err`'s HTTP status.
+fn status(err: &ApiError) -> StatusCode {
+    StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-/// `body` as a JSON answer with `status`; `E`'s internal error if it cannot be encoded.
-pub fn json<T: Serialize, E: JsonError>(status: StatusCode, body: &T) -> Response {
+/// `body` as a JSON answer with `status`; an internal error if it cannot be encoded.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {
         Ok(bytes) => (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
-        Err(e) => error(&E::internal(format!("encoding the answer: {e}"))),
+        Err(e) => error(&ApiError::new(ErrorCode::Internal, format!("encoding the answer: {e}"))),
     }
 }
 
 /// `err` as a JSON answer with its status.
-pub fn error<E: JsonError>(err: &E) -> Response {
+pub fn error(err: &ApiError) -> Response {
     let bytes = serde_json::to_vec(err).unwrap_or_else(|_| br#"{"code":"internal","message":"error"}"#.to_vec());
-    (err.status(), [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+    (status(err), [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
 
 /// Both servers' answer to a method a route does not take.
-pub async fn method_not_allowed<E: JsonError>(request: Request) -> Response {
-    error(&E::method_not_allowed(format!("{} is not allowed on {}", request.method(), request.uri().path())))
+pub async fn method_not_allowed(request: Request) -> Response {
+    error(&ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{} is not allowed on {}", request.method(), request.uri().path()),
+    ))
 }

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Metrics, MetricsError};
 use crate::config::MetricsConfig;
-use crate::http::{error_body, serve as serve_http, HttpLimits};
+use crate::http::{serve as serve_http, HttpLimits};
 
 /// The path Prometheus scrapes.
 pub const METRICS_PATH: &str = "/metrics";
@@ -76,7 +76,7 @@ pub async fn serve<S: StateGauges>(
     let address = listener.local_addr().map_err(MetricsError::BoundAddress)?;
     state.metrics().set_listen_addr(address);
     tracing::info!(listen = %address, "metrics: serving Prometheus metrics on http://{address}{METRICS_PATH}");
-    serve_http(listener, router(state), limits(), error_body, shutdown).await;
+    serve_http(listener, router(state), limits(), shutdown).await;
     Ok(())
 }
 

@@ -217,5 +217,5 @@ fn error_codes_serialise_as_their_names_and_unknown_ones_are_tolerated() {
     }
     assert_eq!(serde_json::from_str::<ErrorCode>("\"from_the_future\"").unwrap(), ErrorCode::Unknown);
     let body: ApiError = serde_json::from_str(r#"{"code":"invalid_hex","message":"digest: bad"}"#).unwrap();
-    assert_eq!(body, ApiError { code: ErrorCode::InvalidHex, message: "digest: bad".into(), field: None });
+    assert_eq!(body, ApiError::new(ErrorCode::InvalidHex, "digest: bad"));
 }

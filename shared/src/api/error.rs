@@ -1,21 +1,26 @@
-//! The control API's error body: a stable machine-readable `code`, a human `message` that starts
-//! with the field at fault when there is one, and that field.
+//! The error body of keeperd's two HTTP APIs, the control API (this module's parent) and the
+//! aggregator's endpoint keepers talk to (`keeperd::protocol`): a stable machine-readable `code`, a
+//! human `message` that starts with the field at fault when there is one, and that field. One type
+//! for both, so a code means the same and answers with the same status on either server, and the
+//! serve loop's own answers (a bad request line, a timeout) parse as either's error.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Machine-readable error codes. Stable: scripts and keeperctl match on them.
+/// Machine-readable error codes. Stable: scripts, keeperctl and keepers match on them
+/// (docs/api.md lists the control API's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// A query parameter this endpoint does not take, or a query string that does not parse.
     InvalidQuery,
-    /// A value out of its domain (a limit of 0, an unknown state, a job id that is not a number).
+    /// A value out of its domain (a limit of 0, an unknown state, a job id that is not a number, an
+    /// empty list, a duplicate).
     InvalidValue,
     /// A pagination cursor this server did not issue.
     InvalidCursor,
-    /// The body is not JSON of the expected shape.
+    /// The body is not JSON of the expected shape (a missing or unknown field, a wrong type).
     BadJson,
     BodyTooLarge,
     /// No such route.
@@ -41,8 +46,31 @@ pub enum ErrorCode {
     TxFailed,
     /// Sent, but not mined within the write's wait: `message` has the hash; it may still be mined.
     TxPending,
+    /// Aggregator: a value that is not `0x`-prefixed hex.
+    InvalidHex,
+    /// Aggregator: hex of the wrong number of bytes.
+    InvalidLength,
+    /// Aggregator: bytes of the right length that are not a valid curve point in the prime-order
+    /// subgroup.
+    InvalidPoint,
+    /// Aggregator: no open proposal has this digest.
+    UnknownDigest,
+    /// Aggregator: the proposal is closed (it will take no more signatures).
+    ProposalClosed,
+    /// Aggregator: the operator is not in the operator set at the proposal's reference block.
+    UnknownOperator,
+    /// Aggregator: the signature does not verify against the operator's key.
+    InvalidSignature,
+    /// Aggregator: the operator already signed this proposal with another signature.
+    ConflictingSignature,
+    /// Aggregator: the operator sent invalid signatures recently and used up its allowance: retry
+    /// later.
+    RateLimited,
+    /// Aggregator: a disputed leaf names a task the proposal does not have.
+    UnknownTask,
     Timeout,
-    /// The daemon cannot answer yet or any more (shutting down, its scheduler not running).
+    /// The server cannot answer yet or any more (shutting down, its scheduler not running, all
+    /// connections in use).
     Unavailable,
     Internal,
     /// A code this build does not know (sent by a newer server).
@@ -54,12 +82,21 @@ impl ErrorCode {
     /// The HTTP status the server answers with.
     pub fn http_status(self) -> u16 {
         match self {
-            Self::InvalidQuery | Self::InvalidValue | Self::InvalidCursor | Self::BadJson => 400,
-            Self::PeerForbidden | Self::NotJobOwner => 403,
-            Self::NoOperatorKey | Self::Reverted => 409,
+            Self::InvalidQuery
+            | Self::InvalidValue
+            | Self::InvalidCursor
+            | Self::BadJson
+            | Self::InvalidHex
+            | Self::InvalidLength
+            | Self::InvalidPoint => 400,
+            Self::PeerForbidden | Self::NotJobOwner | Self::UnknownOperator => 403,
+            Self::NoOperatorKey | Self::Reverted | Self::ConflictingSignature => 409,
+            Self::ProposalClosed => 410,
+            Self::InvalidSignature | Self::UnknownTask => 422,
+            Self::RateLimited => 429,
             Self::TxFailed => 502,
             Self::TxPending => 504,
-            Self::NotFound | Self::JobNotFound | Self::TaskNotFound => 404,
+            Self::NotFound | Self::JobNotFound | Self::TaskNotFound | Self::UnknownDigest => 404,
             Self::MethodNotAllowed => 405,
             Self::BadRequest => 400,
             Self::HeadersTooLarge => 431,
@@ -91,6 +128,16 @@ impl ErrorCode {
             Self::Reverted => "reverted",
             Self::TxFailed => "tx_failed",
             Self::TxPending => "tx_pending",
+            Self::InvalidHex => "invalid_hex",
+            Self::InvalidLength => "invalid_length",
+            Self::InvalidPoint => "invalid_point",
+            Self::UnknownDigest => "unknown_digest",
+            Self::ProposalClosed => "proposal_closed",
+            Self::UnknownOperator => "unknown_operator",
+            Self::InvalidSignature => "invalid_signature",
+            Self::ConflictingSignature => "conflicting_signature",
+            Self::RateLimited => "rate_limited",
+            Self::UnknownTask => "unknown_task",
             Self::Timeout => "timeout",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",

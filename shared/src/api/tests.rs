@@ -59,8 +59,44 @@ fn error_codes_are_stable_strings_with_their_statuses() {
         r#"{"code":"peer_forbidden","message":"peer: uid 1001 is not the daemon's uid 1000","field":"peer"}"#
     );
     assert_eq!(ErrorCode::PeerForbidden.http_status(), 403);
-    for code in [ErrorCode::InvalidQuery, ErrorCode::JobNotFound, ErrorCode::BodyTooLarge, ErrorCode::Unavailable] {
-        assert_eq!(serde_json::to_string(&code).unwrap(), format!("\"{}\"", code.as_str()));
+    // Both servers' codes, as clients, docs/api.md and the keepers know them.
+    let table = [
+        (ErrorCode::InvalidQuery, "invalid_query", 400),
+        (ErrorCode::InvalidValue, "invalid_value", 400),
+        (ErrorCode::InvalidCursor, "invalid_cursor", 400),
+        (ErrorCode::BadJson, "bad_json", 400),
+        (ErrorCode::BodyTooLarge, "body_too_large", 413),
+        (ErrorCode::NotFound, "not_found", 404),
+        (ErrorCode::BadRequest, "bad_request", 400),
+        (ErrorCode::HeadersTooLarge, "headers_too_large", 431),
+        (ErrorCode::UriTooLong, "uri_too_long", 414),
+        (ErrorCode::JobNotFound, "job_not_found", 404),
+        (ErrorCode::TaskNotFound, "task_not_found", 404),
+        (ErrorCode::MethodNotAllowed, "method_not_allowed", 405),
+        (ErrorCode::PeerForbidden, "peer_forbidden", 403),
+        (ErrorCode::NotJobOwner, "not_job_owner", 403),
+        (ErrorCode::NoOperatorKey, "no_operator_key", 409),
+        (ErrorCode::Reverted, "reverted", 409),
+        (ErrorCode::TxFailed, "tx_failed", 502),
+        (ErrorCode::TxPending, "tx_pending", 504),
+        (ErrorCode::InvalidHex, "invalid_hex", 400),
+        (ErrorCode::InvalidLength, "invalid_length", 400),
+        (ErrorCode::InvalidPoint, "invalid_point", 400),
+        (ErrorCode::UnknownDigest, "unknown_digest", 404),
+        (ErrorCode::ProposalClosed, "proposal_closed", 410),
+        (ErrorCode::UnknownOperator, "unknown_operator", 403),
+        (ErrorCode::InvalidSignature, "invalid_signature", 422),
+        (ErrorCode::ConflictingSignature, "conflicting_signature", 409),
+        (ErrorCode::RateLimited, "rate_limited", 429),
+        (ErrorCode::UnknownTask, "unknown_task", 422),
+        (ErrorCode::Timeout, "timeout", 408),
+        (ErrorCode::Unavailable, "unavailable", 503),
+        (ErrorCode::Internal, "internal", 500),
+    ];
+    for (code, wire, status) in table {
+        assert_eq!(serde_json::to_string(&code).unwrap(), format!("\"{wire}\""));
+        assert_eq!((code.as_str(), code.http_status()), (wire, status));
+        assert_eq!(serde_json::from_str::<ErrorCode>(&format!("\"{wire}\"")).unwrap(), code);
     }
     let newer: ApiError = serde_json::from_str(r#"{"code":"from_the_future","message":"m"}"#).unwrap();
     assert_eq!(newer.code, ErrorCode::Unknown);

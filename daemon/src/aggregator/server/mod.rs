@@ -6,7 +6,7 @@
 //! let collector = Collector::new(store, CollectorConfig::default())?;
 //! collector.publish(batch, operator_set).await?;            // keepers can now fetch and sign it
 //! let router = server::router(collector.clone(), &limits);
-//! tokio::spawn(http::serve(tcp_listener, router, limits, http::error_body, shutdown.clone()));
+//! tokio::spawn(http::serve(tcp_listener, router, limits, shutdown.clone()));
 //! // on CollectorEvent::QuorumReached { digest }: wait a little for more signers, then
 //! let certificate = collector.certificate(digest)?;          // submit it, then
 //! collector.close(digest);

@@ -15,7 +15,7 @@ use axum::Router;
 use serde::Serialize;
 
 use super::collector::{Collector, CollectorError};
-use crate::http::{self, HttpLimits, JsonError};
+use crate::http::{self, HttpLimits};
 use crate::protocol::{
     parse_b256, ApiError, Cursor, DisputePost, ErrorCode, ProposalsQuery, SignaturePost, DISPUTES_PATH, PROPOSALS_PATH,
     PROPOSAL_ROUTE, SIGNATURES_PATH, STATUS_PATH,
@@ -31,7 +31,7 @@ pub fn router(collector: Collector, limits: &HttpLimits) -> Router {
         .route(SIGNATURES_PATH, post(post_signature))
         .route(DISPUTES_PATH, post(post_dispute))
         .fallback(not_found)
-        .method_not_allowed_fallback(http::method_not_allowed::<ApiError>)
+        .method_not_allowed_fallback(http::method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(middleware::from_fn_with_state(limits.request_timeout, request_timeout))
         .with_state(collector)
@@ -42,21 +42,7 @@ fn error(err: ApiError) -> Response {
 }
 
 fn ok<T: Serialize>(body: &T) -> Response {
-    http::json::<_, ApiError>(StatusCode::OK, body)
-}
-
-impl JsonError for ApiError {
-    fn status(&self) -> StatusCode {
-        StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-    }
-
-    fn internal(message: String) -> Self {
-        ApiError::new(ErrorCode::Internal, message)
-    }
-
-    fn method_not_allowed(message: String) -> Self {
-        ApiError::new(ErrorCode::MethodNotAllowed, message)
-    }
+    http::json(StatusCode::OK, body)
 }
 
 impl From<&CollectorError> for ApiError {
@@ -86,7 +72,7 @@ impl From<&CollectorError> for ApiError {
             ErrorCode::UnknownDigest | ErrorCode::ProposalClosed => "digest",
             _ => "operator",
         };
-        ApiError { code, message: err.to_string(), field: Some(field.into()) }
+        ApiError { field: Some(field.into()), ..ApiError::new(code, err.to_string()) }
     }
 }
 
