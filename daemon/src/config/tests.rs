@@ -1,6 +1,4 @@
 use super::*;
-use alloy::primitives::Address;
-use keeper_shared::deployment::{AvsAddresses, EigenLayerAddresses};
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -9,32 +7,7 @@ struct Setup {
 impl Setup {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let a = |n: u8| Address::repeat_byte(n);
-        Deployment {
-            chain_id: 31337,
-            deploy_block: 0,
-            eigenlayer: EigenLayerAddresses {
-                delegation_manager: a(1),
-                strategy_manager: a(2),
-                allocation_manager: a(3),
-                avs_directory: a(4),
-                permission_controller: a(5),
-                eigen_pod_manager: None,
-                pauser_registry: None,
-            },
-            avs: AvsAddresses {
-                service_manager: a(6),
-                key_registry: a(7),
-                job_manager: a(8),
-                task_manager: a(9),
-                operator_set_id: 0,
-                strategies: vec![a(10)],
-            },
-            stake_token: None,
-            deploy_log: None,
-        }
-        .write(&dir.path().join("deployment.json"))
-        .unwrap();
+        Deployment::sample().write(&dir.path().join("deployment.json")).unwrap();
         for name in ["op.json", "bls.json", "pw"] {
             std::fs::write(dir.path().join(name), "{}").unwrap();
         }
@@ -80,7 +53,7 @@ fn a_full_file_resolves_with_paths_relative_to_it() {
     assert_eq!(config.aggregator.quorum_window, Duration::from_millis(250));
     assert_eq!(config.aggregator_url().unwrap().as_str(), "http://127.0.0.1:7070/");
     assert_eq!(config.operator.unwrap().bls_keystore.unwrap(), setup.dir.path().join("bls.json"));
-    assert_eq!(config.deployment.avs.task_manager, Address::repeat_byte(9));
+    assert_eq!(config.deployment, Deployment::sample());
 }
 
 #[test]

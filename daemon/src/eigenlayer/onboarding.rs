@@ -178,42 +178,13 @@ pub async fn deregister_from_keeper_set<P: Provider>(
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use keeper_shared::deployment::{AvsAddresses, EigenLayerAddresses};
-
     use super::*;
-
-    fn deployment() -> Deployment {
-        let a = |n: u8| Address::repeat_byte(n);
-        Deployment {
-            chain_id: 31337,
-            deploy_block: 1,
-            eigenlayer: EigenLayerAddresses {
-                delegation_manager: a(1),
-                strategy_manager: a(2),
-                allocation_manager: a(3),
-                avs_directory: a(4),
-                permission_controller: a(5),
-                eigen_pod_manager: None,
-                pauser_registry: None,
-            },
-            avs: AvsAddresses {
-                service_manager: a(7),
-                key_registry: a(8),
-                job_manager: a(11),
-                task_manager: a(12),
-                operator_set_id: 3,
-                strategies: vec![a(9), a(10)],
-            },
-            stake_token: None,
-            deploy_log: None,
-        }
-    }
 
     /// The calls the devnet's onboarding and the control API's operator writes both send name the
     /// keeper set of the deployment, every one of its strategies, and the operator's proven key.
     #[test]
     fn the_calls_name_the_keeper_set_its_strategies_and_the_proven_key() {
-        let deployment = deployment();
+        let deployment = Deployment::sample();
         let operator = Address::repeat_byte(0x42);
         let set = keeper_set(&deployment);
         assert_eq!((set.avs, set.id), (deployment.avs.service_manager, 3));

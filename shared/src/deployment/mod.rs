@@ -180,13 +180,14 @@ impl Deployment {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample() -> Deployment {
+/// A deployment for tests: every address distinct (`0x0101..`, `0x0202..`, ...), the optional
+/// ones set so a round trip covers them, two strategies and a non-zero operator set id so calls
+/// that must name all of them and the right set are checked.
+#[cfg(any(test, feature = "test-fixtures"))]
+impl Deployment {
+    pub fn sample() -> Self {
         let a = |n: u8| Address::repeat_byte(n);
-        Deployment {
+        Self {
             chain_id: 31337,
             deploy_block: 1,
             eigenlayer: EigenLayerAddresses {
@@ -196,31 +197,36 @@ mod tests {
                 avs_directory: a(4),
                 permission_controller: a(5),
                 eigen_pod_manager: Some(a(6)),
-                pauser_registry: None,
+                pauser_registry: Some(a(14)),
             },
             avs: AvsAddresses {
                 service_manager: a(7),
                 key_registry: a(8),
                 job_manager: a(11),
                 task_manager: a(12),
-                operator_set_id: 0,
-                strategies: vec![a(9)],
+                operator_set_id: 3,
+                strategies: vec![a(9), a(10)],
             },
-            stake_token: Some(a(10)),
+            stake_token: Some(a(13)),
             deploy_log: None,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn round_trips_and_names_bad_fields() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("deployment.json");
-        sample().write(&path).unwrap();
-        assert_eq!(Deployment::read(&path).unwrap(), sample());
+        Deployment::sample().write(&path).unwrap();
+        assert_eq!(Deployment::read(&path).unwrap(), Deployment::sample());
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"allocationManager\""), "{text}");
 
-        let mut zero = sample();
+        let mut zero = Deployment::sample();
         zero.avs.key_registry = Address::ZERO;
         zero.write(&path).unwrap();
         let err = Deployment::read(&path).unwrap_err().to_string();
@@ -262,7 +268,7 @@ mod tests {
         let err = Deployment::read(&path).unwrap_err().to_string();
         assert!(err.contains("unfinished") && err.contains("hoodi") && err.contains("1 steps"), "{err}");
 
-        let mut finished = sample();
+        let mut finished = Deployment::sample();
         finished.deploy_log = Some(journal);
         DeploymentFile::Finished(finished.clone()).write(&path).unwrap();
         assert_eq!(Deployment::read(&path).unwrap(), finished);
