@@ -30,6 +30,7 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{Filter, TransactionReceipt};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
+use keeper_devnet::jobs;
 use keeper_devnet::operators::{node_nonce_provider, DeployedDevnet, DevnetOperator};
 use keeper_devnet::pipeline::{free_port, performed_tasks};
 use keeper_devnet::Daemon;
@@ -236,18 +237,9 @@ impl Net {
 
     /// Creates a job funded with `deposit` wei and allows its forwarder on its target.
     async fn create_job(&self, spec: &JobSpec, deposit: U256) -> TestJob {
-        let manager = JobManager::new(self.deployment.avs.job_manager, &self.provider);
-        let receipt = receipt(manager.createJob(spec.to_job_manager().unwrap()).value(deposit)).await;
-        let id = receipt
-            .inner
-            .logs()
-            .iter()
-            .find_map(|log| JobManager::JobCreated::decode_log_data(log.data()).ok().map(|e| e.jobId))
-            .unwrap();
-        let forwarder = manager.forwarderOf(id).call().await.unwrap();
-        // Every sample target has the same allow-list.
-        receipt_of(SampleCounter::new(spec.action.target(), &self.provider).setForwarder(forwarder, true)).await;
-        TestJob { id, forwarder }
+        let job =
+            jobs::create_allowed_job(&self.provider, self.deployment.avs.job_manager, spec, deposit).await.unwrap();
+        TestJob { id: job.id, forwarder: job.forwarder }
     }
 
     fn job_manager(&self) -> JobManager::JobManagerInstance<&DynProvider> {
@@ -930,7 +922,7 @@ async fn a_job_updated_between_signing_and_submission_slashes_nobody_and_runs_it
     let mut old = net.mirror_job();
     old.action = Action::Call { target: net.counter, data: SampleCounter::incrementCall {}.abi_encode().into() };
     let job = net.create_job(&old, U256::from(ETHER)).await;
-    receipt_of(SampleCounter::new(net.mirror, &net.provider).setForwarder(job.forwarder, true)).await;
+    jobs::allow_forwarder(&net.provider, net.mirror, job.forwarder).await.unwrap();
     let stakes = net.slashable_stakes().await;
     net.mine_every_second().await;
     for i in 0..3 {

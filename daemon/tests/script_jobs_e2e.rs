@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use alloy::node_bindings::AnvilInstance;
 use alloy::primitives::{Address, Bytes, I256, U256};
 use alloy::providers::{DynProvider, Provider};
+use keeper_devnet::jobs;
 use keeper_devnet::operators::{DeployedDevnet, DevnetOperators, Keeper, OperatorPlan};
 use keeper_devnet::pipeline::{performed_tasks, SampleJob, Samples};
 use keeper_devnet::scripts::{self, ScriptServer};
@@ -217,11 +218,15 @@ async fn a_hostile_script_fails_its_tasks_with_the_reason_and_the_daemon_perform
         max_fee: 10u128.pow(16),
         expiry: None,
     };
-    let hostile_job = scripts::create_job(&net.provider, &net.deployment, &spec).await.unwrap();
+    let job_manager = net.deployment.avs.job_manager;
+    let ether = U256::from(jobs::ONE_ETHER);
+    let hostile_job = jobs::create_allowed_job(&net.provider, job_manager, &spec, ether).await.unwrap().id;
     let window = net.server.module("time_window").unwrap().clone();
     let spec = scripts::example_spec(&window, trigger, net.samples.counter, net.samples.oracle, owner).unwrap();
-    let good_job =
-        SampleJob { id: scripts::create_job(&net.provider, &net.deployment, &spec).await.unwrap(), name: "" };
+    let good_job = SampleJob {
+        id: jobs::create_allowed_job(&net.provider, job_manager, &spec, ether).await.unwrap().id,
+        name: "",
+    };
     net.spawn_keepers().await;
     net.wait_performed(&[good_job], 3, Duration::from_secs(120)).await;
     net.stop();

@@ -18,6 +18,7 @@ use alloy::primitives::{bytes, keccak256, Address, Bytes, B256, U256};
 use alloy::providers::Provider;
 use alloy::rpc::types::TransactionReceipt;
 use alloy::sol_types::{SolCall, SolError, SolEvent, SolValue};
+use keeper_devnet::jobs;
 use keeper_devnet::network::slashable_stake;
 use keeper_devnet::{deploy_network, mine_blocks, onboard_devnet_operator, NetworkConfig};
 use keeper_shared::batch::{Batch, BatchContext, TaskId};
@@ -30,8 +31,8 @@ use keeperd::jobs::execute::CheckFailure;
 use keeperd::jobs::schedule::{event_sequence, is_due, latest_due_sequence, matches_log};
 use keeperd::jobs::submit::{self, signed_leaf, TaskResult};
 use keeperd::jobs::{
-    build_submission, decode_job_log, execute, Action, BatchTask, EventFilter, JobEvent, JobSpec, Outcome,
-    ReferenceBlock, SubmitError, TaskResponse, Trigger,
+    build_submission, execute, Action, BatchTask, EventFilter, JobSpec, Outcome, ReferenceBlock, SubmitError,
+    TaskResponse, Trigger,
 };
 
 const ETHER: u64 = 1_000_000_000_000_000_000;
@@ -51,19 +52,15 @@ async fn latest(provider: &impl Provider) -> ReferenceBlock {
 }
 
 /// Creates a job from the owner's wallet, checks the JobCreated log decodes to the same spec with the
-/// contract's hash, and allows the job's forwarder on `allow` (a sample target's `setForwarder`).
+/// contract's hash, and allows the job's forwarder on the spec's target (a sample's `setForwarder`).
 async fn create_job<P: Provider>(provider: &P, job_manager: Address, spec: &JobSpec) -> (U256, Address) {
-    let jobs = JobManager::new(job_manager, provider);
-    let receipt = receipt(jobs.createJob(spec.to_job_manager().unwrap()).value(U256::from(DEPOSIT))).await;
-    let created = receipt.inner.logs().iter().find_map(|log| decode_job_log(log).unwrap()).unwrap();
-    let JobEvent::Created { job_id, forwarder, spec_hash, spec: logged, .. } = created else {
-        panic!("expected JobCreated, got {created:?}")
-    };
-    assert_eq!(logged, *spec);
-    assert_eq!(spec_hash, spec.hash().unwrap());
-    assert_eq!(jobs.specHashOf(job_id).call().await.unwrap(), spec_hash);
-    assert_eq!(jobs.forwarderOf(job_id).call().await.unwrap(), forwarder);
-    (job_id, forwarder)
+    let created = jobs::create_allowed_job(provider, job_manager, spec, U256::from(DEPOSIT)).await.unwrap();
+    assert_eq!(created.spec, *spec);
+    assert_eq!(created.spec_hash, spec.hash().unwrap());
+    let manager = JobManager::new(job_manager, provider);
+    assert_eq!(manager.specHashOf(created.id).call().await.unwrap(), created.spec_hash);
+    assert_eq!(manager.forwarderOf(created.id).call().await.unwrap(), created.forwarder);
+    (created.id, created.forwarder)
 }
 
 fn sign(keys: &[SecretKey], batch: &Batch) -> Signature {
@@ -197,9 +194,6 @@ async fn batches_perform_every_job_kind_once_refuse_replays_and_stale_blocks_and
     let mut jobs = Vec::new();
     for (name, spec) in &specs {
         let (job_id, forwarder) = create_job(&provider, job_manager, spec).await;
-        let target = spec.action.target();
-        // The owner allows the job's forwarder on its target (every sample has the same setForwarder).
-        receipt(SampleCounter::new(target, &provider).setForwarder(forwarder, true)).await;
         jobs.push((*name, job_id, forwarder, spec.clone()));
     }
 

@@ -184,6 +184,20 @@ pub struct Keeper {
     pub daemon: Daemon,
 }
 
+/// An error naming the first of `keepers` whose daemon exited, and its log.
+pub fn check_running(keepers: &mut [Keeper]) -> eyre::Result<()> {
+    for keeper in keepers.iter_mut() {
+        if let Some(status) = keeper.daemon.exited() {
+            return Err(eyre!(
+                "the daemon of operator {} exited ({status}); see {}",
+                keeper.operator,
+                keeper.daemon.log_path().display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl DevnetOperators {
     /// Onboards `plan.keepers` operators on `devnet` and writes their files under
     /// `<dir>/operator-<i>`; `each` sees every operator once it is registered (the walk-through

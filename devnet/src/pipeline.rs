@@ -16,8 +16,8 @@ use alloy::sol_types::{SolCall, SolEvent};
 use eyre::{eyre, WrapErr};
 use keeper_shared::bls::SecretKey;
 use keeper_shared::contracts::{
-    JobManager, SampleCounter, SampleLiquidationBook, SampleOracle, SamplePriceMirror, SampleVault,
-    SampleVaultResolver, TaskManager,
+    SampleCounter, SampleLiquidationBook, SampleOracle, SamplePriceMirror, SampleVault, SampleVaultResolver,
+    TaskManager,
 };
 use keeper_shared::deployment::Deployment;
 use keeper_shared::keystore::{ecdsa, KdfChoice, Keystore, WriteMode};
@@ -25,7 +25,8 @@ use keeper_shared::keystore::{ecdsa, KdfChoice, Keystore, WriteMode};
 use keeperd::eigenlayer::onboarding::confirm;
 use keeperd::jobs::{Action, EventFilter, JobSpec, Trigger};
 
-use crate::operators::Keeper;
+use crate::jobs;
+use crate::operators::{self, Keeper};
 
 /// The devnet aggregator's quorum window: short, for a one-second chain; still two keeper polls
 /// at the default interval (`config`'s test holds them to it).
@@ -198,12 +199,7 @@ pub async fn create_sample_jobs<P: Provider>(
     let oracle = *SampleOracle::deploy(provider, owner).await?.address();
     let mirror = *SamplePriceMirror::deploy(provider, owner, oracle).await?.address();
 
-    let now = provider
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await?
-        .ok_or_else(|| eyre!("no latest block"))?
-        .header
-        .timestamp;
+    let (_, now) = jobs::head(provider).await?;
     let spec = |trigger, action| JobSpec { trigger, action, gas_limit: 300_000, max_fee: 10u128.pow(16), expiry: None };
     let specs = [
         (
@@ -251,28 +247,13 @@ pub async fn create_sample_jobs<P: Provider>(
             ),
         ),
     ];
-    let manager = JobManager::new(deployment.avs.job_manager, provider);
-    let mut jobs = Vec::new();
+    let mut created = Vec::new();
     for (name, spec) in specs {
-        let abi = spec.to_job_manager()?;
-        let receipt = confirm(
-            "creating a sample job",
-            manager.createJob(abi).value(U256::from(10u64).pow(U256::from(18u64))).send().await,
-        )
-        .await?;
-        let id = receipt
-            .inner
-            .logs()
-            .iter()
-            .find_map(|log| JobManager::JobCreated::decode_log_data(log.data()).ok().map(|e| e.jobId))
-            .ok_or_else(|| eyre!("createJob emitted no JobCreated"))?;
-        let forwarder = manager.forwarderOf(id).call().await?;
-        let target = spec.action.target();
-        let allow = SampleCounter::new(target, provider); // every sample target has setForwarder
-        confirm("allowing the job's forwarder", allow.setForwarder(forwarder, true).send().await).await?;
-        jobs.push(SampleJob { id, name });
+        let deposit = U256::from(jobs::ONE_ETHER);
+        let id = jobs::create_allowed_job(provider, deployment.avs.job_manager, &spec, deposit).await?.id;
+        created.push(SampleJob { id, name });
     }
-    Ok(Samples { counter, book, vault, resolver, oracle, mirror, jobs })
+    Ok(Samples { counter, book, vault, resolver, oracle, mirror, jobs: created })
 }
 
 /// Gives the condition and event jobs work: a new oracle answer and vault rewards every call, and
@@ -374,15 +355,7 @@ pub async fn watch<P: Provider>(
                 break;
             }
         }
-        for keeper in keepers.iter_mut() {
-            if let Some(status) = keeper.daemon.exited() {
-                return Err(eyre!(
-                    "the daemon of operator {} exited ({status}); see {}",
-                    keeper.operator,
-                    keeper.daemon.log_path().display()
-                ));
-            }
-        }
+        operators::check_running(keepers)?;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     Ok(PipelineRun { performed })

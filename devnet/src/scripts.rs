@@ -17,12 +17,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use eyre::{eyre, WrapErr};
-use keeper_shared::contracts::{JobManager, SampleCounter, SamplePriceMirror};
+use keeper_shared::contracts::{SampleCounter, SamplePriceMirror};
 use keeper_shared::deployment::Deployment;
 use tokio_util::sync::CancellationToken;
 
+use crate::jobs;
 use crate::pipeline::{SampleJob, Samples};
-use keeperd::eigenlayer::onboarding::confirm;
 use keeperd::jobs::{Action, JobSpec, Trigger};
 
 /// The SDK's examples the devnet runs, by file stem.
@@ -145,24 +145,6 @@ pub fn example_spec(
     Ok(JobSpec { trigger, action, gas_limit: 300_000, max_fee: 10u128.pow(16), expiry: None })
 }
 
-/// Creates a job from `spec` funded with 1 ether and allows its forwarder on its target (every sample
-/// target has `setForwarder`); returns its id.
-pub async fn create_job<P: Provider>(provider: &P, deployment: &Deployment, spec: &JobSpec) -> eyre::Result<U256> {
-    let manager = JobManager::new(deployment.avs.job_manager, provider);
-    let receipt = confirm(
-        "creating a script job",
-        manager.createJob(spec.to_job_manager()?).value(U256::from(10u64).pow(U256::from(18u64))).send().await,
-    )
-    .await?;
-    let id = keeper_shared::job::created_job(receipt.inner.logs(), deployment.avs.job_manager)
-        .ok_or_else(|| eyre!("createJob emitted no JobCreated"))?
-        .jobId;
-    let forwarder = manager.forwarderOf(id).call().await?;
-    let allow = SampleCounter::new(spec.action.target(), provider);
-    confirm("allowing the job's forwarder", allow.setForwarder(forwarder, true).send().await).await?;
-    Ok(id)
-}
-
 /// One script job per example, on an interval of `interval_secs`, added to `samples.jobs`.
 pub async fn create_example_jobs<P: Provider>(
     provider: &P,
@@ -172,12 +154,7 @@ pub async fn create_example_jobs<P: Provider>(
     server: &ScriptServer,
     interval_secs: u64,
 ) -> eyre::Result<Vec<SampleJob>> {
-    let now = provider
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await?
-        .ok_or_else(|| eyre!("no latest block"))?
-        .header
-        .timestamp;
+    let (_, now) = jobs::head(provider).await?;
     let mirror = deploy_script_mirror(provider, owner, samples.oracle).await?;
     let mut jobs = Vec::new();
     for (name, label) in [
@@ -187,7 +164,8 @@ pub async fn create_example_jobs<P: Provider>(
         let module = server.module(name).ok_or_else(|| eyre!("the script server has no {name}"))?;
         let trigger = Trigger::Interval { start: now, period: interval_secs };
         let spec = example_spec(module, trigger, samples.counter, samples.oracle, mirror)?;
-        let id = create_job(provider, deployment, &spec).await?;
+        let deposit = U256::from(jobs::ONE_ETHER);
+        let id = jobs::create_allowed_job(provider, deployment.avs.job_manager, &spec, deposit).await?.id;
         let job = SampleJob { id, name: label };
         samples.jobs.push(job.clone());
         jobs.push(job);

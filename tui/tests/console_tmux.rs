@@ -79,14 +79,7 @@ impl Devnet {
         let job_manager = JobManager::new(deployment.avs.job_manager, &provider);
         assert_eq!(job_manager.nextJobId().call().await.unwrap(), U256::from(1));
         let forwarder = job_manager.forwarderOf(U256::from(1)).call().await.unwrap();
-        SampleCounter::new(counter, &provider)
-            .setForwarder(forwarder, true)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        keeper_devnet::jobs::allow_forwarder(&provider, counter, forwarder).await.unwrap();
         // From now on a block a second, as `keeper-devnet run` runs: interval jobs need time to pass.
         provider.raw_request::<_, ()>("evm_setIntervalMining".into(), (1u64,)).await.unwrap();
         let keepers = operators.spawn(&keeperd_binary()).unwrap();

@@ -11,6 +11,7 @@ use alloy::primitives::{Address, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolEvent};
+use keeper_devnet::jobs;
 use keeper_devnet::operators::{node_nonce_provider, DeployedDevnet, DevnetOperator};
 use keeper_devnet::pipeline::{metrics_listen, performed_tasks};
 use keeper_shared::contracts::{BlsKeyRegistry, JobManager, SampleCounter, TaskManager};
@@ -156,41 +157,16 @@ impl Chain {
     /// A job calling `counter.increment()` every `period` seconds from now, funded, its forwarder
     /// allowed.
     pub async fn counter_job(&self, period: u64) -> U256 {
-        let now = self.provider.get_block_by_number(alloy::eips::BlockNumberOrTag::Latest).await.unwrap().unwrap();
+        let (_, now) = jobs::head(&self.provider).await.unwrap();
         let spec = JobSpec {
-            trigger: Trigger::Interval { start: now.header.timestamp, period },
+            trigger: Trigger::Interval { start: now, period },
             action: Action::Call { target: self.counter, data: SampleCounter::incrementCall {}.abi_encode().into() },
             gas_limit: 300_000,
             max_fee: 10_000_000_000_000_000,
             expiry: None,
         };
-        let manager = JobManager::new(self.deployment.avs.job_manager, &self.provider);
-        let deposit = U256::from(10u64).pow(U256::from(18u64));
-        let receipt = manager
-            .createJob(spec.to_job_manager().unwrap())
-            .value(deposit)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        let id = receipt
-            .inner
-            .logs()
-            .iter()
-            .find_map(|log| JobManager::JobCreated::decode_log_data(log.data()).ok().map(|e| e.jobId))
-            .unwrap();
-        let forwarder = manager.forwarderOf(id).call().await.unwrap();
-        SampleCounter::new(self.counter, &self.provider)
-            .setForwarder(forwarder, true)
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        id
+        let deposit = U256::from(jobs::ONE_ETHER);
+        jobs::create_allowed_job(&self.provider, self.deployment.avs.job_manager, &spec, deposit).await.unwrap().id
     }
 
     /// Every `TaskPerformed` as (job, sequence) → (block, transaction sender); `Err` names a task

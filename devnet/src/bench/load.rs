@@ -39,7 +39,8 @@ use serde::Serialize;
 use super::procfs::{self, ProcessSample};
 use super::stats::{self, Summary, Tally, Task};
 use crate::anvil::ANVIL_ACCOUNTS;
-use crate::operators::{DeployedDevnet, DevnetOperators, Keeper, OperatorPlan};
+use crate::jobs::head;
+use crate::operators::{self, DeployedDevnet, DevnetOperators, Keeper, OperatorPlan};
 use keeperd::jobs::schedule::SkipReason;
 use keeperd::jobs::{Action, JobSpec, Trigger};
 
@@ -420,15 +421,6 @@ async fn mine_until<P: Provider>(provider: &P, owner: Address, next: u64) -> eyr
     Err(eyre!("the job transactions up to nonce {next} were not mined (pool: {pool})"))
 }
 
-/// The latest block's number and time.
-async fn head<P: Provider>(provider: &P) -> eyre::Result<(u64, u64)> {
-    let block = provider
-        .get_block_by_number(BlockNumberOrTag::Latest)
-        .await?
-        .ok_or_else(|| eyre!("the node has no latest block"))?;
-    Ok((block.header.number, block.header.timestamp))
-}
-
 /// A process whose memory and CPU time the report gives.
 struct Watched {
     name: String,
@@ -498,15 +490,7 @@ async fn measure<P: Provider>(
         if timestamp >= end_time {
             return Ok((number, wall));
         }
-        for keeper in keepers.iter_mut() {
-            if let Some(status) = keeper.daemon.exited() {
-                return Err(eyre!(
-                    "the daemon of operator {} exited ({status}); see {}",
-                    keeper.operator,
-                    keeper.daemon.log_path().display()
-                ));
-            }
-        }
+        operators::check_running(keepers)?;
         if Instant::now() > deadline {
             return Err(eyre!("the chain stopped advancing (block {number}, time {timestamp})"));
         }
