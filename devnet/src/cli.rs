@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 use eyre::eyre;
 
 use crate::bench::load::{self, LoadConfig};
+use crate::operators::OperatorPlan;
+use crate::setup::DevnetSetup;
 use crate::walk_through::{self, DevnetConfig};
 
 /// A throwaway keeper network on a local chain: anvil with the real EigenLayer core and the AVS,
@@ -44,6 +46,11 @@ pub struct Binaries {
 }
 
 impl Binaries {
+    /// These programs, writing under `dir`, running `plan`'s operators.
+    fn setup(&self, dir: PathBuf, plan: OperatorPlan) -> eyre::Result<DevnetSetup> {
+        Ok(DevnetSetup { anvil: self.anvil.clone(), keeperd: self.keeperd()?, dir, plan })
+    }
+
     fn keeperd(&self) -> eyre::Result<PathBuf> {
         if let Some(path) = &self.keeperd {
             return Ok(path.clone());
@@ -131,16 +138,13 @@ pub fn run(cli: Cli) -> eyre::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Run(args) => {
+            let plan = OperatorPlan { keepers: args.keepers.into(), transport: args.transport, challenger: true };
             let config = DevnetConfig {
-                anvil: args.binaries.anvil.clone(),
-                keeperd: args.binaries.keeperd()?,
-                keepers: args.keepers.into(),
-                dir: args.dir,
+                setup: args.binaries.setup(args.dir, plan)?,
                 interval_secs: args.interval,
                 until_performed: args.until_performed,
                 duration: std::time::Duration::from_secs(args.duration),
                 script_examples: args.script_examples.unwrap_or_else(crate::scripts::default_examples_dir),
-                transport: args.transport,
             };
             match runtime.block_on(walk_through::run(&config, &mut std::io::stdout()))? {
                 Some(_) => Ok(()),
@@ -148,18 +152,18 @@ pub fn run(cli: Cli) -> eyre::Result<()> {
             }
         }
         Command::BenchLoad(args) => {
-            let config = LoadConfig {
-                anvil: args.binaries.anvil.clone(),
-                keeperd: args.binaries.keeperd()?,
+            let plan = OperatorPlan {
                 keepers: args.keepers.into(),
+                transport: args.transport,
+                challenger: !args.no_challenger,
+            };
+            let config = LoadConfig {
+                setup: args.binaries.setup(args.dir, plan)?,
                 jobs: args.jobs,
                 period: args.period,
                 duration: args.duration,
                 lead: args.lead,
                 drain: args.drain,
-                dir: args.dir,
-                challenger: !args.no_challenger,
-                transport: args.transport,
                 command: std::env::args().collect::<Vec<_>>().join(" "),
             };
             match runtime.block_on(load::run(&config, &mut std::io::stdout()))? {

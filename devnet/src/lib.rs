@@ -17,6 +17,7 @@ pub mod network;
 pub mod operators;
 pub mod pipeline;
 pub mod scripts;
+pub mod setup;
 pub mod walk_through;
 
 pub use anvil::start as start_anvil;

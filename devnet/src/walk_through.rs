@@ -13,22 +13,16 @@ use eyre::{eyre, WrapErr};
 use keeper_shared::api::FULL_MAGNITUDE;
 use keeper_shared::bls::PublicKey;
 use keeper_shared::contracts::BlsKeyRegistry;
-use keeperd::signals::ShutdownSignals;
 
-use crate::operators::{DeployedDevnet, DevnetOperators, OperatorPlan};
+use crate::operators::{DeployedDevnet, DevnetOperators};
+use crate::setup::DevnetSetup;
 use crate::{faucet, pipeline, scripts};
 
 /// What `keeper-devnet run` starts.
 #[derive(Debug, Clone)]
 pub struct DevnetConfig {
-    /// The anvil binary.
-    pub anvil: PathBuf,
-    /// The keeperd binary each operator runs.
-    pub keeperd: PathBuf,
-    /// How many keepers register and run a daemon (at most 9).
-    pub keepers: usize,
-    /// Where the deployment file, and each operator's keys, config, database and log, are written.
-    pub dir: PathBuf,
+    /// The binaries, the directory and the keepers (at most 9; operator 0 challenges).
+    pub setup: DevnetSetup,
     /// Seconds between the interval job's tasks.
     pub interval_secs: u64,
     /// Stop once every sample job was performed this many times.
@@ -38,32 +32,12 @@ pub struct DevnetConfig {
     /// Where the SDK's example modules are (`sdk/assemblyscript/build`); served to the keepers for the
     /// devnet's script jobs.
     pub script_examples: PathBuf,
-    /// How operators exchange proposals and signatures: P2P (every operator proposes and submits by
-    /// the rotation) or HTTP (operator 0 aggregates).
-    pub transport: keeperd::config::Transport,
 }
 
 /// Starts anvil, deploys and onboards, runs the keepers on sample jobs, and stops everything, also
 /// on Ctrl-C or SIGTERM. `None` when interrupted.
-pub async fn run(config: &DevnetConfig, out: &mut impl Write) -> eyre::Result<Option<pipeline::PipelineRun>> {
-    if config.keepers == 0 || config.keepers >= crate::anvil::ANVIL_ACCOUNTS {
-        return Err(eyre!("keepers: must be between 1 and {}", crate::anvil::ANVIL_ACCOUNTS - 1));
-    }
-    // Handlers first: a signal that arrives once anvil runs must reach us, not kill us with anvil orphaned.
-    let mut shutdown = ShutdownSignals::install()?;
-    let anvil = crate::anvil::start(&config.anvil)?;
-    writeln!(out, "anvil: chain {} listening on {}", anvil.chain_id(), anvil.endpoint())?;
-    out.flush()?;
-    let outcome = tokio::select! {
-        report = walk_through(&anvil, config, out) => Some(report?),
-        () = shutdown.recv() => None,
-    };
-    match &outcome {
-        Some(_) => writeln!(out, "done: stopping anvil")?,
-        None => writeln!(out, "interrupted: stopping anvil")?,
-    }
-    drop(anvil);
-    Ok(outcome)
+pub async fn run<W: Write>(config: &DevnetConfig, out: &mut W) -> eyre::Result<Option<pipeline::PipelineRun>> {
+    config.setup.run(out, async |anvil, out: &mut W| walk_through(anvil, config, out).await).await
 }
 
 async fn walk_through(
@@ -71,7 +45,7 @@ async fn walk_through(
     config: &DevnetConfig,
     out: &mut impl Write,
 ) -> eyre::Result<pipeline::PipelineRun> {
-    let devnet = DeployedDevnet::deploy(anvil, &config.dir).await?;
+    let devnet = DeployedDevnet::deploy(anvil, &config.setup.dir).await?;
     let (owner, owner_provider, deployment, dir) = (devnet.owner, &devnet.provider, &devnet.deployment, &devnet.dir);
     writeln!(
         out,
@@ -89,8 +63,7 @@ async fn walk_through(
         "faucet {faucet}: ether and stake tokens for a new operator: keeperctl devnet fund <address> --faucet {}",
         faucet_file.display()
     )?;
-    let plan = OperatorPlan { keepers: config.keepers, transport: config.transport, challenger: true };
-    let operators = DevnetOperators::onboard(anvil, &devnet, &plan, |operator| {
+    let operators = DevnetOperators::onboard(anvil, &devnet, &config.setup.plan, |operator| {
         writeln!(
             out,
             "keeper {}: operator {} staked {} tokens and registered BLS key {} (registration gas {})",
@@ -141,8 +114,8 @@ async fn walk_through(
         .raw_request::<_, ()>("evm_setIntervalMining".into(), (1u64,))
         .await
         .wrap_err("switching anvil to one block per second")?;
-    let mut keepers = operators.spawn(&config.keeperd)?;
-    let exchange = match config.transport.uses_p2p() {
+    let mut keepers = operators.spawn(&config.setup.keeperd)?;
+    let exchange = match config.setup.plan.transport.uses_p2p() {
         true => format!("over P2P on 127.0.0.1 ports {:?}, proposer and submitter by rotation", operators.p2p_ports),
         false => format!("operator 0 also aggregates on {}", operators.aggregator),
     };

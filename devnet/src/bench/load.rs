@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use alloy::eips::{BlockId, BlockNumberOrTag};
@@ -32,15 +32,13 @@ use alloy::rpc::types::{Filter, Log};
 use alloy::sol_types::{SolCall, SolEvent};
 use eyre::{eyre, WrapErr};
 use keeper_shared::contracts::{JobManager, SampleCounter, TaskManager};
-use keeperd::config::Transport;
-use keeperd::signals::ShutdownSignals;
 use serde::Serialize;
 
 use super::procfs::{self, ProcessSample};
 use super::stats::{self, Summary, Tally, Task};
-use crate::anvil::ANVIL_ACCOUNTS;
 use crate::jobs::head;
-use crate::operators::{self, DeployedDevnet, DevnetOperators, Keeper, OperatorPlan};
+use crate::operators::{self, DeployedDevnet, DevnetOperators, Keeper};
+use crate::setup::DevnetSetup;
 use keeperd::jobs::schedule::SkipReason;
 use keeperd::jobs::{Action, JobSpec, Trigger};
 
@@ -57,12 +55,9 @@ const GOAL_RSS_KIB: u64 = 100 * 1024;
 /// What `keeper-devnet bench-load` runs.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
-    /// The anvil binary.
-    pub anvil: PathBuf,
-    /// The keeperd binary each operator runs.
-    pub keeperd: PathBuf,
-    /// Keepers (operator 0 also aggregates and challenges).
-    pub keepers: usize,
+    /// The binaries, the directory and the keepers (over HTTP operator 0 aggregates; operator 0
+    /// challenges unless the plan says not to, which isolates the challenger's cost).
+    pub setup: DevnetSetup,
     /// Interval jobs created.
     pub jobs: u64,
     /// Their period, seconds.
@@ -73,12 +68,6 @@ pub struct LoadConfig {
     pub lead: u64,
     /// Seconds after the window during which its last tasks may still land.
     pub drain: u64,
-    /// Where the deployment file and each operator's keys, config, database and log go.
-    pub dir: PathBuf,
-    /// Whether operator 0 also runs the challenger role (off isolates its cost).
-    pub challenger: bool,
-    /// How operators exchange proposals and signatures (HTTP: operator 0 aggregates; P2P: by rotation).
-    pub transport: Transport,
     /// The command line, for the report.
     pub command: String,
 }
@@ -196,23 +185,11 @@ pub struct Goals {
 }
 
 /// Runs the benchmark; `None` when interrupted (Ctrl-C or SIGTERM stop the daemons and anvil).
-pub async fn run(config: &LoadConfig, out: &mut impl Write) -> eyre::Result<Option<LoadReport>> {
-    if config.keepers == 0 || config.keepers >= ANVIL_ACCOUNTS {
-        return Err(eyre!("keepers: must be between 1 and {}", ANVIL_ACCOUNTS - 1));
-    }
+pub async fn run<W: Write>(config: &LoadConfig, out: &mut W) -> eyre::Result<Option<LoadReport>> {
     if config.jobs == 0 || config.period == 0 || config.duration == 0 {
         return Err(eyre!("jobs, period and duration: must be positive"));
     }
-    let mut shutdown = ShutdownSignals::install()?;
-    let anvil = crate::anvil::start(&config.anvil)?;
-    writeln!(out, "anvil: chain {} listening on {}", anvil.chain_id(), anvil.endpoint())?;
-    out.flush()?;
-    let outcome = tokio::select! {
-        report = bench(&anvil, config, out) => Some(report?),
-        () = shutdown.recv() => None,
-    };
-    drop(anvil);
-    Ok(outcome)
+    config.setup.run(out, async |anvil, out: &mut W| bench(anvil, config, out).await).await
 }
 
 /// Jobs the benchmark created: ids `first..first + starts.len()`, job `first + i` starting at `starts[i]`.
@@ -223,12 +200,12 @@ struct LoadJobs {
 }
 
 async fn bench(anvil: &AnvilInstance, config: &LoadConfig, out: &mut impl Write) -> eyre::Result<LoadReport> {
-    let devnet = DeployedDevnet::deploy(anvil, &config.dir).await?;
+    let (plan, transport) = (&config.setup.plan, config.setup.plan.transport);
+    let devnet = DeployedDevnet::deploy(anvil, &config.setup.dir).await?;
     let (owner, provider, deployment, dir) = (devnet.owner, &devnet.provider, &devnet.deployment, &devnet.dir);
     writeln!(out, "deployed EigenLayer and the AVS; deployment file {}", devnet.deployment_file.display())?;
-    let plan = OperatorPlan { keepers: config.keepers, transport: config.transport, challenger: config.challenger };
-    let operators = DevnetOperators::onboard(anvil, &devnet, &plan, |_| Ok(())).await?;
-    writeln!(out, "onboarded {} keepers through EigenLayer ({} transport)", config.keepers, config.transport.as_str())?;
+    let operators = DevnetOperators::onboard(anvil, &devnet, plan, |_| Ok(())).await?;
+    writeln!(out, "onboarded {} keepers through EigenLayer ({} transport)", plan.keepers, transport.as_str())?;
     out.flush()?;
 
     let created = Instant::now();
@@ -252,7 +229,7 @@ async fn bench(anvil: &AnvilInstance, config: &LoadConfig, out: &mut impl Write)
         .await
         .wrap_err("switching anvil to one block per second")?;
     let start_block = provider.get_block_number().await?;
-    let mut keepers = operators.spawn(&config.keeperd)?;
+    let mut keepers = operators.spawn(&config.setup.keeperd)?;
     let (_, now) = head(provider).await?;
     let setup_overran = now >= window.0;
     writeln!(
@@ -269,7 +246,7 @@ async fn bench(anvil: &AnvilInstance, config: &LoadConfig, out: &mut impl Write)
         .iter()
         .enumerate()
         .map(|(i, k)| {
-            let name = match (i, config.transport.uses_p2p()) {
+            let name = match (i, transport.uses_p2p()) {
                 (0, false) => "keeperd 0 (aggregator)".into(),
                 _ => format!("keeperd {i}"),
             };
@@ -291,9 +268,9 @@ async fn bench(anvil: &AnvilInstance, config: &LoadConfig, out: &mut impl Write)
     let setup = SetupReport {
         jobs: config.jobs,
         period_secs: config.period,
-        keepers: config.keepers,
-        challenger: config.challenger,
-        transport: config.transport.as_str(),
+        keepers: plan.keepers,
+        challenger: plan.challenger,
+        transport: transport.as_str(),
         confirmations: 0,
         block_time_secs: 1,
         duration_secs: config.duration,
