@@ -24,6 +24,7 @@ use keeper_shared::contracts::{BlsKeyRegistry, JobManager, KeeperServiceManager,
 use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
 use keeper_shared::eigenlayer::delegation_manager::DelegationManager;
 use keeper_shared::eigenlayer::strategy_manager::StrategyManager;
+use keeper_shared::eigenlayer::{AllocationManagerSinceV15, StrategyManagerSinceV15};
 use keeper_shared::job::created_job;
 use keeper_shared::network::CoreView;
 use serde::de::DeserializeOwned;
@@ -201,6 +202,9 @@ pub(crate) fn decode_revert(data: &[u8]) -> (Option<String>, String) {
     // which the stake token's ABI carries).
     try_decode!("StrategyManager", StrategyManager::StrategyManagerErrors);
     try_interface!("ERC20", StakeToken::StakeTokenErrors);
+    // What newer cores (the public testnets') add to the v1.3 ABIs above.
+    try_interface!("AllocationManager", AllocationManagerSinceV15::AllocationManagerSinceV15Errors);
+    try_interface!("StrategyManager", StrategyManagerSinceV15::StrategyManagerSinceV15Errors);
     if let Ok(revert) = <alloy::sol_types::Revert as alloy::sol_types::SolError>::abi_decode(data) {
         return (Some("Error".to_owned()), format!("Error({:?})", revert.reason));
     }
@@ -673,6 +677,19 @@ mod tests {
         let data = StrategyManager::StrategyNotWhitelisted {}.abi_encode();
         let (name, detail) = decode_revert(&data);
         assert_eq!(name.as_deref(), Some("StrategyNotWhitelisted"), "{detail}");
+    }
+
+    /// Errors of the testnets' newer cores (v1.5+) are named too.
+    #[test]
+    fn newer_core_reverts_are_named() {
+        let data = AllocationManagerSinceV15::SlasherNotSet {}.abi_encode();
+        let (name, detail) = decode_revert(&data);
+        assert_eq!(name.as_deref(), Some("SlasherNotSet"));
+        assert!(detail.starts_with("AllocationManager.SlasherNotSet"), "{detail}");
+        let data = StrategyManagerSinceV15::InvalidDepositScalingFactor {}.abi_encode();
+        let (name, detail) = decode_revert(&data);
+        assert_eq!(name.as_deref(), Some("InvalidDepositScalingFactor"));
+        assert!(detail.starts_with("StrategyManager.InvalidDepositScalingFactor"), "{detail}");
     }
 
     #[test]
