@@ -143,7 +143,7 @@ pub async fn mine_blocks<P: Provider>(provider: &P, blocks: u64) -> Result<(), E
 
 /// Walks one devnet operator through EigenLayer's flow: the owner mints it `stake` tokens; it
 /// registers as an operator (allocation delay 0), deposits, waits out the allocation configuration
-/// delay, allocates all its magnitude to the keeper set and registers with its BLS key. Returns the
+/// delay where the core applies one, allocates all its magnitude to the keeper set and registers with its BLS key. Returns the
 /// receipt of the registration for the set.
 pub async fn onboard_devnet_operator<O: Provider, P: Provider>(
     owner: &O,
