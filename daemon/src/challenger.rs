@@ -20,7 +20,7 @@ use keeper_shared::bls::Signature;
 use keeper_shared::contracts::TaskManager;
 use tokio_util::sync::CancellationToken;
 
-use crate::chain::{TxRequest, TxSender};
+use crate::chain::{SenderError, TxRequest, TxSender};
 use crate::context::NodeContext;
 use crate::jobs::submit::signed_leaf;
 use crate::jobs::{execute, JobSpec, Outcome, ReferenceBlock, SubmitError};
@@ -285,7 +285,15 @@ async fn prove(
         }
         Err(e) => {
             context.metrics.equivocation_proofs.with_label_values(&["failed"]).inc();
-            tracing::warn!(%operator, error = %e, "challenger: the equivocation proof failed");
+            // A refused proof names why: the task manager's error, or the core's passed on unchanged
+            // through the service manager (e.g. v1.9's slasher check: `InvalidCaller`, `SlasherNotSet`).
+            let revert = match &e {
+                SenderError::WouldRevert { source, .. } => {
+                    source.revert_data().map(|data| crate::api::decode_revert(data).1)
+                }
+                _ => None,
+            };
+            tracing::warn!(%operator, error = %e, revert = revert.as_deref(), "challenger: the equivocation proof failed");
         }
     }
 }

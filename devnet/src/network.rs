@@ -143,7 +143,7 @@ pub async fn mine_blocks<P: Provider>(provider: &P, blocks: u64) -> Result<(), E
 
 /// Walks one devnet operator through EigenLayer's flow: the owner mints it `stake` tokens; it
 /// registers as an operator (allocation delay 0), deposits, waits out the allocation configuration
-/// delay, allocates all its magnitude to the keeper set and registers with its BLS key. Returns the
+/// delay where the core applies one, allocates all its magnitude to the keeper set and registers with its BLS key. Returns the
 /// receipt of the registration for the set.
 pub async fn onboard_devnet_operator<O: Provider, P: Provider>(
     owner: &O,
@@ -163,13 +163,17 @@ pub async fn onboard_devnet_operator<O: Provider, P: Provider>(
     onboarding::register_as_operator(operator_provider, deployment, 0, "https://keeper-network.invalid/operator.json")
         .await?;
     onboarding::deposit(operator_provider, deployment, deployment.avs.strategies[0], token_address, stake).await?;
-    let allocation = AllocationManager::new(deployment.eigenlayer.allocation_manager, operator_provider);
-    let delay = allocation
-        .ALLOCATION_CONFIGURATION_DELAY()
-        .call()
-        .await
-        .map_err(EigenLayerError::contract("reading ALLOCATION_CONFIGURATION_DELAY"))?;
-    mine_blocks(operator_provider, u64::from(delay) + 1).await?;
+    // Mine through the configuration delay only where the core still applies one to a new operator
+    // (up to v1.8; from v1.9 the delay is in effect at once).
+    if !onboarding::allocation_delay_in_effect(operator_provider, deployment, operator).await? {
+        let allocation = AllocationManager::new(deployment.eigenlayer.allocation_manager, operator_provider);
+        let delay = allocation
+            .ALLOCATION_CONFIGURATION_DELAY()
+            .call()
+            .await
+            .map_err(EigenLayerError::contract("reading ALLOCATION_CONFIGURATION_DELAY"))?;
+        mine_blocks(operator_provider, u64::from(delay) + 1).await?;
+    }
     onboarding::allocate(operator_provider, deployment, operator, FULL_MAGNITUDE).await?;
     mine_blocks(operator_provider, 1).await?;
     onboarding::register_for_keeper_set(operator_provider, deployment, operator, key).await

@@ -122,8 +122,8 @@ impl Network {
 
 alloy::sol! {
     /// The few core functions the inspection reads, with the signatures of EigenLayer's v1.3 to
-    /// v1.11 releases (`IAllocationManager`, `IDelegationManager`, `IStrategyManager`, `IStrategy`,
-    /// and the `SemVerMixin` every core contract inherits from v1.3 on).
+    /// v1.12 releases (`IAllocationManager`, `IDelegationManager`, `IStrategyManager`, `IStrategy`,
+    /// and the `SemVerMixin` the DelegationManager inherits from v1.3 on).
     #[sol(rpc)]
     interface CoreView {
         function version() external view returns (string);
@@ -141,7 +141,8 @@ alloy::sol! {
 pub struct CoreReport {
     pub network: String,
     pub chain_id: u64,
-    /// The AllocationManager's version string.
+    /// The core's version string (the DelegationManager's, which every release from v1.3 to v1.12
+    /// has).
     pub version: String,
     /// Blocks before deallocated stake stops being slashable (AllocationManager).
     pub deallocation_delay: u32,
@@ -197,8 +198,14 @@ pub async fn inspect_core<P: Provider>(network: &Network, provider: &P) -> Resul
         }
     }
 
+    // The DelegationManager, not the AllocationManager: the latter has no `version()` from v1.9.0 on
+    // (EigenLayer's commit 9bb47f8a1, "remove semver"); the former keeps it through v1.12.0.
+    let version = CoreView::new(core.delegation_manager, provider)
+        .version()
+        .call()
+        .await
+        .map_err(call("DelegationManager.version()"))?;
     let allocation = CoreView::new(core.allocation_manager, provider);
-    let version = allocation.version().call().await.map_err(call("AllocationManager.version()"))?;
     let deallocation_delay =
         allocation.DEALLOCATION_DELAY().call().await.map_err(call("AllocationManager.DEALLOCATION_DELAY()"))?;
     let allocation_configuration_delay = allocation

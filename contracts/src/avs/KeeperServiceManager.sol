@@ -7,12 +7,14 @@ import {
     IAllocationManager,
     OperatorSet,
     CreateSetParams,
+    CreateSetParamsV2,
     DeregisterParams,
     SlashingParams
 } from "../interfaces/IAllocationManager.sol";
 import {IAVSRegistrar} from "../interfaces/IAVSRegistrar.sol";
 import {IBlsKeyRegistry} from "../interfaces/IBlsKeyRegistry.sol";
 import {IStrategy} from "../interfaces/IStrategy.sol";
+import {IStrategyManager} from "../interfaces/IStrategyManager.sol";
 
 /// @dev What the service manager reads of the task manager it is linked to.
 interface ITaskManagerLink {
@@ -33,6 +35,13 @@ interface ITaskManagerLink {
 /// what it proves. Anyone may eject a member whose slashable stake fell below the registry's minimum. The owner
 /// publishes metadata and links the task manager once; the strategies are fixed when the AVS is initialised (adding
 /// one would let the owner weigh a worthless token, removing one would free stake that signed from slashing).
+///
+/// Core versions (EigenLayer's sources, v1.3.0 to v1.12.0): the same code runs on the v1.3 core the devnet deploys and
+/// on the newer cores of the public testnets. The keeper set is created with this contract as its slasher (the v1.9+
+/// `CreateSetParamsV2` overload where the core has it, else the v1.3 form, whose slasher is the AVS: this contract
+/// either way). A slash accepts both forms of `AllocationManager.slashOperator`'s result, then sends the slashed
+/// shares' tokens to the burn address in the same transaction: `StrategyManager.clearBurnOrRedistributableShares`
+/// with the returned slash id (v1.5+), or `burnShares` per strategy (v1.3, whose `slashOperator` returns nothing).
 contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
     /// @notice The keeper operator set's id.
     uint32 public constant KEEPER_OPERATOR_SET_ID = 0;
@@ -42,6 +51,10 @@ contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
 
     /// @notice EigenLayer's AllocationManager (its proxy).
     IAllocationManager public immutable allocationManager;
+
+    /// @notice EigenLayer's StrategyManager (its proxy), read from the AllocationManager's DelegationManager; the
+    /// service manager sends slashed shares' tokens to the burn address through it.
+    IStrategyManager public immutable strategyManager;
 
     /// @notice The largest share of an operator's stake one slash may take, in wad (1e18 = all); fixed at deployment.
     uint256 public immutable maxSlashWad;
@@ -77,6 +90,10 @@ contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
     );
     /// @notice An operator was removed from the keeper set.
     event OperatorEjected(address indexed operator, EjectionReason reason);
+    /// @notice After a slash, the slashed shares' tokens were sent to the burn address (`cleared`), or the
+    /// StrategyManager refused (the slash stands; anyone may clear them later, permissionless in every core).
+    /// `slashId` is the core's id (v1.5+), or 0 on a v1.3 core (`burnShares` for every strategy of the set).
+    event SlashedSharesCleared(uint256 slashId, bool cleared);
 
     /// @notice The zero address was given where an account is needed.
     error InputAddressZero();
@@ -124,6 +141,7 @@ contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
         if (address(allocationManager_) == address(0)) revert InputAddressZero();
         if (maxSlashWad_ == 0 || maxSlashWad_ > WAD) revert InvalidMaxSlashWad(maxSlashWad_);
         allocationManager = allocationManager_;
+        strategyManager = IStrategyManager(allocationManager_.delegation().strategyManager());
         maxSlashWad = maxSlashWad_;
     }
 
@@ -133,7 +151,8 @@ contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
 
     /// @notice Wires the key registry and sets the AVS up in EigenLayer: metadata URI, the keeper operator set
     /// with its strategies (fixed for good), and this contract as the AVS registrar, in the order EigenLayer requires
-    /// (metadata before sets; `supportsAVS` already true).
+    /// (metadata before sets; `supportsAVS` already true). The set's slasher is this contract (see the contract's
+    /// notes on core versions).
     /// @dev Only the owner, once. It cannot run in the constructor: EigenLayer calls back `supportsAVS`, which
     /// needs this contract's code in place.
     /// @param keyRegistry_ The key registry; must name this contract as its service manager.
@@ -152,9 +171,7 @@ contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
         emit AVSInitialized(keyRegistry_, strategies, metadataURI);
 
         allocationManager.updateAVSMetadataURI(address(this), metadataURI);
-        CreateSetParams[] memory sets = new CreateSetParams[](1);
-        sets[0] = CreateSetParams(KEEPER_OPERATOR_SET_ID, strategies);
-        allocationManager.createOperatorSets(address(this), sets);
+        _createKeeperSet(strategies);
         allocationManager.setAVSRegistrar(address(this), address(this));
     }
 
@@ -182,9 +199,11 @@ contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
     // ---------------------------------------------------------------------------------------------------------
 
     /// @notice Slashes `wadToSlash` (out of 1e18) of the operator's stake in every strategy of the keeper set for
-    /// `offence`, then refreshes its weight in the key registry so the reduction counts at once.
+    /// `offence`, sends the slashed shares' tokens to the burn address, then refreshes its weight in the key registry
+    /// so the reduction counts at once.
     /// @dev Only the task manager, with the id of an offence it proved. EigenLayer reverts if the operator is not
-    /// slashable by the set.
+    /// slashable by the set; its revert is passed on unchanged. Clearing the slashed shares cannot revert the slash
+    /// (see `SlashedSharesCleared`).
     /// @param operator The operator.
     /// @param wadToSlash The share to slash, 1..`maxSlashWad`.
     /// @param offence The offence's id; an operator is slashed for it at most once.
@@ -203,9 +222,17 @@ contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
         }
         emit OperatorSlashRequested(operator, offence, wadToSlash, strategies, description);
 
-        allocationManager.slashOperator(
-            address(this), SlashingParams(operator, KEEPER_OPERATOR_SET_ID, strategies, wads, description)
-        );
+        // A low-level call: v1.3 returns nothing, v1.5+ returns `(slashId, shares)`; a typed call would fail to
+        // decode one of the two.
+        (bool slashed, bytes memory returned) = address(allocationManager)
+            .call(
+                abi.encodeCall(
+                    IAllocationManager.slashOperator,
+                    (address(this), SlashingParams(operator, KEEPER_OPERATOR_SET_ID, strategies, wads, description))
+                )
+            );
+        if (!slashed) _revertWith(returned);
+        _clearSlashedShares(strategies, returned);
         address[] memory operators = new address[](1);
         operators[0] = operator;
         keyRegistry.updateWeights(operators);
@@ -300,6 +327,52 @@ contract KeeperServiceManager is IAVSRegistrar, Ownable2Step {
     // ---------------------------------------------------------------------------------------------------------
     // Internals
     // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev Creates the keeper set with this contract as its slasher: the v1.9+ overload first; a core without it
+    /// (v1.3 to v1.8) reverts with no data (no such function, no fallback), and then the v1.3 form, whose slasher
+    /// is the AVS, does the same. Any other revert is the core's answer and is passed on.
+    function _createKeeperSet(IStrategy[] calldata strategies) private {
+        CreateSetParamsV2[] memory sets = new CreateSetParamsV2[](1);
+        sets[0] = CreateSetParamsV2(KEEPER_OPERATOR_SET_ID, strategies, address(this));
+        (bool created, bytes memory returned) = address(allocationManager)
+            .call(
+                abi.encodeWithSignature("createOperatorSets(address,(uint32,address[],address)[])", address(this), sets)
+            );
+        if (created) return;
+        if (returned.length != 0) _revertWith(returned);
+        CreateSetParams[] memory legacy = new CreateSetParams[](1);
+        legacy[0] = CreateSetParams(KEEPER_OPERATOR_SET_ID, strategies);
+        allocationManager.createOperatorSets(address(this), legacy);
+    }
+
+    /// @dev Sends a slash's shares to the burn address. `returned` is what `slashOperator` returned: at least two words
+    /// (`slashId`, the offset of `shares`) from a v1.5+ core, nothing from v1.3. Low-level calls whose failure only
+    /// shows in the event: a StrategyManager without the function (v1.3 has no `clearBurnOrRedistributableShares`)
+    /// or a strategy that refuses must not undo a proven slash, and clearing stays permissionless for later.
+    function _clearSlashedShares(IStrategy[] memory strategies, bytes memory returned) private {
+        address manager = address(strategyManager);
+        bool cleared = true;
+        uint256 slashId;
+        if (returned.length >= 64) {
+            slashId = abi.decode(returned, (uint256));
+            (cleared,) = manager.call(
+                abi.encodeCall(IStrategyManager.clearBurnOrRedistributableShares, (operatorSet(), slashId))
+            );
+        } else {
+            for (uint256 i; i < strategies.length; ++i) {
+                (bool burnt,) = manager.call(abi.encodeCall(IStrategyManager.burnShares, (strategies[i])));
+                cleared = cleared && burnt;
+            }
+        }
+        emit SlashedSharesCleared(slashId, cleared);
+    }
+
+    /// @dev Reverts with `data` as returned by a failed call, so the caller sees the core's own error.
+    function _revertWith(bytes memory data) private pure {
+        assembly ("memory-safe") {
+            revert(add(data, 32), mload(data))
+        }
+    }
 
     function _eject(address operator, EjectionReason reason) private {
         emit OperatorEjected(operator, reason);

@@ -14,6 +14,8 @@ import {IStrategyManager} from "../interfaces/IStrategyManager.sol";
 /// count an extra `VIRTUAL_OFFSET`. The first depositor gets shares 1:1, and an attacker who donates tokens to
 /// inflate the share price loses most of the donation to the virtual shares, so small later deposits cannot be
 /// rounded down to zero shares for profit. Rounding always favours the strategy (down on both mint and redeem).
+/// Valid on every core from v1.3 on: `withdraw` returns the amount sent (decoded by v1.5+ when clearing slashed
+/// shares), and the v1.11+ share hooks accept every staker.
 contract ERC20Strategy is IStrategy {
     using SafeERC20 for IERC20;
 
@@ -80,18 +82,30 @@ contract ERC20Strategy is IStrategy {
     }
 
     /// @inheritdoc IStrategy
-    function withdraw(address recipient, IERC20 token, uint256 amountShares) external onlyStrategyManager {
+    function withdraw(address recipient, IERC20 token, uint256 amountShares)
+        external
+        onlyStrategyManager
+        returns (uint256 amount)
+    {
         if (token != underlyingToken) revert OnlyUnderlyingToken();
         uint256 priorTotalShares = totalShares;
         if (amountShares > priorTotalShares) revert WithdrawalAmountExceedsTotalDeposits();
         uint256 virtualBalance = underlyingToken.balanceOf(address(this)) + VIRTUAL_OFFSET;
-        uint256 amount = (virtualBalance * amountShares) / (priorTotalShares + VIRTUAL_OFFSET);
+        amount = (virtualBalance * amountShares) / (priorTotalShares + VIRTUAL_OFFSET);
         uint256 newTotalShares = priorTotalShares - amountShares;
         totalShares = newTotalShares;
         emit Withdrawn(recipient, amountShares, amount);
         emit ExchangeRateEmitted((1e18 * (virtualBalance - amount)) / (newTotalShares + VIRTUAL_OFFSET));
         underlyingToken.safeTransfer(recipient, amount);
     }
+
+    /// @inheritdoc IStrategy
+    /// @dev No limit on who may hold shares: nothing to check.
+    function beforeAddShares(address, uint256) external view onlyStrategyManager {}
+
+    /// @inheritdoc IStrategy
+    /// @dev No lock on shares: nothing to check.
+    function beforeRemoveShares(address, uint256) external view onlyStrategyManager {}
 
     /// @inheritdoc IStrategy
     function sharesToUnderlying(uint256 amountShares) external view returns (uint256) {

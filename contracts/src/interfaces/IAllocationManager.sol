@@ -16,6 +16,14 @@ struct CreateSetParams {
     IStrategy[] strategies;
 }
 
+/// @notice `createOperatorSets` argument of cores v1.9 and later: also names the set's slasher, the only address
+/// that may slash in it (EigenLayer's `IAllocationManager.sol`, `CreateSetParamsV2`).
+struct CreateSetParamsV2 {
+    uint32 operatorSetId;
+    IStrategy[] strategies;
+    address slasher;
+}
+
 /// @notice `modifyAllocations` argument: new magnitudes (out of 1e18) an operator allocates to one set.
 struct AllocateParams {
     OperatorSet operatorSet;
@@ -54,8 +62,12 @@ struct Allocation {
 }
 
 /// @title IAllocationManager
-/// @notice The subset of EigenLayer's AllocationManager (core v1.3) this project calls: operator sets, the AVS
-/// registrar, allocations, slashable stake and slashing. Written from the v1.3 ABI.
+/// @notice The subset of EigenLayer's AllocationManager this project calls: operator sets, the AVS registrar,
+/// allocations, slashable stake and slashing. Written from the v1.3 ABI; where later cores differ (read in
+/// EigenLayer's sources, v1.5.0 to v1.12.0): `slashOperator` returns `(uint256 slashId, uint256[] shares)` from v1.5
+/// (same selector; the service manager calls it so that either form works), and from v1.9 only the set's slasher may
+/// slash, named at creation by the `CreateSetParamsV2` overload of `createOperatorSets` (the v1.3 form, deprecated
+/// there, names the AVS itself).
 interface IAllocationManager {
     error AlreadyMemberOfSet();
     error InvalidAVSRegistrar();
@@ -107,8 +119,19 @@ interface IAllocationManager {
     function removeStrategiesFromOperatorSet(address avs, uint32 operatorSetId, IStrategy[] calldata strategies)
         external;
 
-    /// @notice Slashes an operator in one of `avs`'s sets.
-    /// @param avs The AVS (the caller must be allowed to act for it).
+    /// @notice Creates operator sets for `avs` with a slasher each (core v1.9 and later; absent before).
+    /// @param avs The AVS.
+    /// @param params One entry per set.
+    function createOperatorSets(address avs, CreateSetParamsV2[] calldata params) external;
+
+    /// @notice The address that may slash in `operatorSet` (core v1.9 and later; absent before).
+    /// @param operatorSet The set.
+    /// @return The slasher.
+    function getSlasher(OperatorSet calldata operatorSet) external view returns (address);
+
+    /// @notice Slashes an operator in one of `avs`'s sets. Declared as v1.3 has it (no return values); v1.5 and later
+    /// return `(uint256 slashId, uint256[] shares)`.
+    /// @param avs The AVS (the caller must be allowed to act for it; from v1.9, the set's slasher).
     /// @param params What to slash.
     function slashOperator(address avs, SlashingParams calldata params) external;
 

@@ -28,6 +28,10 @@ interface IDelegationManager {
         view
         returns (uint256[] memory);
 
+    /// @notice The StrategyManager whose deposit shares this DelegationManager delegates (v1.3 and later).
+    /// @return The StrategyManager (its proxy).
+    function strategyManager() external view returns (address);
+
     /// @notice Blocks a queued withdrawal waits; its shares stay slashable meanwhile.
     /// @return The delay.
     function minWithdrawalDelayBlocks() external view returns (uint32);

@@ -4,8 +4,11 @@ pragma solidity ^0.8.30;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 /// @title IStrategy
-/// @notice EigenLayer's strategy interface (core v1.3): a vault holding one underlying token, whose shares the
-/// StrategyManager credits to stakers. Written from the v1.3 ABI.
+/// @notice EigenLayer's strategy interface: a vault holding one underlying token, whose shares the StrategyManager
+/// credits to stakers. Written from the v1.3 ABI, with what later cores call on a strategy: `withdraw` returns the
+/// amount sent (v1.5+, decoded by `StrategyManager.clearBurnOrRedistributableShares`), and the share hooks
+/// `beforeAddShares`/`beforeRemoveShares` (v1.11+; EigenLayer's `IStrategy.sol`, present at tag v1.12.0, absent at
+/// v1.9.0). A v1.3 core ignores the return value and never calls the hooks.
 interface IStrategy {
     /// @notice Emitted on every deposit and withdrawal with the underlying value of 1e18 shares.
     event ExchangeRateEmitted(uint256 rate);
@@ -24,7 +27,22 @@ interface IStrategy {
     /// @param recipient Who receives the tokens.
     /// @param token The underlying token.
     /// @param amountShares The shares to redeem.
-    function withdraw(address recipient, IERC20 token, uint256 amountShares) external;
+    /// @return amountOut The underlying amount sent.
+    function withdraw(address recipient, IERC20 token, uint256 amountShares) external returns (uint256 amountOut);
+
+    /// @notice Called by the StrategyManager (v1.11+) before it credits `shares` to `staker` (a deposit, or a
+    /// withdrawal completed as shares); a strategy may refuse by reverting.
+    /// @dev Only the StrategyManager.
+    /// @param staker Who receives the shares.
+    /// @param shares The shares added.
+    function beforeAddShares(address staker, uint256 shares) external;
+
+    /// @notice Called by the StrategyManager (v1.11+) before it removes `shares` of `staker`'s deposit shares (a
+    /// queued withdrawal); a strategy may refuse by reverting.
+    /// @dev Only the StrategyManager.
+    /// @param staker Who loses the shares.
+    /// @param shares The shares removed.
+    function beforeRemoveShares(address staker, uint256 shares) external;
 
     /// @notice The underlying value of `amountShares`; may modify state in some strategies.
     /// @param amountShares A share amount.

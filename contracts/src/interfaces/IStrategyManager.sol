@@ -3,10 +3,12 @@ pragma solidity ^0.8.30;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IStrategy} from "./IStrategy.sol";
+import {OperatorSet} from "./IAllocationManager.sol";
 
 /// @title IStrategyManager
-/// @notice The subset of EigenLayer's StrategyManager (core v1.3) used by strategies, devnet tooling and tests.
-/// Written from the v1.3 ABI.
+/// @notice The subset of EigenLayer's StrategyManager used by strategies, the service manager, devnet tooling and
+/// tests. Written from the v1.3 ABI, plus `clearBurnOrRedistributableShares` (v1.5 and later, EigenLayer's
+/// `IStrategyManager.sol`), which replaces `burnShares` for slashes made on those cores.
 interface IStrategyManager {
     /// @notice Transfers `amount` of `token` from the caller into `strategy` and credits the shares minted.
     /// @param strategy A whitelisted strategy.
@@ -28,6 +30,15 @@ interface IStrategyManager {
     /// @notice Sends a strategy's slashed shares' tokens to the burn address (permissionless).
     /// @param strategy The strategy.
     function burnShares(IStrategy strategy) external;
+
+    /// @notice Sends the tokens of the shares slashed by `slashId` in `operatorSet` to the set's burn (or
+    /// redistribution) address, for every strategy slashed (permissionless). Core v1.5 and later only.
+    /// @param operatorSet The operator set that slashed.
+    /// @param slashId The slash's id, as `AllocationManager.slashOperator` returned it.
+    /// @return The amounts of tokens sent, per strategy.
+    function clearBurnOrRedistributableShares(OperatorSet calldata operatorSet, uint256 slashId)
+        external
+        returns (uint256[] memory);
 
     /// @notice Shares slashed in `strategy` and not yet burnt.
     /// @param strategy The strategy.

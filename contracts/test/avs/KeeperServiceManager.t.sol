@@ -35,6 +35,7 @@ contract KeeperServiceManagerTest is EigenLayerFixture {
         string description
     );
     event OperatorEjected(address indexed operator, KeeperServiceManager.EjectionReason reason);
+    event SlashedSharesCleared(uint256 slashId, bool cleared);
 
     function setUp() public {
         _deployCore();
@@ -394,12 +395,30 @@ contract KeeperServiceManagerTest is EigenLayerFixture {
         assertEq(registry.getTotalWeightAtBlock(before), 500e18);
         assertEq(registry.getTotalWeight(), registry.getOperatorWeight(operator));
 
-        // The slashed shares are burnt through the strategy (permissionless).
-        uint256 burnable = strategyManager.getBurnableShares(strategy);
-        assertGt(burnable, 0);
-        address burnAddress = strategyManager.DEFAULT_BURN_ADDRESS();
-        strategyManager.burnShares(strategy);
-        assertApproxEqAbs(stakeToken.balanceOf(burnAddress), 250e18, 1e6);
+        // On this v1.3 core the service manager burnt the slashed shares in the same transaction (`burnShares`).
+        assertEq(strategyManager.getBurnableShares(strategy), 0);
+        assertApproxEqAbs(stakeToken.balanceOf(strategyManager.DEFAULT_BURN_ADDRESS()), 250e18, 1e6);
+    }
+
+    /// v1.3's `slashOperator` returns nothing: no slash id, so the shares go through `burnShares` (slash id 0).
+    function test_slashOperator_burnsOnV13Core() public {
+        _onboard(operator, SECRET, STAKE, MAGNITUDE);
+        vm.expectEmit(address(serviceManager));
+        emit SlashedSharesCleared(0, true);
+        slasher.slash(operator, 0.5e18, OFFENCE);
+    }
+
+    function test_constructor_readsStrategyManagerFromTheCore() public view {
+        assertEq(address(serviceManager.strategyManager()), address(strategyManager));
+    }
+
+    /// On v1.3 (no `CreateSetParamsV2` overload) the set is created with the v1.3 form; the AVS, which is this
+    /// contract, may slash in it.
+    function test_initializeAVS_onV13CoreWithoutSlasherOverload() public {
+        (bool hasOverload,) =
+            address(allocationManager).staticcall(abi.encodeCall(IAllocationManager.getSlasher, (_keeperSet())));
+        assertFalse(hasOverload);
+        assertTrue(allocationManager.isOperatorSet(_keeperSet()));
     }
 
     /// Attack 7: each offence slashes an operator at most once.

@@ -116,11 +116,26 @@ contract ERC20StrategyTest is EigenLayerFixture {
         vm.expectEmit(address(strategy));
         emit Withdrawn(stranger, 400e18, 400e18);
         vm.prank(address(strategyManager));
-        strategy.withdraw(stranger, stakeToken, 400e18);
+        // Cores from v1.5 decode the amount sent.
+        assertEq(strategy.withdraw(stranger, stakeToken, 400e18), 400e18);
         assertEq(stakeToken.balanceOf(stranger), 400e18);
         assertEq(strategy.totalShares(), 600e18);
         assertEq(strategy.sharesToUnderlyingView(600e18), 600e18);
         assertEq(strategy.sharesToUnderlying(600e18), 600e18);
+    }
+
+    /// The v1.11+ share hooks accept every staker, and only from the StrategyManager.
+    function test_shareHooks_onlyStrategyManager() public {
+        vm.startPrank(address(strategyManager));
+        strategy.beforeAddShares(stranger, 1e18);
+        strategy.beforeRemoveShares(stranger, 1e18);
+        vm.stopPrank();
+        vm.expectRevert(ERC20Strategy.OnlyStrategyManager.selector);
+        vm.prank(stranger);
+        strategy.beforeAddShares(stranger, 1e18);
+        vm.expectRevert(ERC20Strategy.OnlyStrategyManager.selector);
+        vm.prank(stranger);
+        strategy.beforeRemoveShares(stranger, 1e18);
     }
 
     function test_withdraw_reverts() public {

@@ -19,6 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use events::EventHub;
 pub use socket::{authorize, ControlSocket, Peer, SocketError};
+/// Names a revert by its custom error (ours, the core's of every supported version); the challenger
+/// uses it for proofs the chain refuses.
+pub(crate) use writes::decode_revert;
 
 use crate::context::NodeContext;
 use crate::http::{serve as serve_http, HttpLimits};

@@ -20,10 +20,11 @@ use keeper_shared::api::{
     JobAction, JobWriteResponse, OperatorStep, OperatorStepOutcome, OperatorWriteResponse, RegisterOperatorRequest,
     TopUpRequest, TxOutcome, UpdateJobRequest, FULL_MAGNITUDE,
 };
-use keeper_shared::contracts::{BlsKeyRegistry, JobManager, KeeperServiceManager, StakeToken};
+use keeper_shared::contracts::{BlsKeyRegistry, JobManager, KeeperServiceManager, StakeToken, TaskManager};
 use keeper_shared::eigenlayer::allocation_manager::AllocationManager;
 use keeper_shared::eigenlayer::delegation_manager::DelegationManager;
 use keeper_shared::eigenlayer::strategy_manager::StrategyManager;
+use keeper_shared::eigenlayer::{AllocationManagerSinceV15, StrategyManagerSinceV15};
 use keeper_shared::job::created_job;
 use keeper_shared::network::CoreView;
 use serde::de::DeserializeOwned;
@@ -164,8 +165,8 @@ fn revert_error(data: &Bytes, when: &str) -> ApiError {
     error
 }
 
-/// The custom error's name and a readable form, from the contracts a write calls (ours and the
-/// EigenLayer core's), or Solidity's `Error(string)`.
+/// The custom error's name and a readable form, from the contracts a write or a challenge calls
+/// (ours and the EigenLayer core's), or Solidity's `Error(string)`.
 pub(crate) fn decode_revert(data: &[u8]) -> (Option<String>, String) {
     let Some(selector) = data.get(..4).and_then(|s| <[u8; 4]>::try_from(s).ok()) else {
         return (None, "no revert data".to_owned());
@@ -182,6 +183,7 @@ pub(crate) fn decode_revert(data: &[u8]) -> (Option<String>, String) {
         };
     }
     try_interface!("JobManager", JobManager::JobManagerErrors);
+    try_interface!("TaskManager", TaskManager::TaskManagerErrors);
     try_interface!("BlsKeyRegistry", BlsKeyRegistry::BlsKeyRegistryErrors);
     try_interface!("KeeperServiceManager", KeeperServiceManager::KeeperServiceManagerErrors);
     // EigenLayer's crate ships bindings without `name_by_selector`: the variant's name leads its
@@ -201,6 +203,9 @@ pub(crate) fn decode_revert(data: &[u8]) -> (Option<String>, String) {
     // which the stake token's ABI carries).
     try_decode!("StrategyManager", StrategyManager::StrategyManagerErrors);
     try_interface!("ERC20", StakeToken::StakeTokenErrors);
+    // What newer cores (the public testnets') add to the v1.3 ABIs above.
+    try_interface!("AllocationManager", AllocationManagerSinceV15::AllocationManagerSinceV15Errors);
+    try_interface!("StrategyManager", StrategyManagerSinceV15::StrategyManagerSinceV15Errors);
     if let Ok(revert) = <alloy::sol_types::Revert as alloy::sol_types::SolError>::abi_decode(data) {
         return (Some("Error".to_owned()), format!("Error({:?})", revert.reason));
     }
@@ -673,6 +678,28 @@ mod tests {
         let data = StrategyManager::StrategyNotWhitelisted {}.abi_encode();
         let (name, detail) = decode_revert(&data);
         assert_eq!(name.as_deref(), Some("StrategyNotWhitelisted"), "{detail}");
+    }
+
+    /// Errors of the testnets' newer cores (v1.5+) are named too.
+    #[test]
+    fn newer_core_reverts_are_named() {
+        let data = AllocationManagerSinceV15::SlasherNotSet {}.abi_encode();
+        let (name, detail) = decode_revert(&data);
+        assert_eq!(name.as_deref(), Some("SlasherNotSet"));
+        assert!(detail.starts_with("AllocationManager.SlasherNotSet"), "{detail}");
+        let data = StrategyManagerSinceV15::InvalidDepositScalingFactor {}.abi_encode();
+        let (name, detail) = decode_revert(&data);
+        assert_eq!(name.as_deref(), Some("InvalidDepositScalingFactor"));
+        assert!(detail.starts_with("StrategyManager.InvalidDepositScalingFactor"), "{detail}");
+    }
+
+    /// A challenge's refusal is named whether the task manager or the core (passed on) refused.
+    #[test]
+    fn challenge_reverts_are_named() {
+        let data = TaskManager::SameResponse { responseHash: alloy::primitives::B256::repeat_byte(7) }.abi_encode();
+        let (name, detail) = decode_revert(&data);
+        assert_eq!(name.as_deref(), Some("SameResponse"));
+        assert!(detail.starts_with("TaskManager.SameResponse"), "{detail}");
     }
 
     #[test]

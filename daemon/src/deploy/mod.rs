@@ -232,8 +232,8 @@ fn print_core(
     writeln!(out, "network {} (chain {}), EigenLayer core {}", network.name, core.chain_id, core.version)?;
     writeln!(
         out,
-        "  slashable horizon {} blocks (DEALLOCATION_DELAY {}, MIN_WITHDRAWAL_DELAY_BLOCKS {}); operators' allocation \
-         delays apply after ALLOCATION_CONFIGURATION_DELAY {} blocks",
+        "  slashable horizon {} blocks (DEALLOCATION_DELAY {}, MIN_WITHDRAWAL_DELAY_BLOCKS {}); a new operator's \
+         allocation delay applies after ALLOCATION_CONFIGURATION_DELAY {} blocks (at once on cores v1.9+)",
         core.slashable_horizon,
         core.deallocation_delay,
         core.min_withdrawal_delay_blocks,

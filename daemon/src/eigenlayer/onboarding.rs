@@ -108,6 +108,23 @@ pub fn deregister_call(
     AllocationManager::deregisterFromOperatorSetsCall { params }
 }
 
+/// Whether `operator`'s allocation delay is in effect, so that it may allocate (EigenLayer's
+/// `getAllocationDelay`). A new operator's delay applies `ALLOCATION_CONFIGURATION_DELAY + 1` blocks
+/// after `registerAsOperator` on cores up to v1.8, and at once from v1.9: read it rather than wait.
+pub async fn allocation_delay_in_effect<P: Provider>(
+    provider: &P,
+    deployment: &Deployment,
+    operator: Address,
+) -> Result<bool, EigenLayerError> {
+    let allocation = AllocationManager::new(deployment.eigenlayer.allocation_manager, provider);
+    let delay = allocation
+        .getAllocationDelay(operator)
+        .call()
+        .await
+        .map_err(EigenLayerError::contract("reading the allocation delay"))?;
+    Ok(delay._0)
+}
+
 /// Registers as an EigenLayer operator ([`register_as_operator_call`]).
 pub async fn register_as_operator<P: Provider>(
     provider: &P,
