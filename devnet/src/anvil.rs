@@ -24,6 +24,22 @@ pub fn start(binary: &Path) -> eyre::Result<AnvilInstance> {
         .wrap_err_with(|| format!("starting anvil from {} (run `make setup`, or pass --anvil)", binary.display()))
 }
 
+/// Starts `binary` on `port` from a state file (`--load-state`, e.g. one [`crate::history::spread`]
+/// wrote): the chain it holds, its latest state, and no history of states (`--prune-history`).
+pub fn start_loaded(binary: &Path, port: u16, state: &Path) -> eyre::Result<AnvilInstance> {
+    Anvil::at(binary)
+        .port(port)
+        .arg("--host")
+        .arg("127.0.0.1")
+        .arg("--load-state")
+        .arg(state)
+        .args(["--prune-history", "512"])
+        // Loading a million blocks takes about a minute.
+        .timeout(300_000)
+        .try_spawn()
+        .wrap_err_with(|| format!("starting anvil from {} with the state {}", binary.display(), state.display()))
+}
+
 /// The anvil tests start: `$KEEPER_ANVIL` (the Makefile exports it), else the real binary `make
 /// setup` installs from npm in this checkout.
 pub fn binary() -> PathBuf {

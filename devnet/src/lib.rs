@@ -12,6 +12,7 @@ pub mod cli;
 pub mod daemon;
 pub mod eigenlayer_core;
 pub mod faucet;
+pub mod history;
 pub mod jobs;
 pub mod network;
 pub mod operators;
