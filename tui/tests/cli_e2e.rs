@@ -702,6 +702,32 @@ async fn direct_mode_reads_logs_in_ranges_a_public_provider_accepts() {
     assert!(tally.get_logs >= 6, "the spec is 1,250 blocks back: three ranges per read: {tally:?}");
     assert_eq!(tally.refused, 0, "{tally:?}");
     assert!(tally.widest <= RANGE_LIMIT, "{tally:?}");
+
+    // Two more jobs, newer: a page of all three reads the history once (down to the oldest job's
+    // creation), not once per job.
+    let mut ids = vec![created.job_id];
+    for _ in 0..2 {
+        ids.push(
+            ctl(&create_flags(&["--json", "--every-blocks", "10", "--fund", "0.5ether"]))
+                .json::<CreateJobResponse>()
+                .job_id,
+        );
+        mine(1_250).await;
+    }
+    let head = anvil.get_block_number().await.unwrap();
+    let before = proxy.tally().get_logs;
+    let list: JobList = ctl(&["--json", "job", "list"]).json();
+    assert_eq!(list.jobs.iter().map(|j| j.id).collect::<Vec<_>>(), ids);
+    let reads = proxy.tally().get_logs - before;
+    let one_pass = (head - created.tx.block_number) / 500 + 2;
+    assert!(reads <= one_pass, "{reads} log reads for one page; one pass down to the oldest job is {one_pass}");
+    // Pages: two, then the rest.
+    let page: JobList = ctl(&["--json", "job", "list", "--limit", "2"]).json();
+    assert_eq!(page.jobs.iter().map(|j| j.id).collect::<Vec<_>>(), ids[..2]);
+    assert_eq!(page.next, Some(ids[1]));
+    let rest: JobList = ctl(&["--json", "job", "list", "--after", &ids[1].to_string()]).json();
+    assert_eq!(rest.jobs.iter().map(|j| j.id).collect::<Vec<_>>(), ids[2..]);
+    assert_eq!(rest.next, None);
 }
 
 #[test]

@@ -3,11 +3,12 @@
 //! addresses of the deployment file. The chain is at hand, so the spec's chain-time rules are
 //! checked too; jobs are read into the API's types with the job domain's rules (status, next due).
 
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use alloy::eips::BlockNumberOrTag;
 use alloy::network::EthereumWallet;
-use alloy::primitives::{B256, U256};
+use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::{Filter, TransactionReceipt};
 use alloy::signers::local::PrivateKeySigner;
@@ -140,7 +141,7 @@ impl JobBackend for Chain {
     async fn job(&self, id: U256) -> CliResult<JobView> {
         let session = self.session().await?;
         let head = session.head().await?;
-        session.job(id, &head).await?.ok_or_else(|| {
+        session.jobs([id], &head).await?.pop().ok_or_else(|| {
             CliError::rejected(
                 ApiError::field(ErrorCode::JobNotFound, "id", format!("no job {id} in the job manager")),
                 "job show",
@@ -156,21 +157,18 @@ impl JobBackend for Chain {
         let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
         let next_id: U256 =
             session.manager().nextJobId().call().await.map_err(|e| contract_error(session, e, "nextJobId"))?;
+        let limit = limit as usize;
         let mut jobs: Vec<JobView> = Vec::new();
         let mut id = query.after.map_or(U256::from(1u64), |after| after + U256::from(1u64));
-        let mut next = None;
-        while id < next_id {
-            if jobs.len() == limit as usize {
-                next = jobs.last().map(|job| job.id);
-                break;
-            }
-            if let Some(job) = session.job(id, &head).await? {
-                if query.status.is_none_or(|status| status == job.status) {
-                    jobs.push(job);
-                }
-            }
-            id += U256::from(1u64);
+        // In chunks of the jobs still wanted, each chunk's specs read in one scan of the logs.
+        while id < next_id && jobs.len() < limit {
+            let end = (id + U256::from(limit - jobs.len())).min(next_id);
+            let chunk = std::iter::successors(Some(id), |i| Some(*i + U256::from(1u64))).take_while(|i| *i < end);
+            let views = session.jobs(chunk, &head).await?;
+            jobs.extend(views.into_iter().filter(|job| query.status.is_none_or(|status| status == job.status)));
+            id = end;
         }
+        let next = (jobs.len() == limit && id < next_id).then(|| jobs.last().map(|job| job.id)).flatten();
         Ok(JobList { jobs, next })
     }
 }
@@ -216,9 +214,8 @@ impl Session {
         Ok(ReferenceBlock::of(&block.header))
     }
 
-    /// A job as the daemon would show it, from the job manager's state and its newest spec event
-    /// (`None`: no such job).
-    async fn job(&self, id: U256, head: &ReferenceBlock) -> CliResult<Option<JobView>> {
+    /// A job's on-chain record, without its spec (`None`: no such job).
+    async fn record(&self, id: U256) -> CliResult<Option<JobRecord>> {
         let manager = self.manager();
         let err = |e, what| contract_error(self, e, what);
         let state = manager.jobState(id).call().await.map_err(|e| err(e, "jobState"))?;
@@ -229,39 +226,72 @@ impl Session {
         let owner = manager.jobOwner(id).call().await.map_err(|e| err(e, "jobOwner"))?;
         let forwarder = manager.forwarderOf(id).call().await.map_err(|e| err(e, "forwarderOf"))?;
         let spec_hash = manager.specHashOf(id).call().await.map_err(|e| err(e, "specHashOf"))?;
-        let spec = self.current_spec(id, spec_hash, head.number).await?;
-        let Some(status) = status.job_status(spec.expiry, head.timestamp) else { return Ok(None) };
-        let watermark: u64 = state.nextSequence;
-        let next_due = (status == JobStatus::Active).then(|| next_due(&spec, watermark, Some(head))).flatten();
-        Ok(Some(JobView {
+        Ok(Some(JobRecord {
             id,
             status,
             owner,
             forwarder,
+            spec_hash,
             balance_wei: U256::from(state.balance),
-            watermark,
-            updated_at_block: head.number,
-            next_due,
-            spec,
-            // The chain keeps no task records: failures are a daemon's (keeperctl --socket).
-            tasks_failed: 0,
-            warning: None,
+            watermark: state.nextSequence,
         }))
     }
 
-    /// The job's current spec: the newest `JobCreated`/`JobUpdated` whose hash is the stored one
-    /// (each event's spec is checked against the hash it carries). Read newest first, in ranges of
-    /// `--log-range` blocks as public RPC providers accept them, from `head` back to the deployment
-    /// block, stopping at the first match; a long scan says how far it got on stderr.
-    async fn current_spec(&self, id: U256, spec_hash: B256, head: u64) -> CliResult<JobSpec> {
+    /// Jobs as the daemon would show them, from the job manager's state and their newest spec
+    /// events, read in one scan of the logs for all of them (`None`: no such job, or ended).
+    async fn jobs(&self, ids: impl IntoIterator<Item = U256>, head: &ReferenceBlock) -> CliResult<Vec<JobView>> {
+        let mut records = Vec::new();
+        for id in ids {
+            if let Some(record) = self.record(id).await? {
+                records.push(record);
+            }
+        }
+        let mut specs = self.current_specs(records.iter().map(|r| (r.id, r.spec_hash)).collect(), head.number).await?;
+        let mut views = Vec::with_capacity(records.len());
+        for record in records {
+            let Some(spec) = specs.remove(&record.id) else { continue };
+            let Some(status) = record.status.job_status(spec.expiry, head.timestamp) else { continue };
+            let next_due =
+                (status == JobStatus::Active).then(|| next_due(&spec, record.watermark, Some(head))).flatten();
+            views.push(JobView {
+                id: record.id,
+                status,
+                owner: record.owner,
+                forwarder: record.forwarder,
+                balance_wei: record.balance_wei,
+                watermark: record.watermark,
+                updated_at_block: head.number,
+                next_due,
+                spec,
+                // The chain keeps no task records: failures are a daemon's (keeperctl --socket).
+                tasks_failed: 0,
+                warning: None,
+            });
+        }
+        Ok(views)
+    }
+
+    /// The jobs' current specs: for each, the newest `JobCreated`/`JobUpdated` whose hash is the
+    /// stored one (each event's spec is checked against the hash it carries). One scan for all of
+    /// them, newest first, in ranges of `--log-range` blocks as public RPC providers accept them,
+    /// from `head` back to the deployment block, asking only for the jobs not found yet and stopping
+    /// when none is left (a page of old jobs is one pass over the history, not one per job); a long
+    /// scan says how far it got on stderr.
+    async fn current_specs(&self, wanted: BTreeMap<U256, B256>, head: u64) -> CliResult<BTreeMap<U256, JobSpec>> {
+        let mut wanted = wanted;
+        let mut found = BTreeMap::new();
         let floor = self.deployment.deploy_block;
-        let mut progress = ScanProgress::new(id, floor, head);
+        let mut progress = ScanProgress::new(wanted.len(), floor, head);
         for (from, to) in newest_first(floor, head, self.log_range) {
+            if wanted.is_empty() {
+                break;
+            }
             progress.at(from);
+            let ids: Vec<B256> = wanted.keys().map(|id| B256::from(*id)).collect();
             let filter = Filter::new()
                 .address(self.deployment.avs.job_manager)
                 .event_signature(vec![JobManager::JobCreated::SIGNATURE_HASH, JobManager::JobUpdated::SIGNATURE_HASH])
-                .topic1(B256::from(id))
+                .topic1(ids)
                 .from_block(from)
                 .to_block(to);
             let logs = self
@@ -270,24 +300,41 @@ impl Session {
                 .await
                 .map_err(|e| self.rpc_error(format!("eth_getLogs of blocks {from}..={to}: {e}")))?;
             for log in logs.iter().rev() {
-                let event = decode_job_log(log).map_err(|e| eyre::eyre!("job {id}: {e}"))?;
+                let event = decode_job_log(log).map_err(|e| eyre::eyre!("job manager log: {e}"))?;
                 if let Some(
-                    JobEvent::Created { spec_hash: hash, spec, .. } | JobEvent::Updated { spec_hash: hash, spec, .. },
+                    JobEvent::Created { job_id, spec_hash, spec, .. } | JobEvent::Updated { job_id, spec_hash, spec },
                 ) = event
                 {
-                    if hash == spec_hash {
-                        return Ok(spec);
+                    if wanted.get(&job_id) == Some(&spec_hash) {
+                        wanted.remove(&job_id);
+                        found.insert(job_id, spec);
                     }
                 }
             }
         }
-        Err(eyre::eyre!("job {id}: no JobCreated/JobUpdated log with its current spec hash {spec_hash}").into())
+        match wanted.first_key_value() {
+            Some((id, spec_hash)) => {
+                Err(eyre::eyre!("job {id}: no JobCreated/JobUpdated log with its current spec hash {spec_hash}").into())
+            }
+            None => Ok(found),
+        }
     }
+}
+
+/// A job's state in the job manager, as read before its spec.
+struct JobRecord {
+    id: U256,
+    status: OnChainStatus,
+    owner: Address,
+    forwarder: Address,
+    spec_hash: B256,
+    balance_wei: U256,
+    watermark: u64,
 }
 
 /// Progress of a long log scan on stderr: silent for a few seconds, then a line every few seconds.
 struct ScanProgress {
-    job: U256,
+    jobs: usize,
     floor: u64,
     head: u64,
     started: std::time::Instant,
@@ -298,8 +345,8 @@ impl ScanProgress {
     const QUIET: std::time::Duration = std::time::Duration::from_secs(2);
     const EVERY: std::time::Duration = std::time::Duration::from_secs(3);
 
-    fn new(job: U256, floor: u64, head: u64) -> Self {
-        Self { job, floor, head, started: std::time::Instant::now(), last: None }
+    fn new(jobs: usize, floor: u64, head: u64) -> Self {
+        Self { jobs, floor, head, started: std::time::Instant::now(), last: None }
     }
 
     /// The scan reached down to block `from`.
@@ -313,9 +360,10 @@ impl ScanProgress {
             self.last = Some(now);
             let span = (self.head - self.floor).max(1);
             let percent = (self.head - from) * 100 / span;
+            let what = if self.jobs == 1 { "1 job's spec".to_owned() } else { format!("{} jobs' specs", self.jobs) };
             eprintln!(
-                "job {}: reading its spec from the job manager's logs, at block {from} ({percent}% of blocks {}..={})",
-                self.job, self.floor, self.head
+                "reading {what} from the job manager's logs, at block {from} ({percent}% of blocks {}..={})",
+                self.floor, self.head
             );
         }
     }
