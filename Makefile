@@ -124,7 +124,7 @@ demo: setup ## Local devnet: EigenLayer + the AVS on anvil, three keeper daemons
 load: setup ## Load benchmark (debug build, ~8 min): 1,000 interval jobs at 60 s, 4 keepers, 1-s blocks, 5-min window (ARGS="--transport p2p")
 	$(DEVNET_BINS) bench-load --dir .devnet/load --report .devnet/load/report.json $(ARGS)
 
-history: setup ## Long-history measurement (debug build, 5-20 min of anvil mining): a first start on 600 jobs over 12,000 blocks, GET /v1/operators latency
+history: setup ## Long-history measurement (debug build, ~15 min, ~5 GB for anvil): 10,000 jobs over 1,000,000 blocks, a first start, GET /v1/operators, a reorg, keeperctl job list --rpc-url
 	cargo test -p keeperd --test pipeline_e2e long_history_first_start_measured -- --ignored --nocapture
 
 bench-signatures: ## Criterion benchmark of the aggregator's signature path (release build: ~15 min the first time), on one core

@@ -102,7 +102,7 @@ struct Net {
     oracle: Address,
     mirror: Address,
     /// Owned: anvil is killed when the network is dropped.
-    _anvil: AnvilInstance,
+    anvil: AnvilInstance,
     dir: Option<TempDir>,
     started: Instant,
 }
@@ -138,18 +138,7 @@ impl Net {
         let oracle = *SampleOracle::deploy(&provider, owner).await.unwrap().address();
         let mirror = *SamplePriceMirror::deploy(&provider, owner, oracle).await.unwrap().address();
         let daemons = operators.iter().map(|_| None).collect();
-        Self {
-            daemons,
-            operators,
-            provider,
-            deployment,
-            counter,
-            oracle,
-            mirror,
-            _anvil: anvil,
-            dir: Some(dir),
-            started,
-        }
+        Self { daemons, operators, provider, deployment, counter, oracle, mirror, anvil, dir: Some(dir), started }
     }
 
     fn dir(&self) -> &Path {
@@ -157,6 +146,15 @@ impl Net {
     }
 
     /// From now on one block a second, as on a real chain (and as the load goals assume).
+    /// Restarts anvil on its port from `state` (a spread history): the provider, the daemons and
+    /// their files keep the same endpoint.
+    fn reload_anvil(&mut self, state: &Path) {
+        let port = self.anvil.port();
+        let _ = self.anvil.child_mut().kill();
+        let _ = self.anvil.child_mut().wait();
+        self.anvil = keeper_devnet::anvil::start_loaded(&common::anvil_binary(), port, state).unwrap();
+    }
+
     async fn mine_every_second(&self) {
         self.provider.raw_request::<_, ()>("evm_setIntervalMining".into(), (1u64,)).await.unwrap();
     }
@@ -382,11 +380,11 @@ impl Net {
 
     /// Operator `i`'s address and a provider signing as it.
     fn operator(&self, i: usize) -> (Address, DynProvider) {
-        let signer = PrivateKeySigner::from(self._anvil.keys()[i + 1].clone());
+        let signer = PrivateKeySigner::from(self.anvil.keys()[i + 1].clone());
         let address = signer.address();
         let provider = ProviderBuilder::new()
             .wallet(EthereumWallet::from(signer))
-            .connect_http(self._anvil.endpoint_url())
+            .connect_http(self.anvil.endpoint_url())
             .erased();
         (address, provider)
     }
@@ -1729,38 +1727,79 @@ async fn an_event_task_whose_log_leaves_the_chain_is_dropped_and_due_again_when_
     net.check_logs();
 }
 
-/// Numbers for the README's "long history" paragraph, by hand (`make history`): a history of
-/// `HISTORY_JOBS` jobs (default 600) each followed by `HISTORY_GAP` empty blocks (default 19), then
-/// the first start of one daemon: time and rate to sync, its peak memory, the progress `keeperctl
-/// status` showed, and the latency of `GET /v1/operators` over `OPERATORS_CALLS` calls (default 300).
+/// Numbers for the README's "long history" paragraph, by hand (`make history`): `HISTORY_JOBS` jobs
+/// (default 10,000) created `JOBS_PER_BLOCK` a block (default 10) once the network is onboarded,
+/// then spread over a chain of `HISTORY_BLOCKS` blocks (default 1,000,000) by empty blocks
+/// ([`keeper_devnet::history`]: anvil cannot mine that many here, but loads them), and anvil
+/// restarted on that chain. Then the first start of one daemon: time and rate to sync, its peak
+/// memory, the progress `keeperctl status` showed, the latency of `GET /v1/operators` over
+/// `OPERATORS_CALLS` calls (default 300), the time to follow a reorg, and a page of `keeperctl job
+/// list` in direct mode (its spec scan in ranges of 10,000 blocks).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement: minutes of mining; run with `make history`"]
+#[ignore = "a measurement: minutes, and a few GB for anvil; run with `make history`"]
 async fn long_history_first_start_measured() {
     use keeper_shared::api::StatusResponse;
     let env = |name: &str, default: u64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
-    let (jobs, gap, calls) = (env("HISTORY_JOBS", 600), env("HISTORY_GAP", 19), env("OPERATORS_CALLS", 300));
+    let (jobs, per_block, blocks, calls) = (
+        env("HISTORY_JOBS", 10_000),
+        env("JOBS_PER_BLOCK", 10),
+        env("HISTORY_BLOCKS", 1_000_000),
+        env("OPERATORS_CALLS", 300),
+    );
     keeper_devnet::binaries::keeperctl();
-    // Without `--prune-history` anvil writes every block's state past the 128th to
-    // ~/.foundry/anvil/tmp (about 0.7 MB a block with the network deployed: gigabytes here, never removed).
-    let anvil = alloy::node_bindings::Anvil::at(common::anvil_binary())
-        .args(["--host", "127.0.0.1", "--prune-history", "512"])
-        .try_spawn()
-        .unwrap();
-    let mut net = Net::setup_on(anvil, &[100, 200, 300], 0).await;
+    let mut net = Net::setup_on(common::anvil(), &[100, 200, 300], 0).await;
     let started = Instant::now();
-    let now = net.now().await;
-    let spec = net.counter_job(now, 3600);
+    let owner = net.anvil.addresses()[0];
+    // Due in a month: the measurement is the sync, not the tasks.
+    let spec = net.counter_job(net.now().await + 30 * 86_400, 3600).to_job_manager().unwrap();
     let manager = net.job_manager();
-    for i in 0..jobs {
-        receipt_of(manager.createJob(spec.to_job_manager().unwrap()).value(U256::from(ETHER / 100))).await;
-        net.provider.raw_request::<_, ()>("anvil_mine".into(), (U256::from(gap),)).await.unwrap();
-        if i % 500 == 499 {
-            eprintln!("history: {} jobs, head {}, {:.0?}", i + 1, net.head().await, started.elapsed());
+    let deposit = U256::from(ETHER / 100);
+    let gas = manager.createJob(spec.clone()).value(deposit).estimate_gas().await.unwrap() * 6 / 5;
+    let from = net.head().await + 1;
+    net.provider.raw_request::<_, serde_json::Value>("evm_setAutomine".into(), (false,)).await.unwrap();
+    let mut nonce = net.provider.get_transaction_count(owner).await.unwrap();
+    for block in 0..jobs.div_ceil(per_block) {
+        for _ in 0..per_block.min(jobs - block * per_block) {
+            let _pending = manager.createJob(spec.clone()).value(deposit).nonce(nonce).gas(gas).send().await.unwrap();
+            nonce += 1;
         }
+        net.provider.raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await.unwrap();
     }
+    net.provider.raw_request::<_, serde_json::Value>("evm_setAutomine".into(), (true,)).await.unwrap();
+    let last = net.head().await;
+    let created = net
+        .provider
+        .get_logs(
+            &Filter::new()
+                .address(net.deployment.avs.job_manager)
+                .event_signature(JobManager::JobCreated::SIGNATURE_HASH)
+                .from_block(from)
+                .to_block(last),
+        )
+        .await
+        .unwrap()
+        .len() as u64;
+    assert_eq!(created, jobs, "every job created");
+    let answer: String = net.provider.raw_request("anvil_dumpState".into(), ()).await.unwrap();
+    let dump = keeper_devnet::history::decode_dump(&answer).unwrap();
+    let gap = blocks.saturating_sub(last) / (last - from + 1);
+    let state = net.dir().join("history.json");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&state).unwrap());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let spread = keeper_devnet::history::spread(&dump, from, gap, now, &mut file).unwrap();
+    drop((file, dump));
+    eprintln!(
+        "history: {jobs} jobs in {} blocks, spread to {} blocks ({gap} empty before each) in {:.1?}",
+        last - from + 1,
+        spread.head,
+        started.elapsed()
+    );
+    let loading = Instant::now();
+    net.reload_anvil(&state);
+    let _ = std::fs::remove_file(&state);
+    eprintln!("anvil loaded the chain in {:.1?}", loading.elapsed());
     let head = net.head().await;
     let history = head - net.deployment.deploy_block;
-    eprintln!("history: {jobs} jobs over {history} blocks made in {:.1?}", started.elapsed());
     net.mine_every_second().await;
 
     let synced_from = Instant::now();
@@ -1809,6 +1848,45 @@ async fn long_history_first_start_measured() {
     let log = net.daemon(0).log_text();
     let progress_lines: Vec<&str> = log.lines().filter(|l| l.contains("catching up")).collect();
     eprintln!("{} progress lines; last: {:?}", progress_lines.len(), progress_lines.last());
+
+    // A reorg at the tip of the long chain: the daemon follows the new branch. anvil holds states
+    // only of blocks mined since it loaded the chain, and a reorg needs the one below it.
+    while net.head().await < spread.head + 8 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let reorged = net.reorg(6, false).await;
+    let followed_from = Instant::now();
+    loop {
+        let status: StatusResponse = serde_json::from_str(&net.keeperctl(0, &["--json", "status"])).unwrap();
+        if status.head.is_some_and(|head| head.number >= reorged) {
+            break;
+        }
+        assert!(followed_from.elapsed() < Duration::from_secs(120), "the reorg not followed in 2 minutes");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("a reorg of depth 6 at block {reorged}: followed in {:.1?}", followed_from.elapsed());
+
+    // keeperctl's direct mode: the first page of jobs (the oldest, their specs deepest in the
+    // history) read from the chain in ranges of 10,000 blocks.
+    let listing = Instant::now();
+    let output = Command::new(keeper_devnet::binaries::keeperctl())
+        .args(["--json", "job", "list", "--limit", "100", "--rpc-url", net.anvil.endpoint().as_str()])
+        .arg("--deployment")
+        .arg(net.dir().join("deployment.json"))
+        .env_remove("KEEPERD_SOCKET")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "keeperctl job list --rpc-url: {stderr}");
+    let list: keeper_shared::api::JobList = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(list.jobs.len(), 100);
+    eprintln!(
+        "keeperctl job list --rpc-url (100 jobs): {:.1?}, {} progress lines; last: {:?}",
+        listing.elapsed(),
+        stderr.lines().filter(|l| l.contains("reading")).count(),
+        stderr.lines().rfind(|l| l.contains("reading"))
+    );
     net.check_logs();
 }
 
