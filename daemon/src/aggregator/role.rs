@@ -158,6 +158,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
     }
 
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Settled>();
+    let (submissions_tx, mut submissions_rx) = tokio::sync::mpsc::unbounded_channel::<SubmissionOutcome>();
 
     let mut aggregator = Aggregator {
         context: context.clone(),
@@ -171,6 +172,8 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         max_tasks: config.aggregator.max_batch_tasks,
         sender: Arc::clone(&sender),
         done: done_tx,
+        submissions: submissions_tx,
+        submitters: Arc::new(tokio::sync::Semaphore::new(SUBMITTERS_IN_PARALLEL)),
         submitted: HashMap::new(),
         restored: false,
         shutdown: shutdown.clone(),
@@ -270,6 +273,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => tracing::warn!(missed = n, "aggregator: missed collector events"),
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             },
+            Some(outcome) = submissions_rx.recv() => aggregator.on_submission(outcome).await,
             Some(settled) = done_rx.recv() => {
                 if let Some(tasks) = aggregator.submitted.remove(&settled.digest) {
                     for task in &tasks {
@@ -285,11 +289,8 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
             _ = tick.tick() => {
                 for digest in aggregator.ready() {
                     let Some(takeover) = aggregator.submitter_duty(digest).await else { continue };
-                    if aggregator.submit(digest).await {
-                        if let Some(rotation) = &aggregator.rotation {
-                            rotation.hub.metrics.submissions.with_label_values(&[P2pMetrics::role(takeover)]).inc();
-                        }
-                    }
+                    let role = aggregator.rotation.is_some().then(|| P2pMetrics::role(takeover));
+                    aggregator.submit(digest, role).await;
                 }
             }
         }
@@ -341,7 +342,11 @@ struct Aggregator {
     sender: Arc<TxSender>,
     /// Reports a submitted batch's transaction settled (mined, reverted or given up).
     done: tokio::sync::mpsc::UnboundedSender<Settled>,
-    /// Tasks of submitted batches, by digest, until their transaction settles.
+    /// Reports what a submitter task did with a batch.
+    submissions: tokio::sync::mpsc::UnboundedSender<SubmissionOutcome>,
+    /// Bounds the submitter tasks at work ([`SUBMITTERS_IN_PARALLEL`]).
+    submitters: Arc<tokio::sync::Semaphore>,
+    /// Tasks of batches handed to a submitter, by digest, until their transaction settles.
     submitted: HashMap<B256, Vec<TaskId>>,
     /// Whether stored proposals were re-published since start.
     restored: bool,
@@ -360,8 +365,8 @@ struct Aggregator {
     pace: Pace,
     /// Tasks already recorded as unsupported here (recorded once).
     unsupported_reported: HashSet<TaskId>,
-    /// The submitted batches' receipt waiters: the role ends only after they do (they stop at
-    /// shutdown), so none outlives the node's task set.
+    /// The submitter tasks and the sent batches' receipt waiters: the role ends only after they do
+    /// (they stop at shutdown), so none outlives the node's task set.
     waiters: TaskTracker,
 }
 
@@ -373,16 +378,17 @@ impl Aggregator {
     async fn propose(&mut self, reference: ReferenceBlock) -> Result<(), AggregatorError> {
         let provider = self.context.pool.provider();
         let node = |what| move |source| AggregatorError::Node { what, source };
-        let gas_price = provider.get_gas_price().await.map_err(node("gas price"))?;
-        let premium = crate::scheduler::premium(&self.context.pool, self.context.config.deployment.avs.task_manager)
-            .await
-            .map_err(AggregatorError::Premium)?;
-        let base_fee = provider
-            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-            .await
-            .map_err(node("latest block"))?
-            .and_then(|block| block.header.base_fee_per_gas)
-            .map_or(0, u128::from);
+        // Read once per block, the three at once (each is a round trip to a node that is busy under load).
+        let task_manager = self.context.config.deployment.avs.task_manager;
+        let (gas_price, premium, latest) = tokio::join!(
+            provider.get_gas_price(),
+            crate::scheduler::premium(&self.context.pool, task_manager),
+            provider.get_block_by_number(alloy::eips::BlockNumberOrTag::Latest),
+        );
+        let gas_price = gas_price.map_err(node("gas price"))?;
+        let premium = premium.map_err(AggregatorError::Premium)?;
+        let base_fee =
+            latest.map_err(node("latest block"))?.and_then(|block| block.header.base_fee_per_gas).map_or(0, u128::from);
         let mut skip = self.disputed.get(&reference.number).cloned().unwrap_or_default();
         let (due, forwarders) = {
             let index = self.context.schedule.index().await;
@@ -596,8 +602,11 @@ impl Aggregator {
         })
     }
 
-    /// Submits a proposal that reached quorum; true if its transaction was sent.
-    async fn submit(&mut self, digest: B256) -> bool {
+    /// Hands a proposal that reached quorum to a submitter task, which checks it against the node and
+    /// sends it off this loop (so proposing the next block overlaps it, and several batches can land
+    /// in one block); true if it was handed over. Its tasks stay in flight, and its digest in
+    /// `submitted`, until [`Self::on_submission`] hears back.
+    async fn submit(&mut self, digest: B256, role: Option<&'static str>) -> bool {
         let Some(flight) = self.flights.remove(&digest).map(|f| f.payload) else { return false };
         let certificate = match self.collector.certificate(digest) {
             Ok(certificate) => certificate,
@@ -625,64 +634,50 @@ impl Aggregator {
                 return false;
             }
         };
-        let task_manager = self.context.config.deployment.avs.task_manager;
         let forwarders: Vec<Address> = {
             let index = self.context.schedule.index().await;
             flight.tasks.iter().map(|t| index.job(t.task.job_id).map(|job| job.forwarder).unwrap_or_default()).collect()
         };
-        // A batch that would revert is not sent (its gas would be lost): the simulation names the error.
-        // A task whose own target would revert is left out and the rest proposed again.
-        let simulated = submission
-            .simulate(&self.context.pool.provider(), task_manager, self.sender.address(), &flight.tasks, &forwarders)
-            .await;
-        if let Err(error) = simulated {
-            self.release(&flight.tasks);
-            if let SubmitError::TargetsWouldRevert { tasks } = error {
+        self.submitted.insert(digest, task_ids(&flight.tasks));
+        let batch =
+            SubmittingBatch { digest, flight, submission, forwarders, signers: certificate.signers.len(), role };
+        let (context, sender, report) = (self.context.clone(), Arc::clone(&self.sender), self.submissions.clone());
+        let (shutdown, permits) = (self.shutdown.clone(), Arc::clone(&self.submitters));
+        self.waiters.spawn(async move {
+            let Ok(_permit) = permits.acquire_owned().await else { return };
+            if let Some(outcome) = send_batch(&context, &sender, batch, &shutdown).await {
+                let _ = report.send(outcome);
+            }
+        });
+        true
+    }
+
+    /// What a submitter task reports: a sent batch is followed to its receipt; one whose targets would
+    /// revert is proposed again without them; any other failure ends its tasks (back to due or missed).
+    async fn on_submission(&mut self, outcome: SubmissionOutcome) {
+        match outcome {
+            SubmissionOutcome::Sent { tracked, tasks, role } => {
+                if let (Some(rotation), Some(role)) = (&self.rotation, role) {
+                    rotation.hub.metrics.submissions.with_label_values(&[role]).inc();
+                }
+                self.track(tracked, tasks);
+            }
+            SubmissionOutcome::TargetsWouldRevert { digest, flight, reverting } => {
+                self.submitted.remove(&digest);
+                self.release(&flight.tasks);
                 let reference = flight.reference;
-                let left_out: Vec<TaskId> = tasks.iter().map(|(task, _)| *task).collect();
+                let left_out: Vec<TaskId> = reverting.iter().map(|(task, _)| *task).collect();
                 self.disputed.entry(reference.number).or_default().extend(left_out.iter().copied());
-                self.target_reverts(&tasks, reference.number).await;
+                self.target_reverts(&reverting, reference.number).await;
                 let keep = without_disputed(flight.tasks, &left_out);
                 tracing::info!(%digest, left_out = left_out.len(), kept = keep.len(), "aggregator: re-proposing without them");
                 if let Err(e) = self.publish(reference, keep).await {
                     tracing::warn!(error = %e, "aggregator: re-proposing failed");
                 }
-                return false;
             }
-            tracing::warn!(%digest, %error, "aggregator: the batch would be rejected; not sending it");
-            self.context.metrics.batch_submissions.with_label_values(&["not_sent"]).inc();
-            self.abandon(&task_ids(&flight.tasks), &format!("the batch would be rejected: {error}")).await;
-            return false;
-        }
-        self.record(&flight.tasks, TaskState::Submitted, flight.reference.number).await;
-        let request = TxRequest {
-            kind: TxKind::RespondToTasks,
-            payload_ref: digest.to_vec(),
-            to: task_manager,
-            input: submission.calldata(),
-            value: U256::ZERO,
-            gas_limit: None,
-        };
-        // Valid only on the chain that has its reference block: the sender abandons it after a reorg.
-        let anchor = BlockAnchor { number: flight.reference.number, hash: flight.reference.hash };
-        match self.sender.send_anchored(request, Some(anchor)).await {
-            Ok(tracked) => {
-                self.context.metrics.batch_submissions.with_label_values(&["sent"]).inc();
-                tracing::info!(
-                    %digest,
-                    tx = %tracked.tx_hash,
-                    tasks = flight.tasks.len(),
-                    signers = certificate.signers.len(),
-                    "aggregator: batch sent"
-                );
-                self.track(tracked, flight.tasks.iter().map(|t| t.task).collect());
-                true
-            }
-            Err(error) => {
-                tracing::warn!(%digest, %error, "aggregator: sending the batch failed");
-                self.context.metrics.batch_submissions.with_label_values(&["not_sent"]).inc();
-                self.abandon(&task_ids(&flight.tasks), &format!("sending it failed: {error}")).await;
-                false
+            SubmissionOutcome::Failed { digest, tasks, why } => {
+                self.submitted.remove(&digest);
+                self.abandon(&tasks, &why).await;
             }
         }
     }
@@ -950,33 +945,110 @@ impl Aggregator {
         }
     }
 
-    /// Records task states for operators and the console (best effort: no safety depends on it).
     async fn record(&self, tasks: &[BatchTask], state: TaskState, block: u64) {
-        let items: BTreeMap<TaskId, B256> = tasks.iter().map(|t| (t.task, t.response.hash())).collect();
-        let result = self
-            .context
-            .store
-            .with(move |store| {
-                store.write(|tx| {
-                    for (task, response) in &items {
-                        let current = match tx.task(*task)? {
-                            Some(record) => record.state,
-                            None => {
-                                tx.insert_task(*task, TaskDue { at_ms: None, block: Some(block) })?;
-                                TaskState::Due
-                            }
-                        };
-                        if let Some(to) = current.after_progress(state) {
-                            tx.transition_task(*task, to, Some(*response), None)?;
-                        }
-                    }
-                    Ok::<_, StoreError>(())
-                })
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::warn!(error = %e, "aggregator: recording task states failed");
+        record_progress(&self.context.store, tasks, state, block).await;
+    }
+}
+
+/// A batch that reached quorum, handed to a submitter task.
+struct SubmittingBatch {
+    digest: B256,
+    flight: Proposal,
+    submission: crate::jobs::BatchSubmission,
+    forwarders: Vec<Address>,
+    signers: usize,
+    /// Over P2P: the rotation role it is submitted in (counted once it is sent).
+    role: Option<&'static str>,
+}
+
+/// What became of a [`SubmittingBatch`].
+enum SubmissionOutcome {
+    Sent { tracked: TrackedTx, tasks: Vec<TaskId>, role: Option<&'static str> },
+    TargetsWouldRevert { digest: B256, flight: Proposal, reverting: Vec<(TaskId, RevertReason)> },
+    Failed { digest: B256, tasks: Vec<TaskId>, why: String },
+}
+
+/// Submitter tasks checking or sending at once: sends share one nonce lock, but checks (a target
+/// call per task and the batch's gas estimate) and the store writes overlap.
+const SUBMITTERS_IN_PARALLEL: usize = 4;
+
+/// Checks `batch` against the node and sends it. A batch that would revert is not sent (its gas would
+/// be lost): the check names the error. `None` if the node shuts down before it is sent (its tasks
+/// stay proposed in the store, and its proposal is re-published at the next start).
+async fn send_batch(
+    context: &NodeContext,
+    sender: &TxSender,
+    batch: SubmittingBatch,
+    shutdown: &CancellationToken,
+) -> Option<SubmissionOutcome> {
+    let SubmittingBatch { digest, flight, submission, forwarders, signers, role } = batch;
+    let task_manager = context.config.deployment.avs.task_manager;
+    let provider = context.pool.provider();
+    let checked = tokio::select! {
+        () = shutdown.cancelled() => return None,
+        checked = submission.check_and_estimate(&provider, task_manager, sender.address(), &flight.tasks, &forwarders) => checked,
+    };
+    let failed = |why: String| SubmissionOutcome::Failed { digest, tasks: task_ids(&flight.tasks), why };
+    let estimate = match checked {
+        Ok(estimate) => estimate,
+        Err(SubmitError::TargetsWouldRevert { tasks }) => {
+            return Some(SubmissionOutcome::TargetsWouldRevert { digest, flight, reverting: tasks })
         }
+        Err(error) => {
+            tracing::warn!(%digest, %error, "aggregator: the batch would be rejected; not sending it");
+            context.metrics.batch_submissions.with_label_values(&["not_sent"]).inc();
+            return Some(failed(format!("the batch would be rejected: {error}")));
+        }
+    };
+    record_progress(&context.store, &flight.tasks, TaskState::Submitted, flight.reference.number).await;
+    let request = TxRequest {
+        kind: TxKind::RespondToTasks,
+        payload_ref: digest.to_vec(),
+        to: task_manager,
+        input: submission.calldata(),
+        value: U256::ZERO,
+        gas_limit: Some(sender.gas_limit_for(estimate)),
+    };
+    // Valid only on the chain that has its reference block: the sender abandons it after a reorg.
+    let anchor = BlockAnchor { number: flight.reference.number, hash: flight.reference.hash };
+    match sender.send_anchored(request, Some(anchor)).await {
+        Ok(tracked) => {
+            context.metrics.batch_submissions.with_label_values(&["sent"]).inc();
+            tracing::info!(%digest, tx = %tracked.tx_hash, tasks = flight.tasks.len(), signers, "aggregator: batch sent");
+            Some(SubmissionOutcome::Sent { tracked, tasks: task_ids(&flight.tasks), role })
+        }
+        Err(error) => {
+            tracing::warn!(%digest, %error, "aggregator: sending the batch failed");
+            context.metrics.batch_submissions.with_label_values(&["not_sent"]).inc();
+            Some(failed(format!("sending it failed: {error}")))
+        }
+    }
+}
+
+/// Records task states for operators and the console (best effort: no safety depends on it).
+async fn record_progress(store: &crate::store::SharedStore, tasks: &[BatchTask], state: TaskState, block: u64) {
+    let items: BTreeMap<TaskId, B256> = tasks.iter().map(|t| (t.task, t.response.hash())).collect();
+    let result = store
+        .with(move |store| {
+            store.write(|tx| {
+                for (task, response) in &items {
+                    let current = match tx.task(*task)? {
+                        Some(record) => record.state,
+                        None => {
+                            tx.insert_task(*task, TaskDue { at_ms: None, block: Some(block) })?;
+                            TaskState::Due
+                        }
+                    };
+                    if let Some(to) = current.after_progress(state) {
+                        tx.transition_task(*task, to, Some(*response), None)?;
+                    }
+                }
+                Ok::<_, StoreError>(())
+            })
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "aggregator: recording task states failed");
     }
 }
 

@@ -183,6 +183,12 @@ impl TxSender {
         self.signer.address()
     }
 
+    /// The gas limit this sender gives a transaction the node estimated at `estimate` (with its margin):
+    /// for a caller that estimated already, and passes it as [`TxRequest::gas_limit`].
+    pub fn gas_limit_for(&self, estimate: u64) -> u64 {
+        estimate.saturating_add(estimate.saturating_mul(self.config.gas_margin_percent) / 100)
+    }
+
     pub fn chain_id(&self) -> u64 {
         self.chain_id
     }
@@ -653,7 +659,7 @@ impl TxSender {
             .value(request.value);
         let estimate = self.pool.run("eth_estimateGas", |p| async move { p.estimate_gas(call).await }).await;
         match estimate {
-            Ok(gas) => Ok(gas.saturating_add(gas.saturating_mul(self.config.gas_margin_percent) / 100)),
+            Ok(gas) => Ok(self.gas_limit_for(gas)),
             Err(source) if source.is_revert() => {
                 Err(SenderError::WouldRevert { payload: hex::encode(&request.payload_ref), source })
             }

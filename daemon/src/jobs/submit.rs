@@ -7,6 +7,7 @@ use alloy::providers::Provider;
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::sol_types::{SolCall, SolEvent, SolInterface};
 use alloy::transports::{RpcError, TransportError};
+use futures_util::StreamExt;
 use keeper_shared::batch::{Batch, BatchError, TaskId, TaskLeaf};
 use keeper_shared::bls::{PublicKey, Signature};
 use keeper_shared::contracts::task_manager::{TaskManager, BLS12381};
@@ -68,6 +69,37 @@ fn describe_reverts(tasks: &[(TaskId, RevertReason)]) -> String {
 fn call_overhead_gas(call_data: &[u8]) -> u64 {
     21_000 + 16 * call_data.len() as u64
 }
+
+/// Each task's own call as its forwarder makes it (`forwarders[i]` for task `i`), a few at a time:
+/// the ones whose target would revert, with their reasons, in [`SubmitError::TargetsWouldRevert`].
+pub async fn check_targets<P: Provider>(
+    provider: &P,
+    tasks: &[BatchTask],
+    forwarders: &[Address],
+) -> Result<(), SubmitError> {
+    // The futures are made first (none runs until polled): a closure making them inside the stream
+    // would not be `Send` for every lifetime, which a spawned submitter needs.
+    let calls: Vec<_> = tasks
+        .iter()
+        .zip(forwarders)
+        .map(|(task, forwarder)| async move { (task.task, simulate_task_call(provider, *forwarder, task).await) })
+        .collect();
+    let simulated: Vec<_> = futures_util::stream::iter(calls).buffered(TARGET_CALLS_IN_PARALLEL).collect().await;
+    let mut reverting = Vec::new();
+    for (task, simulated) in simulated {
+        let simulated = simulated.map_err(|source| SubmitError::Rpc { step: "simulating a task's call", source })?;
+        if let Err(reason) = simulated {
+            reverting.push((task, reason));
+        }
+    }
+    match reverting.is_empty() {
+        true => Ok(()),
+        false => Err(SubmitError::TargetsWouldRevert { tasks: reverting }),
+    }
+}
+
+/// Target simulations of one batch in flight at once (`eth_call`s to the node).
+const TARGET_CALLS_IN_PARALLEL: usize = 16;
 
 /// Simulates a task's call as the job's forwarder makes it (`JobForwarder.forward`: from the forwarder to
 /// the target, with the call data and the job's gas limit) at the node's latest state: `Err` with the
@@ -250,8 +282,7 @@ impl BatchSubmission {
     /// What sending would do, at the node's latest state: first each task's own call as its forwarder
     /// makes it (`forwarders[i]` for task `i`; a target that would revert is named with its reason in
     /// [`SubmitError::TargetsWouldRevert`], so the caller can leave those tasks out), then the whole
-    /// call as an `eth_call` from `from`: the digest, or the task manager's custom error. One simulation
-    /// path for both: the aggregator calls nothing else before sending.
+    /// call as an `eth_call` from `from`: the digest, or the task manager's custom error.
     pub async fn simulate<P: Provider>(
         &self,
         provider: &P,
@@ -260,22 +291,31 @@ impl BatchSubmission {
         tasks: &[BatchTask],
         forwarders: &[Address],
     ) -> Result<B256, SubmitError> {
-        let mut reverting = Vec::new();
-        for (task, forwarder) in tasks.iter().zip(forwarders) {
-            let simulated = simulate_task_call(provider, *forwarder, task)
-                .await
-                .map_err(|source| SubmitError::Rpc { step: "simulating a task's call", source })?;
-            if let Err(reason) = simulated {
-                reverting.push((task.task, reason));
-            }
-        }
-        if !reverting.is_empty() {
-            return Err(SubmitError::TargetsWouldRevert { tasks: reverting });
-        }
+        check_targets(provider, tasks, forwarders).await?;
         let request = TransactionRequest::default().from(from).to(task_manager).input(self.calldata().into());
         let returned = provider.call(request).await.map_err(|error| rejection(error, "simulating respondToBatch"))?;
         TaskManager::respondToBatchCall::abi_decode_returns(&returned)
             .map_err(|_| SubmitError::Reverted { data: returned })
+    }
+
+    /// The aggregator's check before sending, one node execution of the whole batch rather than a call
+    /// and then an estimate: the targets as in [`Self::simulate`], and at the same time the whole call's
+    /// `eth_estimateGas` from `from`, which fails with the task manager's custom error where the call
+    /// would revert. Returns the node's estimate (without margin).
+    pub async fn check_and_estimate<P: Provider>(
+        &self,
+        provider: &P,
+        task_manager: Address,
+        from: Address,
+        tasks: &[BatchTask],
+        forwarders: &[Address],
+    ) -> Result<u64, SubmitError> {
+        let request = TransactionRequest::default().from(from).to(task_manager).input(self.calldata().into());
+        let (targets, estimate) =
+            tokio::join!(check_targets(provider, tasks, forwarders), provider.estimate_gas(request));
+        // A target that would revert is named first: the caller leaves it out and proposes the rest.
+        targets?;
+        estimate.map_err(|error| rejection(error, "estimating respondToBatch's gas"))
     }
 
     /// Sends the call from `from` (an account of the provider's wallet) and waits for its receipt. The gas
