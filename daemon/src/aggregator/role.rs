@@ -159,6 +159,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
 
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Settled>();
     let (submissions_tx, mut submissions_rx) = tokio::sync::mpsc::unbounded_channel::<SubmissionOutcome>();
+    let (submitter_tx, submitter_rx) = tokio::sync::mpsc::unbounded_channel::<SubmittingBatch>();
 
     let mut aggregator = Aggregator {
         context: context.clone(),
@@ -172,8 +173,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         max_tasks: config.aggregator.max_batch_tasks,
         sender: Arc::clone(&sender),
         done: done_tx,
-        submissions: submissions_tx,
-        submitters: Arc::new(tokio::sync::Semaphore::new(SUBMITTERS_IN_PARALLEL)),
+        submitter: submitter_tx,
         submitted: HashMap::new(),
         restored: false,
         shutdown: shutdown.clone(),
@@ -193,6 +193,15 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
         unsupported_reported: HashSet::new(),
         waiters: TaskTracker::new(),
     };
+    // Stopped with the role, whatever ends its loop.
+    let submitter_stop = shutdown.child_token();
+    aggregator.waiters.spawn(submitter(
+        context.clone(),
+        Arc::clone(&sender),
+        submitter_rx,
+        submissions_tx,
+        submitter_stop.clone(),
+    ));
     match sender.recover().await {
         Ok(pending) => {
             for tracked in pending {
@@ -295,6 +304,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
             }
         }
     }
+    submitter_stop.cancel();
     aggregator.waiters.close();
     aggregator.waiters.wait().await;
     if let Some(server) = server {
@@ -342,10 +352,8 @@ struct Aggregator {
     sender: Arc<TxSender>,
     /// Reports a submitted batch's transaction settled (mined, reverted or given up).
     done: tokio::sync::mpsc::UnboundedSender<Settled>,
-    /// Reports what a submitter task did with a batch.
-    submissions: tokio::sync::mpsc::UnboundedSender<SubmissionOutcome>,
-    /// Bounds the submitter tasks at work ([`SUBMITTERS_IN_PARALLEL`]).
-    submitters: Arc<tokio::sync::Semaphore>,
+    /// Batches that reached quorum, to the submitter, in the order they were proposed.
+    submitter: tokio::sync::mpsc::UnboundedSender<SubmittingBatch>,
     /// Tasks of batches handed to a submitter, by digest, until their transaction settles.
     submitted: HashMap<B256, Vec<TaskId>>,
     /// Whether stored proposals were re-published since start.
@@ -365,8 +373,8 @@ struct Aggregator {
     pace: Pace,
     /// Tasks already recorded as unsupported here (recorded once).
     unsupported_reported: HashSet<TaskId>,
-    /// The submitter tasks and the sent batches' receipt waiters: the role ends only after they do
-    /// (they stop at shutdown), so none outlives the node's task set.
+    /// The submitter and the sent batches' receipt waiters: the role ends only after they do (they
+    /// stop at shutdown), so none outlives the node's task set.
     waiters: TaskTracker,
 }
 
@@ -602,9 +610,9 @@ impl Aggregator {
         })
     }
 
-    /// Hands a proposal that reached quorum to a submitter task, which checks it against the node and
-    /// sends it off this loop (so proposing the next block overlaps it, and several batches can land
-    /// in one block); true if it was handed over. Its tasks stay in flight, and its digest in
+    /// Hands a proposal that reached quorum to the submitter ([`submitter`]), which checks it against
+    /// the node and sends it off this loop (so proposing the next block overlaps it, and several batches
+    /// can land in one block); true if it was handed over. Its tasks stay in flight, and its digest in
     /// `submitted`, until [`Self::on_submission`] hears back.
     async fn submit(&mut self, digest: B256, role: Option<&'static str>) -> bool {
         let Some(flight) = self.flights.remove(&digest).map(|f| f.payload) else { return false };
@@ -641,18 +649,15 @@ impl Aggregator {
         self.submitted.insert(digest, task_ids(&flight.tasks));
         let batch =
             SubmittingBatch { digest, flight, submission, forwarders, signers: certificate.signers.len(), role };
-        let (context, sender, report) = (self.context.clone(), Arc::clone(&self.sender), self.submissions.clone());
-        let (shutdown, permits) = (self.shutdown.clone(), Arc::clone(&self.submitters));
-        self.waiters.spawn(async move {
-            let Ok(_permit) = permits.acquire_owned().await else { return };
-            if let Some(outcome) = send_batch(&context, &sender, batch, &shutdown).await {
-                let _ = report.send(outcome);
-            }
-        });
+        if self.submitter.send(batch).is_err() {
+            // The submitter ends only at shutdown: the proposal is re-published at the next start.
+            tracing::debug!(%digest, "aggregator: shutting down; not submitting");
+            return false;
+        }
         true
     }
 
-    /// What a submitter task reports: a sent batch is followed to its receipt; one whose targets would
+    /// What the submitter reports: a sent batch is followed to its receipt; one whose targets would
     /// revert is proposed again without them; any other failure ends its tasks (back to due or missed).
     async fn on_submission(&mut self, outcome: SubmissionOutcome) {
         match outcome {
@@ -950,7 +955,7 @@ impl Aggregator {
     }
 }
 
-/// A batch that reached quorum, handed to a submitter task.
+/// A batch that reached quorum, handed to the submitter.
 struct SubmittingBatch {
     digest: B256,
     flight: Proposal,
@@ -968,43 +973,83 @@ enum SubmissionOutcome {
     Failed { digest: B256, tasks: Vec<TaskId>, why: String },
 }
 
-/// Submitter tasks checking or sending at once: sends share one nonce lock, but checks (a target
-/// call per task and the batch's gas estimate) and the store writes overlap.
-const SUBMITTERS_IN_PARALLEL: usize = 4;
+/// Batches the submitter checks against the node at once (a target call per task and the batch's gas
+/// estimate each); they are still sent one at a time, in order.
+const CHECKS_IN_PARALLEL: usize = 4;
 
-/// Checks `batch` against the node and sends it. A batch that would revert is not sent (its gas would
-/// be lost): the check names the error. `None` if the node shuts down before it is sent (its tasks
-/// stay proposed in the store, and its proposal is re-published at the next start).
+/// The submitter: checks the batches handed to it, several at once, and sends them in the order they
+/// came (the order they were proposed), so that nonces follow it and an event job's earlier task never
+/// lands after a later one. Ends at shutdown; a batch not sent by then stays proposed in the store and
+/// its proposal is re-published at the next start.
+async fn submitter(
+    context: NodeContext,
+    sender: Arc<TxSender>,
+    batches: tokio::sync::mpsc::UnboundedReceiver<SubmittingBatch>,
+    report: tokio::sync::mpsc::UnboundedSender<SubmissionOutcome>,
+    shutdown: CancellationToken,
+) {
+    let incoming = futures_util::stream::unfold(batches, |mut batches| async move {
+        batches.recv().await.map(|batch| (batch, batches))
+    });
+    let checked = incoming
+        .map(|batch| {
+            let (context, sender) = (context.clone(), Arc::clone(&sender));
+            async move {
+                let checked = check_batch(&context, &sender, &batch).await;
+                (batch, checked)
+            }
+        })
+        .buffered(CHECKS_IN_PARALLEL);
+    let mut checked = std::pin::pin!(checked);
+    loop {
+        let (batch, checked) = tokio::select! {
+            () = shutdown.cancelled() => return,
+            next = checked.next() => match next {
+                Some(next) => next,
+                None => return,
+            },
+        };
+        let outcome = send_batch(&context, &sender, batch, checked).await;
+        if report.send(outcome).is_err() {
+            return;
+        }
+    }
+}
+
+/// What sending `batch` would do at the node's latest state: its gas estimate, or why not to send it.
+async fn check_batch(context: &NodeContext, sender: &TxSender, batch: &SubmittingBatch) -> Result<u64, SubmitError> {
+    let task_manager = context.config.deployment.avs.task_manager;
+    let provider = context.pool.provider();
+    let (tasks, forwarders) = (&batch.flight.tasks, &batch.forwarders);
+    batch.submission.check_and_estimate(&provider, task_manager, sender.address(), tasks, forwarders).await
+}
+
+/// Sends a checked batch. A batch that would revert is not sent (its gas would be lost): the check
+/// names the error.
 async fn send_batch(
     context: &NodeContext,
     sender: &TxSender,
     batch: SubmittingBatch,
-    shutdown: &CancellationToken,
-) -> Option<SubmissionOutcome> {
-    let SubmittingBatch { digest, flight, submission, forwarders, signers, role } = batch;
-    let task_manager = context.config.deployment.avs.task_manager;
-    let provider = context.pool.provider();
-    let checked = tokio::select! {
-        () = shutdown.cancelled() => return None,
-        checked = submission.check_and_estimate(&provider, task_manager, sender.address(), &flight.tasks, &forwarders) => checked,
-    };
+    checked: Result<u64, SubmitError>,
+) -> SubmissionOutcome {
+    let SubmittingBatch { digest, flight, submission, signers, role, .. } = batch;
     let failed = |why: String| SubmissionOutcome::Failed { digest, tasks: task_ids(&flight.tasks), why };
     let estimate = match checked {
         Ok(estimate) => estimate,
         Err(SubmitError::TargetsWouldRevert { tasks }) => {
-            return Some(SubmissionOutcome::TargetsWouldRevert { digest, flight, reverting: tasks })
+            return SubmissionOutcome::TargetsWouldRevert { digest, flight, reverting: tasks }
         }
         Err(error) => {
             tracing::warn!(%digest, %error, "aggregator: the batch would be rejected; not sending it");
             context.metrics.batch_submissions.with_label_values(&["not_sent"]).inc();
-            return Some(failed(format!("the batch would be rejected: {error}")));
+            return failed(format!("the batch would be rejected: {error}"));
         }
     };
     record_progress(&context.store, &flight.tasks, TaskState::Submitted, flight.reference.number).await;
     let request = TxRequest {
         kind: TxKind::RespondToTasks,
         payload_ref: digest.to_vec(),
-        to: task_manager,
+        to: context.config.deployment.avs.task_manager,
         input: submission.calldata(),
         value: U256::ZERO,
         gas_limit: Some(sender.gas_limit_for(estimate)),
@@ -1015,12 +1060,12 @@ async fn send_batch(
         Ok(tracked) => {
             context.metrics.batch_submissions.with_label_values(&["sent"]).inc();
             tracing::info!(%digest, tx = %tracked.tx_hash, tasks = flight.tasks.len(), signers, "aggregator: batch sent");
-            Some(SubmissionOutcome::Sent { tracked, tasks: task_ids(&flight.tasks), role })
+            SubmissionOutcome::Sent { tracked, tasks: task_ids(&flight.tasks), role }
         }
         Err(error) => {
             tracing::warn!(%digest, %error, "aggregator: sending the batch failed");
             context.metrics.batch_submissions.with_label_values(&["not_sent"]).inc();
-            Some(failed(format!("sending it failed: {error}")))
+            failed(format!("sending it failed: {error}"))
         }
     }
 }
