@@ -612,17 +612,17 @@ impl Aggregator {
 
     /// Hands a proposal that reached quorum to the submitter ([`submitter`]), which checks it against
     /// the node and sends it off this loop (so proposing the next block overlaps it, and several batches
-    /// can land in one block); true if it was handed over. Its tasks stay in flight, and its digest in
+    /// can land in one block). Its tasks stay in flight, and its digest in
     /// `submitted`, until [`Self::on_submission`] hears back.
-    async fn submit(&mut self, digest: B256, role: Option<&'static str>) -> bool {
-        let Some(flight) = self.flights.remove(&digest).map(|f| f.payload) else { return false };
+    async fn submit(&mut self, digest: B256, role: Option<&'static str>) {
+        let Some(flight) = self.flights.remove(&digest).map(|f| f.payload) else { return };
         let certificate = match self.collector.certificate(digest) {
             Ok(certificate) => certificate,
             Err(e) => {
                 tracing::warn!(%digest, error = %e, "aggregator: no certificate");
                 self.abandon(&task_ids(&flight.tasks), "no certificate").await;
                 self.collector.close(digest);
-                return false;
+                return;
             }
         };
         self.collector.close(digest);
@@ -631,7 +631,7 @@ impl Aggregator {
         if stale {
             tracing::info!(%digest, "aggregator: a task of the batch was performed meanwhile; re-proposing the rest");
             self.abandon(&task_ids(&flight.tasks), "a task of the batch was performed meanwhile").await;
-            return false;
+            return;
         }
         let keys: Vec<_> = certificate.non_signers.iter().map(|n| n.public_key).collect();
         let submission = match build_submission(&flight.batch, &flight.tasks, &keys, &certificate.signature) {
@@ -639,7 +639,7 @@ impl Aggregator {
             Err(e) => {
                 tracing::error!(%digest, error = %e, "aggregator: building the submission failed");
                 self.abandon(&task_ids(&flight.tasks), "building the submission failed").await;
-                return false;
+                return;
             }
         };
         let forwarders: Vec<Address> = {
@@ -650,11 +650,10 @@ impl Aggregator {
         let batch =
             SubmittingBatch { digest, flight, submission, forwarders, signers: certificate.signers.len(), role };
         if self.submitter.send(batch).is_err() {
-            // The submitter ends only at shutdown: the proposal is re-published at the next start.
+            // The submitter ends only with the role: the proposal is re-published at the next start.
             tracing::debug!(%digest, "aggregator: shutting down; not submitting");
-            return false;
+            self.submitted.remove(&digest);
         }
-        true
     }
 
     /// What the submitter reports: a sent batch is followed to its receipt; one whose targets would

@@ -111,8 +111,10 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
 
 struct Keeper {
     context: NodeContext,
-    /// Own responses by (task, reference block hash): a proposal re-sent is not executed twice.
-    cache: HashMap<(TaskId, B256), Result<B256, (DisputeReason, String)>>,
+    /// Own responses by (task, reference block hash), with the reference block's number: a proposal
+    /// re-sent is not executed twice. Only blocks a proposal can still be judged at are kept (at 10,000
+    /// jobs a count cap of 100,000 held about ten minutes of responses nobody would ask for again).
+    cache: HashMap<(TaskId, B256), (u64, Result<B256, (DisputeReason, String)>)>,
     /// Condition jobs: the last task this keeper signed, by job, with its reference block (the
     /// single-flight rule: the next one is signed only once this one's outcome is on chain, or it can
     /// no longer land). Kept in the store with each signing and read back at start, so a restart
@@ -138,10 +140,11 @@ impl Keeper {
                 break;
             }
         }
-        if self.cache.len() > 100_000 {
-            self.cache.clear();
-        }
         let max_age = self.max_reference_age().await;
+        if let Some(head) = self.context.schedule.head() {
+            let oldest = head.number.saturating_sub(max_age);
+            self.cache.retain(|_, (number, _)| *number >= oldest);
+        }
         let mut queue = newest_first(batches).into_iter();
         while let Some(batch) = queue.next() {
             let head = self.context.schedule.head().map_or(0, |head| head.number);
@@ -339,7 +342,7 @@ impl Keeper {
         task: TaskId,
         reference: &ReferenceBlock,
     ) -> Option<Result<B256, (DisputeReason, String)>> {
-        if let Some(cached) = self.cache.get(&(task, reference.hash)) {
+        if let Some((_, cached)) = self.cache.get(&(task, reference.hash)) {
             return Some(cached.clone());
         }
         let spec = self.context.schedule.index().await.is_due(task, reference);
@@ -364,7 +367,7 @@ impl Keeper {
                 }
             }
         };
-        self.cache.insert((task, reference.hash), result.clone());
+        self.cache.insert((task, reference.hash), (reference.number, result.clone()));
         Some(result)
     }
 }
