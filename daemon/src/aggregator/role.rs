@@ -649,6 +649,7 @@ impl Aggregator {
         self.submitted.insert(digest, task_ids(&flight.tasks));
         let batch =
             SubmittingBatch { digest, flight, submission, forwarders, signers: certificate.signers.len(), role };
+        tracing::debug!(%digest, "aggregator: handing the batch to the submitter");
         if self.submitter.send(batch).is_err() {
             // The submitter ends only with the role: the proposal is re-published at the next start.
             tracing::debug!(%digest, "aggregator: shutting down; not submitting");
@@ -976,6 +977,12 @@ enum SubmissionOutcome {
 /// estimate each); they are still sent one at a time, in order.
 const CHECKS_IN_PARALLEL: usize = 4;
 
+/// How long the submitter waits for a batch's check: a node too loaded to answer in time holds every
+/// later batch behind it (they are sent in order), so the batch is given up and its tasks proposed again.
+/// Seen on anvil at 10,000 jobs: checks took 0.9 s (p50) to 3.2 s (p90), and once sending stopped for
+/// minutes.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// The submitter: checks the batches handed to it, several at once, and sends them in the order they
 /// came (the order they were proposed), so that nonces follow it and an event job's earlier task never
 /// lands after a later one. Ends at shutdown; a batch not sent by then stays proposed in the store and
@@ -994,7 +1001,10 @@ async fn submitter(
         .map(|batch| {
             let (context, sender) = (context.clone(), Arc::clone(&sender));
             async move {
-                let checked = check_batch(&context, &sender, &batch).await;
+                let started = tokio::time::Instant::now();
+                let checked = tokio::time::timeout(CHECK_TIMEOUT, check_batch(&context, &sender, &batch)).await;
+                let took_ms = started.elapsed().as_millis();
+                tracing::debug!(digest = %batch.digest, took_ms, ok = matches!(checked, Ok(Ok(_))), "aggregator: batch checked");
                 (batch, checked)
             }
         })
@@ -1008,7 +1018,10 @@ async fn submitter(
                 None => return,
             },
         };
+        let started = tokio::time::Instant::now();
+        let digest = batch.digest;
         let outcome = send_batch(&context, &sender, batch, checked).await;
+        tracing::debug!(%digest, took_ms = started.elapsed().as_millis(), "aggregator: batch send step done");
         if report.send(outcome).is_err() {
             return;
         }
@@ -1029,16 +1042,21 @@ async fn send_batch(
     context: &NodeContext,
     sender: &TxSender,
     batch: SubmittingBatch,
-    checked: Result<u64, SubmitError>,
+    checked: Result<Result<u64, SubmitError>, tokio::time::error::Elapsed>,
 ) -> SubmissionOutcome {
     let SubmittingBatch { digest, flight, submission, signers, role, .. } = batch;
     let failed = |why: String| SubmissionOutcome::Failed { digest, tasks: task_ids(&flight.tasks), why };
     let estimate = match checked {
-        Ok(estimate) => estimate,
-        Err(SubmitError::TargetsWouldRevert { tasks }) => {
+        Ok(Ok(estimate)) => estimate,
+        Ok(Err(SubmitError::TargetsWouldRevert { tasks })) => {
             return SubmissionOutcome::TargetsWouldRevert { digest, flight, reverting: tasks }
         }
-        Err(error) => {
+        Err(_) => {
+            tracing::warn!(%digest, after_secs = CHECK_TIMEOUT.as_secs(), "aggregator: checking the batch against the node timed out; not sending it");
+            context.metrics.batch_submissions.with_label_values(&["not_sent"]).inc();
+            return failed(format!("checking it against the node took over {} s", CHECK_TIMEOUT.as_secs()));
+        }
+        Ok(Err(error)) => {
             tracing::warn!(%digest, %error, "aggregator: the batch would be rejected; not sending it");
             context.metrics.batch_submissions.with_label_values(&["not_sent"]).inc();
             return failed(format!("the batch would be rejected: {error}"));
