@@ -847,6 +847,19 @@ impl Aggregator {
 
     /// Abandons proposals the keepers did not sign within their lifetime ([`Flights::expire`]).
     async fn expire(&mut self, head: u64) {
+        // A quorum whose event still waits behind this round (a round takes seconds under load) is a
+        // quorum: expiring that proposal threw away batches every keeper had signed.
+        let signed: Vec<B256> = self
+            .flights
+            .iter()
+            .filter(|(digest, f)| {
+                f.quorum_at.is_none() && self.collector.quorum_state(**digest).is_some_and(|state| state.reached)
+            })
+            .map(|(digest, _)| *digest)
+            .collect();
+        for digest in signed {
+            self.quorum_reached(digest);
+        }
         let lifetime = self.flights.lifetime_blocks();
         for (digest, flight) in self.flights.expire(head) {
             tracing::info!(%digest, lifetime, "aggregator: proposal expired without quorum");
