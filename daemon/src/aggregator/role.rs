@@ -198,6 +198,7 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
     aggregator.waiters.spawn(submitter(
         context.clone(),
         Arc::clone(&sender),
+        max_age,
         submitter_rx,
         submissions_tx,
         submitter_stop.clone(),
@@ -1003,6 +1004,7 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(15);
 async fn submitter(
     context: NodeContext,
     sender: Arc<TxSender>,
+    max_age: u64,
     batches: tokio::sync::mpsc::UnboundedReceiver<SubmittingBatch>,
     report: tokio::sync::mpsc::UnboundedSender<SubmissionOutcome>,
     shutdown: CancellationToken,
@@ -1033,7 +1035,7 @@ async fn submitter(
         };
         let started = tokio::time::Instant::now();
         let digest = batch.digest;
-        let outcome = send_batch(&context, &sender, batch, checked).await;
+        let outcome = send_batch(&context, &sender, batch, checked, max_age).await;
         tracing::debug!(%digest, took_ms = started.elapsed().as_millis(), "aggregator: batch send step done");
         if report.send(outcome).is_err() {
             return;
@@ -1056,9 +1058,19 @@ async fn send_batch(
     sender: &TxSender,
     batch: SubmittingBatch,
     checked: Result<Result<u64, SubmitError>, tokio::time::error::Elapsed>,
+    max_age: u64,
 ) -> SubmissionOutcome {
     let SubmittingBatch { digest, flight, submission, signers, role, .. } = batch;
     let failed = |why: String| SubmissionOutcome::Failed { digest, tasks: task_ids(&flight.tasks), why };
+    // Checked at an older head: one whose reference block is about to grow too old would revert
+    // `ReferenceBlockTooOld` by the time it is mined (gas paid for nothing).
+    let head = context.schedule.head().map_or(0, |head| head.number);
+    let age = head.saturating_sub(flight.reference.number);
+    if age + AGE_MARGIN > max_age {
+        tracing::warn!(%digest, age, "aggregator: the batch's reference block grew too old while it waited; not sending it");
+        context.metrics.batch_submissions.with_label_values(&["not_sent"]).inc();
+        return failed(format!("its reference block was {age} blocks old when its turn to be sent came"));
+    }
     let estimate = match checked {
         Ok(Ok(estimate)) => estimate,
         Ok(Err(SubmitError::TargetsWouldRevert { tasks })) => {

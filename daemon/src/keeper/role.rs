@@ -109,12 +109,15 @@ pub async fn run(context: NodeContext, shutdown: CancellationToken) -> Result<()
     }
 }
 
+/// This keeper's response hash for a task at a reference block, or why it has none.
+type OwnResponse = Result<B256, (DisputeReason, String)>;
+
 struct Keeper {
     context: NodeContext,
     /// Own responses by (task, reference block hash), with the reference block's number: a proposal
     /// re-sent is not executed twice. Only blocks a proposal can still be judged at are kept (at 10,000
     /// jobs a count cap of 100,000 held about ten minutes of responses nobody would ask for again).
-    cache: HashMap<(TaskId, B256), (u64, Result<B256, (DisputeReason, String)>)>,
+    cache: HashMap<(TaskId, B256), (u64, OwnResponse)>,
     /// Condition jobs: the last task this keeper signed, by job, with its reference block (the
     /// single-flight rule: the next one is signed only once this one's outcome is on chain, or it can
     /// no longer land). Kept in the store with each signing and read back at start, so a restart
@@ -341,7 +344,7 @@ impl Keeper {
         &mut self,
         task: TaskId,
         reference: &ReferenceBlock,
-    ) -> Option<Result<B256, (DisputeReason, String)>> {
+    ) -> Option<OwnResponse> {
         if let Some((_, cached)) = self.cache.get(&(task, reference.hash)) {
             return Some(cached.clone());
         }
