@@ -340,11 +340,7 @@ impl Keeper {
 
     /// This keeper's response hash for `task` at `reference`, or why it has none; `None` when the
     /// chain could not be asked (judged again at the next poll).
-    async fn own_response(
-        &mut self,
-        task: TaskId,
-        reference: &ReferenceBlock,
-    ) -> Option<OwnResponse> {
+    async fn own_response(&mut self, task: TaskId, reference: &ReferenceBlock) -> Option<OwnResponse> {
         if let Some((_, cached)) = self.cache.get(&(task, reference.hash)) {
             return Some(cached.clone());
         }
