@@ -164,7 +164,7 @@ impl Keeper {
                 Verdict::Signed | Verdict::Ignored(_) => source.judged(&batch),
                 Verdict::Disputed(tasks) => {
                     source.judged(&batch);
-                    self.context.metrics.observe_disputed(tasks.iter().map(|task| task.reason.as_str()));
+                    self.context.metrics.observe_disputed(tasks.iter().map(|task| task.reason));
                     let dispute = Dispute { operator: self.operator_address(), digest: batch.digest(), tasks };
                     source.send_dispute(&dispute, &batch).await?;
                 }
