@@ -164,38 +164,24 @@ pub struct SignatureReceipt {
     pub quorum_reached: bool,
 }
 
-/// Why a keeper will not sign a leaf.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DisputeReason {
-    /// The keeper's own response hash differs.
-    ResponseMismatch,
-    /// The leaf names a spec hash other than the job's spec this keeper executed.
-    SpecMismatch,
-    /// By the keeper's view of the job, this task is not due at the reference block.
-    NotDue,
-    /// The keeper could not execute the task (e.g. the checker reverted in an unexpected way).
-    ExecutionFailed,
-    /// The job kind is one this keeper does not run.
-    Unsupported,
-    /// A condition job whose previous task (signed by this keeper) may still land, or landed after
-    /// this leaf's reference block: checking the next one now would see the same work twice.
-    PreviousInFlight,
-    Other,
-}
-
-impl DisputeReason {
-    /// The reason's wire name (`keeper_tasks_disputed_total{reason}` uses it too).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ResponseMismatch => "response_mismatch",
-            Self::SpecMismatch => "spec_mismatch",
-            Self::NotDue => "not_due",
-            Self::ExecutionFailed => "execution_failed",
-            Self::Unsupported => "unsupported",
-            Self::PreviousInFlight => "previous_in_flight",
-            Self::Other => "other",
-        }
+keeper_shared::named_enum! {
+    /// Why a keeper will not sign a leaf. Its name is the wire value and the label of
+    /// `keeper_tasks_disputed_total{reason}`, which registers every one of [`DisputeReason::ALL`].
+    pub enum DisputeReason {
+        /// The keeper's own response hash differs.
+        ResponseMismatch => "response_mismatch",
+        /// The leaf names a spec hash other than the job's spec this keeper executed.
+        SpecMismatch => "spec_mismatch",
+        /// By the keeper's view of the job, this task is not due at the reference block.
+        NotDue => "not_due",
+        /// The keeper could not execute the task (e.g. the checker reverted in an unexpected way).
+        ExecutionFailed => "execution_failed",
+        /// The job kind is one this keeper does not run.
+        Unsupported => "unsupported",
+        /// A condition job whose previous task (signed by this keeper) may still land, or landed after
+        /// this leaf's reference block: checking the next one now would see the same work twice.
+        PreviousInFlight => "previous_in_flight",
+        Other => "other",
     }
 }
 

@@ -5,7 +5,8 @@
 //!
 //! 1. A first start reads the history in steps, reports its progress, and holds one step's logs at a
 //!    time. 2. A reorg of depth `d` reads about `d` blocks of logs and leaves the index a fresh sync
-//!    builds.
+//!    builds. 3. A job whose creation the reorg took away is gone from the store too (what the control
+//!    API and a restart read), and is back once the same creation is mined on the new branch.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
@@ -13,7 +14,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use alloy::primitives::{Address, Bytes, U256};
+use alloy::primitives::{Address, Bytes, B256, U256};
 use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::Filter;
 use keeper_devnet::{deploy_network, NetworkConfig};
@@ -22,7 +23,7 @@ use keeper_shared::deployment::Deployment;
 use keeperd::chain::{RpcPool, RpcPoolConfig};
 use keeperd::jobs::{Action, JobSpec, Trigger};
 use keeperd::scheduler::{Job, ScheduleView, Scheduler};
-use keeperd::store::{SharedStore, Store};
+use keeperd::store::{SharedStore, Store, TaskState};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
@@ -42,12 +43,17 @@ struct Chain {
 }
 
 impl Chain {
-    /// The network deployed, then `JOBS` jobs each followed by `GAP` empty blocks.
-    async fn with_history() -> Self {
+    /// The network deployed.
+    async fn deployed() -> Self {
         let anvil = common::anvil();
         let (owner, provider) = common::wallet_provider(&anvil, 0);
         let deployment = deploy_network(&provider, &NetworkConfig::devnet(owner)).await.unwrap();
-        let chain = Self { provider, deployment, endpoint: anvil.endpoint_url(), _anvil: anvil };
+        Self { provider, deployment, endpoint: anvil.endpoint_url(), _anvil: anvil }
+    }
+
+    /// The network deployed, then `JOBS` jobs each followed by `GAP` empty blocks.
+    async fn with_history() -> Self {
+        let chain = Self::deployed().await;
         for _ in 0..JOBS {
             chain.create_job().await;
             chain.mine(GAP).await;
@@ -55,7 +61,8 @@ impl Chain {
         chain
     }
 
-    async fn create_job(&self) -> u64 {
+    /// Creates a job (a block job due from block 0); returns the block and the transaction.
+    async fn create_job(&self) -> (u64, B256) {
         let spec = JobSpec {
             trigger: Trigger::Block { start: 0, period: 1_000_000 },
             action: Action::Call { target: Address::repeat_byte(0x42), data: Bytes::new() },
@@ -67,7 +74,7 @@ impl Chain {
         let pending = manager.createJob(spec.to_job_manager().unwrap()).value(U256::from(10u64.pow(18)));
         let receipt = pending.send().await.unwrap().get_receipt().await.unwrap();
         assert!(receipt.status());
-        receipt.block_number.unwrap()
+        (receipt.block_number.unwrap(), receipt.transaction_hash)
     }
 
     async fn mine(&self, blocks: u64) {
@@ -80,14 +87,43 @@ impl Chain {
 
     /// A scheduler at depth 0 on a fresh store, running until the returned token is cancelled.
     fn scheduler(&self, dir: &TempDir) -> (ScheduleView, CancellationToken) {
+        let running = self.start(dir);
+        (running.view, running.shutdown)
+    }
+
+    /// A scheduler at depth 0 on the store in `dir` (created, or as a previous one left it).
+    fn start(&self, dir: &TempDir) -> Running {
         let pool = RpcPool::new(RpcPoolConfig::new(vec![self.endpoint.clone()])).unwrap();
-        let store = SharedStore::new(Store::open(dir.path().join("keeperd.db")).unwrap());
-        let (scheduler, view) = Scheduler::new(pool, store, &self.deployment, 0, Duration::from_millis(20));
+        let store = Store::open(dir.path().join("keeperd.db")).unwrap();
+        let reader = store.open_reader().unwrap().unwrap();
+        let (scheduler, view) =
+            Scheduler::new(pool, SharedStore::new(store), &self.deployment, 0, Duration::from_millis(20));
         let scheduler = scheduler.with_history_limits(STEP, UNDO_DEPTH);
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
-        tokio::spawn(async move { scheduler.run(token).await.unwrap() });
-        (view, shutdown)
+        let task = tokio::spawn(async move { scheduler.run(token).await.unwrap() });
+        Running { view, shutdown, task, reader }
+    }
+}
+
+/// A running scheduler and a read-only connection to its store (what the control API reads through).
+struct Running {
+    view: ScheduleView,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+    reader: Store,
+}
+
+impl Running {
+    /// Stops the scheduler and waits until it has let go of its store.
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap();
+    }
+
+    /// The job ids the store lists, as `GET /v1/jobs` reads them.
+    fn stored_jobs(&mut self) -> Vec<U256> {
+        self.reader.read(|tx| tx.jobs(None, None, 100)).unwrap().iter().map(|job| job.job_id).collect()
     }
 }
 
@@ -156,7 +192,7 @@ async fn a_reorg_reads_only_its_depth_of_logs_and_leaves_the_index_of_a_fresh_sy
     wait_synced(&view, &chain).await;
     // A job created in a block the reorg drops.
     chain.mine(2).await;
-    let created = chain.create_job().await;
+    let (created, _) = chain.create_job().await;
     chain.mine(3).await;
     wait_synced(&view, &chain).await;
     assert_eq!(view.index().await.len() as u64, JOBS + 1);
@@ -176,4 +212,52 @@ async fn a_reorg_reads_only_its_depth_of_logs_and_leaves_the_index_of_a_fresh_sy
     assert_eq!(jobs(&view).await, jobs(&fresh).await, "the rolled back index is the one a fresh sync builds");
     shutdown.cancel();
     fresh_shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_creation_a_reorg_removed_is_gone_from_the_store_and_after_a_restart_until_created_again() {
+    let chain = Chain::deployed().await;
+    chain.create_job().await;
+    chain.mine(2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut running = chain.start(&dir);
+    wait_synced(&running.view, &chain).await;
+    let kept = running.stored_jobs();
+    assert_eq!(kept.len(), 1);
+
+    // A job created in a block the reorg drops; its first task is due at once.
+    let (created, creation) = chain.create_job().await;
+    let raw: Bytes = chain.provider.raw_request("eth_getRawTransactionByHash".into(), (creation,)).await.unwrap();
+    chain.mine(3).await;
+    wait_synced(&running.view, &chain).await;
+    let dropped_job = *running.stored_jobs().iter().find(|id| !kept.contains(id)).expect("the new job is stored");
+    let first_task = keeper_shared::batch::TaskId { job_id: dropped_job, sequence: 0 };
+    let task_state = |reader: &mut Store| reader.read(|tx| tx.task(first_task)).unwrap().map(|task| task.state);
+    assert_eq!(task_state(&mut running.reader), Some(TaskState::Due));
+
+    let depth = chain.head().await.header.number - created + 1;
+    chain.provider.raw_request::<_, ()>("anvil_reorg".into(), (depth, Vec::<()>::new())).await.unwrap();
+    wait_synced(&running.view, &chain).await;
+    assert!(running.view.index().await.job(dropped_job).is_none());
+    assert_eq!(running.stored_jobs(), kept, "GET /v1/jobs lists only the job still on the chain");
+    assert!(running.reader.read(|tx| tx.job(dropped_job)).unwrap().is_none(), "GET /v1/jobs/{{id}} finds nothing");
+    assert_eq!(task_state(&mut running.reader), Some(TaskState::Dropped), "its due task ends with the job");
+
+    // A restart loads only what is on the chain.
+    running.stop().await;
+    let mut running = chain.start(&dir);
+    // The head is published with the next block processed.
+    chain.mine(1).await;
+    wait_synced(&running.view, &chain).await;
+    assert_eq!(jobs(&running.view).await.iter().map(|job| job.id).collect::<Vec<_>>(), kept);
+    assert_eq!(running.stored_jobs(), kept);
+
+    // The same creation mined on the new branch: indexed, stored and due again.
+    let _: B256 = chain.provider.raw_request("eth_sendRawTransaction".into(), (raw,)).await.unwrap();
+    wait_synced(&running.view, &chain).await;
+    assert!(running.view.index().await.job(dropped_job).is_some());
+    assert_eq!(running.stored_jobs().len(), 2);
+    assert!(running.reader.read(|tx| tx.job(dropped_job)).unwrap().is_some());
+    assert_eq!(task_state(&mut running.reader), Some(TaskState::Due));
+    running.stop().await;
 }

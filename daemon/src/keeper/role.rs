@@ -170,7 +170,7 @@ impl Keeper {
                 Verdict::Signed | Verdict::Ignored(_) => source.judged(&batch),
                 Verdict::Disputed(tasks) => {
                     source.judged(&batch);
-                    self.context.metrics.observe_disputed(tasks.iter().map(|task| task.reason.as_str()));
+                    self.context.metrics.observe_disputed(tasks.iter().map(|task| task.reason));
                     let dispute = Dispute { operator: self.operator_address(), digest: batch.digest(), tasks };
                     source.send_dispute(&dispute, &batch).await?;
                 }
@@ -222,12 +222,15 @@ impl Keeper {
                 .collect()
         };
         let signed_before = self.signed_responses(batch.leaves()).await?;
+        let conditions_of = batch.leaves().iter().zip(&views).map(|(leaf, (condition, _))| (leaf.task, *condition));
+        let flights = single_flight(conditions_of, &reference, &self.last_signed, max_age);
         let mut disputed = Vec::new();
         let mut conditions = Vec::new();
-        for ((leaf, (condition, own_spec)), signed_before) in batch.leaves().iter().zip(views).zip(signed_before) {
-            if let Some(last_outcome_block) = condition {
-                let previous = self.last_signed.get(&leaf.task.job_id).copied();
-                if let Some(dispute) = in_flight_dispute(leaf.task, &reference, previous, last_outcome_block, max_age) {
+        for (((leaf, (condition, own_spec)), signed_before), flight) in
+            batch.leaves().iter().zip(views).zip(signed_before).zip(flights)
+        {
+            if condition.is_some() {
+                if let Some(dispute) = flight {
                     disputed.push(dispute);
                     continue;
                 }
@@ -271,13 +274,7 @@ impl Keeper {
         };
         // Recorded with the signing (in the store too), before the signature can leave the process.
         for task in conditions {
-            let entry = self
-                .last_signed
-                .entry(task.job_id)
-                .or_insert(SignedCondition { sequence: task.sequence, reference_block });
-            if (task.sequence, reference_block) >= (entry.sequence, entry.reference_block) {
-                *entry = SignedCondition { sequence: task.sequence, reference_block };
-            }
+            note_signed(&mut self.last_signed, task, reference_block);
         }
         let signature = key.sign(digest.as_slice(), SigningDomain::Batch);
         let signed = SignedBatch { operator: self.operator_address(), digest, signature };
@@ -372,7 +369,10 @@ impl Keeper {
 }
 
 /// Open proposals in the order a keeper judges them: the latest reference block first, and of one
-/// block the last published first.
+/// block the last published first. A condition job's later sequence may so be judged (and signed) before
+/// an earlier one of another proposal; signing the earlier one after it would put two of the job's
+/// tasks in flight (both could perform, the later checked before the earlier's outcome), so the
+/// single-flight rule ([`in_flight_dispute`]) holds back any other sequence, earlier ones included.
 fn newest_first(mut batches: Vec<Batch>) -> Vec<Batch> {
     batches.reverse();
     batches.sort_by_key(|batch| std::cmp::Reverse(batch.context().reference_block_number));
@@ -400,7 +400,10 @@ struct SignedCondition {
 /// task this keeper signed for the job (`previous`) must have its outcome on chain at or before the
 /// reference block (`last_outcome_block`, by this keeper's index, is after the previous reference
 /// block and at most this one), or be unable to land any more (its reference block is more than
-/// `max_age` blocks before this one: the task manager refuses it). The same task again is fine.
+/// `max_age` blocks before this one: the task manager refuses it). The same task again is fine; an
+/// earlier sequence is held back like a later one: the task manager performs sequence n after n+1 of an
+/// event job (tasks are marked one by one), and n+1 after n of an interval or block job (the watermark
+/// only refuses sequences below it), each checked before the other's outcome: one check, two performs.
 fn in_flight_dispute(
     task: TaskId,
     reference: &ReferenceBlock,
@@ -408,7 +411,7 @@ fn in_flight_dispute(
     last_outcome_block: u64,
     max_age: u64,
 ) -> Option<DisputedTask> {
-    let previous = previous.filter(|p| p.sequence < task.sequence)?;
+    let previous = previous.filter(|p| p.sequence != task.sequence)?;
     let landed = last_outcome_block > previous.reference_block && last_outcome_block <= reference.number;
     let expired = reference.number > previous.reference_block.saturating_add(max_age);
     if landed || expired {
@@ -423,6 +426,46 @@ fn in_flight_dispute(
             previous.sequence, previous.reference_block, reference.number
         )),
     })
+}
+
+/// The single-flight verdict of each of a batch's leaves at `reference` (`(task, Some(last outcome block))`
+/// for a condition job's, `None` for others), in leaf order: a leaf allowed counts as signed for the
+/// batch's later leaves, so one batch never carries two tasks of a condition job (both would perform,
+/// checked at one block).
+fn single_flight(
+    leaves: impl IntoIterator<Item = (TaskId, Option<u64>)>,
+    reference: &ReferenceBlock,
+    last_signed: &HashMap<U256, SignedCondition>,
+    max_age: u64,
+) -> Vec<Option<DisputedTask>> {
+    let mut in_batch: HashMap<U256, SignedCondition> = HashMap::new();
+    leaves
+        .into_iter()
+        .map(|(task, condition)| {
+            let last_outcome_block = condition?;
+            let previous = in_batch.get(&task.job_id).or_else(|| last_signed.get(&task.job_id)).copied();
+            let dispute = in_flight_dispute(task, reference, previous, last_outcome_block, max_age);
+            if dispute.is_none() {
+                in_batch.insert(
+                    task.job_id,
+                    SignedCondition { sequence: task.sequence, reference_block: reference.number },
+                );
+            }
+            dispute
+        })
+        .collect()
+}
+
+/// Records that `task` of a condition job was signed at `reference_block`: it is now the job's task in
+/// flight (the rule let it through, so the previous one landed or expired), whatever its sequence; the
+/// same task signed again keeps its latest reference block. `record_condition_signing` (the store) keeps the
+/// same record across restarts.
+fn note_signed(last_signed: &mut HashMap<U256, SignedCondition>, task: TaskId, reference_block: u64) {
+    let signed = SignedCondition { sequence: task.sequence, reference_block };
+    let entry = last_signed.entry(task.job_id).or_insert(signed);
+    if entry.sequence != task.sequence || entry.reference_block < reference_block {
+        *entry = signed;
+    }
 }
 
 /// Whether a leaf's spec is the one this keeper would execute: `None` if so; else the dispute. `own`

@@ -28,6 +28,7 @@ use prometheus::{
 
 pub use server::{bind, router, serve, StateGauges};
 
+use crate::protocol::DisputeReason;
 use crate::store::{JobStatus, TaskState};
 
 /// Why metrics could not be set up or served.
@@ -60,9 +61,6 @@ pub const SUBMISSION_RESULTS: [&str; 4] = ["sent", "not_sent", "accepted", "fail
 /// `keeper_signatures_refused_total{reason}`: the refusals a keeper expects in normal operation.
 pub const KEEPER_REFUSALS: [&str; 2] = ["unknown_operator", "proposal_closed"];
 
-/// `keeper_tasks_disputed_total{reason}` (the protocol's dispute reasons).
-pub const DISPUTE_REASONS: [&str; 6] =
-    ["response_mismatch", "not_due", "execution_failed", "unsupported", "previous_in_flight", "other"];
 /// `keeper_tasks_unprofitable_total{job}`: the job's kind (its action), a closed set.
 pub const JOB_KINDS: [&str; 4] = ["call", "chainlink_upkeep", "gelato_resolver", "script"];
 /// `keeper_weight_updates_total{trigger}`: `updateWeights` after EigenLayer reported a member's stake
@@ -211,6 +209,7 @@ impl Metrics {
         let b = Builder { registry: Registry::new() };
         let job_states: Vec<&str> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
         let task_states: Vec<&str> = TaskState::ALL.iter().map(|s| s.as_str()).collect();
+        let dispute_reasons: Vec<&str> = DisputeReason::ALL.iter().map(|r| r.as_str()).collect();
         let metrics = Self {
             build_info: b.gauge_vec("keeper_build_info", "keeperd's version (always 1)", "version", &[])?,
             role_enabled: b.gauge_vec("keeper_role_enabled", "1 if the role runs in this daemon", "role", &ROLES)?,
@@ -324,7 +323,7 @@ impl Metrics {
                 "keeper_tasks_disputed_total",
                 "Leaves of proposals this keeper disputed, by reason",
                 "reason",
-                &DISPUTE_REASONS,
+                &dispute_reasons,
             )?,
             signatures_refused: b.counter_vec(
                 "keeper_signatures_refused_total",
@@ -506,11 +505,10 @@ impl Metrics {
         self.tasks_unprofitable.with_label_values(&[kind]).inc();
     }
 
-    /// Leaves this keeper disputed, each by its reason's name (one of [`DISPUTE_REASONS`] or the
-    /// protocol's other reasons).
-    pub fn observe_disputed<'a>(&self, reasons: impl IntoIterator<Item = &'a str>) {
+    /// Leaves this keeper disputed, each by its reason.
+    pub fn observe_disputed(&self, reasons: impl IntoIterator<Item = DisputeReason>) {
         for reason in reasons {
-            self.tasks_disputed.with_label_values(&[reason]).inc();
+            self.tasks_disputed.with_label_values(&[reason.as_str()]).inc();
         }
     }
 

@@ -17,6 +17,10 @@ fn known_label_values_start_at_zero() {
     for state in TaskState::ALL {
         assert_eq!(sample(&text, &format!("keeper_tasks{{state=\"{state}\"}}")), Some(0.0));
     }
+    // Every dispute reason the protocol has, so a dashboard sees each series from the start.
+    for reason in DisputeReason::ALL {
+        assert_eq!(sample(&text, &format!("keeper_tasks_disputed_total{{reason=\"{reason}\"}}")), Some(0.0));
+    }
     for role in ROLES {
         assert_eq!(sample(&text, &format!("keeper_role_enabled{{role=\"{role}\"}}")), Some(0.0));
     }

@@ -106,6 +106,9 @@ pub struct JobIndex {
     event_tasks: BTreeMap<U256, BTreeSet<u64>>,
     /// Jobs changed since the last [`JobIndex::take_dirty`].
     dirty: BTreeSet<U256>,
+    /// Jobs whose creation a reorg took away since the last [`JobIndex::take_removed`]: their store rows
+    /// must go too, or the API and a restart would still show them.
+    removed: BTreeSet<U256>,
     journal: UndoJournal,
 }
 
@@ -140,7 +143,9 @@ impl JobIndex {
                         self.dirty.insert(id);
                     }
                     None => {
-                        self.jobs.remove(&id);
+                        if self.jobs.remove(&id).is_some() {
+                            self.removed.insert(id);
+                        }
                     }
                 }
             }
@@ -210,6 +215,21 @@ impl JobIndex {
     pub fn take_dirty(&mut self) -> Vec<Job> {
         let dirty = std::mem::take(&mut self.dirty);
         dirty.into_iter().filter_map(|id| self.jobs.get(&id).cloned()).collect()
+    }
+
+    /// The jobs whose creation left the chain since the last call, to be marked gone in the store; one
+    /// created again since (the same creation mined on the new branch) is not among them but dirty.
+    pub fn take_removed(&mut self) -> Vec<U256> {
+        let removed = std::mem::take(&mut self.removed);
+        removed.into_iter().filter(|id| !self.jobs.contains_key(id)).collect()
+    }
+
+    /// Takes `fresh` (rebuilt from the chain's logs) as the index; the jobs this one has and `fresh`
+    /// lacks left the chain ([`JobIndex::take_removed`]).
+    pub fn replace_with(&mut self, mut fresh: JobIndex) {
+        fresh.removed = std::mem::take(&mut self.removed);
+        fresh.removed.extend(self.jobs.keys().filter(|id| !fresh.jobs.contains_key(id)));
+        *self = fresh;
     }
 
     /// Applies a log of the job manager.

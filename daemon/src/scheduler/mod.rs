@@ -19,6 +19,9 @@
 //! its undo journal (kept for the follower's window of blocks, [`FollowerConfig::window`]), so a
 //! reorg of depth `d` costs `d` blocks of work, not the history. Only a fork older than the journal
 //! (the daemon was down, or the fork point was not found) rebuilds the index from the deployment block.
+//! Either way a job whose creation left the chain is marked gone in the store and its pending tasks are
+//! dropped, so neither the control API nor a restart shows it; created again on the new branch, it is
+//! written again and its tasks are due again.
 
 mod index;
 pub mod metrics;
@@ -584,8 +587,9 @@ impl Scheduler {
         outcomes: &[TaskOutcome],
         reference: Option<ReferenceBlock>,
     ) -> Result<(), SchedulerError> {
-        let (records, due, due_now) = {
+        let (removed, records, due, due_now) = {
             let mut index = self.index.write().await;
+            let removed = index.take_removed();
             let records = index.take_dirty().iter().map(Job::to_record).collect::<Result<Vec<_>, _>>()?;
             // At the floor price: a job whose escrow cannot pay even then (1 wei) has no due task
             // (the aggregator judges at the chain's price when it proposes).
@@ -603,7 +607,7 @@ impl Scheduler {
                     .collect(),
                 None => Vec::new(),
             };
-            (records, due, due_now)
+            (removed, records, due, due_now)
         };
         let outcomes = outcomes.to_vec();
         let moved = self
@@ -611,6 +615,13 @@ impl Scheduler {
             .with(move |store| {
                 store.write(|tx| {
                     let mut moved = Vec::new();
+                    // A job whose creation a reorg took away (the cursor is the reorg's common ancestor).
+                    for job_id in &removed {
+                        if tx.mark_job_left_chain(*job_id, cursor.block_number)? {
+                            let ending = TaskEnding::JobRemoved { ancestor: cursor.block_number };
+                            moved.extend(tx.end_job_tasks(*job_id, 0..u64::MAX, &ending)?);
+                        }
+                    }
                     for record in &records {
                         tx.upsert_job(record)?;
                         if matches!(record.status, JobStatus::Cancelled | JobStatus::Expired) {
@@ -710,8 +721,8 @@ impl Scheduler {
         }
         fresh.forget_before(ancestor.number.saturating_add(1));
         // Every job of the fresh index is dirty, so all are rewritten; one that vanished with the
-        // reorg keeps its row, but the index no longer proposes it.
-        *self.index.write().await = fresh;
+        // reorg is marked gone in the store.
+        self.index.write().await.replace_with(fresh);
         self.drop_removed_event_tasks(ancestor.number).await?;
         self.persist(ancestor.cursor(), &[], None).await
     }

@@ -39,8 +39,9 @@ impl ReadTx<'_> {
 }
 
 impl WriteTx<'_> {
-    /// Records that `task` was signed at `reference_block`, unless a later task of its job was
-    /// (a task signed again at a later block moves its reference block forward).
+    /// Records that `task` was signed at `reference_block`: it is its job's task in flight now, whatever
+    /// its sequence (the keeper signs another task of the job only once the previous one landed or can no
+    /// longer land); the same task signed again moves its reference block forward, never back.
     pub fn record_condition_signing(&self, task: TaskId, reference_block: u64) -> Result<()> {
         let sequence = u64_to_sql(TABLE, "sequence", task.sequence)?;
         let block = u64_to_sql(TABLE, "reference_block", reference_block)?;
@@ -50,10 +51,9 @@ impl WriteTx<'_> {
                  VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (job_id) DO UPDATE SET
                      sequence = excluded.sequence,
-                     reference_block = max(reference_block, excluded.reference_block),
+                     reference_block = excluded.reference_block,
                      signed_at_ms = excluded.signed_at_ms
-                 WHERE excluded.sequence > sequence
-                    OR (excluded.sequence = sequence AND excluded.reference_block > reference_block)",
+                 WHERE excluded.sequence != sequence OR excluded.reference_block > reference_block",
             )?
             .execute(rusqlite::params![u256_to_sql(task.job_id).as_slice(), sequence, block, now_ms()])?;
         Ok(())
@@ -77,13 +77,13 @@ mod tests {
                 tx.record_condition_signing(task(1, 4), 103)?; // proposed again later
                 tx.record_condition_signing(task(1, 4), 101)?; // an older proposal signed late
                 tx.record_condition_signing(task(2, 9), 90)?;
-                tx.record_condition_signing(task(2, 8), 95)?; // an earlier task never goes back
+                tx.record_condition_signing(task(2, 8), 95)?; // an earlier task, signed once 9 landed
                 Ok::<_, StoreError>(())
             })
             .unwrap();
         let all = signed(&mut store);
         assert_eq!(all[&U256::from(1)], ConditionSigning { sequence: 4, reference_block: 103 });
-        assert_eq!(all[&U256::from(2)], ConditionSigning { sequence: 9, reference_block: 90 });
+        assert_eq!(all[&U256::from(2)], ConditionSigning { sequence: 8, reference_block: 95 });
         store.write(|tx| tx.record_condition_signing(task(1, 5), 104)).unwrap();
         assert_eq!(signed(&mut store)[&U256::from(1)], ConditionSigning { sequence: 5, reference_block: 104 });
     }

@@ -1,5 +1,7 @@
 //! The job cache: what the job manager contract says about each job, as of a block. The spec is
-//! kept as bytes (the ABI encoding of the contract's `JobSpec`); `keeperd::jobs` decodes it.
+//! kept as bytes (the ABI encoding of the contract's `JobSpec`); `keeperd::jobs` decodes it. A job whose
+//! creation a reorg took off the chain keeps its row, marked (its tasks and their history refer to it),
+//! and no read returns it until it is created again.
 
 use alloy::primitives::{Address, U256};
 use rusqlite::params;
@@ -66,7 +68,9 @@ fn decode(row: &rusqlite::Row<'_>) -> Result<JobRecord> {
 
 impl ReadTx<'_> {
     pub fn job(&self, job_id: U256) -> Result<Option<JobRecord>> {
-        let mut stmt = self.conn.prepare_cached(&format!("SELECT {COLUMNS} FROM jobs WHERE job_id = ?1"))?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM jobs WHERE job_id = ?1 AND left_chain_after_block IS NULL"
+        ))?;
         let mut rows = stmt.query([u256_to_sql(job_id)])?;
         rows.next()?.map(decode).transpose()
     }
@@ -75,7 +79,7 @@ impl ReadTx<'_> {
     pub fn jobs(&self, status: Option<JobStatus>, after: Option<U256>, limit: u32) -> Result<Vec<JobRecord>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM jobs
-             WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR job_id > ?2)
+             WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR job_id > ?2) AND left_chain_after_block IS NULL
              ORDER BY job_id LIMIT ?3"
         ))?;
         let mut rows = stmt.query(params![status.map(JobStatus::as_str), after.map(u256_to_sql), limit])?;
@@ -88,7 +92,7 @@ impl ReadTx<'_> {
 }
 
 impl WriteTx<'_> {
-    /// Inserts or replaces the cached job.
+    /// Inserts or replaces the cached job (on the chain: a mark that its creation left it is cleared).
     pub fn upsert_job(&self, job: &JobRecord) -> Result<()> {
         let block = u64_to_sql(TABLE, "updated_at_block", job.updated_at_block)?;
         self.conn
@@ -99,7 +103,7 @@ impl WriteTx<'_> {
                  ON CONFLICT (job_id) DO UPDATE SET spec = excluded.spec, status = excluded.status,
                      updated_at_block = excluded.updated_at_block, updated_at_ms = excluded.updated_at_ms,
                      owner = excluded.owner, forwarder = excluded.forwarder, balance = excluded.balance,
-                     next_sequence = excluded.next_sequence",
+                     next_sequence = excluded.next_sequence, left_chain_after_block = NULL",
             )?
             .execute(params![
                 u256_to_sql(job.job_id),
@@ -113,5 +117,18 @@ impl WriteTx<'_> {
                 u64_to_sql(TABLE, "next_sequence", job.next_sequence)?,
             ])?;
         Ok(())
+    }
+
+    /// Marks the cached job as gone from the chain: a reorg whose common ancestor is `ancestor` took its
+    /// creation away. `false` when no such job is cached (or it was marked already).
+    pub fn mark_job_left_chain(&self, job_id: U256, ancestor: u64) -> Result<bool> {
+        let changed = self
+            .conn
+            .prepare_cached(
+                "UPDATE jobs SET left_chain_after_block = ?2, updated_at_ms = ?3
+                 WHERE job_id = ?1 AND left_chain_after_block IS NULL",
+            )?
+            .execute(params![u256_to_sql(job_id), u64_to_sql(TABLE, "left_chain_after_block", ancestor)?, now_ms()])?;
+        Ok(changed > 0)
     }
 }

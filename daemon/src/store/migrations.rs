@@ -60,6 +60,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         description: "transactions: the block a transaction is valid on (a batch's reference block)",
         sql: include_str!("sql/0008_transaction_anchor.sql"),
     },
+    Migration {
+        version: 9,
+        description: "job cache: a job whose creation left the chain in a reorg is marked and no longer read",
+        sql: include_str!("sql/0009_job_left_chain.sql"),
+    },
 ];
 
 /// `PRAGMA application_id` of a keeperd database ("KPRD"), set by the first migration.

@@ -293,6 +293,38 @@ fn jobs_upsert_get_and_list() {
     assert_eq!(all.last().unwrap().job_id, U256::from(256));
 }
 
+/// A job whose creation left the chain is read by nobody (the control API, a restarted scheduler), and its
+/// waiting tasks are dropped; created again, it is back as written.
+#[test]
+fn a_job_that_left_the_chain_is_not_read_until_it_is_written_again() {
+    let mut store = Store::open_in_memory().unwrap();
+    let task = TaskId { job_id: U256::from(2), sequence: 3 };
+    store
+        .write(|tx| {
+            tx.upsert_job(&job(1))?;
+            tx.upsert_job(&job(2))?;
+            tx.insert_task(task, TaskDue { at_ms: None, block: Some(5) })
+        })
+        .unwrap();
+    let removed = store
+        .write(|tx| {
+            assert!(tx.mark_job_left_chain(U256::from(2), 4)?);
+            assert!(!tx.mark_job_left_chain(U256::from(2), 4)?, "marked once");
+            assert!(!tx.mark_job_left_chain(U256::from(9), 4)?, "not cached");
+            tx.end_job_tasks(U256::from(2), 0..u64::MAX, &TaskEnding::JobRemoved { ancestor: 4 })
+        })
+        .unwrap();
+    assert_eq!(removed, vec![(task, TaskState::Dropped)]);
+    assert_eq!(store.read(|r| r.job(U256::from(2))).unwrap(), None);
+    let listed = store.read(|r| r.jobs(None, None, 10)).unwrap();
+    assert_eq!(listed.iter().map(|j| j.job_id).collect::<Vec<_>>(), vec![U256::from(1)]);
+    assert!(store.read(|r| r.jobs(Some(JobStatus::Active), Some(U256::from(1)), 10)).unwrap().is_empty());
+
+    store.write(|tx| tx.upsert_job(&JobRecord { updated_at_block: 6, ..job(2) })).unwrap();
+    assert_eq!(store.read(|r| r.job(U256::from(2))).unwrap(), Some(JobRecord { updated_at_block: 6, ..job(2) }));
+    assert_eq!(store.read(|r| r.jobs(None, None, 10)).unwrap().len(), 2);
+}
+
 #[test]
 fn enum_check_constraints_match_the_rust_enums() {
     let mut store = Store::open_in_memory().unwrap();

@@ -39,7 +39,8 @@ named_enum! {
         /// Never performed: a later sequence of its job was due first, or the chain performed a later one.
         /// The history names that sequence.
         Missed => "missed",
-        /// (Event jobs) its trigger log left the chain in a reorg; due again if the log comes back.
+        /// Its trigger log (event jobs), or its job's creation, left the chain in a reorg; due again if it
+        /// comes back.
         Dropped => "dropped",
         /// (Aggregator) left out because its job's `maxFee` cannot pay for it at the current base fee
         /// (the history's detail says by how much); proposed once the base fee allows it again.
@@ -95,7 +96,11 @@ pub enum TaskEnding {
     /// (Event jobs) its trigger log, in block `block`, left the chain; `ancestor` is the reorg's common
     /// ancestor.
     LogRemoved { block: u64, ancestor: u64 },
-    /// Derived as due again (an event task's log is back on the chain after a reorg).
+    /// Its job's creation left the chain in a reorg whose common ancestor is `ancestor`: the job does not
+    /// exist on the chain any more.
+    JobRemoved { ancestor: u64 },
+    /// Derived as due again (an event task's log, or its job's creation, is back on the chain after a
+    /// reorg).
     DueAgain,
     /// Its batch will not land (`why`: closed without quorum, its reference block left the chain, its
     /// transaction given up). `due_again`: the task is still due and will be proposed again; otherwise it
@@ -111,7 +116,9 @@ impl TaskEnding {
             Self::Superseded { .. } => from.is_waiting().then_some(S::Missed),
             Self::Overtaken { .. } => from.is_pending().then_some(S::Missed),
             Self::JobClosed { .. } => from.is_waiting().then_some(S::Missed),
-            Self::LogRemoved { .. } => (from.is_pending() || from == S::Unprofitable).then_some(S::Dropped),
+            Self::LogRemoved { .. } | Self::JobRemoved { .. } => {
+                (from.is_pending() || from == S::Unprofitable).then_some(S::Dropped)
+            }
             Self::DueAgain => (from == S::Dropped).then_some(S::Due),
             Self::BatchAbandoned { due_again, .. } => {
                 matches!(from, S::Proposed | S::Submitted).then_some(if *due_again { S::Due } else { S::Missed })
@@ -130,7 +137,10 @@ impl TaskEnding {
             Self::LogRemoved { block, ancestor } => {
                 format!("dropped: its log (block {block}) left the chain in a reorg (common ancestor {ancestor})")
             }
-            Self::DueAgain => "due again: its log is back on the chain".to_owned(),
+            Self::JobRemoved { ancestor } => {
+                format!("dropped: its job's creation left the chain in a reorg (common ancestor {ancestor})")
+            }
+            Self::DueAgain => "due again: its log or its job's creation is back on the chain".to_owned(),
             Self::BatchAbandoned { why, due_again: true } => format!("batch abandoned ({why}); due again"),
             Self::BatchAbandoned { why, due_again: false } => {
                 format!("missed: batch abandoned ({why}) and the task is no longer due")
@@ -206,6 +216,18 @@ mod tests {
         assert_eq!(TaskEnding::DueAgain.next(TaskState::Dropped), Some(TaskState::Due));
         assert_eq!(TaskEnding::DueAgain.next(TaskState::Missed), None);
         assert_eq!(TaskEnding::DueAgain.next(TaskState::Due), None);
+    }
+
+    #[test]
+    fn a_removed_job_creation_drops_its_pending_tasks_and_nothing_ended() {
+        let removed = TaskEnding::JobRemoved { ancestor: 40 };
+        for state in [TaskState::Due, TaskState::Signed, TaskState::Submitted, TaskState::Unprofitable] {
+            assert_eq!(removed.next(state), Some(TaskState::Dropped), "{state}");
+        }
+        for state in [TaskState::Performed, TaskState::Missed, TaskState::Skipped, TaskState::Dropped] {
+            assert_eq!(removed.next(state), None, "{state}");
+        }
+        assert!(removed.detail().starts_with("dropped") && removed.detail().contains("ancestor 40"));
     }
 
     #[test]

@@ -205,3 +205,58 @@ fn a_condition_jobs_next_task_is_disputed_while_the_previous_may_still_land() {
     assert_eq!(in_flight_dispute(same, &at(101), previous, 90, 25), None);
     assert_eq!(in_flight_dispute(next, &at(101), None, 90, 25), None);
 }
+
+/// Newest first, a keeper may judge a condition job's sequence 472 (proposed at block 101) before 471
+/// (another proposal, block 100). Having signed 472, it disputes 471 until 472 has landed (or can no
+/// longer land): both could perform otherwise, the later checked before the earlier's outcome.
+#[test]
+fn newest_first_a_condition_jobs_earlier_task_is_disputed_after_a_later_one_was_signed() {
+    let job = U256::from(1);
+    let at = |number: u64| ReferenceBlock { number, hash: B256::repeat_byte(1), timestamp: number };
+    let task = |sequence: u64| TaskId { job_id: job, sequence };
+    // The job's last outcome (470's) landed in block 95; nothing of it signed since.
+    let mut last_signed = HashMap::from([(job, SignedCondition { sequence: 470, reference_block: 90 })]);
+    let proposals = newest_first(vec![batch(100, &[(1, 471, 1)]), batch(101, &[(1, 472, 1)])]);
+    let judged: Vec<Option<DisputeReason>> = proposals
+        .iter()
+        .map(|proposal| {
+            let reference = at(proposal.context().reference_block_number);
+            let leaf = proposal.leaves()[0].task;
+            let verdict = single_flight([(leaf, Some(95))], &reference, &last_signed, 25).remove(0);
+            if verdict.is_none() {
+                note_signed(&mut last_signed, leaf, reference.number);
+            }
+            verdict.map(|dispute| dispute.reason)
+        })
+        .collect();
+    assert_eq!(judged, vec![None, Some(DisputeReason::PreviousInFlight)], "472 signed, then 471 disputed");
+    assert_eq!(last_signed[&job], SignedCondition { sequence: 472, reference_block: 101 });
+    // 472 landed in block 104: 471 checked at or after it may be signed (the task manager skips it as
+    // performed, or, for an event job, performs it after a check that saw 472's outcome), and it is then
+    // the job's task in flight.
+    assert!(in_flight_dispute(task(471), &at(103), Some(last_signed[&job]), 104, 25).is_some());
+    assert_eq!(in_flight_dispute(task(471), &at(104), Some(last_signed[&job]), 104, 25), None);
+    // 472 never landed and is too old to: 471 may be signed.
+    assert_eq!(in_flight_dispute(task(471), &at(127), Some(last_signed[&job]), 95, 25), None);
+    note_signed(&mut last_signed, task(471), 104);
+    assert_eq!(last_signed[&job], SignedCondition { sequence: 471, reference_block: 104 });
+    // The same task signed again at an older block keeps the later one.
+    note_signed(&mut last_signed, task(471), 102);
+    assert_eq!(last_signed[&job], SignedCondition { sequence: 471, reference_block: 104 });
+}
+
+/// One batch with two tasks of a condition job (at one reference block both would be checked before
+/// either's outcome): the first is judged by the rule, the second disputed; other jobs are untouched.
+#[test]
+fn a_batch_never_gets_two_tasks_of_one_condition_job_signed() {
+    let reference = ReferenceBlock { number: 200, hash: B256::repeat_byte(1), timestamp: 200 };
+    let task = |job: u64, sequence: u64| TaskId { job_id: U256::from(job), sequence };
+    let leaves = [(task(1, 7), Some(150)), (task(2, 3), None), (task(1, 8), Some(150)), (task(3, 5), Some(150))];
+    let verdicts = single_flight(leaves, &reference, &HashMap::new(), 25);
+    let reasons: Vec<Option<DisputeReason>> = verdicts.iter().map(|v| v.as_ref().map(|d| d.reason)).collect();
+    assert_eq!(reasons, vec![None, None, Some(DisputeReason::PreviousInFlight), None]);
+    // In the other order, 7 is the one held back.
+    let leaves = [(task(1, 8), Some(150)), (task(1, 7), Some(150))];
+    let verdicts = single_flight(leaves, &reference, &HashMap::new(), 25);
+    assert_eq!(verdicts[1].as_ref().map(|d| d.task), Some(task(1, 7)));
+}

@@ -225,6 +225,40 @@ fn a_rollback_leaves_the_index_a_sync_up_to_the_ancestor_builds() {
     }
 }
 
+/// A job whose creation a rollback (or a rebuild) undoes is reported once, for the store to mark gone; one
+/// created again before the store is written is not (it is written instead).
+#[test]
+fn jobs_whose_creation_left_the_chain_are_reported_for_the_store() {
+    let logs = history();
+    let ids = |index: &JobIndex| index.jobs().map(|job| job.id).collect::<BTreeSet<U256>>();
+    for ancestor in 0..=12 {
+        let mut rolled = JobIndex::default();
+        apply_all(&mut rolled, &logs);
+        let before = ids(&rolled);
+        assert!(rolled.take_removed().is_empty(), "nothing removed before a reorg");
+        assert!(rolled.rollback_to(ancestor));
+        let gone: BTreeSet<U256> = before.difference(&ids(&rolled)).copied().collect();
+        assert_eq!(rolled.take_removed().into_iter().collect::<BTreeSet<_>>(), gone, "ancestor {ancestor}");
+        assert!(rolled.take_removed().is_empty(), "reported once");
+
+        // A rebuild from the logs up to the ancestor reports the same jobs.
+        let mut rebuilt = JobIndex::default();
+        apply_all(&mut rebuilt, &logs);
+        let mut fresh = JobIndex::default();
+        let upto: Vec<Log> = logs.iter().filter(|l| l.block_number.unwrap() <= ancestor).cloned().collect();
+        apply_all(&mut fresh, &upto);
+        rebuilt.replace_with(fresh);
+        assert_eq!(rebuilt.take_removed().into_iter().collect::<BTreeSet<_>>(), gone, "rebuilt at {ancestor}");
+    }
+    // Job 3's creation (block 9) is mined again on the new branch before the store is written.
+    let mut index = JobIndex::default();
+    apply_all(&mut index, &logs);
+    assert!(index.rollback_to(8));
+    index.apply_job_manager_log(&created(3, &spec(Trigger::Interval { start: 1, period: 2 }), 5, 10)).unwrap();
+    assert!(!index.take_removed().contains(&U256::from(3)));
+    assert!(index.take_dirty().iter().any(|job| job.id == U256::from(3)));
+}
+
 #[test]
 fn the_journal_is_bounded_and_an_index_without_history_cannot_roll_back() {
     let logs = history();
