@@ -253,8 +253,15 @@ async fn a_job_whose_creation_a_reorg_removed_is_gone_from_the_store_and_after_a
     assert_eq!(running.stored_jobs(), kept);
 
     // The same creation mined on the new branch: indexed, stored and due again.
-    let _: B256 = chain.provider.raw_request("eth_sendRawTransaction".into(), (raw,)).await.unwrap();
+    // anvil answers before it has mined the block: wait for the receipt, then for the scheduler.
+    let sent: B256 = chain.provider.raw_request("eth_sendRawTransaction".into(), (raw,)).await.unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    while chain.provider.get_transaction_receipt(sent).await.unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the creation sent again is not mined within {DEADLINE:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     wait_synced(&running.view, &chain).await;
+
     assert!(running.view.index().await.job(dropped_job).is_some());
     assert_eq!(running.stored_jobs().len(), 2);
     assert!(running.reader.read(|tx| tx.job(dropped_job)).unwrap().is_some());
