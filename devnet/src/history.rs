@@ -65,8 +65,6 @@ struct Dump {
 pub struct Spread {
     /// The new head's number.
     pub head: u64,
-    /// The number the first spread block (the dump's `from`) got.
-    pub first_spread: u64,
     /// Blocks written in all, the empty ones included.
     pub blocks: u64,
 }
@@ -168,7 +166,7 @@ pub fn spread(dump: &[u8], from: u64, gap: u64, end_time: u64, out: &mut impl Wr
     serde_json::to_writer(&mut *out, &block)?;
     write!(out, ",\"best_block_number\":\"{head:#x}\",\"historical_states\":null}}")?;
     out.flush()?;
-    Ok(Spread { head, first_spread: renumber(from, from, gap), blocks: written })
+    Ok(Spread { head, blocks: written })
 }
 
 #[cfg(test)]

@@ -279,6 +279,11 @@ impl BatchSubmission {
         self.call().abi_encode().into()
     }
 
+    /// The `respondToBatch` call from `from` to `task_manager`, as every check and the send make it.
+    fn request(&self, task_manager: Address, from: Address) -> TransactionRequest {
+        TransactionRequest::default().from(from).to(task_manager).input(self.calldata().into())
+    }
+
     /// What sending would do, at the node's latest state: first each task's own call as its forwarder
     /// makes it (`forwarders[i]` for task `i`; a target that would revert is named with its reason in
     /// [`SubmitError::TargetsWouldRevert`], so the caller can leave those tasks out), then the whole
@@ -292,7 +297,7 @@ impl BatchSubmission {
         forwarders: &[Address],
     ) -> Result<B256, SubmitError> {
         check_targets(provider, tasks, forwarders).await?;
-        let request = TransactionRequest::default().from(from).to(task_manager).input(self.calldata().into());
+        let request = self.request(task_manager, from);
         let returned = provider.call(request).await.map_err(|error| rejection(error, "simulating respondToBatch"))?;
         TaskManager::respondToBatchCall::abi_decode_returns(&returned)
             .map_err(|_| SubmitError::Reverted { data: returned })
@@ -310,7 +315,7 @@ impl BatchSubmission {
         tasks: &[BatchTask],
         forwarders: &[Address],
     ) -> Result<u64, SubmitError> {
-        let request = TransactionRequest::default().from(from).to(task_manager).input(self.calldata().into());
+        let request = self.request(task_manager, from);
         let (targets, estimate) =
             tokio::join!(check_targets(provider, tasks, forwarders), provider.estimate_gas(request));
         // A target that would revert is named first: the caller leaves it out and proposes the rest.
@@ -327,7 +332,7 @@ impl BatchSubmission {
         task_manager: Address,
         from: Address,
     ) -> Result<SubmitReceipt, SubmitError> {
-        let request = TransactionRequest::default().from(from).to(task_manager).input(self.calldata().into());
+        let request = self.request(task_manager, from);
         let estimate = provider
             .estimate_gas(request.clone())
             .await
